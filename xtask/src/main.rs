@@ -1,0 +1,122 @@
+//! `cargo xtask`: svcsim's developer commands — tool bootstrap, dev server, static build and the
+//! test runner CI uses.
+//!
+//! Every command first installs what it needs, each tool only when it is missing or at the wrong
+//! version (see [`bootstrap`]), so the README's two commands work on a fresh machine.
+
+mod bootstrap;
+mod cmd;
+mod static_server;
+mod test;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "svcsim's developer commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install the web toolchain if needed, then run `trunk serve` and print the URL.
+    Serve {
+        /// Port to listen on (127.0.0.1 only).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Build with the size-tuned `wasm-release` profile and wasm-opt, as `dist` does.
+        #[arg(long)]
+        release: bool,
+        /// Open the page in the default browser once it is built.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Write a release build to dist/ that works from any sub-path of a plain static server.
+    Dist,
+    /// Run every check and test suite: fmt, clippy, unit and integration tests, the core's wasm
+    /// build, the release web build and the browser end-to-end tests.
+    Test,
+    /// Install every tool `test` needs, and nothing else.
+    Bootstrap,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            port,
+            release,
+            open,
+        } => serve(port, release, open),
+        Command::Dist => dist(),
+        Command::Test => test::run(),
+        Command::Bootstrap => bootstrap::ensure(bootstrap::Needs::ALL).map(drop),
+    };
+    if let Err(err) = result {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn serve(port: u16, release: bool, open: bool) -> Result<()> {
+    let env = bootstrap::ensure(bootstrap::Needs::WEB)?;
+    let url = format!("http://127.0.0.1:{port}/");
+    println!("[xtask] serving svcsim at {url}  (Ctrl-C to stop)");
+    let mut trunk = env.command("trunk");
+    trunk
+        .current_dir(project_root())
+        .args([
+            "serve",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        // The dev server answers at its root; dist/ keeps the relative public URL.
+        .args(["--public-url", "/"]);
+    if release {
+        trunk.arg("--release");
+    }
+    if open {
+        trunk.arg("--open");
+    }
+    cmd::run(&mut trunk)
+}
+
+fn dist() -> Result<()> {
+    let env = bootstrap::ensure(bootstrap::Needs::WEB)?;
+    trunk_build_release(&env)?;
+    let dist = project_root().join("dist");
+    println!("[xtask] wrote {}:", dist.display());
+    let mut files: Vec<_> = std::fs::read_dir(&dist)?.filter_map(|e| e.ok()).collect();
+    files.sort_by_key(|e| e.file_name());
+    for entry in files {
+        let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        println!("  {:>10} B  {}", len, entry.file_name().to_string_lossy());
+    }
+    println!(
+        "[xtask] serve it from any path of any static file server, e.g. `python3 -m http.server -d dist`."
+    );
+    Ok(())
+}
+
+/// `trunk build --release` into dist/.
+fn trunk_build_release(env: &bootstrap::ToolEnv) -> Result<()> {
+    cmd::run(
+        env.command("trunk")
+            .current_dir(project_root())
+            .args(["build", "--release"]),
+    )
+}
+
+/// The workspace root (the parent of xtask/).
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

@@ -1,0 +1,268 @@
+//! `cargo xtask test`: every check and test suite, in CI order, ending in one
+//! `N passed, N failed` line that counts the tests of every suite (a check such as fmt or the
+//! wasm build counts as one test).
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result};
+
+use crate::bootstrap::{self, ToolEnv};
+use crate::static_server::StaticServer;
+use crate::{cmd, project_root};
+
+/// Passed and failed test counts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub passed: u64,
+    pub failed: u64,
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, rhs: Tally) {
+        self.passed += rhs.passed;
+        self.failed += rhs.failed;
+    }
+}
+
+const PASS: Tally = Tally {
+    passed: 1,
+    failed: 0,
+};
+const FAIL: Tally = Tally {
+    passed: 0,
+    failed: 1,
+};
+
+pub fn run() -> Result<()> {
+    let env = bootstrap::ensure(bootstrap::Needs::ALL)?;
+    let root = project_root();
+    let mut total = Tally::default();
+    let mut failures = Vec::new();
+    let mut record = |name: &str, tally: Tally| {
+        println!(
+            "[xtask] {name}: {} passed, {} failed",
+            tally.passed, tally.failed
+        );
+        if tally.failed > 0 {
+            failures.push(name.to_string());
+        }
+        total += tally;
+    };
+
+    let cargo = |args: &[&str]| {
+        let mut c = env.command("cargo");
+        c.current_dir(&root).args(args);
+        c
+    };
+    record(
+        "cargo fmt --check",
+        gate(&mut cargo(&["fmt", "--all", "--check"])),
+    );
+    record(
+        "cargo clippy",
+        gate(&mut cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])),
+    );
+    record(
+        "cargo test",
+        cargo_test(&mut cargo(&["test", "--workspace"])),
+    );
+    record(
+        "core builds for wasm32",
+        gate(&mut cargo(&[
+            "check",
+            "-p",
+            "svcsim-core",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])),
+    );
+    let build = gate(
+        env.command("trunk")
+            .current_dir(&root)
+            .args(["build", "--release"]),
+    );
+    record("trunk build --release", build);
+    if build == PASS {
+        record(
+            "browser e2e",
+            e2e(&env, &root).unwrap_or_else(|err| {
+                eprintln!("[xtask] browser e2e could not run: {err:#}");
+                FAIL
+            }),
+        );
+    } else {
+        eprintln!("[xtask] browser e2e not run: the release build failed");
+        record("browser e2e", FAIL);
+    }
+
+    if !failures.is_empty() {
+        println!("[xtask] failed: {}", failures.join(", "));
+    }
+    println!("{} passed, {} failed", total.passed, total.failed);
+    if total.failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// A check that passes or fails as a whole.
+fn gate(cmd: &mut Command) -> Tally {
+    match cmd::run(cmd) {
+        Ok(()) => PASS,
+        Err(err) => {
+            eprintln!("[xtask] {err:#}");
+            FAIL
+        }
+    }
+}
+
+/// `cargo test`, streaming its output and summing its `test result:` lines.
+fn cargo_test(cmd: &mut Command) -> Tally {
+    println!("[xtask] $ {}", cmd::display(cmd));
+    let mut child = match cmd.stdout(Stdio::piped()).spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            eprintln!("[xtask] could not start cargo test: {err}");
+            return FAIL;
+        }
+    };
+    let mut tally = Tally::default();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        println!("{line}");
+        if let Some(t) = parse_cargo_test_result(&line) {
+            tally += t;
+        }
+    }
+    let ok = child.wait().is_ok_and(|s| s.success());
+    if !ok && tally.failed == 0 {
+        // It failed before or outside any test (a compile error, a crashed test binary).
+        tally += FAIL;
+    }
+    tally
+}
+
+/// `test result: ok. 12 passed; 0 failed; 0 ignored; …` → 12 passed, 0 failed.
+fn parse_cargo_test_result(line: &str) -> Option<Tally> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let count = |word: &str| -> Option<u64> {
+        rest.split(';').find_map(|part| {
+            part.trim()
+                .trim_start_matches(|c: char| !c.is_ascii_digit())
+                .strip_suffix(word)?
+                .trim()
+                .parse()
+                .ok()
+        })
+    };
+    Some(Tally {
+        passed: count("passed")?,
+        failed: count("failed")?,
+    })
+}
+
+/// The browser tests: dist/ served under a sub-path on a loopback port, node's test runner
+/// driving Chromium through playwright-core.
+fn e2e(env: &ToolEnv, root: &Path) -> Result<Tally> {
+    let out = root.join("target").join("e2e");
+    fs::create_dir_all(&out).context("creating target/e2e")?;
+    let server = StaticServer::start(&root.join("dist"), "/sub/svcsim/")?;
+    println!("[xtask] serving dist/ at {}", server.url);
+
+    let e2e = root.join("web").join("e2e");
+    let mut files: Vec<String> = fs::read_dir(e2e.join("tests"))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .map(|name| format!("tests/{name}"))
+        .collect();
+    files.sort();
+    let tap = out.join("results.tap");
+    let _ = fs::remove_file(&tap);
+    let mut node = env.command("node");
+    node.current_dir(&e2e)
+        .args(["--test", "--test-concurrency=1"])
+        .args(["--test-reporter=spec", "--test-reporter-destination=stdout"])
+        .arg("--test-reporter=tap")
+        .arg(format!("--test-reporter-destination={}", tap.display()))
+        .args(&files)
+        .env("SVCSIM_BASE_URL", &server.url)
+        .env("SVCSIM_E2E_OUT", &out)
+        .env("CHROMIUM_PATH", &env.chromium);
+    let status = cmd::run(&mut node);
+    drop(server);
+    let tally = fs::read_to_string(&tap)
+        .ok()
+        .and_then(|t| parse_tap_summary(&t));
+    Ok(match (tally, status) {
+        (Some(t), Ok(())) => t,
+        (Some(t), Err(_)) if t.failed > 0 => t,
+        (Some(t), Err(_)) => Tally {
+            failed: t.failed + 1,
+            ..t
+        },
+        (None, _) => FAIL,
+    })
+}
+
+/// The `# pass N` / `# fail N` summary of node's TAP reporter.
+fn parse_tap_summary(tap: &str) -> Option<Tally> {
+    let count = |key: &str| {
+        tap.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+    };
+    Some(Tally {
+        passed: count("# pass ")?,
+        failed: count("# fail ")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_test_result_lines_are_counted() {
+        let ok = "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
+        assert_eq!(
+            parse_cargo_test_result(ok),
+            Some(Tally {
+                passed: 12,
+                failed: 0
+            })
+        );
+        let bad = "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out";
+        assert_eq!(
+            parse_cargo_test_result(bad),
+            Some(Tally {
+                passed: 3,
+                failed: 2
+            })
+        );
+        assert_eq!(parse_cargo_test_result("running 3 tests"), None);
+    }
+
+    #[test]
+    fn tap_summary_is_read_from_the_end() {
+        let tap = "TAP version 13\nok 1 - page loads\n# tests 2\n# suites 0\n# pass 1\n# fail 1\n# cancelled 0\n";
+        assert_eq!(
+            parse_tap_summary(tap),
+            Some(Tally {
+                passed: 1,
+                failed: 1
+            })
+        );
+        assert_eq!(parse_tap_summary("TAP version 13\n"), None);
+    }
+}
