@@ -4,12 +4,29 @@
 //! address the app prints, the iptables rules that fired, the load balancer's probe
 //! percentage — and nothing about how it is shown.
 //!
+//! Code map, from the wire up:
+//! - [`time`], [`rng`]: integer-microsecond time and seeded, named random streams.
+//! - [`net`]: CIDRs, socket addresses and packet headers.
+//! - [`cluster`]: nodes, pods, Deployments, Services, EndpointSlices; deterministic allocation.
+//! - [`endpoints`]: EndpointSlices as kube-proxy reads and categorizes them (§1.19).
+//! - [`kube_proxy`]: the iptables rules kube-proxy programs per node, the walk of a first
+//!   packet through them, and its health servers.
+//!
 //! Architecture invariants (checked in CI, see ARCHITECTURE.md):
 //! - no IO, no wall clock, no OS randomness and no web dependencies: the crate builds
 //!   for `wasm32-unknown-unknown`;
 //! - the same scenario and seed give a byte-identical trace, natively and in wasm.
+//!
+//! Section numbers (§) in doc comments refer to the fact sheet `kubernetes-routing.md`.
 
 #![forbid(unsafe_code)]
+
+pub mod cluster;
+pub mod endpoints;
+pub mod kube_proxy;
+pub mod net;
+pub mod rng;
+pub mod time;
 
 /// The version of the simulation model, shown by the CLI and the web app so a trace
 /// or a screenshot can be matched to the code that produced it.

@@ -1,0 +1,18 @@
+//! kube-proxy in iptables mode: the rules it programs per node ([`program()`]), the walk of a
+//! first packet through them ([`evaluate`]), and its health servers ([`health`]).
+
+mod eval;
+pub mod health;
+mod program;
+mod rules;
+
+pub use eval::{
+    Chooser, Delivery, ForcedPick, NodeNet, Origin, RuleHit, Verdict, Walk, evaluate, every_outcome,
+};
+pub use program::{PortChains, endpoint_chain, program};
+pub use rules::{
+    ChainName, CtStates, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains,
+};
+
+#[cfg(test)]
+mod tests;

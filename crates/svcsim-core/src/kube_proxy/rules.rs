@@ -1,0 +1,406 @@
+//! kube-proxy's iptables rules as data: tables, chains, matches and targets, rendered in the
+//! iptables-restore format kube-proxy writes (and its own unit tests compare against).
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+use data_encoding::BASE32;
+use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
+
+use crate::net::Ipv4Cidr;
+
+/// The masquerade mark: `masqueradeBit` 14 (§1.8).
+pub const MASQ_MARK: u32 = 0x4000;
+
+/// An iptables table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    Filter,
+    Nat,
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Table::Filter => "filter",
+            Table::Nat => "nat",
+        })
+    }
+}
+
+/// A chain name such as `KUBE-SVC-CDGGSHYLG3RE2FKL`. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChainName(Rc<str>);
+
+impl ChainName {
+    pub fn new(name: &str) -> ChainName {
+        ChainName(name.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// `prefix` + the first 16 characters of base32(sha256(`servicePortName` + `protocol`
+    /// [+ `endpoint`])), as kube-proxy names its per-service chains (§1.1).
+    pub fn hashed(
+        prefix: &str,
+        service_port_name: &str,
+        protocol: &str,
+        endpoint: Option<&str>,
+    ) -> ChainName {
+        let mut hasher = Sha256::new();
+        hasher.update(service_port_name.as_bytes());
+        hasher.update(protocol.as_bytes());
+        if let Some(ep) = endpoint {
+            hasher.update(ep.as_bytes());
+        }
+        let encoded = BASE32.encode(&hasher.finalize());
+        ChainName::new(&format!("{prefix}{}", &encoded[..16]))
+    }
+}
+
+impl fmt::Display for ChainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The well-known chains.
+pub mod chains {
+    pub const PREROUTING: &str = "PREROUTING";
+    pub const INPUT: &str = "INPUT";
+    pub const FORWARD: &str = "FORWARD";
+    pub const OUTPUT: &str = "OUTPUT";
+    pub const POSTROUTING: &str = "POSTROUTING";
+    pub const KUBE_SERVICES: &str = "KUBE-SERVICES";
+    pub const KUBE_NODEPORTS: &str = "KUBE-NODEPORTS";
+    pub const KUBE_EXTERNAL_SERVICES: &str = "KUBE-EXTERNAL-SERVICES";
+    pub const KUBE_FORWARD: &str = "KUBE-FORWARD";
+    pub const KUBE_PROXY_FIREWALL: &str = "KUBE-PROXY-FIREWALL";
+    pub const KUBE_MARK_MASQ: &str = "KUBE-MARK-MASQ";
+    pub const KUBE_POSTROUTING: &str = "KUBE-POSTROUTING";
+}
+
+/// Conntrack states a rule can match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CtStates {
+    New,
+    Invalid,
+    RelatedEstablished,
+}
+
+/// One match of a rule, rendered exactly as kube-proxy writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Match {
+    /// `-m tcp -p tcp`.
+    Tcp,
+    /// `[!] -s <cidr>`; a /32 renders as a bare address, as kube-proxy writes it.
+    Src { cidr: Ipv4Cidr, negated: bool },
+    /// `-d <addr>`.
+    Dst(Ipv4Addr),
+    /// `--dport <port>`.
+    DstPort(u16),
+    /// `-m addrtype --src-type LOCAL`: the source is an address of this node.
+    SrcTypeLocal,
+    /// `-m addrtype --dst-type LOCAL`: the destination is an address of this node.
+    DstTypeLocal,
+    /// `-m mark --mark 0x4000/0x4000`, or `! --mark` when negated.
+    Mark { negated: bool },
+    /// `-m conntrack --ctstate …`.
+    CtState(CtStates),
+    /// `-m statistic --mode random --probability 1/n`, printed `%0.10f` (§1.5).
+    Statistic { one_in: u32 },
+    /// `-m recent --name <chain> --rcheck --seconds <s> --reap` (§1.7).
+    RecentCheck { name: ChainName, seconds: u32 },
+    /// `-m recent --name <chain> --set`.
+    RecentSet { name: ChainName },
+}
+
+/// What a rule does when it matches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Jump(ChainName),
+    Return,
+    Accept,
+    Drop,
+    Reject,
+    /// `-j DNAT --to-destination ip:port`.
+    Dnat(SocketAddrV4),
+    /// `-j MARK --or-mark 0x4000`.
+    MarkMasq,
+    /// `-j MARK --xor-mark 0x4000`.
+    ClearMasq,
+    Masquerade,
+}
+
+/// One rule. `text` is its iptables-restore line without `-A <chain>`, computed once so traces
+/// can keep it cheaply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub comment: Option<String>,
+    pub matches: Vec<Match>,
+    pub target: Target,
+    text: Rc<str>,
+}
+
+impl Rule {
+    pub fn new(comment: Option<String>, matches: Vec<Match>, target: Target) -> Rule {
+        let mut rule = Rule {
+            comment,
+            matches,
+            target,
+            text: "".into(),
+        };
+        rule.text = rule.render().into();
+        rule
+    }
+    /// The rule's arguments after `-A <chain>`.
+    pub fn text(&self) -> &Rc<str> {
+        &self.text
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::new();
+        if let Some(c) = &self.comment {
+            out.push_str(" -m comment --comment ");
+            out.push_str(&quote(c));
+        }
+        for m in &self.matches {
+            out.push(' ');
+            out.push_str(&m.to_string());
+        }
+        out.push(' ');
+        out.push_str(&self.target.to_string());
+        out.trim_start().to_string()
+    }
+}
+
+fn quote(s: &str) -> String {
+    if s.contains(' ') {
+        format!("\"{s}\"")
+    } else {
+        s.to_string()
+    }
+}
+
+impl fmt::Display for Match {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Match::Tcp => f.write_str("-m tcp -p tcp"),
+            Match::Src { cidr, negated } => {
+                let neg = if *negated { "! " } else { "" };
+                if cidr.prefix() == 32 {
+                    write!(f, "{neg}-s {}", cidr.network())
+                } else {
+                    write!(f, "{neg}-s {cidr}")
+                }
+            }
+            Match::Dst(ip) => write!(f, "-d {ip}"),
+            Match::DstPort(p) => write!(f, "--dport {p}"),
+            Match::SrcTypeLocal => f.write_str("-m addrtype --src-type LOCAL"),
+            Match::DstTypeLocal => f.write_str("-m addrtype --dst-type LOCAL"),
+            Match::Mark { negated: false } => {
+                write!(f, "-m mark --mark {MASQ_MARK:#x}/{MASQ_MARK:#x}")
+            }
+            Match::Mark { negated: true } => {
+                write!(f, "-m mark ! --mark {MASQ_MARK:#x}/{MASQ_MARK:#x}")
+            }
+            Match::CtState(CtStates::New) => f.write_str("-m conntrack --ctstate NEW"),
+            Match::CtState(CtStates::Invalid) => f.write_str("-m conntrack --ctstate INVALID"),
+            Match::CtState(CtStates::RelatedEstablished) => {
+                f.write_str("-m conntrack --ctstate RELATED,ESTABLISHED")
+            }
+            Match::Statistic { one_in } => write!(
+                f,
+                "-m statistic --mode random --probability {:.10}",
+                1.0 / f64::from(*one_in)
+            ),
+            Match::RecentCheck { name, seconds } => write!(
+                f,
+                "-m recent --name {name} --rcheck --seconds {seconds} --reap"
+            ),
+            Match::RecentSet { name } => write!(f, "-m recent --name {name} --set"),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Jump(c) => write!(f, "-j {c}"),
+            Target::Return => f.write_str("-j RETURN"),
+            Target::Accept => f.write_str("-j ACCEPT"),
+            Target::Drop => f.write_str("-j DROP"),
+            Target::Reject => f.write_str("-j REJECT"),
+            Target::Dnat(to) => write!(f, "-j DNAT --to-destination {to}"),
+            Target::MarkMasq => write!(f, "-j MARK --or-mark {MASQ_MARK:#x}"),
+            Target::ClearMasq => write!(f, "-j MARK --xor-mark {MASQ_MARK:#x}"),
+            Target::Masquerade => f.write_str("-j MASQUERADE"),
+        }
+    }
+}
+
+/// A table's chains in the order they were created; each chain's rules in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableRules {
+    pub chains: IndexMap<ChainName, Vec<Rule>>,
+}
+
+impl TableRules {
+    /// Declares `chain` (idempotent) and returns its rules for appending.
+    pub fn chain(&mut self, chain: &ChainName) -> &mut Vec<Rule> {
+        self.chains.entry(chain.clone()).or_default()
+    }
+    pub fn append(&mut self, chain: &ChainName, rule: Rule) {
+        self.chain(chain).push(rule);
+    }
+    pub fn get(&self, chain: &str) -> Option<&[Rule]> {
+        self.chains.get(chain).map(Vec::as_slice)
+    }
+    /// How many rules the table holds.
+    pub fn len(&self) -> usize {
+        self.chains.values().map(Vec::len).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::borrow::Borrow<str> for ChainName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Everything kube-proxy programs on one node, plus the jumps from the built-in chains that it
+/// ensures separately (`iptablesJumpChains`, §1.1).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ruleset {
+    pub filter: TableRules,
+    pub nat: TableRules,
+}
+
+impl Ruleset {
+    pub fn table(&self, table: Table) -> &TableRules {
+        match table {
+            Table::Filter => &self.filter,
+            Table::Nat => &self.nat,
+        }
+    }
+
+    /// The iptables-restore text kube-proxy would feed for this node: filter, then nat, each with
+    /// its `:CHAIN - [0:0]` declarations sorted and its rules grouped by chain (KUBE-NODEPORTS and
+    /// KUBE-SERVICES first, then by name), the layout of kube-proxy's own golden tests. The
+    /// built-in chains (PREROUTING, INPUT, …) are not kube-proxy's and are left out.
+    pub fn iptables_save(&self) -> String {
+        let mut out = String::new();
+        for (name, table) in [("filter", &self.filter), ("nat", &self.nat)] {
+            out.push_str(&format!("*{name}\n"));
+            let mut owned: Vec<&ChainName> = table
+                .chains
+                .keys()
+                .filter(|c| !is_builtin(c.as_str()))
+                .collect();
+            owned.sort();
+            for chain in &owned {
+                out.push_str(&format!(":{chain} - [0:0]\n"));
+            }
+            owned.sort_by_key(|c| (rule_group(c.as_str()), *c));
+            for chain in owned {
+                for rule in &table.chains[chain] {
+                    out.push_str(&format!("-A {chain} {}\n", rule.text()));
+                }
+            }
+            out.push_str("COMMIT\n");
+        }
+        out
+    }
+}
+
+fn is_builtin(chain: &str) -> bool {
+    matches!(
+        chain,
+        chains::PREROUTING | chains::INPUT | chains::FORWARD | chains::OUTPUT | chains::POSTROUTING
+    )
+}
+
+fn rule_group(chain: &str) -> u8 {
+    match chain {
+        chains::KUBE_NODEPORTS => 0,
+        chains::KUBE_SERVICES => 1,
+        _ => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_names_match_kube_proxy() {
+        // The example of the issue and of the fact sheet (§1.1).
+        assert_eq!(
+            ChainName::hashed("KUBE-SVC-", "default/web:http", "tcp", None).as_str(),
+            "KUBE-SVC-CDGGSHYLG3RE2FKL"
+        );
+        // From kube-proxy's proxier_test.go: ns1/svc1:p80.
+        assert_eq!(
+            ChainName::hashed("KUBE-SVC-", "ns1/svc1:p80", "tcp", None).as_str(),
+            "KUBE-SVC-XPGD46QRK7WJZT7O"
+        );
+        assert_eq!(
+            ChainName::hashed("KUBE-SEP-", "ns1/svc1:p80", "tcp", Some("10.180.0.1:80")).as_str(),
+            "KUBE-SEP-SXIVWICOYRO3J4NJ"
+        );
+        assert_eq!(
+            ChainName::hashed("KUBE-SEP-", "ns1/svc1:p80", "tcp", Some("10.180.2.1:80")).as_str(),
+            "KUBE-SEP-ZX7GRIZKSNUQ3LAJ"
+        );
+    }
+
+    #[test]
+    fn rules_render_in_kube_proxy_argument_order() {
+        let svc = ChainName::new("KUBE-SVC-X");
+        let rule = Rule::new(
+            Some("ns1/svc1:p80 cluster IP".into()),
+            vec![
+                Match::Tcp,
+                Match::Dst(Ipv4Addr::new(172, 30, 0, 41)),
+                Match::DstPort(80),
+                Match::Src {
+                    cidr: "10.0.0.0/8".parse().unwrap(),
+                    negated: true,
+                },
+            ],
+            Target::Jump(ChainName::new(chains::KUBE_MARK_MASQ)),
+        );
+        assert_eq!(
+            &**rule.text(),
+            r#"-m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ"#
+        );
+        let stat = Rule::new(
+            Some("ns1/svc1:p80 -> 10.180.0.1:80".into()),
+            vec![Match::Statistic { one_in: 3 }],
+            Target::Jump(svc),
+        );
+        assert_eq!(
+            &**stat.text(),
+            r#"-m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.3333333333 -j KUBE-SVC-X"#
+        );
+        let sep = Rule::new(
+            Some("ns1/svc1:p80".into()),
+            vec![Match::Src {
+                cidr: Ipv4Cidr::host(Ipv4Addr::new(10, 180, 0, 1)),
+                negated: false,
+            }],
+            Target::Jump(ChainName::new(chains::KUBE_MARK_MASQ)),
+        );
+        assert_eq!(
+            &**sep.text(),
+            "-m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ"
+        );
+        let mark = Rule::new(None, vec![], Target::MarkMasq);
+        assert_eq!(&**mark.text(), "-j MARK --or-mark 0x4000");
+    }
+}

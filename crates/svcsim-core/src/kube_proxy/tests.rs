@@ -1,0 +1,192 @@
+//! kube-proxy conformance: the rules svcsim programs, compared with kube-proxy's own goldens, and
+//! first-packet walks for the cases of the fact sheet.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use expect_test::{Expect, expect};
+
+use super::*;
+use crate::cluster::*;
+use crate::net::{Header, Protocol};
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn sock(s: &str) -> SocketAddrV4 {
+    s.parse().unwrap()
+}
+
+/// kube-proxy's `TestOnlyLocalExternalIPs` fixture: a selector-less NodePort Service with
+/// `externalTrafficPolicy: Local`, an externalIP, and two endpoints, one on this node.
+fn only_local_external_ips() -> (Cluster, NodeId) {
+    // azure-cni: the fixture's endpoint 10.180.2.1 would be kubenet's cbr0 address.
+    let config = ClusterConfig {
+        cluster_cidr: "10.0.0.0/8".parse().unwrap(),
+        network_plugin: NetworkPlugin::AzureCni,
+        ..ClusterConfig::default()
+    };
+    let mut cluster = Cluster::with_nodes(config, 1);
+    cluster.nodes[0].pod_cidr = "10.180.2.0/24".parse().unwrap();
+    cluster.services.push(Service {
+        name: "svc1".into(),
+        namespace: "ns1".into(),
+        type_: ServiceType::NodePort,
+        selector: BTreeMap::new(),
+        ports: vec![ServicePort {
+            name: "p80".into(),
+            port: 80,
+            target_port: TargetPort::Number(80),
+            node_port: None,
+            protocol: Protocol::Tcp,
+        }],
+        cluster_ip: Some(ip("172.30.0.41")),
+        external_traffic_policy: TrafficPolicy::Local,
+        internal_traffic_policy: TrafficPolicy::Cluster,
+        health_check_node_port: None,
+        session_affinity: None,
+        external_ips: vec![ip("192.168.99.11")],
+        load_balancer_source_ranges: vec![],
+        load_balancer_ingress: vec![],
+    });
+    let ep = |addr: &str, node: Option<NodeId>| SliceEndpoint {
+        ip: ip(addr),
+        node,
+        ready: true,
+        serving: true,
+        terminating: false,
+    };
+    cluster.endpoint_slices.push(EndpointSlice {
+        service: ServiceId(0),
+        endpoints: vec![ep("10.180.0.1", None), ep("10.180.2.1", Some(NodeId(0)))],
+        ports: vec![("p80".into(), 80)],
+    });
+    (cluster, NodeId(0))
+}
+
+#[test]
+fn matches_kube_proxy_golden_for_only_local_external_ips() {
+    let (cluster, node) = only_local_external_ips();
+    // kube-proxy's golden, plus the KUBE-PROXY-FIREWALL chain that current releases always declare.
+    expect![[r#"
+        *filter
+        :KUBE-EXTERNAL-SERVICES - [0:0]
+        :KUBE-FORWARD - [0:0]
+        :KUBE-NODEPORTS - [0:0]
+        :KUBE-PROXY-FIREWALL - [0:0]
+        :KUBE-SERVICES - [0:0]
+        -A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+        -A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+        -A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        COMMIT
+        *nat
+        :KUBE-EXT-XPGD46QRK7WJZT7O - [0:0]
+        :KUBE-MARK-MASQ - [0:0]
+        :KUBE-NODEPORTS - [0:0]
+        :KUBE-POSTROUTING - [0:0]
+        :KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
+        :KUBE-SEP-ZX7GRIZKSNUQ3LAJ - [0:0]
+        :KUBE-SERVICES - [0:0]
+        :KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
+        :KUBE-SVL-XPGD46QRK7WJZT7O - [0:0]
+        -A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
+        -A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 external IP" -m tcp -p tcp -d 192.168.99.11 --dport 80 -j KUBE-EXT-XPGD46QRK7WJZT7O
+        -A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+        -A KUBE-EXT-XPGD46QRK7WJZT7O -m comment --comment "pod traffic for ns1/svc1:p80 external destinations" -s 10.0.0.0/8 -j KUBE-SVC-XPGD46QRK7WJZT7O
+        -A KUBE-EXT-XPGD46QRK7WJZT7O -m comment --comment "masquerade LOCAL traffic for ns1/svc1:p80 external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ
+        -A KUBE-EXT-XPGD46QRK7WJZT7O -m comment --comment "route LOCAL traffic for ns1/svc1:p80 external destinations" -m addrtype --src-type LOCAL -j KUBE-SVC-XPGD46QRK7WJZT7O
+        -A KUBE-EXT-XPGD46QRK7WJZT7O -j KUBE-SVL-XPGD46QRK7WJZT7O
+        -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+        -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+        -A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+        -A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
+        -A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ
+        -A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80
+        -A KUBE-SEP-ZX7GRIZKSNUQ3LAJ -m comment --comment ns1/svc1:p80 -s 10.180.2.1 -j KUBE-MARK-MASQ
+        -A KUBE-SEP-ZX7GRIZKSNUQ3LAJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.2.1:80
+        -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+        -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ
+        -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.2.1:80" -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ
+        -A KUBE-SVL-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.2.1:80" -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ
+        COMMIT
+    "#]]
+    .assert_eq(&program(&cluster, node).iptables_save());
+}
+
+/// Renders every outcome of a first packet as kube-proxy's packet-flow tests state them:
+/// the verdict, the endpoints, whether it was masqueraded.
+#[track_caller]
+fn check_flow(
+    cluster: &Cluster,
+    node: NodeId,
+    origin: Origin,
+    src: &str,
+    dst: &str,
+    expect: Expect,
+) {
+    let rules = program(cluster, node);
+    let net = NodeNet::of(cluster, node);
+    let pkt = Header::new(sock(src), sock(dst));
+    let walks = every_outcome(&rules, &net, origin, pkt);
+    let lines: Vec<String> = walks
+        .iter()
+        .map(|w| {
+            let verdict = match &w.verdict {
+                Verdict::Accept => match w.dnat {
+                    Some(to) => format!("DNAT {to}"),
+                    None => "ACCEPT (no service rule)".to_string(),
+                },
+                Verdict::Drop { reason } => format!("DROP \"{reason}\""),
+                Verdict::Reject { reason } => format!("REJECT \"{reason}\""),
+            };
+            format!(
+                "{verdict}{} => {}",
+                if w.masqueraded { " +MASQUERADE" } else { "" },
+                w.after
+            )
+        })
+        .collect();
+    expect.assert_eq(&(lines.join("\n") + "\n"));
+}
+
+#[test]
+fn packet_flows_of_only_local_external_ips() {
+    let (cluster, node) = only_local_external_ips();
+    // kube-proxy: "cluster IP hits both endpoints", unmasqueraded from a pod.
+    check_flow(
+        &cluster,
+        node,
+        Origin::Routed,
+        "10.0.0.2:40000",
+        "172.30.0.41:80",
+        expect![[r#"
+        DNAT 10.180.0.1:80 => 10.0.0.2:40000 > 10.180.0.1:80
+        DNAT 10.180.2.1:80 => 10.0.0.2:40000 > 10.180.2.1:80
+    "#]],
+    );
+    // kube-proxy: "external IP hits only local endpoint, unmasqueraded".
+    check_flow(
+        &cluster,
+        node,
+        Origin::Routed,
+        "203.0.113.2:40000",
+        "192.168.99.11:80",
+        expect![[r#"
+        DNAT 10.180.2.1:80 => 203.0.113.2:40000 > 10.180.2.1:80
+    "#]],
+    );
+    // An off-cluster source reaching the ClusterIP is masqueraded (§1.5); with azure-cni the
+    // node IP is the source toward local and remote endpoints alike (§5.3).
+    check_flow(
+        &cluster,
+        node,
+        Origin::Routed,
+        "203.0.113.2:40000",
+        "172.30.0.41:80",
+        expect![[r#"
+        DNAT 10.180.0.1:80 +MASQUERADE => 10.240.0.4:40000 > 10.180.0.1:80
+        DNAT 10.180.2.1:80 +MASQUERADE => 10.240.0.4:40000 > 10.180.2.1:80
+    "#]],
+    );
+}
