@@ -39,15 +39,9 @@ pub struct Needs {
 
 impl Needs {
     /// What `serve` and `dist` need.
-    pub const WEB: Needs = Needs {
-        web: true,
-        browser: false,
-    };
+    pub const WEB: Needs = Needs { web: true, browser: false };
     /// What `test` needs.
-    pub const ALL: Needs = Needs {
-        web: true,
-        browser: true,
-    };
+    pub const ALL: Needs = Needs { web: true, browser: true };
 }
 
 /// The environment installed tools run in: `PATH` with cargo's bin dir and the tools folder first.
@@ -80,8 +74,7 @@ pub fn ensure(needs: Needs) -> Result<ToolEnv> {
     dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
     let env = ToolEnv {
         path: env::join_paths(dirs).context("PATH contains a character that cannot be joined")?,
-        chromium: env::var_os("CHROMIUM_PATH")
-            .map_or_else(|| DEFAULT_CHROMIUM.into(), PathBuf::from),
+        chromium: env::var_os("CHROMIUM_PATH").map_or_else(|| DEFAULT_CHROMIUM.into(), PathBuf::from),
     };
 
     if needs.web {
@@ -95,32 +88,16 @@ pub fn ensure(needs: Needs) -> Result<ToolEnv> {
             &format!("trunk {TRUNK_VERSION}"),
             TRUNK_VERSION,
             || tool_version(&env, "trunk"),
-            || {
-                cmd::run(env.command("cargo").args([
-                    "install",
-                    "trunk",
-                    "--version",
-                    TRUNK_VERSION,
-                    "--locked",
-                ]))
-            },
+            || cmd::run(env.command("cargo").args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"])),
         )?;
         let lock = fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
-        let wbg = lockfile_version(&lock, "wasm-bindgen")
-            .context("Cargo.lock has no wasm-bindgen package")?;
+        let wbg = lockfile_version(&lock, "wasm-bindgen").context("Cargo.lock has no wasm-bindgen package")?;
         // Not `--locked`: its lockfile names a transitive version the registry no longer serves.
         step(
             &format!("wasm-bindgen-cli {wbg}"),
             &wbg,
             || tool_version(&env, "wasm-bindgen"),
-            || {
-                cmd::run(env.command("cargo").args([
-                    "install",
-                    "wasm-bindgen-cli",
-                    "--version",
-                    &wbg,
-                ]))
-            },
+            || cmd::run(env.command("cargo").args(["install", "wasm-bindgen-cli", "--version", &wbg])),
         )?;
         check_trunk_toml_wasm_opt(&root)?;
         let wanted = BINARYEN_VERSION.to_string();
@@ -146,26 +123,16 @@ pub fn ensure(needs: Needs) -> Result<ToolEnv> {
 
     if needs.browser {
         let chromium = env.chromium.clone();
-        step(
-            "chromium",
-            "any",
-            || chromium_version(&chromium).map(|_| "any".into()),
-            || install_chromium(&chromium),
-        )?;
+        step("chromium", "any", || chromium_version(&chromium).map(|_| "any".into()), || install_chromium(&chromium))?;
         let e2e = root.join("web").join("e2e");
-        let lock = fs::read_to_string(e2e.join("package-lock.json"))
-            .context("reading web/e2e/package-lock.json")?;
+        let lock = fs::read_to_string(e2e.join("package-lock.json")).context("reading web/e2e/package-lock.json")?;
         let stamp = e2e.join("node_modules").join(".svcsim-installed-lock");
         step(
             "e2e npm packages (web/e2e)",
             "current",
             || (fs::read_to_string(&stamp).ok()? == lock).then(|| "current".into()),
             || {
-                cmd::run(env.command("npm").current_dir(&e2e).args([
-                    "ci",
-                    "--no-audit",
-                    "--no-fund",
-                ]))?;
+                cmd::run(env.command("npm").current_dir(&e2e).args(["ci", "--no-audit", "--no-fund"]))?;
                 fs::write(&stamp, &lock).context("writing the e2e install stamp")
             },
         )?;
@@ -204,19 +171,13 @@ fn step(
 fn cargo_bin_dir() -> PathBuf {
     match env::var_os("CARGO_HOME") {
         Some(home) => PathBuf::from(home).join("bin"),
-        None => PathBuf::from(env::var_os("HOME").unwrap_or_default())
-            .join(".cargo")
-            .join("bin"),
+        None => PathBuf::from(env::var_os("HOME").unwrap_or_default()).join(".cargo").join("bin"),
     }
 }
 
 fn wasm_target_installed() -> bool {
     let sysroot = cmd::stdout_of(Command::new("rustc").args(["--print", "sysroot"]));
-    sysroot.is_some_and(|s| {
-        Path::new(&s)
-            .join("lib/rustlib/wasm32-unknown-unknown/lib")
-            .is_dir()
-    })
+    sysroot.is_some_and(|s| Path::new(&s).join("lib/rustlib/wasm32-unknown-unknown/lib").is_dir())
 }
 
 /// `<tool> --version` reduced to its version number (`trunk 0.21.14` → `0.21.14`).
@@ -225,12 +186,7 @@ fn tool_version(env: &ToolEnv, tool: &str) -> Option<String> {
 }
 
 fn last_word(version_line: &str) -> Option<String> {
-    version_line
-        .lines()
-        .next()?
-        .split_whitespace()
-        .last()
-        .map(str::to_string)
+    version_line.lines().next()?.split_whitespace().last().map(str::to_string)
 }
 
 fn wasm_opt_version(bin_dir: &Path) -> Option<String> {
@@ -241,10 +197,7 @@ fn wasm_opt_version(bin_dir: &Path) -> Option<String> {
 /// `wasm-opt version 132 (version_132)` → 132.
 fn parse_wasm_opt_version(out: &str) -> Option<u32> {
     let rest = out.split("version ").nth(1)?;
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 /// The version of package `name` in a Cargo.lock; `None` if absent.
@@ -269,9 +222,7 @@ fn check_trunk_toml_wasm_opt(root: &Path) -> Result<()> {
     let trunk_toml = fs::read_to_string(root.join("Trunk.toml")).context("reading Trunk.toml")?;
     let expected = format!("wasm_opt = \"version_{BINARYEN_VERSION}\"");
     if !trunk_toml.lines().any(|l| l.trim() == expected) {
-        bail!(
-            "Trunk.toml must say `{expected}` under [tools], matching the binaryen that xtask installs"
-        );
+        bail!("Trunk.toml must say `{expected}` under [tools], matching the binaryen that xtask installs");
     }
     Ok(())
 }
@@ -290,20 +241,10 @@ fn install_chromium(chromium: &Path) -> Result<()> {
             chromium.display()
         );
     }
+    cmd::run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
     cmd::run(
         Command::new("apt-get")
-            .arg("update")
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )?;
-    cmd::run(
-        Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "chromium",
-                "chromium-driver",
-            ])
+            .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }
@@ -315,14 +256,8 @@ mod tests {
     #[test]
     fn version_probes_reduce_to_the_number() {
         assert_eq!(last_word("trunk 0.21.14\n").as_deref(), Some("0.21.14"));
-        assert_eq!(
-            last_word("wasm-bindgen 0.2.130").as_deref(),
-            Some("0.2.130")
-        );
-        assert_eq!(
-            parse_wasm_opt_version("wasm-opt version 132 (version_132)"),
-            Some(132)
-        );
+        assert_eq!(last_word("wasm-bindgen 0.2.130").as_deref(), Some("0.2.130"));
+        assert_eq!(parse_wasm_opt_version("wasm-opt version 132 (version_132)"), Some(132));
         assert_eq!(parse_wasm_opt_version("wasm-opt version 116"), Some(116));
         assert_eq!(parse_wasm_opt_version("garbage"), None);
     }
@@ -339,10 +274,7 @@ name = "wasm-bindgen"
 version = "0.2.130"
 source = "registry+https://github.com/rust-lang/crates.io-index"
 "#;
-        assert_eq!(
-            lockfile_version(lock, "wasm-bindgen").as_deref(),
-            Some("0.2.130")
-        );
+        assert_eq!(lockfile_version(lock, "wasm-bindgen").as_deref(), Some("0.2.130"));
         assert_eq!(lockfile_version(lock, "yew"), None);
     }
 

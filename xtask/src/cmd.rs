@@ -9,9 +9,7 @@ use anyhow::{Context, Result, bail};
 pub fn run(cmd: &mut Command) -> Result<()> {
     let line = display(cmd);
     println!("[xtask] $ {line}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("could not start `{line}`"))?;
+    let status = cmd.status().with_context(|| format!("could not start `{line}`"))?;
     if !status.success() {
         bail!("`{line}` failed ({status})");
     }
@@ -21,14 +19,8 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 /// The trimmed stdout of `cmd`, or `None` if it cannot start or exits non-zero. Used for
 /// version probes, where "not installed" and "broken" both mean "install it".
 pub fn stdout_of(cmd: &mut Command) -> Option<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = cmd.stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// `cmd` as a shell-like line, for logs and error messages.

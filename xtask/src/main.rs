@@ -47,11 +47,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve {
-            port,
-            release,
-            open,
-        } => serve(port, release, open),
+        Command::Serve { port, release, open } => serve(port, release, open),
         Command::Dist => dist(),
         Command::Test => test::run(),
         Command::Bootstrap => bootstrap::ensure(bootstrap::Needs::ALL).map(drop),
@@ -69,13 +65,7 @@ fn serve(port: u16, release: bool, open: bool) -> Result<()> {
     let mut trunk = env.command("trunk");
     trunk
         .current_dir(project_root())
-        .args([
-            "serve",
-            "--address",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
+        .args(["serve", "--address", "127.0.0.1", "--port", &port.to_string()])
         // The dev server answers at its root; dist/ keeps the relative public URL.
         .args(["--public-url", "/"]);
     if release {
@@ -98,19 +88,13 @@ fn dist() -> Result<()> {
         let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
         println!("  {:>10} B  {}", len, entry.file_name().to_string_lossy());
     }
-    println!(
-        "[xtask] serve it from any path of any static file server, e.g. `python3 -m http.server -d dist`."
-    );
+    println!("[xtask] serve it from any path of any static file server, e.g. `python3 -m http.server -d dist`.");
     Ok(())
 }
 
 /// `trunk build --release` into dist/.
 fn trunk_build_release(env: &bootstrap::ToolEnv) -> Result<()> {
-    cmd::run(
-        env.command("trunk")
-            .current_dir(project_root())
-            .args(["build", "--release"]),
-    )
+    cmd::run(env.command("trunk").current_dir(project_root()).args(["build", "--release"]))
 }
 
 /// The workspace root (the parent of xtask/).

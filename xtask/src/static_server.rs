@@ -19,17 +19,10 @@ pub struct StaticServer {
 impl StaticServer {
     /// Serves `root` at `http://127.0.0.1:<free port><mount>`; `mount` starts and ends with `/`.
     pub fn start(root: &Path, mount: &'static str) -> Result<StaticServer> {
-        assert!(
-            mount.starts_with('/') && mount.ends_with('/'),
-            "mount {mount:?} must start and end with /"
-        );
-        let server =
-            Arc::new(Server::http("127.0.0.1:0").map_err(|e| anyhow!("static server: {e}"))?);
-        let port = server
-            .server_addr()
-            .to_ip()
-            .map(|a| a.port())
-            .ok_or_else(|| anyhow!("static server has no IP address"))?;
+        assert!(mount.starts_with('/') && mount.ends_with('/'), "mount {mount:?} must start and end with /");
+        let server = Arc::new(Server::http("127.0.0.1:0").map_err(|e| anyhow!("static server: {e}"))?);
+        let port =
+            server.server_addr().to_ip().map(|a| a.port()).ok_or_else(|| anyhow!("static server has no IP address"))?;
         let root = root.to_path_buf();
         let thread = std::thread::spawn({
             let server = Arc::clone(&server);
@@ -40,11 +33,7 @@ impl StaticServer {
                 }
             }
         });
-        Ok(StaticServer {
-            server,
-            thread: Some(thread),
-            url: format!("http://127.0.0.1:{port}{mount}"),
-        })
+        Ok(StaticServer { server, thread: Some(thread), url: format!("http://127.0.0.1:{port}{mount}") })
     }
 }
 
@@ -110,20 +99,9 @@ mod tests {
     #[test]
     fn resolve_serves_only_files_under_the_mount() {
         let root = crate::project_root().join("xtask");
-        assert_eq!(
-            resolve(&root, "/sub/", "/sub/Cargo.toml"),
-            Some(root.join("Cargo.toml"))
-        );
-        assert_eq!(
-            resolve(&root, "/sub/", "/Cargo.toml"),
-            None,
-            "outside the mount"
-        );
-        assert_eq!(
-            resolve(&root, "/sub/", "/sub/../Cargo.toml"),
-            None,
-            "parent components"
-        );
+        assert_eq!(resolve(&root, "/sub/", "/sub/Cargo.toml"), Some(root.join("Cargo.toml")));
+        assert_eq!(resolve(&root, "/sub/", "/Cargo.toml"), None, "outside the mount");
+        assert_eq!(resolve(&root, "/sub/", "/sub/../Cargo.toml"), None, "parent components");
         assert_eq!(resolve(&root, "/sub/", "/sub/missing.txt"), None);
     }
 }

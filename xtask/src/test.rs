@@ -27,14 +27,8 @@ impl std::ops::AddAssign for Tally {
     }
 }
 
-const PASS: Tally = Tally {
-    passed: 1,
-    failed: 0,
-};
-const FAIL: Tally = Tally {
-    passed: 0,
-    failed: 1,
-};
+const PASS: Tally = Tally { passed: 1, failed: 0 };
+const FAIL: Tally = Tally { passed: 0, failed: 1 };
 
 pub fn run() -> Result<()> {
     let env = bootstrap::ensure(bootstrap::Needs::ALL)?;
@@ -42,10 +36,7 @@ pub fn run() -> Result<()> {
     let mut total = Tally::default();
     let mut failures = Vec::new();
     let mut record = |name: &str, tally: Tally| {
-        println!(
-            "[xtask] {name}: {} passed, {} failed",
-            tally.passed, tally.failed
-        );
+        println!("[xtask] {name}: {} passed, {} failed", tally.passed, tally.failed);
         if tally.failed > 0 {
             failures.push(name.to_string());
         }
@@ -57,40 +48,14 @@ pub fn run() -> Result<()> {
         c.current_dir(&root).args(args);
         c
     };
-    record(
-        "cargo fmt --check",
-        gate(&mut cargo(&["fmt", "--all", "--check"])),
-    );
-    record(
-        "cargo clippy",
-        gate(&mut cargo(&[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ])),
-    );
-    record(
-        "cargo test",
-        cargo_test(&mut cargo(&["test", "--workspace"])),
-    );
+    record("cargo fmt --check", gate(&mut cargo(&["fmt", "--all", "--check"])));
+    record("cargo clippy", gate(&mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])));
+    record("cargo test", cargo_test(&mut cargo(&["test", "--workspace"])));
     record(
         "core builds for wasm32",
-        gate(&mut cargo(&[
-            "check",
-            "-p",
-            "svcsim-core",
-            "--target",
-            "wasm32-unknown-unknown",
-        ])),
+        gate(&mut cargo(&["check", "-p", "svcsim-core", "--target", "wasm32-unknown-unknown"])),
     );
-    let build = gate(
-        env.command("trunk")
-            .current_dir(&root)
-            .args(["build", "--release"]),
-    );
+    let build = gate(env.command("trunk").current_dir(&root).args(["build", "--release"]));
     record("trunk build --release", build);
     if build == PASS {
         record(
@@ -157,18 +122,10 @@ fn parse_cargo_test_result(line: &str) -> Option<Tally> {
     let rest = line.trim().strip_prefix("test result: ")?;
     let count = |word: &str| -> Option<u64> {
         rest.split(';').find_map(|part| {
-            part.trim()
-                .trim_start_matches(|c: char| !c.is_ascii_digit())
-                .strip_suffix(word)?
-                .trim()
-                .parse()
-                .ok()
+            part.trim().trim_start_matches(|c: char| !c.is_ascii_digit()).strip_suffix(word)?.trim().parse().ok()
         })
     };
-    Some(Tally {
-        passed: count("passed")?,
-        failed: count("failed")?,
-    })
+    Some(Tally { passed: count("passed")?, failed: count("failed")? })
 }
 
 /// The browser tests: dist/ served under a sub-path on a loopback port, node's test runner
@@ -201,31 +158,19 @@ fn e2e(env: &ToolEnv, root: &Path) -> Result<Tally> {
         .env("CHROMIUM_PATH", &env.chromium);
     let status = cmd::run(&mut node);
     drop(server);
-    let tally = fs::read_to_string(&tap)
-        .ok()
-        .and_then(|t| parse_tap_summary(&t));
+    let tally = fs::read_to_string(&tap).ok().and_then(|t| parse_tap_summary(&t));
     Ok(match (tally, status) {
         (Some(t), Ok(())) => t,
         (Some(t), Err(_)) if t.failed > 0 => t,
-        (Some(t), Err(_)) => Tally {
-            failed: t.failed + 1,
-            ..t
-        },
+        (Some(t), Err(_)) => Tally { failed: t.failed + 1, ..t },
         (None, _) => FAIL,
     })
 }
 
 /// The `# pass N` / `# fail N` summary of node's TAP reporter.
 fn parse_tap_summary(tap: &str) -> Option<Tally> {
-    let count = |key: &str| {
-        tap.lines()
-            .rev()
-            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
-    };
-    Some(Tally {
-        passed: count("# pass ")?,
-        failed: count("# fail ")?,
-    })
+    let count = |key: &str| tap.lines().rev().find_map(|l| l.strip_prefix(key)?.trim().parse().ok());
+    Some(Tally { passed: count("# pass ")?, failed: count("# fail ")? })
 }
 
 #[cfg(test)]
@@ -235,34 +180,16 @@ mod tests {
     #[test]
     fn cargo_test_result_lines_are_counted() {
         let ok = "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
-        assert_eq!(
-            parse_cargo_test_result(ok),
-            Some(Tally {
-                passed: 12,
-                failed: 0
-            })
-        );
+        assert_eq!(parse_cargo_test_result(ok), Some(Tally { passed: 12, failed: 0 }));
         let bad = "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out";
-        assert_eq!(
-            parse_cargo_test_result(bad),
-            Some(Tally {
-                passed: 3,
-                failed: 2
-            })
-        );
+        assert_eq!(parse_cargo_test_result(bad), Some(Tally { passed: 3, failed: 2 }));
         assert_eq!(parse_cargo_test_result("running 3 tests"), None);
     }
 
     #[test]
     fn tap_summary_is_read_from_the_end() {
         let tap = "TAP version 13\nok 1 - page loads\n# tests 2\n# suites 0\n# pass 1\n# fail 1\n# cancelled 0\n";
-        assert_eq!(
-            parse_tap_summary(tap),
-            Some(Tally {
-                passed: 1,
-                failed: 1
-            })
-        );
+        assert_eq!(parse_tap_summary(tap), Some(Tally { passed: 1, failed: 1 }));
         assert_eq!(parse_tap_summary("TAP version 13\n"), None);
     }
 }

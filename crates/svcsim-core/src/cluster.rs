@@ -143,9 +143,7 @@ pub struct Node {
 impl Node {
     /// The bridge address kubenet gives cbr0: the first address of the podCIDR (§5.2).
     pub fn bridge_ip(&self) -> Ipv4Addr {
-        self.pod_cidr
-            .nth(1)
-            .expect("a podCIDR holds at least two addresses")
+        self.pod_cidr.nth(1).expect("a podCIDR holds at least two addresses")
     }
 }
 
@@ -212,11 +210,7 @@ impl Pod {
     pub fn resolve_target_port(&self, target: &TargetPort) -> Option<u16> {
         match target {
             TargetPort::Number(n) => Some(*n),
-            TargetPort::Name(name) => self
-                .ports
-                .iter()
-                .find(|p| p.name.as_deref() == Some(name))
-                .map(|p| p.port),
+            TargetPort::Name(name) => self.ports.iter().find(|p| p.name.as_deref() == Some(name)).map(|p| p.port),
         }
     }
     /// True if the pod exists and its labels match `selector` (an empty selector matches nothing,
@@ -332,30 +326,25 @@ impl Service {
     pub fn namespaced_name(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
-    /// kube-proxy's ServicePortName string: `namespace/name:portName` (§1.1).
+    /// kube-proxy's ServicePortName string: `namespace/name:portName`, or `namespace/name` for an
+    /// unnamed port (§1.1; `fmtPortName` leaves the colon out).
     pub fn port_name(&self, port_idx: usize) -> String {
-        format!(
-            "{}/{}:{}",
-            self.namespace, self.name, self.ports[port_idx].name
-        )
+        match self.ports[port_idx].name.as_str() {
+            "" => format!("{}/{}", self.namespace, self.name),
+            name => format!("{}/{}:{name}", self.namespace, self.name),
+        }
     }
     /// NodePort or LoadBalancer.
     pub fn has_node_ports(&self) -> bool {
-        matches!(
-            self.type_,
-            ServiceType::NodePort | ServiceType::LoadBalancer
-        )
+        matches!(self.type_, ServiceType::NodePort | ServiceType::LoadBalancer)
     }
     /// NodePort, LB IP or externalIP: `ExternallyAccessible` (S3).
     pub fn externally_accessible(&self) -> bool {
-        self.has_node_ports()
-            || !self.external_ips.is_empty()
-            || !self.load_balancer_ingress.is_empty()
+        self.has_node_ports() || !self.external_ips.is_empty() || !self.load_balancer_ingress.is_empty()
     }
     /// `NeedsHealthCheck`: LoadBalancer + externalTrafficPolicy Local (§2.1).
     pub fn needs_health_check(&self) -> bool {
-        self.type_ == ServiceType::LoadBalancer
-            && self.external_traffic_policy == TrafficPolicy::Local
+        self.type_ == ServiceType::LoadBalancer && self.external_traffic_policy == TrafficPolicy::Local
     }
 }
 
@@ -396,11 +385,7 @@ impl Cluster {
     /// 10.244.0.0/24, 10.244.1.0/24, … (the defaults of the scenario format).
     pub fn with_nodes(config: ClusterConfig, n: u32) -> Cluster {
         let nodes = (0..n).map(default_node).collect();
-        Cluster {
-            config,
-            nodes,
-            ..Cluster::default()
-        }
+        Cluster { config, nodes, ..Cluster::default() }
     }
 
     pub fn node(&self, id: NodeId) -> &Node {
@@ -413,49 +398,28 @@ impl Cluster {
         &self.services[id.0 as usize]
     }
     pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
-        self.nodes
-            .iter()
-            .position(|n| n.name == name)
-            .map(|i| NodeId(i as u32))
+        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
     }
     pub fn service_by_name(&self, namespace: &str, name: &str) -> Option<ServiceId> {
-        self.services
-            .iter()
-            .position(|s| s.namespace == namespace && s.name == name)
-            .map(|i| ServiceId(i as u32))
+        self.services.iter().position(|s| s.namespace == namespace && s.name == name).map(|i| ServiceId(i as u32))
     }
     pub fn pod_by_name(&self, name: &str) -> Option<PodId> {
-        self.pods
-            .iter()
-            .position(|p| p.name == name && !p.deleted)
-            .map(|i| PodId(i as u32))
+        self.pods.iter().position(|p| p.name == name && !p.deleted).map(|i| PodId(i as u32))
     }
     pub fn deployment_by_name(&self, namespace: &str, name: &str) -> Option<DeploymentId> {
-        self.deployments
-            .iter()
-            .position(|d| d.namespace == namespace && d.name == name)
-            .map(|i| DeploymentId(i as u32))
+        self.deployments.iter().position(|d| d.namespace == namespace && d.name == name).map(|i| DeploymentId(i as u32))
     }
     /// The node whose eth0 holds `ip`.
     pub fn node_by_ip(&self, ip: Ipv4Addr) -> Option<NodeId> {
-        self.nodes
-            .iter()
-            .position(|n| n.ip == ip)
-            .map(|i| NodeId(i as u32))
+        self.nodes.iter().position(|n| n.ip == ip).map(|i| NodeId(i as u32))
     }
     /// The live pod holding `ip`.
     pub fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<PodId> {
-        self.pods
-            .iter()
-            .position(|p| p.ip == ip && !p.deleted)
-            .map(|i| PodId(i as u32))
+        self.pods.iter().position(|p| p.ip == ip && !p.deleted).map(|i| PodId(i as u32))
     }
     /// The node whose podCIDR holds `ip`.
     pub fn node_for_pod_ip(&self, ip: Ipv4Addr) -> Option<NodeId> {
-        self.nodes
-            .iter()
-            .position(|n| n.pod_cidr.contains(ip))
-            .map(|i| NodeId(i as u32))
+        self.nodes.iter().position(|n| n.pod_cidr.contains(ip)).map(|i| NodeId(i as u32))
     }
 
     /// Adds a pod on `node` with the next free address of the node's podCIDR (host-local IPAM
@@ -484,10 +448,7 @@ impl Cluster {
         let mut changed = Vec::new();
         for d_idx in 0..self.deployments.len() {
             let id = DeploymentId(d_idx as u32);
-            let live: Vec<PodId> = self
-                .pods_of(id)
-                .filter(|p| !self.pod(*p).terminating)
-                .collect();
+            let live: Vec<PodId> = self.pods_of(id).filter(|p| !self.pod(*p).terminating).collect();
             let want = self.deployments[d_idx].replicas as usize;
             if live.len() > want {
                 for pod in live.iter().rev().take(live.len() - want) {
@@ -537,9 +498,7 @@ impl Cluster {
         let count = |node: NodeId, own: bool| {
             self.pods
                 .iter()
-                .filter(|p| {
-                    !p.deleted && !p.terminating && p.node == node && (!own || p.owner == Some(id))
-                })
+                .filter(|p| !p.deleted && !p.terminating && p.node == node && (!own || p.owner == Some(id)))
                 .count()
         };
         (0..self.nodes.len() as u32)
@@ -556,15 +515,9 @@ impl Cluster {
         let mut used_ports: Vec<u16> = self
             .services
             .iter()
-            .flat_map(|s| {
-                s.ports
-                    .iter()
-                    .filter_map(|p| p.node_port)
-                    .chain(s.health_check_node_port)
-            })
+            .flat_map(|s| s.ports.iter().filter_map(|p| p.node_port).chain(s.health_check_node_port))
             .collect();
-        let mut used_ips: Vec<Ipv4Addr> =
-            self.services.iter().filter_map(|s| s.cluster_ip).collect();
+        let mut used_ips: Vec<Ipv4Addr> = self.services.iter().filter_map(|s| s.cluster_ip).collect();
         let mut next_lb = 10u8;
         for s_idx in 0..self.services.len() {
             let key = self.services[s_idx].namespaced_name();
@@ -596,8 +549,7 @@ impl Cluster {
                 && svc.load_balancer_ingress.is_empty()
                 && self.config.provider != Provider::None
             {
-                svc.load_balancer_ingress
-                    .push(Ipv4Addr::new(203, 0, 113, next_lb));
+                svc.load_balancer_ingress.push(Ipv4Addr::new(203, 0, 113, next_lb));
             }
             if svc.type_ == ServiceType::LoadBalancer {
                 next_lb = next_lb.saturating_add(1);
@@ -611,9 +563,7 @@ impl Cluster {
         let usable = cidr.size().saturating_sub(3).max(1);
         let mut h = fnv1a(key.as_bytes());
         loop {
-            let ip = cidr
-                .nth((2 + h % usable) as u32)
-                .expect("offset inside the service CIDR");
+            let ip = cidr.nth((2 + h % usable) as u32).expect("offset inside the service CIDR");
             if !used.contains(&ip) {
                 return ip;
             }
@@ -651,25 +601,14 @@ fn template_hash(d: &Deployment) -> String {
 }
 
 fn pod_suffix(rng: &mut SimRng) -> String {
-    (0..5)
-        .map(|_| NAME_ALPHABET[rng.below(NAME_ALPHABET.len() as u64) as usize] as char)
-        .collect()
+    (0..5).map(|_| NAME_ALPHABET[rng.below(NAME_ALPHABET.len() as u64) as usize] as char).collect()
 }
 
 /// `node-<i>` with IP 10.240.0.(4+i) and podCIDR 10.244.i.0/24.
 pub fn default_node(i: u32) -> Node {
     let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 240, 0, 4)) + i);
-    let pod_cidr = Ipv4Cidr::new(
-        Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 244, 0, 0)) + (i << 8)),
-        24,
-    );
-    Node {
-        name: format!("node-{i}"),
-        ip,
-        pod_cidr,
-        ready: true,
-        kube_proxy_healthy: true,
-    }
+    let pod_cidr = Ipv4Cidr::new(Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 244, 0, 0)) + (i << 8)), 24);
+    Node { name: format!("node-{i}"), ip, pod_cidr, ready: true, kube_proxy_healthy: true }
 }
 
 #[cfg(test)]
@@ -677,9 +616,7 @@ mod tests {
     use super::*;
 
     fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn deployment(replicas: u32) -> Deployment {
@@ -689,10 +626,7 @@ mod tests {
             replicas,
             template: PodTemplate {
                 labels: labels(&[("app", "node")]),
-                ports: vec![ContainerPort {
-                    name: None,
-                    port: 8080,
-                }],
+                ports: vec![ContainerPort { name: None, port: 8080 }],
                 app: App::NodeJs,
                 node_name: None,
             },
@@ -702,11 +636,8 @@ mod tests {
     #[test]
     fn default_nodes_follow_the_documented_addressing() {
         let c = Cluster::with_nodes(ClusterConfig::default(), 3);
-        let got: Vec<String> = c
-            .nodes
-            .iter()
-            .map(|n| format!("{} {} {} cbr0={}", n.name, n.ip, n.pod_cidr, n.bridge_ip()))
-            .collect();
+        let got: Vec<String> =
+            c.nodes.iter().map(|n| format!("{} {} {} cbr0={}", n.name, n.ip, n.pod_cidr, n.bridge_ip())).collect();
         assert_eq!(
             got,
             [
@@ -724,11 +655,8 @@ mod tests {
         c.deployments.push(deployment(4));
         let mut rng = SimRng::new(1);
         c.reconcile_deployments(&mut rng);
-        let placed: Vec<(&str, String)> = c
-            .pods
-            .iter()
-            .map(|p| (c.node(p.node).name.as_str(), p.ip.to_string()))
-            .collect();
+        let placed: Vec<(&str, String)> =
+            c.pods.iter().map(|p| (c.node(p.node).name.as_str(), p.ip.to_string())).collect();
         assert_eq!(
             placed,
             [
@@ -745,13 +673,8 @@ mod tests {
 
         c.deployments[0].replicas = 3;
         c.reconcile_deployments(&mut rng);
-        let terminating: Vec<usize> = c
-            .pods
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.terminating)
-            .map(|(i, _)| i)
-            .collect();
+        let terminating: Vec<usize> =
+            c.pods.iter().enumerate().filter(|(_, p)| p.terminating).map(|(i, _)| i).collect();
         assert_eq!(terminating, [3]);
     }
 

@@ -52,11 +52,7 @@ pub fn service_port_endpoints(cluster: &Cluster, svc: ServiceId, port_idx: usize
             .iter()
             .filter(|s| s.service == svc)
             .flat_map(|slice| {
-                let port = slice
-                    .ports
-                    .iter()
-                    .find(|(name, _)| *name == sp.name)
-                    .map(|(_, p)| *p);
+                let port = slice.ports.iter().find(|(name, _)| *name == sp.name).map(|(_, p)| *p);
                 slice.endpoints.iter().filter_map(move |e| {
                     Some(Endpoint {
                         addr: SocketAddrV4::new(e.ip, port?),
@@ -110,21 +106,12 @@ pub struct Categorized {
 ///
 /// `uses_cluster` / `uses_local` are the Service's `UsesClusterEndpoints` /
 /// `UsesLocalEndpoints` (§1.5).
-pub fn categorize(
-    endpoints: &[Endpoint],
-    node: NodeId,
-    uses_cluster: bool,
-    uses_local: bool,
-) -> Categorized {
+pub fn categorize(endpoints: &[Endpoint], node: NodeId, uses_cluster: bool, uses_local: bool) -> Categorized {
     let mut c = Categorized::default();
     if uses_cluster {
         c.cluster = endpoints.iter().filter(|e| e.ready).cloned().collect();
         if c.cluster.is_empty() {
-            c.cluster = endpoints
-                .iter()
-                .filter(|e| e.serving && e.terminating)
-                .cloned()
-                .collect();
+            c.cluster = endpoints.iter().filter(|e| e.serving && e.terminating).cloned().collect();
         }
         c.has_any = !c.cluster.is_empty();
     }
@@ -143,17 +130,9 @@ pub fn categorize(
         }
     }
     if local_ready {
-        c.local = endpoints
-            .iter()
-            .filter(|e| e.is_local(node) && e.ready)
-            .cloned()
-            .collect();
+        c.local = endpoints.iter().filter(|e| e.is_local(node) && e.ready).cloned().collect();
     } else if local_serving_terminating {
-        c.local = endpoints
-            .iter()
-            .filter(|e| e.is_local(node) && e.serving && e.terminating)
-            .cloned()
-            .collect();
+        c.local = endpoints.iter().filter(|e| e.is_local(node) && e.serving && e.terminating).cloned().collect();
     }
     if !uses_cluster {
         c.all_reachable = c.local.clone();
@@ -208,11 +187,7 @@ mod tests {
         assert_eq!(addrs(&c.cluster), ["10.244.1.3:8080"]);
         let eps = [ep(2, 0, false, true, true), ep(3, 1, false, false, true)];
         let c = categorize(&eps, NodeId(0), true, false);
-        assert_eq!(
-            addrs(&c.cluster),
-            ["10.244.0.2:8080"],
-            "serving+terminating fallback (§1.19)"
-        );
+        assert_eq!(addrs(&c.cluster), ["10.244.0.2:8080"], "serving+terminating fallback (§1.19)");
         assert!(c.has_any);
     }
 
@@ -221,20 +196,13 @@ mod tests {
         let eps = [ep(2, 0, true, true, false), ep(3, 1, true, true, false)];
         let on0 = categorize(&eps, NodeId(0), true, true);
         assert_eq!(addrs(&on0.local), ["10.244.0.2:8080"]);
-        assert_eq!(
-            addrs(&on0.all_reachable),
-            ["10.244.0.2:8080", "10.244.1.3:8080"]
-        );
+        assert_eq!(addrs(&on0.all_reachable), ["10.244.0.2:8080", "10.244.1.3:8080"]);
         let on2 = categorize(&eps, NodeId(2), true, true);
         assert!(on2.local.is_empty() && on2.has_any);
 
         let eps = [ep(2, 0, false, true, true), ep(3, 1, true, true, false)];
         let on0 = categorize(&eps, NodeId(0), true, true);
-        assert_eq!(
-            addrs(&on0.local),
-            ["10.244.0.2:8080"],
-            "terminating-but-serving local endpoint (§5.4)"
-        );
+        assert_eq!(addrs(&on0.local), ["10.244.0.2:8080"], "terminating-but-serving local endpoint (§5.4)");
         assert_eq!(addrs(&on0.cluster), ["10.244.1.3:8080"]);
     }
 }

@@ -11,6 +11,11 @@
 //! - [`endpoints`]: EndpointSlices as kube-proxy reads and categorizes them (§1.19).
 //! - [`kube_proxy`]: the iptables rules kube-proxy programs per node, the walk of a first
 //!   packet through them, and its health servers.
+//! - [`conntrack`]: NAT remembered per connection, replies translated back.
+//! - [`lb`]: cloud load balancers, their health probes and the Health Probe Status metric.
+//! - `topology`: the network graph (petgraph stays inside) and its precomputed routes.
+//! - [`scenario`]: what a run takes: cluster, clients, timeline of changes.
+//! - [`sim`]: the event loop; [`record`]: what it records — packets, hops, flows, the trace.
 //!
 //! Architecture invariants (checked in CI, see ARCHITECTURE.md):
 //! - no IO, no wall clock, no OS randomness and no web dependencies: the crate builds
@@ -22,11 +27,19 @@
 #![forbid(unsafe_code)]
 
 pub mod cluster;
+pub mod conntrack;
 pub mod endpoints;
 pub mod kube_proxy;
+pub mod lb;
 pub mod net;
+pub mod record;
 pub mod rng;
+pub mod scenario;
+pub mod sim;
 pub mod time;
+mod topology;
+
+pub use topology::{Latencies, Link, POD_LINK, Place, Topology};
 
 /// The version of the simulation model, shown by the CLI and the web app so a trace
 /// or a screenshot can be matched to the code that produced it.

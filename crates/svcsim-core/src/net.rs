@@ -17,10 +17,7 @@ impl Ipv4Cidr {
     /// If `prefix > 32`.
     pub fn new(addr: Ipv4Addr, prefix: u8) -> Ipv4Cidr {
         assert!(prefix <= 32, "prefix /{prefix} is longer than 32 bits");
-        Ipv4Cidr {
-            network: Ipv4Addr::from(u32::from(addr) & mask(prefix)),
-            prefix,
-        }
+        Ipv4Cidr { network: Ipv4Addr::from(u32::from(addr) & mask(prefix)), prefix }
     }
     /// The /32 holding exactly `addr`.
     pub fn host(addr: Ipv4Addr) -> Ipv4Cidr {
@@ -51,11 +48,7 @@ impl Ipv4Cidr {
 }
 
 fn mask(prefix: u8) -> u32 {
-    if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix))
-    }
+    if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) }
 }
 
 impl fmt::Display for Ipv4Cidr {
@@ -78,21 +71,17 @@ impl FromStr for Ipv4Cidr {
     type Err = CidrParseError;
     /// Accepts `a.b.c.d/n` with host bits cleared, as the API server does for CIDR fields.
     fn from_str(s: &str) -> Result<Ipv4Cidr, CidrParseError> {
-        let (addr, prefix) = s
-            .split_once('/')
-            .ok_or_else(|| CidrParseError(format!("{s:?} is not a CIDR (expected a.b.c.d/n)")))?;
-        let addr: Ipv4Addr = addr
+        let (addr, prefix) =
+            s.split_once('/').ok_or_else(|| CidrParseError(format!("{s:?} is not a CIDR (expected a.b.c.d/n)")))?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| CidrParseError(format!("{addr:?} is not an IPv4 address")))?;
+        let prefix: u8 = prefix
             .parse()
-            .map_err(|_| CidrParseError(format!("{addr:?} is not an IPv4 address")))?;
-        let prefix: u8 =
-            prefix.parse().ok().filter(|p| *p <= 32).ok_or_else(|| {
-                CidrParseError(format!("/{prefix} is not a prefix length (0-32)"))
-            })?;
+            .ok()
+            .filter(|p| *p <= 32)
+            .ok_or_else(|| CidrParseError(format!("/{prefix} is not a prefix length (0-32)")))?;
         let cidr = Ipv4Cidr::new(addr, prefix);
         if cidr.network != addr {
-            return Err(CidrParseError(format!(
-                "{s} has host bits set (did you mean {cidr}?)"
-            )));
+            return Err(CidrParseError(format!("{s} has host bits set (did you mean {cidr}?)")));
         }
         Ok(cidr)
     }
@@ -134,10 +123,7 @@ impl Header {
     }
     /// The header of a reply to this packet.
     pub fn reversed(self) -> Header {
-        Header {
-            src: self.dst,
-            dst: self.src,
-        }
+        Header { src: self.dst, dst: self.src }
     }
 }
 
@@ -159,21 +145,12 @@ mod tests {
 
     #[test]
     fn cidr_parsing_names_the_problem() {
-        assert_eq!(
-            "10.244.0.0/16".parse::<Ipv4Cidr>().unwrap().to_string(),
-            "10.244.0.0/16"
-        );
+        assert_eq!("10.244.0.0/16".parse::<Ipv4Cidr>().unwrap().to_string(), "10.244.0.0/16");
         assert_eq!(
             "10.244.1.0/16".parse::<Ipv4Cidr>().unwrap_err().to_string(),
             "10.244.1.0/16 has host bits set (did you mean 10.244.0.0/16?)"
         );
-        assert!(
-            "10.244.0.0/33"
-                .parse::<Ipv4Cidr>()
-                .unwrap_err()
-                .to_string()
-                .contains("/33")
-        );
+        assert!("10.244.0.0/33".parse::<Ipv4Cidr>().unwrap_err().to_string().contains("/33"));
         assert!("banana".parse::<Ipv4Cidr>().is_err());
     }
 
@@ -191,9 +168,6 @@ mod tests {
 
     #[test]
     fn node_js_prints_ipv4_mapped_ipv6() {
-        assert_eq!(
-            ipv4_mapped(Ipv4Addr::new(198, 51, 100, 79)),
-            "::ffff:198.51.100.79"
-        );
+        assert_eq!(ipv4_mapped(Ipv4Addr::new(198, 51, 100, 79)), "::ffff:198.51.100.79");
     }
 }

@@ -13,17 +13,13 @@ pub struct SimRng {
 impl SimRng {
     /// The root generator of a run.
     pub fn new(seed: u64) -> SimRng {
-        SimRng {
-            state: seed ^ 0x5356_4353_494D_0001,
-        }
+        SimRng { state: seed ^ 0x5356_4353_494D_0001 }
     }
 
     /// An independent stream derived from this generator's seed and `label`; it does not
     /// advance `self`, so streams can be created in any order.
     pub fn stream(&self, label: &str) -> SimRng {
-        SimRng {
-            state: mix(self.state ^ fnv1a(label.as_bytes())),
-        }
+        SimRng { state: mix(self.state ^ fnv1a(label.as_bytes())) }
     }
 
     /// The next 64 random bits.

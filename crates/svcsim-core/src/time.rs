@@ -23,14 +23,10 @@ impl Instant {
         Instant { micros }
     }
     pub const fn from_millis(millis: u64) -> Instant {
-        Instant {
-            micros: millis * 1_000,
-        }
+        Instant { micros: millis * 1_000 }
     }
     pub const fn from_secs(secs: u64) -> Instant {
-        Instant {
-            micros: secs * 1_000_000,
-        }
+        Instant { micros: secs * 1_000_000 }
     }
     pub const fn as_micros(self) -> u64 {
         self.micros
@@ -45,9 +41,7 @@ impl Instant {
     }
     /// `self - earlier`, or zero if `earlier` is later.
     pub fn saturating_since(self, earlier: Instant) -> Duration {
-        Duration {
-            micros: self.micros.saturating_sub(earlier.micros),
-        }
+        Duration { micros: self.micros.saturating_sub(earlier.micros) }
     }
 }
 
@@ -58,14 +52,10 @@ impl Duration {
         Duration { micros }
     }
     pub const fn from_millis(millis: u64) -> Duration {
-        Duration {
-            micros: millis * 1_000,
-        }
+        Duration { micros: millis * 1_000 }
     }
     pub const fn from_secs(secs: u64) -> Duration {
-        Duration {
-            micros: secs * 1_000_000,
-        }
+        Duration { micros: secs * 1_000_000 }
     }
     pub const fn as_micros(self) -> u64 {
         self.micros
@@ -78,9 +68,7 @@ impl Duration {
 impl Add<Duration> for Instant {
     type Output = Instant;
     fn add(self, rhs: Duration) -> Instant {
-        Instant {
-            micros: self.micros + rhs.micros,
-        }
+        Instant { micros: self.micros + rhs.micros }
     }
 }
 
@@ -95,33 +83,21 @@ impl Sub<Instant> for Instant {
     /// # Panics
     /// If `rhs` is later than `self`: time in a run never goes backwards.
     fn sub(self, rhs: Instant) -> Duration {
-        Duration {
-            micros: self
-                .micros
-                .checked_sub(rhs.micros)
-                .expect("instant subtraction went negative"),
-        }
+        Duration { micros: self.micros.checked_sub(rhs.micros).expect("instant subtraction went negative") }
     }
 }
 
 impl Add for Duration {
     type Output = Duration;
     fn add(self, rhs: Duration) -> Duration {
-        Duration {
-            micros: self.micros + rhs.micros,
-        }
+        Duration { micros: self.micros + rhs.micros }
     }
 }
 
 /// Seconds with microsecond precision: `12.000250`.
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:06}",
-            self.micros / 1_000_000,
-            self.micros % 1_000_000
-        )
+        write!(f, "{}.{:06}", self.micros / 1_000_000, self.micros % 1_000_000)
     }
 }
 

@@ -33,13 +33,8 @@ pub struct NodeNet {
 impl NodeNet {
     pub fn of(cluster: &Cluster, node: NodeId) -> NodeNet {
         let n = cluster.node(node);
-        let bridge_ip =
-            (cluster.config.network_plugin == NetworkPlugin::Kubenet).then(|| n.bridge_ip());
-        NodeNet {
-            node_ip: n.ip,
-            bridge_ip,
-            pod_cidr: n.pod_cidr,
-        }
+        let bridge_ip = (cluster.config.network_plugin == NetworkPlugin::Kubenet).then(|| n.bridge_ip());
+        NodeNet { node_ip: n.ip, bridge_ip, pod_cidr: n.pod_cidr }
     }
     /// `-m addrtype --*-type LOCAL`: an address configured on this node.
     pub fn is_local(&self, ip: Ipv4Addr) -> bool {
@@ -133,21 +128,8 @@ enum Flow {
 }
 
 /// Walks the first packet with header `pkt` through `rules` on the node described by `net`.
-pub fn evaluate(
-    rules: &Ruleset,
-    net: &NodeNet,
-    origin: Origin,
-    pkt: Header,
-    chooser: &mut dyn Chooser,
-) -> Walk {
-    let mut st = State {
-        header: pkt,
-        original_src: *pkt.src.ip(),
-        mark: false,
-        dnat: None,
-        net,
-        hits: Vec::new(),
-    };
+pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, chooser: &mut dyn Chooser) -> Walk {
+    let mut st = State { header: pkt, original_src: *pkt.src.ip(), mark: false, dnat: None, net, hits: Vec::new() };
     let nat_hook = match origin {
         Origin::Routed => chains::PREROUTING,
         Origin::Host => chains::OUTPUT,
@@ -171,11 +153,7 @@ pub fn evaluate(
         }
         break;
     }
-    let delivery = if local {
-        Delivery::Local
-    } else {
-        Delivery::Forward
-    };
+    let delivery = if local { Delivery::Local } else { Delivery::Forward };
     let mut masqueraded = false;
     if verdict == Verdict::Accept && delivery == Delivery::Forward {
         let marked = st.mark;
@@ -186,24 +164,10 @@ pub fn evaluate(
             st.header.src = SocketAddrV4::new(to, st.header.src.port());
         }
     }
-    Walk {
-        before: pkt,
-        after: st.header,
-        verdict,
-        delivery,
-        dnat: st.dnat,
-        masqueraded,
-        hits: st.hits,
-    }
+    Walk { before: pkt, after: st.header, verdict, delivery, dnat: st.dnat, masqueraded, hits: st.hits }
 }
 
-fn walk(
-    rules: &Ruleset,
-    table: Table,
-    chain: &str,
-    st: &mut State<'_>,
-    chooser: &mut dyn Chooser,
-) -> Flow {
+fn walk(rules: &Ruleset, table: Table, chain: &str, st: &mut State<'_>, chooser: &mut dyn Chooser) -> Flow {
     let Some(chain_rules) = rules.table(table).get(chain) else {
         return Flow::Continue;
     };
@@ -211,11 +175,7 @@ fn walk(
         if !rule.matches.iter().all(|m| matches(m, st, chooser)) {
             continue;
         }
-        st.hits.push(RuleHit {
-            table,
-            chain: ChainName::new(chain),
-            rule: rule.text().clone(),
-        });
+        st.hits.push(RuleHit { table, chain: ChainName::new(chain), rule: rule.text().clone() });
         for m in &rule.matches {
             if let Match::RecentSet { name } = m {
                 chooser.recent_set(name, st.original_src);
@@ -257,9 +217,7 @@ fn matches(m: &Match, st: &State<'_>, chooser: &mut dyn Chooser) -> bool {
         Match::CtState(CtStates::New) => true,
         Match::CtState(CtStates::Invalid | CtStates::RelatedEstablished) => false,
         Match::Statistic { one_in } => chooser.statistic(*one_in),
-        Match::RecentCheck { name, seconds } => {
-            chooser.recent_check(name, st.original_src, *seconds)
-        }
+        Match::RecentCheck { name, seconds } => chooser.recent_check(name, st.original_src, *seconds),
         Match::RecentSet { .. } => true,
     }
 }
@@ -309,8 +267,6 @@ pub fn every_outcome(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header
             break;
         }
     }
-    out.dedup_by(|a, b| {
-        a.dnat == b.dnat && a.verdict == b.verdict && a.masqueraded == b.masqueraded
-    });
+    out.dedup_by(|a, b| a.dnat == b.dnat && a.verdict == b.verdict && a.masqueraded == b.masqueraded);
     out
 }

@@ -17,19 +17,10 @@ pub struct HealthResponse {
 /// ready local endpoint and kube-proxy is healthy, else 503; the path is ignored (§2.2).
 ///
 /// `local_endpoints` is the count as of kube-proxy's last sync (§2.3), not the live cluster.
-pub fn service_health(
-    cluster: &Cluster,
-    svc: ServiceId,
-    node: NodeId,
-    local_endpoints: usize,
-) -> HealthResponse {
+pub fn service_health(cluster: &Cluster, svc: ServiceId, node: NodeId, local_endpoints: usize) -> HealthResponse {
     let s = cluster.service(svc);
     let healthy = cluster.node(node).kube_proxy_healthy;
-    let status = if local_endpoints != 0 && healthy {
-        200
-    } else {
-        503
-    };
+    let status = if local_endpoints != 0 && healthy { 200 } else { 503 };
     let body = format!(
         "{{\n  \"service\": {{\n    \"namespace\": \"{}\",\n    \"name\": \"{}\"\n  }},\n  \"localEndpoints\": {},\n  \"serviceProxyHealthy\": {}\n}}",
         s.namespace, s.name, local_endpoints, healthy

@@ -6,13 +6,9 @@ pub mod health;
 mod program;
 mod rules;
 
-pub use eval::{
-    Chooser, Delivery, ForcedPick, NodeNet, Origin, RuleHit, Verdict, Walk, evaluate, every_outcome,
-};
+pub use eval::{Chooser, Delivery, ForcedPick, NodeNet, Origin, RuleHit, Verdict, Walk, evaluate, every_outcome};
 pub use program::{PortChains, endpoint_chain, program};
-pub use rules::{
-    ChainName, CtStates, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains,
-};
+pub use rules::{ChainName, CtStates, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains};
 
 #[cfg(test)]
 mod tests;

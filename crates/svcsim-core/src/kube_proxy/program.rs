@@ -20,23 +20,13 @@ pub struct PortChains {
 impl PortChains {
     pub fn new(service_port_name: &str) -> PortChains {
         let h = |prefix| ChainName::hashed(prefix, service_port_name, "tcp", None);
-        PortChains {
-            svc: h("KUBE-SVC-"),
-            svl: h("KUBE-SVL-"),
-            ext: h("KUBE-EXT-"),
-            fw: h("KUBE-FW-"),
-        }
+        PortChains { svc: h("KUBE-SVC-"), svl: h("KUBE-SVL-"), ext: h("KUBE-EXT-"), fw: h("KUBE-FW-") }
     }
 }
 
 /// The KUBE-SEP chain of one endpoint of a Service port.
 pub fn endpoint_chain(service_port_name: &str, endpoint: &Endpoint) -> ChainName {
-    ChainName::hashed(
-        "KUBE-SEP-",
-        service_port_name,
-        "tcp",
-        Some(&endpoint.to_string()),
-    )
+    ChainName::hashed("KUBE-SEP-", service_port_name, "tcp", Some(&endpoint.to_string()))
 }
 
 /// The local-traffic detector's "is local" match (§1.16), if one is configured.
@@ -66,41 +56,22 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
     // last one listed comes first).
     let new = || Match::CtState(CtStates::New);
     for c in [chains::PREROUTING, chains::OUTPUT] {
-        rs.nat.append(
-            &n(c),
-            rule(
-                "kubernetes service portals".to_string(),
-                vec![],
-                jump(chains::KUBE_SERVICES),
-            ),
-        );
+        rs.nat.append(&n(c), rule("kubernetes service portals".to_string(), vec![], jump(chains::KUBE_SERVICES)));
     }
     rs.nat.append(
         &n(chains::POSTROUTING),
-        rule(
-            "kubernetes postrouting rules".to_string(),
-            vec![],
-            jump(chains::KUBE_POSTROUTING),
-        ),
+        rule("kubernetes postrouting rules".to_string(), vec![], jump(chains::KUBE_POSTROUTING)),
     );
     let fw = |rs: &mut Ruleset, c: &str| {
         rs.filter.append(
             &n(c),
-            rule(
-                "kubernetes load balancer firewall".to_string(),
-                vec![new()],
-                jump(chains::KUBE_PROXY_FIREWALL),
-            ),
+            rule("kubernetes load balancer firewall".to_string(), vec![new()], jump(chains::KUBE_PROXY_FIREWALL)),
         )
     };
     fw(&mut rs, chains::INPUT);
     rs.filter.append(
         &n(chains::INPUT),
-        rule(
-            "kubernetes health check service ports".to_string(),
-            vec![],
-            jump(chains::KUBE_NODEPORTS),
-        ),
+        rule("kubernetes health check service ports".to_string(), vec![], jump(chains::KUBE_NODEPORTS)),
     );
     rs.filter.append(
         &n(chains::INPUT),
@@ -113,19 +84,11 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
     fw(&mut rs, chains::FORWARD);
     rs.filter.append(
         &n(chains::FORWARD),
-        rule(
-            "kubernetes forwarding rules".to_string(),
-            vec![],
-            jump(chains::KUBE_FORWARD),
-        ),
+        rule("kubernetes forwarding rules".to_string(), vec![], jump(chains::KUBE_FORWARD)),
     );
     rs.filter.append(
         &n(chains::FORWARD),
-        rule(
-            "kubernetes service portals".to_string(),
-            vec![new()],
-            jump(chains::KUBE_SERVICES),
-        ),
+        rule("kubernetes service portals".to_string(), vec![new()], jump(chains::KUBE_SERVICES)),
     );
     rs.filter.append(
         &n(chains::FORWARD),
@@ -138,11 +101,7 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
     fw(&mut rs, chains::OUTPUT);
     rs.filter.append(
         &n(chains::OUTPUT),
-        rule(
-            "kubernetes service portals".to_string(),
-            vec![new()],
-            jump(chains::KUBE_SERVICES),
-        ),
+        rule("kubernetes service portals".to_string(), vec![new()], jump(chains::KUBE_SERVICES)),
     );
 
     // kube-proxy's own chains, always declared.
@@ -155,46 +114,21 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
     ] {
         rs.filter.chain(&n(c));
     }
-    for c in [
-        chains::KUBE_MARK_MASQ,
-        chains::KUBE_NODEPORTS,
-        chains::KUBE_POSTROUTING,
-        chains::KUBE_SERVICES,
-    ] {
+    for c in [chains::KUBE_MARK_MASQ, chains::KUBE_NODEPORTS, chains::KUBE_POSTROUTING, chains::KUBE_SERVICES] {
         rs.nat.chain(&n(c));
     }
     // §1.8.
-    rs.nat.append(
-        &n(chains::KUBE_MARK_MASQ),
-        rule(None, vec![], Target::MarkMasq),
-    );
-    rs.nat.append(
-        &n(chains::KUBE_POSTROUTING),
-        rule(None, vec![Match::Mark { negated: true }], Target::Return),
-    );
+    rs.nat.append(&n(chains::KUBE_MARK_MASQ), rule(None, vec![], Target::MarkMasq));
+    rs.nat.append(&n(chains::KUBE_POSTROUTING), rule(None, vec![Match::Mark { negated: true }], Target::Return));
+    rs.nat.append(&n(chains::KUBE_POSTROUTING), rule(None, vec![], Target::ClearMasq));
     rs.nat.append(
         &n(chains::KUBE_POSTROUTING),
-        rule(None, vec![], Target::ClearMasq),
+        rule("kubernetes service traffic requiring SNAT".to_string(), vec![], Target::Masquerade),
     );
-    rs.nat.append(
-        &n(chains::KUBE_POSTROUTING),
-        rule(
-            "kubernetes service traffic requiring SNAT".to_string(),
-            vec![],
-            Target::Masquerade,
-        ),
-    );
+    rs.filter.append(&n(chains::KUBE_FORWARD), rule(None, vec![Match::CtState(CtStates::Invalid)], Target::Drop));
     rs.filter.append(
         &n(chains::KUBE_FORWARD),
-        rule(None, vec![Match::CtState(CtStates::Invalid)], Target::Drop),
-    );
-    rs.filter.append(
-        &n(chains::KUBE_FORWARD),
-        rule(
-            "kubernetes forwarding rules".to_string(),
-            vec![Match::Mark { negated: false }],
-            Target::Accept,
-        ),
+        rule("kubernetes forwarding rules".to_string(), vec![Match::Mark { negated: false }], Target::Accept),
     );
     rs.filter.append(
         &n(chains::KUBE_FORWARD),
@@ -215,8 +149,7 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
     rs.nat.append(
         &n(chains::KUBE_SERVICES),
         rule(
-            "kubernetes service nodeports; NOTE: this must be the last rule in this chain"
-                .to_string(),
+            "kubernetes service nodeports; NOTE: this must be the last rule in this chain".to_string(),
             vec![Match::DstTypeLocal],
             jump(chains::KUBE_NODEPORTS),
         ),
@@ -225,13 +158,7 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
 }
 
 /// One Service port, in the order `syncProxyRules` writes it.
-fn program_service_port(
-    cluster: &Cluster,
-    node: NodeId,
-    svc_id: ServiceId,
-    p_idx: usize,
-    rs: &mut Ruleset,
-) {
+fn program_service_port(cluster: &Cluster, node: NodeId, svc_id: ServiceId, p_idx: usize, rs: &mut Ruleset) {
     let svc = cluster.service(svc_id);
     let sp = &svc.ports[p_idx];
     let Some(cluster_ip) = svc.cluster_ip else {
@@ -251,35 +178,22 @@ fn program_service_port(
 
     let cluster_policy = chains_.svc.clone();
     let local_policy = chains_.svl.clone();
-    let (internal_chain, has_internal) = if itp_local {
-        (local_policy.clone(), !cat.local.is_empty())
-    } else {
-        (cluster_policy.clone(), cat.has_any)
-    };
+    let (internal_chain, has_internal) =
+        if itp_local { (local_policy.clone(), !cat.local.is_empty()) } else { (cluster_policy.clone(), cat.has_any) };
     let has_internal = has_internal && cat.has_any;
-    let (external_policy, has_external) = if etp_local {
-        (local_policy.clone(), !cat.local.is_empty())
-    } else {
-        (cluster_policy.clone(), cat.has_any)
-    };
+    let (external_policy, has_external) =
+        if etp_local { (local_policy.clone(), !cat.local.is_empty()) } else { (cluster_policy.clone(), cat.has_any) };
     let has_external = has_external && cat.has_any;
     let ext_chain = chains_.ext.clone();
     let lb_ips: &[Ipv4Addr] = &svc.load_balancer_ingress;
     let uses_fw = cat.has_any && !lb_ips.is_empty() && !svc.load_balancer_source_ranges.is_empty();
-    let lb_chain = if uses_fw {
-        chains_.fw.clone()
-    } else {
-        ext_chain.clone()
-    };
+    let lb_chain = if uses_fw { chains_.fw.clone() } else { ext_chain.clone() };
 
     // §1.13 (REJECT, no endpoints at all) and §1.11 (DROP, no local endpoints).
     let no_endpoints = format!("{name} has no endpoints");
     let no_local = format!("{name} has no local endpoints");
     let (internal_filter, external_filter) = if !cat.has_any {
-        (
-            (no_endpoints.clone(), Target::Reject),
-            (no_endpoints, Target::Reject),
-        )
+        ((no_endpoints.clone(), Target::Reject), (no_endpoints, Target::Reject))
     } else {
         ((no_local.clone(), Target::Drop), (no_local, Target::Drop))
     };
@@ -291,20 +205,12 @@ fn program_service_port(
     if has_internal {
         rs.nat.append(
             &n(chains::KUBE_SERVICES),
-            rule(
-                format!("{name} cluster IP"),
-                tcp_to(cluster_ip, sp.port),
-                Target::Jump(internal_chain.clone()),
-            ),
+            rule(format!("{name} cluster IP"), tcp_to(cluster_ip, sp.port), Target::Jump(internal_chain.clone())),
         );
     } else {
         rs.filter.append(
             &n(chains::KUBE_SERVICES),
-            rule(
-                internal_filter.0.clone(),
-                tcp_to(cluster_ip, sp.port),
-                internal_filter.1.clone(),
-            ),
+            rule(internal_filter.0.clone(), tcp_to(cluster_ip, sp.port), internal_filter.1.clone()),
         );
     }
 
@@ -313,21 +219,13 @@ fn program_service_port(
         if cat.has_any {
             rs.nat.append(
                 &n(chains::KUBE_SERVICES),
-                rule(
-                    format!("{name} external IP"),
-                    tcp_to(*ip, sp.port),
-                    Target::Jump(ext_chain.clone()),
-                ),
+                rule(format!("{name} external IP"), tcp_to(*ip, sp.port), Target::Jump(ext_chain.clone())),
             );
         }
         if !has_external {
             rs.filter.append(
                 &n(chains::KUBE_EXTERNAL_SERVICES),
-                rule(
-                    external_filter.0.clone(),
-                    tcp_to(*ip, sp.port),
-                    external_filter.1.clone(),
-                ),
+                rule(external_filter.0.clone(), tcp_to(*ip, sp.port), external_filter.1.clone()),
             );
         }
     }
@@ -337,21 +235,13 @@ fn program_service_port(
         if cat.has_any {
             rs.nat.append(
                 &n(chains::KUBE_SERVICES),
-                rule(
-                    format!("{name} loadbalancer IP"),
-                    tcp_to(*ip, sp.port),
-                    Target::Jump(lb_chain.clone()),
-                ),
+                rule(format!("{name} loadbalancer IP"), tcp_to(*ip, sp.port), Target::Jump(lb_chain.clone())),
             );
         }
         if uses_fw {
             rs.filter.append(
                 &n(chains::KUBE_PROXY_FIREWALL),
-                rule(
-                    format!("{name} traffic not accepted by {}", chains_.fw),
-                    tcp_to(*ip, sp.port),
-                    Target::Drop,
-                ),
+                rule(format!("{name} traffic not accepted by {}", chains_.fw), tcp_to(*ip, sp.port), Target::Drop),
             );
         }
     }
@@ -359,11 +249,7 @@ fn program_service_port(
         for ip in lb_ips {
             rs.filter.append(
                 &n(chains::KUBE_EXTERNAL_SERVICES),
-                rule(
-                    external_filter.0.clone(),
-                    tcp_to(*ip, sp.port),
-                    external_filter.1.clone(),
-                ),
+                rule(external_filter.0.clone(), tcp_to(*ip, sp.port), external_filter.1.clone()),
             );
         }
     }
@@ -373,11 +259,7 @@ fn program_service_port(
         if cat.has_any {
             rs.nat.append(
                 &n(chains::KUBE_NODEPORTS),
-                rule(
-                    name.clone(),
-                    vec![Match::Tcp, Match::DstPort(node_port)],
-                    Target::Jump(ext_chain.clone()),
-                ),
+                rule(name.clone(), vec![Match::Tcp, Match::DstPort(node_port)], Target::Jump(ext_chain.clone())),
             );
         }
         if !has_external {
@@ -397,11 +279,7 @@ fn program_service_port(
     if let Some(hc) = svc.health_check_node_port {
         rs.filter.append(
             &n(chains::KUBE_NODEPORTS),
-            rule(
-                format!("{name} health check node port"),
-                vec![Match::Tcp, Match::DstPort(hc)],
-                Target::Accept,
-            ),
+            rule(format!("{name} health check node port"), vec![Match::Tcp, Match::DstPort(hc)], Target::Accept),
         );
     }
 
@@ -409,19 +287,11 @@ fn program_service_port(
     if has_internal {
         let chain = rs.nat.chain(&internal_chain);
         if cluster.config.kube_proxy.masquerade_all {
-            chain.push(rule(
-                format!("{name} cluster IP"),
-                tcp_to(cluster_ip, sp.port),
-                jump(chains::KUBE_MARK_MASQ),
-            ));
+            chain.push(rule(format!("{name} cluster IP"), tcp_to(cluster_ip, sp.port), jump(chains::KUBE_MARK_MASQ)));
         } else if let Some(not_local) = detect_local(cluster, node, true) {
             let mut m = tcp_to(cluster_ip, sp.port);
             m.push(not_local);
-            chain.push(rule(
-                format!("{name} cluster IP"),
-                m,
-                jump(chains::KUBE_MARK_MASQ),
-            ));
+            chain.push(rule(format!("{name} cluster IP"), m, jump(chains::KUBE_MARK_MASQ)));
         }
     }
 
@@ -466,10 +336,7 @@ fn program_service_port(
         for cidr in &svc.load_balancer_source_ranges {
             fw_chain.push(rule(
                 format!("{name} loadbalancer IP"),
-                vec![Match::Src {
-                    cidr: *cidr,
-                    negated: false,
-                }],
+                vec![Match::Src { cidr: *cidr, negated: false }],
                 Target::Jump(ext_chain.clone()),
             ));
             allow_from_node |= cidr.contains(node_ip);
@@ -478,19 +345,14 @@ fn program_service_port(
             for ip in lb_ips {
                 fw_chain.push(rule(
                     format!("{name} loadbalancer IP"),
-                    vec![Match::Src {
-                        cidr: Ipv4Cidr::host(*ip),
-                        negated: false,
-                    }],
+                    vec![Match::Src { cidr: Ipv4Cidr::host(*ip), negated: false }],
                     Target::Jump(ext_chain.clone()),
                 ));
             }
         }
     }
 
-    let affinity = svc
-        .session_affinity
-        .map(|d| (d.as_micros() / 1_000_000) as u32);
+    let affinity = svc.session_affinity.map(|d| (d.as_micros() / 1_000_000) as u32);
     if !cat.cluster.is_empty() && uses_cluster {
         write_service_to_endpoint_rules(rs, &name, affinity, &cluster_policy, &cat.cluster);
     }
@@ -504,10 +366,7 @@ fn program_service_port(
         let chain = rs.nat.chain(&sep);
         chain.push(rule(
             name.clone(),
-            vec![Match::Src {
-                cidr: Ipv4Cidr::host(ep.ip()),
-                negated: false,
-            }],
+            vec![Match::Src { cidr: Ipv4Cidr::host(ep.ip()), negated: false }],
             jump(chains::KUBE_MARK_MASQ),
         ));
         let mut m = Vec::new();
@@ -533,27 +392,14 @@ fn write_service_to_endpoint_rules(
             let sep = endpoint_chain(name, ep);
             rules.push(rule(
                 format!("{name} -> {ep}"),
-                vec![Match::RecentCheck {
-                    name: sep.clone(),
-                    seconds,
-                }],
+                vec![Match::RecentCheck { name: sep.clone(), seconds }],
                 Target::Jump(sep),
             ));
         }
     }
     let count = endpoints.len();
     for (i, ep) in endpoints.iter().enumerate() {
-        let m = if i + 1 < count {
-            vec![Match::Statistic {
-                one_in: (count - i) as u32,
-            }]
-        } else {
-            vec![]
-        };
-        rules.push(rule(
-            format!("{name} -> {ep}"),
-            m,
-            Target::Jump(endpoint_chain(name, ep)),
-        ));
+        let m = if i + 1 < count { vec![Match::Statistic { one_in: (count - i) as u32 }] } else { vec![] };
+        rules.push(rule(format!("{name} -> {ep}"), m, Target::Jump(endpoint_chain(name, ep))));
     }
 }

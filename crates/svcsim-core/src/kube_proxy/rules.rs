@@ -43,12 +43,7 @@ impl ChainName {
     }
     /// `prefix` + the first 16 characters of base32(sha256(`servicePortName` + `protocol`
     /// [+ `endpoint`])), as kube-proxy names its per-service chains (§1.1).
-    pub fn hashed(
-        prefix: &str,
-        service_port_name: &str,
-        protocol: &str,
-        endpoint: Option<&str>,
-    ) -> ChainName {
+    pub fn hashed(prefix: &str, service_port_name: &str, protocol: &str, endpoint: Option<&str>) -> ChainName {
         let mut hasher = Sha256::new();
         hasher.update(service_port_name.as_bytes());
         hasher.update(protocol.as_bytes());
@@ -146,12 +141,7 @@ pub struct Rule {
 
 impl Rule {
     pub fn new(comment: Option<String>, matches: Vec<Match>, target: Target) -> Rule {
-        let mut rule = Rule {
-            comment,
-            matches,
-            target,
-            text: "".into(),
-        };
+        let mut rule = Rule { comment, matches, target, text: "".into() };
         rule.text = rule.render().into();
         rule
     }
@@ -177,11 +167,7 @@ impl Rule {
 }
 
 fn quote(s: &str) -> String {
-    if s.contains(' ') {
-        format!("\"{s}\"")
-    } else {
-        s.to_string()
-    }
+    if s.contains(' ') { format!("\"{s}\"") } else { s.to_string() }
 }
 
 impl fmt::Display for Match {
@@ -190,11 +176,7 @@ impl fmt::Display for Match {
             Match::Tcp => f.write_str("-m tcp -p tcp"),
             Match::Src { cidr, negated } => {
                 let neg = if *negated { "! " } else { "" };
-                if cidr.prefix() == 32 {
-                    write!(f, "{neg}-s {}", cidr.network())
-                } else {
-                    write!(f, "{neg}-s {cidr}")
-                }
+                if cidr.prefix() == 32 { write!(f, "{neg}-s {}", cidr.network()) } else { write!(f, "{neg}-s {cidr}") }
             }
             Match::Dst(ip) => write!(f, "-d {ip}"),
             Match::DstPort(p) => write!(f, "--dport {p}"),
@@ -208,18 +190,13 @@ impl fmt::Display for Match {
             }
             Match::CtState(CtStates::New) => f.write_str("-m conntrack --ctstate NEW"),
             Match::CtState(CtStates::Invalid) => f.write_str("-m conntrack --ctstate INVALID"),
-            Match::CtState(CtStates::RelatedEstablished) => {
-                f.write_str("-m conntrack --ctstate RELATED,ESTABLISHED")
+            Match::CtState(CtStates::RelatedEstablished) => f.write_str("-m conntrack --ctstate RELATED,ESTABLISHED"),
+            Match::Statistic { one_in } => {
+                write!(f, "-m statistic --mode random --probability {:.10}", 1.0 / f64::from(*one_in))
             }
-            Match::Statistic { one_in } => write!(
-                f,
-                "-m statistic --mode random --probability {:.10}",
-                1.0 / f64::from(*one_in)
-            ),
-            Match::RecentCheck { name, seconds } => write!(
-                f,
-                "-m recent --name {name} --rcheck --seconds {seconds} --reap"
-            ),
+            Match::RecentCheck { name, seconds } => {
+                write!(f, "-m recent --name {name} --rcheck --seconds {seconds} --reap")
+            }
             Match::RecentSet { name } => write!(f, "-m recent --name {name} --set"),
         }
     }
@@ -297,11 +274,7 @@ impl Ruleset {
         let mut out = String::new();
         for (name, table) in [("filter", &self.filter), ("nat", &self.nat)] {
             out.push_str(&format!("*{name}\n"));
-            let mut owned: Vec<&ChainName> = table
-                .chains
-                .keys()
-                .filter(|c| !is_builtin(c.as_str()))
-                .collect();
+            let mut owned: Vec<&ChainName> = table.chains.keys().filter(|c| !is_builtin(c.as_str())).collect();
             owned.sort();
             for chain in &owned {
                 out.push_str(&format!(":{chain} - [0:0]\n"));
@@ -319,10 +292,7 @@ impl Ruleset {
 }
 
 fn is_builtin(chain: &str) -> bool {
-    matches!(
-        chain,
-        chains::PREROUTING | chains::INPUT | chains::FORWARD | chains::OUTPUT | chains::POSTROUTING
-    )
+    matches!(chain, chains::PREROUTING | chains::INPUT | chains::FORWARD | chains::OUTPUT | chains::POSTROUTING)
 }
 
 fn rule_group(chain: &str) -> u8 {
@@ -345,10 +315,7 @@ mod tests {
             "KUBE-SVC-CDGGSHYLG3RE2FKL"
         );
         // From kube-proxy's proxier_test.go: ns1/svc1:p80.
-        assert_eq!(
-            ChainName::hashed("KUBE-SVC-", "ns1/svc1:p80", "tcp", None).as_str(),
-            "KUBE-SVC-XPGD46QRK7WJZT7O"
-        );
+        assert_eq!(ChainName::hashed("KUBE-SVC-", "ns1/svc1:p80", "tcp", None).as_str(), "KUBE-SVC-XPGD46QRK7WJZT7O");
         assert_eq!(
             ChainName::hashed("KUBE-SEP-", "ns1/svc1:p80", "tcp", Some("10.180.0.1:80")).as_str(),
             "KUBE-SEP-SXIVWICOYRO3J4NJ"
@@ -368,10 +335,7 @@ mod tests {
                 Match::Tcp,
                 Match::Dst(Ipv4Addr::new(172, 30, 0, 41)),
                 Match::DstPort(80),
-                Match::Src {
-                    cidr: "10.0.0.0/8".parse().unwrap(),
-                    negated: true,
-                },
+                Match::Src { cidr: "10.0.0.0/8".parse().unwrap(), negated: true },
             ],
             Target::Jump(ChainName::new(chains::KUBE_MARK_MASQ)),
         );
@@ -390,16 +354,10 @@ mod tests {
         );
         let sep = Rule::new(
             Some("ns1/svc1:p80".into()),
-            vec![Match::Src {
-                cidr: Ipv4Cidr::host(Ipv4Addr::new(10, 180, 0, 1)),
-                negated: false,
-            }],
+            vec![Match::Src { cidr: Ipv4Cidr::host(Ipv4Addr::new(10, 180, 0, 1)), negated: false }],
             Target::Jump(ChainName::new(chains::KUBE_MARK_MASQ)),
         );
-        assert_eq!(
-            &**sep.text(),
-            "-m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ"
-        );
+        assert_eq!(&**sep.text(), "-m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ");
         let mark = Rule::new(None, vec![], Target::MarkMasq);
         assert_eq!(&**mark.text(), "-j MARK --or-mark 0x4000");
     }

@@ -117,14 +117,7 @@ fn matches_kube_proxy_golden_for_only_local_external_ips() {
 /// Renders every outcome of a first packet as kube-proxy's packet-flow tests state them:
 /// the verdict, the endpoints, whether it was masqueraded.
 #[track_caller]
-fn check_flow(
-    cluster: &Cluster,
-    node: NodeId,
-    origin: Origin,
-    src: &str,
-    dst: &str,
-    expect: Expect,
-) {
+fn check_flow(cluster: &Cluster, node: NodeId, origin: Origin, src: &str, dst: &str, expect: Expect) {
     let rules = program(cluster, node);
     let net = NodeNet::of(cluster, node);
     let pkt = Header::new(sock(src), sock(dst));
@@ -140,11 +133,7 @@ fn check_flow(
                 Verdict::Drop { reason } => format!("DROP \"{reason}\""),
                 Verdict::Reject { reason } => format!("REJECT \"{reason}\""),
             };
-            format!(
-                "{verdict}{} => {}",
-                if w.masqueraded { " +MASQUERADE" } else { "" },
-                w.after
-            )
+            format!("{verdict}{} => {}", if w.masqueraded { " +MASQUERADE" } else { "" }, w.after)
         })
         .collect();
     expect.assert_eq(&(lines.join("\n") + "\n"));

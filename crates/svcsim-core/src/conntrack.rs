@@ -1,0 +1,107 @@
+//! Conntrack (§1.17): the NAT decided on a connection's first packet, remembered so that replies
+//! are translated back without consulting the rules again.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::net::Header;
+use crate::time::{Duration, Instant};
+
+/// How long an entry outlives its connection: TCP's TIME_WAIT timeout in Linux conntrack.
+pub const TIME_WAIT: Duration = Duration::from_secs(120);
+
+/// One tracked connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The first packet as it arrived.
+    pub original: Header,
+    /// The header a reply carries when it arrives: the first packet as it left, reversed.
+    pub reply: Header,
+    pub expires: Instant,
+}
+
+impl Entry {
+    /// The entry for a first packet that arrived as `before` and left as `after`.
+    pub fn new(before: Header, after: Header, now: Instant) -> Entry {
+        Entry { original: before, reply: after.reversed(), expires: now + TIME_WAIT }
+    }
+    /// True if the connection's addresses are rewritten (DNAT and/or SNAT).
+    pub fn is_nat(&self) -> bool {
+        self.original != self.reply.reversed()
+    }
+    /// The header of a reply after this entry's NAT is undone.
+    pub fn unnat_reply(&self) -> Header {
+        self.original.reversed()
+    }
+}
+
+/// `conntrack -L` style: `tcp src=198.51.100.79 dst=203.0.113.10 sport=40001 dport=80 src=10.244.0.2 dst=10.240.0.5 sport=8080 dport=40001`.
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = self.original;
+        let r = self.reply;
+        write!(
+            f,
+            "tcp src={} dst={} sport={} dport={} src={} dst={} sport={} dport={}{}",
+            o.src.ip(),
+            o.dst.ip(),
+            o.src.port(),
+            o.dst.port(),
+            r.src.ip(),
+            r.dst.ip(),
+            r.src.port(),
+            r.dst.port(),
+            if self.is_nat() { "" } else { " [no NAT]" }
+        )
+    }
+}
+
+/// One node's conntrack table, keyed by the reply direction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conntrack {
+    by_reply: BTreeMap<Header, Entry>,
+}
+
+impl Conntrack {
+    /// Records a connection; a new connection with the same reply tuple replaces the old one,
+    /// as a SYN reusing a TIME_WAIT tuple does.
+    pub fn insert(&mut self, entry: Entry) {
+        self.by_reply.insert(entry.reply, entry);
+    }
+    /// The entry a reply with header `reply` belongs to.
+    pub fn lookup_reply(&self, reply: Header) -> Option<&Entry> {
+        self.by_reply.get(&reply)
+    }
+    /// Drops entries expired at `now`.
+    pub fn expire(&mut self, now: Instant) {
+        self.by_reply.retain(|_, e| e.expires > now);
+    }
+    pub fn len(&self) -> usize {
+        self.by_reply.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.by_reply.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_translated_back_exactly() {
+        let before = Header::new("198.51.100.79:40001".parse().unwrap(), "203.0.113.10:80".parse().unwrap());
+        let after = Header::new("10.240.0.5:40001".parse().unwrap(), "10.244.0.2:8080".parse().unwrap());
+        let mut ct = Conntrack::default();
+        ct.insert(Entry::new(before, after, Instant::ZERO));
+        let reply = Header::new("10.244.0.2:8080".parse().unwrap(), "10.240.0.5:40001".parse().unwrap());
+        let e = ct.lookup_reply(reply).unwrap();
+        assert_eq!(e.unnat_reply().to_string(), "203.0.113.10:80 > 198.51.100.79:40001");
+        assert_eq!(
+            e.to_string(),
+            "tcp src=198.51.100.79 dst=203.0.113.10 sport=40001 dport=80 src=10.244.0.2 dst=10.240.0.5 sport=8080 dport=40001"
+        );
+        ct.expire(Instant::ZERO + TIME_WAIT);
+        assert!(ct.is_empty());
+    }
+}

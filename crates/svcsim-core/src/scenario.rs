@@ -1,0 +1,114 @@
+//! A scenario as the simulation takes it: a validated cluster, the clients that send traffic,
+//! and the timeline of changes. (The YAML edge that builds one lives apart from this.)
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use crate::cluster::{Cluster, DeploymentId, NodeId, ServiceId, TrafficPolicy};
+use crate::time::{Duration, Instant};
+
+/// Everything a run needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    pub duration: Duration,
+    pub cluster: Cluster,
+    pub clients: Vec<Client>,
+    /// Changes applied at given times, in time order.
+    pub changes: Vec<TimedChange>,
+}
+
+/// A traffic source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub name: String,
+    pub kind: ClientKind,
+    pub target: Target,
+    pub schedule: Schedule,
+}
+
+/// Where a client runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKind {
+    /// On the internet, with this public address.
+    External(Ipv4Addr),
+    /// In the pod with this name.
+    Pod(String),
+    /// In the host network namespace of a node.
+    HostNetwork(NodeId),
+}
+
+/// What a client connects to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The Service's LB frontend (ingress IP) and port.
+    LoadBalancer { svc: ServiceId, port: usize },
+    /// The Service's ClusterIP and port.
+    ClusterIp { svc: ServiceId, port: usize },
+    /// A node's IP and the Service port's nodePort.
+    NodePort { node: NodeId, svc: ServiceId, port: usize },
+    /// Any address.
+    Addr(SocketAddrV4),
+}
+
+/// When a client sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schedule {
+    /// Every period, starting half a period in (1/s sends at 0.5 s, 1.5 s, …).
+    Every(Duration),
+    /// At these times.
+    At(Vec<Instant>),
+}
+
+/// A change at a point in time, like a `kubectl` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedChange {
+    pub at: Instant,
+    pub change: Change,
+}
+
+/// What can change during a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// `kubectl patch svc … externalTrafficPolicy`.
+    ExternalTrafficPolicy { svc: ServiceId, policy: TrafficPolicy },
+    /// `kubectl patch svc … internalTrafficPolicy`.
+    InternalTrafficPolicy { svc: ServiceId, policy: TrafficPolicy },
+    /// `kubectl patch svc … sessionAffinity` (ClientIP with its timeout, or None).
+    SessionAffinity { svc: ServiceId, timeout: Option<Duration> },
+    /// `kubectl scale deployment … --replicas`.
+    Scale { deployment: DeploymentId, replicas: u32 },
+    /// A pod's readiness probe starts passing or failing.
+    PodReady { pod: String, ready: bool },
+    /// `kubectl delete pod`.
+    DeletePod { pod: String },
+    /// A node's Ready condition.
+    NodeReady { node: NodeId, ready: bool },
+    /// kube-proxy on a node stops (or resumes) syncing.
+    KubeProxyHealthy { node: NodeId, healthy: bool },
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::ExternalTrafficPolicy { svc, policy } => {
+                write!(f, "patch service#{} externalTrafficPolicy={policy}", svc.0)
+            }
+            Change::InternalTrafficPolicy { svc, policy } => {
+                write!(f, "patch service#{} internalTrafficPolicy={policy}", svc.0)
+            }
+            Change::SessionAffinity { svc, timeout: Some(t) } => {
+                write!(f, "patch service#{} sessionAffinity=ClientIP timeout={t}", svc.0)
+            }
+            Change::SessionAffinity { svc, timeout: None } => write!(f, "patch service#{} sessionAffinity=None", svc.0),
+            Change::Scale { deployment, replicas } => {
+                write!(f, "scale deployment#{} replicas={replicas}", deployment.0)
+            }
+            Change::PodReady { pod, ready } => write!(f, "pod {pod} ready={ready}"),
+            Change::DeletePod { pod } => write!(f, "delete pod {pod}"),
+            Change::NodeReady { node, ready } => write!(f, "node#{} ready={ready}", node.0),
+            Change::KubeProxyHealthy { node, healthy } => write!(f, "node#{} kube-proxy healthy={healthy}", node.0),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The network: the internet, clients, the cloud load balancer, the VNet and the nodes, as a
+//! graph whose links carry latencies. Routes between every pair of places are computed once.
+//!
+//! petgraph stays inside this module: the rest of the crate speaks [`Place`] and [`Link`].
+//! Pods are not graph nodes: they sit behind their node's cbr0 ([`POD_LINK`]) and come and go
+//! during a run, while the graph does not change.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use petgraph::algo::dijkstra;
+use petgraph::graph::{NodeIndex, UnGraph};
+
+use crate::cluster::{NodeId, PodId};
+use crate::time::Duration;
+
+/// A place a packet can be at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Place {
+    /// An external client, by index into the run's clients.
+    Client(u32),
+    /// The public internet between clients and the cloud.
+    Internet,
+    /// The cloud load balancer (all frontends).
+    Lb,
+    /// The cloud virtual network the nodes are attached to.
+    Vnet,
+    /// A node's host network namespace (eth0, netfilter, kube-proxy).
+    Node(NodeId),
+    /// A pod, behind its node's cbr0.
+    Pod(PodId),
+}
+
+/// The latency of the veth/cbr0 hop between a pod and its node.
+pub const POD_LINK: Duration = Duration::from_micros(50);
+
+/// A link of the topology, for drawing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    pub a: Place,
+    pub b: Place,
+    pub latency: Duration,
+}
+
+/// The graph and its precomputed routes.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    graph: UnGraph<Place, Duration>,
+    index: BTreeMap<Place, NodeIndex>,
+    /// One-way latency between every pair of graph places.
+    latency: BTreeMap<(Place, Place), Duration>,
+}
+
+/// Link latencies of the default topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latencies {
+    pub client_internet: Duration,
+    pub internet_lb: Duration,
+    pub internet_vnet: Duration,
+    pub lb_vnet: Duration,
+    pub vnet_node: Duration,
+}
+
+impl Default for Latencies {
+    fn default() -> Latencies {
+        Latencies {
+            client_internet: Duration::from_millis(10),
+            internet_lb: Duration::from_millis(1),
+            internet_vnet: Duration::from_millis(1),
+            lb_vnet: Duration::from_micros(200),
+            vnet_node: Duration::from_micros(100),
+        }
+    }
+}
+
+impl Topology {
+    /// Builds the graph for `clients` external clients and `nodes` nodes, and its routes.
+    pub fn new(clients: u32, nodes: u32, lat: Latencies) -> Topology {
+        let mut graph = UnGraph::new_undirected();
+        let mut index = BTreeMap::new();
+        let mut add = |g: &mut UnGraph<Place, Duration>, p: Place| {
+            let i = g.add_node(p);
+            index.insert(p, i);
+            i
+        };
+        let internet = add(&mut graph, Place::Internet);
+        let lb = add(&mut graph, Place::Lb);
+        let vnet = add(&mut graph, Place::Vnet);
+        graph.add_edge(internet, lb, lat.internet_lb);
+        graph.add_edge(internet, vnet, lat.internet_vnet);
+        graph.add_edge(lb, vnet, lat.lb_vnet);
+        for c in 0..clients {
+            let i = add(&mut graph, Place::Client(c));
+            graph.add_edge(i, internet, lat.client_internet);
+        }
+        for n in 0..nodes {
+            let i = add(&mut graph, Place::Node(NodeId(n)));
+            graph.add_edge(i, vnet, lat.vnet_node);
+        }
+        let mut latency = BTreeMap::new();
+        for (&from, &i) in &index {
+            for (j, cost) in dijkstra(&graph, i, None, |e| *e.weight()) {
+                latency.insert((from, graph[j]), cost);
+            }
+        }
+        Topology { graph, index, latency }
+    }
+
+    /// One-way latency between two graph places (not pods: see [`POD_LINK`]).
+    ///
+    /// # Panics
+    /// If either place is not in the graph.
+    pub fn latency(&self, from: Place, to: Place) -> Duration {
+        *self.latency.get(&(from, to)).unwrap_or_else(|| panic!("no route {from} -> {to}"))
+    }
+
+    /// Every link, for the UI's drawing.
+    pub fn links(&self) -> Vec<Link> {
+        self.graph
+            .edge_indices()
+            .map(|e| {
+                let (a, b) = self.graph.edge_endpoints(e).expect("edge index is valid");
+                Link { a: self.graph[a], b: self.graph[b], latency: self.graph[e] }
+            })
+            .collect()
+    }
+
+    /// Every place of the graph, in a stable order.
+    pub fn places(&self) -> Vec<Place> {
+        self.index.keys().copied().collect()
+    }
+}
+
+impl std::ops::AddAssign for Duration {
+    fn add_assign(&mut self, rhs: Duration) {
+        *self = *self + rhs;
+    }
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Client(c) => write!(f, "client#{c}"),
+            Place::Internet => f.write_str("internet"),
+            Place::Lb => f.write_str("lb"),
+            Place::Vnet => f.write_str("vnet"),
+            Place::Node(n) => write!(f, "node#{}", n.0),
+            Place::Pod(p) => write!(f, "pod#{}", p.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_add_link_latencies_along_the_shortest_path() {
+        let t = Topology::new(1, 2, Latencies::default());
+        assert_eq!(t.latency(Place::Client(0), Place::Lb), Duration::from_millis(11));
+        assert_eq!(t.latency(Place::Lb, Place::Node(NodeId(1))), Duration::from_micros(300));
+        assert_eq!(t.latency(Place::Node(NodeId(0)), Place::Node(NodeId(1))), Duration::from_micros(200));
+        // Direct server return: node -> vnet -> internet -> client.
+        assert_eq!(t.latency(Place::Node(NodeId(0)), Place::Client(0)), Duration::from_micros(11_100));
+        assert_eq!(t.links().len(), 3 + 1 + 2);
+    }
+}

@@ -1,0 +1,92 @@
+//! Scenarios built in Rust for the core's tests: the seed story and the "Using Source IP"
+//! tutorial's cases (§4).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use svcsim_core::cluster::*;
+use svcsim_core::net::Protocol;
+use svcsim_core::scenario::*;
+use svcsim_core::time::{Duration, Instant};
+
+pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 79);
+
+pub fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+    kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+pub fn deployment(name: &str, replicas: u32, app: App, port: u16) -> Deployment {
+    Deployment {
+        name: name.into(),
+        namespace: "default".into(),
+        replicas,
+        template: PodTemplate {
+            labels: labels(&[("app", name)]),
+            ports: vec![ContainerPort { name: Some("http".into()), port }],
+            app,
+            node_name: None,
+        },
+    }
+}
+
+pub fn service(name: &str, selects: &str, type_: ServiceType, policy: TrafficPolicy) -> Service {
+    Service {
+        name: name.into(),
+        namespace: "default".into(),
+        type_,
+        selector: labels(&[("app", selects)]),
+        ports: vec![ServicePort {
+            name: String::new(),
+            port: 80,
+            target_port: TargetPort::Number(8080),
+            node_port: None,
+            protocol: Protocol::Tcp,
+        }],
+        cluster_ip: None,
+        external_traffic_policy: policy,
+        internal_traffic_policy: TrafficPolicy::Cluster,
+        health_check_node_port: None,
+        session_affinity: None,
+        external_ips: vec![],
+        load_balancer_source_ranges: vec![],
+        load_balancer_ingress: vec![],
+    }
+}
+
+pub fn external(name: &str, ip: Ipv4Addr, target: Target, schedule: Schedule) -> Client {
+    Client { name: name.into(), kind: ClientKind::External(ip), target, schedule }
+}
+
+pub fn every_second() -> Schedule {
+    Schedule::Every(Duration::from_secs(1))
+}
+
+/// The AKS blog: 2 nodes, kubenet, Azure, one Node.js pod behind a LoadBalancer Service
+/// (80 → 8080), one laptop sending a request a second; `patch_at` switches the Service to Local.
+pub fn seed(duration_s: u64, patch_at: Option<u64>) -> Scenario {
+    let mut cluster = Cluster::with_nodes(ClusterConfig::default(), 2);
+    cluster.deployments.push(deployment("node-deployment", 1, App::NodeJs, 8080));
+    let mut svc = service("node-service", "node-deployment", ServiceType::LoadBalancer, TrafficPolicy::Cluster);
+    svc.ports[0].protocol = Protocol::Tcp;
+    cluster.services.push(svc);
+    let changes = patch_at
+        .map(|t| TimedChange {
+            at: Instant::from_secs(t),
+            change: Change::ExternalTrafficPolicy { svc: ServiceId(0), policy: TrafficPolicy::Local },
+        })
+        .into_iter()
+        .collect();
+    Scenario {
+        name: "aks-blog".into(),
+        seed: 1,
+        duration: Duration::from_secs(duration_s),
+        cluster,
+        clients: vec![external(
+            "laptop",
+            CLIENT_IP,
+            Target::LoadBalancer { svc: ServiceId(0), port: 0 },
+            every_second(),
+        )],
+        changes,
+    }
+}
