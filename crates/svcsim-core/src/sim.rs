@@ -764,10 +764,6 @@ impl Sim {
             let name = self.cluster.node(node).name.clone();
             self.trace_packet(packet, format!("{name} un-NAT {header} => {after} (conntrack)"));
         }
-        // A reply to a client in this node's own host network namespace.
-        if self.nodes[node.0 as usize].net.is_local(*after.dst.ip()) && self.flow_place(packet) == place {
-            return self.at_initiator(packet, place, after);
-        }
         self.route_from_node(packet, node, after);
     }
 
@@ -789,6 +785,10 @@ impl Sim {
     fn route_from_node(&mut self, packet: PacketId, node: NodeId, header: Header) {
         let dst = *header.dst.ip();
         let here = Place::Node(node);
+        // A reply to a client in this node's own host network namespace.
+        if self.nodes[node.0 as usize].net.is_local(dst) && self.flow_place(packet) == here {
+            return self.at_initiator(packet, here, header);
+        }
         let next = if let Some(owner) = self.cluster.node_for_pod_ip(dst) {
             if owner == node {
                 match self.cluster.pod_by_ip(dst) {
@@ -1155,8 +1155,7 @@ fn health_servers(cluster: &Cluster, node: NodeId) -> BTreeMap<ServiceId, (u16, 
 /// packet jumped through, in order, without the built-in hooks and the mark helpers.
 pub fn chain_path(hits: &[RuleHit]) -> String {
     let mut path: Vec<&str> = Vec::new();
-    for h in hits {
-        let c = h.chain.as_str();
+    for c in hits.iter().flat_map(|h| std::iter::once(h.chain.as_str()).chain(h.jump.as_ref().map(|j| j.as_str()))) {
         let skip = matches!(
             c,
             chains::PREROUTING
@@ -1167,7 +1166,7 @@ pub fn chain_path(hits: &[RuleHit]) -> String {
                 | chains::KUBE_MARK_MASQ
                 | chains::KUBE_POSTROUTING
         );
-        if !skip && path.last() != Some(&c) && !path.contains(&c) {
+        if !skip && !path.contains(&c) {
             path.push(c);
         }
     }

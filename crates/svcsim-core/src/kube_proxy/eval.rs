@@ -67,6 +67,8 @@ pub struct RuleHit {
     pub chain: ChainName,
     /// The rule's text after `-A <chain>`.
     pub rule: Rc<str>,
+    /// The chain the rule jumped to, if it was a jump.
+    pub jump: Option<ChainName>,
 }
 
 impl fmt::Display for RuleHit {
@@ -175,7 +177,11 @@ fn walk(rules: &Ruleset, table: Table, chain: &str, st: &mut State<'_>, chooser:
         if !rule.matches.iter().all(|m| matches(m, st, chooser)) {
             continue;
         }
-        st.hits.push(RuleHit { table, chain: ChainName::new(chain), rule: rule.text().clone() });
+        let jump = match &rule.target {
+            Target::Jump(next) => Some(next.clone()),
+            _ => None,
+        };
+        st.hits.push(RuleHit { table, chain: ChainName::new(chain), rule: rule.text().clone(), jump });
         for m in &rule.matches {
             if let Match::RecentSet { name } = m {
                 chooser.recent_set(name, st.original_src);

@@ -90,3 +90,38 @@ pub fn seed(duration_s: u64, patch_at: Option<u64>) -> Scenario {
         changes,
     }
 }
+
+/// A pod that no Deployment owns, like the tutorial's busybox.
+pub fn standalone_pod(cluster: &mut Cluster, name: &str, node: u32, app: App) {
+    cluster.add_pod(Pod {
+        name: name.into(),
+        namespace: "default".into(),
+        labels: labels(&[("run", name)]),
+        node: NodeId(node),
+        ip: Ipv4Addr::UNSPECIFIED,
+        ready: true,
+        terminating: false,
+        deleted: false,
+        ports: vec![],
+        app,
+        owner: None,
+    });
+}
+
+/// The "Using Source IP" tutorial's cluster (§4): 3 nodes, one echoserver pod (on node-0),
+/// one Service of `type_` with `policy`, exposed as `kubectl expose --port=80 --target-port=8080`.
+pub fn tutorial(type_: ServiceType, policy: TrafficPolicy) -> Cluster {
+    let mut cluster = Cluster::with_nodes(ClusterConfig::default(), 3);
+    cluster.deployments.push(deployment("source-ip-app", 1, App::Echo, 8080));
+    cluster.services.push(service("source-ip", "source-ip-app", type_, policy));
+    cluster.allocate();
+    cluster
+}
+
+pub fn scenario(cluster: Cluster, clients: Vec<Client>, seconds: u64) -> Scenario {
+    Scenario { name: "test".into(), seed: 1, duration: Duration::from_secs(seconds), cluster, clients, changes: vec![] }
+}
+
+pub fn at(seconds: &[u64]) -> Schedule {
+    Schedule::At(seconds.iter().map(|s| Instant::from_secs(*s)).collect())
+}
