@@ -12,7 +12,9 @@ use std::rc::Rc;
 use crate::cluster::{Cluster, NodeId, PodId, ServiceId, ServiceType};
 use crate::conntrack::{Conntrack, Entry};
 use crate::endpoints::local_ready_endpoint_ips;
-use crate::kube_proxy::{self, ChainName, Chooser, Delivery, NodeNet, Origin, RuleHit, Ruleset, Verdict, chains};
+use crate::kube_proxy::{
+    self, ChainName, Chooser, Delivery, NodeNet, Origin, RuleHit, Ruleset, Table, Verdict, chains,
+};
 use crate::lb::{self, BackendHealth, LbProfile, ProbeKind, ProbeMetric, ProbePort, ProbeResult, RotationChange};
 use crate::net::Header;
 use crate::record::{
@@ -53,6 +55,18 @@ pub struct RotationEvent {
     pub in_rotation: bool,
     /// Why it left, e.g. "probe HTTP 503 ×2".
     pub reason: Option<String>,
+}
+
+impl Run {
+    /// The trace as text, one line per event: the format golden tests, the CLI and the UI share.
+    pub fn trace_text(&self) -> String {
+        let mut out = String::new();
+        for line in &self.trace {
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1155,7 +1169,12 @@ fn health_servers(cluster: &Cluster, node: NodeId) -> BTreeMap<ServiceId, (u16, 
 /// packet jumped through, in order, without the built-in hooks and the mark helpers.
 pub fn chain_path(hits: &[RuleHit]) -> String {
     let mut path: Vec<&str> = Vec::new();
-    for c in hits.iter().flat_map(|h| std::iter::once(h.chain.as_str()).chain(h.jump.as_ref().map(|j| j.as_str()))) {
+    // In nat, a jump into a chain is part of the story even when nothing inside it matches
+    // (a Local KUBE-EXT without a KUBE-SVL rule); in filter, only chains where a rule matched.
+    fn jumps(h: &RuleHit) -> Option<&str> {
+        h.jump.as_ref().filter(|_| h.table == Table::Nat).map(|j| j.as_str())
+    }
+    for c in hits.iter().flat_map(|h| std::iter::once(h.chain.as_str()).chain(jumps(h))) {
         let skip = matches!(
             c,
             chains::PREROUTING

@@ -1,5 +1,8 @@
 //! svcsim-core's integration tests: whole runs, asserted through what users see.
 
+mod determinism;
 mod fixtures;
+mod golden;
+mod properties;
 mod seed;
 mod tutorial;

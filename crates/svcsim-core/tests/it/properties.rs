@@ -1,0 +1,152 @@
+//! Properties over random clusters: every request ends somewhere with a reason, replies undo the
+//! NAT exactly, Local never SNATs external clients, and in steady state the probe metric is the
+//! share of nodes the provider's probe finds healthy.
+
+use proptest::prelude::*;
+use svcsim_core::cluster::*;
+use svcsim_core::record::{Action, Initiator, Outcome};
+use svcsim_core::scenario::{Client, ClientKind, Scenario, Schedule, Target};
+use svcsim_core::sim::Sim;
+use svcsim_core::time::{Duration, Instant};
+
+use crate::fixtures::*;
+
+#[derive(Debug, Clone)]
+struct Case {
+    nodes: u32,
+    replicas: u32,
+    local: bool,
+    kubenet: bool,
+    provider: Provider,
+    seed: u64,
+    seconds: u64,
+    rate_ms: u64,
+    pod_client: bool,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        1u32..=4,
+        0u32..=5,
+        any::<bool>(),
+        any::<bool>(),
+        0usize..3,
+        any::<u64>(),
+        65u64..=130,
+        300u64..=1500,
+        any::<bool>(),
+    )
+        .prop_map(|(nodes, replicas, local, kubenet, p, seed, seconds, rate_ms, pod_client)| Case {
+            nodes,
+            replicas,
+            local,
+            kubenet,
+            provider: [Provider::Azure, Provider::Aws, Provider::Gcp][p],
+            seed,
+            seconds,
+            rate_ms,
+            pod_client,
+        })
+}
+
+fn build(c: &Case) -> Scenario {
+    let config = ClusterConfig {
+        provider: c.provider,
+        network_plugin: if c.kubenet { NetworkPlugin::Kubenet } else { NetworkPlugin::AzureCni },
+        ..ClusterConfig::default()
+    };
+    let mut cluster = Cluster::with_nodes(config, c.nodes);
+    cluster.deployments.push(deployment("web", c.replicas, App::Echo, 8080));
+    let policy = if c.local { TrafficPolicy::Local } else { TrafficPolicy::Cluster };
+    cluster.services.push(service("web", "web", ServiceType::LoadBalancer, policy));
+    let every = Schedule::Every(Duration::from_millis(c.rate_ms));
+    let mut clients = vec![
+        external("a", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0 }, every.clone()),
+        external(
+            "b",
+            std::net::Ipv4Addr::new(203, 0, 113, 200),
+            Target::NodePort { node: NodeId(c.nodes - 1), svc: ServiceId(0), port: 0 },
+            every.clone(),
+        ),
+    ];
+    if c.pod_client {
+        standalone_pod(&mut cluster, "client", 0, App::Echo);
+        clients.push(Client {
+            name: "pod".into(),
+            kind: ClientKind::Pod("client".into()),
+            target: Target::ClusterIp { svc: ServiceId(0), port: 0 },
+            schedule: every,
+        });
+    }
+    Scenario {
+        name: "prop".into(),
+        seed: c.seed,
+        duration: Duration::from_secs(c.seconds),
+        cluster,
+        clients,
+        changes: vec![],
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn runs_keep_their_invariants(c in case()) {
+        let scenario = build(&c);
+        let end = Instant::ZERO + scenario.duration;
+        let mut sim = Sim::new(scenario);
+        let run = sim.run().clone();
+
+        for f in &run.flows {
+            let request = &run.packets[f.request.0 as usize];
+            // Time never goes backwards along a packet's hops.
+            prop_assert!(request.hops.windows(2).all(|w| w[0].time <= w[1].time));
+            match &f.outcome {
+                Outcome::Answered => {
+                    let reply = &run.packets[f.reply.expect("an answered flow has a reply").0 as usize];
+                    let last = reply.hops.last().unwrap();
+                    prop_assert_eq!(&last.action, &Action::Delivered);
+                    // The NAT round trip is exact: the client hears from where it connected to.
+                    prop_assert_eq!(last.after, f.header.reversed());
+                }
+                Outcome::Dropped { reason } | Outcome::Rejected { reason } => {
+                    prop_assert!(!reason.is_empty());
+                    prop_assert!(!reason.contains("connection reset"), "reply did not undo the NAT: {}", reason);
+                }
+                // Only flows that started within the last second may still be travelling.
+                Outcome::InFlight => prop_assert!(f.start + Duration::from_secs(1) >= end || matches!(f.initiator, Initiator::Probe { .. }), "{:?}", f),
+            }
+            // externalTrafficPolicy: Local never SNATs external clients (§1.10).
+            let external_client = matches!(f.initiator, Initiator::Client(_)) && f.header.src.ip().octets()[0] != 10;
+            if c.local && external_client && f.outcome == Outcome::Answered {
+                prop_assert_eq!(f.source_seen, Some(*f.header.src.ip()));
+            }
+        }
+
+        // Steady state (nothing changes during these runs): every node's probe result is constant,
+        // so each complete minute shows the share of healthy nodes (§6.3).
+        let pods_on = |n: u32| sim.cluster().pods.iter().filter(|p| p.node == NodeId(n) && !p.deleted && p.owner.is_some()).count();
+        let healthy = |n: u32| match (c.local, c.provider) {
+            (true, _) => pods_on(n) > 0,
+            (false, Provider::Gcp) => true,
+            (false, _) => c.replicas > 0,
+        };
+        let metric = &run.probe_metric[&ServiceId(0)];
+        let complete_minutes = c.seconds / 60;
+        for minute in 0..complete_minutes {
+            let per_node = metric.per_node(minute);
+            for n in 0..c.nodes {
+                let expected = if healthy(n) { 100.0 } else { 0.0 };
+                prop_assert_eq!(per_node.get(&NodeId(n)).copied(), Some(expected), "node {} minute {}", n, minute);
+            }
+            let percent = metric.percent(minute).unwrap();
+            prop_assert!((0.0..=100.0).contains(&percent));
+            if c.provider != Provider::Gcp {
+                // 5 s and 10 s intervals divide a minute: every node has as many probes.
+                let share = 100.0 * (0..c.nodes).filter(|n| healthy(*n)).count() as f64 / f64::from(c.nodes);
+                prop_assert!((percent - share).abs() < 1e-9, "minute {}: {} != {}", minute, percent, share);
+            }
+        }
+    }
+}
