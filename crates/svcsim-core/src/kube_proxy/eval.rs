@@ -108,6 +108,9 @@ pub struct Walk {
     pub dnat: Option<SocketAddrV4>,
     /// The packet carried the 0x4000 mark into POSTROUTING and was masqueraded.
     pub masqueraded: bool,
+    /// The nat rules marked the packet for SNAT (KUBE-MARK-MASQ), whether or not it then left
+    /// through POSTROUTING.
+    pub marked: bool,
     pub hits: Vec<RuleHit>,
 }
 
@@ -139,6 +142,7 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
     // The nat table has no terminal verdicts besides DNAT/MASQUERADE.
     walk(rules, Table::Nat, nat_hook, &mut st, chooser);
 
+    let marked = st.mark;
     let local = net.is_local(*st.header.dst.ip());
     let filter_hooks: &[&str] = match (origin, local) {
         (Origin::Routed, true) => &[chains::INPUT],
@@ -166,7 +170,7 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
             st.header.src = SocketAddrV4::new(to, st.header.src.port());
         }
     }
-    Walk { before: pkt, after: st.header, verdict, delivery, dnat: st.dnat, masqueraded, hits: st.hits }
+    Walk { before: pkt, after: st.header, verdict, delivery, dnat: st.dnat, masqueraded, marked, hits: st.hits }
 }
 
 fn walk(rules: &Ruleset, table: Table, chain: &str, st: &mut State<'_>, chooser: &mut dyn Chooser) -> Flow {

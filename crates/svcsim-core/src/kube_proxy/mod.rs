@@ -2,11 +2,13 @@
 //! first packet through them ([`evaluate`]), and its health servers ([`health`]).
 
 mod eval;
+mod first_packet;
 pub mod health;
 mod program;
 mod rules;
 
 pub use eval::{Chooser, Delivery, ForcedPick, NodeNet, Origin, RuleHit, Verdict, Walk, evaluate, every_outcome};
+pub use first_packet::{FirstPacket, FirstPacketVerdict, first_packet};
 pub use program::{PortChains, endpoint_chain, program};
 pub use rules::{ChainName, CtStates, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains};
 

@@ -1,5 +1,6 @@
 //! svcsim-core's integration tests: whole runs, asserted through what users see.
 
+mod behaviours;
 mod determinism;
 mod fixtures;
 mod golden;
