@@ -8,6 +8,7 @@ mod bootstrap;
 mod cmd;
 mod static_server;
 mod test;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 

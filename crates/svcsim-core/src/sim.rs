@@ -58,6 +58,33 @@ pub struct RotationEvent {
 }
 
 impl Run {
+    /// Client requests (not probes), in the order they were sent.
+    pub fn requests(&self) -> impl Iterator<Item = &FlowRecord> {
+        self.flows.iter().filter(|f| matches!(f.initiator, Initiator::Client(_)))
+    }
+
+    /// How many requests each pod answered.
+    pub fn hits_per_pod(&self) -> BTreeMap<PodId, usize> {
+        let mut hits = BTreeMap::new();
+        for f in self.requests().filter(|f| f.outcome == Outcome::Answered) {
+            if let Some(p) = f.pod {
+                *hits.entry(p).or_default() += 1;
+            }
+        }
+        hits
+    }
+
+    /// The source addresses each pod saw, with how often.
+    pub fn sources_seen(&self) -> BTreeMap<PodId, BTreeMap<Ipv4Addr, usize>> {
+        let mut seen: BTreeMap<PodId, BTreeMap<Ipv4Addr, usize>> = BTreeMap::new();
+        for f in self.requests() {
+            if let (Some(p), Some(src)) = (f.pod, f.source_seen) {
+                *seen.entry(p).or_default().entry(src).or_default() += 1;
+            }
+        }
+        seen
+    }
+
     /// The trace as text, one line per event: the format golden tests, the CLI and the UI share.
     pub fn trace_text(&self) -> String {
         let mut out = String::new();
@@ -146,6 +173,8 @@ pub struct Sim {
     /// AWS instance targets: node-side reply header → client-side reply header.
     lb_flows: BTreeMap<Header, Header>,
     pending_probe: BTreeMap<FlowId, ProbeResult>,
+    /// EndpointSlice addresses that are no pod: (address, the node named by nodeName).
+    backends: Vec<(Ipv4Addr, Option<NodeId>)>,
     run: Run,
 }
 
@@ -204,6 +233,7 @@ impl Sim {
             names_rng,
             lb_flows: BTreeMap::new(),
             pending_probe: BTreeMap::new(),
+            backends: Vec::new(),
             run: Run::default(),
             cluster,
             scenario,
@@ -223,6 +253,7 @@ impl Sim {
             state.health_servers = health_servers(&sim.cluster, node);
             sim.nodes.push(state);
         }
+        sim.backends = plain_backends(&sim.cluster);
         sim.trace_setup();
         let mut phase_rng = root.stream("lb/phase");
         for s in 0..sim.cluster.services.len() {
@@ -475,6 +506,10 @@ impl Sim {
     fn graph_place(&self, place: Place) -> (Place, Duration) {
         match place {
             Place::Pod(p) => (Place::Node(self.cluster.pod(p).node), POD_LINK),
+            Place::Backend(b) => match self.backends[b as usize].1 {
+                Some(node) => (Place::Node(node), POD_LINK),
+                None => (Place::Internet, Duration::ZERO),
+            },
             other => (other, Duration::ZERO),
         }
     }
@@ -600,7 +635,49 @@ impl Sim {
         if self.is_frontend(dst) {
             return Some(Place::Lb);
         }
+        if let Some(b) = self.backends.iter().position(|(ip, node)| *ip == dst && node.is_none()) {
+            return Some(Place::Backend(b as u32));
+        }
         self.cluster.node_by_ip(dst).map(Place::Node)
+    }
+
+    /// An EndpointSlice address that is no pod answers like the echoserver.
+    fn at_backend(&mut self, packet: PacketId, b: u32, header: Header) {
+        let place = Place::Backend(b);
+        if !self.packet(packet).kind.is_forward() {
+            return self.at_initiator(packet, place, header);
+        }
+        let flow = self.packet(packet).flow;
+        let seen = *header.src.ip();
+        let output = crate::cluster::App::Echo.respond(seen);
+        if self.is_probe(packet) {
+            self.pending_probe.insert(flow, ProbeResult::TcpOk);
+        } else {
+            let f = &mut self.run.flows[flow.0 as usize];
+            f.source_seen = Some(seen);
+            f.app_output = Some(output.clone());
+            self.trace_packet(
+                packet,
+                format!("backend {} sees {seen}, prints \"{output}\"", self.backends[b as usize].0),
+            );
+        }
+        self.hop(packet, place, header, header, Action::Delivered);
+        let reply = self.new_reply(flow);
+        let back = header.reversed();
+        self.hop(reply, place, back, back, Action::Sent);
+        let dst = *back.dst.ip();
+        let next = match self.backends[b as usize].1 {
+            Some(node) => Some(Place::Node(node)),
+            None => self
+                .cluster
+                .node_by_ip(dst)
+                .map(Place::Node)
+                .or_else(|| self.external_client_with(dst).map(Place::Client)),
+        };
+        match next {
+            Some(next) => self.forward(reply, place, next, back),
+            None => self.drop_packet(reply, place, back, format!("no route to {dst}"), Vec::new()),
+        }
     }
 
     fn is_frontend(&self, ip: Ipv4Addr) -> bool {
@@ -618,6 +695,7 @@ impl Sim {
                 }
             }
             Place::Pod(p) => self.at_pod(packet, p, header),
+            Place::Backend(b) => self.at_backend(packet, b, header),
             Place::Client(_) => self.at_initiator(packet, at, header),
             Place::Internet | Place::Vnet => unreachable!("packets are not scheduled to transit places"),
         }
@@ -826,6 +904,8 @@ impl Sim {
             Place::Lb
         } else if let Some(c) = self.external_client_with(dst) {
             Place::Client(c)
+        } else if let Some(b) = self.backends.iter().position(|(ip, _)| *ip == dst) {
+            Place::Backend(b as u32)
         } else {
             return self.drop_packet(packet, here, header, format!("no route to {dst}"), Vec::new());
         };
@@ -1152,6 +1232,17 @@ impl Sim {
             self.trace(None, format!("{name} kube-proxy synced: {count} rules{hc}"));
         }
     }
+}
+
+/// EndpointSlice addresses that belong to no pod, in slice order.
+fn plain_backends(cluster: &Cluster) -> Vec<(Ipv4Addr, Option<NodeId>)> {
+    let mut out: Vec<(Ipv4Addr, Option<NodeId>)> = Vec::new();
+    for e in cluster.endpoint_slices.iter().flat_map(|s| &s.endpoints) {
+        if cluster.pod_by_ip(e.ip).is_none() && !out.iter().any(|(ip, _)| *ip == e.ip) {
+            out.push((e.ip, e.node));
+        }
+    }
+    out
 }
 
 /// The healthCheckNodePort servers kube-proxy runs on `node` after a sync (§2.2, §2.3).

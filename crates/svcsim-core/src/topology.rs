@@ -29,6 +29,9 @@ pub enum Place {
     Node(NodeId),
     /// A pod, behind its node's cbr0.
     Pod(PodId),
+    /// An EndpointSlice address that is no pod: a plain echo server, on a node or outside the
+    /// cluster, by index into the run's backends.
+    Backend(u32),
 }
 
 /// The latency of the veth/cbr0 hop between a pod and its node.
@@ -146,6 +149,7 @@ impl fmt::Display for Place {
             Place::Vnet => f.write_str("vnet"),
             Place::Node(n) => write!(f, "node#{}", n.0),
             Place::Pod(p) => write!(f, "pod#{}", p.0),
+            Place::Backend(b) => write!(f, "backend#{b}"),
         }
     }
 }

@@ -276,3 +276,55 @@ fn a_host_network_client_reaches_a_local_service_from_a_pod_less_node() {
     // Masqueraded toward the remote pod: the pod sees node-1's IP.
     assert_eq!(f.app_output.as_deref(), Some("client_address=10.240.0.5"));
 }
+
+#[test]
+fn an_endpoint_slice_address_outside_the_cluster_answers_like_an_echo_server() {
+    // A Service without a selector, its EndpointSlice naming a server outside the cluster.
+    let mut c = Cluster::with_nodes(ClusterConfig::default(), 2);
+    let mut svc = service("external-db", "unused", ServiceType::LoadBalancer, TrafficPolicy::Cluster);
+    svc.selector.clear();
+    svc.ports[0].name = "http".into();
+    c.services.push(svc);
+    let ep = SliceEndpoint {
+        ip: Ipv4Addr::new(192, 168, 99, 22),
+        node: None,
+        ready: true,
+        serving: true,
+        terminating: false,
+    };
+    c.endpoint_slices.push(EndpointSlice {
+        service: ServiceId(0),
+        endpoints: vec![ep],
+        ports: vec![("http".into(), 8080)],
+    });
+    let sim = run(c, vec![laptop()], 5, vec![]);
+    let outputs: BTreeSet<String> = sim.record().requests().filter_map(|f| f.app_output.clone()).collect();
+    assert!(sim.record().requests().all(|f| f.outcome == Outcome::Answered));
+    // Masqueraded by the ingress node (Cluster policy): the server sees a node IP.
+    assert!(
+        outputs.iter().all(|o| o == "client_address=10.240.0.4" || o == "client_address=10.240.0.5"),
+        "{outputs:?}"
+    );
+}
+
+#[test]
+fn a_not_ready_node_takes_its_pods_out_of_the_endpoints() {
+    let c = two_nodes(1, TrafficPolicy::Local);
+    let down = TimedChange { at: Instant::from_secs(10), change: Change::NodeReady { node: NodeId(0), ready: false } };
+    let sim = run(c, vec![laptop()], 40, vec![down]);
+    assert!(!sim.cluster().pods[0].ready, "the node lifecycle controller marks its pods not ready");
+    assert_eq!(sim.in_rotation(ServiceId(0), NodeId(0)), Some(false));
+    let late = sim.record().requests().filter(|f| f.start > Instant::from_secs(30)).collect::<Vec<_>>();
+    assert!(late.iter().all(|f| f.outcome.label() == "dropped"), "no node left in rotation");
+}
+
+#[test]
+fn the_run_counts_hits_and_sources_per_pod() {
+    let sim = run(two_nodes(1, TrafficPolicy::Cluster), vec![laptop()], 20, vec![]);
+    let hits = sim.record().hits_per_pod();
+    assert_eq!(hits.values().sum::<usize>(), 20);
+    let seen = &sim.record().sources_seen()[&PodId(0)];
+    let addrs: BTreeSet<String> = seen.keys().map(|a| a.to_string()).collect();
+    assert_eq!(addrs, BTreeSet::from(["10.244.0.1".to_string(), "10.240.0.5".to_string()]));
+    assert_eq!(seen.values().sum::<usize>(), 20);
+}

@@ -1,0 +1,68 @@
+//! Tidy checks that keep the code base's conventions, run as unit tests of xtask: every Rust
+//! module opens with a `//!` line saying what it owns, and no test is ignored or expected to panic.
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::{Path, PathBuf};
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if path.is_dir() && name != "target" && name != "node_modules" && name != "fuzz" {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    fn workspace_sources() -> Vec<PathBuf> {
+        let root = crate::project_root();
+        let mut files = Vec::new();
+        for dir in ["crates", "web/src", "xtask/src"] {
+            rust_files(&root.join(dir), &mut files);
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn every_module_opens_with_a_doc_line() {
+        let missing: Vec<String> = workspace_sources()
+            .into_iter()
+            .filter(|f| !fs::read_to_string(f).unwrap().starts_with("//!"))
+            .map(|f| f.display().to_string())
+            .collect();
+        assert!(missing.is_empty(), "modules without a `//!` first line: {missing:#?}");
+    }
+
+    #[test]
+    fn no_test_is_ignored_or_expected_to_panic() {
+        let needles = [concat!("#[", "ignore"), concat!("#[", "should_panic")];
+        let offenders: Vec<String> = workspace_sources()
+            .into_iter()
+            .filter(|f| {
+                let text = fs::read_to_string(f).unwrap();
+                needles.iter().any(|n| text.contains(n))
+            })
+            .map(|f| f.display().to_string())
+            .collect();
+        assert!(offenders.is_empty(), "{offenders:#?}");
+    }
+
+    #[test]
+    fn the_core_reads_no_clock_and_no_os_randomness() {
+        let core = crate::project_root().join("crates/svcsim-core/src");
+        let mut files = Vec::new();
+        rust_files(&core, &mut files);
+        let banned = ["std::time", "thread_rng", "getrandom", "std::fs", "std::io", "std::env", "println!"];
+        for f in files {
+            let text = fs::read_to_string(&f).unwrap();
+            for b in banned {
+                assert!(!text.contains(b), "{} uses {b}", f.display());
+            }
+        }
+    }
+}
