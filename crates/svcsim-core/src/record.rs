@@ -1,12 +1,14 @@
 //! The recorded run: every packet with its hops, every request's outcome, every probe, and the
 //! text trace — one line per event — that golden tests, the CLI and the UI share.
 
-use std::fmt;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
 
 use crate::cluster::{NodeId, PodId, ServiceId};
 use crate::conntrack::Entry;
 use crate::kube_proxy::RuleHit;
-use crate::lb::ProbeResult;
+use crate::lb::{ProbeMetric, ProbeResult};
 use crate::net::Header;
 use crate::time::Instant;
 use crate::topology::Place;
@@ -51,8 +53,9 @@ impl PacketKind {
 pub enum Action {
     /// Left its origin.
     Sent,
-    /// The cloud LB chose a backend node.
-    Balanced { node: NodeId, in_rotation: usize },
+    /// The cloud LB chose a backend node among `in_rotation` of `total`, hashing the source IP
+    /// (ClientIP affinity) or the 5-tuple.
+    Balanced { node: NodeId, in_rotation: u32, total: u32, by_source_ip: bool },
     /// A node's netfilter evaluated the first packet; `nat` is true if DNAT or SNAT applied.
     Netfilter { nat: bool },
     /// A node translated a reply back from its conntrack entry.
@@ -63,6 +66,8 @@ pub enum Action {
     App { pod: PodId, output: String },
     /// Answered by a kube-proxy health server on a node.
     HealthServer { status: u16 },
+    /// Answered by an EndpointSlice address that is no pod (a plain echo server).
+    Backend { output: String },
     /// Reached the connection's initiator.
     Delivered,
     /// Dropped silently, with the rule comment or LB condition that decided it.
@@ -83,8 +88,8 @@ pub struct Hop {
     pub action: Action,
     /// The iptables rules that matched, in order.
     pub rules: Vec<RuleHit>,
-    /// The conntrack entry created or used here.
-    pub conntrack: Option<Entry>,
+    /// The conntrack entry created or used here (boxed: most hops have none).
+    pub conntrack: Option<Box<Entry>>,
 }
 
 /// One packet and its journey.
@@ -158,18 +163,172 @@ pub struct FlowRecord {
     pub probe_result: Option<ProbeResult>,
 }
 
+/// What a trace line is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceEntry {
+    /// A packet's hop, rendered from the hop itself so the record holds each fact once.
+    Hop { packet: PacketId, hop: u32 },
+    /// Anything else: the cluster at the start, changes, syncs, probe results.
+    Note(Box<str>),
+}
+
 /// One line of the trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceLine {
     pub time: Instant,
-    /// The packet the line is about, if any (for the UI's click-through).
-    pub packet: Option<PacketId>,
-    pub text: String,
+    pub entry: TraceEntry,
 }
 
-impl fmt::Display for TraceLine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:>12}  {}", self.time.to_string(), self.text)
+impl TraceLine {
+    /// The packet the line is about, if any (for the UI's click-through).
+    pub fn packet(&self) -> Option<PacketId> {
+        match self.entry {
+            TraceEntry::Hop { packet, .. } => Some(packet),
+            TraceEntry::Note(_) => None,
+        }
+    }
+}
+
+/// The names trace lines are rendered with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    pub clients: Vec<String>,
+    pub nodes: Vec<String>,
+    /// Every pod that ever existed, by [`PodId`].
+    pub pods: Vec<String>,
+    /// EndpointSlice addresses that are no pod, by backend index.
+    pub backends: Vec<Ipv4Addr>,
+}
+
+impl Names {
+    fn place(&self, place: Place) -> String {
+        match place {
+            Place::Client(c) => self.clients[c as usize].clone(),
+            Place::Node(n) => self.nodes[n.0 as usize].clone(),
+            Place::Pod(p) => format!("pod {}", self.pods[p.0 as usize]),
+            Place::Backend(b) => format!("backend {}", self.backends[b as usize]),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A node leaving or rejoining the rotation of a Service's load balancer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationEvent {
+    pub time: Instant,
+    pub svc: ServiceId,
+    pub node: NodeId,
+    pub in_rotation: bool,
+    /// Why it left, e.g. "probe HTTP 503 ×2".
+    pub reason: Option<String>,
+}
+
+/// Everything a run recorded so far.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    pub packets: Vec<PacketRecord>,
+    pub flows: Vec<FlowRecord>,
+    pub trace: Vec<TraceLine>,
+    pub names: Names,
+    /// The Health Probe Status metric per LoadBalancer Service.
+    pub probe_metric: BTreeMap<ServiceId, ProbeMetric>,
+    /// Every time a node left or rejoined an LB's rotation.
+    pub rotation: Vec<RotationEvent>,
+    /// How many events the loop processed.
+    pub events: u64,
+}
+
+impl Run {
+    /// Client requests (not probes), in the order they were sent.
+    pub fn requests(&self) -> impl Iterator<Item = &FlowRecord> {
+        self.flows.iter().filter(|f| matches!(f.initiator, Initiator::Client(_)))
+    }
+
+    /// How many requests each pod answered.
+    pub fn hits_per_pod(&self) -> BTreeMap<PodId, usize> {
+        let mut hits = BTreeMap::new();
+        for f in self.requests().filter(|f| f.outcome == Outcome::Answered) {
+            if let Some(p) = f.pod {
+                *hits.entry(p).or_default() += 1;
+            }
+        }
+        hits
+    }
+
+    /// The source addresses each pod saw, with how often.
+    pub fn sources_seen(&self) -> BTreeMap<PodId, BTreeMap<Ipv4Addr, usize>> {
+        let mut seen: BTreeMap<PodId, BTreeMap<Ipv4Addr, usize>> = BTreeMap::new();
+        for f in self.requests() {
+            if let (Some(p), Some(src)) = (f.pod, f.source_seen) {
+                *seen.entry(p).or_default().entry(src).or_default() += 1;
+            }
+        }
+        seen
+    }
+
+    /// The trace as text, one line per event: the format golden tests, the CLI and the UI share.
+    pub fn trace_text(&self) -> String {
+        let mut out = String::new();
+        for line in &self.trace {
+            let _ = writeln!(out, "{:>12}  {}", line.time.to_string(), self.render(line));
+        }
+        out
+    }
+
+    /// One trace line's text, without its time.
+    pub fn render(&self, line: &TraceLine) -> String {
+        match &line.entry {
+            TraceEntry::Note(text) => text.to_string(),
+            TraceEntry::Hop { packet, hop } => {
+                let p = &self.packets[packet.0 as usize];
+                format!("{} {}", packet_label(p.kind, p.id), self.render_hop(p, &p.hops[*hop as usize]))
+            }
+        }
+    }
+
+    fn render_hop(&self, p: &PacketRecord, h: &Hop) -> String {
+        let names = &self.names;
+        let at = names.place(h.at);
+        let flow = &self.flows[p.flow.0 as usize];
+        match &h.action {
+            Action::Sent => {
+                let who = match flow.initiator {
+                    Initiator::Client(c) => names.clients[c as usize].clone(),
+                    Initiator::Probe { .. } => "lb".to_string(),
+                };
+                format!("{who} sends {}", h.before)
+            }
+            Action::Balanced { node, in_rotation, total, by_source_ip } => {
+                let how = if *by_source_ip { "source-IP hash" } else { "5-tuple hash" };
+                let rewrite = if h.after != h.before { format!(", dst -> {}", h.after.dst) } else { String::new() };
+                format!(
+                    "lb -> {} ({how}, {in_rotation}/{total} nodes in rotation{rewrite})",
+                    names.nodes[node.0 as usize]
+                )
+            }
+            Action::Netfilter { .. } => {
+                let mut what = Vec::new();
+                if h.after.dst != h.before.dst {
+                    what.push(format!("DNAT {} -> {}", h.before.dst, h.after.dst));
+                }
+                if h.after.src.ip() != h.before.src.ip() {
+                    what.push(format!("SNAT {} -> {}", h.before.src.ip(), h.after.src.ip()));
+                }
+                format!("{at} {}{}", what.join(", "), crate::sim::chain_path(&h.rules))
+            }
+            Action::Forwarded => format!("{at} accepts {}", h.after),
+            Action::UnNat if h.at == Place::Lb => format!("lb translates {} => {}", h.before, h.after),
+            Action::UnNat => format!("{at} un-NAT {} => {} (conntrack)", h.before, h.after),
+            Action::App { output, .. } => format!("{at} sees {}, prints \"{output}\"", h.before.src.ip()),
+            Action::Backend { output } => format!("{at} sees {}, prints \"{output}\"", h.before.src.ip()),
+            Action::HealthServer { status } => format!("{at} health server answers HTTP {status}"),
+            Action::Delivered => {
+                let output = flow.app_output.as_deref().unwrap_or("");
+                format!("{at} receives \"{}\"", output.lines().next().unwrap_or(""))
+            }
+            Action::Dropped { reason } => format!("{at} DROP: {reason}"),
+            Action::Rejected { reason } => format!("{at} REJECT: {reason}"),
+        }
     }
 }
 

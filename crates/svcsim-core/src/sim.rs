@@ -17,8 +17,10 @@ use crate::kube_proxy::{
 };
 use crate::lb::{self, BackendHealth, LbProfile, ProbeKind, ProbeMetric, ProbePort, ProbeResult, RotationChange};
 use crate::net::Header;
+pub use crate::record::Run;
 use crate::record::{
-    Action, FlowId, FlowRecord, Hop, Initiator, Outcome, PacketId, PacketKind, PacketRecord, TraceLine, packet_label,
+    Action, FlowId, FlowRecord, Hop, Initiator, Names, Outcome, PacketId, PacketKind, PacketRecord, RotationEvent,
+    TraceEntry, TraceLine,
 };
 use crate::rng::SimRng;
 use crate::scenario::{Change, ClientKind, Scenario, Schedule, Target};
@@ -29,72 +31,11 @@ use crate::topology::{Latencies, POD_LINK, Place, Topology};
 pub const PROXY_HEALTHZ_PORT: u16 = 10256;
 /// How long a deleted or scaled-down pod stays terminating before it is gone.
 pub const TERMINATION: Duration = Duration::from_secs(1);
+/// Most packets make five hops or fewer (sent, LB, ingress node, second node, pod): reserving
+/// that many up front keeps a large run's record from doubling its hop vectors.
+const HOPS_HINT: usize = 5;
 /// The first ephemeral port clients use (Linux `ip_local_port_range`).
 const EPHEMERAL: (u16, u16) = (32768, 60999);
-
-/// Everything a run recorded so far.
-#[derive(Debug, Clone, Default)]
-pub struct Run {
-    pub packets: Vec<PacketRecord>,
-    pub flows: Vec<FlowRecord>,
-    pub trace: Vec<TraceLine>,
-    /// The Health Probe Status metric per LoadBalancer Service.
-    pub probe_metric: BTreeMap<ServiceId, ProbeMetric>,
-    /// Every time a node left or rejoined an LB's rotation.
-    pub rotation: Vec<RotationEvent>,
-    /// How many events the loop processed.
-    pub events: u64,
-}
-
-/// A node leaving or rejoining the rotation of a Service's load balancer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RotationEvent {
-    pub time: Instant,
-    pub svc: ServiceId,
-    pub node: NodeId,
-    pub in_rotation: bool,
-    /// Why it left, e.g. "probe HTTP 503 ×2".
-    pub reason: Option<String>,
-}
-
-impl Run {
-    /// Client requests (not probes), in the order they were sent.
-    pub fn requests(&self) -> impl Iterator<Item = &FlowRecord> {
-        self.flows.iter().filter(|f| matches!(f.initiator, Initiator::Client(_)))
-    }
-
-    /// How many requests each pod answered.
-    pub fn hits_per_pod(&self) -> BTreeMap<PodId, usize> {
-        let mut hits = BTreeMap::new();
-        for f in self.requests().filter(|f| f.outcome == Outcome::Answered) {
-            if let Some(p) = f.pod {
-                *hits.entry(p).or_default() += 1;
-            }
-        }
-        hits
-    }
-
-    /// The source addresses each pod saw, with how often.
-    pub fn sources_seen(&self) -> BTreeMap<PodId, BTreeMap<Ipv4Addr, usize>> {
-        let mut seen: BTreeMap<PodId, BTreeMap<Ipv4Addr, usize>> = BTreeMap::new();
-        for f in self.requests() {
-            if let (Some(p), Some(src)) = (f.pod, f.source_seen) {
-                *seen.entry(p).or_default().entry(src).or_default() += 1;
-            }
-        }
-        seen
-    }
-
-    /// The trace as text, one line per event: the format golden tests, the CLI and the UI share.
-    pub fn trace_text(&self) -> String {
-        let mut out = String::new();
-        for line in &self.trace {
-            out.push_str(&line.to_string());
-            out.push('\n');
-        }
-        out
-    }
-}
 
 #[derive(Debug, Clone)]
 enum Event {
@@ -175,6 +116,10 @@ pub struct Sim {
     pending_probe: BTreeMap<FlowId, ProbeResult>,
     /// EndpointSlice addresses that are no pod: (address, the node named by nodeName).
     backends: Vec<(Ipv4Addr, Option<NodeId>)>,
+    /// Live pods by IP, rebuilt whenever pods come or go.
+    pod_ips: BTreeMap<Ipv4Addr, PodId>,
+    /// Shares identical chains between nodes' rulesets.
+    interner: kube_proxy::Interner,
     run: Run,
 }
 
@@ -234,13 +179,18 @@ impl Sim {
             lb_flows: BTreeMap::new(),
             pending_probe: BTreeMap::new(),
             backends: Vec::new(),
+            pod_ips: BTreeMap::new(),
+            interner: kube_proxy::Interner::default(),
             run: Run::default(),
             cluster,
             scenario,
         };
+        sim.index_pods();
         for n in 0..sim.cluster.nodes.len() {
             let node = NodeId(n as u32);
-            let rules = Rc::new(kube_proxy::program(&sim.cluster, node));
+            let mut rules = kube_proxy::program(&sim.cluster, node);
+            sim.interner.intern(&mut rules);
+            let rules = Rc::new(rules);
             let mut state = NodeState {
                 rules,
                 net: NodeNet::of(&sim.cluster, node),
@@ -254,6 +204,12 @@ impl Sim {
             sim.nodes.push(state);
         }
         sim.backends = plain_backends(&sim.cluster);
+        sim.run.names = Names {
+            clients: sim.scenario.clients.iter().map(|c| c.name.clone()).collect(),
+            nodes: sim.cluster.nodes.iter().map(|n| n.name.clone()).collect(),
+            pods: std::mem::take(&mut sim.run.names.pods),
+            backends: sim.backends.iter().map(|(ip, _)| *ip).collect(),
+        };
         sim.trace_setup();
         let mut phase_rng = root.stream("lb/phase");
         for s in 0..sim.cluster.services.len() {
@@ -346,13 +302,33 @@ impl Sim {
         Some(&self.lbs.get(&svc)?.backends)
     }
 
+    /// The live pod holding `ip`.
+    fn pod_at(&self, ip: Ipv4Addr) -> Option<PodId> {
+        self.pod_ips.get(&ip).copied()
+    }
+
+    /// Re-indexes pods by IP and names new pods for the trace; call whenever pods come or go.
+    fn index_pods(&mut self) {
+        self.pod_ips = self
+            .cluster
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.deleted)
+            .map(|(i, p)| (p.ip, PodId(i as u32)))
+            .collect();
+        let known = self.run.names.pods.len();
+        self.run.names.pods.extend(self.cluster.pods[known..].iter().map(|p| p.name.clone()));
+    }
+
     fn schedule(&mut self, time: Instant, event: Event) {
         self.seq += 1;
         self.queue.push(Reverse(Queued { time, seq: self.seq, event }));
     }
 
-    fn trace(&mut self, packet: Option<PacketId>, text: String) {
-        self.run.trace.push(TraceLine { time: self.now, packet, text });
+    /// A trace line that is not about one packet hop.
+    fn note(&mut self, text: String) {
+        self.run.trace.push(TraceLine { time: self.now, entry: TraceEntry::Note(text.into()) });
     }
 
     fn handle(&mut self, event: Event) {
@@ -369,8 +345,9 @@ impl Sim {
             Event::Sync { node } => self.sync(node),
             Event::PodGone { pod } => {
                 self.cluster.pods[pod.0 as usize].deleted = true;
+                self.index_pods();
                 let name = self.cluster.pod(pod).name.clone();
-                self.trace(None, format!("pod {name} is gone"));
+                self.note(format!("pod {name} is gone"));
                 self.schedule_syncs();
             }
             Event::Sweep => {
@@ -385,15 +362,6 @@ impl Sim {
     }
 
     // ----- names for the trace -----
-
-    fn place_name(&self, place: Place) -> String {
-        match place {
-            Place::Client(c) => self.scenario.clients[c as usize].name.clone(),
-            Place::Node(n) => self.cluster.node(n).name.clone(),
-            Place::Pod(p) => format!("pod {}", self.cluster.pod(p).name),
-            other => other.to_string(),
-        }
-    }
 
     fn trace_setup(&mut self) {
         let c = &self.cluster;
@@ -433,7 +401,7 @@ impl Sim {
             lines.push(l);
         }
         for l in lines {
-            self.trace(None, l);
+            self.note(l);
         }
     }
 
@@ -442,7 +410,7 @@ impl Sim {
     fn new_flow(&mut self, initiator: Initiator, header: Header, kind: PacketKind) -> (FlowId, PacketId) {
         let flow = FlowId(self.run.flows.len() as u32);
         let packet = PacketId(self.run.packets.len() as u32);
-        self.run.packets.push(PacketRecord { id: packet, kind, flow, hops: Vec::new() });
+        self.run.packets.push(PacketRecord { id: packet, kind, flow, hops: Vec::with_capacity(HOPS_HINT) });
         self.run.flows.push(FlowRecord {
             id: flow,
             initiator,
@@ -466,7 +434,7 @@ impl Sim {
             Initiator::Client(_) => PacketKind::Reply,
             Initiator::Probe { .. } => PacketKind::ProbeReply,
         };
-        self.run.packets.push(PacketRecord { id: packet, kind, flow, hops: Vec::new() });
+        self.run.packets.push(PacketRecord { id: packet, kind, flow, hops: Vec::with_capacity(HOPS_HINT) });
         self.run.flows[flow.0 as usize].reply = Some(packet);
         packet
     }
@@ -488,12 +456,12 @@ impl Sim {
         matches!(self.packet(packet).kind, PacketKind::Probe | PacketKind::ProbeReply)
     }
 
-    /// Traces a packet event, except the hops of probes (their results are traced instead).
-    fn trace_packet(&mut self, packet: PacketId, text: String) {
+    /// Traces the hop just recorded for `packet`, except the hops of probes (their results are
+    /// traced instead). The line is rendered from the hop when the trace is read.
+    fn trace_hop(&mut self, packet: PacketId) {
         if !self.is_probe(packet) {
-            let p = self.packet(packet);
-            let label = packet_label(p.kind, p.id);
-            self.trace(Some(packet), format!("{label} {text}"));
+            let hop = self.packet(packet).hops.len() as u32 - 1;
+            self.run.trace.push(TraceLine { time: self.now, entry: TraceEntry::Hop { packet, hop } });
         }
     }
 
@@ -533,8 +501,7 @@ impl Sim {
             packet,
             Hop { at, time: self.now, before: header, after: header, action, rules, conntrack: None },
         );
-        let name = self.place_name(at);
-        self.trace_packet(packet, format!("{name} DROP: {reason}"));
+        self.trace_hop(packet);
         self.end_flow(packet, Outcome::Dropped { reason: reason.clone() });
         self.fail_probe_later(packet, None);
     }
@@ -545,8 +512,7 @@ impl Sim {
             packet,
             Hop { at, time: self.now, before: header, after: header, action, rules, conntrack: None },
         );
-        let name = self.place_name(at);
-        self.trace_packet(packet, format!("{name} REJECT: {reason}"));
+        self.trace_hop(packet);
         self.end_flow(packet, Outcome::Rejected { reason });
         // The refusal travels back to the prober.
         let back = self.latency(at, Place::Lb);
@@ -573,7 +539,7 @@ impl Sim {
             self.schedule(self.now + *period, Event::Send { client });
         }
         let Some(dst) = self.resolve_target(&c.target) else {
-            self.trace(None, format!("{} has nothing to send to: {:?} has no address yet", c.name, c.target));
+            self.note(format!("{} has nothing to send to: {:?} has no address yet", c.name, c.target));
             return;
         };
         let port = {
@@ -586,7 +552,7 @@ impl Sim {
             ClientKind::Pod(name) => match self.cluster.pod_by_name(name) {
                 Some(pod) => (self.cluster.pod(pod).ip, Place::Pod(pod), None),
                 None => {
-                    self.trace(None, format!("{}: pod {name} does not exist, nothing sent", c.name));
+                    self.note(format!("{}: pod {name} does not exist, nothing sent", c.name));
                     return;
                 }
             },
@@ -595,7 +561,7 @@ impl Sim {
         let header = Header::new(SocketAddrV4::new(src_ip, port), dst);
         let (_, packet) = self.new_flow(Initiator::Client(client), header, PacketKind::Request);
         self.hop(packet, place, header, header, Action::Sent);
-        self.trace_packet(packet, format!("{} sends {header}", c.name));
+        self.trace_hop(packet);
         match (place, origin_node) {
             (_, Some(node)) => self.at_node(packet, node, header, Origin::Host),
             (Place::Pod(pod), _) => {
@@ -650,18 +616,15 @@ impl Sim {
         let flow = self.packet(packet).flow;
         let seen = *header.src.ip();
         let output = crate::cluster::App::Echo.respond(seen);
+        self.hop(packet, place, header, header, Action::Backend { output: output.clone() });
         if self.is_probe(packet) {
             self.pending_probe.insert(flow, ProbeResult::TcpOk);
         } else {
             let f = &mut self.run.flows[flow.0 as usize];
             f.source_seen = Some(seen);
-            f.app_output = Some(output.clone());
-            self.trace_packet(
-                packet,
-                format!("backend {} sees {seen}, prints \"{output}\"", self.backends[b as usize].0),
-            );
+            f.app_output = Some(output);
+            self.trace_hop(packet);
         }
-        self.hop(packet, place, header, header, Action::Delivered);
         let reply = self.new_reply(flow);
         let back = header.reversed();
         self.hop(reply, place, back, back, Action::Sent);
@@ -714,7 +677,7 @@ impl Sim {
                 match self.lb_flows.remove(&header) {
                     Some(out) => {
                         self.hop(packet, Place::Lb, header, out, Action::UnNat);
-                        self.trace_packet(packet, format!("lb translates {header} => {out}"));
+                        self.trace_hop(packet);
                         let client = self.flow_place(packet);
                         self.forward(packet, Place::Lb, client, out);
                     }
@@ -769,14 +732,14 @@ impl Sim {
                 out
             }
         };
-        self.hop(packet, Place::Lb, header, out, Action::Balanced { node, in_rotation: in_rotation.len() });
-        let how = if affinity { "source-IP hash" } else { "5-tuple hash" };
-        let node_name = self.cluster.node(node).name.clone();
-        let rewrite = if out != header { format!(", dst -> {}", out.dst) } else { String::new() };
-        self.trace_packet(
-            packet,
-            format!("lb -> {node_name} ({how}, {}/{total} nodes in rotation{rewrite})", in_rotation.len()),
-        );
+        let action = Action::Balanced {
+            node,
+            in_rotation: in_rotation.len() as u32,
+            total: total as u32,
+            by_source_ip: affinity,
+        };
+        self.hop(packet, Place::Lb, header, out, action);
+        self.trace_hop(packet);
         self.forward(packet, Place::Lb, Place::Node(node), out);
     }
 
@@ -798,7 +761,6 @@ impl Sim {
         let entry = Entry::new(header, walk.after, now);
         self.nodes[node.0 as usize].conntrack.insert(entry);
         let place = Place::Node(node);
-        let name = self.cluster.node(node).name.clone();
         let path = chain_path(&walk.hits);
         match walk.verdict {
             Verdict::Drop { reason } => {
@@ -817,22 +779,10 @@ impl Sim {
                     after: walk.after,
                     action,
                     rules: walk.hits,
-                    conntrack: Some(entry),
+                    conntrack: Some(Box::new(entry)),
                 };
                 self.push_hop(packet, hop);
-                let mut what = Vec::new();
-                if let Some(to) = walk.dnat {
-                    what.push(format!("DNAT {} -> {to}", header.dst));
-                }
-                if walk.masqueraded {
-                    what.push(format!("SNAT {} -> {}", header.src.ip(), walk.after.src.ip()));
-                }
-                let text = if what.is_empty() {
-                    format!("{name} accepts {}", walk.after)
-                } else {
-                    format!("{name} {}{path}", what.join(", "))
-                };
-                self.trace_packet(packet, text);
+                self.trace_hop(packet);
                 match walk.delivery {
                     Delivery::Local => self.local_socket(packet, node, walk.after),
                     Delivery::Forward => self.route_from_node(packet, node, walk.after),
@@ -850,11 +800,18 @@ impl Sim {
         let action = if nat { Action::UnNat } else { Action::Forwarded };
         self.push_hop(
             packet,
-            Hop { at: place, time: self.now, before: header, after, action, rules: Vec::new(), conntrack: entry },
+            Hop {
+                at: place,
+                time: self.now,
+                before: header,
+                after,
+                action,
+                rules: Vec::new(),
+                conntrack: entry.map(Box::new),
+            },
         );
         if nat {
-            let name = self.cluster.node(node).name.clone();
-            self.trace_packet(packet, format!("{name} un-NAT {header} => {after} (conntrack)"));
+            self.trace_hop(packet);
         }
         self.route_from_node(packet, node, after);
     }
@@ -866,9 +823,7 @@ impl Sim {
             Initiator::Client(c) => match &self.scenario.clients[c as usize].kind {
                 ClientKind::External(_) => Place::Client(c),
                 ClientKind::HostNetwork(n) => Place::Node(*n),
-                ClientKind::Pod(_) => {
-                    self.cluster.pod_by_ip(*flow.header.src.ip()).map_or(Place::Client(c), Place::Pod)
-                }
+                ClientKind::Pod(_) => self.pod_at(*flow.header.src.ip()).map_or(Place::Client(c), Place::Pod),
             },
         }
     }
@@ -883,7 +838,7 @@ impl Sim {
         }
         let next = if let Some(owner) = self.cluster.node_for_pod_ip(dst) {
             if owner == node {
-                match self.cluster.pod_by_ip(dst) {
+                match self.pod_at(dst) {
                     Some(pod) => Place::Pod(pod),
                     None => {
                         return self.drop_packet(
@@ -946,8 +901,7 @@ impl Sim {
         } else {
             let f = &mut self.run.flows[flow.0 as usize];
             f.app_output = Some(format!("HTTP {}\n{}", response.status, response.body));
-            let name = self.cluster.node(node).name.clone();
-            self.trace_packet(packet, format!("{name} health server answers HTTP {}", response.status));
+            self.trace_hop(packet);
         }
         let reply = self.new_reply(flow);
         let back = header.reversed();
@@ -986,7 +940,7 @@ impl Sim {
             f.source_seen = Some(seen);
             f.app_output = Some(output.clone());
             self.hop(packet, place, header, header, Action::App { pod, output: output.clone() });
-            self.trace_packet(packet, format!("pod {} sees {seen}, prints \"{output}\"", p.name));
+            self.trace_hop(packet);
         }
         let reply = self.new_reply(flow);
         let back = header.reversed();
@@ -1005,9 +959,7 @@ impl Sim {
             return self.reject_packet(packet, place, header, reason, Vec::new());
         }
         self.hop(packet, place, header, header, Action::Delivered);
-        let output = self.run.flows[flow.0 as usize].app_output.clone().unwrap_or_default();
-        let name = self.place_name(place);
-        self.trace_packet(packet, format!("{name} receives \"{}\"", output.lines().next().unwrap_or("")));
+        self.trace_hop(packet);
         self.end_flow(packet, Outcome::Answered);
     }
 
@@ -1063,15 +1015,15 @@ impl Sim {
             ProbeKind::Http => format!("HTTP :{port}/healthz"),
             ProbeKind::Tcp => format!("TCP :{port}"),
         };
-        self.trace(None, format!("lb probe {node_name} {what} for {svc_name}: {result}"));
+        self.note(format!("lb probe {node_name} {what} for {svc_name}: {result}"));
         let time = self.now;
         match change {
             Some(RotationChange::Left { reason }) => {
-                self.trace(None, format!("lb: {node_name} leaves rotation for {svc_name} ({reason})"));
+                self.note(format!("lb: {node_name} leaves rotation for {svc_name} ({reason})"));
                 self.run.rotation.push(RotationEvent { time, svc, node, in_rotation: false, reason: Some(reason) });
             }
             Some(RotationChange::Joined) => {
-                self.trace(None, format!("lb: {node_name} joins rotation for {svc_name}"));
+                self.note(format!("lb: {node_name} joins rotation for {svc_name}"));
                 self.run.rotation.push(RotationEvent { time, svc, node, in_rotation: true, reason: None });
             }
             None => {}
@@ -1096,7 +1048,7 @@ impl Sim {
     fn apply(&mut self, idx: usize) {
         let change = self.scenario.changes[idx].change.clone();
         let text = self.describe(&change);
-        self.trace(None, format!("change: {text}"));
+        self.note(format!("change: {text}"));
         match change {
             Change::ExternalTrafficPolicy { svc, policy } => {
                 self.cluster.services[svc.0 as usize].external_traffic_policy = policy
@@ -1136,19 +1088,20 @@ impl Sim {
         for (i, s) in self.cluster.services.iter().enumerate() {
             if let Some(hc) = s.health_check_node_port.filter(|_| s.health_check_node_port != before_hc[i]) {
                 let line = format!("service {}: healthCheckNodePort {hc} allocated", s.namespaced_name());
-                self.run.trace.push(TraceLine { time: self.now, packet: None, text: line });
+                self.run.trace.push(TraceLine { time: self.now, entry: TraceEntry::Note(line.into()) });
             }
         }
         let changed = self.cluster.reconcile_deployments(&mut self.names_rng);
+        self.index_pods();
         for pod in changed {
             let p = self.cluster.pod(pod);
             if p.terminating {
                 let line = format!("pod {} is terminating", p.name);
                 self.schedule(self.now + TERMINATION, Event::PodGone { pod });
-                self.trace(None, line);
+                self.note(line);
             } else {
                 let line = format!("pod {}: ip {} on {} ({})", p.name, p.ip, self.cluster.node(p.node).name, p.app);
-                self.trace(None, line);
+                self.note(line);
             }
         }
         self.schedule_syncs();
@@ -1216,7 +1169,8 @@ impl Sim {
         if !self.cluster.node(node).kube_proxy_healthy {
             return;
         }
-        let rules = kube_proxy::program(&self.cluster, node);
+        let mut rules = kube_proxy::program(&self.cluster, node);
+        self.interner.intern(&mut rules);
         let changed = *self.nodes[n].rules != rules;
         let servers = health_servers(&self.cluster, node);
         let servers_changed = servers != self.nodes[n].health_servers;
@@ -1229,7 +1183,7 @@ impl Sim {
             let hc: Vec<String> =
                 self.nodes[n].health_servers.iter().map(|(_, (p, c))| format!(":{p} localEndpoints={c}")).collect();
             let hc = if hc.is_empty() { String::new() } else { format!("; health servers {}", hc.join(", ")) };
-            self.trace(None, format!("{name} kube-proxy synced: {count} rules{hc}"));
+            self.note(format!("{name} kube-proxy synced: {count} rules{hc}"));
         }
     }
 }
@@ -1263,7 +1217,7 @@ pub fn chain_path(hits: &[RuleHit]) -> String {
     // In nat, a jump into a chain is part of the story even when nothing inside it matches
     // (a Local KUBE-EXT without a KUBE-SVL rule); in filter, only chains where a rule matched.
     fn jumps(h: &RuleHit) -> Option<&str> {
-        h.jump.as_ref().filter(|_| h.table == Table::Nat).map(|j| j.as_str())
+        h.jump().filter(|_| h.table == Table::Nat).map(|j| j.as_str())
     }
     for c in hits.iter().flat_map(|h| std::iter::once(h.chain.as_str()).chain(jumps(h))) {
         let skip = matches!(

@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
-use super::rules::{ChainName, CtStates, Match, Ruleset, Table, Target, chains};
+use super::rules::{ChainName, CtStates, Match, Rule, Ruleset, Table, Target, chains};
 use crate::cluster::{Cluster, NetworkPlugin, NodeId};
 use crate::net::{Header, Ipv4Cidr};
 
@@ -60,20 +60,25 @@ pub trait Chooser {
     fn recent_set(&mut self, name: &ChainName, src: Ipv4Addr);
 }
 
-/// One rule that matched, in the order they fired.
+/// One rule that matched, in the order they fired. It shares the rule with the ruleset it came
+/// from, so recording it is cheap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleHit {
     pub table: Table,
     pub chain: ChainName,
-    /// The rule's text after `-A <chain>`.
-    pub rule: Rc<str>,
+    pub rule: Rc<Rule>,
+}
+
+impl RuleHit {
     /// The chain the rule jumped to, if it was a jump.
-    pub jump: Option<ChainName>,
+    pub fn jump(&self) -> Option<&ChainName> {
+        self.rule.jump()
+    }
 }
 
 impl fmt::Display for RuleHit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "-t {} -A {} {}", self.table, self.chain, self.rule)
+        write!(f, "-t {} -A {} {}", self.table, self.chain, self.rule.text())
     }
 }
 
@@ -134,7 +139,8 @@ enum Flow {
 
 /// Walks the first packet with header `pkt` through `rules` on the node described by `net`.
 pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, chooser: &mut dyn Chooser) -> Walk {
-    let mut st = State { header: pkt, original_src: *pkt.src.ip(), mark: false, dnat: None, net, hits: Vec::new() };
+    let mut st =
+        State { header: pkt, original_src: *pkt.src.ip(), mark: false, dnat: None, net, hits: Vec::with_capacity(8) };
     let nat_hook = match origin {
         Origin::Routed => chains::PREROUTING,
         Origin::Host => chains::OUTPUT,
@@ -174,18 +180,15 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
 }
 
 fn walk(rules: &Ruleset, table: Table, chain: &str, st: &mut State<'_>, chooser: &mut dyn Chooser) -> Flow {
-    let Some(chain_rules) = rules.table(table).get(chain) else {
+    let Some((chain_name, chain_rules)) = rules.table(table).get_key_value(chain) else {
         return Flow::Continue;
     };
     for rule in chain_rules {
         if !rule.matches.iter().all(|m| matches(m, st, chooser)) {
             continue;
         }
-        let jump = match &rule.target {
-            Target::Jump(next) => Some(next.clone()),
-            _ => None,
-        };
-        st.hits.push(RuleHit { table, chain: ChainName::new(chain), rule: rule.text().clone(), jump });
+        let hit_at = st.hits.len();
+        st.hits.push(RuleHit { table, chain: chain_name.clone(), rule: Rc::clone(rule) });
         for m in &rule.matches {
             if let Match::RecentSet { name } = m {
                 chooser.recent_set(name, st.original_src);
@@ -194,6 +197,12 @@ fn walk(rules: &Ruleset, table: Table, chain: &str, st: &mut State<'_>, chooser:
         let comment = || rule.comment.clone().unwrap_or_default();
         match &rule.target {
             Target::Jump(next) => match walk(rules, table, next.as_str(), st, chooser) {
+                // A filter jump into a chain where nothing matched changed nothing: leave it out
+                // of the record. (In nat it stays: a Local KUBE-EXT without a KUBE-SVL rule is
+                // exactly the story of a drop.)
+                Flow::Continue if table == Table::Filter && st.hits.len() == hit_at + 1 => {
+                    st.hits.pop();
+                }
                 Flow::Continue => {}
                 other => return other,
             },

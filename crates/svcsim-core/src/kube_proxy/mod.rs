@@ -10,7 +10,7 @@ mod rules;
 pub use eval::{Chooser, Delivery, ForcedPick, NodeNet, Origin, RuleHit, Verdict, Walk, evaluate, every_outcome};
 pub use first_packet::{FirstPacket, FirstPacketVerdict, first_packet};
 pub use program::{PortChains, endpoint_chain, program};
-pub use rules::{ChainName, CtStates, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains};
+pub use rules::{ChainName, CtStates, Interner, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains};
 
 #[cfg(test)]
 mod tests;

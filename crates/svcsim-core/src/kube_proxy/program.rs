@@ -2,6 +2,7 @@
 //! pure function from the cluster to a [`Ruleset`] (§1).
 
 use std::net::Ipv4Addr;
+use std::rc::Rc;
 
 use super::rules::{ChainName, CtStates, Match, Rule, Ruleset, Target, chains};
 use crate::cluster::{Cluster, DetectLocalMode, NodeId, ServiceId, TrafficPolicy};
@@ -43,8 +44,8 @@ fn jump(chain: &str) -> Target {
     Target::Jump(ChainName::new(chain))
 }
 
-fn rule(comment: impl Into<Option<String>>, matches: Vec<Match>, target: Target) -> Rule {
-    Rule::new(comment.into(), matches, target)
+fn rule(comment: impl Into<Option<String>>, matches: Vec<Match>, target: Target) -> Rc<Rule> {
+    Rc::new(Rule::new(comment.into(), matches, target))
 }
 
 /// Programs `node`'s rules for every Service of `cluster`.

@@ -86,7 +86,7 @@ pub enum CtStates {
 }
 
 /// One match of a rule, rendered exactly as kube-proxy writes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Match {
     /// `-m tcp -p tcp`.
     Tcp,
@@ -113,7 +113,7 @@ pub enum Match {
 }
 
 /// What a rule does when it matches.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Jump(ChainName),
     Return,
@@ -131,23 +131,30 @@ pub enum Target {
 
 /// One rule. `text` is its iptables-restore line without `-A <chain>`, computed once so traces
 /// can keep it cheaply.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub comment: Option<String>,
     pub matches: Vec<Match>,
     pub target: Target,
-    text: Rc<str>,
+    text: Box<str>,
 }
 
 impl Rule {
     pub fn new(comment: Option<String>, matches: Vec<Match>, target: Target) -> Rule {
-        let mut rule = Rule { comment, matches, target, text: "".into() };
+        let mut rule = Rule { comment, matches, target, text: Box::default() };
         rule.text = rule.render().into();
         rule
     }
     /// The rule's arguments after `-A <chain>`.
-    pub fn text(&self) -> &Rc<str> {
+    pub fn text(&self) -> &str {
         &self.text
+    }
+    /// The chain this rule jumps to, if its target is a jump.
+    pub fn jump(&self) -> Option<&ChainName> {
+        match &self.target {
+            Target::Jump(next) => Some(next),
+            _ => None,
+        }
     }
 
     fn render(&self) -> String {
@@ -219,25 +226,31 @@ impl fmt::Display for Target {
 }
 
 /// A table's chains in the order they were created; each chain's rules in order.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableRules {
-    pub chains: IndexMap<ChainName, Vec<Rule>>,
+    /// Each chain's rules behind an `Rc`, so identical chains of different nodes can share one
+    /// allocation (see [`Interner`]).
+    pub chains: IndexMap<ChainName, Rc<Vec<Rc<Rule>>>>,
 }
 
 impl TableRules {
     /// Declares `chain` (idempotent) and returns its rules for appending.
-    pub fn chain(&mut self, chain: &ChainName) -> &mut Vec<Rule> {
-        self.chains.entry(chain.clone()).or_default()
+    pub fn chain(&mut self, chain: &ChainName) -> &mut Vec<Rc<Rule>> {
+        Rc::make_mut(self.chains.entry(chain.clone()).or_default())
     }
-    pub fn append(&mut self, chain: &ChainName, rule: Rule) {
+    pub fn append(&mut self, chain: &ChainName, rule: Rc<Rule>) {
         self.chain(chain).push(rule);
     }
-    pub fn get(&self, chain: &str) -> Option<&[Rule]> {
-        self.chains.get(chain).map(Vec::as_slice)
+    pub fn get(&self, chain: &str) -> Option<&[Rc<Rule>]> {
+        self.chains.get(chain).map(|rules| rules.as_slice())
+    }
+    /// The chain's name as stored (a cheap clone) and its rules.
+    pub fn get_key_value(&self, chain: &str) -> Option<(&ChainName, &[Rc<Rule>])> {
+        self.chains.get_key_value(chain).map(|(name, rules)| (name, rules.as_slice()))
     }
     /// How many rules the table holds.
     pub fn len(&self) -> usize {
-        self.chains.values().map(Vec::len).sum()
+        self.chains.values().map(|rules| rules.len()).sum()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -250,9 +263,33 @@ impl std::borrow::Borrow<str> for ChainName {
     }
 }
 
+/// Shares identical chains between the rulesets of different nodes: most KUBE-SVC-* and
+/// KUBE-SEP-* chains do not depend on the node, and a large cluster would otherwise hold one copy
+/// per node.
+#[derive(Debug, Default)]
+pub struct Interner {
+    seen: std::collections::BTreeMap<(Table, ChainName), Rc<Vec<Rc<Rule>>>>,
+}
+
+impl Interner {
+    /// Replaces each chain of `rules` by an equal one seen before, if any.
+    pub fn intern(&mut self, rules: &mut Ruleset) {
+        for (table, t) in [(Table::Filter, &mut rules.filter), (Table::Nat, &mut rules.nat)] {
+            for (name, chain) in t.chains.iter_mut() {
+                match self.seen.get(&(table, name.clone())) {
+                    Some(shared) if shared == chain => *chain = Rc::clone(shared),
+                    _ => {
+                        self.seen.insert((table, name.clone()), Rc::clone(chain));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Everything kube-proxy programs on one node, plus the jumps from the built-in chains that it
 /// ensures separately (`iptablesJumpChains`, §1.1).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ruleset {
     pub filter: TableRules,
     pub nat: TableRules,
@@ -281,7 +318,7 @@ impl Ruleset {
             }
             owned.sort_by_key(|c| (rule_group(c.as_str()), *c));
             for chain in owned {
-                for rule in &table.chains[chain] {
+                for rule in table.chains[chain].iter() {
                     out.push_str(&format!("-A {chain} {}\n", rule.text()));
                 }
             }
@@ -340,7 +377,7 @@ mod tests {
             Target::Jump(ChainName::new(chains::KUBE_MARK_MASQ)),
         );
         assert_eq!(
-            &**rule.text(),
+            rule.text(),
             r#"-m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ"#
         );
         let stat = Rule::new(
@@ -349,7 +386,7 @@ mod tests {
             Target::Jump(svc),
         );
         assert_eq!(
-            &**stat.text(),
+            stat.text(),
             r#"-m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.3333333333 -j KUBE-SVC-X"#
         );
         let sep = Rule::new(
@@ -357,8 +394,8 @@ mod tests {
             vec![Match::Src { cidr: Ipv4Cidr::host(Ipv4Addr::new(10, 180, 0, 1)), negated: false }],
             Target::Jump(ChainName::new(chains::KUBE_MARK_MASQ)),
         );
-        assert_eq!(&**sep.text(), "-m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ");
+        assert_eq!(sep.text(), "-m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ");
         let mark = Rule::new(None, vec![], Target::MarkMasq);
-        assert_eq!(&**mark.text(), "-j MARK --or-mark 0x4000");
+        assert_eq!(mark.text(), "-j MARK --or-mark 0x4000");
     }
 }
