@@ -161,10 +161,31 @@ fn large_cluster(bencher: divan::Bencher) {
     bencher.counter(ItemsCount::new(n)).with_inputs(large).bench_values(|s| Sim::new(s).run().events);
 }
 
-/// Cost per request as the number of pods grows (1 Service, 2 nodes, 100 requests/s, 30 s).
+/// Only the event loop of the large run: `Sim::new` (programming 100 nodes) is not timed.
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn large_cluster_loop(bencher: divan::Bencher) {
+    let n = events(large());
+    bencher.counter(ItemsCount::new(n)).with_inputs(|| Sim::new(large())).bench_values(|mut sim| sim.run().events);
+}
+
+/// Programming every node's rules for the large cluster (what `Sim::new` and each sync cost).
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn large_cluster_setup(bencher: divan::Bencher) {
+    bencher.with_inputs(large).bench_values(Sim::new);
+}
+
+/// Cost per request as the number of pods grows: one Service, 100 requests/s for 30 s, no
+/// timeline change; setup is not timed.
 #[divan::bench(args = [1, 10, 100, 1_000], sample_count = 5, sample_size = 1)]
 fn per_request_by_pods(bencher: divan::Bencher, pods: u32) {
-    let make = move || scenario(if pods > 500 { 20 } else { 4 }, pods, 1, 100, 30);
-    let n = events(make());
-    bencher.counter(ItemsCount::new(n)).with_inputs(make).bench_values(|s| Sim::new(s).run().events);
+    let make = move || {
+        let mut s = scenario(4, pods, 1, 100, 30);
+        s.changes.clear();
+        s
+    };
+    let requests = 100 * 30;
+    bencher
+        .counter(ItemsCount::new(requests as u64))
+        .with_inputs(move || Sim::new(make()))
+        .bench_values(|mut sim| sim.run().events);
 }

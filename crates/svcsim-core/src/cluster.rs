@@ -446,6 +446,15 @@ impl Cluster {
     /// `rng` names the pods' random suffixes.
     pub fn reconcile_deployments(&mut self, rng: &mut SimRng) -> Vec<PodId> {
         let mut changed = Vec::new();
+        // Running pods per node: all of them, and per Deployment.
+        let mut per_node = vec![0usize; self.nodes.len()];
+        let mut per_node_owned: BTreeMap<(DeploymentId, NodeId), usize> = BTreeMap::new();
+        for p in self.pods.iter().filter(|p| !p.deleted && !p.terminating) {
+            per_node[p.node.0 as usize] += 1;
+            if let Some(owner) = p.owner {
+                *per_node_owned.entry((owner, p.node)).or_default() += 1;
+            }
+        }
         for d_idx in 0..self.deployments.len() {
             let id = DeploymentId(d_idx as u32);
             let live: Vec<PodId> = self.pods_of(id).filter(|p| !self.pod(*p).terminating).collect();
@@ -455,11 +464,15 @@ impl Cluster {
                     let p = &mut self.pods[pod.0 as usize];
                     p.terminating = true;
                     p.ready = false;
+                    per_node[p.node.0 as usize] -= 1;
+                    *per_node_owned.entry((id, p.node)).or_default() -= 1;
                     changed.push(*pod);
                 }
             }
             for _ in live.len()..want {
-                let Some(node) = self.schedule(id) else { break };
+                let Some(node) = self.schedule(id, &per_node, &per_node_owned) else { break };
+                per_node[node.0 as usize] += 1;
+                *per_node_owned.entry((id, node)).or_default() += 1;
                 let d = &self.deployments[d_idx];
                 let name = format!("{}-{}-{}", d.name, template_hash(d), pod_suffix(rng));
                 let pod = Pod {
@@ -490,21 +503,20 @@ impl Cluster {
             .map(|(i, _)| PodId(i as u32))
     }
 
-    fn schedule(&self, id: DeploymentId) -> Option<NodeId> {
+    fn schedule(
+        &self,
+        id: DeploymentId,
+        per_node: &[usize],
+        per_node_owned: &BTreeMap<(DeploymentId, NodeId), usize>,
+    ) -> Option<NodeId> {
         let d = &self.deployments[id.0 as usize];
         if let Some(name) = &d.template.node_name {
             return self.node_by_name(name);
         }
-        let count = |node: NodeId, own: bool| {
-            self.pods
-                .iter()
-                .filter(|p| !p.deleted && !p.terminating && p.node == node && (!own || p.owner == Some(id)))
-                .count()
-        };
         (0..self.nodes.len() as u32)
             .map(NodeId)
             .filter(|n| self.node(*n).ready)
-            .min_by_key(|n| (count(*n, true), count(*n, false), n.0))
+            .min_by_key(|n| (per_node_owned.get(&(id, *n)).copied().unwrap_or(0), per_node[n.0 as usize], n.0))
     }
 
     /// Fills in what the API server and controllers would assign: clusterIPs, nodePorts,

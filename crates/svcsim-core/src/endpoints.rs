@@ -44,9 +44,18 @@ impl fmt::Display for Endpoint {
 /// rules). For a Service without a selector: the explicit EndpointSlices' addresses whose port
 /// name matches the Service port's name.
 pub fn service_port_endpoints(cluster: &Cluster, svc: ServiceId, port_idx: usize) -> Vec<Endpoint> {
+    let mut out = unordered_endpoints(cluster, svc, port_idx);
+    // Go's string order: "10.244.0.10:8080" sorts before "10.244.0.2:8080".
+    out.sort_by_cached_key(|e| e.addr.to_string());
+    out.dedup_by(|a, b| a.addr == b.addr);
+    out
+}
+
+/// The same endpoints in no particular order, without the cost of sorting by text.
+fn unordered_endpoints(cluster: &Cluster, svc: ServiceId, port_idx: usize) -> Vec<Endpoint> {
     let service = cluster.service(svc);
     let sp = &service.ports[port_idx];
-    let mut out: Vec<Endpoint> = if service.selector.is_empty() {
+    let out: Vec<Endpoint> = if service.selector.is_empty() {
         cluster
             .endpoint_slices
             .iter()
@@ -84,8 +93,6 @@ pub fn service_port_endpoints(cluster: &Cluster, svc: ServiceId, port_idx: usize
             })
             .collect()
     };
-    out.sort_by_cached_key(|e| e.addr.to_string());
-    out.dedup_by(|a, b| a.addr == b.addr);
     out
 }
 
@@ -152,7 +159,7 @@ pub fn categorize(endpoints: &[Endpoint], node: NodeId, uses_cluster: bool, uses
 /// count, even if serving.
 pub fn local_ready_endpoint_ips(cluster: &Cluster, svc: ServiceId, node: NodeId) -> usize {
     let mut ips: Vec<Ipv4Addr> = (0..cluster.service(svc).ports.len())
-        .flat_map(|p| service_port_endpoints(cluster, svc, p))
+        .flat_map(|p| unordered_endpoints(cluster, svc, p))
         .filter(|e| e.ready && e.is_local(node))
         .map(|e| e.ip())
         .collect();

@@ -216,12 +216,15 @@ pub fn pick_backend(in_rotation: &[NodeId], header: Header, source_ip_affinity: 
     if in_rotation.is_empty() {
         return None;
     }
-    let key = if source_ip_affinity {
-        format!("{}>{}", header.src.ip(), header.dst.ip())
-    } else {
-        format!("{}>{}/tcp", header.src, header.dst)
-    };
-    let h = fnv1a(key.as_bytes()) ^ salt;
+    let (src, dst) = (header.src.ip().octets(), header.dst.ip().octets());
+    let (sport, dport) = if source_ip_affinity { (0, 0) } else { (header.src.port(), header.dst.port()) };
+    let mut key = [0u8; 13];
+    key[..4].copy_from_slice(&src);
+    key[4..8].copy_from_slice(&dst);
+    key[8..10].copy_from_slice(&sport.to_be_bytes());
+    key[10..12].copy_from_slice(&dport.to_be_bytes());
+    key[12] = 6; // TCP
+    let h = fnv1a(&key) ^ salt;
     let h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17;
     Some(in_rotation[(h % in_rotation.len() as u64) as usize])
 }

@@ -118,8 +118,13 @@ pub struct Sim {
     backends: Vec<(Ipv4Addr, Option<NodeId>)>,
     /// Live pods by IP, rebuilt whenever pods come or go.
     pod_ips: BTreeMap<Ipv4Addr, PodId>,
+    /// Routing tables, fixed for the run: node IPs, podCIDRs by network address, LB frontend
+    /// IPs and external clients' IPs.
+    routes: Routes,
     /// Shares identical chains between nodes' rulesets.
     interner: kube_proxy::Interner,
+    /// Work shared by all nodes' syncs for the current state of the cluster.
+    program_cache: kube_proxy::ProgramCache,
     run: Run,
 }
 
@@ -180,7 +185,9 @@ impl Sim {
             pending_probe: BTreeMap::new(),
             backends: Vec::new(),
             pod_ips: BTreeMap::new(),
+            routes: Routes::default(),
             interner: kube_proxy::Interner::default(),
+            program_cache: kube_proxy::ProgramCache::default(),
             run: Run::default(),
             cluster,
             scenario,
@@ -188,7 +195,7 @@ impl Sim {
         sim.index_pods();
         for n in 0..sim.cluster.nodes.len() {
             let node = NodeId(n as u32);
-            let mut rules = kube_proxy::program(&sim.cluster, node);
+            let mut rules = kube_proxy::program_cached(&sim.cluster, node, &mut sim.program_cache);
             sim.interner.intern(&mut rules);
             let rules = Rc::new(rules);
             let mut state = NodeState {
@@ -204,6 +211,7 @@ impl Sim {
             sim.nodes.push(state);
         }
         sim.backends = plain_backends(&sim.cluster);
+        sim.routes = Routes::new(&sim.cluster, &sim.scenario);
         sim.run.names = Names {
             clients: sim.scenario.clients.iter().map(|c| c.name.clone()).collect(),
             nodes: sim.cluster.nodes.iter().map(|n| n.name.clone()).collect(),
@@ -345,6 +353,7 @@ impl Sim {
             Event::Sync { node } => self.sync(node),
             Event::PodGone { pod } => {
                 self.cluster.pods[pod.0 as usize].deleted = true;
+                self.program_cache.clear();
                 self.index_pods();
                 let name = self.cluster.pod(pod).name.clone();
                 self.note(format!("pod {name} is gone"));
@@ -604,7 +613,7 @@ impl Sim {
         if let Some(b) = self.backends.iter().position(|(ip, node)| *ip == dst && node.is_none()) {
             return Some(Place::Backend(b as u32));
         }
-        self.cluster.node_by_ip(dst).map(Place::Node)
+        self.routes.node_ips.get(&dst).copied().map(Place::Node)
     }
 
     /// An EndpointSlice address that is no pod answers like the echoserver.
@@ -632,8 +641,10 @@ impl Sim {
         let next = match self.backends[b as usize].1 {
             Some(node) => Some(Place::Node(node)),
             None => self
-                .cluster
-                .node_by_ip(dst)
+                .routes
+                .node_ips
+                .get(&dst)
+                .copied()
                 .map(Place::Node)
                 .or_else(|| self.external_client_with(dst).map(Place::Client)),
         };
@@ -644,7 +655,7 @@ impl Sim {
     }
 
     fn is_frontend(&self, ip: Ipv4Addr) -> bool {
-        self.lbs.keys().any(|s| self.cluster.service(*s).load_balancer_ingress.contains(&ip))
+        self.routes.frontends.contains(&ip)
     }
 
     fn arrive(&mut self, packet: PacketId, at: Place, header: Header) {
@@ -761,13 +772,14 @@ impl Sim {
         let entry = Entry::new(header, walk.after, now);
         self.nodes[node.0 as usize].conntrack.insert(entry);
         let place = Place::Node(node);
-        let path = chain_path(&walk.hits);
         match walk.verdict {
             Verdict::Drop { reason } => {
-                self.drop_packet(packet, place, header, format!("\"{reason}\"{path}"), walk.hits)
+                let reason = format!("\"{reason}\"{}", chain_path(&walk.hits));
+                self.drop_packet(packet, place, header, reason, walk.hits)
             }
             Verdict::Reject { reason } => {
-                self.reject_packet(packet, place, header, format!("\"{reason}\"{path}"), walk.hits)
+                let reason = format!("\"{reason}\"{}", chain_path(&walk.hits));
+                self.reject_packet(packet, place, header, reason, walk.hits)
             }
             Verdict::Accept => {
                 let nat = walk.dnat.is_some() || walk.masqueraded;
@@ -836,7 +848,7 @@ impl Sim {
         if self.nodes[node.0 as usize].net.is_local(dst) && self.flow_place(packet) == here {
             return self.at_initiator(packet, here, header);
         }
-        let next = if let Some(owner) = self.cluster.node_for_pod_ip(dst) {
+        let next = if let Some(owner) = self.routes.pod_cidr_owner(dst) {
             if owner == node {
                 match self.pod_at(dst) {
                     Some(pod) => Place::Pod(pod),
@@ -853,7 +865,7 @@ impl Sim {
             } else {
                 Place::Node(owner)
             }
-        } else if let Some(other) = self.cluster.node_by_ip(dst) {
+        } else if let Some(other) = self.routes.node_ips.get(&dst).copied() {
             Place::Node(other)
         } else if dst == lb::PROBE_SOURCE || self.is_frontend(dst) || self.lb_flows.contains_key(&header) {
             Place::Lb
@@ -868,7 +880,7 @@ impl Sim {
     }
 
     fn external_client_with(&self, ip: Ipv4Addr) -> Option<u32> {
-        self.scenario.clients.iter().position(|c| c.kind == ClientKind::External(ip)).map(|i| i as u32)
+        self.routes.clients.get(&ip).copied()
     }
 
     /// A packet for a socket in the node's host network namespace: kube-proxy's health servers.
@@ -1047,6 +1059,7 @@ impl Sim {
 
     fn apply(&mut self, idx: usize) {
         let change = self.scenario.changes[idx].change.clone();
+        self.program_cache.clear();
         let text = self.describe(&change);
         self.note(format!("change: {text}"));
         match change {
@@ -1169,7 +1182,7 @@ impl Sim {
         if !self.cluster.node(node).kube_proxy_healthy {
             return;
         }
-        let mut rules = kube_proxy::program(&self.cluster, node);
+        let mut rules = kube_proxy::program_cached(&self.cluster, node, &mut self.program_cache);
         self.interner.intern(&mut rules);
         let changed = *self.nodes[n].rules != rules;
         let servers = health_servers(&self.cluster, node);
@@ -1185,6 +1198,42 @@ impl Sim {
             let hc = if hc.is_empty() { String::new() } else { format!("; health servers {}", hc.join(", ")) };
             self.note(format!("{name} kube-proxy synced: {count} rules{hc}"));
         }
+    }
+}
+
+/// Lookups the routing decisions make for every packet.
+#[derive(Debug, Clone, Default)]
+struct Routes {
+    node_ips: BTreeMap<Ipv4Addr, NodeId>,
+    /// podCIDR network address → (podCIDR, node).
+    pod_cidrs: BTreeMap<Ipv4Addr, (crate::net::Ipv4Cidr, NodeId)>,
+    frontends: std::collections::BTreeSet<Ipv4Addr>,
+    /// The first external client with each address.
+    clients: BTreeMap<Ipv4Addr, u32>,
+}
+
+impl Routes {
+    fn new(cluster: &Cluster, scenario: &Scenario) -> Routes {
+        let mut r = Routes::default();
+        for (i, n) in cluster.nodes.iter().enumerate() {
+            r.node_ips.entry(n.ip).or_insert(NodeId(i as u32));
+            r.pod_cidrs.insert(n.pod_cidr.network(), (n.pod_cidr, NodeId(i as u32)));
+        }
+        for s in cluster.services.iter().filter(|s| s.type_ == ServiceType::LoadBalancer) {
+            r.frontends.extend(s.load_balancer_ingress.iter().copied());
+        }
+        for (i, c) in scenario.clients.iter().enumerate() {
+            if let ClientKind::External(ip) = c.kind {
+                r.clients.entry(ip).or_insert(i as u32);
+            }
+        }
+        r
+    }
+
+    /// The node whose podCIDR holds `ip`.
+    fn pod_cidr_owner(&self, ip: Ipv4Addr) -> Option<NodeId> {
+        let (_, (cidr, node)) = self.pod_cidrs.range(..=ip).next_back()?;
+        cidr.contains(ip).then_some(*node)
     }
 }
 

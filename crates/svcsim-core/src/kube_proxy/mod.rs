@@ -9,8 +9,10 @@ mod rules;
 
 pub use eval::{Chooser, Delivery, ForcedPick, NodeNet, Origin, RuleHit, Verdict, Walk, evaluate, every_outcome};
 pub use first_packet::{FirstPacket, FirstPacketVerdict, first_packet};
-pub use program::{PortChains, endpoint_chain, program};
-pub use rules::{ChainName, CtStates, Interner, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains};
+pub use program::{PortChains, ProgramCache, endpoint_chain, program, program_cached};
+pub use rules::{
+    Chain, ChainName, CtStates, Interner, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,11 @@
 //! What kube-proxy (iptables mode, v1.33) programs on one node: `syncProxyRules` rewritten as a
 //! pure function from the cluster to a [`Ruleset`] (§1).
 
-use std::net::Ipv4Addr;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
-use super::rules::{ChainName, CtStates, Match, Rule, Ruleset, Target, chains};
+use super::rules::{Chain, ChainName, CtStates, Match, Rule, Ruleset, Target, chains};
 use crate::cluster::{Cluster, DetectLocalMode, NodeId, ServiceId, TrafficPolicy};
 use crate::endpoints::{Endpoint, categorize, service_port_endpoints};
 use crate::net::Ipv4Cidr;
@@ -48,8 +49,49 @@ fn rule(comment: impl Into<Option<String>>, matches: Vec<Match>, target: Target)
     Rc::new(Rule::new(comment.into(), matches, target))
 }
 
+/// Work shared by every node's `program` for one state of the cluster: each Service port's
+/// endpoints, KUBE-SEP chain names (SHA-256), KUBE-SEP chains and endpoint cascades. kube-proxy
+/// itself computes these per node; the simulation programs every node, so it computes them once.
+///
+/// # Contract
+/// A cache belongs to one state of the cluster: [`ProgramCache::clear`] it whenever Services,
+/// pods, nodes or EndpointSlices change.
+#[derive(Debug, Default)]
+pub struct ProgramCache {
+    endpoints: BTreeMap<(ServiceId, usize), Rc<[Endpoint]>>,
+    sep_names: BTreeMap<(String, SocketAddrV4), ChainName>,
+    /// KUBE-SEP chains by (name, affinity seconds).
+    sep_chains: BTreeMap<(ChainName, Option<u32>), Chain>,
+    /// Endpoint cascades by (policy chain, endpoints, affinity seconds).
+    cascades: BTreeMap<CascadeKey, Rc<[Rc<Rule>]>>,
+}
+
+impl ProgramCache {
+    /// Forgets everything: the cluster changed.
+    pub fn clear(&mut self) {
+        *self = ProgramCache::default();
+    }
+
+    fn endpoints(&mut self, cluster: &Cluster, svc: ServiceId, port: usize) -> Rc<[Endpoint]> {
+        Rc::clone(
+            self.endpoints.entry((svc, port)).or_insert_with(|| service_port_endpoints(cluster, svc, port).into()),
+        )
+    }
+
+    fn sep_name(&mut self, name: &str, ep: &Endpoint) -> ChainName {
+        self.sep_names.entry((name.to_string(), ep.addr)).or_insert_with(|| endpoint_chain(name, ep)).clone()
+    }
+}
+
+type CascadeKey = (ChainName, Vec<SocketAddrV4>, Option<u32>);
+
 /// Programs `node`'s rules for every Service of `cluster`.
 pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
+    program_cached(cluster, node, &mut ProgramCache::default())
+}
+
+/// [`program`], sharing work between nodes through `cache` (see [`ProgramCache`]).
+pub fn program_cached(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache) -> Ruleset {
     let mut rs = Ruleset::default();
     let n = |s: &str| ChainName::new(s);
 
@@ -142,7 +184,7 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
 
     for s_idx in 0..cluster.services.len() {
         for p_idx in 0..cluster.services[s_idx].ports.len() {
-            program_service_port(cluster, node, ServiceId(s_idx as u32), p_idx, &mut rs);
+            program_service_port(cluster, node, ServiceId(s_idx as u32), p_idx, &mut rs, cache);
         }
     }
 
@@ -159,7 +201,14 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
 }
 
 /// One Service port, in the order `syncProxyRules` writes it.
-fn program_service_port(cluster: &Cluster, node: NodeId, svc_id: ServiceId, p_idx: usize, rs: &mut Ruleset) {
+fn program_service_port(
+    cluster: &Cluster,
+    node: NodeId,
+    svc_id: ServiceId,
+    p_idx: usize,
+    rs: &mut Ruleset,
+    cache: &mut ProgramCache,
+) {
     let svc = cluster.service(svc_id);
     let sp = &svc.ports[p_idx];
     let Some(cluster_ip) = svc.cluster_ip else {
@@ -167,7 +216,7 @@ fn program_service_port(cluster: &Cluster, node: NodeId, svc_id: ServiceId, p_id
     };
     let name = svc.port_name(p_idx);
     let chains_ = PortChains::new(&name);
-    let endpoints = service_port_endpoints(cluster, svc_id, p_idx);
+    let endpoints = cache.endpoints(cluster, svc_id, p_idx);
 
     let externally_accessible = svc.externally_accessible();
     let etp_local = svc.external_traffic_policy == TrafficPolicy::Local && externally_accessible;
@@ -355,52 +404,70 @@ fn program_service_port(cluster: &Cluster, node: NodeId, svc_id: ServiceId, p_id
 
     let affinity = svc.session_affinity.map(|d| (d.as_micros() / 1_000_000) as u32);
     if !cat.cluster.is_empty() && uses_cluster {
-        write_service_to_endpoint_rules(rs, &name, affinity, &cluster_policy, &cat.cluster);
+        let cascade = write_service_to_endpoint_rules(cache, &name, affinity, &cluster_policy, &cat.cluster);
+        rs.nat.chain(&cluster_policy).extend(cascade.iter().cloned());
     }
     if !cat.local.is_empty() && uses_local {
-        write_service_to_endpoint_rules(rs, &name, affinity, &local_policy, &cat.local);
+        let cascade = write_service_to_endpoint_rules(cache, &name, affinity, &local_policy, &cat.local);
+        rs.nat.chain(&local_policy).extend(cascade.iter().cloned());
     }
 
-    // The per-endpoint chains (§1.6).
+    // The per-endpoint chains (§1.6): the same on every node.
     for ep in &cat.all_reachable {
-        let sep = endpoint_chain(&name, ep);
-        let chain = rs.nat.chain(&sep);
-        chain.push(rule(
-            name.clone(),
-            vec![Match::Src { cidr: Ipv4Cidr::host(ep.ip()), negated: false }],
-            jump(chains::KUBE_MARK_MASQ),
-        ));
-        let mut m = Vec::new();
-        if affinity.is_some() {
-            m.push(Match::RecentSet { name: sep.clone() });
-        }
-        m.push(Match::Tcp);
-        chain.push(rule(name.clone(), m, Target::Dnat(ep.addr)));
+        let sep = cache.sep_name(&name, ep);
+        let chain = cache
+            .sep_chains
+            .entry((sep.clone(), affinity))
+            .or_insert_with(|| {
+                let mut m = Vec::new();
+                if affinity.is_some() {
+                    m.push(Match::RecentSet { name: sep.clone() });
+                }
+                m.push(Match::Tcp);
+                Rc::new(vec![
+                    rule(
+                        name.clone(),
+                        vec![Match::Src { cidr: Ipv4Cidr::host(ep.ip()), negated: false }],
+                        jump(chains::KUBE_MARK_MASQ),
+                    ),
+                    rule(name.clone(), m, Target::Dnat(ep.addr)),
+                ])
+            })
+            .clone();
+        rs.nat.chains.insert(sep, chain);
     }
 }
 
-/// `writeServiceToEndpointRules`: affinity checks, then the 1/(n−i) cascade (§1.5, §1.7).
+/// `writeServiceToEndpointRules`: affinity checks, then the 1/(n−i) cascade (§1.5, §1.7). The
+/// rules for `chain` over `endpoints`, built once per cache.
 fn write_service_to_endpoint_rules(
-    rs: &mut Ruleset,
+    cache: &mut ProgramCache,
     name: &str,
     affinity_seconds: Option<u32>,
     chain: &ChainName,
     endpoints: &[Endpoint],
-) {
-    let rules = rs.nat.chain(chain);
+) -> Rc<[Rc<Rule>]> {
+    let key = (chain.clone(), endpoints.iter().map(|e| e.addr).collect(), affinity_seconds);
+    if let Some(rules) = cache.cascades.get(&key) {
+        return Rc::clone(rules);
+    }
+    let seps: Vec<ChainName> = endpoints.iter().map(|ep| cache.sep_name(name, ep)).collect();
+    let mut rules = Vec::new();
     if let Some(seconds) = affinity_seconds {
-        for ep in endpoints {
-            let sep = endpoint_chain(name, ep);
+        for (ep, sep) in endpoints.iter().zip(&seps) {
             rules.push(rule(
                 format!("{name} -> {ep}"),
                 vec![Match::RecentCheck { name: sep.clone(), seconds }],
-                Target::Jump(sep),
+                Target::Jump(sep.clone()),
             ));
         }
     }
     let count = endpoints.len();
-    for (i, ep) in endpoints.iter().enumerate() {
+    for (i, (ep, sep)) in endpoints.iter().zip(seps).enumerate() {
         let m = if i + 1 < count { vec![Match::Statistic { one_in: (count - i) as u32 }] } else { vec![] };
-        rules.push(rule(format!("{name} -> {ep}"), m, Target::Jump(endpoint_chain(name, ep))));
+        rules.push(rule(format!("{name} -> {ep}"), m, Target::Jump(sep)));
     }
+    let rules: Rc<[Rc<Rule>]> = rules.into();
+    cache.cascades.insert(key, Rc::clone(&rules));
+    rules
 }

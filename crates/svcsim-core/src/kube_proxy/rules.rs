@@ -225,12 +225,15 @@ impl fmt::Display for Target {
     }
 }
 
+/// A chain's rules, shared: identical chains of different nodes are one allocation.
+pub type Chain = Rc<Vec<Rc<Rule>>>;
+
 /// A table's chains in the order they were created; each chain's rules in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableRules {
     /// Each chain's rules behind an `Rc`, so identical chains of different nodes can share one
     /// allocation (see [`Interner`]).
-    pub chains: IndexMap<ChainName, Rc<Vec<Rc<Rule>>>>,
+    pub chains: IndexMap<ChainName, Chain>,
 }
 
 impl TableRules {
@@ -268,7 +271,7 @@ impl std::borrow::Borrow<str> for ChainName {
 /// per node.
 #[derive(Debug, Default)]
 pub struct Interner {
-    seen: std::collections::BTreeMap<(Table, ChainName), Rc<Vec<Rc<Rule>>>>,
+    seen: std::collections::BTreeMap<(Table, ChainName), Chain>,
 }
 
 impl Interner {
