@@ -55,6 +55,11 @@ pub fn run() -> Result<()> {
         "core builds for wasm32",
         gate(&mut cargo(&["check", "-p", "svcsim-core", "--target", "wasm32-unknown-unknown"])),
     );
+    // The determinism invariant across targets: the seed's trace, computed in wasm under node,
+    // must equal the golden the native tests pin.
+    let mut wasm_test = cargo(&["test", "-p", "svcsim-core", "--target", "wasm32-unknown-unknown", "--test", "wasm"]);
+    wasm_test.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner");
+    record("core trace in wasm = native", cargo_test(&mut wasm_test));
     let build = gate(env.command("trunk").current_dir(&root).args(["build", "--release"]));
     record("trunk build --release", build);
     if build == PASS {
