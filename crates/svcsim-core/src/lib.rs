@@ -16,6 +16,7 @@
 //! - `topology`: the network graph (petgraph stays inside) and its precomputed routes.
 //! - [`scenario`]: what a run takes: cluster, clients, timeline of changes.
 //! - [`sim`]: the event loop; [`record`]: what it records — packets, hops, flows, the trace.
+//! - [`validate`]: the API server's rules that matter to routing, every problem with its field.
 //!
 //! Architecture invariants (checked in CI, see ARCHITECTURE.md):
 //! - no IO, no wall clock, no OS randomness and no web dependencies: the crate builds
@@ -38,6 +39,7 @@ pub mod scenario;
 pub mod sim;
 pub mod time;
 mod topology;
+pub mod validate;
 
 pub use topology::{Latencies, Link, POD_LINK, Place, Topology};
 

@@ -65,3 +65,19 @@ fn tutorial_cluster_ip_from_a_pod() {
     }];
     check(scenario(cluster, clients, 2), expect_file!["golden/tutorial-clusterip.trace"]);
 }
+
+#[test]
+fn tutorial_load_balancer_cluster() {
+    let cluster = tutorial(ServiceType::LoadBalancer, TrafficPolicy::Cluster);
+    let clients =
+        vec![external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0 }, at(&[1, 2, 3, 4]))];
+    check(scenario(cluster, clients, 5), expect_file!["golden/tutorial-lb-cluster.trace"]);
+}
+
+#[test]
+fn tutorial_load_balancer_local() {
+    let cluster = tutorial(ServiceType::LoadBalancer, TrafficPolicy::Local);
+    let clients =
+        vec![external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0 }, at(&[1, 2, 3, 4]))];
+    check(scenario(cluster, clients, 12), expect_file!["golden/tutorial-lb-local.trace"]);
+}
