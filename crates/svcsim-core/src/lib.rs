@@ -32,6 +32,7 @@ pub mod conntrack;
 pub mod endpoints;
 pub mod kube_proxy;
 pub mod lb;
+pub mod manifest;
 pub mod net;
 pub mod record;
 pub mod rng;

@@ -1,0 +1,1609 @@
+//! Reading Kubernetes objects and the `Simulation` document into a [`Scenario`]: defaults,
+//! references, the API server's checks ([`crate::validate`]) and svcsim's limits.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use super::read::{self, Cx, Diagnostic, Map, Severity};
+use super::tree::{self, Node as YNode, Pos};
+use crate::cluster::*;
+use crate::net::{Ipv4Cidr, Protocol};
+use crate::scenario::{Change, Client, ClientKind, Scenario, Schedule, Target, TimedChange};
+use crate::time::{Duration, Instant};
+use crate::validate;
+
+/// Limits that keep a browser tab alive; each has an error that names it.
+pub mod limits {
+    pub const MAX_YAML_BYTES: usize = 1 << 20;
+    pub const MAX_NODES: usize = 256;
+    pub const MAX_PODS: u64 = 10_000;
+    pub const MAX_DURATION_S: u64 = 3_600;
+    pub const MAX_REQUESTS: u64 = 10_000_000;
+}
+
+/// The annotation that chooses a pod's app.
+pub const APP_ANNOTATION: &str = "svcsim.dev/app";
+
+/// Command-line overrides, applied from t = 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub duration: Option<Duration>,
+    /// Sets externalTrafficPolicy on every externally reachable Service.
+    pub external_traffic_policy: Option<TrafficPolicy>,
+    /// Sets every Deployment's replicas.
+    pub replicas: Option<u32>,
+    /// Replaces the node count (only when nodes are given as a count).
+    pub nodes: Option<u32>,
+    pub provider: Option<Provider>,
+}
+
+/// A scenario that loaded, with the warnings it raised.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Where each object came from, to point problems at their document.
+struct Origin {
+    doc: usize,
+    label: String,
+    positions: BTreeMap<String, Pos>,
+}
+
+/// Loads a scenario: every error at once in `Err`, warnings included.
+pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let fail = |message: String, pos: Option<Pos>| {
+        vec![Diagnostic { severity: Severity::Error, doc: None, object: None, path: String::new(), pos, message }]
+    };
+    if text.len() > limits::MAX_YAML_BYTES {
+        return Err(fail(
+            format!("the file is {} bytes; the limit is {} (1 MiB)", text.len(), limits::MAX_YAML_BYTES),
+            None,
+        ));
+    }
+    let docs = match tree::parse(text, tree::Limits::default()) {
+        Ok(d) => d,
+        Err(e) => return Err(fail(format!("YAML syntax: {}", e.message), Some(e.pos))),
+    };
+
+    let mut sim_doc = None;
+    let mut deployments = Vec::new();
+    let mut services = Vec::new();
+    let mut pods = Vec::new();
+    let mut slices = Vec::new();
+    for (i, node) in docs.iter().enumerate() {
+        if node.is_null() {
+            continue;
+        }
+        let doc = i + 1;
+        let mut cx = Cx::new(&mut diags, Some(doc));
+        let Some(mut m) = Map::new(&mut cx, node, "") else { continue };
+        let kind_node = m.get(&mut cx, "kind");
+        let kind = kind_node.and_then(|n| read::string(&mut cx, n, "kind"));
+        let api_node = m.get(&mut cx, "apiVersion");
+        let api = api_node.and_then(|n| read::string(&mut cx, n, "apiVersion"));
+        let Some(kind) = kind else {
+            cx.error(
+                "kind",
+                node.pos,
+                "every document needs a kind (Deployment, Service, Pod, EndpointSlice or Simulation)",
+            );
+            continue;
+        };
+        let expected_api = match kind.as_str() {
+            "Deployment" => "apps/v1",
+            "Service" | "Pod" => "v1",
+            "EndpointSlice" => "discovery.k8s.io/v1",
+            "Simulation" => "svcsim.dev/v1alpha1",
+            other => {
+                cx.object = Some(format!("{other} {}", peek_name(node)));
+                let pos = kind_node.map_or(node.pos, |n| n.pos);
+                cx.warn("kind", pos, format!("kind {other} is not modelled by svcsim: document ignored"));
+                continue;
+            }
+        };
+        match &api {
+            Some(a) if a == expected_api => {}
+            Some(a) => cx.error(
+                "apiVersion",
+                api_node.map_or(node.pos, |n| n.pos),
+                format!("{a:?}: svcsim reads {kind} as {expected_api}"),
+            ),
+            None => cx.error("apiVersion", node.pos, format!("missing; {kind} is {expected_api}")),
+        }
+        let (name, namespace) = metadata(&mut cx, &mut m, &kind);
+        cx.object = Some(format!("{kind} {name}"));
+        enum Read {
+            Deployment(Option<DeploymentDoc>),
+            Service(Option<Service>),
+            Pod(Option<PodDoc>),
+            Slice(Option<SliceDoc>),
+            Simulation(SimSpec),
+        }
+        let read = match kind.as_str() {
+            "Deployment" => Read::Deployment(read_deployment(&mut cx, &mut m, name.clone(), namespace)),
+            "Service" => Read::Service(read_service(&mut cx, &mut m, name.clone(), namespace)),
+            "Pod" => Read::Pod(read_pod(&mut cx, &mut m, name.clone(), namespace)),
+            "EndpointSlice" => Read::Slice(read_slice(&mut cx, &mut m, name.clone(), namespace)),
+            _ => Read::Simulation(read_simulation(&mut cx, &mut m)),
+        };
+        m.finish(&mut cx);
+        let o = origin(doc, &cx);
+        match read {
+            Read::Deployment(d) => deployments.push((d, o)),
+            Read::Service(s) => services.push((s, o)),
+            Read::Pod(p) => pods.push((p, o)),
+            Read::Slice(s) => slices.push((s, o)),
+            Read::Simulation(spec) => {
+                if sim_doc.is_some() {
+                    cx.error("kind", node.pos, "only one Simulation document is allowed");
+                }
+                sim_doc = Some((spec, o, name));
+            }
+        }
+    }
+    if services.is_empty() {
+        diags.push(Diagnostic {
+            severity: Severity::Error,
+            doc: None,
+            object: None,
+            path: String::new(),
+            pos: None,
+            message: "the file has no Service: svcsim routes traffic to Services, add one (kind: Service)".into(),
+        });
+    }
+
+    let sim = sim_doc.as_ref().map(|(s, _, _)| s.clone()).unwrap_or_default();
+    let sim_origin = sim_doc.as_ref().map(|(_, o, _)| o);
+    let name =
+        sim_doc.as_ref().map(|(_, _, n)| n.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| "scenario".into());
+    let scenario = assemble(&mut diags, name, sim, sim_origin, deployments, services, pods, slices, overrides);
+    diags.sort_by_key(|d| (d.severity, d.doc, d.pos));
+    match scenario {
+        Some(scenario) if !diags.iter().any(|d| d.severity == Severity::Error) => {
+            Ok(Loaded { scenario, warnings: diags })
+        }
+        _ => Err(diags),
+    }
+}
+
+/// `metadata.name` of a document, without reporting anything.
+fn peek_name(doc: &YNode) -> String {
+    let field = |node: &YNode, key: &str| match &node.value {
+        tree::Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, tree::Value::Scalar { text, .. } if text == key))
+            .map(|(_, v)| v.clone()),
+        _ => None,
+    };
+    match field(doc, "metadata").and_then(|md| field(&md, "name")).map(|n| n.value) {
+        Some(tree::Value::Scalar { text, .. }) => text,
+        _ => String::new(),
+    }
+}
+
+fn origin(doc: usize, cx: &Cx<'_>) -> Origin {
+    Origin { doc, label: cx.object.clone().unwrap_or_default(), positions: cx.positions.clone() }
+}
+
+fn metadata(cx: &mut Cx<'_>, m: &mut Map<'_>, kind: &str) -> (String, String) {
+    let Some(node) = m.get(cx, "metadata") else {
+        cx.error("metadata", m.node.pos, format!("a {kind} needs metadata.name"));
+        return (String::new(), "default".into());
+    };
+    let Some(mut md) = Map::new(cx, node, "metadata") else { return (String::new(), "default".into()) };
+    let name = md.get(cx, "name").and_then(|n| read::string(cx, n, "metadata.name"));
+    if name.is_none() && kind != "Simulation" {
+        cx.error("metadata.name", node.pos, "missing");
+    }
+    if let Some(n) = &name
+        && !is_dns_label(n)
+        && kind != "Simulation"
+    {
+        let pos = cx.pos_of("metadata.name").unwrap_or(node.pos);
+        cx.error(
+            "metadata.name",
+            pos,
+            format!("{n:?} is not a valid name (lowercase letters, digits and '-', at most 63 characters)"),
+        );
+    }
+    let namespace = md
+        .get(cx, "namespace")
+        .and_then(|n| read::string(cx, n, "metadata.namespace"))
+        .unwrap_or_else(|| "default".into());
+    // Read elsewhere by the kinds that use them.
+    let _ = md.get(cx, "labels");
+    let _ = md.get(cx, "annotations");
+    let _ = md.get(cx, "deletionTimestamp");
+    md.finish(cx);
+    (name.unwrap_or_default(), namespace)
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn labels(cx: &mut Cx<'_>, node: Option<&YNode>, path: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(node) = node else { return out };
+    let Some(mut m) = Map::new(cx, node, path) else { return out };
+    for (k, _, v) in m.entries() {
+        if let Some(v) = read::string(cx, v, &format!("{path}.{k}")) {
+            out.insert(k, v);
+        }
+    }
+    out
+}
+
+/// `metadata.labels`, `metadata.annotations` of the document root.
+fn meta_map(cx: &mut Cx<'_>, m: &mut Map<'_>, field: &str) -> BTreeMap<String, String> {
+    let Some(md) = m.get(cx, "metadata") else { return BTreeMap::new() };
+    let Some(mut md) = Map::new(cx, md, "metadata") else { return BTreeMap::new() };
+    let node = md.get(cx, field);
+    let out = labels(cx, node, &format!("metadata.{field}"));
+    // The other metadata keys were reported by `metadata`.
+    md.entries();
+    out
+}
+
+fn app(cx: &mut Cx<'_>, annotations: &BTreeMap<String, String>, path: &str) -> App {
+    match annotations.get(APP_ANNOTATION).map(String::as_str) {
+        None | Some("nodejs") => App::NodeJs,
+        Some("echo") => App::Echo,
+        Some(other) => {
+            let pos = cx.pos_of(path).unwrap_or_default();
+            cx.error(path, pos, format!("{other:?} is not an app svcsim runs: nodejs or echo"));
+            App::NodeJs
+        }
+    }
+}
+
+/// `spec.containers[].ports[]` of a pod spec.
+fn container_ports(cx: &mut Cx<'_>, spec: &mut Map<'_>, base: &str) -> Vec<ContainerPort> {
+    let mut out = Vec::new();
+    let Some(containers) = spec.get(cx, "containers") else {
+        cx.error(&format!("{base}.containers"), spec.node.pos, "a pod needs at least one container");
+        return out;
+    };
+    for (ci, c) in read::seq(cx, containers, &format!("{base}.containers")).iter().enumerate() {
+        let cpath = format!("{base}.containers[{ci}]");
+        let Some(mut cm) = Map::new(cx, c, &cpath) else { continue };
+        let _ = cm.get(cx, "name");
+        if let Some(image) = cm.get(cx, "image")
+            && let Some(img) = read::string(cx, image, &format!("{cpath}.image"))
+        {
+            cx.warn(
+                &format!("{cpath}.image"),
+                image.pos,
+                format!("{img} is not run: the {APP_ANNOTATION} annotation chooses the app (nodejs or echo)"),
+            );
+        }
+        if let Some(ports) = cm.get(cx, "ports") {
+            for (pi, p) in read::seq(cx, ports, &format!("{cpath}.ports")).iter().enumerate() {
+                let ppath = format!("{cpath}.ports[{pi}]");
+                let Some(mut pm) = Map::new(cx, p, &ppath) else { continue };
+                let name = pm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{ppath}.name")));
+                let port =
+                    pm.get(cx, "containerPort").and_then(|n| read::port(cx, n, &format!("{ppath}.containerPort")));
+                if let Some(proto) = pm.get(cx, "protocol") {
+                    read::one_of(cx, proto, &format!("{ppath}.protocol"), &["TCP"]);
+                }
+                match port {
+                    Some(port) => out.push(ContainerPort { name, port }),
+                    None if pm.node.pos != Pos::default() => {
+                        cx.error(&format!("{ppath}.containerPort"), p.pos, "missing")
+                    }
+                    None => {}
+                }
+                pm.finish(cx);
+            }
+        }
+        cm.finish(cx);
+    }
+    out
+}
+
+struct DeploymentDoc {
+    deployment: Deployment,
+}
+
+fn read_deployment(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -> Option<DeploymentDoc> {
+    let spec_node = m.get(cx, "spec")?;
+    let mut spec = Map::new(cx, spec_node, "spec")?;
+    let replicas = spec
+        .get(cx, "replicas")
+        .and_then(|n| read::integer(cx, n, "spec.replicas", 0, limits::MAX_PODS as i64))
+        .unwrap_or(1) as u32;
+    let selector = spec.get(cx, "selector").and_then(|sel| {
+        let mut sm = Map::new(cx, sel, "spec.selector")?;
+        let node = sm.get(cx, "matchLabels");
+        let l = labels(cx, node, "spec.selector.matchLabels");
+        sm.finish(cx);
+        Some(l)
+    });
+    let template = spec.get(cx, "template")?;
+    let mut tm = Map::new(cx, template, "spec.template")?;
+    let (tlabels, annotations) = match tm.get(cx, "metadata") {
+        Some(md) => {
+            let mut mdm = Map::new(cx, md, "spec.template.metadata")?;
+            let l = mdm.get(cx, "labels");
+            let l = labels(cx, l, "spec.template.metadata.labels");
+            let a = mdm.get(cx, "annotations");
+            let a = labels(cx, a, "spec.template.metadata.annotations");
+            mdm.finish(cx);
+            (l, a)
+        }
+        None => (BTreeMap::new(), BTreeMap::new()),
+    };
+    let app = app(cx, &annotations, &format!("spec.template.metadata.annotations.{APP_ANNOTATION}"));
+    let mut ports = Vec::new();
+    let mut node_name = None;
+    if let Some(ps) = tm.get(cx, "spec")
+        && let Some(mut psm) = Map::new(cx, ps, "spec.template.spec")
+    {
+        ports = container_ports(cx, &mut psm, "spec.template.spec");
+        node_name = psm.get(cx, "nodeName").and_then(|n| read::string(cx, n, "spec.template.spec.nodeName"));
+        psm.finish(cx);
+    }
+    tm.finish(cx);
+    match &selector {
+        None => cx.error("spec.selector", spec_node.pos, "missing: apps/v1 Deployments need spec.selector.matchLabels"),
+        Some(sel) if sel.is_empty() || !sel.iter().all(|(k, v)| tlabels.get(k) == Some(v)) => {
+            let pos = cx.pos_of("spec.selector").unwrap_or(spec_node.pos);
+            cx.error("spec.selector", pos, "`selector` does not match template `labels`");
+        }
+        Some(_) => {}
+    }
+    spec.finish(cx);
+    Some(DeploymentDoc {
+        deployment: Deployment {
+            name,
+            namespace,
+            replicas,
+            template: PodTemplate { labels: tlabels, ports, app, node_name },
+        },
+    })
+}
+
+fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -> Option<Service> {
+    let spec_node = m.get(cx, "spec")?;
+    let mut spec = Map::new(cx, spec_node, "spec")?;
+    let type_ = match spec
+        .get(cx, "type")
+        .and_then(|n| read::one_of(cx, n, "spec.type", &["ClusterIP", "NodePort", "LoadBalancer"]))
+    {
+        Some(t) if t == "NodePort" => ServiceType::NodePort,
+        Some(t) if t == "LoadBalancer" => ServiceType::LoadBalancer,
+        _ => ServiceType::ClusterIP,
+    };
+    let selector = spec.get(cx, "selector");
+    let selector = labels(cx, selector, "spec.selector");
+    let mut ports = Vec::new();
+    match spec.get(cx, "ports") {
+        None => cx.error("spec.ports", spec_node.pos, "a Service needs at least one port"),
+        Some(list) => {
+            for (i, p) in read::seq(cx, list, "spec.ports").iter().enumerate() {
+                let path = format!("spec.ports[{i}]");
+                let Some(mut pm) = Map::new(cx, p, &path) else { continue };
+                let pname =
+                    pm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{path}.name"))).unwrap_or_default();
+                let port = pm.get(cx, "port").and_then(|n| read::port(cx, n, &format!("{path}.port")));
+                if port.is_none() && pm.get(cx, "port").is_none() {
+                    cx.error(&format!("{path}.port"), p.pos, "missing");
+                }
+                let target = match pm.get(cx, "targetPort") {
+                    None => port.map(TargetPort::Number),
+                    Some(t) => match &t.value {
+                        tree::Value::Scalar { text, quoted: false } if text.parse::<i64>().is_ok() => {
+                            read::port(cx, t, &format!("{path}.targetPort")).map(TargetPort::Number)
+                        }
+                        _ => read::string(cx, t, &format!("{path}.targetPort")).map(TargetPort::Name),
+                    },
+                };
+                let node_port = pm.get(cx, "nodePort").and_then(|n| read::port(cx, n, &format!("{path}.nodePort")));
+                if let Some(proto) = pm.get(cx, "protocol")
+                    && let Some(p) = read::string(cx, proto, &format!("{path}.protocol"))
+                    && p != "TCP"
+                {
+                    cx.error(&format!("{path}.protocol"), proto.pos, format!("{p}: svcsim models TCP Services only"));
+                }
+                pm.finish(cx);
+                if let (Some(port), Some(target_port)) = (port, target) {
+                    ports.push(ServicePort { name: pname, port, target_port, node_port, protocol: Protocol::Tcp });
+                }
+            }
+        }
+    }
+    let cluster_ip = spec.get(cx, "clusterIP").and_then(|n| read::ip(cx, n, "spec.clusterIP"));
+    let policy = |cx: &mut Cx<'_>, spec: &mut Map<'_>, key: &str| {
+        let path = format!("spec.{key}");
+        spec.get(cx, key).map(|n| (read::one_of(cx, n, &path, &["Cluster", "Local"]), n.pos))
+    };
+    let etp = policy(cx, &mut spec, "externalTrafficPolicy");
+    let itp = policy(cx, &mut spec, "internalTrafficPolicy");
+    let health_check_node_port =
+        spec.get(cx, "healthCheckNodePort").and_then(|n| read::port(cx, n, "spec.healthCheckNodePort"));
+    let affinity = spec
+        .get(cx, "sessionAffinity")
+        .and_then(|n| read::one_of(cx, n, "spec.sessionAffinity", &["None", "ClientIP"]));
+    let mut timeout = Duration::from_secs(10_800);
+    if let Some(cfg) = spec.get(cx, "sessionAffinityConfig")
+        && let Some(mut cm) = Map::new(cx, cfg, "spec.sessionAffinityConfig")
+    {
+        if let Some(cip) = cm.get(cx, "clientIP")
+            && let Some(mut cim) = Map::new(cx, cip, "spec.sessionAffinityConfig.clientIP")
+        {
+            if let Some(t) = cim.get(cx, "timeoutSeconds")
+                && let Some(s) = read::integer(cx, t, "spec.sessionAffinityConfig.clientIP.timeoutSeconds", 1, 86_400)
+            {
+                timeout = Duration::from_secs(s as u64);
+            }
+            cim.finish(cx);
+        }
+        cm.finish(cx);
+    }
+    let mut external_ips = Vec::new();
+    if let Some(list) = spec.get(cx, "externalIPs") {
+        for (i, n) in read::seq(cx, list, "spec.externalIPs").iter().enumerate() {
+            external_ips.extend(read::ip(cx, n, &format!("spec.externalIPs[{i}]")));
+        }
+    }
+    let mut ranges = Vec::new();
+    if let Some(list) = spec.get(cx, "loadBalancerSourceRanges") {
+        for (i, n) in read::seq(cx, list, "spec.loadBalancerSourceRanges").iter().enumerate() {
+            ranges.extend(read::cidr(cx, n, &format!("spec.loadBalancerSourceRanges[{i}]")));
+        }
+    }
+    spec.finish(cx);
+    let mut ingress = Vec::new();
+    if let Some(status) = m.get(cx, "status")
+        && let Some(mut sm) = Map::new(cx, status, "status")
+    {
+        if let Some(lb) = sm.get(cx, "loadBalancer")
+            && let Some(mut lbm) = Map::new(cx, lb, "status.loadBalancer")
+        {
+            if let Some(list) = lbm.get(cx, "ingress") {
+                for (i, n) in read::seq(cx, list, "status.loadBalancer.ingress").iter().enumerate() {
+                    let path = format!("status.loadBalancer.ingress[{i}]");
+                    if let Some(mut im) = Map::new(cx, n, &path) {
+                        if let Some(ipn) = im.get(cx, "ip") {
+                            ingress.extend(read::ip(cx, ipn, &format!("{path}.ip")));
+                        }
+                        im.finish(cx);
+                    }
+                }
+            }
+            lbm.finish(cx);
+        }
+        sm.finish(cx);
+    }
+    let externally_reachable = type_ != ServiceType::ClusterIP || !external_ips.is_empty();
+    if let Some((Some(_), pos)) = &etp
+        && !externally_reachable
+    {
+        cx.error(
+            "spec.externalTrafficPolicy",
+            *pos,
+            "may only be set for externally-accessible services (NodePort, LoadBalancer or externalIPs)",
+        );
+    }
+    let to_policy = |p: Option<(Option<String>, Pos)>| match p {
+        Some((Some(s), _)) if s == "Local" => TrafficPolicy::Local,
+        _ => TrafficPolicy::Cluster,
+    };
+    Some(Service {
+        name,
+        namespace,
+        type_,
+        selector,
+        ports,
+        cluster_ip,
+        external_traffic_policy: to_policy(etp),
+        internal_traffic_policy: to_policy(itp),
+        health_check_node_port,
+        session_affinity: (affinity.as_deref() == Some("ClientIP")).then_some(timeout),
+        external_ips,
+        load_balancer_source_ranges: ranges,
+        load_balancer_ingress: ingress,
+    })
+}
+
+struct PodDoc {
+    pod: Pod,
+    node_name: Option<(String, Pos)>,
+}
+
+fn read_pod(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -> Option<PodDoc> {
+    let labels_ = meta_map(cx, m, "labels");
+    let annotations = meta_map(cx, m, "annotations");
+    let app = app(cx, &annotations, &format!("metadata.annotations.{APP_ANNOTATION}"));
+    let terminating = {
+        let md = m.get(cx, "metadata");
+        md.and_then(|md| match &md.value {
+            tree::Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(&k.value, tree::Value::Scalar { text, .. } if text == "deletionTimestamp"))
+                .map(|(_, v)| !v.is_null()),
+            _ => None,
+        })
+        .unwrap_or(false)
+    };
+    let spec_node = m.get(cx, "spec")?;
+    let mut spec = Map::new(cx, spec_node, "spec")?;
+    let ports = container_ports(cx, &mut spec, "spec");
+    let node_name = spec.get(cx, "nodeName").and_then(|n| read::string(cx, n, "spec.nodeName").map(|s| (s, n.pos)));
+    if spec.get(cx, "hostNetwork").is_some() {
+        let pos = cx.pos_of("spec.hostNetwork").unwrap_or(spec_node.pos);
+        cx.warn(
+            "spec.hostNetwork",
+            pos,
+            "not modelled: use a Simulation client with hostNetwork: <node> for host-network traffic",
+        );
+    }
+    spec.finish(cx);
+    let mut ip = Ipv4Addr::UNSPECIFIED;
+    let mut ready = true;
+    if let Some(status) = m.get(cx, "status")
+        && let Some(mut sm) = Map::new(cx, status, "status")
+    {
+        if let Some(n) = sm.get(cx, "podIP") {
+            ip = read::ip(cx, n, "status.podIP").unwrap_or(Ipv4Addr::UNSPECIFIED);
+        }
+        if let Some(conds) = sm.get(cx, "conditions") {
+            for (i, c) in read::seq(cx, conds, "status.conditions").iter().enumerate() {
+                let path = format!("status.conditions[{i}]");
+                let Some(mut cm) = Map::new(cx, c, &path) else { continue };
+                let t = cm.get(cx, "type").and_then(|n| read::string(cx, n, &format!("{path}.type")));
+                let s = cm
+                    .get(cx, "status")
+                    .and_then(|n| read::one_of(cx, n, &format!("{path}.status"), &["True", "False", "Unknown"]));
+                if t.as_deref() == Some("Ready") {
+                    ready = s.as_deref() == Some("True");
+                }
+                cm.entries();
+            }
+        }
+        sm.finish(cx);
+    }
+    let pod = Pod {
+        name,
+        namespace,
+        labels: labels_,
+        node: NodeId(0),
+        ip,
+        ready,
+        terminating,
+        deleted: false,
+        ports,
+        app,
+        owner: None,
+    };
+    Some(PodDoc { pod, node_name })
+}
+
+struct SliceDoc {
+    service: Option<(String, Pos)>,
+    namespace: String,
+    endpoints: Vec<(SliceEndpoint, Option<(String, Pos)>)>,
+    ports: Vec<(String, u16)>,
+}
+
+fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String) -> Option<SliceDoc> {
+    let labels_ = meta_map(cx, m, "labels");
+    let service = labels_
+        .get("kubernetes.io/service-name")
+        .cloned()
+        .map(|s| (s, cx.pos_of("metadata.labels.kubernetes.io/service-name").unwrap_or_default()));
+    if service.is_none() {
+        cx.error(
+            "metadata.labels",
+            m.node.pos,
+            "an EndpointSlice names its Service with the label kubernetes.io/service-name",
+        );
+    }
+    if let Some(t) = m.get(cx, "addressType") {
+        read::one_of(cx, t, "addressType", &["IPv4"]);
+    }
+    let mut endpoints = Vec::new();
+    if let Some(list) = m.get(cx, "endpoints") {
+        for (i, e) in read::seq(cx, list, "endpoints").iter().enumerate() {
+            let path = format!("endpoints[{i}]");
+            let Some(mut em) = Map::new(cx, e, &path) else { continue };
+            let mut ip = None;
+            if let Some(addrs) = em.get(cx, "addresses") {
+                let items = read::seq(cx, addrs, &format!("{path}.addresses"));
+                ip = items.first().and_then(|a| read::ip(cx, a, &format!("{path}.addresses[0]")));
+                if items.len() > 1 {
+                    cx.warn(
+                        &format!("{path}.addresses"),
+                        addrs.pos,
+                        "kube-proxy uses only the first address of an endpoint",
+                    );
+                }
+            }
+            if ip.is_none() {
+                cx.error(&format!("{path}.addresses"), e.pos, "an endpoint needs an address");
+            }
+            // nil means ready; serving defaults to ready; terminating to false (discovery/v1).
+            let (mut ready, mut serving, mut terminating) = (None, None, false);
+            if let Some(c) = em.get(cx, "conditions")
+                && let Some(mut cm) = Map::new(cx, c, &format!("{path}.conditions"))
+            {
+                ready = cm.get(cx, "ready").and_then(|n| read::boolean(cx, n, &format!("{path}.conditions.ready")));
+                serving =
+                    cm.get(cx, "serving").and_then(|n| read::boolean(cx, n, &format!("{path}.conditions.serving")));
+                terminating = cm
+                    .get(cx, "terminating")
+                    .and_then(|n| read::boolean(cx, n, &format!("{path}.conditions.terminating")))
+                    .unwrap_or(false);
+                cm.finish(cx);
+            }
+            let ready = ready.unwrap_or(true);
+            let node = em
+                .get(cx, "nodeName")
+                .and_then(|n| read::string(cx, n, &format!("{path}.nodeName")).map(|s| (s, n.pos)));
+            em.finish(cx);
+            if let Some(ip) = ip {
+                endpoints.push((
+                    SliceEndpoint { ip, node: None, ready, serving: serving.unwrap_or(ready), terminating },
+                    node,
+                ));
+            }
+        }
+    }
+    let mut ports = Vec::new();
+    if let Some(list) = m.get(cx, "ports") {
+        for (i, p) in read::seq(cx, list, "ports").iter().enumerate() {
+            let path = format!("ports[{i}]");
+            let Some(mut pm) = Map::new(cx, p, &path) else { continue };
+            let name =
+                pm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{path}.name"))).unwrap_or_default();
+            let port = pm.get(cx, "port").and_then(|n| read::port(cx, n, &format!("{path}.port")));
+            if let Some(proto) = pm.get(cx, "protocol") {
+                read::one_of(cx, proto, &format!("{path}.protocol"), &["TCP"]);
+            }
+            pm.finish(cx);
+            ports.extend(port.map(|p| (name, p)));
+        }
+    }
+    Some(SliceDoc { service, namespace, endpoints, ports })
+}
+
+/// One entry of `spec.cluster.nodes`: name, optional IP and podCIDR, where it was written.
+type NodeSpec = (String, Option<Ipv4Addr>, Option<Ipv4Cidr>, Pos);
+
+/// The `Simulation` document, unresolved.
+#[derive(Debug, Clone, Default)]
+struct SimSpec {
+    seed: Option<u64>,
+    duration: Option<Duration>,
+    provider: Option<Provider>,
+    plugin: Option<NetworkPlugin>,
+    cluster_cidr: Option<Ipv4Cidr>,
+    service_cidr: Option<Ipv4Cidr>,
+    node_count: Option<(u32, Pos)>,
+    node_list: Option<Vec<NodeSpec>>,
+    node_port_range: Option<(u16, u16)>,
+    masquerade_all: bool,
+    detect_local: Option<DetectLocalMode>,
+    clients: Vec<ClientSpec>,
+    events: Vec<EventSpec>,
+}
+
+#[derive(Debug, Clone)]
+struct ClientSpec {
+    name: String,
+    path: String,
+    pos: Pos,
+    kind: Option<(String, String)>,
+    target: Option<(String, Pos)>,
+    rate: Option<(f64, Pos)>,
+    at: Vec<Instant>,
+}
+
+#[derive(Debug, Clone)]
+struct EventSpec {
+    at: Instant,
+    path: String,
+    pos: Pos,
+    action: EventAction,
+}
+
+#[derive(Debug, Clone)]
+enum EventAction {
+    Patch {
+        service: String,
+        etp: Option<TrafficPolicy>,
+        itp: Option<TrafficPolicy>,
+        affinity: Option<Option<Duration>>,
+    },
+    Scale {
+        deployment: String,
+        replicas: u32,
+    },
+    Pod {
+        name: String,
+        ready: Option<bool>,
+        deleted: bool,
+    },
+    Node {
+        name: String,
+        ready: Option<bool>,
+        kube_proxy_healthy: Option<bool>,
+    },
+}
+
+fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
+    let mut s = SimSpec::default();
+    let Some(spec_node) = m.get(cx, "spec") else { return s };
+    let Some(mut spec) = Map::new(cx, spec_node, "spec") else { return s };
+    s.seed = spec.get(cx, "seed").and_then(|n| read::integer(cx, n, "spec.seed", 0, i64::MAX)).map(|n| n as u64);
+    s.duration = spec.get(cx, "duration").and_then(|n| read::duration(cx, n, "spec.duration"));
+    if let Some(c) = spec.get(cx, "cluster")
+        && let Some(mut cm) = Map::new(cx, c, "spec.cluster")
+    {
+        s.provider = cm
+            .get(cx, "provider")
+            .and_then(|n| read::one_of(cx, n, "spec.cluster.provider", &["azure", "aws", "gcp", "none"]))
+            .map(|p| parse_provider(&p));
+        s.plugin = cm
+            .get(cx, "networkPlugin")
+            .and_then(|n| read::one_of(cx, n, "spec.cluster.networkPlugin", &["kubenet", "azure-cni"]))
+            .map(|p| if p == "kubenet" { NetworkPlugin::Kubenet } else { NetworkPlugin::AzureCni });
+        s.cluster_cidr = cm.get(cx, "clusterCIDR").and_then(|n| read::cidr(cx, n, "spec.cluster.clusterCIDR"));
+        s.service_cidr = cm.get(cx, "serviceCIDR").and_then(|n| read::cidr(cx, n, "spec.cluster.serviceCIDR"));
+        if let Some(nodes) = cm.get(cx, "nodes") {
+            match &nodes.value {
+                tree::Value::Seq(items) => {
+                    let mut list = Vec::new();
+                    for (i, item) in items.iter().enumerate() {
+                        let path = format!("spec.cluster.nodes[{i}]");
+                        let Some(mut nm) = Map::new(cx, item, &path) else { continue };
+                        let name = nm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{path}.name")));
+                        let ip = nm.get(cx, "ip").and_then(|n| read::ip(cx, n, &format!("{path}.ip")));
+                        let pod_cidr =
+                            nm.get(cx, "podCIDR").and_then(|n| read::cidr(cx, n, &format!("{path}.podCIDR")));
+                        nm.finish(cx);
+                        match name {
+                            Some(name) => list.push((name, ip, pod_cidr, item.pos)),
+                            None => cx.error(&format!("{path}.name"), item.pos, "missing"),
+                        }
+                    }
+                    s.node_list = Some(list);
+                }
+                _ => {
+                    s.node_count = read::integer(cx, nodes, "spec.cluster.nodes", 1, limits::MAX_NODES as i64)
+                        .map(|n| (n as u32, nodes.pos));
+                }
+            }
+        }
+        if let Some(r) = cm.get(cx, "nodePortRange")
+            && let Some(text) = read::string(cx, r, "spec.cluster.nodePortRange")
+        {
+            let parsed = text
+                .split_once('-')
+                .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)));
+            match parsed {
+                Some((a, b)) if a >= 1 && a <= b => s.node_port_range = Some((a, b)),
+                _ => cx.error(
+                    "spec.cluster.nodePortRange",
+                    r.pos,
+                    format!("{text:?} is not a port range like 30000-32767"),
+                ),
+            }
+        }
+        if let Some(kp) = cm.get(cx, "kubeProxy")
+            && let Some(mut km) = Map::new(cx, kp, "spec.cluster.kubeProxy")
+        {
+            s.masquerade_all = km
+                .get(cx, "masqueradeAll")
+                .and_then(|n| read::boolean(cx, n, "spec.cluster.kubeProxy.masqueradeAll"))
+                .unwrap_or(false);
+            s.detect_local = km
+                .get(cx, "detectLocalMode")
+                .and_then(|n| {
+                    read::one_of(cx, n, "spec.cluster.kubeProxy.detectLocalMode", &["ClusterCIDR", "NodeCIDR", "None"])
+                })
+                .map(|m| match m.as_str() {
+                    "NodeCIDR" => DetectLocalMode::NodeCidr,
+                    "None" => DetectLocalMode::None,
+                    _ => DetectLocalMode::ClusterCidr,
+                });
+            km.finish(cx);
+        }
+        cm.finish(cx);
+    }
+    if let Some(list) = spec.get(cx, "clients") {
+        for (i, c) in read::seq(cx, list, "spec.clients").iter().enumerate() {
+            let path = format!("spec.clients[{i}]");
+            let Some(mut cm) = Map::new(cx, c, &path) else { continue };
+            let name = cm
+                .get(cx, "name")
+                .and_then(|n| read::string(cx, n, &format!("{path}.name")))
+                .unwrap_or_else(|| format!("client-{i}"));
+            let mut kinds = Vec::new();
+            for key in ["ip", "pod", "hostNetwork"] {
+                if let Some(n) = cm.get(cx, key)
+                    && let Some(v) = read::string(cx, n, &format!("{path}.{key}"))
+                {
+                    kinds.push((key.to_string(), v));
+                }
+            }
+            if kinds.len() > 1 {
+                cx.error(&path, c.pos, "a client is one of ip, pod or hostNetwork, not several");
+            }
+            let target =
+                cm.get(cx, "target").and_then(|n| read::string(cx, n, &format!("{path}.target")).map(|t| (t, n.pos)));
+            if target.is_none() {
+                cx.error(
+                    &format!("{path}.target"),
+                    c.pos,
+                    "missing: e.g. service/<name>, service/<name>:clusterIP, node/<name>:nodePort or 1.2.3.4:80",
+                );
+            }
+            let rate = cm.get(cx, "rate").and_then(|n| {
+                let text = read::string(cx, n, &format!("{path}.rate"))?;
+                match parse_rate(&text) {
+                    Some(r) => Some((r, n.pos)),
+                    None => {
+                        cx.error(
+                            &format!("{path}.rate"),
+                            n.pos,
+                            format!("{text:?} is not a rate like 1/s, 0.5/s or 30/m"),
+                        );
+                        None
+                    }
+                }
+            });
+            let mut at = Vec::new();
+            if let Some(list) = cm.get(cx, "at") {
+                for (j, t) in read::seq(cx, list, &format!("{path}.at")).iter().enumerate() {
+                    at.extend(read::duration(cx, t, &format!("{path}.at[{j}]")).map(|d| Instant::ZERO + d));
+                }
+            }
+            if rate.is_none() && at.is_empty() && cm.get(cx, "rate").is_none() && cm.get(cx, "at").is_none() {
+                cx.error(&path, c.pos, "a client needs rate (e.g. 1/s) or at (e.g. [5s, 10s])");
+            }
+            cm.finish(cx);
+            s.clients.push(ClientSpec { name, path, pos: c.pos, kind: kinds.into_iter().next(), target, rate, at });
+        }
+    }
+    if let Some(list) = spec.get(cx, "events") {
+        for (i, e) in read::seq(cx, list, "spec.events").iter().enumerate() {
+            let path = format!("spec.events[{i}]");
+            let Some(mut em) = Map::new(cx, e, &path) else { continue };
+            let at = em.get(cx, "at").and_then(|n| read::duration(cx, n, &format!("{path}.at")));
+            if at.is_none() && em.get(cx, "at").is_none() {
+                cx.error(&format!("{path}.at"), e.pos, "missing: when the event happens, e.g. 60s");
+            }
+            let action = read_event_action(cx, &mut em, &path, e.pos);
+            em.finish(cx);
+            if let (Some(at), Some(action)) = (at, action) {
+                s.events.push(EventSpec { at: Instant::ZERO + at, path, pos: e.pos, action });
+            }
+        }
+    }
+    spec.finish(cx);
+    s
+}
+
+fn read_event_action(cx: &mut Cx<'_>, em: &mut Map<'_>, path: &str, pos: Pos) -> Option<EventAction> {
+    if let Some(p) = em.get(cx, "patch") {
+        let mut pm = Map::new(cx, p, &format!("{path}.patch"))?;
+        let entries = pm.entries();
+        let [(target, _, body)] = entries.as_slice() else {
+            cx.error(&format!("{path}.patch"), p.pos, "patch one object: {service/<name>: {spec: {...}}}");
+            return None;
+        };
+        let Some(service) = target.strip_prefix("service/") else {
+            cx.error(
+                &format!("{path}.patch"),
+                p.pos,
+                format!("{target:?}: only Services can be patched (service/<name>)"),
+            );
+            return None;
+        };
+        let bpath = format!("{path}.patch.{target}");
+        let mut bm = Map::new(cx, body, &bpath)?;
+        let spec = bm.get(cx, "spec");
+        bm.finish(cx);
+        let spec = spec?;
+        let mut sm = Map::new(cx, spec, &format!("{bpath}.spec"))?;
+        let pol = |cx: &mut Cx<'_>, sm: &mut Map<'_>, key: &str| {
+            sm.get(cx, key)
+                .and_then(|n| read::one_of(cx, n, &format!("{bpath}.spec.{key}"), &["Cluster", "Local"]))
+                .map(|s| if s == "Local" { TrafficPolicy::Local } else { TrafficPolicy::Cluster })
+        };
+        let etp = pol(cx, &mut sm, "externalTrafficPolicy");
+        let itp = pol(cx, &mut sm, "internalTrafficPolicy");
+        let affinity = sm
+            .get(cx, "sessionAffinity")
+            .and_then(|n| read::one_of(cx, n, &format!("{bpath}.spec.sessionAffinity"), &["None", "ClientIP"]))
+            .map(|a| (a == "ClientIP").then_some(Duration::from_secs(10_800)));
+        for (key, k, _) in sm.entries() {
+            if !matches!(key.as_str(), "externalTrafficPolicy" | "internalTrafficPolicy" | "sessionAffinity") {
+                cx.error(
+                    &format!("{bpath}.spec.{key}"),
+                    k.pos,
+                    "svcsim can patch externalTrafficPolicy, internalTrafficPolicy and sessionAffinity",
+                );
+            }
+        }
+        return Some(EventAction::Patch { service: service.to_string(), etp, itp, affinity });
+    }
+    if let Some(s) = em.get(cx, "scale") {
+        let mut sm = Map::new(cx, s, &format!("{path}.scale"))?;
+        let entries = sm.entries();
+        let [(target, _, n)] = entries.as_slice() else {
+            cx.error(&format!("{path}.scale"), s.pos, "scale one Deployment: {deployment/<name>: <replicas>}");
+            return None;
+        };
+        let Some(deployment) = target.strip_prefix("deployment/") else {
+            cx.error(
+                &format!("{path}.scale"),
+                s.pos,
+                format!("{target:?}: only Deployments scale (deployment/<name>)"),
+            );
+            return None;
+        };
+        let replicas = read::integer(cx, n, &format!("{path}.scale.{target}"), 0, limits::MAX_PODS as i64)? as u32;
+        return Some(EventAction::Scale { deployment: deployment.to_string(), replicas });
+    }
+    if let Some(p) = em.get(cx, "pod") {
+        let mut pm = Map::new(cx, p, &format!("{path}.pod"))?;
+        let name = pm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{path}.pod.name")));
+        let ready = pm.get(cx, "ready").and_then(|n| read::boolean(cx, n, &format!("{path}.pod.ready")));
+        let deleted =
+            pm.get(cx, "deleted").and_then(|n| read::boolean(cx, n, &format!("{path}.pod.deleted"))).unwrap_or(false);
+        pm.finish(cx);
+        let Some(name) = name else {
+            cx.error(&format!("{path}.pod.name"), p.pos, "missing");
+            return None;
+        };
+        if ready.is_none() && !deleted {
+            cx.error(&format!("{path}.pod"), p.pos, "say what changes: ready: true|false or deleted: true");
+        }
+        return Some(EventAction::Pod { name, ready, deleted });
+    }
+    if let Some(n) = em.get(cx, "node") {
+        let mut nm = Map::new(cx, n, &format!("{path}.node"))?;
+        let name = nm.get(cx, "name").and_then(|x| read::string(cx, x, &format!("{path}.node.name")));
+        let ready = nm.get(cx, "ready").and_then(|x| read::boolean(cx, x, &format!("{path}.node.ready")));
+        let kube_proxy_healthy = nm
+            .get(cx, "kubeProxy")
+            .and_then(|x| read::one_of(cx, x, &format!("{path}.node.kubeProxy"), &["healthy", "unhealthy"]))
+            .map(|s| s == "healthy");
+        nm.finish(cx);
+        let Some(name) = name else {
+            cx.error(&format!("{path}.node.name"), n.pos, "missing");
+            return None;
+        };
+        if ready.is_none() && kube_proxy_healthy.is_none() {
+            cx.error(
+                &format!("{path}.node"),
+                n.pos,
+                "say what changes: ready: true|false or kubeProxy: healthy|unhealthy",
+            );
+        }
+        return Some(EventAction::Node { name, ready, kube_proxy_healthy });
+    }
+    cx.error(path, pos, "an event is one of patch, scale, pod or node");
+    None
+}
+
+fn parse_provider(p: &str) -> Provider {
+    match p {
+        "aws" => Provider::Aws,
+        "gcp" => Provider::Gcp,
+        "none" => Provider::None,
+        _ => Provider::Azure,
+    }
+}
+
+/// `1/s`, `0.5/s`, `30/m`, `30/min` → requests per second.
+fn parse_rate(text: &str) -> Option<f64> {
+    let (n, unit) = text.split_once('/')?;
+    let n: f64 = n.trim().parse().ok()?;
+    let per = match unit.trim() {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    (n > 0.0 && n.is_finite()).then_some(n / per)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    diags: &mut Vec<Diagnostic>,
+    name: String,
+    sim: SimSpec,
+    sim_origin: Option<&Origin>,
+    deployments: Vec<(Option<DeploymentDoc>, Origin)>,
+    services: Vec<(Option<Service>, Origin)>,
+    pods: Vec<(Option<PodDoc>, Origin)>,
+    slices: Vec<(Option<SliceDoc>, Origin)>,
+    overrides: &Overrides,
+) -> Option<Scenario> {
+    let at = |o: &Origin, path: &str| o.positions.get(path).copied().or_else(|| o.positions.get("").copied());
+    let push =
+        |diags: &mut Vec<Diagnostic>, severity, o: Option<&Origin>, path: &str, pos: Option<Pos>, message: String| {
+            diags.push(Diagnostic {
+                severity,
+                doc: o.map(|o| o.doc),
+                object: o.map(|o| o.label.clone()),
+                path: path.to_string(),
+                pos,
+                message,
+            });
+        };
+    let sim_pos = |path: &str| sim_origin.and_then(|o| o.positions.get(path).copied());
+
+    // Cluster config and nodes.
+    let mut config = ClusterConfig {
+        provider: overrides.provider.or(sim.provider).unwrap_or(Provider::Azure),
+        network_plugin: sim.plugin.unwrap_or_default(),
+        ..ClusterConfig::default()
+    };
+    if let Some(c) = sim.cluster_cidr {
+        config.cluster_cidr = c;
+    }
+    if let Some(c) = sim.service_cidr {
+        config.service_cidr = c;
+    }
+    if let Some(r) = sim.node_port_range {
+        config.node_port_range = r;
+    }
+    config.kube_proxy.masquerade_all = sim.masquerade_all;
+    if let Some(m) = sim.detect_local {
+        config.kube_proxy.detect_local_mode = m;
+    }
+    let mut cluster = Cluster { config, ..Cluster::default() };
+    match (&sim.node_list, overrides.nodes) {
+        (Some(_), Some(_)) => push(
+            diags,
+            Severity::Error,
+            sim_origin,
+            "spec.cluster.nodes",
+            sim_pos("spec.cluster.nodes"),
+            "--nodes cannot override a list of named nodes".into(),
+        ),
+        (Some(list), None) => {
+            for (i, (nname, ip, pod_cidr, pos)) in list.iter().enumerate() {
+                let d = default_node(i as u32);
+                if cluster.nodes.iter().any(|n| &n.name == nname) {
+                    push(
+                        diags,
+                        Severity::Error,
+                        sim_origin,
+                        &format!("spec.cluster.nodes[{i}].name"),
+                        Some(*pos),
+                        format!("duplicate node name {nname:?}"),
+                    );
+                }
+                cluster.nodes.push(Node {
+                    name: nname.clone(),
+                    ip: ip.unwrap_or(d.ip),
+                    pod_cidr: pod_cidr.unwrap_or(d.pod_cidr),
+                    ready: true,
+                    kube_proxy_healthy: true,
+                });
+            }
+        }
+        (None, n) => {
+            let count = n.or(sim.node_count.map(|(c, _)| c)).unwrap_or(2);
+            if count == 0 || count as usize > limits::MAX_NODES {
+                push(
+                    diags,
+                    Severity::Error,
+                    sim_origin,
+                    "spec.cluster.nodes",
+                    sim_pos("spec.cluster.nodes"),
+                    format!("{count} nodes: the limit is 1-{}", limits::MAX_NODES),
+                );
+                return None;
+            }
+            cluster.nodes = (0..count).map(default_node).collect();
+        }
+    }
+    if cluster.nodes.len() > limits::MAX_NODES {
+        push(
+            diags,
+            Severity::Error,
+            sim_origin,
+            "spec.cluster.nodes",
+            sim_pos("spec.cluster.nodes"),
+            format!("{} nodes: the limit is {}", cluster.nodes.len(), limits::MAX_NODES),
+        );
+        return None;
+    }
+
+    // Deployments.
+    let mut origins: BTreeMap<validate::Object, &Origin> = BTreeMap::new();
+    let mut total_pods: u64 = 0;
+    for (d, o) in &deployments {
+        let Some(d) = d else { continue };
+        let mut dep = d.deployment.clone();
+        if let Some(r) = overrides.replicas {
+            dep.replicas = r;
+        }
+        if cluster.deployments.iter().any(|x| x.name == dep.name && x.namespace == dep.namespace) {
+            push(
+                diags,
+                Severity::Error,
+                Some(o),
+                "metadata.name",
+                at(o, "metadata.name"),
+                format!("another Deployment is named {}/{}", dep.namespace, dep.name),
+            );
+        }
+        if let Some(nn) = &dep.template.node_name
+            && cluster.node_by_name(nn).is_none()
+        {
+            push(
+                diags,
+                Severity::Error,
+                Some(o),
+                "spec.template.spec.nodeName",
+                at(o, "spec.template.spec.nodeName"),
+                format!("no node is named {nn:?} ({})", node_names(&cluster)),
+            );
+        }
+        total_pods += u64::from(dep.replicas);
+        cluster.deployments.push(dep);
+    }
+
+    // Pods.
+    for (p, o) in &pods {
+        let Some(p) = p else { continue };
+        let mut pod = p.pod.clone();
+        if cluster.pods.iter().any(|x| x.name == pod.name && x.namespace == pod.namespace) {
+            push(
+                diags,
+                Severity::Error,
+                Some(o),
+                "metadata.name",
+                at(o, "metadata.name"),
+                format!("another Pod is named {}/{}", pod.namespace, pod.name),
+            );
+        }
+        pod.node = match &p.node_name {
+            Some((nn, pos)) => match cluster.node_by_name(nn) {
+                Some(n) => n,
+                None => {
+                    push(
+                        diags,
+                        Severity::Error,
+                        Some(o),
+                        "spec.nodeName",
+                        Some(*pos),
+                        format!("no node is named {nn:?} ({})", node_names(&cluster)),
+                    );
+                    continue;
+                }
+            },
+            // A pod's IP says where it runs; otherwise the scheduler spreads pods.
+            None => cluster
+                .node_for_pod_ip(pod.ip)
+                .unwrap_or_else(|| NodeId((cluster.pods.len() % cluster.nodes.len()) as u32)),
+        };
+        origins.insert(validate::Object::Pod(PodId(cluster.pods.len() as u32)), o);
+        cluster.pods.push(pod);
+        total_pods += 1;
+    }
+    if total_pods > limits::MAX_PODS {
+        push(
+            diags,
+            Severity::Error,
+            None,
+            "",
+            None,
+            format!("{total_pods} pods (replicas and Pods): the limit is {}", limits::MAX_PODS),
+        );
+        return None;
+    }
+
+    // Services.
+    for (s, o) in &services {
+        let Some(s) = s else { continue };
+        let mut svc = s.clone();
+        if cluster.services.iter().any(|x| x.name == svc.name && x.namespace == svc.namespace) {
+            push(
+                diags,
+                Severity::Error,
+                Some(o),
+                "metadata.name",
+                at(o, "metadata.name"),
+                format!("another Service is named {}/{}", svc.namespace, svc.name),
+            );
+        }
+        if let Some(p) = overrides.external_traffic_policy
+            && svc.externally_accessible()
+        {
+            svc.external_traffic_policy = p;
+            if !svc.needs_health_check() {
+                svc.health_check_node_port = None;
+            }
+        }
+        origins.insert(validate::Object::Service(ServiceId(cluster.services.len() as u32)), o);
+        cluster.services.push(svc);
+    }
+
+    // EndpointSlices for Services without a selector.
+    for (sl, o) in &slices {
+        let Some(sl) = sl else { continue };
+        let Some((sname, spos)) = &sl.service else { continue };
+        let Some(svc) = cluster.service_by_name(&sl.namespace, sname) else {
+            push(
+                diags,
+                Severity::Error,
+                Some(o),
+                "metadata.labels.kubernetes.io/service-name",
+                Some(*spos),
+                format!("no Service {}/{sname} in this file", sl.namespace),
+            );
+            continue;
+        };
+        if !cluster.service(svc).selector.is_empty() {
+            push(
+                diags,
+                Severity::Warning,
+                Some(o),
+                "metadata.labels.kubernetes.io/service-name",
+                Some(*spos),
+                format!(
+                    "Service {sname} has a selector: its endpoints come from its pods, this EndpointSlice is ignored"
+                ),
+            );
+            continue;
+        }
+        let mut endpoints = Vec::new();
+        for (i, (ep, node)) in sl.endpoints.iter().enumerate() {
+            let mut ep = ep.clone();
+            if let Some((nn, pos)) = node {
+                match cluster.node_by_name(nn) {
+                    Some(n) => ep.node = Some(n),
+                    None => push(
+                        diags,
+                        Severity::Error,
+                        Some(o),
+                        &format!("endpoints[{i}].nodeName"),
+                        Some(*pos),
+                        format!("no node is named {nn:?} ({})", node_names(&cluster)),
+                    ),
+                }
+            }
+            endpoints.push(ep);
+        }
+        cluster.endpoint_slices.push(EndpointSlice { service: svc, endpoints, ports: sl.ports.clone() });
+    }
+
+    // The API server's rules.
+    for problem in validate::check(&cluster) {
+        let o = origins.get(&problem.object).copied();
+        let pos = o.and_then(|o| {
+            let mut p = problem.field.as_str();
+            loop {
+                if let Some(pos) = o.positions.get(p) {
+                    return Some(*pos);
+                }
+                match p.rfind(['.', '[']) {
+                    Some(cut) => p = &p[..cut],
+                    None => return o.positions.get("").copied(),
+                }
+            }
+        });
+        let severity = match problem.severity {
+            validate::Severity::Error => Severity::Error,
+            validate::Severity::Warning => Severity::Warning,
+        };
+        push(diags, severity, o, &problem.field, pos, problem.message);
+    }
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        return None;
+    }
+    cluster.allocate();
+
+    // Clients.
+    let duration = overrides.duration.or(sim.duration).unwrap_or(Duration::from_secs(120));
+    if duration.as_micros() == 0 || duration > Duration::from_secs(limits::MAX_DURATION_S) {
+        push(
+            diags,
+            Severity::Error,
+            sim_origin,
+            "spec.duration",
+            sim_pos("spec.duration"),
+            format!("{duration}: the limit is 1 hour"),
+        );
+        return None;
+    }
+    let mut clients = Vec::new();
+    if sim_origin.is_none()
+        || sim.clients.is_empty() && sim_origin.is_some_and(|o| !o.positions.contains_key("spec.clients"))
+    {
+        // The seed's default: a laptop on the internet, 1 request/s to each LoadBalancer Service.
+        let lbs: Vec<ServiceId> = (0..cluster.services.len() as u32)
+            .map(ServiceId)
+            .filter(|s| cluster.service(*s).type_ == ServiceType::LoadBalancer)
+            .collect();
+        for (i, svc) in lbs.iter().enumerate() {
+            let cname =
+                if lbs.len() == 1 { "laptop".to_string() } else { format!("laptop-{}", cluster.service(*svc).name) };
+            clients.push(Client {
+                name: cname,
+                kind: ClientKind::External(Ipv4Addr::new(198, 51, 100, 79)),
+                target: Target::LoadBalancer { svc: *svc, port: 0 },
+                schedule: Schedule::Every(Duration::from_secs(1)),
+            });
+            let _ = i;
+        }
+        if lbs.is_empty() {
+            push(diags, Severity::Warning, None, "", None, "no LoadBalancer Service and no Simulation clients: nothing sends traffic (add a Simulation document with clients)".into());
+        }
+    }
+    for c in &sim.clients {
+        if let Some(client) = resolve_client(diags, sim_origin, &cluster, c) {
+            if clients.iter().any(|x: &Client| x.name == client.name) {
+                push(
+                    diags,
+                    Severity::Error,
+                    sim_origin,
+                    &format!("{}.name", c.path),
+                    Some(c.pos),
+                    format!("another client is named {:?}", client.name),
+                );
+            }
+            clients.push(client);
+        }
+    }
+    let requests: f64 = clients
+        .iter()
+        .map(|c| match &c.schedule {
+            Schedule::Every(p) => duration.as_micros() as f64 / p.as_micros().max(1) as f64,
+            Schedule::At(t) => t.len() as f64,
+        })
+        .sum();
+    if requests > limits::MAX_REQUESTS as f64 {
+        push(
+            diags,
+            Severity::Error,
+            sim_origin,
+            "spec.clients",
+            sim_pos("spec.clients"),
+            format!("about {requests:.0} requests (duration × rate): the limit is {}", limits::MAX_REQUESTS),
+        );
+        return None;
+    }
+
+    // Events.
+    let mut changes = Vec::new();
+    for e in &sim.events {
+        let err = |diags: &mut Vec<Diagnostic>, msg: String| {
+            push(diags, Severity::Error, sim_origin, &e.path, Some(e.pos), msg)
+        };
+        let change = match &e.action {
+            EventAction::Patch { service, etp, itp, affinity } => match find_service(&cluster, service) {
+                Ok(svc) => {
+                    let mut out = Vec::new();
+                    if let Some(p) = etp {
+                        if !cluster.service(svc).externally_accessible() {
+                            err(
+                                diags,
+                                format!(
+                                    "service {service} is not externally accessible: externalTrafficPolicy does not apply"
+                                ),
+                            );
+                        }
+                        out.push(Change::ExternalTrafficPolicy { svc, policy: *p });
+                    }
+                    if let Some(p) = itp {
+                        out.push(Change::InternalTrafficPolicy { svc, policy: *p });
+                    }
+                    if let Some(a) = affinity {
+                        out.push(Change::SessionAffinity { svc, timeout: *a });
+                    }
+                    out
+                }
+                Err(m) => {
+                    err(diags, m);
+                    continue;
+                }
+            },
+            EventAction::Scale { deployment, replicas } => {
+                let found = cluster
+                    .deployments
+                    .iter()
+                    .position(|d| &d.name == deployment || format!("{}/{}", d.namespace, d.name) == *deployment);
+                match found {
+                    Some(d) => vec![Change::Scale { deployment: DeploymentId(d as u32), replicas: *replicas }],
+                    None => {
+                        err(diags, format!("no Deployment named {deployment:?}"));
+                        continue;
+                    }
+                }
+            }
+            EventAction::Pod { name, ready, deleted } => {
+                if cluster.pod_by_name(name).is_none() {
+                    err(
+                        diags,
+                        format!("no Pod named {name:?} (pods of Deployments get generated names; name a Pod document)"),
+                    );
+                    continue;
+                }
+                let mut out = Vec::new();
+                if let Some(r) = ready {
+                    out.push(Change::PodReady { pod: name.clone(), ready: *r });
+                }
+                if *deleted {
+                    out.push(Change::DeletePod { pod: name.clone() });
+                }
+                out
+            }
+            EventAction::Node { name, ready, kube_proxy_healthy } => match cluster.node_by_name(name) {
+                Some(node) => {
+                    let mut out = Vec::new();
+                    if let Some(r) = ready {
+                        out.push(Change::NodeReady { node, ready: *r });
+                    }
+                    if let Some(h) = kube_proxy_healthy {
+                        out.push(Change::KubeProxyHealthy { node, healthy: *h });
+                    }
+                    out
+                }
+                None => {
+                    err(diags, format!("no node is named {name:?} ({})", node_names(&cluster)));
+                    continue;
+                }
+            },
+        };
+        if e.at > Instant::ZERO + duration {
+            push(
+                diags,
+                Severity::Warning,
+                sim_origin,
+                &format!("{}.at", e.path),
+                Some(e.pos),
+                format!("at {} is after the end of the run ({duration})", e.at),
+            );
+        }
+        changes.extend(change.into_iter().map(|change| TimedChange { at: e.at, change }));
+    }
+    changes.sort_by_key(|c| c.at);
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        return None;
+    }
+    Some(Scenario { name, seed: overrides.seed.or(sim.seed).unwrap_or(1), duration, cluster, clients, changes })
+}
+
+fn node_names(cluster: &Cluster) -> String {
+    let names: Vec<&str> = cluster.nodes.iter().take(8).map(|n| n.name.as_str()).collect();
+    let more = if cluster.nodes.len() > 8 { ", …" } else { "" };
+    format!("nodes are {}{more}", names.join(", "))
+}
+
+/// `name` or `namespace/name`.
+fn find_service(cluster: &Cluster, spec: &str) -> Result<ServiceId, String> {
+    let matches: Vec<ServiceId> = (0..cluster.services.len() as u32)
+        .map(ServiceId)
+        .filter(|s| {
+            let svc = cluster.service(*s);
+            svc.name == spec || svc.namespaced_name() == spec
+        })
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(format!("no Service named {spec:?}")),
+        _ => Err(format!("{spec:?} names Services in several namespaces: write namespace/name")),
+    }
+}
+
+fn resolve_client(
+    diags: &mut Vec<Diagnostic>,
+    o: Option<&Origin>,
+    cluster: &Cluster,
+    c: &ClientSpec,
+) -> Option<Client> {
+    let mut fail = |path: String, pos: Pos, message: String| {
+        diags.push(Diagnostic {
+            severity: Severity::Error,
+            doc: o.map(|o| o.doc),
+            object: o.map(|o| o.label.clone()),
+            path,
+            pos: Some(pos),
+            message,
+        });
+    };
+    let kind = match &c.kind {
+        None => ClientKind::External(Ipv4Addr::new(198, 51, 100, 79)),
+        Some((k, v)) if k == "ip" => match v.parse() {
+            Ok(ip) => ClientKind::External(ip),
+            Err(_) => {
+                fail(format!("{}.ip", c.path), c.pos, format!("{v:?} is not an IPv4 address"));
+                return None;
+            }
+        },
+        Some((k, v)) if k == "pod" => {
+            if cluster.pod_by_name(v).is_none() {
+                fail(format!("{}.pod", c.path), c.pos, format!("no Pod named {v:?} (name a Pod document)"));
+                return None;
+            }
+            ClientKind::Pod(v.clone())
+        }
+        Some((_, v)) => match cluster.node_by_name(v) {
+            Some(n) => ClientKind::HostNetwork(n),
+            None => {
+                fail(
+                    format!("{}.hostNetwork", c.path),
+                    c.pos,
+                    format!("no node is named {v:?} ({})", node_names(cluster)),
+                );
+                return None;
+            }
+        },
+    };
+    let (target_text, tpos) = c.target.clone()?;
+    let target = match parse_target(cluster, &target_text) {
+        Ok(t) => t,
+        Err(m) => {
+            fail(format!("{}.target", c.path), tpos, m);
+            return None;
+        }
+    };
+    let schedule = match (c.rate, c.at.is_empty()) {
+        (Some((r, _)), _) => Schedule::Every(Duration::from_micros(((1e6 / r).round() as u64).max(1))),
+        (None, false) => Schedule::At(c.at.clone()),
+        (None, true) => return None,
+    };
+    Some(Client { name: c.name.clone(), kind, target, schedule })
+}
+
+/// `service/<name>` (LB frontend, first port), `service/<name>:clusterIP`,
+/// `node/<name>:nodePort` (first Service with a nodePort), or `a.b.c.d:port`.
+fn parse_target(cluster: &Cluster, text: &str) -> Result<Target, String> {
+    if let Some(rest) = text.strip_prefix("service/") {
+        let (name, via) = rest.split_once(':').map_or((rest, None), |(n, v)| (n, Some(v)));
+        let svc = find_service(cluster, name)?;
+        let s = cluster.service(svc);
+        return match via {
+            None if s.type_ == ServiceType::LoadBalancer && !s.load_balancer_ingress.is_empty() => {
+                Ok(Target::LoadBalancer { svc, port: 0 })
+            }
+            None if s.type_ == ServiceType::LoadBalancer => Err(format!(
+                "service {name} has no load balancer address (provider none): use service/{name}:clusterIP"
+            )),
+            None => Err(format!(
+                "service {name} is {}, not LoadBalancer: use service/{name}:clusterIP or node/<node>:nodePort",
+                s.type_
+            )),
+            Some("clusterIP") => Ok(Target::ClusterIp { svc, port: 0 }),
+            Some(other) => {
+                Err(format!("{other:?}: after service/{name} write nothing (the LB frontend) or :clusterIP"))
+            }
+        };
+    }
+    if let Some(rest) = text.strip_prefix("node/") {
+        let Some((node_name, "nodePort")) = rest.split_once(':') else {
+            return Err(format!("{text:?}: write node/<name>:nodePort"));
+        };
+        let node = cluster
+            .node_by_name(node_name)
+            .ok_or_else(|| format!("no node is named {node_name:?} ({})", node_names(cluster)))?;
+        let svc = (0..cluster.services.len() as u32)
+            .map(ServiceId)
+            .find(|s| cluster.service(*s).has_node_ports())
+            .ok_or_else(|| "no NodePort or LoadBalancer Service has a nodePort".to_string())?;
+        return Ok(Target::NodePort { node, svc, port: 0 });
+    }
+    text.parse::<SocketAddrV4>().map(Target::Addr).map_err(|_| {
+        format!(
+            "{text:?} is not a target: service/<name>, service/<name>:clusterIP, node/<name>:nodePort or a.b.c.d:port"
+        )
+    })
+}

@@ -1,0 +1,17 @@
+//! The scenario edge: Kubernetes YAML (and a `Simulation` document) in, a [`Scenario`] out, with
+//! every problem reported at once by document, YAML path and line:column.
+//!
+//! The format is documented in `docs/scenarios.md`. This is the only place that parses text; the
+//! CLI reads files and hands their text here, and so does the web app's editor.
+//!
+//! [`Scenario`]: crate::scenario::Scenario
+
+mod load;
+mod read;
+pub mod tree;
+
+pub use load::{APP_ANNOTATION, Loaded, Overrides, limits, load};
+pub use read::{Diagnostic, Severity, parse_duration};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,290 @@
+//! Tests of the scenario edge: what loads, what it becomes, and how problems are reported.
+
+use expect_test::{Expect, expect};
+
+use super::*;
+use crate::cluster::{NodeId, ServiceType, TrafficPolicy};
+use crate::scenario::{ClientKind, Schedule, Target};
+use crate::sim::Sim;
+
+#[track_caller]
+fn check_errors(yaml: &str, expect: Expect) {
+    let diags = match load(yaml, &Overrides::default()) {
+        Ok(l) => l.warnings,
+        Err(d) => d,
+    };
+    let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    expect.assert_eq(&(text.join("\n") + "\n"));
+}
+
+const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: LoadBalancer\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080}]\n";
+
+#[test]
+fn the_aks_blog_preset_loads_and_tells_the_story() {
+    let loaded = load(include_str!("../../../../scenarios/aks-blog.yaml"), &Overrides::default()).unwrap();
+    let s = &loaded.scenario;
+    assert_eq!((s.name.as_str(), s.seed, s.duration.to_string()), ("aks-blog", 1, "2m".to_string()));
+    assert_eq!(s.cluster.nodes.len(), 2);
+    assert_eq!(s.cluster.services[0].load_balancer_ingress, ["203.0.113.10".parse::<std::net::Ipv4Addr>().unwrap()]);
+    let warnings: Vec<String> = loaded.warnings.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        warnings,
+        [
+            "27:18: warning: doc 1 (Deployment node-deployment) spec.template.spec.containers[0].image: nfranssens/nodejs-ip is not run: the svcsim.dev/app annotation chooses the app (nodejs or echo)"
+        ]
+    );
+    let mut sim = Sim::new(loaded.scenario);
+    let outputs: std::collections::BTreeSet<String> =
+        sim.run().requests().filter_map(|f| f.app_output.clone()).collect();
+    assert_eq!(outputs, ["::ffff:10.240.0.5".to_string(), "::ffff:10.244.0.1".to_string()].into());
+
+    let local = Overrides { external_traffic_policy: Some(TrafficPolicy::Local), ..Overrides::default() };
+    let mut sim = Sim::new(load(include_str!("../../../../scenarios/aks-blog.yaml"), &local).unwrap().scenario);
+    let outputs: std::collections::BTreeSet<String> =
+        sim.run().requests().filter_map(|f| f.app_output.clone()).collect();
+    assert_eq!(outputs, ["::ffff:198.51.100.79".to_string()].into());
+}
+
+#[test]
+fn the_issue_example_simulation_document_loads_every_kind_of_client_and_event() {
+    let yaml = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: node-deployment}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: node}}
+  template:
+    metadata: {labels: {app: node}}
+    spec: {containers: [{name: node, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: node-service}
+spec: {type: LoadBalancer, selector: {app: node}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: busybox, labels: {run: busybox}}
+spec: {nodeName: node-1, containers: [{name: busybox}]}
+---
+apiVersion: svcsim.dev/v1alpha1
+kind: Simulation
+metadata: {name: aks-blog}
+spec:
+  seed: 1
+  duration: 120s
+  cluster:
+    provider: azure            # azure | aws | gcp | none
+    networkPlugin: kubenet     # kubenet | azure-cni
+    clusterCIDR: 10.244.0.0/16
+    serviceCIDR: 10.0.0.0/16
+    nodes: 2                   # a count, or a list of {name, ip, podCIDR}
+    nodePortRange: 30000-32767   # --service-node-port-range
+    kubeProxy: {masqueradeAll: false, detectLocalMode: ClusterCIDR}   # or None
+  clients:
+    - {name: laptop, ip: 198.51.100.79, target: service/node-service, rate: 1/s}   # the LB frontend
+    - {name: busybox, pod: busybox, target: service/node-service:clusterIP, at: [5s, 10s]}
+    - {name: probe-nodes, ip: 198.51.100.80, target: node/node-1:nodePort, rate: 1/s}
+    - {name: raw, ip: 198.51.100.81, target: 192.168.99.22:80, at: [1s]}   # any address:port
+    - {name: from-host, hostNetwork: node-0, target: service/node-service, at: [3s]}
+  events:
+    - {at: 60s, patch: {service/node-service: {spec: {externalTrafficPolicy: Local}}}}
+    - {at: 90s, scale: {deployment/node-deployment: 3}}
+    - {at: 100s, pod: {name: busybox, ready: false}}
+    - {at: 110s, node: {name: node-1, ready: false}}
+"#;
+    let loaded = load(yaml, &Overrides::default()).unwrap();
+    let s = &loaded.scenario;
+    let kinds: Vec<String> = s
+        .clients
+        .iter()
+        .map(|c| {
+            let kind = match &c.kind {
+                ClientKind::External(ip) => format!("ip {ip}"),
+                ClientKind::Pod(p) => format!("pod {p}"),
+                ClientKind::HostNetwork(n) => format!("host {}", n.0),
+            };
+            let target = match c.target {
+                Target::LoadBalancer { .. } => "lb".to_string(),
+                Target::ClusterIp { .. } => "clusterIP".to_string(),
+                Target::NodePort { node, .. } => format!("nodePort@{}", node.0),
+                Target::Addr(a) => a.to_string(),
+            };
+            let when = match &c.schedule {
+                Schedule::Every(d) => format!("every {d}"),
+                Schedule::At(t) => format!("at {}", t.len()),
+            };
+            format!("{} {kind} -> {target} {when}", c.name)
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "laptop ip 198.51.100.79 -> lb every 1s",
+            "busybox pod busybox -> clusterIP at 2",
+            "probe-nodes ip 198.51.100.80 -> nodePort@1 every 1s",
+            "raw ip 198.51.100.81 -> 192.168.99.22:80 at 1",
+            "from-host host 0 -> lb at 1",
+        ]
+    );
+    let changes: Vec<String> = s.changes.iter().map(|c| format!("{} {}", c.at, c.change)).collect();
+    assert_eq!(
+        changes,
+        [
+            "60.000000 patch service#0 externalTrafficPolicy=Local",
+            "90.000000 scale deployment#0 replicas=3",
+            "100.000000 pod busybox ready=false",
+            "110.000000 node#1 ready=false",
+        ]
+    );
+    // It runs to the end.
+    let mut sim = Sim::new(loaded.scenario);
+    assert!(sim.run().requests().count() > 200);
+}
+
+#[test]
+fn json_documents_are_yaml_too() {
+    let json = r#"{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+      "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080, "nodePort": 31000}]}}"#;
+    let loaded = load(json, &Overrides::default()).unwrap();
+    let svc = &loaded.scenario.cluster.services[0];
+    assert_eq!((svc.type_, svc.ports[0].node_port), (ServiceType::NodePort, Some(31000)));
+}
+
+#[test]
+fn defaults_without_a_simulation_document() {
+    let loaded = load(SERVICE, &Overrides::default()).unwrap();
+    let s = &loaded.scenario;
+    assert_eq!((s.cluster.nodes.len(), s.duration.to_string(), s.seed), (2, "2m".to_string(), 1));
+    assert_eq!(s.clients.len(), 1);
+    assert_eq!(s.clients[0].kind, ClientKind::External("198.51.100.79".parse().unwrap()));
+    assert_eq!(s.cluster.nodes[1].ip.to_string(), "10.240.0.5");
+    // The selector matches nothing: a warning, not an error.
+    assert_eq!(
+        loaded.warnings[0].to_string(),
+        "6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints"
+    );
+}
+
+#[test]
+fn overrides_apply_from_the_start() {
+    let o = Overrides {
+        seed: Some(9),
+        nodes: Some(5),
+        replicas: None,
+        provider: Some(crate::cluster::Provider::Gcp),
+        duration: Some(crate::time::Duration::from_secs(30)),
+        external_traffic_policy: Some(TrafficPolicy::Local),
+    };
+    let s = load(SERVICE, &o).unwrap().scenario;
+    assert_eq!((s.seed, s.cluster.nodes.len(), s.duration.to_string()), (9, 5, "30s".to_string()));
+    assert_eq!(s.cluster.config.provider, crate::cluster::Provider::Gcp);
+    assert_eq!(s.cluster.services[0].external_traffic_policy, TrafficPolicy::Local);
+    assert!(s.cluster.services[0].health_check_node_port.is_some());
+    assert_eq!(s.cluster.nodes[4].name, "node-4");
+    let _ = NodeId(0);
+}
+
+#[test]
+fn problems_name_document_path_and_line() {
+    check_errors(
+        r#"apiVersion: v1
+kind: Service
+metadata: {name: node-service}
+spec:
+  type: LoadBalancer
+  selector: {app: node}
+  ports:
+    - port: 80
+      targetPort: 8080
+      nodePort: 99999
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+---
+apiVersion: svcsim.dev/v1alpha1
+kind: Simulation
+metadata: {name: x}
+spec:
+  duration: 2 minutes
+  clients:
+    - {name: a, target: service/nope, rate: 1/s}
+  events:
+    - {at: 5s, scale: {deployment/ghost: 2}}
+"#,
+        expect![[r#"
+            10:17: error: doc 1 (Service node-service) spec.ports[0].nodePort: 99999 is outside 1-65535
+            20:13: error: doc 3 (Simulation x) spec.duration: "2 minutes" is not a duration (e.g. 90s, 2m, 1m30s, 500ms)
+            6:13: warning: doc 1 (Service node-service) spec.selector: matches no pod: the Service has no endpoints
+            13:7: warning: doc 2 (ConfigMap settings) kind: kind ConfigMap is not modelled by svcsim: document ignored
+        "#]],
+    );
+    check_errors(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{port: 80, nodePort: 29999}]\n",
+        expect![[r#"
+            7:32: error: doc 1 (Service web) spec.ports[0].nodePort: 29999 is outside 30000-32767
+            6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints
+        "#]],
+    );
+}
+
+#[test]
+fn references_to_unknown_objects_are_errors_with_their_place() {
+    check_errors(
+        &format!(
+            "{SERVICE}---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: x}}\nspec:\n  clients:\n    - {{name: a, target: service/nope, rate: 1/s}}\n    - {{name: b, pod: ghost, target: service/web, at: [1s]}}\n  events:\n    - {{at: 5s, scale: {{deployment/ghost: 2}}}}\n    - {{at: 6s, node: {{name: node-9, ready: false}}}}\n"
+        ),
+        expect![[r#"
+            14:25: error: doc 2 (Simulation x) spec.clients[0].target: no Service named "nope"
+            15:7: error: doc 2 (Simulation x) spec.clients[1].pod: no Pod named "ghost" (name a Pod document)
+            17:7: error: doc 2 (Simulation x) spec.events[0]: no Deployment named "ghost"
+            18:7: error: doc 2 (Simulation x) spec.events[1]: no node is named "node-9" (nodes are node-0, node-1)
+            6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints
+        "#]],
+    );
+}
+
+#[test]
+fn a_file_without_a_service_and_broken_yaml_are_errors() {
+    check_errors(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n",
+        expect![[r#"
+            error: the file has no Service: svcsim routes traffic to Services, add one (kind: Service)
+        "#]],
+    );
+    check_errors(
+        "kind: Service\nspec: [unclosed\n",
+        expect![[r#"
+            3:1: error: YAML syntax: while parsing a flow sequence, expected ',' or ']'
+        "#]],
+    );
+}
+
+#[test]
+fn limits_have_errors_that_name_them() {
+    let big = format!("{SERVICE}#{}\n", "x".repeat(limits::MAX_YAML_BYTES));
+    let err = load(&big, &Overrides::default()).unwrap_err();
+    assert!(err[0].to_string().contains("the limit is 1048576 (1 MiB)"), "{}", err[0]);
+    let many = format!(
+        "{SERVICE}---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: x}}\nspec: {{cluster: {{nodes: 300}}}}\n"
+    );
+    let err = load(&many, &Overrides::default()).unwrap_err();
+    assert!(err.iter().any(|d| d.to_string().contains("300 is outside 1-256")), "{err:?}");
+    let long = format!(
+        "{SERVICE}---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: x}}\nspec: {{duration: 2h}}\n"
+    );
+    let err = load(&long, &Overrides::default()).unwrap_err();
+    assert!(err.iter().any(|d| d.to_string().contains("the limit is 1 hour")), "{err:?}");
+    let flood = format!(
+        "{SERVICE}---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: x}}\nspec:\n  duration: 1h\n  clients: [{{target: service/web, rate: 5000/s}}]\n"
+    );
+    let err = load(&flood, &Overrides::default()).unwrap_err();
+    assert!(err.iter().any(|d| d.to_string().contains("the limit is 10000000")), "{err:?}");
+    let pods = format!(
+        "{SERVICE}---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 10001\n  selector: {{matchLabels: {{app: web}}}}\n  template: {{metadata: {{labels: {{app: web}}}}, spec: {{containers: [{{name: c}}]}}}}\n"
+    );
+    let err = load(&pods, &Overrides::default()).unwrap_err();
+    assert!(err.iter().any(|d| d.to_string().contains("10001 is outside 0-10000")), "{err:?}");
+}
