@@ -1,20 +1,263 @@
-//! The `svcsim` command: svcsim scenarios, headless.
+//! The `svcsim` command: svcsim scenarios, headless — summaries, JSON, traces, the rules a node
+//! programs, what they do with one packet, and one request explained.
 //!
-//! This is the only crate of the workspace that reads files; the simulation itself
-//! lives in `svcsim-core`.
+//! This is the only crate of the workspace that reads files; parsing and simulation live in
+//! `svcsim-core`. Exit codes: 0 success, 1 runtime failure (a file that cannot be read), 2 usage
+//! error or invalid scenario. Every diagnostic goes to stderr.
 
-use clap::Parser;
+mod input;
+mod output;
 
-/// Simulate Kubernetes Service routing: kube-proxy, conntrack, cloud load balancers
-/// and their health probes.
+use std::net::SocketAddrV4;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use svcsim_core::cluster::{Provider, TrafficPolicy};
+use svcsim_core::manifest::Overrides;
+use svcsim_core::sim::Sim;
+use svcsim_core::time::{Duration, Instant};
+
+const EXAMPLES: &str = "\
+Examples:
+  svcsim run scenarios/aks-blog.yaml
+  svcsim run scenarios/aks-blog.yaml --external-traffic-policy Local --format json
+  svcsim run scenarios/aks-blog-switch.yaml --trace
+  svcsim rules scenarios/aks-blog.yaml --node node-1
+  svcsim packet scenarios/aks-blog.yaml --node node-1 --src 198.51.100.79 --dst 203.0.113.10:80
+  svcsim check my-deploy.yaml
+  svcsim explain scenarios/aks-blog.yaml --request 2
+
+Scenario files are Kubernetes YAML (Deployment, Service, Pod, EndpointSlice) plus an optional
+`kind: Simulation` document; see docs/scenarios.md. Exit codes: 0 ok, 1 runtime failure,
+2 usage error or invalid scenario.";
+
+/// Simulate Kubernetes Service routing: kube-proxy's iptables rules, conntrack, cloud load
+/// balancers and their health probes.
 #[derive(Debug, Parser)]
-#[command(name = "svcsim", version = svcsim_core::VERSION)]
-struct Cli {}
+#[command(name = "svcsim", version = svcsim_core::VERSION, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let Cli {} = Cli::parse();
-    println!(
-        "svcsim {}: the scenario commands (run, rules, packet, check, explain) are not built yet; see README.md.",
-        svcsim_core::VERSION
-    );
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario and summarise it: requests by outcome, what the app printed, hits per pod,
+    /// health probe status, nodes in rotation.
+    Run(RunArgs),
+    /// Print one node's iptables rules (filter, then nat) as kube-proxy programs them.
+    Rules {
+        file: PathBuf,
+        /// The node, e.g. node-0.
+        #[arg(long)]
+        node: String,
+        /// The time to look at, e.g. 60s (kube-proxy re-syncs after changes).
+        #[arg(long, value_parser = duration, default_value = "0s")]
+        at: Duration,
+    },
+    /// Show what one node's rules do with the first packet of a new TCP connection.
+    Packet {
+        file: PathBuf,
+        #[arg(long)]
+        node: String,
+        /// Source address, IP or IP:PORT (port defaults to 40000).
+        #[arg(long, value_parser = source)]
+        src: SocketAddrV4,
+        /// Destination IP:PORT.
+        #[arg(long)]
+        dst: SocketAddrV4,
+        #[arg(long, value_parser = duration, default_value = "0s")]
+        at: Duration,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Validate a scenario: print its warnings and errors, run nothing.
+    Check { file: PathBuf },
+    /// Explain one request's journey in plain words, hop by hop.
+    Explain {
+        file: PathBuf,
+        /// Which request, counting from 1 in the order they were sent.
+        #[arg(long, default_value_t = 1)]
+        request: usize,
+        #[command(flatten)]
+        overrides: OverrideArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    file: PathBuf,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also print the trace, one line per event.
+    #[arg(long)]
+    trace: bool,
+}
+
+/// Changes to the scenario, applied from t = 0.
+#[derive(Debug, Args, Default)]
+struct OverrideArgs {
+    /// Override the Simulation's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the duration, e.g. 90s or 5m (at most 1h).
+    #[arg(long, value_parser = duration)]
+    duration: Option<Duration>,
+    /// Set externalTrafficPolicy on every externally reachable Service.
+    #[arg(long, value_enum)]
+    external_traffic_policy: Option<Policy>,
+    /// Set every Deployment's replicas.
+    #[arg(long)]
+    replicas: Option<u32>,
+    /// Set the number of nodes (when the file gives a count).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    nodes: Option<u32>,
+    /// Set the cloud provider.
+    #[arg(long, value_enum)]
+    provider: Option<CloudProvider>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Policy {
+    #[value(name = "Cluster")]
+    Cluster,
+    #[value(name = "Local")]
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CloudProvider {
+    Azure,
+    Aws,
+    Gcp,
+}
+
+impl OverrideArgs {
+    fn to_overrides(&self) -> Overrides {
+        Overrides {
+            seed: self.seed,
+            duration: self.duration,
+            external_traffic_policy: self.external_traffic_policy.map(|p| match p {
+                Policy::Cluster => TrafficPolicy::Cluster,
+                Policy::Local => TrafficPolicy::Local,
+            }),
+            replicas: self.replicas,
+            nodes: self.nodes,
+            provider: self.provider.map(|p| match p {
+                CloudProvider::Azure => Provider::Azure,
+                CloudProvider::Aws => Provider::Aws,
+                CloudProvider::Gcp => Provider::Gcp,
+            }),
+        }
+    }
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    svcsim_core::manifest::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 90s, 2m, 1m30s)"))
+}
+
+fn source(s: &str) -> Result<SocketAddrV4, String> {
+    if let Ok(a) = s.parse::<SocketAddrV4>() {
+        return Ok(a);
+    }
+    s.parse().map(|ip| SocketAddrV4::new(ip, 40000)).map_err(|_| format!("{s:?} is not an IPv4 address or IP:PORT"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+fn run(command: Command) -> Result<(), ExitCode> {
+    match command {
+        Command::Run(args) => {
+            let loaded = input::load(&args.file, &args.overrides.to_overrides())?;
+            let mut sim = Sim::new(loaded.scenario);
+            sim.run();
+            match args.format {
+                Format::Text => {
+                    if args.trace {
+                        print!("{}", sim.record().trace_text());
+                        println!();
+                    }
+                    print!("{}", output::summary(&sim));
+                }
+                Format::Json => {
+                    let mut json = output::json(&sim);
+                    if args.trace {
+                        json["trace"] = sim
+                            .record()
+                            .trace
+                            .iter()
+                            .map(|l| format!("{} {}", l.time, sim.record().render(l)))
+                            .collect();
+                    }
+                    println!("{}", serde_json::to_string_pretty(&json).expect("JSON values serialize"));
+                }
+            }
+            Ok(())
+        }
+        Command::Rules { file, node, at } => {
+            let (mut sim, node) = input::sim_with_node(&file, &node)?;
+            sim.run_until(Instant::ZERO + at);
+            print!("{}", sim.rules(node).iptables_save());
+            Ok(())
+        }
+        Command::Packet { file, node, src, dst, at, format } => {
+            let (mut sim, node) = input::sim_with_node(&file, &node)?;
+            sim.run_until(Instant::ZERO + at);
+            let report = svcsim_core::kube_proxy::first_packet_on(sim.rules(node), &sim.node_net(node), src, dst);
+            match format {
+                Format::Text => print!("{}", output::packet_text(&report, src, dst, &sim.cluster().node(node).name)),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&output::packet_json(&report)).expect("JSON values serialize")
+                ),
+            }
+            Ok(())
+        }
+        Command::Check { file } => {
+            let loaded = input::load(&file, &Overrides::default())?;
+            let s = &loaded.scenario;
+            println!(
+                "{}: ok — {} nodes, {} Services, {} Deployments, {} Pods, {} clients, {} events",
+                file.display(),
+                s.cluster.nodes.len(),
+                s.cluster.services.len(),
+                s.cluster.deployments.len(),
+                s.cluster.pods.len(),
+                s.clients.len(),
+                s.changes.len()
+            );
+            Ok(())
+        }
+        Command::Explain { file, request, overrides } => {
+            let loaded = input::load(&file, &overrides.to_overrides())?;
+            let mut sim = Sim::new(loaded.scenario);
+            sim.run();
+            let run = sim.record();
+            let count = run.requests().count();
+            let Some(flow) = run.requests().nth(request.wrapping_sub(1)) else {
+                eprintln!("error: --request {request}: the run has {count} requests (1-{count})");
+                return Err(ExitCode::from(2));
+            };
+            println!("Request {request} of {count}, sent at {}s: {}", flow.start, flow.header);
+            for line in svcsim_core::explain::explain(run, sim.cluster(), flow) {
+                println!("{line}");
+            }
+            Ok(())
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! IP, nodeName) are allocated deterministically here when a scenario leaves them empty; see
 //! [`Cluster::allocate`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -423,21 +423,23 @@ impl Cluster {
     }
 
     /// Adds a pod on `node` with the next free address of the node's podCIDR (host-local IPAM
-    /// starts at .2: .1 is the bridge).
-    pub fn add_pod(&mut self, mut pod: Pod) -> PodId {
+    /// starts at .2: .1 is the bridge); `None` if the podCIDR is full (the pod stays Pending).
+    pub fn add_pod(&mut self, mut pod: Pod) -> Option<PodId> {
         if pod.ip == Ipv4Addr::UNSPECIFIED {
-            pod.ip = self.next_pod_ip(pod.node);
+            pod.ip = self.next_pod_ip(pod.node, &self.pod_ips())?;
         }
         self.pods.push(pod);
-        PodId(self.pods.len() as u32 - 1)
+        Some(PodId(self.pods.len() as u32 - 1))
     }
 
-    fn next_pod_ip(&self, node: NodeId) -> Ipv4Addr {
+    /// Every address a pod holds.
+    fn pod_ips(&self) -> BTreeSet<Ipv4Addr> {
+        self.pods.iter().filter(|p| !p.deleted).map(|p| p.ip).collect()
+    }
+
+    fn next_pod_ip(&self, node: NodeId, used: &BTreeSet<Ipv4Addr>) -> Option<Ipv4Addr> {
         let cidr = self.node(node).pod_cidr;
-        (2..cidr.size().saturating_sub(1) as u32)
-            .filter_map(|n| cidr.nth(n))
-            .find(|ip| !self.pods.iter().any(|p| p.ip == *ip))
-            .expect("podCIDR exhausted")
+        (2..cidr.size().saturating_sub(1) as u32).filter_map(|n| cidr.nth(n)).find(|ip| !used.contains(ip))
     }
 
     /// Brings each Deployment to its replica count: schedules missing pods on Ready nodes
@@ -488,7 +490,11 @@ impl Cluster {
                     app: d.template.app,
                     owner: Some(id),
                 };
-                changed.push(self.add_pod(pod));
+                match self.add_pod(pod) {
+                    Some(id) => changed.push(id),
+                    // The node's podCIDR is full: the pod stays Pending.
+                    None => break,
+                }
             }
         }
         changed
@@ -519,10 +525,14 @@ impl Cluster {
             .min_by_key(|n| (per_node_owned.get(&(id, *n)).copied().unwrap_or(0), per_node[n.0 as usize], n.0))
     }
 
-    /// Fills in what the API server and controllers would assign: clusterIPs, nodePorts,
+    /// Fills in what the API server and controllers would assign: pod IPs, clusterIPs, nodePorts,
     /// healthCheckNodePorts and LoadBalancer ingress IPs, deterministically and without
     /// disturbing values that were given.
-    pub fn allocate(&mut self) {
+    ///
+    /// Returns what could not be allocated (a full podCIDR, service CIDR or node port range); the
+    /// fields concerned stay empty.
+    pub fn allocate(&mut self) -> Vec<String> {
+        let mut failures = Vec::new();
         let range = self.config.node_port_range;
         let mut used_ports: Vec<u16> = self
             .services
@@ -530,28 +540,59 @@ impl Cluster {
             .flat_map(|s| s.ports.iter().filter_map(|p| p.node_port).chain(s.health_check_node_port))
             .collect();
         let mut used_ips: Vec<Ipv4Addr> = self.services.iter().filter_map(|s| s.cluster_ip).collect();
+        // Pods given without status.podIP get the next free address of their node's podCIDR,
+        // after every given address is known.
+        let mut used_pod_ips = self.pod_ips();
+        for i in 0..self.pods.len() {
+            if self.pods[i].ip == Ipv4Addr::UNSPECIFIED && !self.pods[i].deleted {
+                match self.next_pod_ip(self.pods[i].node, &used_pod_ips) {
+                    Some(ip) => {
+                        used_pod_ips.insert(ip);
+                        self.pods[i].ip = ip;
+                    }
+                    None => failures.push(format!("pod {}: the podCIDR of its node is full", self.pods[i].name)),
+                }
+            }
+        }
         let mut next_lb = 10u8;
         for s_idx in 0..self.services.len() {
             let key = self.services[s_idx].namespaced_name();
             if self.services[s_idx].cluster_ip.is_none() {
-                let ip = self.allocate_cluster_ip(&key, &used_ips);
-                used_ips.push(ip);
-                self.services[s_idx].cluster_ip = Some(ip);
+                match self.allocate_cluster_ip(&key, &used_ips) {
+                    Some(ip) => {
+                        used_ips.push(ip);
+                        self.services[s_idx].cluster_ip = Some(ip);
+                    }
+                    None => {
+                        failures.push(format!("service {key}: the service CIDR {} is full", self.config.service_cidr))
+                    }
+                }
             }
             let svc = &mut self.services[s_idx];
             if svc.has_node_ports() {
                 for (p_idx, port) in svc.ports.iter_mut().enumerate() {
                     if port.node_port.is_none() {
-                        let p = allocate_port(&format!("{key}:{p_idx}"), range, &used_ports);
-                        used_ports.push(p);
-                        port.node_port = Some(p);
+                        match allocate_port(&format!("{key}:{p_idx}"), range, &used_ports) {
+                            Some(p) => {
+                                used_ports.push(p);
+                                port.node_port = Some(p);
+                            }
+                            None => failures
+                                .push(format!("service {key}: the node port range {}-{} is full", range.0, range.1)),
+                        }
                     }
                 }
             }
             if svc.needs_health_check() && svc.health_check_node_port.is_none() {
-                let p = allocate_port(&format!("{key}:healthz"), range, &used_ports);
-                used_ports.push(p);
-                svc.health_check_node_port = Some(p);
+                match allocate_port(&format!("{key}:healthz"), range, &used_ports) {
+                    Some(p) => {
+                        used_ports.push(p);
+                        svc.health_check_node_port = Some(p);
+                    }
+                    None => {
+                        failures.push(format!("service {key}: the node port range {}-{} is full", range.0, range.1))
+                    }
+                }
             }
             if !svc.needs_health_check() {
                 // "This field will be wiped when updating a Service to no longer need it" (§2.1).
@@ -567,34 +608,36 @@ impl Cluster {
                 next_lb = next_lb.saturating_add(1);
             }
         }
+        failures
     }
 
-    fn allocate_cluster_ip(&self, key: &str, used: &[Ipv4Addr]) -> Ipv4Addr {
+    fn allocate_cluster_ip(&self, key: &str, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
         let cidr = self.config.service_cidr;
-        // Skip the network address and .1 (the `kubernetes` Service) and the broadcast address.
-        let usable = cidr.size().saturating_sub(3).max(1);
+        // Skip the network address, .1 (the `kubernetes` Service) and the broadcast address.
+        let usable = cidr.size().saturating_sub(3);
         let mut h = fnv1a(key.as_bytes());
-        loop {
-            let ip = cidr.nth((2 + h % usable) as u32).expect("offset inside the service CIDR");
+        for _ in 0..usable.min(u64::from(u32::MAX)) {
+            let ip = cidr.nth((2 + h % usable) as u32)?;
             if !used.contains(&ip) {
-                return ip;
+                return Some(ip);
             }
             h = h.wrapping_add(1);
         }
+        None
     }
 }
 
-fn allocate_port(key: &str, (lo, hi): (u16, u16), used: &[u16]) -> u16 {
-    let span = u64::from(hi - lo) + 1;
+fn allocate_port(key: &str, (lo, hi): (u16, u16), used: &[u16]) -> Option<u16> {
+    let span = u64::from(hi.saturating_sub(lo)) + 1;
     let mut h = fnv1a(key.as_bytes());
     for _ in 0..span {
         let p = lo + (h % span) as u16;
         if !used.contains(&p) {
-            return p;
+            return Some(p);
         }
         h = h.wrapping_add(1);
     }
-    panic!("node port range {lo}-{hi} exhausted; the scenario validator bounds the number of ports")
+    None
 }
 
 /// The characters Kubernetes uses in generated names (no vowels, no look-alikes).

@@ -16,6 +16,8 @@
 //! - `topology`: the network graph (petgraph stays inside) and its precomputed routes.
 //! - [`scenario`]: what a run takes: cluster, clients, timeline of changes.
 //! - [`sim`]: the event loop; [`record`]: what it records — packets, hops, flows, the trace.
+//! - [`explain`]: one request's journey in plain words, for `svcsim explain` and the inspector.
+//! - [`manifest`]: the scenario edge: Kubernetes YAML to a [`scenario::Scenario`], with located problems.
 //! - [`validate`]: the API server's rules that matter to routing, every problem with its field.
 //!
 //! Architecture invariants (checked in CI, see ARCHITECTURE.md):
@@ -30,6 +32,7 @@
 pub mod cluster;
 pub mod conntrack;
 pub mod endpoints;
+pub mod explain;
 pub mod kube_proxy;
 pub mod lb;
 pub mod manifest;

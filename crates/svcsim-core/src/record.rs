@@ -266,6 +266,39 @@ impl Run {
         seen
     }
 
+    /// Successful and total probes per (minute, node), over every load balancer.
+    fn probe_windows(&self) -> BTreeMap<(u64, NodeId), (u32, u32)> {
+        let mut all: BTreeMap<(u64, NodeId), (u32, u32)> = BTreeMap::new();
+        for m in self.probe_metric.values() {
+            for (k, (ok, n)) in &m.windows {
+                let w = all.entry(*k).or_default();
+                w.0 += ok;
+                w.1 += n;
+            }
+        }
+        all
+    }
+
+    /// The Health Probe Status over minutes `from..to` (all load balancers, all nodes), and per
+    /// node: successful ÷ total probes, as the Azure portal averages them (§3.7).
+    pub fn probe_status(&self, minutes: std::ops::Range<u64>) -> Option<(f64, BTreeMap<NodeId, f64>)> {
+        let mut per_node: BTreeMap<NodeId, (u32, u32)> = BTreeMap::new();
+        for ((_, node), (ok, n)) in self.probe_windows().range((minutes.start, NodeId(0))..(minutes.end, NodeId(0))) {
+            let w = per_node.entry(*node).or_default();
+            w.0 += ok;
+            w.1 += n;
+        }
+        let (ok, n) = per_node.values().fold((0, 0), |a, w| (a.0 + w.0, a.1 + w.1));
+        (n > 0).then(|| (pct(ok, n), per_node.into_iter().map(|(k, (ok, n))| (k, pct(ok, n))).collect()))
+    }
+
+    /// The minutes that have probes.
+    pub fn probe_minutes(&self) -> Vec<u64> {
+        let mut m: Vec<u64> = self.probe_windows().keys().map(|(m, _)| *m).collect();
+        m.dedup();
+        m
+    }
+
     /// The trace as text, one line per event: the format golden tests, the CLI and the UI share.
     pub fn trace_text(&self) -> String {
         let mut out = String::new();
@@ -330,6 +363,10 @@ impl Run {
             Action::Rejected { reason } => format!("{at} REJECT: {reason}"),
         }
     }
+}
+
+fn pct(ok: u32, n: u32) -> f64 {
+    100.0 * f64::from(ok) / f64::from(n.max(1))
 }
 
 /// A packet's short label in the trace: `req#12`.

@@ -301,6 +301,10 @@ impl Sim {
     pub fn rules(&self, node: NodeId) -> &Ruleset {
         &self.nodes[node.0 as usize].rules
     }
+    /// The addresses of `node` that its rules are evaluated with.
+    pub fn node_net(&self, node: NodeId) -> NodeNet {
+        self.nodes[node.0 as usize].net
+    }
     /// Whether the LB of `svc` has `node` in rotation now.
     pub fn in_rotation(&self, svc: ServiceId, node: NodeId) -> Option<bool> {
         Some(self.lbs.get(&svc)?.backends.get(&node)?.in_rotation)
@@ -736,8 +740,10 @@ impl Sim {
         let out = match lb.profile.delivery {
             lb::Delivery::FloatingIp => header,
             lb::Delivery::InstanceTarget => {
-                let node_port =
-                    self.cluster.service(svc).ports[port].node_port.expect("LoadBalancer ports have nodePorts");
+                let Some(node_port) = self.cluster.service(svc).ports[port].node_port else {
+                    let reason = "the Service port has no nodePort for the load balancer's instance target".to_string();
+                    return self.drop_packet(packet, Place::Lb, header, reason, Vec::new());
+                };
                 let out = Header::new(header.src, SocketAddrV4::new(self.cluster.node(node).ip, node_port));
                 self.lb_flows.insert(out.reversed(), header.reversed());
                 out
@@ -869,7 +875,7 @@ impl Sim {
             Place::Node(other)
         } else if dst == lb::PROBE_SOURCE || self.is_frontend(dst) || self.lb_flows.contains_key(&header) {
             Place::Lb
-        } else if let Some(c) = self.external_client_with(dst) {
+        } else if let Some(c) = self.external_client_for(packet, dst) {
             Place::Client(c)
         } else if let Some(b) = self.backends.iter().position(|(ip, _)| *ip == dst) {
             Place::Backend(b as u32)
@@ -877,6 +883,15 @@ impl Sim {
             return self.drop_packet(packet, here, header, format!("no route to {dst}"), Vec::new());
         };
         self.forward(packet, here, next, header);
+    }
+
+    /// The external client a packet to `ip` goes to: the packet's own client when it has that
+    /// address (several clients may share one), else the first with it.
+    fn external_client_for(&self, packet: PacketId, ip: Ipv4Addr) -> Option<u32> {
+        match self.flow_place(packet) {
+            Place::Client(c) if self.scenario.clients[c as usize].kind == ClientKind::External(ip) => Some(c),
+            _ => self.external_client_with(ip),
+        }
     }
 
     fn external_client_with(&self, ip: Ipv4Addr) -> Option<u32> {

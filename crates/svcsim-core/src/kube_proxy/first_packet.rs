@@ -6,6 +6,7 @@ use std::net::SocketAddrV4;
 
 use super::eval::{NodeNet, Origin, Verdict, every_outcome};
 use super::program::program;
+use super::rules::Ruleset;
 use crate::cluster::{Cluster, NodeId};
 use crate::net::Header;
 
@@ -51,10 +52,13 @@ pub struct FirstPacket {
 /// `cluster` (which must be allocated). The source is the node itself when it is the node's IP
 /// (nat OUTPUT), otherwise a pod or an external client arriving on the node (nat PREROUTING).
 pub fn first_packet(cluster: &Cluster, node: NodeId, src: SocketAddrV4, dst: SocketAddrV4) -> FirstPacket {
-    let rules = program(cluster, node);
-    let net = NodeNet::of(cluster, node);
+    first_packet_on(&program(cluster, node), &NodeNet::of(cluster, node), src, dst)
+}
+
+/// [`first_packet`] against rules already programmed (a running simulation's, at some time).
+pub fn first_packet_on(rules: &Ruleset, net: &NodeNet, src: SocketAddrV4, dst: SocketAddrV4) -> FirstPacket {
     let origin = if *src.ip() == net.node_ip { Origin::Host } else { Origin::Routed };
-    let walks = every_outcome(&rules, &net, origin, Header::new(src, dst));
+    let walks = every_outcome(rules, net, origin, Header::new(src, dst));
     let mut report = FirstPacket {
         verdict: FirstPacketVerdict::None,
         endpoints: Vec::new(),

@@ -8,7 +8,7 @@ mod program;
 mod rules;
 
 pub use eval::{Chooser, Delivery, ForcedPick, NodeNet, Origin, RuleHit, Verdict, Walk, evaluate, every_outcome};
-pub use first_packet::{FirstPacket, FirstPacketVerdict, first_packet};
+pub use first_packet::{FirstPacket, FirstPacketVerdict, first_packet, first_packet_on};
 pub use program::{PortChains, ProgramCache, endpoint_chain, program, program_cached};
 pub use rules::{
     Chain, ChainName, CtStates, Interner, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains,

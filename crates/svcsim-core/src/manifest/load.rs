@@ -118,7 +118,7 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
         cx.object = Some(format!("{kind} {name}"));
         enum Read {
             Deployment(Option<DeploymentDoc>),
-            Service(Option<Service>),
+            Service(Option<ServiceDoc>),
             Pod(Option<PodDoc>),
             Slice(Option<SliceDoc>),
             Simulation(SimSpec),
@@ -372,7 +372,15 @@ fn read_deployment(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: St
     })
 }
 
-fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -> Option<Service> {
+/// A Service, and its nodePorts that are not even ports (checked against the node port range once
+/// the Simulation document is known).
+struct ServiceDoc {
+    service: Service,
+    bad_node_ports: Vec<(String, Pos, i64)>,
+}
+
+fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -> Option<ServiceDoc> {
+    let mut bad_node_ports = Vec::new();
     let spec_node = m.get(cx, "spec")?;
     let mut spec = Map::new(cx, spec_node, "spec")?;
     let type_ = match spec
@@ -407,7 +415,16 @@ fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: Strin
                         _ => read::string(cx, t, &format!("{path}.targetPort")).map(TargetPort::Name),
                     },
                 };
-                let node_port = pm.get(cx, "nodePort").and_then(|n| read::port(cx, n, &format!("{path}.nodePort")));
+                let node_port = pm.get(cx, "nodePort").and_then(|n| {
+                    let v = read::integer(cx, n, &format!("{path}.nodePort"), i64::MIN, i64::MAX)?;
+                    match u16::try_from(v) {
+                        Ok(p) if p > 0 => Some(p),
+                        _ => {
+                            bad_node_ports.push((format!("{path}.nodePort"), n.pos, v));
+                            None
+                        }
+                    }
+                });
                 if let Some(proto) = pm.get(cx, "protocol")
                     && let Some(p) = read::string(cx, proto, &format!("{path}.protocol"))
                     && p != "TCP"
@@ -498,20 +515,23 @@ fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: Strin
         Some((Some(s), _)) if s == "Local" => TrafficPolicy::Local,
         _ => TrafficPolicy::Cluster,
     };
-    Some(Service {
-        name,
-        namespace,
-        type_,
-        selector,
-        ports,
-        cluster_ip,
-        external_traffic_policy: to_policy(etp),
-        internal_traffic_policy: to_policy(itp),
-        health_check_node_port,
-        session_affinity: (affinity.as_deref() == Some("ClientIP")).then_some(timeout),
-        external_ips,
-        load_balancer_source_ranges: ranges,
-        load_balancer_ingress: ingress,
+    Some(ServiceDoc {
+        service: Service {
+            name,
+            namespace,
+            type_,
+            selector,
+            ports,
+            cluster_ip,
+            external_traffic_policy: to_policy(etp),
+            internal_traffic_policy: to_policy(itp),
+            health_check_node_port,
+            session_affinity: (affinity.as_deref() == Some("ClientIP")).then_some(timeout),
+            external_ips,
+            load_balancer_source_ranges: ranges,
+            load_balancer_ingress: ingress,
+        },
+        bad_node_ports,
     })
 }
 
@@ -1027,7 +1047,7 @@ fn assemble(
     sim: SimSpec,
     sim_origin: Option<&Origin>,
     deployments: Vec<(Option<DeploymentDoc>, Origin)>,
-    services: Vec<(Option<Service>, Origin)>,
+    services: Vec<(Option<ServiceDoc>, Origin)>,
     pods: Vec<(Option<PodDoc>, Origin)>,
     slices: Vec<(Option<SliceDoc>, Origin)>,
     overrides: &Overrides,
@@ -1213,7 +1233,11 @@ fn assemble(
     // Services.
     for (s, o) in &services {
         let Some(s) = s else { continue };
-        let mut svc = s.clone();
+        let (lo, hi) = cluster.config.node_port_range;
+        for (path, pos, v) in &s.bad_node_ports {
+            push(diags, Severity::Error, Some(o), path, Some(*pos), format!("{v} is outside {lo}-{hi}"));
+        }
+        let mut svc = s.service.clone();
         if cluster.services.iter().any(|x| x.name == svc.name && x.namespace == svc.namespace) {
             push(
                 diags,
@@ -1288,6 +1312,10 @@ fn assemble(
     // The API server's rules.
     for problem in validate::check(&cluster) {
         let o = origins.get(&problem.object).copied();
+        // A Service whose only ports failed to read already has those errors.
+        if problem.field == "spec.ports" && o.is_some_and(|o| o.positions.contains_key("spec.ports[0]")) {
+            continue;
+        }
         let pos = o.and_then(|o| {
             let mut p = problem.field.as_str();
             loop {
@@ -1306,10 +1334,11 @@ fn assemble(
         };
         push(diags, severity, o, &problem.field, pos, problem.message);
     }
-    if diags.iter().any(|d| d.severity == Severity::Error) {
-        return None;
+    // Allocation never panics: what cannot be allocated is reported. Clients and events are
+    // resolved even after earlier errors, so every problem is listed at once.
+    for failure in cluster.allocate() {
+        push(diags, Severity::Error, None, "", None, failure);
     }
-    cluster.allocate();
 
     // Clients.
     let duration = overrides.duration.or(sim.duration).unwrap_or(Duration::from_secs(120));
@@ -1344,7 +1373,7 @@ fn assemble(
             });
             let _ = i;
         }
-        if lbs.is_empty() {
+        if lbs.is_empty() && !cluster.services.is_empty() {
             push(diags, Severity::Warning, None, "", None, "no LoadBalancer Service and no Simulation clients: nothing sends traffic (add a Simulation document with clients)".into());
         }
     }

@@ -215,8 +215,10 @@ spec:
     - {at: 5s, scale: {deployment/ghost: 2}}
 "#,
         expect![[r#"
-            10:17: error: doc 1 (Service node-service) spec.ports[0].nodePort: 99999 is outside 1-65535
+            10:17: error: doc 1 (Service node-service) spec.ports[0].nodePort: 99999 is outside 30000-32767
             20:13: error: doc 3 (Simulation x) spec.duration: "2 minutes" is not a duration (e.g. 90s, 2m, 1m30s, 500ms)
+            22:25: error: doc 3 (Simulation x) spec.clients[0].target: no Service named "nope"
+            24:7: error: doc 3 (Simulation x) spec.events[0]: no Deployment named "ghost"
             6:13: warning: doc 1 (Service node-service) spec.selector: matches no pod: the Service has no endpoints
             13:7: warning: doc 2 (ConfigMap settings) kind: kind ConfigMap is not modelled by svcsim: document ignored
         "#]],
@@ -225,6 +227,7 @@ spec:
         "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{port: 80, nodePort: 29999}]\n",
         expect![[r#"
             7:32: error: doc 1 (Service web) spec.ports[0].nodePort: 29999 is outside 30000-32767
+            warning: no LoadBalancer Service and no Simulation clients: nothing sends traffic (add a Simulation document with clients)
             6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints
         "#]],
     );

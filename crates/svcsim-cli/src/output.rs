@@ -1,0 +1,226 @@
+//! What `svcsim` prints: the run summary (text and the JSON documented in docs/cli.md) and the
+//! first-packet report.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddrV4;
+
+use serde_json::{Value, json};
+use svcsim_core::kube_proxy::FirstPacket;
+use svcsim_core::record::{Initiator, Outcome};
+use svcsim_core::sim::Sim;
+
+/// Rounds a percentage to two decimals, as the Azure portal shows it.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The minutes `probes.percent` covers: the last complete minute, or the whole run if shorter.
+fn summary_minutes(sim: &Sim) -> std::ops::Range<u64> {
+    let complete = sim.scenario().duration.as_micros() / 60_000_000;
+    if complete == 0 { 0..1 } else { complete - 1..complete }
+}
+
+fn node_name(sim: &Sim, n: svcsim_core::cluster::NodeId) -> String {
+    sim.cluster().node(n).name.clone()
+}
+
+/// Nodes in rotation at the end, over every LoadBalancer Service (a node counts if any LB keeps it).
+fn in_rotation(sim: &Sim) -> (Vec<String>, usize) {
+    let lbs: Vec<_> = (0..sim.cluster().services.len() as u32)
+        .map(svcsim_core::cluster::ServiceId)
+        .filter_map(|s| sim.backends(s))
+        .collect();
+    let mut names = Vec::new();
+    for (i, n) in sim.cluster().nodes.iter().enumerate() {
+        let id = svcsim_core::cluster::NodeId(i as u32);
+        if lbs.iter().any(|b| b.get(&id).is_some_and(|h| h.in_rotation)) {
+            names.push(n.name.clone());
+        }
+    }
+    let total = if lbs.is_empty() { 0 } else { sim.cluster().nodes.len() };
+    (names, total)
+}
+
+/// The text summary.
+pub fn summary(sim: &Sim) -> String {
+    let run = sim.record();
+    let s = sim.scenario();
+    let c = sim.cluster();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "scenario {}: seed {}, {}, provider {}, {}, {} nodes",
+        s.name,
+        s.seed,
+        s.duration,
+        c.config.provider,
+        c.config.network_plugin,
+        c.nodes.len()
+    );
+    let mut by_outcome: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in run.requests() {
+        *by_outcome.entry(f.outcome.label()).or_default() += 1;
+    }
+    let n = run.requests().count();
+    let outcomes: Vec<String> = ["answered", "dropped", "rejected", "in-flight"]
+        .iter()
+        .filter_map(|k| by_outcome.get(k).map(|v| format!("{v} {k}")))
+        .collect();
+    let _ = writeln!(out, "requests: {n} sent{}{}", if outcomes.is_empty() { "" } else { ", " }, outcomes.join(", "));
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for f in run.requests() {
+        if let Some(r) = f.outcome.reason() {
+            *reasons.entry(format!("{}: {r}", f.outcome.label())).or_default() += 1;
+        }
+    }
+    for (r, k) in &reasons {
+        let _ = writeln!(out, "  {k:>5} × {r}");
+    }
+    let mut printed: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in run.requests().filter(|f| f.outcome == Outcome::Answered) {
+        *printed.entry(f.app_output.as_deref().unwrap_or("")).or_default() += 1;
+    }
+    if !printed.is_empty() {
+        let _ = writeln!(out, "the app printed:");
+        let mut rows: Vec<(&&str, &usize)> = printed.iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (text, k) in rows {
+            let _ = writeln!(out, "  {k:>5} × {}", text.lines().next().unwrap_or(""));
+        }
+    }
+    let hits = run.hits_per_pod();
+    let seen = run.sources_seen();
+    if !hits.is_empty() {
+        let _ = writeln!(out, "hits per pod:");
+        for (pod, k) in &hits {
+            let p = c.pod(*pod);
+            let sources: Vec<String> = seen
+                .get(pod)
+                .map(|m| {
+                    let mut v: Vec<(&std::net::Ipv4Addr, &usize)> = m.iter().collect();
+                    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                    v.into_iter().map(|(ip, k)| format!("{ip} ×{k}")).collect()
+                })
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {k:>5}   {} on {} — saw {}", p.name, c.node(p.node).name, sources.join(", "));
+        }
+    }
+    let minutes = summary_minutes(sim);
+    match run.probe_status(minutes.clone()) {
+        Some((pct, per_node)) => {
+            let which = if minutes.start == 0 && s.duration.as_micros() < 60_000_000 {
+                "whole run".to_string()
+            } else {
+                format!("minute {}", minutes.start)
+            };
+            let nodes: Vec<String> =
+                per_node.iter().map(|(n, p)| format!("{} {}%", node_name(sim, *n), round2(*p))).collect();
+            let _ = writeln!(out, "health probe status ({which}): {}%   {}", round2(pct), nodes.join(", "));
+            let series: Vec<String> = run
+                .probe_minutes()
+                .iter()
+                .filter_map(|m| run.probe_status(*m..*m + 1).map(|(p, _)| format!("{}%", round2(p))))
+                .collect();
+            let _ = writeln!(out, "  per minute: {}", series.join(" → "));
+            let (rot, total) = in_rotation(sim);
+            let _ = writeln!(out, "nodes in rotation at the end: {}/{total} ({})", rot.len(), rot.join(", "));
+        }
+        None => {
+            let _ = writeln!(out, "health probes: none (no LoadBalancer Service, or provider none)");
+        }
+    }
+    out
+}
+
+/// The JSON summary (docs/cli.md).
+pub fn json(sim: &Sim) -> Value {
+    let run = sim.record();
+    let c = sim.cluster();
+    let s = sim.scenario();
+    let requests: Vec<Value> = run
+        .requests()
+        .map(|f| {
+            let Initiator::Client(client) = f.initiator else { unreachable!("requests are client flows") };
+            json!({
+                "t": f.start.as_secs_f64(),
+                "client": s.clients[client as usize].name,
+                "from": f.header.src.ip().to_string(),
+                "to": f.header.dst.to_string(),
+                "ingressNode": f.ingress_node.map(|n| node_name(sim, n)),
+                "pod": f.pod.map(|p| c.pod(p).name.clone()),
+                "node": f.pod.map(|p| node_name(sim, c.pod(p).node)),
+                "sourceSeen": f.source_seen.map(|a| a.to_string()),
+                "appOutput": f.app_output,
+                "outcome": f.outcome.label(),
+                "reason": f.outcome.reason(),
+            })
+        })
+        .collect();
+    let per_node = |m: &BTreeMap<svcsim_core::cluster::NodeId, f64>| -> Value {
+        m.iter()
+            .map(|(n, p)| (node_name(sim, *n), json!(round2(*p))))
+            .collect::<serde_json::Map<String, Value>>()
+            .into()
+    };
+    let minutes = summary_minutes(sim);
+    let (percent, nodes) = match run.probe_status(minutes) {
+        Some((p, n)) => (json!(round2(p)), per_node(&n)),
+        None => (Value::Null, json!({})),
+    };
+    let series: Vec<Value> = run
+        .probe_minutes()
+        .iter()
+        .filter_map(|m| {
+            run.probe_status(*m..*m + 1)
+                .map(|(p, n)| json!({"minute": m, "percent": round2(p), "perNode": per_node(&n)}))
+        })
+        .collect();
+    let hits = run.hits_per_pod();
+    let seen = run.sources_seen();
+    let mut pods = serde_json::Map::new();
+    for (pod, k) in &hits {
+        let p = c.pod(*pod);
+        let sources: serde_json::Map<String, Value> =
+            seen.get(pod).map(|m| m.iter().map(|(ip, k)| (ip.to_string(), json!(k))).collect()).unwrap_or_default();
+        pods.insert(p.name.clone(), json!({"node": node_name(sim, p.node), "hits": k, "sourcesSeen": sources}));
+    }
+    json!({
+        "scenario": s.name,
+        "seed": s.seed,
+        "duration": s.duration.as_secs_f64(),
+        "requests": requests,
+        "probes": {"percent": percent, "perNode": nodes, "inRotation": in_rotation(sim).0, "series": series},
+        "pods": pods,
+    })
+}
+
+/// The first-packet report as text.
+pub fn packet_text(r: &FirstPacket, src: SocketAddrV4, dst: SocketAddrV4, node: &str) -> String {
+    let mut out = format!("first packet {src} > {dst} on {node}: {}", r.verdict);
+    if let Some(reason) = &r.reason {
+        let _ = write!(out, " (\"{reason}\")");
+    }
+    out.push('\n');
+    if !r.endpoints.is_empty() {
+        let eps: Vec<String> = r.endpoints.iter().map(|e| e.to_string()).collect();
+        let _ = writeln!(out, "endpoints the cascade can pick: {}", eps.join(", "));
+    }
+    let _ = writeln!(out, "masquerade (SNAT): {}", if r.masquerade { "yes" } else { "no" });
+    let _ = writeln!(out, "rules that matched:");
+    for rule in &r.rules {
+        let _ = writeln!(out, "  {rule}");
+    }
+    out
+}
+
+/// The first-packet report as JSON (docs/cli.md).
+pub fn packet_json(r: &FirstPacket) -> Value {
+    json!({
+        "verdict": r.verdict.to_string(),
+        "endpoints": r.endpoints.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        "masquerade": r.masquerade,
+        "rules": r.rules,
+        "reason": r.reason,
+    })
+}

@@ -1,0 +1,254 @@
+//! The `svcsim` binary, run as a user runs it: every preset's summary (golden files under
+//! tests/golden, `UPDATE_EXPECT=1` to refresh), the JSON output, determinism, and a corpus of bad
+//! files (tests/bad, each with `# expect:` lines) that must fail with exit code 2 and a message
+//! naming the place.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use expect_test::expect_file;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn svcsim() -> Command {
+    let mut cmd = Command::cargo_bin("svcsim").expect("the svcsim binary is built");
+    cmd.current_dir(root());
+    cmd
+}
+
+fn presets() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_preset_runs_and_its_summary_is_pinned() {
+    let presets = presets();
+    assert!(presets.len() >= 14, "the presets of issue 4 are all there: {presets:?}");
+    for name in presets {
+        let out = svcsim().args(["run", &format!("scenarios/{name}")]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let golden = root().join("crates/svcsim-cli/tests/golden").join(name.replace(".yaml", ".txt"));
+        expect_file![golden].assert_eq(&stdout);
+        // Every preset says what it teaches in a comment at the top.
+        let text = fs::read_to_string(root().join("scenarios").join(&name)).unwrap();
+        assert!(text.starts_with(&format!("# {}", name.trim_end_matches(".yaml"))), "{name} opens with its comment");
+    }
+}
+
+#[test]
+fn json_output_has_the_documented_shape_and_is_deterministic() {
+    let run = || svcsim().args(["run", "scenarios/aks-blog.yaml", "--format", "json"]).output().unwrap();
+    let a = run();
+    let b = run();
+    assert_eq!(a.status.code(), Some(0));
+    assert!(a.stdout == b.stdout, "two runs give byte-identical JSON");
+    let v: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(v["scenario"], "aks-blog");
+    assert_eq!(v["seed"], 1);
+    assert_eq!(v["duration"], 120.0);
+    let first = &v["requests"][0];
+    assert_eq!(first["t"], 0.5);
+    assert_eq!(first["client"], "laptop");
+    assert_eq!(first["from"], "198.51.100.79");
+    assert_eq!(first["to"], "203.0.113.10:80");
+    assert_eq!(first["outcome"], "answered");
+    assert!(first["reason"].is_null());
+    for key in ["ingressNode", "pod", "node", "sourceSeen", "appOutput"] {
+        assert!(first[key].is_string(), "{key}: {first}");
+    }
+    assert_eq!(v["requests"].as_array().unwrap().len(), 120);
+    assert_eq!(v["probes"]["percent"], 100.0);
+    assert_eq!(v["probes"]["perNode"], serde_json::json!({"node-0": 100.0, "node-1": 100.0}));
+    assert_eq!(v["probes"]["inRotation"], serde_json::json!(["node-0", "node-1"]));
+    assert_eq!(v["probes"]["series"][0]["minute"], 0);
+    let pods = v["pods"].as_object().unwrap();
+    let (_, pod) = pods.iter().next().unwrap();
+    assert_eq!(pod["hits"], 120);
+    assert_eq!(pod["node"], "node-0");
+
+    // Local: the client's address, one node in rotation, 50 %.
+    let local = svcsim()
+        .args(["run", "scenarios/aks-blog.yaml", "--format", "json", "--external-traffic-policy", "Local"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&local.stdout).unwrap();
+    assert_eq!(v["requests"][0]["appOutput"], "::ffff:198.51.100.79");
+    assert_eq!(v["probes"]["percent"], 50.0);
+    assert_eq!(v["probes"]["inRotation"], serde_json::json!(["node-0"]));
+}
+
+#[test]
+fn overrides_change_the_run_from_the_start() {
+    let out = svcsim()
+        .args([
+            "run",
+            "scenarios/aks-blog.yaml",
+            "--seed",
+            "7",
+            "--duration",
+            "30s",
+            "--nodes",
+            "3",
+            "--replicas",
+            "2",
+            "--provider",
+            "aws",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["seed"].as_u64(), v["duration"].as_f64()), (Some(7), Some(30.0)));
+    assert_eq!(v["pods"].as_object().unwrap().len(), 2);
+    assert_eq!(v["probes"]["perNode"].as_object().unwrap().len(), 3);
+}
+
+#[test]
+fn trace_rules_packet_and_explain() {
+    let out = svcsim().args(["run", "scenarios/source-ip-nodeport-local.yaml", "--trace"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("req#2 kubernetes-node-cx31 DROP: \"default/nodeport has no local endpoints\""), "{text}");
+
+    let out = svcsim().args(["rules", "scenarios/aks-blog.yaml", "--node", "node-1"]).output().unwrap();
+    expect_file!["golden/rules-aks-blog-node-1.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
+
+    let out = svcsim()
+        .args([
+            "packet",
+            "scenarios/aks-blog.yaml",
+            "--node",
+            "node-1",
+            "--src",
+            "198.51.100.79",
+            "--dst",
+            "203.0.113.10:80",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "DNAT");
+    assert_eq!(v["endpoints"], serde_json::json!(["10.244.0.2:8080"]));
+    assert_eq!(v["masquerade"], true);
+    assert!(v["rules"][1].as_str().unwrap().contains("default/node-service loadbalancer IP"));
+
+    // After the patch to Local, node-1 has no local endpoint: DROP, no masquerade.
+    let out = svcsim()
+        .args([
+            "packet",
+            "scenarios/aks-blog-switch.yaml",
+            "--node",
+            "node-1",
+            "--src",
+            "198.51.100.79:40000",
+            "--dst",
+            "203.0.113.10:80",
+            "--at",
+            "95s",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("first packet 198.51.100.79:40000 > 203.0.113.10:80 on node-1: DROP (\"default/node-service has no local endpoints\")"), "{text}");
+    assert!(text.contains("masquerade (SNAT): no"));
+
+    let out = svcsim().args(["explain", "scenarios/aks-blog.yaml", "--request", "2"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("MASQUERADE rewrites the source 198.51.100.79 to 10.240.0.5"), "{text}");
+    assert!(text.contains("not the client's 198.51.100.79"), "{text}");
+}
+
+#[test]
+fn check_reports_ok_and_warnings() {
+    let out = svcsim().args(["check", "scenarios/aks-blog.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "scenarios/aks-blog.yaml: ok — 2 nodes, 1 Services, 1 Deployments, 0 Pods, 1 clients, 0 events\n"
+    );
+    assert!(String::from_utf8(out.stderr).unwrap().starts_with("scenarios/aks-blog.yaml:27:18: warning: doc 1 (Deployment node-deployment) spec.template.spec.containers[0].image"));
+}
+
+#[test]
+fn every_bad_file_fails_with_exit_code_2_and_names_the_place() {
+    let dir = root().join("crates/svcsim-cli/tests/bad");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    files.sort();
+    assert!(files.len() >= 10);
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
+        assert!(!expected.is_empty(), "{} has # expect: lines", file.display());
+        for command in ["check", "run"] {
+            let out = svcsim().arg(command).arg(&file).output().unwrap();
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(out.status.code(), Some(2), "{} {command}: {stderr}", file.display());
+            assert!(out.stdout.is_empty(), "nothing on stdout for an invalid scenario");
+            for e in &expected {
+                assert!(stderr.contains(e), "{}: expected {e:?} in:\n{stderr}", file.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn huge_binary_and_missing_files_are_refused_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 50 MiB: refused without being read whole.
+    let huge = tmp.path().join("huge.yaml");
+    let f = fs::File::create(&huge).unwrap();
+    f.set_len(50 << 20).unwrap();
+    let out = svcsim().arg("run").arg(&huge).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("larger than 1048576 bytes (1 MiB)"));
+
+    let garbage = tmp.path().join("garbage.yaml");
+    let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    fs::write(&garbage, bytes).unwrap();
+    let out = svcsim().arg("check").arg(&garbage).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("not UTF-8 text"));
+
+    let out = svcsim().args(["run", "does/not/exist.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a file that cannot be read is a runtime failure");
+    assert!(String::from_utf8(out.stderr).unwrap().starts_with("does/not/exist.yaml: error: cannot read the file"));
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    for args in [
+        vec!["run"],
+        vec!["run", "scenarios/aks-blog.yaml", "--external-traffic-policy", "local"],
+        vec!["run", "scenarios/aks-blog.yaml", "--duration", "ten"],
+        vec!["run", "scenarios/aks-blog.yaml", "--nodes", "999"],
+        vec!["rules", "scenarios/aks-blog.yaml", "--node", "node-9"],
+        vec!["explain", "scenarios/aks-blog.yaml", "--request", "500"],
+        vec!["packet", "scenarios/aks-blog.yaml", "--node", "node-0", "--src", "nope", "--dst", "1.2.3.4:80"],
+        vec!["frobnicate"],
+    ] {
+        let out = svcsim().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!out.stderr.is_empty());
+    }
+    let help = svcsim().arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(
+        String::from_utf8(help.stdout)
+            .unwrap()
+            .contains("svcsim run scenarios/aks-blog.yaml --external-traffic-policy Local")
+    );
+}
