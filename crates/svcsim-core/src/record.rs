@@ -161,6 +161,9 @@ pub struct FlowRecord {
     pub app_output: Option<String>,
     /// For probes: the result.
     pub probe_result: Option<ProbeResult>,
+    /// When the outcome was decided: the answer or refusal reached the initiator, the packet was
+    /// dropped, or (for a probe) the load balancer recorded its result.
+    pub end: Option<Instant>,
 }
 
 /// What a trace line is about.
@@ -223,6 +226,21 @@ pub struct RotationEvent {
     pub reason: Option<String>,
 }
 
+/// A change of a pod or node the UI draws.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateEvent {
+    /// The pod exists from now on (scheduled, with its IP).
+    PodCreated(PodId),
+    /// The pod's Ready condition (as endpoints see it: ready and not terminating).
+    PodReady(PodId, bool),
+    /// The pod is terminating.
+    PodTerminating(PodId),
+    /// The pod is gone.
+    PodGone(PodId),
+    NodeReady(NodeId, bool),
+    KubeProxyHealthy(NodeId, bool),
+}
+
 /// Everything a run recorded so far.
 #[derive(Debug, Clone, Default)]
 pub struct Run {
@@ -234,6 +252,10 @@ pub struct Run {
     pub probe_metric: BTreeMap<ServiceId, ProbeMetric>,
     /// Every time a node left or rejoined an LB's rotation.
     pub rotation: Vec<RotationEvent>,
+    /// Each LB's backends and whether they were in rotation at t = 0.
+    pub initial_rotation: BTreeMap<ServiceId, Vec<(NodeId, bool)>>,
+    /// Pods and nodes changing, in time order (initial pods are created at t = 0).
+    pub states: Vec<(Instant, StateEvent)>,
     /// How many events the loop processed.
     pub events: u64,
 }

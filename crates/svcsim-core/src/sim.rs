@@ -20,7 +20,7 @@ use crate::net::Header;
 pub use crate::record::Run;
 use crate::record::{
     Action, FlowId, FlowRecord, Hop, Initiator, Names, Outcome, PacketId, PacketKind, PacketRecord, RotationEvent,
-    TraceEntry, TraceLine,
+    StateEvent, TraceEntry, TraceLine,
 };
 use crate::rng::SimRng;
 use crate::scenario::{Change, ClientKind, Scenario, Schedule, Target};
@@ -74,6 +74,12 @@ impl Ord for Queued {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.time, self.seq).cmp(&(other.time, other.seq))
     }
+}
+
+/// Pods as (ready, terminating, deleted) and nodes as (ready, kube-proxy healthy).
+struct Snapshot {
+    pods: Vec<(bool, bool, bool)>,
+    nodes: Vec<(bool, bool)>,
 }
 
 /// kube-proxy's state on one node.
@@ -193,6 +199,16 @@ impl Sim {
             scenario,
         };
         sim.index_pods();
+        for (i, p) in sim.cluster.pods.iter().enumerate().filter(|(_, p)| !p.deleted) {
+            let id = PodId(i as u32);
+            sim.run.states.push((Instant::ZERO, StateEvent::PodCreated(id)));
+            if !p.ready || p.terminating {
+                sim.run.states.push((Instant::ZERO, StateEvent::PodReady(id, false)));
+            }
+            if p.terminating {
+                sim.run.states.push((Instant::ZERO, StateEvent::PodTerminating(id)));
+            }
+        }
         for n in 0..sim.cluster.nodes.len() {
             let node = NodeId(n as u32);
             let mut rules = kube_proxy::program_cached(&sim.cluster, node, &mut sim.program_cache);
@@ -234,6 +250,7 @@ impl Sim {
                 let phase = Duration::from_micros(phase_rng.below(profile.probe.interval.as_micros()));
                 sim.schedule(Instant::ZERO + phase, Event::Probe { svc, node });
             }
+            sim.run.initial_rotation.insert(svc, backends.iter().map(|(n, b)| (*n, b.in_rotation)).collect());
             sim.lbs.insert(svc, LbState { profile, backends });
             sim.run.probe_metric.insert(svc, ProbeMetric::default());
         }
@@ -356,7 +373,9 @@ impl Sim {
             Event::Apply { change } => self.apply(change),
             Event::Sync { node } => self.sync(node),
             Event::PodGone { pod } => {
+                let before = self.snapshot();
                 self.cluster.pods[pod.0 as usize].deleted = true;
+                self.record_state_changes(before);
                 self.program_cache.clear();
                 self.index_pods();
                 let name = self.cluster.pod(pod).name.clone();
@@ -437,6 +456,7 @@ impl Sim {
             source_seen: None,
             app_output: None,
             probe_result: None,
+            end: None,
         });
         (flow, packet)
     }
@@ -502,9 +522,11 @@ impl Sim {
 
     fn end_flow(&mut self, packet: PacketId, outcome: Outcome) {
         let flow = self.packet(packet).flow;
+        let now = self.now;
         let f = &mut self.run.flows[flow.0 as usize];
         if f.outcome == Outcome::InFlight {
             f.outcome = outcome;
+            f.end = Some(now);
         }
     }
 
@@ -1029,6 +1051,7 @@ impl Sim {
         let ok = result.success();
         let f = &mut self.run.flows[flow.0 as usize];
         f.probe_result = Some(result.clone());
+        f.end = Some(self.now);
         if f.outcome == Outcome::InFlight {
             f.outcome = if ok { Outcome::Answered } else { Outcome::Dropped { reason: result.to_string() } };
         }
@@ -1072,7 +1095,56 @@ impl Sim {
 
     // ----- changes and kube-proxy syncs -----
 
+    /// What the UI draws of pods and nodes, to diff before and after a change.
+    fn snapshot(&self) -> Snapshot {
+        let pods = self.cluster.pods.iter().map(|p| (p.ready && !p.terminating, p.terminating, p.deleted)).collect();
+        let nodes = self.cluster.nodes.iter().map(|n| (n.ready, n.kube_proxy_healthy)).collect();
+        Snapshot { pods, nodes }
+    }
+
+    fn record_state_changes(&mut self, before: Snapshot) {
+        let now = self.now;
+        let after = self.snapshot();
+        for (i, p) in after.pods.iter().enumerate() {
+            let id = PodId(i as u32);
+            match before.pods.get(i) {
+                None => {
+                    self.run.states.push((now, StateEvent::PodCreated(id)));
+                    if !p.0 {
+                        self.run.states.push((now, StateEvent::PodReady(id, false)));
+                    }
+                }
+                Some(old) => {
+                    if old.0 != p.0 {
+                        self.run.states.push((now, StateEvent::PodReady(id, p.0)));
+                    }
+                    if !old.1 && p.1 {
+                        self.run.states.push((now, StateEvent::PodTerminating(id)));
+                    }
+                    if !old.2 && p.2 {
+                        self.run.states.push((now, StateEvent::PodGone(id)));
+                    }
+                }
+            }
+        }
+        for (i, n) in after.nodes.iter().enumerate() {
+            let id = NodeId(i as u32);
+            if before.nodes[i].0 != n.0 {
+                self.run.states.push((now, StateEvent::NodeReady(id, n.0)));
+            }
+            if before.nodes[i].1 != n.1 {
+                self.run.states.push((now, StateEvent::KubeProxyHealthy(id, n.1)));
+            }
+        }
+    }
+
     fn apply(&mut self, idx: usize) {
+        let before = self.snapshot();
+        self.apply_change(idx);
+        self.record_state_changes(before);
+    }
+
+    fn apply_change(&mut self, idx: usize) {
         let change = self.scenario.changes[idx].change.clone();
         self.program_cache.clear();
         let text = self.describe(&change);
