@@ -1,22 +1,95 @@
-//! The root component: the page frame every later panel is mounted in.
+//! The root component: owns the one reducer, drives it with animation frames and the keyboard,
+//! and lays out the panels (drawn by `ui`).
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use gloo::events::EventListener;
+use gloo::render::{AnimationFrame, request_animation_frame};
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
+
+use crate::model::{Action, Model};
+use crate::ui;
+
+/// Drives `Action::Frame` from `requestAnimationFrame`, cancelled when the page goes away.
+struct Ticker {
+    frame: RefCell<Option<AnimationFrame>>,
+    last: Cell<Option<f64>>,
+    dispatch: Callback<Action>,
+}
+
+impl Ticker {
+    fn start(self: &Rc<Self>) {
+        let me = Rc::clone(self);
+        *self.frame.borrow_mut() = Some(request_animation_frame(move |ts| {
+            let dt = me.last.get().map_or(0.0, |last| ts - last);
+            me.last.set(Some(ts));
+            me.dispatch.emit(Action::Frame(dt));
+            me.start();
+        }));
+    }
+}
+
+fn reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
+        .is_some_and(|m| m.matches())
+}
+
+fn fragment() -> String {
+    web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
+}
 
 /// The svcsim page.
 #[function_component(App)]
 pub fn app() -> Html {
-    html! {
-        <main class="app" data-testid="app-root">
-            <header class="app-header">
-                <h1 class="app-title">{ "svcsim" }</h1>
-                <p class="app-tagline">
-                    { "Kubernetes Service routing, simulated: follow a request from the cloud load balancer \
-                       through kube-proxy's NAT to the pod, and see which client address the app prints." }
-                </p>
-            </header>
-            <footer class="app-footer">
-                { format!("svcsim-core {}", svcsim_core::VERSION) }
-            </footer>
-        </main>
+    let model = use_reducer(|| Model::from_fragment(&fragment(), reduced_motion()));
+
+    {
+        let dispatch = {
+            let model = model.clone();
+            Callback::from(move |a| model.dispatch(a))
+        };
+        use_effect_with((), move |_| {
+            let ticker = Rc::new(Ticker { frame: RefCell::new(None), last: Cell::new(None), dispatch });
+            ticker.start();
+            move || {
+                ticker.frame.borrow_mut().take();
+            }
+        });
     }
+
+    {
+        let model = model.clone();
+        use_effect_with((), move |_| {
+            let document = web_sys::window().and_then(|w| w.document()).expect("a page has a document");
+            let listener = EventListener::new(&document, "keydown", move |event| {
+                let Some(key) = event.dyn_ref::<web_sys::KeyboardEvent>() else { return };
+                let typing = event
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT" | "BUTTON"))
+                    .unwrap_or(false);
+                if typing || key.ctrl_key() || key.meta_key() || key.alt_key() {
+                    return;
+                }
+                let action = match key.key().as_str() {
+                    " " => Action::TogglePlay,
+                    "ArrowRight" => Action::Step(1),
+                    "ArrowLeft" => Action::Step(-1),
+                    _ => return,
+                };
+                event.prevent_default();
+                model.dispatch(action);
+            });
+            move || drop(listener)
+        });
+    }
+
+    let dispatch = {
+        let model = model.clone();
+        Callback::from(move |a: Action| model.dispatch(a))
+    };
+    ui::page(&model, &dispatch)
 }

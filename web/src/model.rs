@@ -1,0 +1,645 @@
+//! The root reducer: one `Model`, changed only by `Action`s. The simulation is never changed in
+//! place: controls append a timeline event at the cursor and re-run the scenario (the same seed
+//! gives the same history up to that point), while playing, seeking and stepping only move the
+//! cursor over the recorded run.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use svcsim_core::cluster::{App, NetworkPlugin, NodeId, Pod, Provider, ServiceId, ServiceType, TrafficPolicy};
+use svcsim_core::manifest::{self, Overrides};
+use svcsim_core::record::{Action as HopAction, FlowId, Initiator, TraceEntry};
+use svcsim_core::scenario::{Change, ClientKind, Scenario, TimedChange};
+use svcsim_core::sim::Sim;
+use svcsim_core::time::{Duration, Instant};
+use yew::Reducible;
+
+use crate::fragment::{self, SPEEDS};
+use crate::layout::Layout;
+use crate::view;
+
+include!(concat!(env!("OUT_DIR"), "/presets.rs"));
+
+/// The preset the page opens with.
+pub const DEFAULT_PRESET: &str = "aks-blog";
+/// How far ahead of the cursor the run is computed, in scenario seconds.
+const LOOKAHEAD: f64 = 5.0;
+/// The most scenario time computed per animation frame, so the page never freezes.
+const CHUNK: f64 = 30.0;
+
+/// A notable moment, marked on the scrubber.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    pub t: f64,
+    pub kind: MarkerKind,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerKind {
+    Change,
+    FirstSnat,
+    ProbeFailure,
+    Drop,
+}
+
+/// The recorded run, grown in chunks, with the indexes the view needs.
+pub struct Engine {
+    pub sim: Sim,
+    pub layout: Layout,
+    /// Trace lines by the time they are shown: (display time, line index), sorted.
+    pub log: Vec<(f64, u32)>,
+    pub markers: Vec<Marker>,
+    indexed_lines: usize,
+    indexed_flows: usize,
+    seen_snat: bool,
+    probe_ok: Vec<bool>,
+}
+
+impl Engine {
+    pub fn new(scenario: Scenario) -> Engine {
+        let sim = Sim::new(scenario);
+        let layout = Layout::new(sim.scenario(), sim.cluster());
+        let nodes = sim.cluster().nodes.len();
+        let mut e = Engine {
+            sim,
+            layout,
+            log: Vec::new(),
+            markers: Vec::new(),
+            indexed_lines: 0,
+            indexed_flows: 0,
+            seen_snat: false,
+            probe_ok: vec![true; nodes],
+        };
+        e.index();
+        e
+    }
+
+    /// Scenario seconds computed so far.
+    pub fn computed(&self) -> f64 {
+        self.sim.now().as_secs_f64()
+    }
+
+    /// Computes up to `until`, at most [`CHUNK`] seconds at a time; true if anything was computed.
+    pub fn extend(&mut self, until: f64) -> bool {
+        let now = self.computed();
+        if until <= now {
+            return false;
+        }
+        let to = until.min(now + CHUNK);
+        self.sim.run_until(Instant::from_micros((to * 1e6) as u64));
+        self.index();
+        true
+    }
+
+    fn index(&mut self) {
+        let run = self.sim.record();
+        if run.names.pods.len() != self.layout.pods.len() {
+            self.layout = Layout::new(self.sim.scenario(), self.sim.cluster());
+        }
+        let run = self.sim.record();
+        for i in self.indexed_lines..run.trace.len() {
+            let line = &run.trace[i];
+            let t = view::display_time(run, line);
+            let at = self.log.partition_point(|(d, _)| *d <= t);
+            self.log.insert(at, (t, i as u32));
+            if let TraceEntry::Note(text) = &line.entry
+                && let Some(change) = text.strip_prefix("change: ")
+            {
+                self.markers.push(Marker { t, kind: MarkerKind::Change, label: change.to_string() });
+            }
+        }
+        self.indexed_lines = run.trace.len();
+        // Flows are finished in order but not all at once: index those whose outcome is known.
+        while let Some(f) = run.flows.get(self.indexed_flows) {
+            if f.end.is_none() && f.start.as_secs_f64() + 60.0 > self.sim.now().as_secs_f64() {
+                break;
+            }
+            self.indexed_flows += 1;
+            match f.initiator {
+                Initiator::Probe { node, .. } => {
+                    let ok = f.probe_result.as_ref().is_some_and(|r| r.success());
+                    let was = &mut self.probe_ok[node.0 as usize];
+                    if *was && !ok {
+                        let name = &run.names.nodes[node.0 as usize];
+                        let what = f.probe_result.as_ref().map_or("no answer".to_string(), |r| r.to_string());
+                        self.markers.push(Marker {
+                            t: f.end.map_or(f.start, |e| e).as_secs_f64(),
+                            kind: MarkerKind::ProbeFailure,
+                            label: format!("{name} probe failed: {what}"),
+                        });
+                    }
+                    *was = ok;
+                }
+                Initiator::Client(_) => {
+                    let req = &run.packets[f.request.0 as usize];
+                    if !self.seen_snat
+                        && let Some(k) = req.hops.iter().position(|h| h.after.src.ip() != h.before.src.ip())
+                    {
+                        self.seen_snat = true;
+                        self.markers.push(Marker {
+                            t: f.start.as_secs_f64() + k as f64 * view::HOP,
+                            kind: MarkerKind::FirstSnat,
+                            label: "first SNAT".into(),
+                        });
+                    }
+                    if let Some(h) = req.hops.last()
+                        && let HopAction::Dropped { reason } | HopAction::Rejected { reason } = &h.action
+                    {
+                        let t = f.start.as_secs_f64() + (req.hops.len() - 1) as f64 * view::HOP;
+                        self.markers.push(Marker { t, kind: MarkerKind::Drop, label: reason.clone() });
+                    }
+                }
+            }
+        }
+        self.markers.sort_by(|a, b| a.t.total_cmp(&b.t));
+    }
+}
+
+/// Cluster-shape choices that re-run the scenario from the start (the cursor stays).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub nodes: Option<u32>,
+    pub provider: Option<Provider>,
+    pub plugin: Option<NetworkPlugin>,
+    /// Move the external clients into a pod on the last node.
+    pub client_inside: bool,
+    /// externalTrafficPolicy from the start (a link's `etp=`): the scenario as if written so.
+    pub etp: Option<TrafficPolicy>,
+}
+
+/// The YAML editor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Editor {
+    pub open: bool,
+    pub text: String,
+    /// The last attempt's problems, `LINE:COL: error: …`.
+    pub errors: Vec<String>,
+}
+
+/// The whole page's state.
+#[derive(Clone)]
+pub struct Model {
+    pub engine: Rc<RefCell<Engine>>,
+    /// The preset shown, or `None` for the user's own YAML.
+    pub preset: Option<String>,
+    pub yaml: Rc<str>,
+    /// The scenario as loaded, before user changes.
+    pub base: Rc<Scenario>,
+    pub user_changes: Vec<TimedChange>,
+    pub shape: Shape,
+    /// The cursor, in scenario seconds.
+    pub t: f64,
+    pub playing: bool,
+    pub speed: f64,
+    pub selected: Option<FlowId>,
+    pub editor: Editor,
+    /// Messages for the user (a bad link, a change that could not be made).
+    pub notices: Vec<String>,
+    pub reduced_motion: bool,
+}
+
+/// Everything that can happen on the page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// An animation frame, `dt` wall-clock milliseconds after the previous one.
+    Frame(f64),
+    TogglePlay,
+    Seek(f64),
+    /// An event-log row: go to its moment and inspect its flow.
+    SeekAndSelect(f64, Option<FlowId>),
+    /// To the next (+1) or previous (−1) event.
+    Step(i32),
+    Speed(f64),
+    Policy(TrafficPolicy),
+    Replicas(i32),
+    Affinity(bool),
+    Nodes(i32),
+    Provider(Provider),
+    Plugin(NetworkPlugin),
+    ClientInside(bool),
+    Select(Option<FlowId>),
+    LoadPreset(String),
+    EditorOpen(bool),
+    EditYaml(String),
+    ApplyYaml,
+    DismissNotices,
+}
+
+impl Model {
+    /// The page as a link opens it.
+    pub fn from_fragment(fragment: &str, reduced_motion: bool) -> Model {
+        let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+        let f = fragment::parse(fragment, &names);
+        let preset = f.preset.clone().unwrap_or_else(|| DEFAULT_PRESET.to_string());
+        let mut m = Model::with_preset(&preset, reduced_motion);
+        m.notices = f.problems.iter().map(|p| format!("Link: {p}.")).collect();
+        if let Some(speed) = f.speed {
+            m.speed = speed;
+        }
+        if let Some(policy) = f.etp {
+            // A link describes a state, not a change: the scenario as if written with it.
+            m.shape.etp = Some(policy);
+            m.rebuild();
+        }
+        if let Some(t) = f.t {
+            m.t = t.as_secs_f64();
+            m.playing = false;
+            m.catch_up();
+        }
+        m
+    }
+
+    pub fn with_preset(name: &str, reduced_motion: bool) -> Model {
+        let yaml = PRESETS.iter().find(|(n, _)| *n == name).map_or(PRESETS[0].1, |(_, y)| *y);
+        let base = manifest::load(yaml, &Overrides::default()).expect("presets are valid (tested)").scenario;
+        let engine = Engine::new(base.clone());
+        let mut m = Model {
+            engine: Rc::new(RefCell::new(engine)),
+            preset: Some(name.to_string()),
+            yaml: yaml.into(),
+            base: Rc::new(base),
+            user_changes: Vec::new(),
+            shape: Shape::default(),
+            t: 0.0,
+            playing: true,
+            speed: 1.0,
+            selected: None,
+            editor: Editor { open: false, text: yaml.to_string(), errors: Vec::new() },
+            notices: Vec::new(),
+            reduced_motion,
+        };
+        m.catch_up();
+        m
+    }
+
+    /// The Service the policy and affinity controls act on: the first LoadBalancer, else the
+    /// first Service.
+    pub fn main_service(&self) -> ServiceId {
+        let c = &self.base.cluster;
+        (0..c.services.len() as u32)
+            .map(ServiceId)
+            .find(|s| c.service(*s).type_ == ServiceType::LoadBalancer)
+            .unwrap_or(ServiceId(0))
+    }
+
+    /// All timeline changes in force: the scenario's own and the user's, in time order.
+    fn changes(&self) -> Vec<TimedChange> {
+        let mut all: Vec<TimedChange> = self.base.changes.iter().chain(&self.user_changes).cloned().collect();
+        all.sort_by_key(|c| c.at);
+        all
+    }
+
+    /// externalTrafficPolicy of the main Service at the cursor.
+    pub fn policy_at(&self) -> TrafficPolicy {
+        let svc = self.main_service();
+        let mut p = self.engine.borrow().sim.scenario().cluster.service(svc).external_traffic_policy;
+        for c in self.changes().iter().filter(|c| c.at.as_secs_f64() <= self.t) {
+            if let Change::ExternalTrafficPolicy { svc: s, policy } = c.change
+                && s == svc
+            {
+                p = policy;
+            }
+        }
+        p
+    }
+
+    /// sessionAffinity: ClientIP on the main Service at the cursor.
+    pub fn affinity_at(&self) -> bool {
+        let svc = self.main_service();
+        let mut a = self.engine.borrow().sim.scenario().cluster.service(svc).session_affinity.is_some();
+        for c in self.changes().iter().filter(|c| c.at.as_secs_f64() <= self.t) {
+            if let Change::SessionAffinity { svc: s, timeout } = &c.change
+                && *s == svc
+            {
+                a = timeout.is_some();
+            }
+        }
+        a
+    }
+
+    /// Replicas of the first Deployment at the cursor, if there is one.
+    pub fn replicas_at(&self) -> Option<u32> {
+        let d = self.base.cluster.deployments.first()?;
+        let mut r = d.replicas;
+        for c in self.changes().iter().filter(|c| c.at.as_secs_f64() <= self.t) {
+            if let Change::Scale { deployment, replicas } = c.change
+                && deployment.0 == 0
+            {
+                r = replicas;
+            }
+        }
+        Some(r)
+    }
+
+    fn cursor(&self) -> Instant {
+        Instant::from_micros((self.t * 1e6) as u64)
+    }
+
+    /// Adds a timeline event at the cursor and re-runs.
+    fn add_change(&mut self, change: Change) {
+        let at = self.cursor();
+        self.user_changes
+            .retain(|c| !(c.at == at && std::mem::discriminant(&c.change) == std::mem::discriminant(&change)));
+        self.user_changes.push(TimedChange { at, change });
+        self.rebuild();
+    }
+
+    /// The scenario with the user's shape and changes.
+    fn scenario(&self) -> Result<Scenario, Vec<String>> {
+        let overrides = Overrides {
+            nodes: self.shape.nodes,
+            provider: self.shape.provider,
+            external_traffic_policy: self.shape.etp,
+            ..Overrides::default()
+        };
+        let mut s = match manifest::load(&self.yaml, &overrides) {
+            Ok(l) => l.scenario,
+            Err(d) => return Err(d.iter().map(|d| d.to_string()).collect()),
+        };
+        if let Some(p) = self.shape.plugin {
+            s.cluster.config.network_plugin = p;
+        }
+        if self.shape.client_inside {
+            let node = NodeId(s.cluster.nodes.len() as u32 - 1);
+            let name = "client-pod";
+            if s.cluster.pod_by_name(name).is_none() {
+                s.cluster.pods.push(Pod {
+                    name: name.into(),
+                    namespace: "default".into(),
+                    labels: [("run".to_string(), name.to_string())].into(),
+                    node,
+                    ip: std::net::Ipv4Addr::UNSPECIFIED,
+                    ready: true,
+                    terminating: false,
+                    deleted: false,
+                    ports: vec![],
+                    app: App::Echo,
+                    owner: None,
+                });
+            }
+            for c in &mut s.clients {
+                if matches!(c.kind, ClientKind::External(_)) {
+                    c.kind = ClientKind::Pod(name.into());
+                }
+            }
+        }
+        s.changes = self.base.changes.clone();
+        s.changes.extend(self.user_changes.iter().cloned());
+        s.changes.sort_by_key(|c| c.at);
+        Ok(s)
+    }
+
+    fn rebuild(&mut self) {
+        match self.scenario() {
+            Ok(s) => {
+                self.engine = Rc::new(RefCell::new(Engine::new(s)));
+                self.catch_up();
+            }
+            Err(errors) => self.notices.extend(errors),
+        }
+    }
+
+    /// Computes the run up to the cursor and a little beyond.
+    fn catch_up(&mut self) {
+        let mut e = self.engine.borrow_mut();
+        while e.extend(self.t + LOOKAHEAD) {}
+    }
+
+    /// The next (dir > 0) or previous event time from the cursor.
+    fn step_target(&self, dir: i32) -> Option<f64> {
+        let e = self.engine.borrow();
+        let eps = 1e-6;
+        if dir > 0 {
+            e.log.iter().map(|(t, _)| *t).find(|t| *t > self.t + eps)
+        } else {
+            e.log.iter().rev().map(|(t, _)| *t).find(|t| *t < self.t - eps)
+        }
+    }
+}
+
+impl Reducible for Model {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Model> {
+        let mut m = (*self).clone();
+        match action {
+            Action::Frame(dt_ms) => {
+                if m.playing {
+                    // A stalled tab does not jump the clock by minutes.
+                    m.t += dt_ms.clamp(0.0, 250.0) / 1000.0 * m.speed;
+                }
+                let mut e = m.engine.borrow_mut();
+                e.extend(m.t + LOOKAHEAD);
+            }
+            Action::TogglePlay => m.playing = !m.playing,
+            Action::Seek(t) => {
+                m.t = t.max(0.0);
+                m.catch_up();
+            }
+            Action::SeekAndSelect(t, flow) => {
+                m.t = t.max(0.0);
+                m.playing = false;
+                if flow.is_some() {
+                    m.selected = flow;
+                }
+                m.catch_up();
+            }
+            Action::Step(dir) => {
+                m.playing = false;
+                m.catch_up();
+                if let Some(t) = m.step_target(dir) {
+                    m.t = t;
+                    m.catch_up();
+                }
+            }
+            Action::Speed(s) if SPEEDS.contains(&s) => m.speed = s,
+            Action::Speed(_) => {}
+            Action::Policy(policy) => {
+                let svc = m.main_service();
+                if m.policy_at() != policy {
+                    m.add_change(Change::ExternalTrafficPolicy { svc, policy });
+                }
+            }
+            Action::Affinity(on) => {
+                let svc = m.main_service();
+                if m.affinity_at() != on {
+                    m.add_change(Change::SessionAffinity { svc, timeout: on.then_some(Duration::from_secs(10_800)) });
+                }
+            }
+            Action::Replicas(delta) => {
+                if let Some(r) = m.replicas_at() {
+                    let target = (i64::from(r) + i64::from(delta)).clamp(0, 50) as u32;
+                    if target != r {
+                        m.add_change(Change::Scale {
+                            deployment: svcsim_core::cluster::DeploymentId(0),
+                            replicas: target,
+                        });
+                    }
+                }
+            }
+            Action::Nodes(delta) => {
+                let now = m.engine.borrow().sim.cluster().nodes.len() as i64;
+                let target = (now + i64::from(delta)).clamp(1, 8) as u32;
+                if i64::from(target) != now {
+                    m.shape.nodes = Some(target);
+                    m.rebuild();
+                }
+            }
+            Action::Provider(p) => {
+                m.shape.provider = Some(p);
+                m.rebuild();
+            }
+            Action::Plugin(p) => {
+                m.shape.plugin = Some(p);
+                m.rebuild();
+            }
+            Action::ClientInside(inside) => {
+                m.shape.client_inside = inside;
+                m.rebuild();
+            }
+            Action::Select(flow) => m.selected = flow,
+            Action::LoadPreset(name) => {
+                let reduced = m.reduced_motion;
+                let editor_open = m.editor.open;
+                m = Model::with_preset(&name, reduced);
+                m.editor.open = editor_open;
+            }
+            Action::EditorOpen(open) => m.editor.open = open,
+            Action::EditYaml(text) => m.editor.text = text,
+            Action::ApplyYaml => match manifest::load(&m.editor.text, &Overrides::default()) {
+                Ok(loaded) => {
+                    m.preset = None;
+                    m.yaml = m.editor.text.as_str().into();
+                    m.base = Rc::new(loaded.scenario.clone());
+                    m.user_changes.clear();
+                    m.shape = Shape::default();
+                    m.editor.errors = loaded.warnings.iter().map(|w| w.to_string()).collect();
+                    m.selected = None;
+                    m.t = 0.0;
+                    m.playing = true;
+                    m.engine = Rc::new(RefCell::new(Engine::new(loaded.scenario)));
+                    m.catch_up();
+                }
+                // The previous run stays on screen.
+                Err(diags) => m.editor.errors = diags.iter().map(|d| d.to_string()).collect(),
+            },
+            Action::DismissNotices => m.notices.clear(),
+        }
+        Rc::new(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reduce(m: Model, a: Action) -> Model {
+        (*Rc::new(m).reduce(a)).clone()
+    }
+
+    #[test]
+    fn every_preset_loads_and_the_default_is_the_seed() {
+        for (name, _) in PRESETS {
+            let m = Model::with_preset(name, false);
+            assert!(m.engine.borrow().computed() >= LOOKAHEAD, "{name}");
+        }
+        let m = Model::from_fragment("", false);
+        assert_eq!(m.preset.as_deref(), Some("aks-blog"));
+        assert!(m.playing);
+    }
+
+    #[test]
+    fn switching_to_local_is_a_timeline_event_at_the_cursor() {
+        let mut m = Model::with_preset("aks-blog", false);
+        m = reduce(m, Action::Seek(30.0));
+        assert_eq!(m.policy_at(), TrafficPolicy::Cluster);
+        m = reduce(m, Action::Policy(TrafficPolicy::Local));
+        assert_eq!(m.user_changes.len(), 1);
+        assert_eq!(m.user_changes[0].at, Instant::from_secs(30));
+        assert_eq!(m.policy_at(), TrafficPolicy::Local);
+        // History before the change is the same run: the same requests at the same times.
+        let before = Model::with_preset("aks-blog", false);
+        let a: Vec<_> = before
+            .engine
+            .borrow()
+            .sim
+            .record()
+            .requests()
+            .filter(|f| f.start.as_secs_f64() < 3.0)
+            .map(|f| f.app_output.clone())
+            .collect();
+        let b: Vec<_> = m
+            .engine
+            .borrow()
+            .sim
+            .record()
+            .requests()
+            .filter(|f| f.start.as_secs_f64() < 3.0)
+            .map(|f| f.app_output.clone())
+            .collect();
+        assert_eq!(a, b);
+        // Played on past the probe threshold, the pod-less node is out of rotation.
+        for _ in 0..200 {
+            m = reduce(m, Action::Frame(100.0));
+        }
+        let e = m.engine.borrow();
+        let panel = view::probe_panel(e.sim.record(), 2, m.t).unwrap();
+        assert_eq!(panel.in_rotation, [true, false]);
+        assert!(e.markers.iter().any(|mk| mk.kind == MarkerKind::Change));
+    }
+
+    #[test]
+    fn a_link_opens_paused_at_its_time_with_its_policy() {
+        let m = Model::from_fragment("#preset=aks-blog&etp=Local&t=120s&speed=4", false);
+        assert_eq!((m.t, m.playing, m.speed), (120.0, false, 4.0));
+        assert_eq!(m.policy_at(), TrafficPolicy::Local);
+        let e = m.engine.borrow();
+        assert!(e.computed() >= 120.0);
+        let (_, output, _) = view::app_output(e.sim.record(), m.t).unwrap();
+        assert_eq!(output, "::ffff:198.51.100.79");
+        let panel = view::probe_panel(e.sim.record(), 2, m.t).unwrap();
+        assert_eq!(panel.last_minute, Some((1, 50.0)));
+    }
+
+    #[test]
+    fn stepping_moves_between_events_and_pauses() {
+        let mut m = Model::with_preset("aks-blog", false);
+        m = reduce(m, Action::Step(1));
+        assert!(!m.playing);
+        let first = m.t;
+        assert!(first > 0.0);
+        m = reduce(m, Action::Step(1));
+        assert!(m.t > first);
+        m = reduce(m, Action::Step(-1));
+        assert_eq!(m.t, first);
+    }
+
+    #[test]
+    fn a_bad_yaml_keeps_the_previous_run_and_says_where() {
+        let mut m = Model::with_preset("aks-blog", false);
+        let before = Rc::clone(&m.engine);
+        m = reduce(
+            m,
+            Action::EditYaml(
+                "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  ports: [{port: 99999}]\n".into(),
+            ),
+        );
+        m = reduce(m, Action::ApplyYaml);
+        assert!(Rc::ptr_eq(&before, &m.engine), "the old run stays");
+        assert_eq!(m.editor.errors[0], "5:18: error: doc 1 (Service x) spec.ports[0].port: 99999 is outside 1-65535");
+        assert_eq!(m.preset.as_deref(), Some("aks-blog"));
+    }
+
+    #[test]
+    fn shape_controls_re_run_with_the_new_cluster() {
+        let mut m = Model::with_preset("aks-blog", false);
+        m = reduce(m, Action::Nodes(1));
+        assert_eq!(m.engine.borrow().sim.cluster().nodes.len(), 3);
+        m = reduce(m, Action::Replicas(2));
+        assert_eq!(m.replicas_at(), Some(3));
+        m = reduce(m, Action::ClientInside(true));
+        let e = m.engine.borrow();
+        assert!(matches!(e.sim.scenario().clients[0].kind, ClientKind::Pod(_)));
+    }
+}

@@ -1,0 +1,683 @@
+//! The page's panels, drawn from the model and the view model: topology with packets, controls,
+//! what the app sees, health probes, time controls, event log, inspector, legend and the YAML
+//! editor. Every name from a scenario is rendered as text, never as markup.
+
+use std::fmt::Write as _;
+
+use svcsim_core::cluster::{NetworkPlugin, NodeId, Provider, TrafficPolicy};
+use svcsim_core::explain::explain;
+use svcsim_core::net::Header;
+use svcsim_core::record::{FlowId, Initiator};
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use crate::fragment::SPEEDS;
+use crate::layout::{NODE_HEADER, Point};
+use crate::model::{Action, Engine, MarkerKind, Model, PRESETS};
+use crate::view::{self, PodState, SpriteKind};
+
+/// `50%`, `46.15%`.
+pub fn pct(p: f64) -> String {
+    let r = (p * 100.0).round() / 100.0;
+    if r.fract() == 0.0 { format!("{r:.0}%") } else { format!("{}%", format!("{r:.2}").trim_end_matches('0')) }
+}
+
+/// The scenario clock as shown: `75.40 s`.
+pub fn clock(t: f64) -> String {
+    format!("{t:.2} s")
+}
+
+pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
+    let e = model.engine.borrow();
+    html! {
+        <div class="app" data-testid="app-root">
+            { header(model, dispatch) }
+            { notices(model, dispatch) }
+            <div class="layout">
+                <section class="stage" aria-label="Topology and time">
+                    { topology(model, &e, dispatch) }
+                    { time_controls(model, &e, dispatch) }
+                    { legend() }
+                </section>
+                <aside class="side">
+                    { app_seen(model, &e, dispatch) }
+                    { probes(model, &e) }
+                    { controls(model, &e, dispatch) }
+                </aside>
+            </div>
+            <div class="lower">
+                { event_log(model, &e, dispatch) }
+                { inspector(model, &e, dispatch) }
+            </div>
+            { editor(model, dispatch) }
+            <footer class="app-footer">{ format!("svcsim-core {}", svcsim_core::VERSION) }</footer>
+        </div>
+    }
+}
+
+fn header(model: &Model, dispatch: &Callback<Action>) -> Html {
+    let on_preset = dispatch.reform(|e: Event| {
+        let sel: HtmlSelectElement = e.target_unchecked_into();
+        Action::LoadPreset(sel.value())
+    });
+    let toggle_editor = {
+        let open = model.editor.open;
+        dispatch.reform(move |_| Action::EditorOpen(!open))
+    };
+    html! {
+        <header class="app-header">
+            <div>
+                <h1 class="app-title">{ "svcsim" }</h1>
+                <p class="app-tagline">
+                    { "Kubernetes Service routing, simulated: a request crosses the cloud load balancer, kube-proxy's DNAT (and SNAT under externalTrafficPolicy: Cluster) and reaches the pod, whose app prints the address it sees." }
+                </p>
+            </div>
+            <div class="scenario-pick">
+                <label for="preset">{ "Scenario" }</label>
+                <select id="preset" aria-label="Scenario" onchange={on_preset}>
+                    { for PRESETS.iter().map(|(name, _)| html! {
+                        <option value={*name} selected={model.preset.as_deref() == Some(*name)}>{ *name }</option>
+                    }) }
+                    if model.preset.is_none() { <option value="" selected=true disabled=true>{ "your YAML" }</option> }
+                </select>
+                <button class="btn" onclick={toggle_editor} aria-expanded={model.editor.open.to_string()}>
+                    { if model.editor.open { "Close the YAML" } else { "Edit the YAML" } }
+                </button>
+            </div>
+        </header>
+    }
+}
+
+fn notices(model: &Model, dispatch: &Callback<Action>) -> Html {
+    if model.notices.is_empty() {
+        return html! {};
+    }
+    html! {
+        <div class="notice" role="status" data-testid="notice">
+            <ul>{ for model.notices.iter().map(|n| html! { <li>{ n.clone() }</li> }) }</ul>
+            <button class="btn small" onclick={dispatch.reform(|_| Action::DismissNotices)}>{ "Dismiss" }</button>
+        </div>
+    }
+}
+
+fn shape(kind: SpriteKind, at: Point) -> Html {
+    let (x, y) = (at.x, at.y);
+    match kind {
+        SpriteKind::Original => html! { <circle cx={x.to_string()} cy={y.to_string()} r="7" /> },
+        SpriteKind::Dnat | SpriteKind::DnatSnat => {
+            let pts = format!("{},{} {},{} {},{} {},{}", x, y - 9.0, x + 9.0, y, x, y + 9.0, x - 9.0, y);
+            html! { <polygon points={pts} /> }
+        }
+        SpriteKind::Reply => {
+            html! { <rect x={(x - 7.0).to_string()} y={(y - 7.0).to_string()} width="14" height="14" /> }
+        }
+        SpriteKind::Probe | SpriteKind::ProbeOk | SpriteKind::ProbeFailed => {
+            let pts = format!("{},{} {},{} {},{}", x, y - 8.0, x + 8.0, y + 7.0, x - 8.0, y + 7.0);
+            html! { <polygon points={pts} /> }
+        }
+        SpriteKind::Dropped | SpriteKind::Rejected => {
+            let d = format!(
+                "M{} {} L{} {} M{} {} L{} {}",
+                x - 8.0,
+                y - 8.0,
+                x + 8.0,
+                y + 8.0,
+                x + 8.0,
+                y - 8.0,
+                x - 8.0,
+                y + 8.0
+            );
+            html! { <path d={d} class="x" /> }
+        }
+    }
+}
+
+fn topology(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+    let run = e.sim.record();
+    let scenario = e.sim.scenario();
+    let cluster = e.sim.cluster();
+    let l = &e.layout;
+    let t = model.t;
+    let (pod_states, node_ready, proxy_ok) = view::states(run, cluster.pods.len(), cluster.nodes.len(), t);
+    let panel = view::probe_panel(run, cluster.nodes.len(), t);
+    let sprites = view::sprites(run, l, scenario, cluster, t, model.reduced_motion);
+    let lb_name = match cluster.config.provider {
+        Provider::Azure => "Azure LB",
+        Provider::Aws => "AWS NLB",
+        Provider::Gcp => "Google Cloud LB",
+        Provider::None => "no cloud LB",
+    };
+    let frontends: Vec<String> = cluster
+        .services
+        .iter()
+        .filter_map(|s| Some(format!("{}:{}", s.load_balancer_ingress.first()?, s.ports.first()?.port)))
+        .collect();
+    let lbc = l.lb.center();
+    html! {
+        <svg class="topology" viewBox={format!("0 0 {} {}", l.width, l.height)} role="img"
+             aria-label="Topology: clients, internet, load balancer, nodes and pods, with packets moving between them">
+            // Links.
+            <g class="links">
+                { for l.clients.iter().map(|(_, r)| html! {
+                    <line x1={(r.x + r.w).to_string()} y1={(r.y + r.h / 2.0).to_string()} x2={l.internet.x.to_string()} y2={l.internet.y.to_string()} />
+                }) }
+                <line x1={l.internet.x.to_string()} y1={l.internet.y.to_string()} x2={l.lb.x.to_string()} y2={lbc.y.to_string()} />
+                { for l.nodes.iter().map(|n| html! {
+                    <line x1={(l.lb.x + l.lb.w).to_string()} y1={lbc.y.to_string()} x2={n.x.to_string()} y2={(n.y + 26.0).to_string()} />
+                }) }
+            </g>
+            <g class="internet">
+                <ellipse cx={l.internet.x.to_string()} cy={l.internet.y.to_string()} rx="42" ry="26" />
+                <text x={l.internet.x.to_string()} y={(l.internet.y + 4.0).to_string()} text-anchor="middle">{ "internet" }</text>
+            </g>
+            { for l.clients.iter().map(|(c, r)| {
+                let client = &scenario.clients[*c as usize];
+                let ip = match &client.kind { svcsim_core::scenario::ClientKind::External(ip) => ip.to_string(), _ => String::new() };
+                html! {
+                    <g class="client">
+                        <rect x={r.x.to_string()} y={r.y.to_string()} width={r.w.to_string()} height={r.h.to_string()} rx="6" />
+                        <text x={(r.x + 8.0).to_string()} y={(r.y + 19.0).to_string()} class="strong">{ client.name.clone() }</text>
+                        <text x={(r.x + 8.0).to_string()} y={(r.y + 37.0).to_string()} class="mono">{ ip }</text>
+                    </g>
+                }
+            }) }
+            <g class="lb">
+                <rect x={l.lb.x.to_string()} y={l.lb.y.to_string()} width={l.lb.w.to_string()} height={l.lb.h.to_string()} rx="8" />
+                <text x={(l.lb.x + 10.0).to_string()} y={(l.lb.y + 22.0).to_string()} class="strong">{ lb_name }</text>
+                { for frontends.iter().take(3).enumerate().map(|(i, f)| html! {
+                    <text x={(l.lb.x + 10.0).to_string()} y={(l.lb.y + 44.0 + 18.0 * i as f64).to_string()} class="mono">{ f.clone() }</text>
+                }) }
+            </g>
+            { for cluster.nodes.iter().enumerate().map(|(i, n)| {
+                let r = l.nodes[i];
+                let in_rot = panel.as_ref().map(|p| p.in_rotation[i]);
+                let reason = panel.as_ref().and_then(|p| p.reasons[i].clone());
+                let (badge, badge_class) = match in_rot {
+                    Some(true) => ("in rotation".to_string(), "badge ok"),
+                    Some(false) => (format!("out of rotation{}", reason.map(|r| format!(": {r}")).unwrap_or_default()), "badge bad"),
+                    None => (String::new(), "badge"),
+                };
+                let bridge = match cluster.config.network_plugin {
+                    NetworkPlugin::Kubenet => format!("cbr0 {} · podCIDR {}", n.bridge_ip(), n.pod_cidr),
+                    NetworkPlugin::AzureCni => format!("azure-cni · pods {}", n.pod_cidr),
+                };
+                let proxy = if proxy_ok[i] { "kube-proxy (iptables)" } else { "kube-proxy UNHEALTHY" };
+                let cls = if !node_ready[i] { "node notready" } else if in_rot == Some(false) { "node out" } else { "node" };
+                html! {
+                    <g class={cls} data-testid={format!("node-{i}")}>
+                        <rect x={r.x.to_string()} y={r.y.to_string()} width={r.w.to_string()} height={r.h.to_string()} rx="8" />
+                        <text x={(r.x + 12.0).to_string()} y={(r.y + 18.0).to_string()} class="strong">
+                            { format!("{}{}", n.name, if node_ready[i] { "" } else { " (NotReady)" }) }
+                        </text>
+                        <text x={(r.x + 12.0).to_string()} y={(r.y + 33.0).to_string()} class="mono">{ format!("eth0 {} · {proxy}", n.ip) }</text>
+                        <text x={(r.x + 12.0).to_string()} y={(r.y + 48.0).to_string()} class="mono small">{ bridge }</text>
+                        <text x={(r.x + r.w - 8.0).to_string()} y={(r.y + 18.0).to_string()} text-anchor="end" class={badge_class}>{ badge }</text>
+                        if cluster.pods.iter().all(|p| p.node != NodeId(i as u32)) || (0..cluster.pods.len()).all(|p| cluster.pods[p].node != NodeId(i as u32) || pod_states[p] == PodState::Absent) {
+                            <text x={(r.x + 14.0).to_string()} y={(r.y + NODE_HEADER + 15.0).to_string()} class="muted small">{ "no pod" }</text>
+                        }
+                    </g>
+                }
+            }) }
+            { for l.pods.iter().filter(|(p, _)| pod_states.get(p.0 as usize).is_some_and(|s| *s != PodState::Absent)).map(|(p, r)| {
+                let pod = cluster.pod(*p);
+                let state = pod_states[p.0 as usize];
+                let (word, cls) = match state {
+                    PodState::Ready => ("Ready", "pod"),
+                    PodState::NotReady => ("NotReady", "pod notready"),
+                    PodState::Terminating => ("Terminating", "pod terminating"),
+                    PodState::Absent => ("", "pod"),
+                };
+                html! {
+                    <g class={cls}>
+                        <rect x={r.x.to_string()} y={r.y.to_string()} width={r.w.to_string()} height={r.h.to_string()} rx="4" />
+                        <text x={(r.x + 16.0).to_string()} y={(r.y + 14.0).to_string()} class="small">
+                            { format!("{} · {} · {}", short(&pod.name, 28), pod.ip, word) }
+                        </text>
+                    </g>
+                }
+            }) }
+            <g class="packets">
+                { for sprites.iter().map(|s| {
+                    let flow = s.flow;
+                    let onclick = dispatch.reform(move |_| Action::Select(Some(flow)));
+                    let selected = model.selected == Some(s.flow);
+                    let cls = format!("packet {}{}", s.kind.class(), if selected { " selected" } else { "" });
+                    let drop_note = matches!(s.kind, SpriteKind::Dropped | SpriteKind::Rejected);
+                    html! {
+                        <g class={cls} {onclick}>
+                            <title>{ format!("{}: {}", s.kind.label(), s.detail) }</title>
+                            { shape(s.kind, s.at) }
+                            <text x={(s.at.x + 11.0).to_string()} y={(s.at.y - 8.0).to_string()} class="pk-label">{ s.kind.label() }</text>
+                            if drop_note {
+                                <text x={(s.at.x + 11.0).to_string()} y={(s.at.y + 16.0).to_string()} class="pk-reason">{ short(&s.detail, 64) }</text>
+                            }
+                        </g>
+                    }
+                }) }
+            </g>
+        </svg>
+    }
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+}
+
+fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+    let horizon = e.computed().max(model.t).max(e.sim.scenario().duration.as_secs_f64());
+    let on_scrub = dispatch.reform(|ev: InputEvent| {
+        let input: HtmlInputElement = ev.target_unchecked_into();
+        Action::Seek(input.value().parse().unwrap_or(0.0))
+    });
+    let on_speed = dispatch.reform(|ev: Event| {
+        let sel: HtmlSelectElement = ev.target_unchecked_into();
+        Action::Speed(sel.value().parse().unwrap_or(1.0))
+    });
+    let narration = e.log.partition_point(|(d, _)| *d <= model.t).checked_sub(1).map(|i| {
+        let line = &e.sim.record().trace[e.log[i].1 as usize];
+        e.sim.record().render(line)
+    });
+    html! {
+        <div class="time">
+            <div class="time-buttons">
+                <button class="btn" data-testid="step-back" aria-label="Previous event (←)" title="Previous event (←)" onclick={dispatch.reform(|_| Action::Step(-1))}>{ "‹ Back" }</button>
+                <button class="btn play" data-testid="play" aria-label={if model.playing { "Pause (Space)" } else { "Play (Space)" }} onclick={dispatch.reform(|_| Action::TogglePlay)}>
+                    { if model.playing { "Pause" } else { "Play" } }
+                </button>
+                <button class="btn" data-testid="step" aria-label="Next event (→)" title="Next event (→)" onclick={dispatch.reform(|_| Action::Step(1))}>{ "Next ›" }</button>
+                <label for="speed" class="sr-only">{ "Speed" }</label>
+                <select id="speed" aria-label="Speed" onchange={on_speed}>
+                    { for SPEEDS.iter().map(|s| html! { <option value={s.to_string()} selected={*s == model.speed}>{ format!("{s}×") }</option> }) }
+                </select>
+                <span class="clock" data-testid="clock">{ format!("t = {} · minute {}", clock(model.t), (model.t / 60.0).floor()) }</span>
+            </div>
+            <div class="scrubber">
+                <div class="markers" aria-hidden="true">
+                    { for e.markers.iter().take(300).map(|m| {
+                        let left = 100.0 * m.t / horizon.max(1.0);
+                        let cls = match m.kind { MarkerKind::Change => "mk change", MarkerKind::FirstSnat => "mk snat", MarkerKind::ProbeFailure => "mk probe", MarkerKind::Drop => "mk drop" };
+                        html! { <span class={cls} style={format!("left: {left:.3}%")} title={m.label.clone()} /> }
+                    }) }
+                </div>
+                <input type="range" aria-label="Time (scenario seconds)" data-testid="scrubber" min="0" max={format!("{horizon:.2}")} step="0.05"
+                       value={format!("{:.2}", model.t)} oninput={on_scrub} />
+            </div>
+            <p class="narration" aria-live="polite" data-testid="narration">{ narration.unwrap_or_else(|| "Press Play (or Space) to run the scenario.".into()) }</p>
+            <p class="muted small">
+                { format!("Time-lapse and slow motion: the clock, health probes and the per-minute metric run in true time (at 1× a second is a second; 16× squeezes a minute into 4 s), while every packet hop is drawn over {} s of the clock whatever its real latency — the inspector shows the true times.", view::HOP) }
+            </p>
+        </div>
+    }
+}
+
+fn legend() -> Html {
+    let item = |kind: SpriteKind, text: &str| {
+        html! {
+            <li>
+                <svg width="22" height="20" viewBox="0 0 22 20" aria-hidden="true"><g class={format!("packet {}", kind.class())}>{ shape(kind, Point { x: 11.0, y: 10.0 }) }</g></svg>
+                <span>{ format!("{} — {text}", kind.label()) }</span>
+            </li>
+        }
+    };
+    html! {
+        <details class="legend" open=true>
+            <summary>{ "Legend" }</summary>
+            <ul>
+                { item(SpriteKind::Original, "the request as the client sent it") }
+                { item(SpriteKind::Dnat, "destination rewritten to a pod (DNAT)") }
+                { item(SpriteKind::DnatSnat, "destination and source rewritten (DNAT + SNAT)") }
+                { item(SpriteKind::Reply, "the reply, translated back by conntrack") }
+                { item(SpriteKind::ProbeOk, "a load balancer health probe (✓ answered, ✗ failed)") }
+                { item(SpriteKind::Dropped, "dropped or refused, with the rule that did it") }
+            </ul>
+        </details>
+    }
+}
+
+fn app_seen(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+    let run = e.sim.record();
+    let out = view::app_output(run, model.t);
+    let seen = view::seen_by_pod(run, model.t);
+    let url = e
+        .sim
+        .scenario()
+        .cluster
+        .services
+        .iter()
+        .find_map(|s| s.load_balancer_ingress.first().map(|ip| format!("http://{ip}/")))
+        .unwrap_or_else(|| "http://service/".into());
+    let (client, text, flow) = match &out {
+        Some((c, o, f)) => (c.clone(), o.lines().next().unwrap_or("").to_string(), Some(*f)),
+        None => (String::new(), "…".to_string(), None),
+    };
+    let inspect = dispatch.reform(move |_| Action::Select(flow));
+    html! {
+        <section class="panel app-seen" aria-label="What the app sees">
+            <h2>{ "What the app sees" }</h2>
+            <div class="browser">
+                <div class="browser-bar mono">{ url }</div>
+                <div class="browser-page">
+                    <span class="app-output" data-testid="app-output">{ text }</span>
+                </div>
+            </div>
+            <p class="muted small">
+                if flow.is_some() {
+                    { format!("The app's answer to {client}'s latest request. ") }
+                    <button class="link" onclick={inspect}>{ "Inspect it" }</button>
+                } else {
+                    { "No answer yet." }
+                }
+            </p>
+            <table class="seen">
+                <caption class="sr-only">{ "Source addresses each pod has seen" }</caption>
+                <thead><tr><th>{ "pod" }</th><th>{ "source addresses seen" }</th></tr></thead>
+                <tbody>
+                    { for seen.iter().map(|(pod, m)| {
+                        let mut s = String::new();
+                        for (ip, k) in m { let _ = write!(s, "{ip} ×{k}  "); }
+                        html! { <tr><td>{ short(&e.sim.cluster().pod(*pod).name, 30) }</td><td class="mono">{ s }</td></tr> }
+                    }) }
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+fn probes(model: &Model, e: &Engine) -> Html {
+    let cluster = e.sim.cluster();
+    let Some(p) = view::probe_panel(e.sim.record(), cluster.nodes.len(), model.t) else {
+        return html! { <section class="panel"><h2>{ "Health probes" }</h2><p class="muted">{ "No cloud load balancer in this scenario." }</p></section> };
+    };
+    let up = p.in_rotation.iter().filter(|u| **u).count();
+    let (percent, minute) = match p.last_minute {
+        Some((m, v)) => (pct(v), format!("minute {m}")),
+        None => ("—".to_string(), "no complete minute yet".to_string()),
+    };
+    html! {
+        <section class="panel probes" aria-label="Load balancer health probes">
+            <h2>{ "Health Probe Status" }</h2>
+            <p class="big">
+                <span data-testid="probe-percent">{ percent }</span>
+                <span class="muted small">{ format!(" last complete minute ({minute})") }</span>
+            </p>
+            <p>{ "Nodes in rotation: " }<strong data-testid="in-rotation">{ format!("{up}/{}", p.in_rotation.len()) }</strong></p>
+            <ul class="node-probes">
+                { for cluster.nodes.iter().enumerate().map(|(i, n)| {
+                    let last = p.last_probe[i].as_ref().map_or("no probe yet".to_string(), |r| r.to_string());
+                    let cls = match &p.last_probe[i] { Some(r) if r.success() => "ok", Some(_) => "bad", None => "none" };
+                    html! { <li class={cls}>{ format!("{}: last probe {last}{}", n.name, if p.in_rotation[i] { "" } else { " — out of rotation" }) }</li> }
+                }) }
+            </ul>
+            { chart(&p, cluster.nodes.len(), model.t) }
+        </section>
+    }
+}
+
+fn chart(p: &view::ProbePanel, nodes: usize, t: f64) -> Html {
+    let (w, h) = (300.0, 110.0);
+    let last = (t / 60.0).floor().max(1.0);
+    let first = (last - 30.0).max(0.0);
+    let x = move |m: u64| 30.0 + (m as f64 + 0.5 - first) / 30.0 * (w - 40.0);
+    let y = move |v: f64| 10.0 + (100.0 - v) / 100.0 * (h - 30.0);
+    let line = |pts: Vec<(u64, f64)>| {
+        pts.iter().map(|(m, v)| format!("{:.1},{:.1}", x(*m), y(*v))).collect::<Vec<_>>().join(" ")
+    };
+    let agg: Vec<(u64, f64)> = p.series.iter().map(|(m, v, _)| (*m, *v)).collect();
+    html! {
+        <svg class="chart" viewBox={format!("0 0 {w} {h}")} role="img"
+             aria-label={format!("Health Probe Status per minute over the last 30 minutes: {}", agg.iter().map(|(m, v)| format!("minute {m} {}", pct(*v))).collect::<Vec<_>>().join(", "))}>
+            <line x1="30" y1={y(100.0).to_string()} x2={(w - 10.0).to_string()} y2={y(100.0).to_string()} class="grid" />
+            <line x1="30" y1={y(50.0).to_string()} x2={(w - 10.0).to_string()} y2={y(50.0).to_string()} class="grid" />
+            <line x1="30" y1={y(0.0).to_string()} x2={(w - 10.0).to_string()} y2={y(0.0).to_string()} class="grid" />
+            <text x="2" y={(y(100.0) + 4.0).to_string()} class="small">{ "100" }</text>
+            <text x="8" y={(y(50.0) + 4.0).to_string()} class="small">{ "50" }</text>
+            <text x="14" y={(y(0.0) + 4.0).to_string()} class="small">{ "0" }</text>
+            { for (0..nodes).map(|n| {
+                let pts: Vec<(u64, f64)> = p.series.iter().filter_map(|(m, _, per)| per[n].map(|v| (*m, v))).collect();
+                html! { <polyline points={line(pts)} class={format!("node-line n{}", n % 6)} /> }
+            }) }
+            <polyline points={line(agg.clone())} class="agg-line" />
+            { for agg.iter().map(|(m, v)| html! { <circle cx={x(*m).to_string()} cy={y(*v).to_string()} r="2.5" class="agg-dot" /> }) }
+            <text x="30" y={(h - 4.0).to_string()} class="small">{ "aggregate (thick), per node (thin) · 1-minute points, last 30 minutes" }</text>
+        </svg>
+    }
+}
+
+fn controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+    let policy = model.policy_at();
+    let radio = |p: TrafficPolicy, label: &'static str| {
+        let onchange = dispatch.reform(move |_| Action::Policy(p));
+        html! {
+            <label class="radio">
+                <input type="radio" name="etp" value={label} checked={policy == p} {onchange} />
+                { label }
+            </label>
+        }
+    };
+    let cluster = e.sim.cluster();
+    let replicas = model.replicas_at();
+    let on_provider = dispatch.reform(|ev: Event| {
+        let sel: HtmlSelectElement = ev.target_unchecked_into();
+        Action::Provider(match sel.value().as_str() {
+            "aws" => Provider::Aws,
+            "gcp" => Provider::Gcp,
+            _ => Provider::Azure,
+        })
+    });
+    let on_plugin = dispatch.reform(|ev: Event| {
+        let sel: HtmlSelectElement = ev.target_unchecked_into();
+        Action::Plugin(if sel.value() == "azure-cni" { NetworkPlugin::AzureCni } else { NetworkPlugin::Kubenet })
+    });
+    let inside = model.shape.client_inside;
+    let affinity = model.affinity_at();
+    html! {
+        <section class="panel controls" aria-label="Controls">
+            <h2>{ "Change the cluster" }</h2>
+            <p class="muted small">{ "Policy, replicas and affinity apply at the current time, like kubectl patch: watch the transition." }</p>
+            <fieldset role="radiogroup" aria-label="externalTrafficPolicy">
+                <legend>{ "externalTrafficPolicy" }</legend>
+                { radio(TrafficPolicy::Cluster, "Cluster") }
+                { radio(TrafficPolicy::Local, "Local") }
+            </fieldset>
+            <label class="check">
+                <input type="checkbox" checked={affinity} onchange={dispatch.reform(move |_| Action::Affinity(!affinity))} />
+                { "sessionAffinity: ClientIP" }
+            </label>
+            if let Some(r) = replicas {
+                <div class="stepper">
+                    <span>{ "replicas" }</span>
+                    <button class="btn small" aria-label="Fewer replicas" onclick={dispatch.reform(|_| Action::Replicas(-1))}>{ "−" }</button>
+                    <output aria-live="polite" data-testid="replicas">{ r }</output>
+                    <button class="btn small" aria-label="More replicas" onclick={dispatch.reform(|_| Action::Replicas(1))}>{ "+" }</button>
+                </div>
+            }
+            <p class="muted small">{ "These re-run the scenario from the start with the new shape; the cursor stays:" }</p>
+            <div class="stepper">
+                <span>{ "nodes" }</span>
+                <button class="btn small" aria-label="Fewer nodes" onclick={dispatch.reform(|_| Action::Nodes(-1))}>{ "−" }</button>
+                <output data-testid="nodes">{ cluster.nodes.len() }</output>
+                <button class="btn small" aria-label="More nodes" onclick={dispatch.reform(|_| Action::Nodes(1))}>{ "+" }</button>
+            </div>
+            <label class="row">{ "cloud provider " }
+                <select aria-label="Cloud provider" onchange={on_provider}>
+                    <option value="azure" selected={cluster.config.provider == Provider::Azure}>{ "Azure" }</option>
+                    <option value="aws" selected={cluster.config.provider == Provider::Aws}>{ "AWS (NLB)" }</option>
+                    <option value="gcp" selected={cluster.config.provider == Provider::Gcp}>{ "Google Cloud" }</option>
+                </select>
+            </label>
+            <label class="row">{ "network plugin " }
+                <select aria-label="Network plugin" onchange={on_plugin}>
+                    <option value="kubenet" selected={cluster.config.network_plugin == NetworkPlugin::Kubenet}>{ "kubenet" }</option>
+                    <option value="azure-cni" selected={cluster.config.network_plugin == NetworkPlugin::AzureCni}>{ "azure-cni" }</option>
+                </select>
+            </label>
+            <fieldset role="radiogroup" aria-label="Client">
+                <legend>{ "client" }</legend>
+                <label class="radio"><input type="radio" name="client" checked={!inside} onchange={dispatch.reform(|_| Action::ClientInside(false))} />{ "outside the cluster" }</label>
+                <label class="radio"><input type="radio" name="client" checked={inside} onchange={dispatch.reform(|_| Action::ClientInside(true))} />{ "in a pod" }</label>
+            </fieldset>
+        </section>
+    }
+}
+
+fn event_log(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+    let run = e.sim.record();
+    // Rows in true-time order, each shown once the animation has reached it; newest first.
+    let end = run.trace.partition_point(|l| l.time.as_secs_f64() <= model.t);
+    let rows: Vec<(usize, f64)> = run.trace[..end]
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, l)| (i, view::display_time(run, l)))
+        .filter(|(_, d)| *d <= model.t)
+        .take(120)
+        .collect();
+    html! {
+        <section class="panel log" aria-label="Event log">
+            <h2>{ "Event log" }</h2>
+            <ol class="log-rows" data-testid="event-log">
+                { for rows.into_iter().map(|(i, d)| {
+                    let line = &run.trace[i];
+                    let flow = line.packet().map(|p| run.packets[p.0 as usize].flow);
+                    let onclick = dispatch.reform(move |_| Action::SeekAndSelect(d, flow));
+                    let selected = flow.is_some() && flow == model.selected;
+                    html! {
+                        <li class={if selected { "selected" } else { "" }}>
+                            <button class="log-row" {onclick} title="Go to this moment and inspect it">
+                                <span class="mono t">{ format!("{:>10}", line.time.to_string()) }</span>
+                                <span class="mono">{ run.render(line) }</span>
+                            </button>
+                        </li>
+                    }
+                }) }
+            </ol>
+        </section>
+    }
+}
+
+fn header_cells(before: Header, after: Header) -> Html {
+    let cell = |a: String, b: String| -> Html {
+        if a == b {
+            html! { <span>{ b }</span> }
+        } else {
+            html! { <><del>{ a }</del>{ " → " }<mark>{ b }</mark></> }
+        }
+    };
+    html! {
+        <>
+            <td class="mono">{ cell(before.src.to_string(), after.src.to_string()) }</td>
+            <td class="mono">{ cell(before.dst.to_string(), after.dst.to_string()) }</td>
+        </>
+    }
+}
+
+fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+    let run = e.sim.record();
+    let Some(flow) = model.selected.and_then(|f: FlowId| run.flows.get(f.0 as usize)) else {
+        return html! {
+            <section class="panel inspector" aria-label="Packet inspector">
+                <h2>{ "Packet inspector" }</h2>
+                <p class="muted">{ "Click a packet or an event-log row to see every hop: the headers before and after, the NAT that changed them, the iptables rules that fired and the conntrack entry." }</p>
+            </section>
+        };
+    };
+    let names = &run.names;
+    let who = match flow.initiator {
+        Initiator::Client(c) => names.clients[c as usize].clone(),
+        Initiator::Probe { node, .. } => format!("health probe of {}", names.nodes[node.0 as usize]),
+    };
+    let place = |p: svcsim_core::Place| match p {
+        svcsim_core::Place::Client(c) => names.clients[c as usize].clone(),
+        svcsim_core::Place::Node(n) => names.nodes[n.0 as usize].clone(),
+        svcsim_core::Place::Pod(p) => format!("pod {}", short(&names.pods[p.0 as usize], 24)),
+        other => other.to_string(),
+    };
+    let steps = explain(run, e.sim.cluster(), flow);
+    html! {
+        <section class="panel inspector" aria-label="Packet inspector" data-testid="inspector">
+            <h2>{ format!("Flow #{} — {who}", flow.id.0) }</h2>
+            <p class="mono">{ format!("{} · {} · started {} s", flow.header, flow.outcome.label(), flow.start) }</p>
+            <button class="btn small" onclick={dispatch.reform(|_| Action::Select(None))}>{ "Close" }</button>
+            <table class="hops">
+                <thead><tr><th>{ "true time (s)" }</th><th>{ "packet" }</th><th>{ "at" }</th><th>{ "source" }</th><th>{ "destination" }</th><th>{ "what happened" }</th></tr></thead>
+                <tbody>
+                    { for std::iter::once(flow.request).chain(flow.reply).flat_map(|pid| {
+                        let p = &run.packets[pid.0 as usize];
+                        p.hops.iter().map(move |h| (p.kind, h)).collect::<Vec<_>>()
+                    }).map(|(kind, h)| {
+                        let what = match &h.action {
+                            svcsim_core::record::Action::Sent => "sent".to_string(),
+                            svcsim_core::record::Action::Balanced { node, in_rotation, total, .. } => format!("LB picks {} ({in_rotation}/{total} in rotation)", names.nodes[node.0 as usize]),
+                            svcsim_core::record::Action::Netfilter { .. } => "netfilter: NAT".to_string(),
+                            svcsim_core::record::Action::UnNat => "conntrack: un-NAT".to_string(),
+                            svcsim_core::record::Action::Forwarded => "forwarded".to_string(),
+                            svcsim_core::record::Action::App { output, .. } => format!("app answers \"{output}\""),
+                            svcsim_core::record::Action::Backend { output } => format!("server answers \"{output}\""),
+                            svcsim_core::record::Action::HealthServer { status } => format!("health server: HTTP {status}"),
+                            svcsim_core::record::Action::Delivered => "delivered".to_string(),
+                            svcsim_core::record::Action::Dropped { reason } => format!("DROP: {reason}"),
+                            svcsim_core::record::Action::Rejected { reason } => format!("REJECT: {reason}"),
+                        };
+                        html! {
+                            <>
+                                <tr>
+                                    <td class="mono">{ h.time.to_string() }</td>
+                                    <td>{ format!("{kind:?}").to_lowercase() }</td>
+                                    <td>{ place(h.at) }</td>
+                                    { header_cells(h.before, h.after) }
+                                    <td>{ what }</td>
+                                </tr>
+                                if !h.rules.is_empty() || h.conntrack.is_some() {
+                                    <tr class="rules"><td colspan="6">
+                                        <ol class="mono small">{ for h.rules.iter().map(|r| html! { <li>{ r.to_string() }</li> }) }</ol>
+                                        if let Some(ct) = &h.conntrack { <p class="mono small">{ format!("conntrack: {ct}") }</p> }
+                                    </td></tr>
+                                }
+                            </>
+                        }
+                    }) }
+                </tbody>
+            </table>
+            <ol class="explain">{ for steps.iter().map(|s| html! { <li>{ s.trim_start().to_string() }</li> }) }</ol>
+        </section>
+    }
+}
+
+fn editor(model: &Model, dispatch: &Callback<Action>) -> Html {
+    if !model.editor.open {
+        return html! {};
+    }
+    let on_input = dispatch.reform(|ev: InputEvent| {
+        let area: HtmlTextAreaElement = ev.target_unchecked_into();
+        Action::EditYaml(area.value())
+    });
+    html! {
+        <section class="panel editor" aria-label="Scenario YAML">
+            <h2>{ "Your scenario" }</h2>
+            <p class="muted small">{ "Paste Kubernetes YAML (Deployments, Services, Pods, EndpointSlices) and optionally a kind: Simulation document. Problems are listed with their line; the current run stays until the YAML is valid." }</p>
+            <textarea aria-label="Scenario YAML" data-testid="yaml" spellcheck="false" rows="18" value={model.editor.text.clone()} oninput={on_input} />
+            <div class="editor-actions">
+                <button class="btn" data-testid="apply-yaml" onclick={dispatch.reform(|_| Action::ApplyYaml)}>{ "Run this YAML" }</button>
+            </div>
+            if !model.editor.errors.is_empty() {
+                <ul class="yaml-errors" data-testid="yaml-errors" role="alert">
+                    { for model.editor.errors.iter().map(|e| html! { <li class="mono">{ e.clone() }</li> }) }
+                </ul>
+            }
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_read_like_the_portal() {
+        assert_eq!(pct(50.0), "50%");
+        assert_eq!(pct(46.153846), "46.15%");
+        assert_eq!(pct(83.3333), "83.33%");
+        assert_eq!(pct(37.5), "37.5%");
+        assert_eq!(clock(75.4), "75.40 s");
+    }
+}

@@ -1,0 +1,428 @@
+//! The view model: what is on screen at scenario time `t`, as a pure function of the recorded run.
+//!
+//! **The time mapping.** The scenario clock runs in true simulated time (at 1× a simulated second
+//! is a second on screen; 16× makes a probe minute last under 4 s), so health probes, timeouts and
+//! the per-minute metric keep their real rhythm. Packets are drawn in slow motion: whatever its
+//! real latency (50 µs to 11 ms), every hop of a flow takes [`HOP`] seconds of the scenario clock,
+//! starting when the flow really starts. The inspector shows the true hop times.
+
+use std::collections::BTreeMap;
+
+use svcsim_core::Place;
+use svcsim_core::cluster::{Cluster, NodeId, PodId};
+use svcsim_core::lb::ProbeResult;
+use svcsim_core::net::Header;
+use svcsim_core::record::{
+    Action, FlowId, FlowRecord, Initiator, Outcome, PacketKind, Run, StateEvent, TraceEntry, TraceLine,
+};
+use svcsim_core::scenario::Scenario;
+
+use crate::layout::{Layout, Point};
+
+/// Scenario seconds each hop takes on screen.
+pub const HOP: f64 = 0.35;
+/// How long a drop or refusal stays marked where it happened.
+pub const LINGER: f64 = 1.5;
+/// No flow is drawn longer than this after it starts (its hops plus the linger).
+const MAX_VISIBLE: f64 = 30.0;
+
+/// What a packet sprite shows, by colour and by label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpriteKind {
+    /// The request as the client sent it.
+    Original,
+    /// Its destination rewritten to a pod.
+    Dnat,
+    /// Destination and source rewritten.
+    DnatSnat,
+    /// A reply, before or after conntrack undid the NAT.
+    Reply,
+    /// A health probe on its way, or coming back.
+    Probe,
+    ProbeOk,
+    ProbeFailed,
+    Dropped,
+    Rejected,
+}
+
+impl SpriteKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            SpriteKind::Original => "REQ",
+            SpriteKind::Dnat => "DNAT",
+            SpriteKind::DnatSnat => "DNAT+SNAT",
+            SpriteKind::Reply => "REPLY",
+            SpriteKind::Probe => "PROBE",
+            SpriteKind::ProbeOk => "PROBE ✓",
+            SpriteKind::ProbeFailed => "PROBE ✗",
+            SpriteKind::Dropped => "DROP",
+            SpriteKind::Rejected => "REJECT",
+        }
+    }
+    /// The CSS class that colours it.
+    pub fn class(self) -> &'static str {
+        match self {
+            SpriteKind::Original => "pk-orig",
+            SpriteKind::Dnat => "pk-dnat",
+            SpriteKind::DnatSnat => "pk-snat",
+            SpriteKind::Reply => "pk-reply",
+            SpriteKind::Probe => "pk-probe",
+            SpriteKind::ProbeOk => "pk-probe-ok",
+            SpriteKind::ProbeFailed => "pk-probe-bad",
+            SpriteKind::Dropped => "pk-drop",
+            SpriteKind::Rejected => "pk-drop",
+        }
+    }
+}
+
+/// One leg of a flow on screen: from one place to the next, carrying `header`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub from: Place,
+    pub to: Place,
+    pub header: Header,
+    pub kind: SpriteKind,
+}
+
+/// The legs of a flow, request then reply.
+pub fn segments(run: &Run, flow: &FlowRecord) -> Vec<Segment> {
+    let probe = matches!(flow.initiator, Initiator::Probe { .. });
+    let mut out = Vec::new();
+    for id in std::iter::once(flow.request).chain(flow.reply) {
+        let p = &run.packets[id.0 as usize];
+        for w in p.hops.windows(2) {
+            let h = w[0].after;
+            let kind = match p.kind {
+                PacketKind::Request | PacketKind::Probe if probe => SpriteKind::Probe,
+                PacketKind::Request | PacketKind::Probe => classify(flow.header, h),
+                PacketKind::ProbeReply => match &flow.probe_result {
+                    Some(r) if r.success() => SpriteKind::ProbeOk,
+                    Some(_) => SpriteKind::ProbeFailed,
+                    None => SpriteKind::Probe,
+                },
+                PacketKind::Reply => SpriteKind::Reply,
+            };
+            out.push(Segment { from: w[0].at, to: w[1].at, header: h, kind });
+        }
+    }
+    out
+}
+
+fn classify(original: Header, h: Header) -> SpriteKind {
+    match (h.dst != original.dst, h.src.ip() != original.src.ip()) {
+        (false, false) => SpriteKind::Original,
+        (true, false) => SpriteKind::Dnat,
+        (_, true) => SpriteKind::DnatSnat,
+    }
+}
+
+/// When a flow's last leg ends on screen.
+pub fn display_end(run: &Run, flow: &FlowRecord) -> f64 {
+    flow.start.as_secs_f64() + segment_count(run, flow) as f64 * HOP
+}
+
+fn segment_count(run: &Run, flow: &FlowRecord) -> usize {
+    std::iter::once(flow.request)
+        .chain(flow.reply)
+        .map(|p| run.packets[p.0 as usize].hops.len().saturating_sub(1))
+        .sum()
+}
+
+/// When a trace line is shown: at its true time for notes, at the slow-motion time of its hop for
+/// packet lines (so the log, the narration and the animation agree).
+pub fn display_time(run: &Run, line: &TraceLine) -> f64 {
+    match line.entry {
+        TraceEntry::Note(_) => line.time.as_secs_f64(),
+        TraceEntry::Hop { packet, hop } => {
+            let p = &run.packets[packet.0 as usize];
+            let flow = &run.flows[p.flow.0 as usize];
+            let offset = if p.kind.is_forward() {
+                hop as usize
+            } else {
+                run.packets[flow.request.0 as usize].hops.len().saturating_sub(1) + hop as usize
+            };
+            flow.start.as_secs_f64() + offset as f64 * HOP
+        }
+    }
+}
+
+/// A packet on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sprite {
+    pub flow: FlowId,
+    pub at: Point,
+    pub kind: SpriteKind,
+    /// The header it carries, or the reason it was dropped.
+    pub detail: String,
+}
+
+/// The first flow that may still be visible at `t`.
+fn first_visible(run: &Run, t: f64) -> usize {
+    run.flows.partition_point(|f| f.start.as_secs_f64() < t - MAX_VISIBLE)
+}
+
+/// Flows that started by `t`.
+fn started(run: &Run, t: f64) -> usize {
+    run.flows.partition_point(|f| f.start.as_secs_f64() <= t)
+}
+
+/// The packets on screen at `t`. With `reduced_motion` packets jump from place to place.
+pub fn sprites(
+    run: &Run,
+    layout: &Layout,
+    scenario: &Scenario,
+    cluster: &Cluster,
+    t: f64,
+    reduced_motion: bool,
+) -> Vec<Sprite> {
+    let mut out = Vec::new();
+    for flow in &run.flows[first_visible(run, t)..started(run, t)] {
+        let segs = segments(run, flow);
+        let elapsed = t - flow.start.as_secs_f64();
+        let end = segs.len() as f64 * HOP;
+        if elapsed < end {
+            let k = ((elapsed / HOP) as usize).min(segs.len() - 1);
+            let mut frac = (elapsed - k as f64 * HOP) / HOP;
+            if reduced_motion {
+                frac = if frac < 0.5 { 0.0 } else { 1.0 };
+            }
+            let s = &segs[k];
+            let a = layout.anchor(s.from, scenario, cluster);
+            let b = layout.anchor(s.to, scenario, cluster);
+            let at = Point { x: a.x + (b.x - a.x) * frac, y: a.y + (b.y - a.y) * frac };
+            out.push(Sprite { flow: flow.id, at, kind: s.kind, detail: s.header.to_string() });
+        } else if elapsed < end + LINGER {
+            // A drop or refusal stays marked where it happened.
+            let last = std::iter::once(flow.request)
+                .chain(flow.reply)
+                .filter_map(|p| run.packets[p.0 as usize].hops.last())
+                .next_back();
+            if let Some(h) = last {
+                let kind = match &h.action {
+                    Action::Dropped { .. } => SpriteKind::Dropped,
+                    Action::Rejected { .. } => SpriteKind::Rejected,
+                    _ => continue,
+                };
+                let reason = match &h.action {
+                    Action::Dropped { reason } | Action::Rejected { reason } => reason.clone(),
+                    _ => String::new(),
+                };
+                out.push(Sprite { flow: flow.id, at: layout.anchor(h.at, scenario, cluster), kind, detail: reason });
+            }
+        }
+    }
+    out
+}
+
+/// What the app showed the client last, as of `t`: (client, output, flow).
+pub fn app_output(run: &Run, t: f64) -> Option<(String, String, FlowId)> {
+    run.flows[..started(run, t)].iter().rev().find_map(|f| {
+        let Initiator::Client(c) = f.initiator else { return None };
+        (f.outcome == Outcome::Answered && display_end(run, f) <= t)
+            .then(|| (run.names.clients[c as usize].clone(), f.app_output.clone().unwrap_or_default(), f.id))
+    })
+}
+
+/// Source addresses each pod has seen by `t`, with counts.
+pub fn seen_by_pod(run: &Run, t: f64) -> BTreeMap<PodId, BTreeMap<String, usize>> {
+    let mut out: BTreeMap<PodId, BTreeMap<String, usize>> = BTreeMap::new();
+    for f in &run.flows[..started(run, t)] {
+        if let (Initiator::Client(_), Some(pod), Some(src)) = (f.initiator, f.pod, f.source_seen)
+            && (display_end(run, f) <= t || f.outcome == Outcome::Answered && f.start.as_secs_f64() + 2.0 * HOP <= t)
+        {
+            *out.entry(pod).or_default().entry(src.to_string()).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// The health probe panel at `t`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbePanel {
+    /// The last complete minute and its Health Probe Status, if a minute has completed.
+    pub last_minute: Option<(u64, f64)>,
+    pub in_rotation: Vec<bool>,
+    /// Why each node out of rotation left ("probe HTTP 503 ×2").
+    pub reasons: Vec<Option<String>>,
+    /// Each node's last probe result by `t`.
+    pub last_probe: Vec<Option<ProbeResult>>,
+    /// (minute, aggregate %, per-node %) for the 30 minutes before `t`.
+    pub series: Vec<(u64, f64, Vec<Option<f64>>)>,
+}
+
+/// `None` when no Service has a cloud load balancer.
+pub fn probe_panel(run: &Run, nodes: usize, t: f64) -> Option<ProbePanel> {
+    if run.initial_rotation.is_empty() {
+        return None;
+    }
+    let mut in_rotation = vec![false; nodes];
+    let mut per_lb: BTreeMap<_, BTreeMap<NodeId, bool>> =
+        run.initial_rotation.iter().map(|(s, v)| (*s, v.iter().copied().collect())).collect();
+    let mut reasons = vec![None; nodes];
+    for r in run.rotation.iter().take_while(|r| r.time.as_secs_f64() <= t) {
+        per_lb.entry(r.svc).or_default().insert(r.node, r.in_rotation);
+        reasons[r.node.0 as usize] = r.reason.clone();
+    }
+    for lb in per_lb.values() {
+        for (n, up) in lb {
+            in_rotation[n.0 as usize] |= *up;
+        }
+    }
+    for (i, r) in reasons.iter_mut().enumerate() {
+        if in_rotation[i] {
+            *r = None;
+        }
+    }
+    let mut last_probe: Vec<Option<ProbeResult>> = vec![None; nodes];
+    let mut missing = nodes;
+    for f in run.flows[..started(run, t)].iter().rev() {
+        if missing == 0 {
+            break;
+        }
+        if let (Initiator::Probe { node, .. }, Some(r), Some(end)) = (f.initiator, &f.probe_result, f.end) {
+            let slot = &mut last_probe[node.0 as usize];
+            if slot.is_none() && end.as_secs_f64() <= t {
+                *slot = Some(r.clone());
+                missing -= 1;
+            }
+        }
+    }
+    let complete = (t / 60.0).floor() as u64;
+    let last_minute = complete.checked_sub(1).and_then(|m| run.probe_status(m..m + 1).map(|(p, _)| (m, p)));
+    let series = (complete.saturating_sub(30)..complete)
+        .filter_map(|m| {
+            let (p, per) = run.probe_status(m..m + 1)?;
+            Some((m, p, (0..nodes).map(|n| per.get(&NodeId(n as u32)).copied()).collect()))
+        })
+        .collect();
+    Some(ProbePanel { last_minute, in_rotation, reasons, last_probe, series })
+}
+
+/// A pod as drawn at `t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodState {
+    Absent,
+    Ready,
+    NotReady,
+    Terminating,
+}
+
+/// Pods' and nodes' states at `t`: (pods, node ready, kube-proxy healthy).
+pub fn states(run: &Run, pods: usize, nodes: usize, t: f64) -> (Vec<PodState>, Vec<bool>, Vec<bool>) {
+    let mut pod = vec![PodState::Absent; pods];
+    let mut ready = vec![true; nodes];
+    let mut proxy = vec![true; nodes];
+    for (time, e) in run.states.iter().take_while(|(time, _)| time.as_secs_f64() <= t) {
+        let _ = time;
+        match e {
+            StateEvent::PodCreated(p) => set(&mut pod, *p, PodState::Ready),
+            StateEvent::PodReady(p, r) => {
+                if pod.get(p.0 as usize) != Some(&PodState::Terminating) {
+                    set(&mut pod, *p, if *r { PodState::Ready } else { PodState::NotReady });
+                }
+            }
+            StateEvent::PodTerminating(p) => set(&mut pod, *p, PodState::Terminating),
+            StateEvent::PodGone(p) => set(&mut pod, *p, PodState::Absent),
+            StateEvent::NodeReady(n, r) => ready[n.0 as usize] = *r,
+            StateEvent::KubeProxyHealthy(n, h) => proxy[n.0 as usize] = *h,
+        }
+    }
+    (pod, ready, proxy)
+}
+
+fn set(v: &mut [PodState], p: PodId, s: PodState) {
+    if let Some(slot) = v.get_mut(p.0 as usize) {
+        *slot = s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use svcsim_core::manifest::{Overrides, load};
+    use svcsim_core::sim::Sim;
+    use svcsim_core::time::Instant;
+
+    fn seed_sim(yaml: &str, until: u64) -> Sim {
+        let mut sim = Sim::new(load(yaml, &Overrides::default()).unwrap().scenario);
+        sim.run_until(Instant::from_secs(until));
+        sim
+    }
+
+    #[test]
+    fn a_request_moves_hop_by_hop_in_slow_motion_and_changes_kind_at_the_nat() {
+        let sim = seed_sim(include_str!("../../scenarios/aks-blog.yaml"), 5);
+        let run = sim.record();
+        let layout = Layout::new(sim.scenario(), sim.cluster());
+        let first = &run.flows.iter().find(|f| matches!(f.initiator, Initiator::Client(_))).unwrap();
+        let start = first.start.as_secs_f64();
+        let kinds: Vec<SpriteKind> = segments(run, first).iter().map(|s| s.kind).collect();
+        // laptop -> lb -> node -> pod, then the reply pod -> node -> laptop.
+        assert_eq!(
+            kinds,
+            [SpriteKind::Original, SpriteKind::Original, SpriteKind::DnatSnat, SpriteKind::Reply, SpriteKind::Reply]
+        );
+        let at = |t: f64| {
+            sprites(run, &layout, sim.scenario(), sim.cluster(), t, false).into_iter().find(|s| s.flow == first.id)
+        };
+        let s0 = at(start).unwrap();
+        let s_half = at(start + HOP / 2.0).unwrap();
+        assert!(s_half.at.x > s0.at.x, "it glides toward the load balancer");
+        assert_eq!(at(start + 2.5 * HOP).unwrap().kind, SpriteKind::DnatSnat);
+        assert!(at(start + 5.0 * HOP + 0.01).is_none(), "gone once its five legs are done");
+        // With reduced motion it jumps from place to place.
+        let reduced = sprites(run, &layout, sim.scenario(), sim.cluster(), start + HOP * 0.25, true);
+        assert_eq!(reduced.iter().find(|s| s.flow == first.id).unwrap().at, s0.at);
+    }
+
+    #[test]
+    fn the_app_output_is_the_last_answer_the_client_has_seen() {
+        let sim = seed_sim(include_str!("../../scenarios/aks-blog.yaml"), 10);
+        let run = sim.record();
+        assert_eq!(app_output(run, 0.4), None);
+        let (client, output, _) = app_output(run, 0.5 + 5.0 * HOP).unwrap();
+        assert_eq!(client, "laptop");
+        assert!(output == "::ffff:10.244.0.1" || output == "::ffff:10.240.0.5", "{output}");
+    }
+
+    #[test]
+    fn the_probe_panel_follows_the_local_switch() {
+        let sim = seed_sim(include_str!("../../scenarios/aks-blog-switch.yaml"), 240);
+        let run = sim.record();
+        let before = probe_panel(run, 2, 89.0).unwrap();
+        assert_eq!(before.in_rotation, [true, true]);
+        assert_eq!(before.last_minute, Some((0, 100.0)));
+        let after = probe_panel(run, 2, 200.0).unwrap();
+        assert_eq!(after.in_rotation, [true, false]);
+        assert_eq!(after.reasons[1].as_deref(), Some("probe HTTP 503 ×2"));
+        assert_eq!(after.last_probe[1], Some(ProbeResult::Http(503)));
+        assert_eq!(after.last_probe[0], Some(ProbeResult::Http(200)));
+        assert_eq!(after.last_minute, Some((2, 50.0)));
+        assert_eq!(after.series.len(), 3);
+        assert!(after.series[1].1 > 50.0 && after.series[1].1 < 100.0, "the transition minute");
+    }
+
+    #[test]
+    fn log_lines_are_shown_when_their_hop_is() {
+        let sim = seed_sim(include_str!("../../scenarios/aks-blog.yaml"), 3);
+        let run = sim.record();
+        let send = run.trace.iter().find(|l| matches!(l.entry, TraceEntry::Hop { .. })).unwrap();
+        assert_eq!(display_time(run, send), 0.5);
+        let pod_line = run.trace.iter().find(|l| run.render(l).contains("prints")).unwrap();
+        assert!((display_time(run, pod_line) - (0.5 + 3.0 * HOP)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn pods_appear_and_go_as_the_run_scales() {
+        let yaml = include_str!("../../scenarios/aks-blog.yaml").replace("  clients:", "  events:\n    - {at: 10s, scale: {deployment/node-deployment: 2}}\n    - {at: 20s, scale: {deployment/node-deployment: 1}}\n  clients:");
+        let sim = seed_sim(&yaml, 30);
+        let (pods, _, _) = states(sim.record(), 2, 2, 5.0);
+        assert_eq!(pods, [PodState::Ready, PodState::Absent]);
+        let (pods, _, _) = states(sim.record(), 2, 2, 15.0);
+        assert_eq!(pods, [PodState::Ready, PodState::Ready]);
+        let (pods, _, _) = states(sim.record(), 2, 2, 20.5);
+        assert_eq!(pods[1], PodState::Terminating);
+        let (pods, _, _) = states(sim.record(), 2, 2, 25.0);
+        assert_eq!(pods[1], PodState::Absent);
+    }
+}
