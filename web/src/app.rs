@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use gloo::events::EventListener;
+use gloo::events::{EventListener, EventListenerOptions};
 use gloo::render::{AnimationFrame, request_animation_frame};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
@@ -64,7 +64,9 @@ pub fn app() -> Html {
         let model = model.clone();
         use_effect_with((), move |_| {
             let document = web_sys::window().and_then(|w| w.document()).expect("a page has a document");
-            let listener = EventListener::new(&document, "keydown", move |event| {
+            // Not passive: Space must not also scroll the page.
+            let options = EventListenerOptions::enable_prevent_default();
+            let listener = EventListener::new_with_options(&document, "keydown", options, move |event| {
                 let Some(key) = event.dyn_ref::<web_sys::KeyboardEvent>() else { return };
                 let typing = event
                     .target()

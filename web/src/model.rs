@@ -81,13 +81,15 @@ impl Engine {
     }
 
     /// Computes up to `until`, at most [`CHUNK`] seconds at a time; true if anything was computed.
+    /// Compared in whole microseconds, the simulation's unit, so repeated calls always converge.
     pub fn extend(&mut self, until: f64) -> bool {
-        let now = self.computed();
-        if until <= now {
+        let now = self.sim.now().as_micros();
+        let target = (until.max(0.0) * 1e6).ceil() as u64;
+        if target <= now {
             return false;
         }
-        let to = until.min(now + CHUNK);
-        self.sim.run_until(Instant::from_micros((to * 1e6) as u64));
+        let to = target.min(now + (CHUNK * 1e6) as u64);
+        self.sim.run_until(Instant::from_micros(to));
         self.index();
         true
     }
@@ -600,6 +602,15 @@ mod tests {
         assert_eq!(output, "::ffff:198.51.100.79");
         let panel = view::probe_panel(e.sim.record(), 2, m.t).unwrap();
         assert_eq!(panel.last_minute, Some((1, 50.0)));
+    }
+
+    #[test]
+    fn a_change_at_any_fractional_time_terminates() {
+        // Regression: extending to a time that is not a whole microsecond looped forever.
+        let mut m = Model::with_preset("aks-blog", false);
+        m = reduce(m, Action::Seek(31.123_456_789_1));
+        m = reduce(m, Action::Policy(TrafficPolicy::Local));
+        assert!(m.engine.borrow().computed() >= 31.123_456_789_1 + LOOKAHEAD);
     }
 
     #[test]

@@ -1,0 +1,141 @@
+// The simulator as a user meets it: the seed story plays, the policy toggle tells it, a link opens
+// a frame, time moves deterministically, bad YAML is explained without losing the run, and
+// everything works from the keyboard.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage, screenshot, BASE_URL } from '../lib/browser.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+const output = (page) => page.getByTestId('app-output');
+
+async function waitForText(locator, predicate, timeout = 20_000) {
+  const start = Date.now();
+  let last;
+  while (Date.now() - start < timeout) {
+    last = (await locator.textContent()) ?? '';
+    if (predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out; last text: ${JSON.stringify(last)}`);
+}
+
+test('1. the default page plays the seed and the app prints a node-side address', async () => {
+  const { context, page, problems } = await openPage(browser);
+  try {
+    const text = await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    assert.match(text, /^::ffff:(10\.244\.\d+\.1|10\.240\.0\.\d+)$/, 'a cbr0 address or a node IP, never the client');
+    assert.equal(await page.locator('select#preset').inputValue(), 'aks-blog');
+    await screenshot(page, 'sim-1-default');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('2. choosing Local shows the client IP, then probes fall to 50% with 1/2 nodes in rotation', async () => {
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.locator('select#speed').selectOption('16');
+    await page.getByRole('radiogroup', { name: 'externalTrafficPolicy' }).getByLabel('Local').check();
+    await waitForText(output(page), (t) => t === '::ffff:198.51.100.79');
+    // 16×: the node fails two probes within seconds; a whole minute at 50% follows.
+    await waitForText(page.getByTestId('probe-percent'), (t) => t === '50%', 40_000);
+    assert.equal(await page.getByTestId('in-rotation').textContent(), '1/2');
+    assert.match(await page.getByTestId('node-1').textContent(), /out of rotation: probe HTTP 503 ×2/);
+    await screenshot(page, 'sim-2-local-50');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('3. a link opens on its frame; step, back and scrub are deterministic', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog&etp=Local&t=120s' });
+  try {
+    // The frame is a pure function of (run, t): compare the drawn SVG exactly. (Pixels of two
+    // identical SVGs can differ by anti-aliasing between repaints, so screenshots are kept as
+    // artifacts rather than compared byte for byte.)
+    const frame = () => page.locator('svg.topology').evaluate((e) => e.outerHTML);
+    await waitForText(page.getByTestId('clock'), (t) => t.startsWith('t = 120.00 s'));
+    assert.equal(await output(page).textContent(), '::ffff:198.51.100.79');
+    assert.equal(await page.getByTestId('probe-percent').textContent(), '50%');
+    assert.match(await page.getByTestId('play').getAttribute('aria-label'), /^Play/, 'opens paused');
+    const at120 = await frame();
+    await screenshot(page, 'sim-3-link');
+
+    await page.getByTestId('step').click();
+    const t1 = await page.getByTestId('clock').textContent();
+    assert.notEqual(t1, 't = 120.00 s · minute 2');
+    const first = await frame();
+    await page.getByTestId('step').click();
+    await page.getByTestId('step-back').click();
+    assert.equal(await page.getByTestId('clock').textContent(), t1, 'back returns to the same event');
+    assert.equal(await frame(), first, 'the same time gives the same picture');
+
+    await page.getByTestId('scrubber').fill('120');
+    await waitForText(page.getByTestId('clock'), (t) => t.startsWith('t = 120.00 s'));
+    assert.equal(await frame(), at120, 'scrubbing back to 120 s shows the frame the link opened on');
+    assert.equal(await output(page).textContent(), '::ffff:198.51.100.79');
+    await screenshot(page, 'sim-3-scrubbed-back');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('4. a bad YAML paste shows the error with its line and keeps the old run', async () => {
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.getByRole('button', { name: 'Edit the YAML' }).click();
+    await page.getByTestId('yaml').fill('apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 99999}]\n');
+    await page.getByTestId('apply-yaml').click();
+    const errors = await page.getByTestId('yaml-errors').textContent();
+    assert.match(errors, /6:32: error: doc 1 \(Service web\) spec\.ports\[0\]\.nodePort: 99999 is outside 30000-32767/);
+    assert.equal(await page.locator('select#preset').inputValue(), 'aks-blog', 'the previous scenario is still selected');
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    assert.match(await page.locator('svg.topology').textContent(), /node-deployment/, 'the old run is still drawn');
+    await screenshot(page, 'sim-4-bad-yaml');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('5. keyboard only: play/pause, step and the policy radio', async () => {
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.locator('body').press(' ');
+    assert.match(await page.getByTestId('play').getAttribute('aria-label'), /^Play/, 'Space pauses');
+    const before = await page.getByTestId('clock').textContent();
+    await page.keyboard.press('ArrowRight');
+    const after = await page.getByTestId('clock').textContent();
+    assert.notEqual(after, before, '→ steps to the next event');
+    await page.keyboard.press('ArrowLeft');
+    assert.notEqual(await page.getByTestId('clock').textContent(), after, '← steps back');
+
+    // Tab to the policy radio group, then choose Local with the arrow keys.
+    let onRadio = false;
+    for (let i = 0; i < 80 && !onRadio; i++) {
+      await page.keyboard.press('Tab');
+      onRadio = await page.evaluate(() => document.activeElement?.getAttribute('name') === 'etp');
+    }
+    assert.ok(onRadio, 'the policy radio is reachable with Tab');
+    await page.keyboard.press('ArrowDown');
+    assert.ok(await page.getByRole('radiogroup', { name: 'externalTrafficPolicy' }).getByLabel('Local').isChecked());
+    // Play again from the keyboard: focus leaves the radio first.
+    await page.evaluate(() => document.activeElement.blur());
+    await page.keyboard.press(' ');
+    await page.locator('select#speed').selectOption('4');
+    await waitForText(output(page), (t) => t === '::ffff:198.51.100.79');
+    await screenshot(page, 'sim-5-keyboard');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
