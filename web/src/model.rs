@@ -26,6 +26,10 @@ pub const DEFAULT_PRESET: &str = "aks-blog";
 const LOOKAHEAD: f64 = 5.0;
 /// The most scenario time computed per animation frame, so the page never freezes.
 const CHUNK: f64 = 30.0;
+/// History kept behind the newest computed time: the 30-minute chart window and a margin.
+const KEEP: f64 = 31.0 * 60.0;
+/// How often old history is forgotten, in scenario seconds.
+const FORGET_EVERY: f64 = 120.0;
 
 /// A notable moment, marked on the scrubber.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +56,8 @@ pub struct Engine {
     pub markers: Vec<Marker>,
     indexed_lines: usize,
     indexed_flows: usize,
+    /// Nothing before this scenario time is kept (an open-ended run forgets its oldest history).
+    pub kept_from: f64,
     seen_snat: bool,
     probe_ok: Vec<bool>,
 }
@@ -68,6 +74,7 @@ impl Engine {
             markers: Vec::new(),
             indexed_lines: 0,
             indexed_flows: 0,
+            kept_from: 0.0,
             seen_snat: false,
             probe_ok: vec![true; nodes],
         };
@@ -91,7 +98,28 @@ impl Engine {
         let to = target.min(now + (CHUNK * 1e6) as u64);
         self.sim.run_until(Instant::from_micros(to));
         self.index();
+        self.forget_old();
         true
+    }
+
+    /// Keeps memory bounded on an open-ended run: history older than [`KEEP`] behind the newest
+    /// computed time is forgotten, every [`FORGET_EVERY`] seconds.
+    fn forget_old(&mut self) {
+        let cutoff = self.computed() - KEEP;
+        if cutoff < self.kept_from + FORGET_EVERY {
+            return;
+        }
+        let flows_before = self.sim.record().flow_base;
+        self.sim.forget_before(Instant::from_micros((cutoff * 1e6) as u64));
+        let forgotten = (self.sim.record().flow_base - flows_before) as usize;
+        self.indexed_flows = self.indexed_flows.saturating_sub(forgotten);
+        self.kept_from = cutoff;
+        // Trace lines moved: rebuild the display index over what is left.
+        let run = self.sim.record();
+        self.log = run.trace.iter().enumerate().map(|(i, l)| (view::display_time(run, l), i as u32)).collect();
+        self.log.sort_by(|a, b| a.0.total_cmp(&b.0));
+        self.indexed_lines = run.trace.len();
+        self.markers.retain(|m| m.t >= cutoff);
     }
 
     fn index(&mut self) {
@@ -134,7 +162,7 @@ impl Engine {
                     *was = ok;
                 }
                 Initiator::Client(_) => {
-                    let req = &run.packets[f.request.0 as usize];
+                    let req = run.packet(f.request);
                     if !self.seen_snat
                         && let Some(k) = req.hops.iter().position(|h| h.after.src.ip() != h.before.src.ip())
                     {
@@ -436,11 +464,11 @@ impl Reducible for Model {
             }
             Action::TogglePlay => m.playing = !m.playing,
             Action::Seek(t) => {
-                m.t = t.max(0.0);
+                m.t = t.max(m.engine.borrow().kept_from);
                 m.catch_up();
             }
             Action::SeekAndSelect(t, flow) => {
-                m.t = t.max(0.0);
+                m.t = t.max(m.engine.borrow().kept_from);
                 m.playing = false;
                 if flow.is_some() {
                     m.selected = flow;
@@ -611,6 +639,27 @@ mod tests {
         m = reduce(m, Action::Seek(31.123_456_789_1));
         m = reduce(m, Action::Policy(TrafficPolicy::Local));
         assert!(m.engine.borrow().computed() >= 31.123_456_789_1 + LOOKAHEAD);
+    }
+
+    #[test]
+    fn an_open_ended_run_forgets_history_beyond_the_chart_window() {
+        let mut e = Engine::new(Model::with_preset("aks-blog", false).base.as_ref().clone());
+        while e.extend(3.0 * 3600.0) {}
+        let run = e.sim.record();
+        // Three hours computed, but only ~33 minutes of flows, packets and trace kept.
+        assert!(e.kept_from > 2.0 * 3600.0, "{}", e.kept_from);
+        assert!(run.flows.len() < 40 * 60 * 3, "{} flows kept", run.flows.len());
+        assert!(run.trace.first().unwrap().time.as_secs_f64() >= e.kept_from);
+        assert_eq!(e.log.len(), run.trace.len());
+        // What remains still draws: the chart's last 30 minutes and the app's answer.
+        let t = e.computed() - 10.0;
+        let panel = view::probe_panel(run, 2, t).unwrap();
+        assert_eq!(panel.series.len(), 30);
+        assert!(view::app_output(run, t).is_some());
+        // The run is the same as one that never forgot.
+        let mut whole = Sim::new(Model::with_preset("aks-blog", false).base.as_ref().clone());
+        whole.run_until(e.sim.now());
+        assert_eq!(whole.record().requests().last().unwrap().app_output, run.requests().last().unwrap().app_output);
     }
 
     #[test]

@@ -294,12 +294,12 @@ fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html
             <div class="scrubber">
                 <div class="markers" aria-hidden="true">
                     { for e.markers.iter().take(300).map(|m| {
-                        let left = 100.0 * m.t / horizon.max(1.0);
+                        let left = 100.0 * (m.t - e.kept_from) / (horizon - e.kept_from).max(1.0);
                         let cls = match m.kind { MarkerKind::Change => "mk change", MarkerKind::FirstSnat => "mk snat", MarkerKind::ProbeFailure => "mk probe", MarkerKind::Drop => "mk drop" };
                         html! { <span class={cls} style={format!("left: {left:.3}%")} title={m.label.clone()} /> }
                     }) }
                 </div>
-                <input type="range" aria-label="Time (scenario seconds)" data-testid="scrubber" min="0" max={format!("{horizon:.2}")} step="0.05"
+                <input type="range" aria-label="Time (scenario seconds)" data-testid="scrubber" min={format!("{:.2}", e.kept_from)} max={format!("{horizon:.2}")} step="0.05"
                        value={format!("{:.2}", model.t)} oninput={on_scrub} />
             </div>
             <p class="narration" aria-live="polite" data-testid="narration">{ narration.unwrap_or_else(|| "Press Play (or Space) to run the scenario.".into()) }</p>
@@ -538,7 +538,7 @@ fn event_log(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
             <ol class="log-rows" data-testid="event-log">
                 { for rows.into_iter().map(|(i, d)| {
                     let line = &run.trace[i];
-                    let flow = line.packet().map(|p| run.packets[p.0 as usize].flow);
+                    let flow = line.packet().map(|p| run.packet(p).flow);
                     let onclick = dispatch.reform(move |_| Action::SeekAndSelect(d, flow));
                     let selected = flow.is_some() && flow == model.selected;
                     html! {
@@ -573,7 +573,7 @@ fn header_cells(before: Header, after: Header) -> Html {
 
 fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
     let run = e.sim.record();
-    let Some(flow) = model.selected.and_then(|f: FlowId| run.flows.get(f.0 as usize)) else {
+    let Some(flow) = model.selected.and_then(|f: FlowId| run.get_flow(f)) else {
         return html! {
             <section class="panel inspector" aria-label="Packet inspector">
                 <h2>{ "Packet inspector" }</h2>
@@ -602,7 +602,7 @@ fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
                 <thead><tr><th>{ "true time (s)" }</th><th>{ "packet" }</th><th>{ "at" }</th><th>{ "source" }</th><th>{ "destination" }</th><th>{ "what happened" }</th></tr></thead>
                 <tbody>
                     { for std::iter::once(flow.request).chain(flow.reply).flat_map(|pid| {
-                        let p = &run.packets[pid.0 as usize];
+                        let p = run.packet(pid);
                         p.hops.iter().map(move |h| (p.kind, h)).collect::<Vec<_>>()
                     }).map(|(kind, h)| {
                         let what = match &h.action {

@@ -89,7 +89,7 @@ pub fn segments(run: &Run, flow: &FlowRecord) -> Vec<Segment> {
     let probe = matches!(flow.initiator, Initiator::Probe { .. });
     let mut out = Vec::new();
     for id in std::iter::once(flow.request).chain(flow.reply) {
-        let p = &run.packets[id.0 as usize];
+        let p = run.packet(id);
         for w in p.hops.windows(2) {
             let h = w[0].after;
             let kind = match p.kind {
@@ -122,10 +122,7 @@ pub fn display_end(run: &Run, flow: &FlowRecord) -> f64 {
 }
 
 fn segment_count(run: &Run, flow: &FlowRecord) -> usize {
-    std::iter::once(flow.request)
-        .chain(flow.reply)
-        .map(|p| run.packets[p.0 as usize].hops.len().saturating_sub(1))
-        .sum()
+    std::iter::once(flow.request).chain(flow.reply).map(|p| run.packet(p).hops.len().saturating_sub(1)).sum()
 }
 
 /// When a trace line is shown: at its true time for notes, at the slow-motion time of its hop for
@@ -134,12 +131,12 @@ pub fn display_time(run: &Run, line: &TraceLine) -> f64 {
     match line.entry {
         TraceEntry::Note(_) => line.time.as_secs_f64(),
         TraceEntry::Hop { packet, hop } => {
-            let p = &run.packets[packet.0 as usize];
-            let flow = &run.flows[p.flow.0 as usize];
+            let p = run.packet(packet);
+            let flow = run.flow(p.flow);
             let offset = if p.kind.is_forward() {
                 hop as usize
             } else {
-                run.packets[flow.request.0 as usize].hops.len().saturating_sub(1) + hop as usize
+                run.packet(flow.request).hops.len().saturating_sub(1) + hop as usize
             };
             flow.start.as_secs_f64() + offset as f64 * HOP
         }
@@ -193,10 +190,8 @@ pub fn sprites(
             out.push(Sprite { flow: flow.id, at, kind: s.kind, detail: s.header.to_string() });
         } else if elapsed < end + LINGER {
             // A drop or refusal stays marked where it happened.
-            let last = std::iter::once(flow.request)
-                .chain(flow.reply)
-                .filter_map(|p| run.packets[p.0 as usize].hops.last())
-                .next_back();
+            let last =
+                std::iter::once(flow.request).chain(flow.reply).filter_map(|p| run.packet(p).hops.last()).next_back();
             if let Some(h) = last {
                 let kind = match &h.action {
                     Action::Dropped { .. } => SpriteKind::Dropped,

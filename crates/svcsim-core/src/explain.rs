@@ -18,7 +18,7 @@ pub fn explain(run: &Run, cluster: &Cluster, flow: &FlowRecord) -> Vec<String> {
     let mut steps = Vec::new();
     let packets = std::iter::once(flow.request).chain(flow.reply);
     for id in packets {
-        let packet = &run.packets[id.0 as usize];
+        let packet = run.packet(id);
         for hop in &packet.hops {
             if let Some(text) = step(run, cluster, flow, &client, packet.kind, hop) {
                 steps.push(format!("{:>3}. [{}s] {text}", steps.len() + 1, hop.time));

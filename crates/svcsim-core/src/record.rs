@@ -242,10 +242,16 @@ pub enum StateEvent {
 }
 
 /// Everything a run recorded so far.
+///
+/// `flows[i]` is flow `flow_base + i` and `packets[i]` packet `packet_base + i`: an open-ended run
+/// may forget its oldest history ([`Run::forget_before`]); use [`Run::flow`] and [`Run::packet`].
 #[derive(Debug, Clone, Default)]
 pub struct Run {
     pub packets: Vec<PacketRecord>,
     pub flows: Vec<FlowRecord>,
+    /// Ids below these were forgotten.
+    pub flow_base: u32,
+    pub packet_base: u32,
     pub trace: Vec<TraceLine>,
     pub names: Names,
     /// The Health Probe Status metric per LoadBalancer Service.
@@ -261,6 +267,58 @@ pub struct Run {
 }
 
 impl Run {
+    /// Flow `id`.
+    ///
+    /// # Panics
+    /// If the flow was forgotten or does not exist yet.
+    pub fn flow(&self, id: FlowId) -> &FlowRecord {
+        &self.flows[(id.0 - self.flow_base) as usize]
+    }
+    pub fn flow_mut(&mut self, id: FlowId) -> &mut FlowRecord {
+        &mut self.flows[(id.0 - self.flow_base) as usize]
+    }
+    /// Packet `id`.
+    ///
+    /// # Panics
+    /// If the packet was forgotten or does not exist yet.
+    pub fn packet(&self, id: PacketId) -> &PacketRecord {
+        &self.packets[(id.0 - self.packet_base) as usize]
+    }
+    pub fn packet_mut(&mut self, id: PacketId) -> &mut PacketRecord {
+        &mut self.packets[(id.0 - self.packet_base) as usize]
+    }
+    /// Flow `id`, if it exists and was not forgotten.
+    pub fn get_flow(&self, id: FlowId) -> Option<&FlowRecord> {
+        id.0.checked_sub(self.flow_base).and_then(|i| self.flows.get(i as usize))
+    }
+    /// The id the next flow gets.
+    pub fn next_flow_id(&self) -> FlowId {
+        FlowId(self.flow_base + self.flows.len() as u32)
+    }
+    /// The id the next packet gets.
+    pub fn next_packet_id(&self) -> PacketId {
+        PacketId(self.packet_base + self.packets.len() as u32)
+    }
+
+    /// Forgets finished flows that started before `cutoff`, their packets, trace lines before
+    /// `cutoff` and probe windows before its minute, so an open-ended run keeps bounded memory.
+    /// Pod and node states and rotation changes are kept (they are few, and the drawing of any
+    /// later time needs them). Flows still in flight are kept whatever their age.
+    pub fn forget_before(&mut self, cutoff: Instant) {
+        let k = self.flows.iter().position(|f| f.start >= cutoff || f.end.is_none()).unwrap_or(self.flows.len());
+        self.flows.drain(..k);
+        self.flow_base += k as u32;
+        let first_packet = self.flows.first().map_or(self.next_packet_id().0, |f| f.request.0);
+        let j = (first_packet - self.packet_base) as usize;
+        self.packets.drain(..j);
+        self.packet_base = first_packet;
+        let base = self.packet_base;
+        self.trace.retain(|l| l.time >= cutoff && l.packet().is_none_or(|p| p.0 >= base));
+        for m in self.probe_metric.values_mut() {
+            m.forget_before(cutoff.minute());
+        }
+    }
+
     /// Client requests (not probes), in the order they were sent.
     pub fn requests(&self) -> impl Iterator<Item = &FlowRecord> {
         self.flows.iter().filter(|f| matches!(f.initiator, Initiator::Client(_)))
@@ -335,7 +393,7 @@ impl Run {
         match &line.entry {
             TraceEntry::Note(text) => text.to_string(),
             TraceEntry::Hop { packet, hop } => {
-                let p = &self.packets[packet.0 as usize];
+                let p = self.packet(*packet);
                 format!("{} {}", packet_label(p.kind, p.id), self.render_hop(p, &p.hops[*hop as usize]))
             }
         }
@@ -344,7 +402,7 @@ impl Run {
     fn render_hop(&self, p: &PacketRecord, h: &Hop) -> String {
         let names = &self.names;
         let at = names.place(h.at);
-        let flow = &self.flows[p.flow.0 as usize];
+        let flow = self.flow(p.flow);
         match &h.action {
             Action::Sent => {
                 let who = match flow.initiator {

@@ -297,6 +297,15 @@ impl Sim {
         self.run_until(end)
     }
 
+    /// Forgets history before `cutoff` (see [`Run::forget_before`]); the run goes on unchanged.
+    ///
+    /// # Panics
+    /// If `cutoff` is less than a minute before now: in-flight state may still refer to it.
+    pub fn forget_before(&mut self, cutoff: Instant) {
+        assert!(cutoff + Duration::from_secs(60) <= self.now, "forget only history older than a minute");
+        self.run.forget_before(cutoff);
+    }
+
     /// The record so far.
     pub fn record(&self) -> &Run {
         &self.run
@@ -440,8 +449,8 @@ impl Sim {
     // ----- packets -----
 
     fn new_flow(&mut self, initiator: Initiator, header: Header, kind: PacketKind) -> (FlowId, PacketId) {
-        let flow = FlowId(self.run.flows.len() as u32);
-        let packet = PacketId(self.run.packets.len() as u32);
+        let flow = self.run.next_flow_id();
+        let packet = self.run.next_packet_id();
         self.run.packets.push(PacketRecord { id: packet, kind, flow, hops: Vec::with_capacity(HOPS_HINT) });
         self.run.flows.push(FlowRecord {
             id: flow,
@@ -462,18 +471,18 @@ impl Sim {
     }
 
     fn new_reply(&mut self, flow: FlowId) -> PacketId {
-        let packet = PacketId(self.run.packets.len() as u32);
-        let kind = match self.run.flows[flow.0 as usize].initiator {
+        let packet = self.run.next_packet_id();
+        let kind = match self.run.flow(flow).initiator {
             Initiator::Client(_) => PacketKind::Reply,
             Initiator::Probe { .. } => PacketKind::ProbeReply,
         };
         self.run.packets.push(PacketRecord { id: packet, kind, flow, hops: Vec::with_capacity(HOPS_HINT) });
-        self.run.flows[flow.0 as usize].reply = Some(packet);
+        self.run.flow_mut(flow).reply = Some(packet);
         packet
     }
 
     fn packet(&self, id: PacketId) -> &PacketRecord {
-        &self.run.packets[id.0 as usize]
+        self.run.packet(id)
     }
 
     /// Records a hop at the current time where no rule or conntrack entry was involved.
@@ -482,7 +491,7 @@ impl Sim {
     }
 
     fn push_hop(&mut self, packet: PacketId, hop: Hop) {
-        self.run.packets[packet.0 as usize].hops.push(hop);
+        self.run.packet_mut(packet).hops.push(hop);
     }
 
     fn is_probe(&self, packet: PacketId) -> bool {
@@ -523,7 +532,7 @@ impl Sim {
     fn end_flow(&mut self, packet: PacketId, outcome: Outcome) {
         let flow = self.packet(packet).flow;
         let now = self.now;
-        let f = &mut self.run.flows[flow.0 as usize];
+        let f = self.run.flow_mut(flow);
         if f.outcome == Outcome::InFlight {
             f.outcome = outcome;
             f.end = Some(now);
@@ -655,7 +664,7 @@ impl Sim {
         if self.is_probe(packet) {
             self.pending_probe.insert(flow, ProbeResult::TcpOk);
         } else {
-            let f = &mut self.run.flows[flow.0 as usize];
+            let f = self.run.flow_mut(flow);
             f.source_seen = Some(seen);
             f.app_output = Some(output);
             self.trace_hop(packet);
@@ -785,13 +794,13 @@ impl Sim {
     /// The first packet of a connection at `node`: the rules decide.
     fn at_node(&mut self, packet: PacketId, node: NodeId, header: Header, origin: Origin) {
         let flow = self.packet(packet).flow;
-        if self.run.flows[flow.0 as usize].ingress_node.is_none() {
-            self.run.flows[flow.0 as usize].ingress_node = Some(node);
+        if self.run.flow(flow).ingress_node.is_none() {
+            self.run.flow_mut(flow).ingress_node = Some(node);
         }
         let rules = Rc::clone(&self.nodes[node.0 as usize].rules);
         let net = self.nodes[node.0 as usize].net;
         let now = self.now;
-        let rng = match self.run.flows[flow.0 as usize].initiator {
+        let rng = match self.run.flow(flow).initiator {
             Initiator::Client(c) => &mut self.client_rngs[c as usize],
             Initiator::Probe { .. } => &mut self.probe_rng,
         };
@@ -857,7 +866,7 @@ impl Sim {
     }
 
     fn flow_place(&self, packet: PacketId) -> Place {
-        let flow = &self.run.flows[self.packet(packet).flow.0 as usize];
+        let flow = self.run.flow(self.packet(packet).flow);
         match flow.initiator {
             Initiator::Probe { .. } => Place::Lb,
             Initiator::Client(c) => match &self.scenario.clients[c as usize].kind {
@@ -948,7 +957,7 @@ impl Sim {
         if self.is_probe(packet) {
             self.pending_probe.insert(flow, ProbeResult::Http(response.status));
         } else {
-            let f = &mut self.run.flows[flow.0 as usize];
+            let f = self.run.flow_mut(flow);
             f.app_output = Some(format!("HTTP {}\n{}", response.status, response.body));
             self.trace_hop(packet);
         }
@@ -984,7 +993,7 @@ impl Sim {
             self.hop(packet, place, header, header, Action::App { pod, output: String::new() });
         } else {
             let output = p.app.respond(seen);
-            let f = &mut self.run.flows[flow.0 as usize];
+            let f = self.run.flow_mut(flow);
             f.pod = Some(pod);
             f.source_seen = Some(seen);
             f.app_output = Some(output.clone());
@@ -1000,7 +1009,7 @@ impl Sim {
     /// A reply reached the connection's initiator.
     fn at_initiator(&mut self, packet: PacketId, place: Place, header: Header) {
         let flow = self.packet(packet).flow;
-        let expected = self.run.flows[flow.0 as usize].header.reversed();
+        let expected = self.run.flow(flow).header.reversed();
         if header != expected {
             // The client connected to one address and hears from another: it resets.
             let reason =
@@ -1042,14 +1051,14 @@ impl Sim {
     }
 
     fn finalize_probe(&mut self, flow: FlowId, result: ProbeResult) {
-        let f = &self.run.flows[flow.0 as usize];
+        let f = self.run.flow(flow);
         if f.probe_result.is_some() {
             return;
         }
         let Initiator::Probe { svc, node } = f.initiator else { return };
         let port = f.header.dst.port();
         let ok = result.success();
-        let f = &mut self.run.flows[flow.0 as usize];
+        let f = self.run.flow_mut(flow);
         f.probe_result = Some(result.clone());
         f.end = Some(self.now);
         if f.outcome == Outcome::InFlight {
