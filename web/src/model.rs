@@ -24,8 +24,11 @@ include!(concat!(env!("OUT_DIR"), "/presets.rs"));
 pub const DEFAULT_PRESET: &str = "aks-blog";
 /// How far ahead of the cursor the run is computed, in scenario seconds.
 const LOOKAHEAD: f64 = 5.0;
-/// The most scenario time computed per animation frame, so the page never freezes.
-const CHUNK: f64 = 30.0;
+/// Scenario time computed per step of [`Engine::extend`].
+const STEP: f64 = 1.0;
+/// The most simulation events computed per call (per animation frame, or per user action), so
+/// the page never freezes: tens of milliseconds in wasm at worst; the rest follows on later frames.
+const EVENT_BUDGET: u64 = 40_000;
 /// History kept behind the newest computed time: the 30-minute chart window and a margin.
 const KEEP: f64 = 31.0 * 60.0;
 /// How often old history is forgotten, in scenario seconds.
@@ -87,19 +90,23 @@ impl Engine {
         self.sim.now().as_secs_f64()
     }
 
-    /// Computes up to `until`, at most [`CHUNK`] seconds at a time; true if anything was computed.
-    /// Compared in whole microseconds, the simulation's unit, so repeated calls always converge.
+    /// Computes toward `until` in [`STEP`]s until it gets there or [`EVENT_BUDGET`] events have
+    /// run; true if anything was computed. Compared in whole microseconds, the simulation's unit,
+    /// so repeated calls always converge.
     pub fn extend(&mut self, until: f64) -> bool {
-        let now = self.sim.now().as_micros();
         let target = (until.max(0.0) * 1e6).ceil() as u64;
-        if target <= now {
-            return false;
+        let start_events = self.sim.record().events;
+        let mut progressed = false;
+        while self.sim.now().as_micros() < target && self.sim.record().events - start_events < EVENT_BUDGET {
+            let to = target.min(self.sim.now().as_micros() + (STEP * 1e6) as u64);
+            self.sim.run_until(Instant::from_micros(to));
+            progressed = true;
         }
-        let to = target.min(now + (CHUNK * 1e6) as u64);
-        self.sim.run_until(Instant::from_micros(to));
-        self.index();
-        self.forget_old();
-        true
+        if progressed {
+            self.index();
+            self.forget_old();
+        }
+        progressed
     }
 
     /// Keeps memory bounded on an open-ended run: history older than [`KEEP`] behind the newest
@@ -430,10 +437,15 @@ impl Model {
         }
     }
 
-    /// Computes the run up to the cursor and a little beyond.
+    /// Computes the run toward the cursor, within one call's event budget; animation frames
+    /// finish the rest while the page shows that it is computing.
     fn catch_up(&mut self) {
-        let mut e = self.engine.borrow_mut();
-        while e.extend(self.t + LOOKAHEAD) {}
+        self.engine.borrow_mut().extend(self.t + LOOKAHEAD);
+    }
+
+    /// True while the run has not been computed up to the cursor yet.
+    pub fn computing(&self) -> bool {
+        self.engine.borrow().computed() < self.t
     }
 
     /// The next (dir > 0) or previous event time from the cursor.
@@ -455,7 +467,7 @@ impl Reducible for Model {
         let mut m = (*self).clone();
         match action {
             Action::Frame(dt_ms) => {
-                if m.playing {
+                if m.playing && !m.computing() {
                     // A stalled tab does not jump the clock by minutes.
                     m.t += dt_ms.clamp(0.0, 250.0) / 1000.0 * m.speed;
                 }

@@ -3,6 +3,8 @@
 //! editor. Every name from a scenario is rendered as text, never as markup.
 
 use std::fmt::Write as _;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::rc::Rc;
 
 use svcsim_core::cluster::{NetworkPlugin, NodeId, Provider, TrafficPolicy};
 use svcsim_core::explain::explain;
@@ -15,6 +17,40 @@ use crate::fragment::SPEEDS;
 use crate::layout::{NODE_HEADER, Point};
 use crate::model::{Action, Engine, MarkerKind, Model, PRESETS};
 use crate::view::{self, PodState, SpriteKind};
+
+/// Props of [`Memo`]: equal when their stamps are, whatever the closure.
+#[derive(Properties)]
+pub struct MemoProps {
+    pub stamp: u64,
+    pub view: Rc<dyn Fn() -> Html>,
+}
+
+impl PartialEq for MemoProps {
+    fn eq(&self, other: &Self) -> bool {
+        self.stamp == other.stamp
+    }
+}
+
+/// Renders its closure again only when its stamp changes: the page is re-rendered every animation
+/// frame, but most panels change far less often than packets move.
+#[function_component(Memo)]
+pub fn memo_view(props: &MemoProps) -> Html {
+    (props.view)()
+}
+
+fn memo(stamp: u64, view: impl Fn() -> Html + 'static) -> Html {
+    html! { <Memo {stamp} view={Rc::new(view) as Rc<dyn Fn() -> Html>} /> }
+}
+
+/// A stamp for what a panel shows (a hash; only ever compared within one page's life).
+fn stamp(what: &impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    what.hash(&mut h);
+    h.finish()
+}
+
+/// Packet labels are drawn while at most this many packets are on screen.
+const LABELS_UP_TO: usize = 60;
 
 /// `50%`, `46.15%`.
 pub fn pct(p: f64) -> String {
@@ -29,6 +65,31 @@ pub fn clock(t: f64) -> String {
 
 pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
     let e = model.engine.borrow();
+    let run = e.sim.record();
+    let engine = Rc::as_ptr(&model.engine) as usize;
+    let t = model.t;
+    // What each panel shows, cheaply: it is redrawn only when this changes.
+    let log_stamp = stamp(&(engine, e.log.partition_point(|(d, _)| *d <= t), model.selected));
+    let inspected = model
+        .selected
+        .and_then(|f| run.get_flow(f))
+        .map(|f| (f.end.is_some(), f.reply.is_some(), run.packet(f.request).hops.len()));
+    let inspector_stamp = stamp(&(engine, model.selected, inspected));
+    // The pod table changes when an answer completes, and so does the latest answer.
+    let seen_stamp = stamp(&(engine, view::app_output(run, t).map(|o| o.2.0)));
+    let probes_stamp = stamp(&(engine, format!("{:?}", view::probe_panel(run, e.sim.cluster().nodes.len(), t))));
+    let cluster = e.sim.cluster();
+    let controls_stamp = stamp(&(
+        engine,
+        format!("{:?}{:?}{:?}", model.policy_at(), model.replicas_at(), model.affinity_at()),
+        format!("{:?}{:?}{}", cluster.config.provider, cluster.config.network_plugin, cluster.nodes.len()),
+        model.shape.client_inside,
+    ));
+    let editor_stamp = stamp(&(model.editor.open, &model.editor.text, &model.editor.errors));
+    let with = |f: fn(&Model, &Engine, &Callback<Action>) -> Html| {
+        let (model, dispatch) = (model.clone(), dispatch.clone());
+        move || f(&model, &model.engine.borrow(), &dispatch)
+    };
     html! {
         <div class="app" data-testid="app-root">
             { header(model, dispatch) }
@@ -37,19 +98,19 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
                 <section class="stage" aria-label="Topology and time">
                     { topology(model, &e, dispatch) }
                     { time_controls(model, &e, dispatch) }
-                    { legend() }
+                    { memo(0, legend) }
                 </section>
                 <aside class="side">
-                    { app_seen(model, &e, dispatch) }
-                    { probes(model, &e) }
-                    { controls(model, &e, dispatch) }
+                    { memo(seen_stamp, with(app_seen)) }
+                    { memo(probes_stamp, with(|m, e, _| probes(m, e))) }
+                    { memo(controls_stamp, with(controls)) }
                 </aside>
             </div>
             <div class="lower">
-                { event_log(model, &e, dispatch) }
-                { inspector(model, &e, dispatch) }
+                { memo(log_stamp, with(event_log)) }
+                { memo(inspector_stamp, with(inspector)) }
             </div>
-            { editor(model, dispatch) }
+            { memo(editor_stamp, { let (m, d) = (model.clone(), dispatch.clone()); move || editor(&m, &d) }) }
             <footer class="app-footer">{ format!("svcsim-core {}", svcsim_core::VERSION) }</footer>
         </div>
     }
@@ -132,7 +193,8 @@ fn shape(kind: SpriteKind, at: Point) -> Html {
     }
 }
 
-fn topology(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+/// The parts of the topology that change only with pod, node and rotation states.
+fn topology_static(model: &Model, e: &Engine) -> Html {
     let run = e.sim.record();
     let scenario = e.sim.scenario();
     let cluster = e.sim.cluster();
@@ -140,7 +202,6 @@ fn topology(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
     let t = model.t;
     let (pod_states, node_ready, proxy_ok) = view::states(run, cluster.pods.len(), cluster.nodes.len(), t);
     let panel = view::probe_panel(run, cluster.nodes.len(), t);
-    let sprites = view::sprites(run, l, scenario, cluster, t, model.reduced_motion);
     let lb_name = match cluster.config.provider {
         Provider::Azure => "Azure LB",
         Provider::Aws => "AWS NLB",
@@ -154,8 +215,7 @@ fn topology(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
         .collect();
     let lbc = l.lb.center();
     html! {
-        <svg class="topology" viewBox={format!("0 0 {} {}", l.width, l.height)} role="img"
-             aria-label="Topology: clients, internet, load balancer, nodes and pods, with packets moving between them">
+        <g class="static">
             // Links.
             <g class="links">
                 { for l.clients.iter().map(|(_, r)| html! {
@@ -236,6 +296,31 @@ fn topology(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
                     </g>
                 }
             }) }
+        </g>
+    }
+}
+
+fn topology(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+    let run = e.sim.record();
+    let l = &e.layout;
+    let t = model.t;
+    let cluster = e.sim.cluster();
+    let sprites = view::sprites(run, l, e.sim.scenario(), cluster, t, model.reduced_motion);
+    // A crowded screen shows shapes and colours; the legend and the tooltips still name them.
+    let labels = sprites.len() <= LABELS_UP_TO;
+    // Redrawn when what it shows changes, not every frame.
+    let (pods, ready, proxy) = view::states(run, cluster.pods.len(), cluster.nodes.len(), t);
+    let rotation = view::probe_panel(run, cluster.nodes.len(), t).map(|p| (p.in_rotation, p.reasons));
+    let stamp =
+        stamp(&(Rc::as_ptr(&model.engine), e.layout.pods.len(), format!("{pods:?}{ready:?}{proxy:?}{rotation:?}")));
+    let static_part = {
+        let model = model.clone();
+        memo(stamp, move || topology_static(&model, &model.engine.borrow()))
+    };
+    html! {
+        <svg class="topology" viewBox={format!("0 0 {} {}", l.width, l.height)} role="img"
+             aria-label="Topology: clients, internet, load balancer, nodes and pods, with packets moving between them">
+            { static_part }
             <g class="packets">
                 { for sprites.iter().map(|s| {
                     let flow = s.flow;
@@ -243,13 +328,17 @@ fn topology(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
                     let selected = model.selected == Some(s.flow);
                     let cls = format!("packet {}{}", s.kind.class(), if selected { " selected" } else { "" });
                     let drop_note = matches!(s.kind, SpriteKind::Dropped | SpriteKind::Rejected);
+                    // Drawn once at the origin and moved as a whole: one attribute changes per frame.
+                    let transform = format!("translate({:.1} {:.1})", s.at.x, s.at.y);
                     html! {
-                        <g class={cls} {onclick}>
+                        <g key={flow.0} class={cls} {transform} {onclick}>
                             <title>{ format!("{}: {}", s.kind.label(), s.detail) }</title>
-                            { shape(s.kind, s.at) }
-                            <text x={(s.at.x + 11.0).to_string()} y={(s.at.y - 8.0).to_string()} class="pk-label">{ s.kind.label() }</text>
-                            if drop_note {
-                                <text x={(s.at.x + 11.0).to_string()} y={(s.at.y + 16.0).to_string()} class="pk-reason">{ short(&s.detail, 64) }</text>
+                            { shape(s.kind, Point { x: 0.0, y: 0.0 }) }
+                            if labels || selected || drop_note {
+                                <text x="11" y="-8" class="pk-label">{ s.kind.label() }</text>
+                            }
+                            if drop_note && (labels || selected) {
+                                <text x="11" y="16" class="pk-reason">{ short(&s.detail, 64) }</text>
                             }
                         </g>
                     }
@@ -264,7 +353,8 @@ fn short(s: &str, n: usize) -> String {
 }
 
 fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
-    let horizon = e.computed().max(model.t).max(e.sim.scenario().duration.as_secs_f64());
+    // Whole minutes, so the markers move only when the scale does.
+    let horizon = ((e.computed().max(model.t) / 60.0).ceil() * 60.0).max(e.sim.scenario().duration.as_secs_f64());
     let on_scrub = dispatch.reform(|ev: InputEvent| {
         let input: HtmlInputElement = ev.target_unchecked_into();
         Action::Seek(input.value().parse().unwrap_or(0.0))
@@ -290,15 +380,15 @@ fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html
                     { for SPEEDS.iter().map(|s| html! { <option value={s.to_string()} selected={*s == model.speed}>{ format!("{s}×") }</option> }) }
                 </select>
                 <span class="clock" data-testid="clock">{ format!("t = {} · minute {}", clock(model.t), (model.t / 60.0).floor()) }</span>
+                if model.computing() {
+                    <span class="muted small" role="status">{ format!("computing… {} of {}", clock(e.computed()), clock(model.t)) }</span>
+                }
             </div>
             <div class="scrubber">
-                <div class="markers" aria-hidden="true">
-                    { for e.markers.iter().take(300).map(|m| {
-                        let left = 100.0 * (m.t - e.kept_from) / (horizon - e.kept_from).max(1.0);
-                        let cls = match m.kind { MarkerKind::Change => "mk change", MarkerKind::FirstSnat => "mk snat", MarkerKind::ProbeFailure => "mk probe", MarkerKind::Drop => "mk drop" };
-                        html! { <span class={cls} style={format!("left: {left:.3}%")} title={m.label.clone()} /> }
-                    }) }
-                </div>
+                { memo(stamp(&(Rc::as_ptr(&model.engine) as usize, e.markers.len(), horizon.to_bits(), e.kept_from.to_bits())), {
+                    let model = model.clone();
+                    move || markers(&model.engine.borrow(), horizon)
+                }) }
                 <input type="range" aria-label="Time (scenario seconds)" data-testid="scrubber" min={format!("{:.2}", e.kept_from)} max={format!("{horizon:.2}")} step="0.05"
                        value={format!("{:.2}", model.t)} oninput={on_scrub} />
             </div>
@@ -306,6 +396,18 @@ fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html
             <p class="muted small">
                 { format!("Time-lapse and slow motion: the clock, health probes and the per-minute metric run in true time (at 1× a second is a second; 16× squeezes a minute into 4 s), while every packet hop is drawn over {} s of the clock whatever its real latency — the inspector shows the true times.", view::HOP) }
             </p>
+        </div>
+    }
+}
+
+fn markers(e: &Engine, horizon: f64) -> Html {
+    html! {
+        <div class="markers" aria-hidden="true">
+            { for e.markers.iter().take(300).map(|m| {
+                let left = 100.0 * (m.t - e.kept_from) / (horizon - e.kept_from).max(1.0);
+                let cls = match m.kind { MarkerKind::Change => "mk change", MarkerKind::FirstSnat => "mk snat", MarkerKind::ProbeFailure => "mk probe", MarkerKind::Drop => "mk drop" };
+                html! { <span class={cls} style={format!("left: {left:.3}%")} title={m.label.clone()} /> }
+            }) }
         </div>
     }
 }

@@ -84,7 +84,9 @@ pub struct Segment {
     pub kind: SpriteKind,
 }
 
-/// The legs of a flow, request then reply.
+/// The legs of a flow, request then reply, built independently of [`segment_at`] (the test
+/// oracle for it).
+#[cfg(test)]
 pub fn segments(run: &Run, flow: &FlowRecord) -> Vec<Segment> {
     let probe = matches!(flow.initiator, Initiator::Probe { .. });
     let mut out = Vec::new();
@@ -114,6 +116,33 @@ fn classify(original: Header, h: Header) -> SpriteKind {
         (true, false) => SpriteKind::Dnat,
         (_, true) => SpriteKind::DnatSnat,
     }
+}
+
+/// Leg `k` of a flow, without building the others (what a frame needs for each packet).
+pub fn segment_at(run: &Run, flow: &FlowRecord, k: usize) -> Option<Segment> {
+    let probe = matches!(flow.initiator, Initiator::Probe { .. });
+    let mut k = k;
+    for id in std::iter::once(flow.request).chain(flow.reply) {
+        let p = run.packet(id);
+        let legs = p.hops.len().saturating_sub(1);
+        if k < legs {
+            let (a, b) = (&p.hops[k], &p.hops[k + 1]);
+            let h = a.after;
+            let kind = match p.kind {
+                PacketKind::Request | PacketKind::Probe if probe => SpriteKind::Probe,
+                PacketKind::Request | PacketKind::Probe => classify(flow.header, h),
+                PacketKind::ProbeReply => match &flow.probe_result {
+                    Some(r) if r.success() => SpriteKind::ProbeOk,
+                    Some(_) => SpriteKind::ProbeFailed,
+                    None => SpriteKind::Probe,
+                },
+                PacketKind::Reply => SpriteKind::Reply,
+            };
+            return Some(Segment { from: a.at, to: b.at, header: h, kind });
+        }
+        k -= legs;
+    }
+    None
 }
 
 /// When a flow's last leg ends on screen.
@@ -174,16 +203,16 @@ pub fn sprites(
 ) -> Vec<Sprite> {
     let mut out = Vec::new();
     for flow in &run.flows[first_visible(run, t)..started(run, t)] {
-        let segs = segments(run, flow);
+        let legs = segment_count(run, flow);
         let elapsed = t - flow.start.as_secs_f64();
-        let end = segs.len() as f64 * HOP;
+        let end = legs as f64 * HOP;
         if elapsed < end {
-            let k = ((elapsed / HOP) as usize).min(segs.len() - 1);
+            let k = ((elapsed / HOP) as usize).min(legs - 1);
             let mut frac = (elapsed - k as f64 * HOP) / HOP;
             if reduced_motion {
                 frac = if frac < 0.5 { 0.0 } else { 1.0 };
             }
-            let s = &segs[k];
+            let Some(s) = segment_at(run, flow, k) else { continue };
             let a = layout.anchor(s.from, scenario, cluster);
             let b = layout.anchor(s.to, scenario, cluster);
             let at = Point { x: a.x + (b.x - a.x) * frac, y: a.y + (b.y - a.y) * frac };
@@ -368,6 +397,19 @@ mod tests {
         // With reduced motion it jumps from place to place.
         let reduced = sprites(run, &layout, sim.scenario(), sim.cluster(), start + HOP * 0.25, true);
         assert_eq!(reduced.iter().find(|s| s.flow == first.id).unwrap().at, s0.at);
+    }
+
+    #[test]
+    fn segment_at_agrees_with_segments() {
+        let sim = seed_sim(include_str!("../../scenarios/aks-blog-switch.yaml"), 100);
+        let run = sim.record();
+        for f in &run.flows {
+            let all = segments(run, f);
+            for (k, s) in all.iter().enumerate() {
+                assert_eq!(segment_at(run, f, k).as_ref(), Some(s));
+            }
+            assert_eq!(segment_at(run, f, all.len()), None);
+        }
     }
 
     #[test]

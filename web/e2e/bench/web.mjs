@@ -1,0 +1,95 @@
+// Web budgets, measured (not asserted): bundle size raw and gzip, first frame after navigation
+// (median of 10 loads), and frame times with 50, 200 and 1,000 packets in flight. Prints a
+// Markdown section for docs/BENCHMARKS.md. Run by `cargo xtask bench-web`.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { launch, BASE_URL } from '../lib/browser.mjs';
+
+const dist = process.env.SVCSIM_DIST;
+const kb = (n) => (n / 1024).toFixed(1);
+const pctl = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))]; };
+const median = (xs) => pctl(xs, 50);
+
+const out = [];
+out.push('### Bundle (release `dist/`)', '', '| file | raw KB | gzip KB |', '|---|---:|---:|');
+let raw = 0, gz = 0;
+for (const f of readdirSync(dist).sort()) {
+  const p = join(dist, f);
+  if (!statSync(p).isFile()) continue;
+  const bytes = readFileSync(p);
+  const z = gzipSync(bytes, { level: 9 }).length;
+  raw += bytes.length; gz += z;
+  out.push(`| ${f.replace(/-[0-9a-f]{16}/, '-…')} | ${kb(bytes.length)} | ${kb(z)} |`);
+}
+out.push(`| **total** | **${kb(raw)}** | **${kb(gz)}** |`, '', `Budget: ≤ 250 KB gzip in total — ${gz / 1024 <= 250 ? 'met' : 'not met'}.`, '');
+
+const browser = await launch();
+// First frame: navigation start to the app's first render, median of 10 fresh loads.
+const firsts = [];
+for (let i = 0; i < 10; i++) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    new MutationObserver((_, obs) => {
+      if (document.querySelector('[data-testid=app-root]')) { window.__first = performance.now(); obs.disconnect(); }
+    }).observe(document, { childList: true, subtree: true });
+  });
+  await page.goto(BASE_URL, { waitUntil: 'load' });
+  await page.waitForFunction(() => window.__first !== undefined);
+  firsts.push(await page.evaluate(() => window.__first));
+  await context.close();
+}
+out.push('### First frame', '', `Navigation start to the first rendered frame of the simulator, localhost, median of 10 loads: **${median(firsts).toFixed(0)} ms** (min ${Math.min(...firsts).toFixed(0)}, max ${Math.max(...firsts).toFixed(0)}). Budget ≤ 300 ms — ${median(firsts) <= 300 ? 'met' : 'not met'}.`, '');
+
+// Frame times: a LoadBalancer Service with a client sending fast enough to keep N packets on screen.
+const yaml = (rate) => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: web}}
+  template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, ports: [{containerPort: 8080}]}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: svcsim.dev/v1alpha1
+kind: Simulation
+metadata: {name: bench}
+spec:
+  duration: 1h
+  cluster: {nodes: 4}
+  clients: [{name: load, target: service/web, rate: ${rate}/s}]
+`;
+out.push('### Frame times', '', 'rAF-to-rAF intervals over 6 s of playing at 1× in headless Chromium (software rendering, 1280×800), after 2 s of warm-up.', '', '| packets in flight (measured) | p50 ms | p95 ms | p99 ms | long tasks (> 50 ms) |', '|---:|---:|---:|---:|---:|');
+for (const [target, rate] of [[50, 28], [200, 115], [1000, 570]]) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(BASE_URL, { waitUntil: 'load' });
+  await page.getByTestId('app-root').waitFor();
+  await page.getByRole('button', { name: 'Edit the YAML' }).click();
+  await page.getByTestId('yaml').fill(yaml(rate));
+  await page.getByTestId('apply-yaml').click();
+  await page.waitForTimeout(2000);
+  const r = await page.evaluate(async () => {
+    const deltas = []; let long = 0;
+    const obs = new PerformanceObserver((l) => { long += l.getEntries().length; });
+    try { obs.observe({ type: 'longtask', buffered: false }); } catch (_) {}
+    let last = performance.now(); const end = last + 6000; let maxPackets = 0, sum = 0, n = 0;
+    while (performance.now() < end) {
+      await new Promise((r) => requestAnimationFrame(r));
+      const now = performance.now(); deltas.push(now - last); last = now;
+      const k = document.querySelectorAll('g.packet').length; maxPackets = Math.max(maxPackets, k); sum += k; n++;
+    }
+    obs.disconnect();
+    return { deltas, long, packets: Math.round(sum / n), maxPackets };
+  });
+  out.push(`| ${r.packets} (target ${target}) | ${pctl(r.deltas, 50).toFixed(1)} | ${pctl(r.deltas, 95).toFixed(1)} | ${pctl(r.deltas, 99).toFixed(1)} | ${r.long} |`);
+  await context.close();
+}
+out.push('', 'Budget: p95 ≤ 16.7 ms at 200 packets in flight.');
+await browser.close();
+console.log(out.join('\n'));
