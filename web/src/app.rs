@@ -41,6 +41,26 @@ fn fragment() -> String {
     web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
 }
 
+/// The page's address without its fragment.
+pub fn page_url() -> String {
+    let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+    href.split_once('#').map_or(href.clone(), |(base, _)| base.to_string())
+}
+
+/// Puts a shared fragment in the address bar (without a history entry) and on the clipboard.
+/// The clipboard may refuse (no permission, no focus): the link stays on screen to copy by hand.
+fn publish(fragment: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let url = format!("{}#{fragment}", page_url());
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+    let ignore = wasm_bindgen::closure::Closure::<dyn FnMut(wasm_bindgen::JsValue)>::new(|_| {});
+    let _ = window.navigator().clipboard().write_text(&url).catch(&ignore);
+    // One small closure per click of Share, kept alive for the promise.
+    ignore.forget();
+}
+
 /// The svcsim page.
 #[function_component(App)]
 pub fn app() -> Html {
@@ -88,6 +108,12 @@ pub fn app() -> Html {
             move || drop(listener)
         });
     }
+
+    use_effect_with(model.shared.clone(), |shared| {
+        if let Some(fragment) = shared {
+            publish(fragment);
+        }
+    });
 
     let dispatch = {
         let model = model.clone();

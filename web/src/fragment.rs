@@ -1,29 +1,64 @@
-//! The URL fragment as the initial state: `#preset=aks-blog&etp=Local&t=120s&speed=2`. Anything
-//! unknown or malformed is reported, never fatal: the page falls back to the default for it.
+//! The URL fragment as page state: `#preset=aks-blog&ch=55s:etp:Local&t=62.85s&sel=166`. [`encode`]
+//! writes what the Share button copies, [`parse`] reads it back; anything unknown or malformed is
+//! reported, never fatal: the page falls back to the default for it. Nothing in a fragment is
+//! ever fetched.
 
-use svcsim_core::cluster::TrafficPolicy;
+use svcsim_core::cluster::{NetworkPlugin, Provider, TrafficPolicy};
 use svcsim_core::manifest::parse_duration;
-use svcsim_core::time::Duration;
 
-/// What a fragment asks for.
+/// What a fragment asks for. Times are whole microseconds, the simulation's unit, so a link
+/// reproduces a frame exactly.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fragment {
     pub preset: Option<String>,
+    /// externalTrafficPolicy from the start, as if the YAML said so.
     pub etp: Option<TrafficPolicy>,
-    /// Open paused at this simulated time.
-    pub t: Option<Duration>,
+    pub nodes: Option<u32>,
+    pub provider: Option<Provider>,
+    pub plugin: Option<NetworkPlugin>,
+    pub client_inside: bool,
+    pub seed: Option<u64>,
+    /// The user's `kubectl patch`-like changes, in the order given.
+    pub changes: Vec<LinkChange>,
+    /// Open paused at this simulated time (µs).
+    pub t: Option<u64>,
     pub speed: Option<f64>,
+    /// The request shown in the inspector.
+    pub sel: Option<u64>,
+    /// The YAML editor is open.
+    pub editor: bool,
     /// What could not be used, for a message on the page.
     pub problems: Vec<String>,
 }
 
+/// One user change at a time (µs): `55s:etp:Local`, `80.5s:replicas:2`, `90s:affinity:on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkChange {
+    pub at: u64,
+    pub what: LinkChangeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkChangeKind {
+    Policy(TrafficPolicy),
+    Affinity(bool),
+    Replicas(u32),
+}
+
 /// The longest fragment read; a longer one is ignored with a message.
 pub const MAX_FRAGMENT: usize = 4096;
+/// The latest cursor a link may ask for: a day of scenario time.
+pub const MAX_T: u64 = 24 * 3600 * 1_000_000;
+/// The most user changes a link may carry.
+pub const MAX_CHANGES: usize = 64;
+/// Bounds of the node and replica controls.
+pub const MAX_NODES: u32 = 8;
+pub const MAX_REPLICAS: u32 = 50;
 
 /// Speeds offered by the speed control.
 pub const SPEEDS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
 
-/// Parses `#k=v&k=v` (the leading `#` is optional).
+/// Parses `#k=v&k=v` (the leading `#` is optional). A problem drops that parameter only.
 pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
     let mut f = Fragment::default();
     let text = fragment.strip_prefix('#').unwrap_or(fragment);
@@ -36,30 +71,188 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
     }
     for pair in text.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let bad = |what: &str| format!("{key} must be {what}, not {:?}", truncate(value));
         match key {
             "preset" if presets.contains(&value) => f.preset = Some(value.to_string()),
             "preset" => f.problems.push(format!("no preset is called {:?}", truncate(value))),
-            "etp" => match value {
-                "Cluster" => f.etp = Some(TrafficPolicy::Cluster),
-                "Local" => f.etp = Some(TrafficPolicy::Local),
-                _ => f.problems.push(format!("etp must be Cluster or Local, not {:?}", truncate(value))),
+            "etp" => match policy(value) {
+                Some(p) => f.etp = Some(p),
+                None => f.problems.push(bad("Cluster or Local")),
             },
-            "t" => match parse_duration(value).or_else(|| value.parse::<u64>().ok().map(Duration::from_secs)) {
-                Some(d) if d <= Duration::from_secs(3600) => f.t = Some(d),
-                _ => {
-                    f.problems.push(format!("t must be a time like 120s or 2m (at most 1h), not {:?}", truncate(value)))
-                }
+            "nodes" => match value.parse::<u32>() {
+                Ok(n) if (1..=MAX_NODES).contains(&n) => f.nodes = Some(n),
+                _ => f.problems.push(bad(&format!("a node count from 1 to {MAX_NODES}"))),
+            },
+            "provider" => match value {
+                "azure" => f.provider = Some(Provider::Azure),
+                "aws" => f.provider = Some(Provider::Aws),
+                "gcp" => f.provider = Some(Provider::Gcp),
+                "none" => f.provider = Some(Provider::None),
+                _ => f.problems.push(bad("azure, aws, gcp or none")),
+            },
+            "plugin" => match value {
+                "kubenet" => f.plugin = Some(NetworkPlugin::Kubenet),
+                "azure-cni" => f.plugin = Some(NetworkPlugin::AzureCni),
+                _ => f.problems.push(bad("kubenet or azure-cni")),
+            },
+            "client" => match value {
+                "inside" => f.client_inside = true,
+                "outside" => f.client_inside = false,
+                _ => f.problems.push(bad("inside or outside")),
+            },
+            "seed" => match value.parse::<u64>() {
+                Ok(n) => f.seed = Some(n),
+                Err(_) => f.problems.push(bad("a whole number")),
+            },
+            "ch" => match parse_changes(value) {
+                Ok(c) => f.changes = c,
+                Err(e) => f.problems.push(format!("ch: {e}; the changes were ignored")),
+            },
+            "t" => match parse_time(value) {
+                Some(t) if t <= MAX_T => f.t = Some(t),
+                _ => f.problems.push(bad("a time like 120s, 2m or 62.85s (at most 24h)")),
             },
             "speed" => match value.parse::<f64>() {
                 Ok(s) if SPEEDS.contains(&s) => f.speed = Some(s),
-                _ => f
-                    .problems
-                    .push(format!("speed must be one of 0.25, 0.5, 1, 2, 4, 8, 16, not {:?}", truncate(value))),
+                _ => f.problems.push(bad("one of 0.25, 0.5, 1, 2, 4, 8, 16")),
+            },
+            "sel" => match value.parse::<u64>() {
+                Ok(n) => f.sel = Some(n),
+                Err(_) => f.problems.push(bad("a request number")),
+            },
+            "editor" => match value {
+                "open" => f.editor = true,
+                "closed" => f.editor = false,
+                _ => f.problems.push(bad("open or closed")),
             },
             _ => f.problems.push(format!("unknown link parameter {:?}", truncate(key))),
         }
     }
     f
+}
+
+/// The fragment for `f`, without `#`: canonical (fixed key order, defaults left out), so
+/// `parse(encode(f)) == f` for anything `parse` accepts.
+pub fn encode(f: &Fragment) -> String {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(p) = &f.preset {
+        out.push(format!("preset={p}"));
+    }
+    if let Some(p) = f.etp {
+        out.push(format!("etp={p}"));
+    }
+    if let Some(n) = f.nodes {
+        out.push(format!("nodes={n}"));
+    }
+    if let Some(p) = f.provider {
+        out.push(format!("provider={p}"));
+    }
+    if let Some(p) = f.plugin {
+        out.push(format!("plugin={p}"));
+    }
+    if f.client_inside {
+        out.push("client=inside".into());
+    }
+    if let Some(s) = f.seed {
+        out.push(format!("seed={s}"));
+    }
+    if !f.changes.is_empty() {
+        let ch: Vec<String> = f
+            .changes
+            .iter()
+            .map(|c| {
+                let what = match c.what {
+                    LinkChangeKind::Policy(p) => format!("etp:{p}"),
+                    LinkChangeKind::Affinity(on) => format!("affinity:{}", if on { "on" } else { "off" }),
+                    LinkChangeKind::Replicas(r) => format!("replicas:{r}"),
+                };
+                format!("{}:{what}", format_time(c.at))
+            })
+            .collect();
+        out.push(format!("ch={}", ch.join(",")));
+    }
+    if let Some(t) = f.t {
+        out.push(format!("t={}", format_time(t)));
+    }
+    if let Some(s) = f.speed {
+        out.push(format!("speed={s}"));
+    }
+    if let Some(s) = f.sel {
+        out.push(format!("sel={s}"));
+    }
+    if f.editor {
+        out.push("editor=open".into());
+    }
+    out.join("&")
+}
+
+fn policy(value: &str) -> Option<TrafficPolicy> {
+    match value {
+        "Cluster" => Some(TrafficPolicy::Cluster),
+        "Local" => Some(TrafficPolicy::Local),
+        _ => None,
+    }
+}
+
+fn parse_changes(value: &str) -> Result<Vec<LinkChange>, String> {
+    let items: Vec<&str> = value.split(',').filter(|i| !i.is_empty()).collect();
+    if items.len() > MAX_CHANGES {
+        return Err(format!("{} changes (limit {MAX_CHANGES})", items.len()));
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            let mut parts = item.splitn(3, ':');
+            let (Some(at), Some(field), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(format!("{:?} is not TIME:FIELD:VALUE", truncate(item)));
+            };
+            let at = parse_time(at)
+                .filter(|t| *t <= MAX_T)
+                .ok_or_else(|| format!("{:?} is not a time within 24h", truncate(at)))?;
+            let what = match (field, v) {
+                ("etp", v) => LinkChangeKind::Policy(policy(v).ok_or_else(|| format!("etp {:?}", truncate(v)))?),
+                ("affinity", "on") => LinkChangeKind::Affinity(true),
+                ("affinity", "off") => LinkChangeKind::Affinity(false),
+                ("replicas", v) => LinkChangeKind::Replicas(
+                    v.parse()
+                        .ok()
+                        .filter(|r| *r <= MAX_REPLICAS)
+                        .ok_or_else(|| format!("replicas {:?}", truncate(v)))?,
+                ),
+                _ => return Err(format!("{:?} is not etp, affinity or replicas", truncate(item))),
+            };
+            Ok(LinkChange { at, what })
+        })
+        .collect()
+}
+
+/// `120s`, `2m`, `1m30s` (as in YAML), or decimal seconds `62.85s` / `62.85` to the microsecond.
+pub fn parse_time(value: &str) -> Option<u64> {
+    if let Some(d) = parse_duration(value) {
+        return Some(d.as_micros());
+    }
+    let number = value.strip_suffix('s').unwrap_or(value);
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u64 = whole.parse().ok()?;
+    let frac: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().ok()? };
+    whole.checked_mul(1_000_000)?.checked_add(frac)
+}
+
+/// Microseconds as the shortest exact decimal seconds: `120s`, `62.85s`, `0.000001s`.
+pub fn format_time(micros: u64) -> String {
+    let (s, us) = (micros / 1_000_000, micros % 1_000_000);
+    if us == 0 {
+        format!("{s}s")
+    } else {
+        let frac = format!("{us:06}");
+        format!("{s}.{}s", frac.trim_end_matches('0'))
+    }
 }
 
 fn truncate(s: &str) -> String {
@@ -77,7 +270,7 @@ mod tests {
         let f = parse("#preset=aks-blog&etp=Local&t=120s&speed=2", PRESETS);
         assert_eq!(f.preset.as_deref(), Some("aks-blog"));
         assert_eq!(f.etp, Some(TrafficPolicy::Local));
-        assert_eq!(f.t, Some(Duration::from_secs(120)));
+        assert_eq!(f.t, Some(120_000_000));
         assert_eq!(f.speed, Some(2.0));
         assert!(f.problems.is_empty());
     }
@@ -94,13 +287,81 @@ mod tests {
             [
                 "no preset is called \"nope\"",
                 "etp must be Cluster or Local, not \"local\"",
-                "t must be a time like 120s or 2m (at most 1h), not \"forever\"",
+                "t must be a time like 120s, 2m or 62.85s (at most 24h), not \"forever\"",
                 "speed must be one of 0.25, 0.5, 1, 2, 4, 8, 16, not \"3\"",
                 "unknown link parameter \"x\"",
             ]
         );
+        let f =
+            parse("nodes=0&provider=azure&plugin=flannel&client=both&ch=5s:etp:Local,x&t=25h&sel=-1&editor=1", PRESETS);
+        assert_eq!(f.provider, Some(Provider::Azure), "good parameters survive bad neighbours");
+        assert_eq!(f.changes, []);
+        assert_eq!(f.t, None);
+        assert_eq!(
+            f.problems,
+            [
+                "nodes must be a node count from 1 to 8, not \"0\"",
+                "plugin must be kubenet or azure-cni, not \"flannel\"",
+                "client must be inside or outside, not \"both\"",
+                "ch: \"x\" is not TIME:FIELD:VALUE; the changes were ignored",
+                "t must be a time like 120s, 2m or 62.85s (at most 24h), not \"25h\"",
+                "sel must be a request number, not \"-1\"",
+                "editor must be open or closed, not \"1\"",
+            ]
+        );
+        let many = (0..65).map(|i| format!("{i}s:replicas:1")).collect::<Vec<_>>().join(",");
+        assert_eq!(
+            parse(&format!("ch={many}"), PRESETS).problems,
+            ["ch: 65 changes (limit 64); the changes were ignored"]
+        );
         let long = format!("#preset={}", "a".repeat(5000));
         assert_eq!(parse(&long, PRESETS).problems.len(), 1);
         assert_eq!(parse("", PRESETS), Fragment::default());
+    }
+
+    #[test]
+    fn times_are_exact_to_the_microsecond() {
+        for (text, micros) in [
+            ("120s", 120_000_000),
+            ("2m", 120_000_000),
+            ("62.85s", 62_850_000),
+            ("62.85", 62_850_000),
+            ("0.000001s", 1),
+        ] {
+            assert_eq!(parse_time(text), Some(micros), "{text}");
+        }
+        for bad in ["", "s", ".5s", "1.0000001s", "1e3", "-1s", "1.5.2s", "１s"] {
+            assert_eq!(parse_time(bad), None, "{bad:?}");
+        }
+        for micros in [0, 1, 62_850_000, 120_000_000, 86_399_999_999] {
+            assert_eq!(parse_time(&format_time(micros)), Some(micros));
+        }
+    }
+
+    #[test]
+    fn encode_then_parse_is_the_identity() {
+        let f = Fragment {
+            preset: Some("gke".into()),
+            etp: Some(TrafficPolicy::Local),
+            nodes: Some(3),
+            provider: Some(Provider::Aws),
+            plugin: Some(NetworkPlugin::AzureCni),
+            client_inside: true,
+            seed: Some(7),
+            changes: vec![
+                LinkChange { at: 30_250_000, what: LinkChangeKind::Policy(TrafficPolicy::Cluster) },
+                LinkChange { at: 31_000_001, what: LinkChangeKind::Affinity(false) },
+                LinkChange { at: 31_000_001, what: LinkChangeKind::Replicas(0) },
+            ],
+            t: Some(99_999_999),
+            speed: Some(0.25),
+            sel: Some(12),
+            editor: true,
+            problems: vec![],
+        };
+        let text = encode(&f);
+        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open"].assert_eq(&text);
+        assert_eq!(parse(&text, PRESETS), f);
+        assert_eq!(encode(&Fragment::default()), "");
     }
 }

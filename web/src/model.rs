@@ -14,12 +14,14 @@ use svcsim_core::sim::Sim;
 use svcsim_core::time::{Duration, Instant};
 use yew::Reducible;
 
-use crate::fragment::{self, SPEEDS};
+use crate::fragment::{self, Fragment, LinkChange, LinkChangeKind, SPEEDS};
 use crate::layout::Layout;
 use crate::view;
 
 include!(concat!(env!("OUT_DIR"), "/presets.rs"));
 
+/// sessionAffinityConfig.clientIP.timeoutSeconds's default, for the affinity control (§1.7).
+const AFFINITY_TIMEOUT: u64 = 10_800;
 /// The preset the page opens with.
 pub const DEFAULT_PRESET: &str = "aks-blog";
 /// How far ahead of the cursor the run is computed, in scenario seconds.
@@ -203,6 +205,8 @@ pub struct Shape {
     pub client_inside: bool,
     /// externalTrafficPolicy from the start (a link's `etp=`): the scenario as if written so.
     pub etp: Option<TrafficPolicy>,
+    /// The scenario's seed, replaced (a link's `seed=`).
+    pub seed: Option<u64>,
 }
 
 /// The YAML editor.
@@ -234,6 +238,8 @@ pub struct Model {
     /// Messages for the user (a bad link, a change that could not be made).
     pub notices: Vec<String>,
     pub reduced_motion: bool,
+    /// The fragment last shared (the Share button's result), shown for copying.
+    pub shared: Option<String>,
 }
 
 /// Everything that can happen on the page.
@@ -261,6 +267,8 @@ pub enum Action {
     EditYaml(String),
     ApplyYaml,
     DismissNotices,
+    /// Pause on the frame and put it in the URL (the app copies it to the clipboard).
+    Share,
 }
 
 impl Model {
@@ -274,17 +282,81 @@ impl Model {
         if let Some(speed) = f.speed {
             m.speed = speed;
         }
-        if let Some(policy) = f.etp {
-            // A link describes a state, not a change: the scenario as if written with it.
-            m.shape.etp = Some(policy);
+        // A link's `etp=` describes a state, not a change: the scenario as if written with it.
+        m.shape = Shape {
+            nodes: f.nodes,
+            provider: f.provider,
+            plugin: f.plugin,
+            client_inside: f.client_inside,
+            etp: f.etp,
+            seed: f.seed,
+        };
+        let svc = m.main_service();
+        for c in &f.changes {
+            let change = match c.what {
+                LinkChangeKind::Policy(policy) => Change::ExternalTrafficPolicy { svc, policy },
+                LinkChangeKind::Affinity(on) => {
+                    Change::SessionAffinity { svc, timeout: on.then_some(Duration::from_secs(AFFINITY_TIMEOUT)) }
+                }
+                LinkChangeKind::Replicas(_) if m.base.cluster.deployments.is_empty() => {
+                    m.notices.push("Link: this scenario has no Deployment to scale; replicas ignored.".into());
+                    continue;
+                }
+                LinkChangeKind::Replicas(replicas) => {
+                    Change::Scale { deployment: svcsim_core::cluster::DeploymentId(0), replicas }
+                }
+            };
+            m.user_changes.push(TimedChange { at: Instant::from_micros(c.at), change });
+        }
+        if m.shape != Shape::default() || !m.user_changes.is_empty() {
             m.rebuild();
         }
+        m.editor.open = f.editor;
         if let Some(t) = f.t {
-            m.t = t.as_secs_f64();
+            m.t = t as f64 / 1e6;
             m.playing = false;
             m.catch_up();
         }
+        m.selected = f.sel.and_then(|s| u32::try_from(s).ok()).map(FlowId);
         m
+    }
+
+    /// This page as a link: what the Share button copies. `None` for the user's own YAML, which
+    /// links cannot carry yet.
+    pub fn to_fragment(&self) -> Option<String> {
+        let preset = self.preset.clone()?;
+        let svc = self.main_service();
+        let changes = self
+            .user_changes
+            .iter()
+            .filter_map(|c| {
+                let what = match &c.change {
+                    Change::ExternalTrafficPolicy { svc: s, policy } if *s == svc => LinkChangeKind::Policy(*policy),
+                    Change::SessionAffinity { svc: s, timeout } if *s == svc => {
+                        LinkChangeKind::Affinity(timeout.is_some())
+                    }
+                    Change::Scale { deployment, replicas } if deployment.0 == 0 => LinkChangeKind::Replicas(*replicas),
+                    _ => return None,
+                };
+                Some(LinkChange { at: c.at.as_micros(), what })
+            })
+            .collect();
+        let f = Fragment {
+            preset: Some(preset),
+            etp: self.shape.etp,
+            nodes: self.shape.nodes,
+            provider: self.shape.provider,
+            plugin: self.shape.plugin,
+            client_inside: self.shape.client_inside,
+            seed: self.shape.seed,
+            changes,
+            t: Some(self.cursor().as_micros()),
+            speed: (self.speed != 1.0).then_some(self.speed),
+            sel: self.selected.map(|f| u64::from(f.0)),
+            editor: self.editor.open,
+            problems: Vec::new(),
+        };
+        Some(fragment::encode(&f))
     }
 
     pub fn with_preset(name: &str, reduced_motion: bool) -> Model {
@@ -305,6 +377,7 @@ impl Model {
             editor: Editor { open: false, text: yaml.to_string(), errors: Vec::new() },
             notices: Vec::new(),
             reduced_motion,
+            shared: None,
         };
         m.catch_up();
         m
@@ -369,8 +442,9 @@ impl Model {
         Some(r)
     }
 
+    /// The cursor on the simulation's microsecond grid.
     fn cursor(&self) -> Instant {
-        Instant::from_micros((self.t * 1e6) as u64)
+        Instant::from_micros((self.t * 1e6).round() as u64)
     }
 
     /// Adds a timeline event at the cursor and re-runs.
@@ -388,6 +462,7 @@ impl Model {
             nodes: self.shape.nodes,
             provider: self.shape.provider,
             external_traffic_policy: self.shape.etp,
+            seed: self.shape.seed,
             ..Overrides::default()
         };
         let mut s = match manifest::load(&self.yaml, &overrides) {
@@ -465,6 +540,10 @@ impl Reducible for Model {
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Model> {
         let mut m = (*self).clone();
+        if !matches!(action, Action::Frame(_) | Action::Share | Action::DismissNotices) {
+            // The shown link no longer describes the page.
+            m.shared = None;
+        }
         match action {
             Action::Frame(dt_ms) => {
                 if m.playing && !m.computing() {
@@ -506,7 +585,10 @@ impl Reducible for Model {
             Action::Affinity(on) => {
                 let svc = m.main_service();
                 if m.affinity_at() != on {
-                    m.add_change(Change::SessionAffinity { svc, timeout: on.then_some(Duration::from_secs(10_800)) });
+                    m.add_change(Change::SessionAffinity {
+                        svc,
+                        timeout: on.then_some(Duration::from_secs(AFFINITY_TIMEOUT)),
+                    });
                 }
             }
             Action::Replicas(delta) => {
@@ -567,6 +649,18 @@ impl Reducible for Model {
                 Err(diags) => m.editor.errors = diags.iter().map(|d| d.to_string()).collect(),
             },
             Action::DismissNotices => m.notices.clear(),
+            Action::Share => {
+                // A link names a microsecond: snap to it so this frame and the link's are one.
+                m.playing = false;
+                m.t = m.cursor().as_micros() as f64 / 1e6;
+                m.shared = m.to_fragment();
+                if m.shared.is_none() {
+                    m.notices.push(
+                        "Links carry presets only for now: your own YAML cannot be put in a link yet. Copy the YAML instead."
+                            .into(),
+                    );
+                }
+            }
         }
         Rc::new(m)
     }
@@ -578,6 +672,72 @@ mod tests {
 
     fn reduce(m: Model, a: Action) -> Model {
         (*Rc::new(m).reduce(a)).clone()
+    }
+
+    /// What a user would compare: the frame's time, the run up to it, the controls' state.
+    fn frame(m: &Model) -> (String, u64, Option<FlowId>, TrafficPolicy, Option<u32>, bool, usize, bool) {
+        let e = m.engine.borrow();
+        let run = e.sim.record();
+        let upto = m.cursor();
+        let trace: String =
+            run.trace.iter().filter(|l| l.time <= upto).map(|l| format!("{}\n", run.render(l))).collect();
+        (
+            trace,
+            m.cursor().as_micros(),
+            m.selected,
+            m.policy_at(),
+            m.replicas_at(),
+            m.affinity_at(),
+            e.sim.cluster().nodes.len(),
+            m.editor.open,
+        )
+    }
+
+    #[test]
+    fn a_shared_link_reopens_the_same_frame() {
+        let mut m = Model::with_preset("aks-blog", false);
+        m = reduce(m, Action::Nodes(1));
+        m = reduce(m, Action::Plugin(NetworkPlugin::AzureCni));
+        m = reduce(m, Action::Seek(30.25));
+        m = reduce(m, Action::Policy(TrafficPolicy::Local));
+        m = reduce(m, Action::Seek(47.5));
+        m = reduce(m, Action::Replicas(1));
+        m = reduce(m, Action::Affinity(true));
+        m = reduce(m, Action::Speed(4.0));
+        for _ in 0..60 {
+            m = reduce(m, Action::Frame(16.7));
+        }
+        m = reduce(m, Action::Select(Some(FlowId(40))));
+        m = reduce(m, Action::EditorOpen(true));
+        m = reduce(m, Action::Share);
+        assert!(!m.playing, "sharing pauses on the frame");
+        let link = m.shared.clone().expect("a preset can be shared");
+        expect_test::expect![[r#"preset=aks-blog&nodes=3&plugin=azure-cni&ch=30.25s:etp:Local,47.5s:replicas:2,47.5s:affinity:on&t=51.508s&speed=4&sel=40&editor=open"#]]
+            .assert_eq(&link);
+        let reopened = Model::from_fragment(&format!("#{link}"), false);
+        assert!(reopened.notices.is_empty(), "{:?}", reopened.notices);
+        assert_eq!(frame(&reopened), frame(&m));
+        assert_eq!(reopened.speed, 4.0);
+        assert_eq!(reopened.to_fragment().as_deref(), Some(link.as_str()));
+    }
+
+    #[test]
+    fn own_yaml_cannot_be_shared_yet_and_says_so() {
+        let mut m = Model::with_preset("aks-blog", false);
+        m = reduce(m, Action::EditYaml(PRESETS[1].1.to_string()));
+        m = reduce(m, Action::ApplyYaml);
+        m = reduce(m, Action::Share);
+        assert_eq!(m.shared, None);
+        assert!(m.notices.iter().any(|n| n.contains("your own YAML")), "{:?}", m.notices);
+    }
+
+    #[test]
+    fn a_tampered_link_opens_the_default_with_a_message() {
+        let m = Model::from_fragment("#preset=aks-blog&ch=10s:etp:Locale&nodes=900&sel=x", false);
+        assert_eq!(m.user_changes, []);
+        assert_eq!(m.engine.borrow().sim.cluster().nodes.len(), 2);
+        assert_eq!(m.notices.len(), 3, "{:?}", m.notices);
+        assert!(m.notices[0].starts_with("Link: ch:"), "{:?}", m.notices);
     }
 
     #[test]

@@ -144,7 +144,16 @@ fn header(model: &Model, dispatch: &Callback<Action>) -> Html {
                 <button class="btn" onclick={toggle_editor} aria-expanded={model.editor.open.to_string()}>
                     { if model.editor.open { "Close the YAML" } else { "Edit the YAML" } }
                 </button>
+                <button class="btn" data-testid="share" title="Pause here and copy a link that opens this exact frame"
+                    onclick={dispatch.reform(|_| Action::Share)}>{ "Share this frame" }</button>
             </div>
+            if let Some(fragment) = &model.shared {
+                <div class="share" role="status" data-testid="share-panel">
+                    <label for="share-url">{ "Link to this frame (copied to the clipboard when the browser allows):" }</label>
+                    <input id="share-url" data-testid="share-url" readonly=true
+                        value={format!("{}#{fragment}", crate::app::page_url())} />
+                </div>
+            }
         </header>
     }
 }

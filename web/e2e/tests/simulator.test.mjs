@@ -139,3 +139,67 @@ test('5. keyboard only: play/pause, step and the policy radio', async () => {
     await context.close();
   }
 });
+
+test('6. Share: the link reopens the same frame, state and all', async () => {
+  const { context, page, problems } = await openPage(browser);
+  const panels = (p) =>
+    p.evaluate(() =>
+      ['svg.topology', '[data-testid=app-output]', '[data-testid=probe-percent]', '[data-testid=in-rotation]', '[data-testid=clock]', '[data-testid=inspector]', '[data-testid=replicas]']
+        .map((sel) => {
+          // Markup with attributes sorted: a patched element and a fresh one may list them in
+          // a different order for the same picture.
+          const canon = (n) => n.nodeType === 3 ? n.textContent
+            : `<${n.localName} ${[...n.attributes].map((a) => `${a.name}="${a.value}"`).sort().join(' ')}>${[...n.childNodes].map(canon).join('')}</${n.localName}>`;
+          const e = document.querySelector(sel);
+          return e ? (sel.startsWith('svg') ? canon(e) : e.textContent) : null;
+        }),
+    );
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.locator('select#speed').selectOption('16');
+    await waitForText(page.getByTestId('clock'), (t) => parseFloat(t.slice(4)) > 20);
+    await page.getByRole('radiogroup', { name: 'externalTrafficPolicy' }).getByLabel('Local').check();
+    await page.getByRole('button', { name: 'More replicas' }).click();
+    await waitForText(page.getByTestId('clock'), (t) => parseFloat(t.slice(4)) > 45);
+    // Pause (the log moves while playing), inspect a request from the event log, then share.
+    await page.getByTestId('play').click();
+    await page.getByTestId('event-log').locator('button.log-row').filter({ hasText: 'req#' }).nth(2).click();
+    await page.getByTestId('share').click();
+    const link = await page.getByTestId('share-url').inputValue();
+    assert.match(link, /#preset=aks-blog&ch=\d+(\.\d+)?s:etp:Local,\d+(\.\d+)?s:replicas:2&t=[\d.]+s&speed=16&sel=\d+$/);
+    assert.equal(page.url(), link, 'the address bar carries the link too');
+    const shared = await panels(page);
+    assert.match(shared[5], /Flow #\d+ — laptop/, 'a request is in the inspector');
+    await screenshot(page, 'sim-6-shared');
+
+    const fresh = await openPage(browser, { path: link.slice(link.indexOf('#')) });
+    try {
+      await waitForText(fresh.page.getByTestId('clock'), (t) => t === shared[4]);
+      assert.deepEqual(await panels(fresh.page), shared, 'the reopened page draws the same frame');
+      assert.match(await fresh.page.getByTestId('play').getAttribute('aria-label'), /^Play/, 'opens paused');
+      await screenshot(fresh.page, 'sim-6-reopened');
+      assert.deepEqual(fresh.problems, []);
+    } finally {
+      await fresh.context.close();
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('7. a tampered link says what it could not use and still plays the default', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog&ch=10s:etp:<img src=x onerror=alert(1)>&nodes=900&t=forever' });
+  try {
+    const notice = await page.getByTestId('notice').textContent();
+    assert.match(notice, /ch: .* the changes were ignored/);
+    assert.match(notice, /nodes must be a node count from 1 to 8/);
+    assert.match(notice, /t must be a time/);
+    assert.equal(await page.locator('img').count(), 0, 'text from the link is never markup');
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await screenshot(page, 'sim-7-tampered-link');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
