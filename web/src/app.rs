@@ -37,14 +37,26 @@ fn reduced_motion() -> bool {
         .is_some_and(|m| m.matches())
 }
 
+/// The page's state from its URL: the fragment, plus `embed=1` when the query asks for it
+/// (`page.html?embed=1#…`, the form an iframe snippet may use).
 fn fragment() -> String {
-    web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
+    let location = web_sys::window().map(|w| w.location());
+    let hash = location.as_ref().and_then(|l| l.hash().ok()).unwrap_or_default();
+    let search = location.as_ref().and_then(|l| l.search().ok()).unwrap_or_default();
+    let embed = search.trim_start_matches('?').split('&').any(|p| p == "embed=1");
+    if embed { format!("{hash}&embed=1") } else { hash }
 }
 
 /// The page's address without its fragment.
 pub fn page_url() -> String {
     let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
     href.split_once('#').map_or(href.clone(), |(base, _)| base.to_string())
+}
+
+/// The full simulator's address: this page without its query or fragment.
+pub fn full_page_url() -> String {
+    let base = page_url();
+    base.split_once('?').map_or(base.clone(), |(path, _)| path.to_string())
 }
 
 /// Puts a shared fragment in the address bar (without a history entry) and on the clipboard.

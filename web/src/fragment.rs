@@ -27,6 +27,8 @@ pub struct Fragment {
     pub sel: Option<u64>,
     /// The YAML editor is open.
     pub editor: bool,
+    /// The compact layout for an iframe (`embed=1`, or `?embed=1` in the query).
+    pub embed: bool,
     /// What could not be used, for a message on the page.
     pub problems: Vec<String>,
 }
@@ -125,6 +127,11 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
                 "closed" => f.editor = false,
                 _ => f.problems.push(bad("open or closed")),
             },
+            "embed" => match value {
+                "1" => f.embed = true,
+                "0" => f.embed = false,
+                _ => f.problems.push(bad("1 or 0")),
+            },
             _ => f.problems.push(format!("unknown link parameter {:?}", truncate(key))),
         }
     }
@@ -182,6 +189,9 @@ pub fn encode(f: &Fragment) -> String {
     }
     if f.editor {
         out.push("editor=open".into());
+    }
+    if f.embed {
+        out.push("embed=1".into());
     }
     out.join("&")
 }
@@ -357,10 +367,11 @@ mod tests {
             speed: Some(0.25),
             sel: Some(12),
             editor: true,
+            embed: true,
             problems: vec![],
         };
         let text = encode(&f);
-        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open"].assert_eq(&text);
+        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open&embed=1"].assert_eq(&text);
         assert_eq!(parse(&text, PRESETS), f);
         assert_eq!(encode(&Fragment::default()), "");
     }

@@ -240,6 +240,8 @@ pub struct Model {
     pub reduced_motion: bool,
     /// The fragment last shared (the Share button's result), shown for copying.
     pub shared: Option<String>,
+    /// The compact layout for an iframe (`docs/embedding.md`).
+    pub embed: bool,
 }
 
 /// Everything that can happen on the page.
@@ -312,6 +314,7 @@ impl Model {
             m.rebuild();
         }
         m.editor.open = f.editor;
+        m.embed = f.embed;
         if let Some(t) = f.t {
             m.t = t as f64 / 1e6;
             m.playing = false;
@@ -319,6 +322,14 @@ impl Model {
         }
         m.selected = f.sel.and_then(|s| u32::try_from(s).ok()).map(FlowId);
         m
+    }
+
+    /// This page in the full simulator: the embed's "Open in full simulator" link. The cursor
+    /// is carried as it is now, so the full page opens paused on the same frame.
+    pub fn full_page_fragment(&self) -> Option<String> {
+        let mut full = self.clone();
+        full.embed = false;
+        full.to_fragment()
     }
 
     /// This page as a link: what the Share button copies. `None` for the user's own YAML, which
@@ -354,6 +365,7 @@ impl Model {
             speed: (self.speed != 1.0).then_some(self.speed),
             sel: self.selected.map(|f| u64::from(f.0)),
             editor: self.editor.open,
+            embed: self.embed,
             problems: Vec::new(),
         };
         Some(fragment::encode(&f))
@@ -378,6 +390,7 @@ impl Model {
             notices: Vec::new(),
             reduced_motion,
             shared: None,
+            embed: false,
         };
         m.catch_up();
         m
@@ -624,10 +637,10 @@ impl Reducible for Model {
             }
             Action::Select(flow) => m.selected = flow,
             Action::LoadPreset(name) => {
-                let reduced = m.reduced_motion;
-                let editor_open = m.editor.open;
+                let (reduced, editor_open, embed) = (m.reduced_motion, m.editor.open, m.embed);
                 m = Model::with_preset(&name, reduced);
                 m.editor.open = editor_open;
+                m.embed = embed;
             }
             Action::EditorOpen(open) => m.editor.open = open,
             Action::EditYaml(text) => m.editor.text = text,
@@ -719,6 +732,18 @@ mod tests {
         assert_eq!(frame(&reopened), frame(&m));
         assert_eq!(reopened.speed, 4.0);
         assert_eq!(reopened.to_fragment().as_deref(), Some(link.as_str()));
+    }
+
+    #[test]
+    fn an_embed_links_to_the_full_page_in_the_same_state() {
+        let m = Model::from_fragment("#preset=gke&etp=Local&embed=1&t=30s", false);
+        assert!(m.embed);
+        assert!(m.notices.is_empty(), "{:?}", m.notices);
+        let m = reduce(m, Action::Replicas(1));
+        assert_eq!(m.full_page_fragment().as_deref(), Some("preset=gke&etp=Local&ch=30s:replicas:2&t=30s"));
+        assert_eq!(m.to_fragment().as_deref(), Some("preset=gke&etp=Local&ch=30s:replicas:2&t=30s&embed=1"));
+        let m = reduce(m, Action::LoadPreset("aks-blog".into()));
+        assert!(m.embed, "picking another preset stays embedded");
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub fn clock(t: f64) -> String {
 }
 
 pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
+    if model.embed {
+        return embed_page(model, dispatch);
+    }
     let e = model.engine.borrow();
     let run = e.sim.record();
     let engine = Rc::as_ptr(&model.engine) as usize;
@@ -112,6 +115,53 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
             </div>
             { memo(editor_stamp, { let (m, d) = (model.clone(), dispatch.clone()); move || editor(&m, &d) }) }
             <footer class="app-footer">{ format!("svcsim-core {}", svcsim_core::VERSION) }</footer>
+        </div>
+    }
+}
+
+/// The compact layout for an iframe (`embed=1`): the topology, what the app prints, the probe
+/// status, the policy toggle and play, in 700×450 and down to 360 px wide.
+fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
+    let e = model.engine.borrow();
+    let run = e.sim.record();
+    let t = model.t;
+    let text =
+        view::app_output(run, t).map_or("…".to_string(), |(_, o, _)| o.lines().next().unwrap_or("").to_string());
+    let probe = view::probe_panel(run, e.sim.cluster().nodes.len(), t).map(|p| {
+        let up = p.in_rotation.iter().filter(|u| **u).count();
+        (p.last_minute.map_or("—".to_string(), |(_, v)| pct(v)), format!("{up}/{}", p.in_rotation.len()))
+    });
+    let full = format!("{}#{}", crate::app::full_page_url(), model.full_page_fragment().unwrap_or_default());
+    let narration = narration(model, &e);
+    let title = model.preset.clone().unwrap_or_else(|| "your YAML".into());
+    html! {
+        <div class="app embed" data-testid="app-root">
+            <div class="embed-bar">
+                <span><strong>{ "svcsim" }</strong>{ format!(" · {title}") }</span>
+                <a href={full} target="_blank" rel="noopener" data-testid="open-full">{ "Open in full simulator ↗" }</a>
+            </div>
+            { notices(model, dispatch) }
+            { topology(model, &e, dispatch) }
+            <div class="embed-panel">
+                <div class="embed-time">
+                    <button class="btn play" data-testid="play" aria-label={if model.playing { "Pause (Space)" } else { "Play (Space)" }} onclick={dispatch.reform(|_| Action::TogglePlay)}>
+                        { if model.playing { "Pause" } else { "Play" } }
+                    </button>
+                    <span class="clock" data-testid="clock">{ format!("t = {}", clock(t)) }</span>
+                </div>
+                { policy_radios(model, dispatch) }
+                <div class="embed-out">
+                    <span class="muted small">{ "the app prints" }</span>
+                    <span class="app-output" data-testid="app-output">{ text }</span>
+                </div>
+                if let Some((percent, up)) = probe {
+                    <div class="embed-probe">
+                        <span class="muted small">{ "Health Probe Status" }</span>
+                        <span><strong data-testid="probe-percent">{ percent }</strong>{ " · in rotation " }<strong data-testid="in-rotation">{ up }</strong></span>
+                    </div>
+                }
+            </div>
+            <p class="narration" aria-live="polite" data-testid="narration">{ narration }</p>
         </div>
     }
 }
@@ -372,10 +422,7 @@ fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html
         let sel: HtmlSelectElement = ev.target_unchecked_into();
         Action::Speed(sel.value().parse().unwrap_or(1.0))
     });
-    let narration = e.log.partition_point(|(d, _)| *d <= model.t).checked_sub(1).map(|i| {
-        let line = &e.sim.record().trace[e.log[i].1 as usize];
-        e.sim.record().render(line)
-    });
+    let narration = narration(model, e);
     html! {
         <div class="time">
             <div class="time-buttons">
@@ -401,11 +448,20 @@ fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html
                 <input type="range" aria-label="Time (scenario seconds)" data-testid="scrubber" min={format!("{:.2}", e.kept_from)} max={format!("{horizon:.2}")} step="0.05"
                        value={format!("{:.2}", model.t)} oninput={on_scrub} />
             </div>
-            <p class="narration" aria-live="polite" data-testid="narration">{ narration.unwrap_or_else(|| "Press Play (or Space) to run the scenario.".into()) }</p>
+            <p class="narration" aria-live="polite" data-testid="narration">{ narration }</p>
             <p class="muted small">
                 { format!("Time-lapse and slow motion: the clock, health probes and the per-minute metric run in true time (at 1× a second is a second; 16× squeezes a minute into 4 s), while every packet hop is drawn over {} s of the clock whatever its real latency — the inspector shows the true times.", view::HOP) }
             </p>
         </div>
+    }
+}
+
+/// The latest event at the cursor, as the trace says it: read out by screen readers.
+fn narration(model: &Model, e: &Engine) -> String {
+    let shown = e.log.partition_point(|(d, _)| *d <= model.t);
+    match shown.checked_sub(1) {
+        Some(i) => e.sim.record().render(&e.sim.record().trace[e.log[i].1 as usize]),
+        None => "Press Play (or Space) to run the scenario.".into(),
     }
 }
 
@@ -554,7 +610,8 @@ fn chart(p: &view::ProbePanel, nodes: usize, t: f64) -> Html {
     }
 }
 
-fn controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+/// The externalTrafficPolicy radio group, shared by the full page and the embed.
+fn policy_radios(model: &Model, dispatch: &Callback<Action>) -> Html {
     let policy = model.policy_at();
     let radio = |p: TrafficPolicy, label: &'static str| {
         let onchange = dispatch.reform(move |_| Action::Policy(p));
@@ -565,6 +622,16 @@ fn controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
             </label>
         }
     };
+    html! {
+        <fieldset role="radiogroup" aria-label="externalTrafficPolicy">
+            <legend>{ "externalTrafficPolicy" }</legend>
+            { radio(TrafficPolicy::Cluster, "Cluster") }
+            { radio(TrafficPolicy::Local, "Local") }
+        </fieldset>
+    }
+}
+
+fn controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
     let cluster = e.sim.cluster();
     let replicas = model.replicas_at();
     let on_provider = dispatch.reform(|ev: Event| {
@@ -585,11 +652,7 @@ fn controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
         <section class="panel controls" aria-label="Controls">
             <h2>{ "Change the cluster" }</h2>
             <p class="muted small">{ "Policy, replicas and affinity apply at the current time, like kubectl patch: watch the transition." }</p>
-            <fieldset role="radiogroup" aria-label="externalTrafficPolicy">
-                <legend>{ "externalTrafficPolicy" }</legend>
-                { radio(TrafficPolicy::Cluster, "Cluster") }
-                { radio(TrafficPolicy::Local, "Local") }
-            </fieldset>
+            { policy_radios(model, dispatch) }
             <label class="check">
                 <input type="checkbox" checked={affinity} onchange={dispatch.reform(move |_| Action::Affinity(!affinity))} />
                 { "sessionAffinity: ClientIP" }
