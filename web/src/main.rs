@@ -2,6 +2,7 @@
 //! then the root component.
 
 mod app;
+mod export;
 mod fragment;
 mod layout;
 mod model;

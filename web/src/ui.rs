@@ -745,6 +745,26 @@ fn header_cells(before: Header, after: Header) -> Html {
     }
 }
 
+/// Downloads of the inspected flow as a sequence diagram (`export`).
+fn export_links(run: &svcsim_core::record::Run, flow: &svcsim_core::record::FlowRecord) -> Html {
+    let seq = crate::export::Sequence::of(run, flow);
+    let mermaid = seq.mermaid();
+    let id = flow.id.0;
+    html! {
+        <div class="export">
+            <span class="muted small">{ "Export:" }</span>
+            <a class="btn small" data-testid="export-svg" download={format!("svcsim-flow-{id}.svg")}
+               href={crate::export::data_url("image/svg+xml", &seq.svg())}>{ "sequence diagram (SVG)" }</a>
+            <a class="btn small" data-testid="export-mermaid" download={format!("svcsim-flow-{id}.mmd")}
+               href={crate::export::data_url("text/plain", &mermaid)}>{ "Mermaid" }</a>
+            <details>
+                <summary class="small">{ "Mermaid text" }</summary>
+                <pre class="mono small" data-testid="mermaid-text">{ mermaid }</pre>
+            </details>
+        </div>
+    }
+}
+
 fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
     let run = e.sim.record();
     let Some(flow) = model.selected.and_then(|f: FlowId| run.get_flow(f)) else {
@@ -772,6 +792,7 @@ fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
             <h2>{ format!("Flow #{} — {who}", flow.id.0) }</h2>
             <p class="mono">{ format!("{} · {} · started {} s", flow.header, flow.outcome.label(), flow.start) }</p>
             <button class="btn small" onclick={dispatch.reform(|_| Action::Select(None))}>{ "Close" }</button>
+            { export_links(run, flow) }
             <table class="hops">
                 <thead><tr><th>{ "true time (s)" }</th><th>{ "packet" }</th><th>{ "at" }</th><th>{ "source" }</th><th>{ "destination" }</th><th>{ "what happened" }</th></tr></thead>
                 <tbody>

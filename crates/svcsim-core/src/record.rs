@@ -204,7 +204,8 @@ pub struct Names {
 }
 
 impl Names {
-    fn place(&self, place: Place) -> String {
+    /// A place as the trace names it: `laptop`, `node-0`, `pod web-…`, `lb`.
+    pub fn place(&self, place: Place) -> String {
         match place {
             Place::Client(c) => self.clients[c as usize].clone(),
             Place::Node(n) => self.nodes[n.0 as usize].clone(),

@@ -203,3 +203,37 @@ test('7. a tampered link says what it could not use and still plays the default'
     await context.close();
   }
 });
+
+test('8. the inspected request exports as an SVG sequence diagram and as Mermaid', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog&t=20s' });
+  try {
+    await page.getByTestId('event-log').locator('button.log-row').filter({ hasText: 'DNAT' }).first().click();
+    const svgHref = await page.getByTestId('export-svg').getAttribute('href');
+    assert.match(svgHref, /^data:image\/svg\+xml;charset=utf-8,/);
+    assert.match(await page.getByTestId('export-svg').getAttribute('download'), /^svcsim-flow-\d+\.svg$/);
+    const parsed = await page.evaluate((href) => {
+      const text = decodeURIComponent(href.slice(href.indexOf(',') + 1));
+      const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+      return {
+        error: doc.getElementsByTagName('parsererror').length,
+        root: doc.documentElement.localName,
+        lifelines: [...doc.querySelectorAll('text[text-anchor=middle][font-weight="600"]')].map((t) => t.textContent),
+        notes: [...doc.querySelectorAll('text[fill]')].map((t) => t.textContent),
+      };
+    }, svgHref);
+    assert.equal(parsed.error, 0, 'the SVG parses as XML');
+    assert.equal(parsed.root, 'svg');
+    assert.deepEqual(parsed.lifelines.slice(0, 3), ['laptop', 'load balancer', parsed.lifelines[2]]);
+    assert.match(parsed.lifelines[2], /^node-[01]$/);
+    assert.ok(parsed.notes.some((n) => /^DNAT 203\.0\.113\.10:80 → 10\.244\.0\.2:8080, SNAT /.test(n)), parsed.notes.join(' | '));
+    const mermaid = await page.getByTestId('mermaid-text').textContent();
+    assert.match(mermaid, /^sequenceDiagram\n/);
+    assert.match(mermaid, /Note over L\d: app prints "::ffff:10\./);
+    const mmdHref = await page.getByTestId('export-mermaid').getAttribute('href');
+    assert.equal(await page.evaluate((h) => decodeURIComponent(h.slice(h.indexOf(',') + 1)), mmdHref), mermaid);
+    await screenshot(page, 'sim-8-export');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});

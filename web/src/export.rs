@@ -1,0 +1,292 @@
+//! Exports of one request: a sequence diagram as Mermaid text and as a standalone SVG, built from
+//! the recorded hops (client, load balancer, nodes and pod as lifelines; the header on the wire
+//! on each arrow; the NAT that changed it as a note). Pure functions of the run.
+
+use std::fmt::Write;
+
+use svcsim_core::Place;
+use svcsim_core::net::Header;
+use svcsim_core::record::{Action, FlowRecord, PacketKind, Run};
+
+/// One row of the diagram, in time order.
+#[derive(Debug, Clone, PartialEq)]
+enum Row {
+    /// A packet crossing from one lifeline to another, with the header on the wire.
+    Message { from: usize, to: usize, text: String, reply: bool },
+    /// What happened at a lifeline: NAT, the app's answer, a drop.
+    Note { at: usize, text: String },
+}
+
+/// The diagram of one flow: its lifelines (names, in order of appearance) and rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sequence {
+    pub title: String,
+    lifelines: Vec<String>,
+    rows: Vec<Row>,
+}
+
+/// What changed between two headers, the way the trace says it.
+fn nat_note(before: Header, after: Header) -> Option<String> {
+    let mut parts = Vec::new();
+    if before.dst != after.dst {
+        parts.push(format!("DNAT {} → {}", before.dst, after.dst));
+    }
+    if before.src != after.src {
+        parts.push(format!("SNAT {} → {}", before.src, after.src));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+impl Sequence {
+    pub fn of(run: &Run, flow: &FlowRecord) -> Sequence {
+        let mut lifelines: Vec<(Place, String)> = Vec::new();
+        let mut lane = |place: Place| -> usize {
+            if let Some(i) = lifelines.iter().position(|(p, _)| *p == place) {
+                return i;
+            }
+            let name = match place {
+                Place::Lb => "load balancer".to_string(),
+                Place::Internet => "internet".to_string(),
+                Place::Vnet => "VNet".to_string(),
+                other => run.names.place(other),
+            };
+            lifelines.push((place, name));
+            lifelines.len() - 1
+        };
+        let mut rows = Vec::new();
+        let mut previous: Option<(usize, Header)> = None;
+        for pid in std::iter::once(flow.request).chain(flow.reply) {
+            let packet = run.packet(pid);
+            let reply = packet.kind == PacketKind::Reply;
+            for hop in &packet.hops {
+                let here = lane(hop.at);
+                if let Some((from, wire)) = previous
+                    && from != here
+                {
+                    rows.push(Row::Message { from, to: here, text: wire.to_string(), reply });
+                }
+                let note = match &hop.action {
+                    Action::UnNat => Some(format!(
+                        "un-NAT (conntrack): source {} → {}, destination {} → {}",
+                        hop.before.src, hop.after.src, hop.before.dst, hop.after.dst
+                    )),
+                    Action::App { output, .. } => Some(format!("app prints {:?}", output.lines().next().unwrap_or(""))),
+                    Action::Backend { output } => {
+                        Some(format!("backend answers {:?}", output.lines().next().unwrap_or("")))
+                    }
+                    Action::HealthServer { status } => Some(format!("health server answers HTTP {status}")),
+                    Action::Dropped { reason } => Some(format!("DROP: {reason}")),
+                    Action::Rejected { reason } => Some(format!("REJECT: {reason}")),
+                    Action::Balanced { in_rotation, total, .. } => {
+                        Some(format!("picks a node ({in_rotation}/{total} in rotation)"))
+                    }
+                    _ => nat_note(hop.before, hop.after),
+                };
+                if let Some(text) = note {
+                    rows.push(Row::Note { at: here, text });
+                }
+                previous = Some((here, hop.after));
+            }
+        }
+        Sequence {
+            title: format!("Flow #{} · {} · started {} s", flow.id.0, flow.header, flow.start),
+            lifelines: lifelines.into_iter().map(|(_, n)| n).collect(),
+            rows,
+        }
+    }
+
+    /// Mermaid `sequenceDiagram` text. Names and notes are escaped with Mermaid's entity codes,
+    /// so text from a scenario cannot end a line or start a directive.
+    pub fn mermaid(&self) -> String {
+        let esc = |s: &str| {
+            s.chars()
+                .map(|c| match c {
+                    ';' => "#59;".to_string(),
+                    '#' => "#35;".to_string(),
+                    '\n' | '\r' => " ".to_string(),
+                    c => c.to_string(),
+                })
+                .collect::<String>()
+        };
+        let mut out = String::from("sequenceDiagram\n");
+        let _ = writeln!(out, "    title {}", esc(&self.title));
+        for (i, name) in self.lifelines.iter().enumerate() {
+            let _ = writeln!(out, "    participant L{i} as {}", esc(name));
+        }
+        for row in &self.rows {
+            let _ = match row {
+                Row::Message { from, to, text, reply } => {
+                    writeln!(out, "    L{from}{}L{to}: {}", if *reply { "-->>" } else { "->>" }, esc(text))
+                }
+                Row::Note { at, text } => writeln!(out, "    Note over L{at}: {}", esc(text)),
+            };
+        }
+        out
+    }
+
+    /// A standalone SVG document (no external styles or fonts).
+    pub fn svg(&self) -> String {
+        const COL: f64 = 190.0;
+        const ROW: f64 = 30.0;
+        const TOP: f64 = 70.0;
+        /// Roughly how wide 11 px system-ui text is, per character: enough to size the canvas.
+        const CHAR: f64 = 6.4;
+        let x = |i: usize| 20.0 + COL * (i as f64 + 0.5);
+        // Notes start at their lifeline and may run past the last one: widen the canvas for them.
+        let notes_right = self
+            .rows
+            .iter()
+            .filter_map(|r| match r {
+                Row::Note { at, text } => Some(x(*at) + 6.0 + CHAR * text.chars().count() as f64 + 20.0),
+                Row::Message { .. } => None,
+            })
+            .fold(0.0, f64::max);
+        let title_right = 20.0 + 7.5 * self.title.chars().count() as f64;
+        let width = (40.0 + COL * self.lifelines.len().max(1) as f64).max(notes_right).max(title_right).ceil();
+        let height = TOP + ROW * (self.rows.len() as f64 + 1.0) + 20.0;
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="system-ui, sans-serif" font-size="12">"##
+        );
+        let _ =
+            write!(out, r##"<title>{}</title><rect width="100%" height="100%" fill="#ffffff"/>"##, xml(&self.title));
+        let _ = write!(out, r##"<text x="20" y="22" font-weight="600">{}</text>"##, xml(&self.title));
+        out.push_str(r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1b1f24"/></marker></defs>"##);
+        for (i, name) in self.lifelines.iter().enumerate() {
+            let cx = x(i);
+            let _ = write!(
+                out,
+                r##"<rect x="{}" y="34" width="{}" height="24" rx="4" fill="#f6f8fa" stroke="#57606a"/><text x="{cx}" y="50" text-anchor="middle" font-weight="600">{}</text><line x1="{cx}" y1="58" x2="{cx}" y2="{}" stroke="#d0d7de" stroke-dasharray="4 3"/>"##,
+                cx - COL / 2.0 + 8.0,
+                COL - 16.0,
+                xml(&short(name, 22)),
+                height - 10.0
+            );
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            let y = TOP + ROW * (r as f64 + 0.5);
+            match row {
+                Row::Message { from, to, text, reply } => {
+                    let (x1, x2) = (x(*from), x(*to));
+                    let dash = if *reply { r##" stroke-dasharray="5 3""## } else { "" };
+                    let _ = write!(
+                        out,
+                        r##"<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="#1b1f24"{dash} marker-end="url(#arrow)"/><text x="{}" y="{}" text-anchor="middle" font-family="ui-monospace, monospace" font-size="10">{}</text>"##,
+                        (x1 + x2) / 2.0,
+                        y - 4.0,
+                        xml(text)
+                    );
+                }
+                Row::Note { at, text } => {
+                    let _ = write!(
+                        out,
+                        r##"<text x="{}" y="{}" font-size="11" fill="#7a3ea8">{}</text>"##,
+                        x(*at) + 6.0,
+                        y + 4.0,
+                        xml(text)
+                    );
+                }
+            }
+        }
+        out.push_str("</svg>\n");
+        out
+    }
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(['…']).collect() }
+}
+
+/// Text escaped for XML content and attribute values.
+pub fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\t' && c != '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A `data:` URL for a download link: percent-encoded, so any text is safe in `href`.
+pub fn data_url(mime: &str, text: &str) -> String {
+    let mut out = format!("data:{mime};charset=utf-8,");
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~ ".contains(&b) {
+            out.push(if b == b' ' { ' ' } else { b as char });
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out.replace(' ', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use svcsim_core::manifest::{self, Overrides};
+    use svcsim_core::sim::Sim;
+    use svcsim_core::time::Instant;
+
+    fn seed_run() -> Sim {
+        let yaml = include_str!("../../scenarios/aks-blog.yaml");
+        let mut sim = Sim::new(manifest::load(yaml, &Overrides::default()).unwrap().scenario);
+        sim.run_until(Instant::from_secs(5));
+        sim
+    }
+
+    #[test]
+    fn the_seed_request_as_mermaid_names_the_nat_and_the_answer() {
+        let sim = seed_run();
+        let run = sim.record();
+        let flow = run
+            .flows
+            .iter()
+            .find(|f| matches!(f.initiator, svcsim_core::record::Initiator::Client(_)) && f.reply.is_some())
+            .unwrap();
+        expect_test::expect![[r#"
+            sequenceDiagram
+                title Flow #35;0 · 198.51.100.79:46126 > 203.0.113.10:80 · started 0.500000 s
+                participant L0 as laptop
+                participant L1 as load balancer
+                participant L2 as node-0
+                participant L3 as pod node-deployment-p9sfq9jkfn-6wnqr
+                L0->>L1: 198.51.100.79:46126 > 203.0.113.10:80
+                Note over L1: picks a node (2/2 in rotation)
+                L1->>L2: 198.51.100.79:46126 > 203.0.113.10:80
+                Note over L2: DNAT 203.0.113.10:80 → 10.244.0.2:8080, SNAT 198.51.100.79:46126 → 10.244.0.1:46126
+                L2->>L3: 10.244.0.1:46126 > 10.244.0.2:8080
+                Note over L3: app prints "::ffff:10.244.0.1"
+                L3-->>L2: 10.244.0.2:8080 > 10.244.0.1:46126
+                Note over L2: un-NAT (conntrack): source 10.244.0.2:8080 → 203.0.113.10:80, destination 10.244.0.1:46126 → 198.51.100.79:46126
+                L2-->>L0: 203.0.113.10:80 > 198.51.100.79:46126
+        "#]]
+        .assert_eq(&Sequence::of(run, flow).mermaid());
+    }
+
+    #[test]
+    fn hostile_names_stay_text_in_svg_mermaid_and_links() {
+        assert_eq!(
+            xml(r#"<img src=x onerror="alert(1)">&'"#),
+            "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&apos;"
+        );
+        let seq = Sequence {
+            title: "t".into(),
+            lifelines: vec!["a;b\nNote over L0: x#".into()],
+            rows: vec![Row::Note { at: 0, text: "<script>".into() }],
+        };
+        let m = seq.mermaid();
+        assert!(m.contains("participant L0 as a#59;b Note over L0: x#35;\n"), "{m}");
+        assert_eq!(m.lines().count(), 4, "{m}");
+        let svg = seq.svg();
+        assert!(!svg.contains("<script>") && svg.contains("&lt;script&gt;"), "{svg}");
+        assert_eq!(data_url("text/plain", "a b<#>\"é"), "data:text/plain;charset=utf-8,a%20b%3C%23%3E%22%C3%A9");
+    }
+}
