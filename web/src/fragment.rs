@@ -11,6 +11,9 @@ use svcsim_core::manifest::parse_duration;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fragment {
     pub preset: Option<String>,
+    /// The user's own scenario, carried in the link (`yaml=`, deflated and base64url-encoded);
+    /// it takes the place of `preset`.
+    pub yaml: Option<String>,
     /// externalTrafficPolicy from the start, as if the YAML said so.
     pub etp: Option<TrafficPolicy>,
     pub nodes: Option<u32>,
@@ -47,8 +50,11 @@ pub enum LinkChangeKind {
     Replicas(u32),
 }
 
-/// The longest fragment read; a longer one is ignored with a message.
-pub const MAX_FRAGMENT: usize = 4096;
+/// The longest fragment read; a longer one is ignored with a message. Browsers and servers
+/// carry far longer URLs; this bounds what a crafted link can make the page decode.
+pub const MAX_FRAGMENT: usize = 16 * 1024;
+/// The most YAML a link may inflate to (a decompression bomb stops here).
+pub const MAX_LINK_YAML: usize = 256 * 1024;
 /// The latest cursor a link may ask for: a day of scenario time.
 pub const MAX_T: u64 = 24 * 3600 * 1_000_000;
 /// The most user changes a link may carry.
@@ -77,6 +83,10 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
         match key {
             "preset" if presets.contains(&value) => f.preset = Some(value.to_string()),
             "preset" => f.problems.push(format!("no preset is called {:?}", truncate(value))),
+            "yaml" => match decode_yaml(value) {
+                Ok(y) => f.yaml = Some(y),
+                Err(e) => f.problems.push(format!("yaml: {e}; the preset is shown instead")),
+            },
             "etp" => match policy(value) {
                 Some(p) => f.etp = Some(p),
                 None => f.problems.push(bad("Cluster or Local")),
@@ -142,7 +152,9 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
 /// `parse(encode(f)) == f` for anything `parse` accepts.
 pub fn encode(f: &Fragment) -> String {
     let mut out: Vec<String> = Vec::new();
-    if let Some(p) = &f.preset {
+    if let Some(y) = &f.yaml {
+        out.push(format!("yaml={}", encode_yaml(y)));
+    } else if let Some(p) = &f.preset {
         out.push(format!("preset={p}"));
     }
     if let Some(p) = f.etp {
@@ -194,6 +206,26 @@ pub fn encode(f: &Fragment) -> String {
         out.push("embed=1".into());
     }
     out.join("&")
+}
+
+/// YAML as it travels in a link: raw DEFLATE at the best level, then base64url without padding
+/// (both safe in a fragment without further escaping).
+pub fn encode_yaml(yaml: &str) -> String {
+    data_encoding::BASE64URL_NOPAD.encode(&miniz_oxide::deflate::compress_to_vec(yaml.as_bytes(), 10))
+}
+
+fn decode_yaml(value: &str) -> Result<String, String> {
+    let bytes = data_encoding::BASE64URL_NOPAD
+        .decode(value.as_bytes())
+        .map_err(|e| format!("not base64url ({e}); was the link cut short?"))?;
+    let inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(&bytes, MAX_LINK_YAML).map_err(|e| {
+        if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput {
+            format!("it inflates to more than {} KiB", MAX_LINK_YAML / 1024)
+        } else {
+            "not compressed YAML; was the link cut short or edited?".to_string()
+        }
+    })?;
+    String::from_utf8(inflated).map_err(|_| "not UTF-8 text".to_string())
 }
 
 fn policy(value: &str) -> Option<TrafficPolicy> {
@@ -324,8 +356,13 @@ mod tests {
             parse(&format!("ch={many}"), PRESETS).problems,
             ["ch: 65 changes (limit 64); the changes were ignored"]
         );
-        let long = format!("#preset={}", "a".repeat(5000));
-        assert_eq!(parse(&long, PRESETS).problems.len(), 1);
+        let long = format!("#preset=gke&t=1s&x={}", "a".repeat(MAX_FRAGMENT));
+        let f = parse(&long, PRESETS);
+        assert_eq!((f.preset, f.t), (None, None), "an oversized fragment is ignored as a whole");
+        assert_eq!(
+            f.problems,
+            [format!("the link's fragment is {} characters long (limit 16384); it was ignored", long.len() - 1)]
+        );
         assert_eq!(parse("", PRESETS), Fragment::default());
     }
 
@@ -352,6 +389,7 @@ mod tests {
     fn encode_then_parse_is_the_identity() {
         let f = Fragment {
             preset: Some("gke".into()),
+            yaml: None,
             etp: Some(TrafficPolicy::Local),
             nodes: Some(3),
             provider: Some(Provider::Aws),
@@ -374,5 +412,35 @@ mod tests {
         expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open&embed=1"].assert_eq(&text);
         assert_eq!(parse(&text, PRESETS), f);
         assert_eq!(encode(&Fragment::default()), "");
+    }
+
+    #[test]
+    fn own_yaml_travels_compressed_and_bad_payloads_are_named() {
+        let yaml = "apiVersion: v1\nkind: Service # <img src=x>\nmetadata: {name: web}\n".repeat(20);
+        let f = Fragment { yaml: Some(yaml.clone()), preset: Some("gke".into()), ..Fragment::default() };
+        let text = encode(&f);
+        assert!(text.starts_with("yaml=") && !text.contains("preset"), "{text}");
+        assert!(text.len() < yaml.len() / 4, "compressed: {} for {}", text.len(), yaml.len());
+        assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b"=-_".contains(&b)), "{text}");
+        assert_eq!(parse(&text, PRESETS).yaml.as_deref(), Some(yaml.as_str()));
+
+        // Cut on a base64 boundary: the bytes decode, the DEFLATE stream ends early.
+        let cut = &text[..5 + (text.len() - 5) / 8 * 4];
+        assert_eq!(
+            parse(cut, PRESETS).problems,
+            ["yaml: not compressed YAML; was the link cut short or edited?; the preset is shown instead"]
+        );
+        let bomb = encode_yaml(&"a".repeat(MAX_LINK_YAML + 1));
+        assert!(bomb.len() < 2000, "a bomb is small: {}", bomb.len());
+        assert_eq!(
+            parse(&format!("yaml={bomb}"), PRESETS).problems,
+            ["yaml: it inflates to more than 256 KiB; the preset is shown instead"]
+        );
+        assert!(parse("yaml=!!", PRESETS).problems[0].starts_with("yaml: not base64url"));
+        let binary = data_encoding::BASE64URL_NOPAD.encode(&miniz_oxide::deflate::compress_to_vec(&[0xff, 0xfe], 6));
+        assert_eq!(
+            parse(&format!("yaml={binary}"), PRESETS).problems,
+            ["yaml: not UTF-8 text; the preset is shown instead"]
+        );
     }
 }

@@ -281,6 +281,27 @@ impl Model {
         let preset = f.preset.clone().unwrap_or_else(|| DEFAULT_PRESET.to_string());
         let mut m = Model::with_preset(&preset, reduced_motion);
         m.notices = f.problems.iter().map(|p| format!("Link: {p}.")).collect();
+        if let Some(yaml) = &f.yaml {
+            match manifest::load(yaml, &Overrides::default()) {
+                Ok(loaded) => {
+                    m.preset = None;
+                    m.yaml = yaml.as_str().into();
+                    m.base = Rc::new(loaded.scenario.clone());
+                    m.editor.text = yaml.clone();
+                    m.editor.errors = loaded.warnings.iter().map(|w| w.to_string()).collect();
+                    m.engine = Rc::new(RefCell::new(Engine::new(loaded.scenario)));
+                    m.catch_up();
+                }
+                Err(diags) => {
+                    m.notices.push(format!("Link: the YAML in the link has problems, so {preset} is shown instead:"));
+                    m.notices.extend(diags.iter().take(20).map(|d| d.to_string()));
+                    // The link's YAML stays in the editor, to fix and apply.
+                    m.editor.text = yaml.clone();
+                    m.editor.errors = diags.iter().map(|d| d.to_string()).collect();
+                    m.editor.open = true;
+                }
+            }
+        }
         if let Some(speed) = f.speed {
             m.speed = speed;
         }
@@ -313,7 +334,7 @@ impl Model {
         if m.shape != Shape::default() || !m.user_changes.is_empty() {
             m.rebuild();
         }
-        m.editor.open = f.editor;
+        m.editor.open |= f.editor;
         m.embed = f.embed;
         if let Some(t) = f.t {
             m.t = t as f64 / 1e6;
@@ -326,16 +347,15 @@ impl Model {
 
     /// This page in the full simulator: the embed's "Open in full simulator" link. The cursor
     /// is carried as it is now, so the full page opens paused on the same frame.
-    pub fn full_page_fragment(&self) -> Option<String> {
+    pub fn full_page_fragment(&self) -> String {
         let mut full = self.clone();
         full.embed = false;
         full.to_fragment()
     }
 
-    /// This page as a link: what the Share button copies. `None` for the user's own YAML, which
-    /// links cannot carry yet.
-    pub fn to_fragment(&self) -> Option<String> {
-        let preset = self.preset.clone()?;
+    /// This page as a link: what the Share button copies. The user's own YAML travels in it,
+    /// compressed; [`fragment::MAX_FRAGMENT`] bounds how long a link may be.
+    pub fn to_fragment(&self) -> String {
         let svc = self.main_service();
         let changes = self
             .user_changes
@@ -353,7 +373,8 @@ impl Model {
             })
             .collect();
         let f = Fragment {
-            preset: Some(preset),
+            preset: self.preset.clone(),
+            yaml: self.preset.is_none().then(|| self.yaml.to_string()),
             etp: self.shape.etp,
             nodes: self.shape.nodes,
             provider: self.shape.provider,
@@ -368,7 +389,7 @@ impl Model {
             embed: self.embed,
             problems: Vec::new(),
         };
-        Some(fragment::encode(&f))
+        fragment::encode(&f)
     }
 
     pub fn with_preset(name: &str, reduced_motion: bool) -> Model {
@@ -666,12 +687,16 @@ impl Reducible for Model {
                 // A link names a microsecond: snap to it so this frame and the link's are one.
                 m.playing = false;
                 m.t = m.cursor().as_micros() as f64 / 1e6;
-                m.shared = m.to_fragment();
-                if m.shared.is_none() {
-                    m.notices.push(
-                        "Links carry presets only for now: your own YAML cannot be put in a link yet. Copy the YAML instead."
-                            .into(),
-                    );
+                let link = m.to_fragment();
+                if link.len() > fragment::MAX_FRAGMENT {
+                    m.notices.push(format!(
+                        "This scenario is too large for a link: {} characters after compression (limit {}). Copy the YAML instead.",
+                        link.len(),
+                        fragment::MAX_FRAGMENT
+                    ));
+                    m.shared = None;
+                } else {
+                    m.shared = Some(link);
                 }
             }
         }
@@ -731,7 +756,7 @@ mod tests {
         assert!(reopened.notices.is_empty(), "{:?}", reopened.notices);
         assert_eq!(frame(&reopened), frame(&m));
         assert_eq!(reopened.speed, 4.0);
-        assert_eq!(reopened.to_fragment().as_deref(), Some(link.as_str()));
+        assert_eq!(reopened.to_fragment(), link);
     }
 
     #[test]
@@ -740,20 +765,40 @@ mod tests {
         assert!(m.embed);
         assert!(m.notices.is_empty(), "{:?}", m.notices);
         let m = reduce(m, Action::Replicas(1));
-        assert_eq!(m.full_page_fragment().as_deref(), Some("preset=gke&etp=Local&ch=30s:replicas:2&t=30s"));
-        assert_eq!(m.to_fragment().as_deref(), Some("preset=gke&etp=Local&ch=30s:replicas:2&t=30s&embed=1"));
+        assert_eq!(m.full_page_fragment(), "preset=gke&etp=Local&ch=30s:replicas:2&t=30s");
+        assert_eq!(m.to_fragment(), "preset=gke&etp=Local&ch=30s:replicas:2&t=30s&embed=1");
         let m = reduce(m, Action::LoadPreset("aks-blog".into()));
         assert!(m.embed, "picking another preset stays embedded");
     }
 
     #[test]
-    fn own_yaml_cannot_be_shared_yet_and_says_so() {
+    fn own_yaml_travels_in_the_link() {
         let mut m = Model::with_preset("aks-blog", false);
-        m = reduce(m, Action::EditYaml(PRESETS[1].1.to_string()));
+        let yaml = PRESETS.iter().find(|(n, _)| *n == "gke").unwrap().1.replace("seed: ", "seed: 4");
+        m = reduce(m, Action::EditYaml(yaml.clone()));
         m = reduce(m, Action::ApplyYaml);
+        m = reduce(m, Action::Seek(12.0));
+        m = reduce(m, Action::Policy(TrafficPolicy::Local));
         m = reduce(m, Action::Share);
-        assert_eq!(m.shared, None);
-        assert!(m.notices.iter().any(|n| n.contains("your own YAML")), "{:?}", m.notices);
+        let link = m.shared.clone().expect("own YAML can be shared");
+        assert!(link.starts_with("yaml=") && link.ends_with("&ch=12s:etp:Local&t=12s"), "{link}");
+        let reopened = Model::from_fragment(&link, false);
+        assert!(reopened.notices.is_empty(), "{:?}", reopened.notices);
+        assert_eq!(reopened.preset, None);
+        assert_eq!(reopened.editor.text, yaml);
+        assert_eq!(frame(&reopened), frame(&m));
+    }
+
+    #[test]
+    fn a_link_with_invalid_yaml_opens_the_preset_and_the_yaml_in_the_editor() {
+        let bad = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 99999}]\n";
+        let link = fragment::encode(&Fragment { yaml: Some(bad.into()), ..Fragment::default() });
+        let m = Model::from_fragment(&link, false);
+        assert_eq!(m.preset.as_deref(), Some(DEFAULT_PRESET));
+        assert!(m.notices[0].starts_with("Link: the YAML in the link has problems"), "{:?}", m.notices);
+        assert!(m.notices[1].contains("6:32: error:"), "{:?}", m.notices);
+        assert!(m.editor.open);
+        assert_eq!(m.editor.text, bad);
     }
 
     #[test]

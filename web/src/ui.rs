@@ -131,7 +131,7 @@ fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
         let up = p.in_rotation.iter().filter(|u| **u).count();
         (p.last_minute.map_or("—".to_string(), |(_, v)| pct(v)), format!("{up}/{}", p.in_rotation.len()))
     });
-    let full = format!("{}#{}", crate::app::full_page_url(), model.full_page_fragment().unwrap_or_default());
+    let full = format!("{}#{}", crate::app::full_page_url(), model.full_page_fragment());
     let narration = narration(model, &e);
     let title = model.preset.clone().unwrap_or_else(|| "your YAML".into());
     html! {

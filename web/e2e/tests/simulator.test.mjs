@@ -237,3 +237,37 @@ test('8. the inspected request exports as an SVG sequence diagram and as Mermaid
     await context.close();
   }
 });
+
+test('9. a link carries your own YAML, compressed, and reopens it', async () => {
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.getByRole('button', { name: 'Edit the YAML' }).click();
+    const yaml = (await page.getByTestId('yaml').inputValue()).replace('replicas: 1', 'replicas: 2');
+    await page.getByTestId('yaml').fill(yaml);
+    await page.getByTestId('apply-yaml').click();
+    await page.getByTestId('play').click();
+    await page.getByTestId('scrubber').fill('15');
+    await page.getByTestId('share').click();
+    const link = await page.getByTestId('share-url').inputValue();
+    assert.match(link, /#yaml=[A-Za-z0-9_-]+&t=15s&editor=open$/);
+    assert.ok(link.length < yaml.length, `compressed: ${link.length} characters for ${yaml.length} of YAML`);
+    const seen = await page.locator('table.seen').textContent();
+    assert.match(seen, /node-deployment.*node-deployment/s, 'two pods have answered');
+
+    const fresh = await openPage(browser, { path: link.slice(link.indexOf('#')) });
+    try {
+      await waitForText(fresh.page.getByTestId('clock'), (t) => t.startsWith('t = 15.00 s'));
+      assert.equal(await fresh.page.getByTestId('yaml').inputValue(), yaml, 'the YAML is back in the editor');
+      assert.equal(await fresh.page.locator('select#preset').inputValue(), '', 'the picker says: your YAML');
+      assert.equal(await fresh.page.locator('table.seen').textContent(), seen);
+      assert.equal(await output(fresh.page).textContent(), await output(page).textContent());
+      assert.deepEqual(fresh.problems, []);
+    } finally {
+      await fresh.context.close();
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
