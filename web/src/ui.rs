@@ -426,7 +426,7 @@ fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html
     html! {
         <div class="time">
             <div class="time-buttons">
-                <button class="btn" data-testid="step-back" aria-label="Previous event (←)" title="Previous event (←)" onclick={dispatch.reform(|_| Action::Step(-1))}>{ "‹ Back" }</button>
+                <button class="btn" data-testid="step-back" aria-label="Back: previous event (←)" title="Previous event (←)" onclick={dispatch.reform(|_| Action::Step(-1))}>{ "‹ Back" }</button>
                 <button class="btn play" data-testid="play" aria-label={if model.playing { "Pause (Space)" } else { "Play (Space)" }} onclick={dispatch.reform(|_| Action::TogglePlay)}>
                     { if model.playing { "Pause" } else { "Play" } }
                 </button>
