@@ -53,6 +53,36 @@ pub fn page_url() -> String {
     href.split_once('#').map_or(href.clone(), |(base, _)| base.to_string())
 }
 
+/// Renders an SVG document to a PNG at twice its size and downloads it as `name`. Nothing is
+/// sent anywhere: the image is drawn on a canvas in the page. Failures (no canvas, a refused
+/// download) leave the page as it was.
+pub fn download_png(svg: &str, name: String) {
+    let Ok(img) = web_sys::HtmlImageElement::new() else { return };
+    let loaded = img.clone();
+    let onload = wasm_bindgen::closure::Closure::once(move || {
+        let document = gloo::utils::document();
+        let Ok(canvas) = document.create_element("canvas") else { return };
+        let canvas: web_sys::HtmlCanvasElement = canvas.unchecked_into();
+        let (w, h) = (loaded.natural_width(), loaded.natural_height());
+        canvas.set_width(w * 2);
+        canvas.set_height(h * 2);
+        let Ok(Some(ctx)) = canvas.get_context("2d") else { return };
+        let ctx: web_sys::CanvasRenderingContext2d = ctx.unchecked_into();
+        let _ = ctx.scale(2.0, 2.0);
+        let _ = ctx.draw_image_with_html_image_element(&loaded, 0.0, 0.0);
+        let Ok(url) = canvas.to_data_url_with_type("image/png") else { return };
+        let Ok(a) = document.create_element("a") else { return };
+        let a: web_sys::HtmlAnchorElement = a.unchecked_into();
+        a.set_href(&url);
+        a.set_download(&name);
+        a.click();
+    });
+    img.set_onload(Some(onload.as_ref().unchecked_ref()));
+    // One closure per click, alive until the image has loaded.
+    onload.forget();
+    img.set_src(&crate::export::data_url("image/svg+xml", svg));
+}
+
 /// The full simulator's address: this page without its query or fragment.
 pub fn full_page_url() -> String {
     let base = page_url();

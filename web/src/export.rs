@@ -194,6 +194,77 @@ impl Sequence {
     }
 }
 
+/// Colours of the per-node lines in exports (the page uses its theme's).
+const NODE_COLOURS: [&str; 6] = ["#0a58ca", "#b35900", "#7a3ea8", "#116329", "#b42318", "#3f4e5e"];
+
+/// The Health Probe Status chart as a standalone SVG: the aggregate per minute (thick, with its
+/// values) and each node's share (thin, dashed), last 30 minutes up to `t`, with a legend.
+pub fn probe_chart_svg(p: &crate::view::ProbePanel, node_names: &[String], t: f64) -> String {
+    let (w, h) = (680.0, 300.0);
+    let (left, right, top, bottom) = (50.0, 20.0, 40.0, 60.0);
+    let last = (t / 60.0).floor().max(1.0);
+    let first = (last - 30.0).max(0.0);
+    let x = |m: u64| left + (m as f64 + 0.5 - first) / 30.0 * (w - left - right);
+    let y = |v: f64| top + (100.0 - v) / 100.0 * (h - top - bottom);
+    let points = |pts: &[(u64, f64)]| {
+        pts.iter().map(|(m, v)| format!("{:.1},{:.1}", x(*m), y(*v))).collect::<Vec<_>>().join(" ")
+    };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" font-family="system-ui, sans-serif" font-size="12"><title>Health Probe Status</title><rect width="100%" height="100%" fill="#ffffff"/><text x="{left}" y="22" font-weight="600" font-size="14">Health Probe Status · per minute, the 30 minutes before minute {last}</text>"##
+    );
+    for v in [0.0, 50.0, 100.0] {
+        let _ = write!(
+            out,
+            r##"<line x1="{left}" y1="{0}" x2="{1}" y2="{0}" stroke="#d0d7de"/><text x="{2}" y="{3}" text-anchor="end" fill="#57606a">{v}%</text>"##,
+            y(v),
+            w - right,
+            left - 6.0,
+            y(v) + 4.0
+        );
+    }
+    for (n, name) in node_names.iter().enumerate() {
+        let pts: Vec<(u64, f64)> =
+            p.series.iter().filter_map(|(m, _, per)| per.get(n).copied().flatten().map(|v| (*m, v))).collect();
+        let colour = NODE_COLOURS[n % NODE_COLOURS.len()];
+        let _ = write!(
+            out,
+            r##"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 2"/>"##,
+            points(&pts)
+        );
+        let lx = left + 150.0 * (n % 4) as f64;
+        let ly = h - 28.0 + 14.0 * (n / 4) as f64;
+        let _ = write!(
+            out,
+            r##"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 2"/><text x="{}" y="{}">{}</text>"##,
+            lx + 20.0,
+            lx + 24.0,
+            ly + 4.0,
+            xml(&short(name, 18))
+        );
+    }
+    let agg: Vec<(u64, f64)> = p.series.iter().map(|(m, v, _)| (*m, *v)).collect();
+    let _ = write!(out, r##"<polyline points="{}" fill="none" stroke="#1b1f24" stroke-width="3"/>"##, points(&agg));
+    for (m, v) in &agg {
+        let _ = write!(
+            out,
+            r##"<circle cx="{0:.1}" cy="{1:.1}" r="3" fill="#1b1f24"><title>minute {m}: {2}</title></circle>"##,
+            x(*m),
+            y(*v),
+            crate::view::pct(*v)
+        );
+    }
+    let _ = write!(
+        out,
+        r##"<text x="{}" y="{}" text-anchor="end" fill="#57606a">aggregate: thick · nodes: dashed</text>"##,
+        w - right,
+        h - 28.0
+    );
+    out.push_str("</svg>\n");
+    out
+}
+
 fn short(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(['…']).collect() }
 }
@@ -269,6 +340,22 @@ mod tests {
                 L2-->>L0: 203.0.113.10:80 > 198.51.100.79:46126
         "#]]
         .assert_eq(&Sequence::of(run, flow).mermaid());
+    }
+
+    #[test]
+    fn the_probe_chart_plots_the_local_switch_and_escapes_node_names() {
+        let yaml = include_str!("../../scenarios/aks-blog-switch.yaml");
+        let mut sim = Sim::new(manifest::load(yaml, &Overrides::default()).unwrap().scenario);
+        sim.run_until(Instant::from_secs(240));
+        let p = crate::view::probe_panel(sim.record(), 2, 240.0).unwrap();
+        let svg = probe_chart_svg(&p, &["node-0".into(), "<b>node-1</b>".into()], 240.0);
+        let dots: Vec<&str> = svg
+            .match_indices("<title>minute ")
+            .map(|(i, _)| &svg[i + 7..i + 7 + svg[i + 7..].find('<').unwrap()])
+            .collect();
+        expect_test::expect![[r#"["minute 0: 100%", "minute 1: 75%", "minute 2: 50%", "minute 3: 50%"]"#]]
+            .assert_eq(&format!("{dots:?}"));
+        assert!(svg.contains("&lt;b&gt;node-1&lt;/b&gt;") && !svg.contains("<b>"), "{svg}");
     }
 
     #[test]

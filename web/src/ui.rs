@@ -16,6 +16,7 @@ use yew::prelude::*;
 use crate::fragment::SPEEDS;
 use crate::layout::{NODE_HEADER, Point};
 use crate::model::{Action, Engine, MarkerKind, Model, PRESETS};
+use crate::view::pct;
 use crate::view::{self, PodState, SpriteKind};
 
 /// Props of [`Memo`]: equal when their stamps are, whatever the closure.
@@ -51,12 +52,6 @@ fn stamp(what: &impl Hash) -> u64 {
 
 /// Packet labels are drawn while at most this many packets are on screen.
 const LABELS_UP_TO: usize = 60;
-
-/// `50%`, `46.15%`.
-pub fn pct(p: f64) -> String {
-    let r = (p * 100.0).round() / 100.0;
-    if r.fract() == 0.0 { format!("{r:.0}%") } else { format!("{}%", format!("{r:.2}").trim_end_matches('0')) }
-}
 
 /// The scenario clock as shown: `75.40 s`.
 pub fn clock(t: f64) -> String {
@@ -576,7 +571,29 @@ fn probes(model: &Model, e: &Engine) -> Html {
                 }) }
             </ul>
             { chart(&p, cluster.nodes.len(), model.t) }
+            { chart_exports(&p, e, model.t) }
         </section>
+    }
+}
+
+/// Downloads of the probe chart: SVG, and PNG drawn from it in the page.
+fn chart_exports(p: &view::ProbePanel, e: &Engine, t: f64) -> Html {
+    let names: Vec<String> = e.sim.cluster().nodes.iter().map(|n| n.name.clone()).collect();
+    let svg = crate::export::probe_chart_svg(p, &names, t);
+    let minute = (t / 60.0).floor();
+    let png = {
+        let svg = svg.clone();
+        Callback::from(move |_: MouseEvent| {
+            crate::app::download_png(&svg, format!("svcsim-probes-minute-{minute}.png"))
+        })
+    };
+    html! {
+        <div class="export">
+            <span class="muted small">{ "Export the chart:" }</span>
+            <a class="btn small" data-testid="export-chart-svg" download={format!("svcsim-probes-minute-{minute}.svg")}
+               href={crate::export::data_url("image/svg+xml", &svg)}>{ "SVG" }</a>
+            <button class="btn small" data-testid="export-chart-png" onclick={png}>{ "PNG" }</button>
+        </div>
     }
 }
 

@@ -274,6 +274,12 @@ pub struct ProbePanel {
     pub series: Vec<(u64, f64, Vec<Option<f64>>)>,
 }
 
+/// `50%`, `46.15%`.
+pub fn pct(p: f64) -> String {
+    let r = (p * 100.0).round() / 100.0;
+    if r.fract() == 0.0 { format!("{r:.0}%") } else { format!("{}%", format!("{r:.2}").trim_end_matches('0')) }
+}
+
 /// `None` when no Service has a cloud load balancer.
 pub fn probe_panel(run: &Run, nodes: usize, t: f64) -> Option<ProbePanel> {
     if run.initial_rotation.is_empty() {

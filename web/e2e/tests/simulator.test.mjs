@@ -204,8 +204,8 @@ test('7. a tampered link says what it could not use and still plays the default'
   }
 });
 
-test('8. the inspected request exports as an SVG sequence diagram and as Mermaid', async () => {
-  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog&t=20s' });
+test('8. exports: the inspected request as SVG and Mermaid, the probe chart as SVG and PNG', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog&t=130s' });
   try {
     await page.getByTestId('event-log').locator('button.log-row').filter({ hasText: 'DNAT' }).first().click();
     const svgHref = await page.getByTestId('export-svg').getAttribute('href');
@@ -231,6 +231,21 @@ test('8. the inspected request exports as an SVG sequence diagram and as Mermaid
     assert.match(mermaid, /Note over L\d: app prints "::ffff:10\./);
     const mmdHref = await page.getByTestId('export-mermaid').getAttribute('href');
     assert.equal(await page.evaluate((h) => decodeURIComponent(h.slice(h.indexOf(',') + 1)), mmdHref), mermaid);
+
+    // The probe chart, as SVG and as a PNG drawn in the page.
+    const chartHref = await page.getByTestId('export-chart-svg').getAttribute('href');
+    const chart = await page.evaluate((href) => {
+      const doc = new DOMParser().parseFromString(decodeURIComponent(href.slice(href.indexOf(',') + 1)), 'image/svg+xml');
+      return { error: doc.getElementsByTagName('parsererror').length, dots: [...doc.querySelectorAll('circle title')].map((t) => t.textContent) };
+    }, chartHref);
+    assert.equal(chart.error, 0, 'the chart SVG parses as XML');
+    assert.deepEqual(chart.dots, ['minute 0: 100%', 'minute 1: 100%'], 'two complete minutes of Cluster at 130 s');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-chart-png').click()]);
+    assert.match(download.suggestedFilename(), /^svcsim-probes-minute-\d+\.png$/);
+    const { readFile } = await import('node:fs/promises');
+    const png = await readFile(await download.path());
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG file');
+    assert.ok(png.length > 5000, `a drawn chart, not an empty canvas (${png.length} bytes)`);
     await screenshot(page, 'sim-8-export');
     assert.deepEqual(problems, []);
   } finally {
