@@ -151,6 +151,16 @@ pub fn app() -> Html {
         });
     }
 
+    // A lesson's progress lives in the address bar, so a reload or a shared link returns to it.
+    use_effect_with(model.lesson.map(|l| (l.lesson.id, l.step)), |at| {
+        if let (Some((id, step)), Some(window)) = (at, web_sys::window())
+            && let Ok(history) = window.history()
+        {
+            let url = format!("{}#lesson={id}&step={}", page_url(), step + 1);
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        }
+    });
+
     use_effect_with(model.shared.clone(), |shared| {
         if let Some(fragment) = shared {
             publish(fragment);

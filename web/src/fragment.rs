@@ -32,6 +32,8 @@ pub struct Fragment {
     pub editor: bool,
     /// The compact layout for an iframe (`embed=1`, or `?embed=1` in the query).
     pub embed: bool,
+    /// A guided lesson and its step (1-based): `lesson=aks&step=3`. The step sets the rest.
+    pub lesson: Option<(String, u32)>,
     /// What could not be used, for a message on the page.
     pub problems: Vec<String>,
 }
@@ -137,6 +139,18 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
                 "closed" => f.editor = false,
                 _ => f.problems.push(bad("open or closed")),
             },
+            "lesson" if value.len() <= 40 => {
+                let step = f.lesson.as_ref().map_or(1, |l| l.1);
+                f.lesson = Some((value.to_string(), step));
+            }
+            "lesson" => f.problems.push(bad("a lesson name")),
+            "step" => match value.parse::<u32>() {
+                Ok(n) if n >= 1 => match &mut f.lesson {
+                    Some(l) => l.1 = n,
+                    None => f.lesson = Some((String::new(), n)),
+                },
+                _ => f.problems.push(bad("a step number from 1")),
+            },
             "embed" => match value {
                 "1" => f.embed = true,
                 "0" => f.embed = false,
@@ -204,6 +218,9 @@ pub fn encode(f: &Fragment) -> String {
     }
     if f.embed {
         out.push("embed=1".into());
+    }
+    if let Some((lesson, step)) = &f.lesson {
+        out.push(format!("lesson={lesson}&step={step}"));
     }
     out.join("&")
 }
@@ -406,10 +423,11 @@ mod tests {
             sel: Some(12),
             editor: true,
             embed: true,
+            lesson: Some(("aks".into(), 3)),
             problems: vec![],
         };
         let text = encode(&f);
-        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open&embed=1"].assert_eq(&text);
+        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open&embed=1&lesson=aks&step=3"].assert_eq(&text);
         assert_eq!(parse(&text, PRESETS), f);
         assert_eq!(encode(&Fragment::default()), "");
     }

@@ -5,6 +5,7 @@ mod app;
 mod export;
 mod fragment;
 mod layout;
+mod lesson;
 mod model;
 mod ui;
 mod view;

@@ -16,6 +16,7 @@ use yew::Reducible;
 
 use crate::fragment::{self, Fragment, LinkChange, LinkChangeKind, SPEEDS};
 use crate::layout::Layout;
+use crate::lesson::{self, Lesson, Step};
 use crate::view;
 
 include!(concat!(env!("OUT_DIR"), "/presets.rs"));
@@ -242,6 +243,23 @@ pub struct Model {
     pub shared: Option<String>,
     /// The compact layout for an iframe (`docs/embedding.md`).
     pub embed: bool,
+    /// The guided lesson being followed, if any.
+    pub lesson: Option<LessonState>,
+}
+
+/// Where the learner is in a lesson.
+#[derive(Debug, Clone, Copy)]
+pub struct LessonState {
+    pub lesson: &'static Lesson,
+    pub step: usize,
+    /// The choice made in this step's quiz, once made.
+    pub answer: Option<usize>,
+}
+
+impl LessonState {
+    pub fn current(&self) -> &'static Step {
+        &self.lesson.steps[self.step]
+    }
 }
 
 /// Everything that can happen on the page.
@@ -271,6 +289,12 @@ pub enum Action {
     DismissNotices,
     /// Pause on the frame and put it in the URL (the app copies it to the clipboard).
     Share,
+    /// Start a lesson by id, or close it (`None`; the simulator stays as it is).
+    Lesson(Option<String>),
+    /// To the next (+1) or previous (−1) step of the lesson.
+    LessonStep(i32),
+    /// A quiz choice: judged, then the simulator moves to the reveal.
+    LessonAnswer(usize),
 }
 
 impl Model {
@@ -278,9 +302,19 @@ impl Model {
     pub fn from_fragment(fragment: &str, reduced_motion: bool) -> Model {
         let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
         let f = fragment::parse(fragment, &names);
+        if let Some((id, step)) = &f.lesson
+            && let Some(l) = lesson::find(id)
+        {
+            let mut m = Model::at_lesson_step(l, (*step as usize).saturating_sub(1), reduced_motion, f.embed);
+            m.notices.splice(0..0, f.problems.iter().map(|p| format!("Link: {p}.")));
+            return m;
+        }
         let preset = f.preset.clone().unwrap_or_else(|| DEFAULT_PRESET.to_string());
         let mut m = Model::with_preset(&preset, reduced_motion);
         m.notices = f.problems.iter().map(|p| format!("Link: {p}.")).collect();
+        if let Some((id, _)) = &f.lesson {
+            m.notices.push(format!("Link: no lesson is called {:?}.", id.chars().take(40).collect::<String>()));
+        }
         if let Some(yaml) = &f.yaml {
             match manifest::load(yaml, &Overrides::default()) {
                 Ok(loaded) => {
@@ -345,6 +379,15 @@ impl Model {
         m
     }
 
+    /// The simulator as step `step` (0-based, clamped) of `lesson` sets it.
+    pub fn at_lesson_step(lesson: &'static Lesson, step: usize, reduced_motion: bool, embed: bool) -> Model {
+        let step = step.min(lesson.steps.len() - 1);
+        let mut m = Model::from_fragment(lesson.steps[step].state, reduced_motion);
+        m.embed = embed;
+        m.lesson = Some(LessonState { lesson, step, answer: None });
+        m
+    }
+
     /// This page in the full simulator: the embed's "Open in full simulator" link. The cursor
     /// is carried as it is now, so the full page opens paused on the same frame.
     pub fn full_page_fragment(&self) -> String {
@@ -356,6 +399,15 @@ impl Model {
     /// This page as a link: what the Share button copies. The user's own YAML travels in it,
     /// compressed; [`fragment::MAX_FRAGMENT`] bounds how long a link may be.
     pub fn to_fragment(&self) -> String {
+        if let Some(l) = &self.lesson {
+            // A lesson link returns to its step, which sets everything else.
+            let f = Fragment {
+                lesson: Some((l.lesson.id.to_string(), l.step as u32 + 1)),
+                embed: self.embed,
+                ..Fragment::default()
+            };
+            return fragment::encode(&f);
+        }
         let svc = self.main_service();
         let changes = self
             .user_changes
@@ -387,6 +439,7 @@ impl Model {
             sel: self.selected.map(|f| u64::from(f.0)),
             editor: self.editor.open,
             embed: self.embed,
+            lesson: None,
             problems: Vec::new(),
         };
         fragment::encode(&f)
@@ -412,6 +465,7 @@ impl Model {
             reduced_motion,
             shared: None,
             embed: false,
+            lesson: None,
         };
         m.catch_up();
         m
@@ -683,6 +737,32 @@ impl Reducible for Model {
                 Err(diags) => m.editor.errors = diags.iter().map(|d| d.to_string()).collect(),
             },
             Action::DismissNotices => m.notices.clear(),
+            Action::Lesson(Some(id)) => {
+                if let Some(l) = lesson::find(&id) {
+                    m = Model::at_lesson_step(l, 0, m.reduced_motion, m.embed);
+                }
+            }
+            Action::Lesson(None) => m.lesson = None,
+            Action::LessonStep(dir) => {
+                if let Some(l) = m.lesson {
+                    let step = (l.step as i64 + i64::from(dir)).clamp(0, l.lesson.steps.len() as i64 - 1) as usize;
+                    if step != l.step {
+                        m = Model::at_lesson_step(l.lesson, step, m.reduced_motion, m.embed);
+                    }
+                }
+            }
+            Action::LessonAnswer(choice) => {
+                if let Some(l) = m.lesson
+                    && l.answer.is_none()
+                    && let Some(quiz) = &l.current().quiz
+                    && choice < quiz.choices.len()
+                {
+                    let embed = m.embed;
+                    m = Model::from_fragment(quiz.reveal, m.reduced_motion);
+                    m.embed = embed;
+                    m.lesson = Some(LessonState { answer: Some(choice), ..l });
+                }
+            }
             Action::Share => {
                 // A link names a microsecond: snap to it so this frame and the link's are one.
                 m.playing = false;
@@ -808,6 +888,75 @@ mod tests {
         assert_eq!(m.engine.borrow().sim.cluster().nodes.len(), 2);
         assert_eq!(m.notices.len(), 3, "{:?}", m.notices);
         assert!(m.notices[0].starts_with("Link: ch:"), "{:?}", m.notices);
+    }
+
+    /// What the revealed frame shows, in the terms of a lesson's check.
+    fn check_holds(m: &Model, check: &lesson::Check) -> Result<(), String> {
+        let e = m.engine.borrow();
+        let run = e.sim.record();
+        let nodes = e.sim.cluster().nodes.len();
+        match check {
+            lesson::Check::AppPrints(prefixes) => {
+                let out = view::app_output(run, m.t).map(|o| o.1).unwrap_or_default();
+                prefixes.iter().any(|p| out.starts_with(p)).then_some(()).ok_or(format!("the app printed {out:?}"))
+            }
+            lesson::Check::ProbePercent(want) => {
+                let got = view::probe_panel(run, nodes, m.t).and_then(|p| p.last_minute).map(|(_, v)| view::pct(v));
+                (got.as_deref() == Some(*want)).then_some(()).ok_or(format!("probe status {got:?}"))
+            }
+            lesson::Check::InRotation(want) => {
+                let got = view::probe_panel(run, nodes, m.t)
+                    .map(|p| format!("{}/{}", p.in_rotation.iter().filter(|u| **u).count(), p.in_rotation.len()));
+                (got.as_deref() == Some(*want)).then_some(()).ok_or(format!("in rotation {got:?}"))
+            }
+        }
+    }
+
+    #[test]
+    fn every_lesson_step_opens_cleanly_and_every_quiz_answer_is_what_the_simulation_shows() {
+        for l in lesson::LESSONS {
+            assert!((6..=10).contains(&l.steps.len()) || l.id == "source-ip", "{}: {} steps", l.id, l.steps.len());
+            for (i, step) in l.steps.iter().enumerate() {
+                let m = Model::at_lesson_step(l, i, false, false);
+                assert!(m.notices.is_empty(), "{} step {}: {:?}", l.id, i + 1, m.notices);
+                let Some(quiz) = &step.quiz else { continue };
+                assert!(quiz.answer < quiz.choices.len());
+                let wrong = (quiz.answer + 1) % quiz.choices.len();
+                let judged = reduce(m.clone(), Action::LessonAnswer(wrong));
+                assert_eq!(judged.lesson.unwrap().answer, Some(wrong));
+                let revealed = reduce(m, Action::LessonAnswer(quiz.answer));
+                assert!(revealed.notices.is_empty(), "{} step {}: {:?}", l.id, i + 1, revealed.notices);
+                assert_eq!(revealed.lesson.unwrap().step, i);
+                if let Err(e) = check_holds(&revealed, &quiz.check) {
+                    panic!(
+                        "{} step {} ({}): the answer is {:?}, but {e}",
+                        l.id,
+                        i + 1,
+                        step.title,
+                        quiz.choices[quiz.answer]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lesson_progress_lives_in_the_link() {
+        let mut m = Model::with_preset("aks-blog", false);
+        m = reduce(m, Action::Lesson(Some("aks".into())));
+        m = reduce(m, Action::LessonStep(1));
+        m = reduce(m, Action::LessonStep(1));
+        assert_eq!(m.to_fragment(), "lesson=aks&step=3");
+        let reopened = Model::from_fragment("#lesson=aks&step=3", false);
+        assert_eq!(reopened.lesson.unwrap().step, 2);
+        assert_eq!(frame(&reopened), frame(&m));
+        let m = reduce(m, Action::LessonStep(-5));
+        assert_eq!(m.lesson.unwrap().step, 0, "back stops at the first step");
+        let m = Model::from_fragment("#lesson=nope&step=2", false);
+        assert!(m.lesson.is_none());
+        assert_eq!(m.notices, ["Link: no lesson is called \"nope\"."]);
+        let m = Model::from_fragment("#lesson=source-ip&step=99", false);
+        assert_eq!(m.lesson.unwrap().step, 4, "a step past the end opens the last");
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
                     { memo(0, legend) }
                 </section>
                 <aside class="side">
+                    { lesson_panel(model, dispatch) }
                     { memo(seen_stamp, with(app_seen)) }
                     { memo(probes_stamp, with(|m, e, _| probes(m, e))) }
                     { memo(controls_stamp, with(controls)) }
@@ -161,10 +162,69 @@ fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
     }
 }
 
+/// The lesson beside the simulator: the step's text, its quiz (predict, then reveal), back/next.
+fn lesson_panel(model: &Model, dispatch: &Callback<Action>) -> Html {
+    let Some(state) = model.lesson else { return html! {} };
+    let step = state.current();
+    let n = state.lesson.steps.len();
+    let quiz = step.quiz.as_ref().map(|q| {
+        let verdict = state.answer.map(|a| {
+            if a == q.answer {
+                html! { <p class="verdict ok" role="status" data-testid="verdict">{ "✓ Right." }</p> }
+            } else {
+                html! { <p class="verdict bad" role="status" data-testid="verdict">{ format!("✗ Not quite: the answer is “{}”.", q.choices[q.answer]) }</p> }
+            }
+        });
+        html! {
+            <div class="quiz">
+                <fieldset>
+                    <legend>{ q.question }</legend>
+                    { for q.choices.iter().enumerate().map(|(k, c)| {
+                        let class = match state.answer {
+                            Some(_) if k == q.answer => "choice right",
+                            Some(a) if a == k => "choice wrong",
+                            _ => "choice",
+                        };
+                        html! {
+                            <button class={class} data-testid={format!("choice-{k}")} disabled={state.answer.is_some()}
+                                onclick={dispatch.reform(move |_| Action::LessonAnswer(k))}>{ *c }</button>
+                        }
+                    }) }
+                </fieldset>
+                if state.answer.is_none() {
+                    <p class="muted small">{ "Choose an answer: the simulator then shows what happens." }</p>
+                }
+                { for verdict }
+                if state.answer.is_some() {
+                    <p class="why" data-testid="why">{ q.why }</p>
+                }
+            </div>
+        }
+    });
+    html! {
+        <section class="panel lesson" aria-label="Lesson" data-testid="lesson">
+            <p class="muted small" data-testid="lesson-progress">{ format!("{} · step {} of {n}", state.lesson.title, state.step + 1) }</p>
+            <h2>{ step.title }</h2>
+            { for step.text.split("\n\n").map(|p| html! { <p>{ p }</p> }) }
+            { for quiz }
+            <div class="lesson-nav">
+                <button class="btn" data-testid="lesson-back" disabled={state.step == 0} onclick={dispatch.reform(|_| Action::LessonStep(-1))}>{ "‹ Previous step" }</button>
+                <button class="btn" data-testid="lesson-next" disabled={state.step + 1 == n} onclick={dispatch.reform(|_| Action::LessonStep(1))}>{ "Next step ›" }</button>
+                <button class="btn small" onclick={dispatch.reform(|_| Action::Lesson(None))}>{ "Close the lesson" }</button>
+            </div>
+        </section>
+    }
+}
+
 fn header(model: &Model, dispatch: &Callback<Action>) -> Html {
     let on_preset = dispatch.reform(|e: Event| {
         let sel: HtmlSelectElement = e.target_unchecked_into();
         Action::LoadPreset(sel.value())
+    });
+    let on_lesson = dispatch.reform(|e: Event| {
+        let sel: HtmlSelectElement = e.target_unchecked_into();
+        let id = sel.value();
+        Action::Lesson((!id.is_empty()).then_some(id))
     });
     let toggle_editor = {
         let open = model.editor.open;
@@ -189,6 +249,13 @@ fn header(model: &Model, dispatch: &Callback<Action>) -> Html {
                 <button class="btn" onclick={toggle_editor} aria-expanded={model.editor.open.to_string()}>
                     { if model.editor.open { "Close the YAML" } else { "Edit the YAML" } }
                 </button>
+                <label for="lesson" class="sr-only">{ "Lesson" }</label>
+                <select id="lesson" data-testid="lesson-pick" aria-label="Lesson" onchange={on_lesson}>
+                    <option value="" selected={model.lesson.is_none()}>{ "Lessons…" }</option>
+                    { for crate::lesson::LESSONS.iter().map(|l| html! {
+                        <option value={l.id} selected={model.lesson.is_some_and(|s| s.lesson.id == l.id)}>{ l.title }</option>
+                    }) }
+                </select>
                 <button class="btn" data-testid="share" title="Pause here and copy a link that opens this exact frame"
                     onclick={dispatch.reform(|_| Action::Share)}>{ "Share this frame" }</button>
             </div>

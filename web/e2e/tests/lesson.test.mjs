@@ -1,0 +1,88 @@
+// The guided lessons as a learner meets them: text beside the simulator, back and next, a
+// prediction judged right or wrong and then shown, and progress kept in the address bar.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage, screenshot } from '../lib/browser.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+const progress = (page) => page.getByTestId('lesson-progress').textContent();
+
+test('the AKS lesson: eight steps, a wrong and a right prediction, progress in the URL', async () => {
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await page.getByTestId('lesson-pick').selectOption('aks');
+    assert.match(await progress(page), /step 1 of 8$/);
+    assert.ok(await page.getByTestId('lesson-back').isDisabled());
+
+    await page.getByTestId('lesson-next').click();
+    assert.match(await progress(page), /step 2 of 8$/);
+    assert.equal(await page.getByTestId('verdict').count(), 0, 'no verdict before an answer');
+    await page.getByTestId('choice-0').click(); // "the laptop's address": wrong under Cluster
+    assert.match(await page.getByTestId('verdict').textContent(), /Not quite: the answer is “a private address from inside the cluster”/);
+    assert.match(await page.getByTestId('why').textContent(), /KUBE-MARK-MASQ/);
+    assert.match(await page.getByTestId('app-output').textContent(), /^::ffff:(10\.244\.0\.1|10\.240\.0\.\d+)$/, 'the reveal shows it');
+    assert.ok(await page.getByTestId('choice-1').isDisabled(), 'one answer per question');
+    await screenshot(page, 'lesson-aks-wrong');
+
+    for (const n of [3, 4, 5]) {
+      await page.getByTestId('lesson-next').click();
+      assert.match(await progress(page), new RegExp(`step ${n} of 8$`));
+    }
+    await page.getByTestId('choice-0').click(); // Local: the laptop's address, right
+    assert.match(await page.getByTestId('verdict').textContent(), /Right/);
+    assert.equal(await page.getByTestId('app-output').textContent(), '::ffff:198.51.100.79');
+
+    await page.getByTestId('lesson-next').click();
+    await page.getByTestId('choice-1').click(); // 50 %
+    assert.match(await page.getByTestId('verdict').textContent(), /Right/);
+    assert.equal(await page.getByTestId('probe-percent').textContent(), '50%');
+    assert.equal(await page.getByTestId('in-rotation').textContent(), '1/2');
+    await screenshot(page, 'lesson-aks-probes');
+
+    await page.getByTestId('lesson-next').click();
+    await page.getByTestId('lesson-next').click();
+    assert.match(await progress(page), /step 8 of 8$/);
+    assert.ok(await page.getByTestId('lesson-next').isDisabled());
+    assert.match(page.url(), /#lesson=aks&step=8$/, 'progress is in the address bar');
+
+    const again = await openPage(browser, { path: '#lesson=aks&step=6' });
+    try {
+      assert.match(await again.page.getByTestId('lesson-progress').textContent(), /step 6 of 8$/);
+      assert.deepEqual(again.problems, []);
+    } finally {
+      await again.context.close();
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('the Using Source IP lesson steps through every case', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#lesson=source-ip' });
+  try {
+    const expected = [
+      ['choice-0', () => page.getByTestId('app-output').textContent(), 'client_address=10.180.3.8'],
+      ['choice-1', null, null],
+      ['choice-1', () => page.getByTestId('app-output').textContent(), 'client_address=198.51.100.79'],
+      [null, null, null],
+      ['choice-1', () => page.getByTestId('in-rotation').textContent(), '1/3'],
+    ];
+    for (const [i, [choice, read, want]] of expected.entries()) {
+      assert.match(await progress(page), new RegExp(`step ${i + 1} of 5$`));
+      if (choice) {
+        await page.getByTestId(choice).click();
+        assert.match(await page.getByTestId('verdict').textContent(), /Right/, `step ${i + 1}`);
+        if (read) assert.equal(await read(), want, `step ${i + 1} shows it`);
+      }
+      if (i < expected.length - 1) await page.getByTestId('lesson-next').click();
+    }
+    await screenshot(page, 'lesson-source-ip-last');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,211 @@
+//! Guided lessons as data: steps of text beside the live simulator, each setting its state with a
+//! link fragment, some asking the learner to predict what happens before it is shown. The tests
+//! run every step and check that each quiz's answer is what the simulation actually shows.
+
+/// A lesson: an ordered list of steps.
+#[derive(Debug)]
+pub struct Lesson {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub steps: &'static [Step],
+}
+
+/// One step: its text, and the simulator state it sets (a link fragment, see `docs/links.md`).
+#[derive(Debug)]
+pub struct Step {
+    pub title: &'static str,
+    /// Paragraphs, separated by blank lines.
+    pub text: &'static str,
+    pub state: &'static str,
+    pub quiz: Option<Quiz>,
+}
+
+/// Predict, then reveal: the step's `state` is the moment before; answering moves the simulator
+/// to `reveal`, where `check` holds.
+#[derive(Debug)]
+pub struct Quiz {
+    pub question: &'static str,
+    pub choices: &'static [&'static str],
+    pub answer: usize,
+    /// Why, naming the rule that decided, with the fact sheet's sections.
+    pub why: &'static str,
+    pub reveal: &'static str,
+    /// Read by the tests only (they keep the lessons honest); the page shows the frame itself.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub check: Check,
+}
+
+/// What the revealed frame shows, for the tests that keep the lessons honest.
+#[derive(Debug)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub enum Check {
+    /// The app's latest answer starts with one of these.
+    AppPrints(&'static [&'static str]),
+    /// Health Probe Status of the last complete minute, as the panel prints it.
+    ProbePercent(&'static str),
+    /// Nodes in rotation, as the panel prints it (`1/3`).
+    InRotation(&'static str),
+}
+
+pub fn find(id: &str) -> Option<&'static Lesson> {
+    LESSONS.iter().find(|l| l.id == id)
+}
+
+pub const LESSONS: &[Lesson] = &[AKS, SOURCE_IP];
+
+const AKS: Lesson = Lesson {
+    id: "aks",
+    title: "Why does my pod see the wrong client IP?",
+    steps: &[
+        Step {
+            title: "A Service behind a cloud load balancer",
+            text: "A one-replica Node.js app runs on a two-node AKS cluster (kubenet), behind a Service of type LoadBalancer. A laptop at 198.51.100.79 requests the load balancer's address, 203.0.113.10, once a second.\n\nPress Play (or Space) and follow one request: it leaves the laptop as a blue circle, the load balancer picks a node, and on the node kube-proxy's iptables rules rewrite it.",
+            state: "preset=aks-blog&t=0.4s",
+            quiz: None,
+        },
+        Step {
+            title: "Predict: what does the app print?",
+            text: "The app answers with the source address of the connection it received, as Node.js prints it.",
+            state: "preset=aks-blog&t=0.4s",
+            quiz: Some(Quiz {
+                question: "The Service has the default externalTrafficPolicy: Cluster. What will the page show?",
+                choices: &[
+                    "::ffff:198.51.100.79, the laptop's address",
+                    "::ffff:203.0.113.10, the load balancer's address",
+                    "a private address from inside the cluster",
+                ],
+                answer: 2,
+                why: "Under Cluster, any node may receive the request and forward it to a pod on another node, and the reply must come back through that node. So kube-proxy marks external traffic in KUBE-EXT-… (KUBE-MARK-MASQ) and KUBE-POSTROUTING masquerades it: the source becomes the node's own address toward the pod, cbr0's 10.244.0.1 when the pod is on the same node (kubenet) and the node IP otherwise (§1.4, §1.8, §1.10, §5.2). Node.js prints it IPv4-mapped, ::ffff:… (§5.1).",
+                reveal: "preset=aks-blog&t=6s",
+                check: Check::AppPrints(&["::ffff:10.244.0.1", "::ffff:10.240.0."]),
+            }),
+        },
+        Step {
+            title: "Why: DNAT and SNAT",
+            text: "Click an orange diamond, or an event-log row that says DNAT … SNAT. The packet inspector shows every hop with its headers before and after: at the node, the destination becomes the pod (DNAT, by KUBE-SEP-…) and the source becomes the node's address (SNAT, by KUBE-POSTROUTING).\n\nOn the way back, conntrack undoes both, so the laptop sees an answer from 203.0.113.10 (§1.17).",
+            state: "preset=aks-blog&t=6s",
+            quiz: None,
+        },
+        Step {
+            title: "Health probes: 100 %",
+            text: "The Azure load balancer probes every node to decide where to send traffic. Under Cluster it opens a TCP connection to the Service's NodePort every 5 s (§3.2); every node accepts, whether it runs the pod or not, so both nodes stay in rotation and Health Probe Status is 100 % (§3.7).",
+            state: "preset=aks-blog&t=125s",
+            quiz: None,
+        },
+        Step {
+            title: "Predict: switch to Local",
+            text: "Now the Service is patched to externalTrafficPolicy: Local, as in kubectl patch … '{\"spec\":{\"externalTrafficPolicy\":\"Local\"}}'.",
+            state: "preset=aks-blog&t=125s",
+            quiz: Some(Quiz {
+                question: "After the switch, what will the app print?",
+                choices: &[
+                    "::ffff:198.51.100.79, the laptop's address",
+                    "still a private address from inside the cluster",
+                    "nothing: the requests fail",
+                ],
+                answer: 0,
+                why: "Under Local, KUBE-EXT-… jumps to KUBE-SVL-…, which lists only this node's endpoints, and no rule marks the packet for masquerading: DNAT only, no SNAT, so the pod sees the laptop (§1.4, §1.5, §1.10). A node without a local endpoint drops the new connection instead (KUBE-EXTERNAL-SERVICES, §1.11), and the load balancer is about to stop sending it any.",
+                reveal: "preset=aks-blog&ch=125s:etp:Local&t=140s",
+                check: Check::AppPrints(&["::ffff:198.51.100.79"]),
+            }),
+        },
+        Step {
+            title: "Predict: Health Probe Status",
+            text: "Under Local the Service gets a healthCheckNodePort, and the load balancer now probes it over HTTP.",
+            state: "preset=aks-blog&ch=125s:etp:Local&t=140s",
+            quiz: Some(Quiz {
+                question: "A few minutes later, what will Health Probe Status show?",
+                choices: &["100 %", "50 %", "0 %"],
+                answer: 1,
+                why: "kube-proxy answers the healthCheckNodePort with HTTP 200 on a node with a ready local endpoint and 503 on a node without one (§2.1, §2.2). Azure probes /healthz on it every 5 s and takes node-1 out of rotation after 2 failures (§3.1, §3.6). The metric is successful ÷ total probes per minute (§3.7): one node of two answers, so 50 %. This is the expected state, not an outage: traffic only goes where a pod can serve it.",
+                reveal: "preset=aks-blog&ch=125s:etp:Local&t=250s",
+                check: Check::ProbePercent("50%"),
+            }),
+        },
+        Step {
+            title: "The price: balancing per node",
+            text: "With Local, the load balancer splits traffic between nodes, not pods, and each node uses only its own pods. Here node-0 runs one pod and node-1 three: node-0's pod serves about half of the requests, each of node-1's about a sixth (§5.6). Look at the addresses and counts under What the app sees.",
+            state: "preset=local-imbalance&t=60s",
+            quiz: None,
+        },
+        Step {
+            title: "Recap",
+            text: "Cluster: every node can serve, load spreads evenly over pods, but the pod sees a node-side address. Local: the pod sees the client, nodes without a pod leave the load balancer's rotation (Health Probe Status falls to the share of nodes with a pod), and load is spread per node.\n\nThis is the whole story in one run: the Service is patched to Local at 90 s. Use the controls to try more replicas or nodes, or pick another scenario.",
+            state: "preset=aks-blog-switch&t=0s",
+            quiz: None,
+        },
+    ],
+};
+
+const SOURCE_IP: Lesson = Lesson {
+    id: "source-ip",
+    title: "Using Source IP: the Kubernetes tutorial, case by case",
+    steps: &[
+        Step {
+            title: "ClusterIP, from a pod",
+            text: "The tutorial's echoserver prints client_address=… for every request. A busybox pod (10.180.3.8) calls the Service's ClusterIP.",
+            state: "preset=source-ip-clusterip&t=0s",
+            quiz: Some(Quiz {
+                question: "What client_address does the echoserver print?",
+                choices: &["the client pod's IP", "the client pod's node IP", "the ClusterIP"],
+                answer: 0,
+                why: "Traffic from a pod to a ClusterIP is DNATed to the endpoint but not masqueraded: kube-proxy only marks for SNAT what does not come from the cluster's pod CIDR (§1.10, §1.12). The tutorial: \"the client_address is always the client pod's IP address\" (§4 A).",
+                reveal: "preset=source-ip-clusterip&t=29s",
+                check: Check::AppPrints(&["client_address=10.180.3.8"]),
+            }),
+        },
+        Step {
+            title: "NodePort, externalTrafficPolicy: Cluster",
+            text: "Now a client outside the cluster curls the NodePort on each of the three nodes in turn. The pod runs on kubernetes-node-6jst.",
+            state: "preset=source-ip-nodeport-cluster&t=0s",
+            quiz: Some(Quiz {
+                question: "What do the three answers show?",
+                choices: &[
+                    "198.51.100.79 each time",
+                    "a cluster-internal address that depends on the node",
+                    "only the pod's node answers",
+                ],
+                answer: 1,
+                why: "Every node accepts the NodePort and masquerades the connection (KUBE-NODEPORTS → KUBE-EXT-… → KUBE-MARK-MASQ, §1.3, §1.10): via another node the pod sees that node's IP (10.240.0.x); via its own node it sees the node's cbr0 address, 10.180.1.1 (§5.2, §4 B).",
+                reveal: "preset=source-ip-nodeport-cluster&t=29s",
+                check: Check::AppPrints(&["client_address=10.180.1.1", "client_address=10.240.0."]),
+            }),
+        },
+        Step {
+            title: "NodePort, externalTrafficPolicy: Local",
+            text: "The Service is patched to Local and the client tries every node again.",
+            state: "preset=source-ip-nodeport-local&t=0s",
+            quiz: Some(Quiz {
+                question: "What happens now?",
+                choices: &[
+                    "every node answers, with 198.51.100.79",
+                    "only the pod's node answers, with 198.51.100.79",
+                    "every node answers, with its own IP",
+                ],
+                answer: 1,
+                why: "Under Local a node uses only its own endpoints and does not masquerade. The pod's node answers with the real client address; the other two drop the packet in KUBE-EXTERNAL-SERVICES, \"has no local endpoints\" (§1.11, §4 C). The event log shows both drops.",
+                reveal: "preset=source-ip-nodeport-local&t=29s",
+                check: Check::AppPrints(&["client_address=198.51.100.79"]),
+            }),
+        },
+        Step {
+            title: "LoadBalancer, externalTrafficPolicy: Cluster",
+            text: "Behind a cloud load balancer (GCP here) under Cluster, every Ready node is in rotation and any of them may receive a request: the app sees 10.240.0.x node addresses or the pod node's 10.180.1.1, as the tutorial shows (§4 D).",
+            state: "preset=source-ip-lb-cluster&t=20s",
+            quiz: None,
+        },
+        Step {
+            title: "LoadBalancer, externalTrafficPolicy: Local",
+            text: "Patched to Local, the Service gets a healthCheckNodePort, and the load balancer's health checks use it.",
+            state: "preset=source-ip-lb-local&t=0s",
+            quiz: Some(Quiz {
+                question: "Three nodes, one pod. How many nodes stay in the load balancer's rotation?",
+                choices: &["3/3", "1/3", "0/3"],
+                answer: 1,
+                why: "Only the pod's node answers the healthCheckNodePort with 200; the other two answer 503 and leave rotation after their failures (§2.2, §3.12). Every request then reaches the pod's node and the echoserver prints client_address=198.51.100.79 (§4 E).",
+                reveal: "preset=source-ip-lb-local&t=29s",
+                check: Check::InRotation("1/3"),
+            }),
+        },
+    ],
+};
