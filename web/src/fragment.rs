@@ -34,6 +34,8 @@ pub struct Fragment {
     pub embed: bool,
     /// A guided lesson and its step (1-based): `lesson=aks&step=3`. The step sets the rest.
     pub lesson: Option<(String, u32)>,
+    /// Cluster and Local side by side (`compare=1`).
+    pub compare: bool,
     /// What could not be used, for a message on the page.
     pub problems: Vec<String>,
 }
@@ -151,6 +153,11 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
                 },
                 _ => f.problems.push(bad("a step number from 1")),
             },
+            "compare" => match value {
+                "1" => f.compare = true,
+                "0" => f.compare = false,
+                _ => f.problems.push(bad("1 or 0")),
+            },
             "embed" => match value {
                 "1" => f.embed = true,
                 "0" => f.embed = false,
@@ -215,6 +222,9 @@ pub fn encode(f: &Fragment) -> String {
     }
     if f.editor {
         out.push("editor=open".into());
+    }
+    if f.compare {
+        out.push("compare=1".into());
     }
     if f.embed {
         out.push("embed=1".into());
@@ -424,10 +434,11 @@ mod tests {
             editor: true,
             embed: true,
             lesson: Some(("aks".into(), 3)),
+            compare: true,
             problems: vec![],
         };
         let text = encode(&f);
-        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open&embed=1&lesson=aks&step=3"].assert_eq(&text);
+        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open&compare=1&embed=1&lesson=aks&step=3"].assert_eq(&text);
         assert_eq!(parse(&text, PRESETS), f);
         assert_eq!(encode(&Fragment::default()), "");
     }

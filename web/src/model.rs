@@ -245,6 +245,9 @@ pub struct Model {
     pub embed: bool,
     /// The guided lesson being followed, if any.
     pub lesson: Option<LessonState>,
+    /// Compare mode: `engine` runs the scenario under Cluster and this twin under Local, on the
+    /// same seed, so both panes share one cursor (the fragment's `compare=1`).
+    pub twin: Option<Rc<RefCell<Engine>>>,
 }
 
 /// Where the learner is in a lesson.
@@ -295,6 +298,8 @@ pub enum Action {
     LessonStep(i32),
     /// A quiz choice: judged, then the simulator moves to the reveal.
     LessonAnswer(usize),
+    /// Cluster and Local side by side (true), or back to one run (false).
+    Compare(bool),
 }
 
 impl Model {
@@ -370,6 +375,10 @@ impl Model {
         }
         m.editor.open |= f.editor;
         m.embed = f.embed;
+        if f.compare {
+            m.twin = Some(Rc::clone(&m.engine));
+            m.rebuild();
+        }
         if let Some(t) = f.t {
             m.t = t as f64 / 1e6;
             m.playing = false;
@@ -440,6 +449,7 @@ impl Model {
             editor: self.editor.open,
             embed: self.embed,
             lesson: None,
+            compare: self.twin.is_some(),
             problems: Vec::new(),
         };
         fragment::encode(&f)
@@ -466,6 +476,7 @@ impl Model {
             shared: None,
             embed: false,
             lesson: None,
+            twin: None,
         };
         m.catch_up();
         m
@@ -546,10 +557,16 @@ impl Model {
 
     /// The scenario with the user's shape and changes.
     fn scenario(&self) -> Result<Scenario, Vec<String>> {
+        self.scenario_with(self.shape.etp)
+    }
+
+    /// The scenario, with externalTrafficPolicy forced on every external Service if `etp` says so.
+    /// Forced (compare mode) means no timeline change may switch it back.
+    fn scenario_with(&self, etp: Option<TrafficPolicy>) -> Result<Scenario, Vec<String>> {
         let overrides = Overrides {
             nodes: self.shape.nodes,
             provider: self.shape.provider,
-            external_traffic_policy: self.shape.etp,
+            external_traffic_policy: etp,
             seed: self.shape.seed,
             ..Overrides::default()
         };
@@ -586,11 +603,25 @@ impl Model {
         }
         s.changes = self.base.changes.clone();
         s.changes.extend(self.user_changes.iter().cloned());
+        if self.twin.is_some() {
+            s.changes.retain(|c| !matches!(c.change, Change::ExternalTrafficPolicy { .. }));
+        }
         s.changes.sort_by_key(|c| c.at);
         Ok(s)
     }
 
     fn rebuild(&mut self) {
+        if self.twin.is_some() {
+            match (self.scenario_with(Some(TrafficPolicy::Cluster)), self.scenario_with(Some(TrafficPolicy::Local))) {
+                (Ok(cluster), Ok(local)) => {
+                    self.engine = Rc::new(RefCell::new(Engine::new(cluster)));
+                    self.twin = Some(Rc::new(RefCell::new(Engine::new(local))));
+                    self.catch_up();
+                }
+                (Err(errors), _) | (_, Err(errors)) => self.notices.extend(errors),
+            }
+            return;
+        }
         match self.scenario() {
             Ok(s) => {
                 self.engine = Rc::new(RefCell::new(Engine::new(s)));
@@ -604,11 +635,14 @@ impl Model {
     /// finish the rest while the page shows that it is computing.
     fn catch_up(&mut self) {
         self.engine.borrow_mut().extend(self.t + LOOKAHEAD);
+        if let Some(twin) = &self.twin {
+            twin.borrow_mut().extend(self.t + LOOKAHEAD);
+        }
     }
 
-    /// True while the run has not been computed up to the cursor yet.
+    /// True while the run (or its twin) has not been computed up to the cursor yet.
     pub fn computing(&self) -> bool {
-        self.engine.borrow().computed() < self.t
+        self.engine.borrow().computed() < self.t || self.twin.as_ref().is_some_and(|t| t.borrow().computed() < self.t)
     }
 
     /// The next (dir > 0) or previous event time from the cursor.
@@ -638,8 +672,10 @@ impl Reducible for Model {
                     // A stalled tab does not jump the clock by minutes.
                     m.t += dt_ms.clamp(0.0, 250.0) / 1000.0 * m.speed;
                 }
-                let mut e = m.engine.borrow_mut();
-                e.extend(m.t + LOOKAHEAD);
+                m.engine.borrow_mut().extend(m.t + LOOKAHEAD);
+                if let Some(twin) = &m.twin {
+                    twin.borrow_mut().extend(m.t + LOOKAHEAD);
+                }
             }
             Action::TogglePlay => m.playing = !m.playing,
             Action::Seek(t) => {
@@ -743,6 +779,16 @@ impl Reducible for Model {
                 }
             }
             Action::Lesson(None) => m.lesson = None,
+            Action::Compare(on) => {
+                if on != m.twin.is_some() {
+                    // A placeholder until rebuild makes both runs from the same scenario.
+                    m.twin = on.then(|| Rc::clone(&m.engine));
+                    m.rebuild();
+                    if m.twin.as_ref().is_some_and(|t| Rc::ptr_eq(t, &m.engine)) {
+                        m.twin = None; // the scenario could not be rebuilt: stay as we were
+                    }
+                }
+            }
             Action::LessonStep(dir) => {
                 if let Some(l) = m.lesson {
                     let step = (l.step as i64 + i64::from(dir)).clamp(0, l.lesson.steps.len() as i64 - 1) as usize;

@@ -2,6 +2,7 @@
 //! what the app sees, health probes, time controls, event log, inspector, legend and the YAML
 //! editor. Every name from a scenario is rendered as text, never as markup.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::rc::Rc;
@@ -94,14 +95,21 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
             { notices(model, dispatch) }
             <div class="layout">
                 <section class="stage" aria-label="Topology and time">
-                    { topology(model, &e, dispatch) }
+                    if let Some(twin) = &model.twin {
+                        { compare_view(model, &e, twin, dispatch) }
+                    } else {
+                        { topology(model, &model.engine, dispatch) }
+                    }
                     { time_controls(model, &e, dispatch) }
                     { memo(0, legend) }
                 </section>
                 <aside class="side">
                     { lesson_panel(model, dispatch) }
-                    { memo(seen_stamp, with(app_seen)) }
-                    { memo(probes_stamp, with(|m, e, _| probes(m, e))) }
+                    // In compare mode the table beside the panes says this for both runs.
+                    if model.twin.is_none() {
+                        { memo(seen_stamp, with(app_seen)) }
+                        { memo(probes_stamp, with(|m, e, _| probes(m, e))) }
+                    }
                     { memo(controls_stamp, with(controls)) }
                 </aside>
             </div>
@@ -137,7 +145,7 @@ fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
                 <a href={full} target="_blank" rel="noopener" data-testid="open-full">{ "Open in full simulator ↗" }</a>
             </div>
             { notices(model, dispatch) }
-            { topology(model, &e, dispatch) }
+            { topology(model, &model.engine, dispatch) }
             <div class="embed-panel">
                 <div class="embed-time">
                     <button class="btn play" data-testid="play" aria-label={if model.playing { "Pause (Space)" } else { "Play (Space)" }} onclick={dispatch.reform(|_| Action::TogglePlay)}>
@@ -216,6 +224,41 @@ fn lesson_panel(model: &Model, dispatch: &Callback<Action>) -> Html {
     }
 }
 
+/// Cluster and Local side by side on one cursor, and what differs between them.
+fn compare_view(model: &Model, e: &Engine, twin: &Rc<RefCell<Engine>>, dispatch: &Callback<Action>) -> Html {
+    let tw = twin.borrow();
+    let rows = view::compare_rows((e.sim.record(), e.sim.cluster()), (tw.sim.record(), tw.sim.cluster()), model.t);
+    let t = format!("{:.2}", model.t);
+    html! {
+        <div class="compare" data-testid="compare">
+            <div class="compare-panes">
+                <div class="pane" data-testid="pane-cluster" data-t={t.clone()}>
+                    <h2>{ "externalTrafficPolicy: Cluster" }</h2>
+                    { topology(model, &model.engine, dispatch) }
+                </div>
+                <div class="pane" data-testid="pane-local" data-t={t}>
+                    <h2>{ "externalTrafficPolicy: Local" }</h2>
+                    { topology(model, twin, dispatch) }
+                </div>
+            </div>
+            <table class="compare-table" data-testid="compare-table">
+                <caption>{ format!("At t = {}: the same seed and traffic, one policy each. ≠ marks a difference.", clock(model.t)) }</caption>
+                <thead><tr><th scope="col">{ "" }</th><th scope="col">{ "Cluster" }</th><th scope="col">{ "Local" }</th></tr></thead>
+                <tbody>
+                    { for rows.iter().map(|r| html! {
+                        <tr class={if r.differs() { "differs" } else { "" }}>
+                            <th scope="row">{ if r.differs() { "≠ " } else { "" } }{ r.label }</th>
+                            <td class="mono">{ r.cluster.clone() }</td>
+                            <td class="mono">{ r.local.clone() }</td>
+                        </tr>
+                    }) }
+                </tbody>
+            </table>
+            <button class="btn small" data-testid="compare-off" onclick={dispatch.reform(|_| Action::Compare(false))}>{ "Back to one run" }</button>
+        </div>
+    }
+}
+
 fn header(model: &Model, dispatch: &Callback<Action>) -> Html {
     let on_preset = dispatch.reform(|e: Event| {
         let sel: HtmlSelectElement = e.target_unchecked_into();
@@ -256,6 +299,9 @@ fn header(model: &Model, dispatch: &Callback<Action>) -> Html {
                         <option value={l.id} selected={model.lesson.is_some_and(|s| s.lesson.id == l.id)}>{ l.title }</option>
                     }) }
                 </select>
+                <button class="btn" data-testid="compare-toggle" aria-pressed={model.twin.is_some().to_string()}
+                    title="Cluster and Local side by side, on the same traffic"
+                    onclick={{ let on = model.twin.is_none(); dispatch.reform(move |_| Action::Compare(on)) }}>{ "Compare Cluster | Local" }</button>
                 <button class="btn" data-testid="share" title="Pause here and copy a link that opens this exact frame"
                     onclick={dispatch.reform(|_| Action::Share)}>{ "Share this frame" }</button>
             </div>
@@ -421,7 +467,9 @@ fn topology_static(model: &Model, e: &Engine) -> Html {
     }
 }
 
-fn topology(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+/// The topology of one run (`engine`: the page's, or the compare view's twin) at the cursor.
+fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, dispatch: &Callback<Action>) -> Html {
+    let e = engine.borrow();
     let run = e.sim.record();
     let l = &e.layout;
     let t = model.t;
@@ -432,11 +480,10 @@ fn topology(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
     // Redrawn when what it shows changes, not every frame.
     let (pods, ready, proxy) = view::states(run, cluster.pods.len(), cluster.nodes.len(), t);
     let rotation = view::probe_panel(run, cluster.nodes.len(), t).map(|p| (p.in_rotation, p.reasons));
-    let stamp =
-        stamp(&(Rc::as_ptr(&model.engine), e.layout.pods.len(), format!("{pods:?}{ready:?}{proxy:?}{rotation:?}")));
+    let stamp = stamp(&(Rc::as_ptr(engine), e.layout.pods.len(), format!("{pods:?}{ready:?}{proxy:?}{rotation:?}")));
     let static_part = {
-        let model = model.clone();
-        memo(stamp, move || topology_static(&model, &model.engine.borrow()))
+        let (model, engine) = (model.clone(), Rc::clone(engine));
+        memo(stamp, move || topology_static(&model, &engine.borrow()))
     };
     html! {
         <svg class="topology" viewBox={format!("0 0 {} {}", l.width, l.height)} role="img"
@@ -736,7 +783,11 @@ fn controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
         <section class="panel controls" aria-label="Controls">
             <h2>{ "Change the cluster" }</h2>
             <p class="muted small">{ "Policy, replicas and affinity apply at the current time, like kubectl patch: watch the transition." }</p>
-            { policy_radios(model, dispatch) }
+            if model.twin.is_some() {
+                <p class="small">{ "Comparing both policies side by side: go back to one run to switch it." }</p>
+            } else {
+                { policy_radios(model, dispatch) }
+            }
             <label class="check">
                 <input type="checkbox" checked={affinity} onchange={dispatch.reform(move |_| Action::Affinity(!affinity))} />
                 { "sessionAffinity: ClientIP" }

@@ -247,6 +247,94 @@ pub fn app_output(run: &Run, t: f64) -> Option<(String, String, FlowId)> {
     })
 }
 
+/// One row of the compare view: what differs between the Cluster and the Local run at `t`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareRow {
+    pub label: &'static str,
+    pub cluster: String,
+    pub local: String,
+}
+
+impl CompareRow {
+    pub fn differs(&self) -> bool {
+        self.cluster != self.local
+    }
+}
+
+/// The facts the compare view sets side by side, each computed the same way from both runs:
+/// the latest answer, the address the pod saw, its hop count and SNAT, probe status, rotation,
+/// load per pod and drops.
+pub fn compare_rows(cluster: (&Run, &Cluster), local: (&Run, &Cluster), t: f64) -> Vec<CompareRow> {
+    let facts = |(run, c): (&Run, &Cluster)| -> Vec<String> {
+        let latest = app_output(run, t).and_then(|(_, _, id)| run.get_flow(id));
+        let hops = latest
+            .map_or(0, |f| std::iter::once(f.request).chain(f.reply).map(|p| run.packet(p).hops.len()).sum::<usize>());
+        let snat = latest.map(|f| run.packet(f.request).hops.iter().any(|h| h.before.src.ip() != h.after.src.ip()));
+        let probes = probe_panel(run, c.nodes.len(), t);
+        let per_pod = seen_by_pod(run, t)
+            .iter()
+            .map(|(pod, seen)| {
+                let name = &c.pod(*pod).name;
+                let short: String = name.chars().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+                format!("…{short} {}", seen.values().sum::<usize>())
+            })
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let (mut answered, mut extra_hop) = (0, 0);
+        for f in &run.flows[..started(run, t)] {
+            if matches!(f.initiator, Initiator::Client(_)) && f.outcome == Outcome::Answered && display_end(run, f) <= t
+            {
+                answered += 1;
+                if let (Some(n), Some(p)) = (f.ingress_node, f.pod)
+                    && c.pod(p).node != n
+                {
+                    extra_hop += 1;
+                }
+            }
+        }
+        let dropped = run.flows[..started(run, t)]
+            .iter()
+            .filter(|f| {
+                matches!(f.initiator, Initiator::Client(_))
+                    && matches!(f.outcome, Outcome::Dropped { .. } | Outcome::Rejected { .. })
+                    && display_end(run, f) <= t
+            })
+            .count();
+        vec![
+            latest
+                .and_then(|f| f.app_output.clone())
+                .map_or("—".into(), |o| o.lines().next().unwrap_or("").to_string()),
+            latest.and_then(|f| f.source_seen).map_or("—".into(), |ip| ip.to_string()),
+            if hops == 0 { "—".into() } else { hops.to_string() },
+            format!("{extra_hop} of {answered}"),
+            snat.map_or("—".into(), |s| if s { "yes".into() } else { "no".into() }),
+            probes.as_ref().and_then(|p| p.last_minute).map_or("—".into(), |(_, v)| pct(v)),
+            probes.as_ref().map_or("—".into(), |p| {
+                format!("{}/{}", p.in_rotation.iter().filter(|u| **u).count(), p.in_rotation.len())
+            }),
+            if per_pod.is_empty() { "—".into() } else { per_pod },
+            dropped.to_string(),
+        ]
+    };
+    const LABELS: [&str; 9] = [
+        "the app prints",
+        "the pod sees the source",
+        "hops of that request (there and back)",
+        "answers that crossed to another node",
+        "SNAT on the way in",
+        "Health Probe Status, last complete minute",
+        "nodes in rotation",
+        "requests per pod",
+        "requests dropped",
+    ];
+    let (a, b) = (facts(cluster), facts(local));
+    LABELS
+        .iter()
+        .zip(a.into_iter().zip(b))
+        .map(|(label, (cluster, local))| CompareRow { label, cluster, local })
+        .collect()
+}
+
 /// Source addresses each pod has seen by `t`, with counts.
 pub fn seen_by_pod(run: &Run, t: f64) -> BTreeMap<PodId, BTreeMap<String, usize>> {
     let mut out: BTreeMap<PodId, BTreeMap<String, usize>> = BTreeMap::new();
@@ -403,6 +491,35 @@ mod tests {
         // With reduced motion it jumps from place to place.
         let reduced = sprites(run, &layout, sim.scenario(), sim.cluster(), start + HOP * 0.25, true);
         assert_eq!(reduced.iter().find(|s| s.flow == first.id).unwrap().at, s0.at);
+    }
+
+    #[test]
+    fn compare_rows_call_out_what_local_changes() {
+        let run = |etp| {
+            let yaml = include_str!("../../scenarios/aks-blog.yaml");
+            let o = svcsim_core::manifest::Overrides { external_traffic_policy: Some(etp), ..Default::default() };
+            let mut sim = svcsim_core::sim::Sim::new(svcsim_core::manifest::load(yaml, &o).unwrap().scenario);
+            sim.run_until(svcsim_core::time::Instant::from_secs(200));
+            sim
+        };
+        let (c, l) =
+            (run(svcsim_core::cluster::TrafficPolicy::Cluster), run(svcsim_core::cluster::TrafficPolicy::Local));
+        let rows = compare_rows((c.record(), c.cluster()), (l.record(), l.cluster()), 190.0);
+        let text: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{}{}: {} | {}", if r.differs() { "≠ " } else { "  " }, r.label, r.cluster, r.local))
+            .collect();
+        expect_test::expect![[r#"
+            ≠ the app prints: ::ffff:10.244.0.1 | ::ffff:198.51.100.79
+            ≠ the pod sees the source: 10.244.0.1 | 198.51.100.79
+              hops of that request (there and back): 7 | 7
+            ≠ answers that crossed to another node: 83 of 188 | 0 of 188
+            ≠ SNAT on the way in: yes | no
+            ≠ Health Probe Status, last complete minute: 100% | 50%
+            ≠ nodes in rotation: 2/2 | 1/2
+              requests per pod: …6wnqr 189 | …6wnqr 189
+              requests dropped: 0 | 0"#]]
+        .assert_eq(&text.join("\n"));
     }
 
     #[test]
