@@ -94,20 +94,25 @@ pub fn segments(run: &Run, flow: &FlowRecord) -> Vec<Segment> {
         let p = run.packet(id);
         for w in p.hops.windows(2) {
             let h = w[0].after;
-            let kind = match p.kind {
-                PacketKind::Request | PacketKind::Probe if probe => SpriteKind::Probe,
-                PacketKind::Request | PacketKind::Probe => classify(flow.header, h),
-                PacketKind::ProbeReply => match &flow.probe_result {
-                    Some(r) if r.success() => SpriteKind::ProbeOk,
-                    Some(_) => SpriteKind::ProbeFailed,
-                    None => SpriteKind::Probe,
-                },
-                PacketKind::Reply => SpriteKind::Reply,
-            };
+            let kind = sprite_kind(flow, p.kind, probe, h);
             out.push(Segment { from: w[0].at, to: w[1].at, header: h, kind });
         }
     }
     out
+}
+
+/// How a packet of `flow` is drawn on a leg that carries header `h`.
+fn sprite_kind(flow: &FlowRecord, kind: PacketKind, probe: bool, h: Header) -> SpriteKind {
+    match kind {
+        PacketKind::Request | PacketKind::Probe if probe => SpriteKind::Probe,
+        PacketKind::Request | PacketKind::Probe => classify(flow.header, h),
+        PacketKind::ProbeReply => match &flow.probe_result {
+            Some(r) if r.success() => SpriteKind::ProbeOk,
+            Some(_) => SpriteKind::ProbeFailed,
+            None => SpriteKind::Probe,
+        },
+        PacketKind::Reply => SpriteKind::Reply,
+    }
 }
 
 fn classify(original: Header, h: Header) -> SpriteKind {
@@ -128,16 +133,7 @@ pub fn segment_at(run: &Run, flow: &FlowRecord, k: usize) -> Option<Segment> {
         if k < legs {
             let (a, b) = (&p.hops[k], &p.hops[k + 1]);
             let h = a.after;
-            let kind = match p.kind {
-                PacketKind::Request | PacketKind::Probe if probe => SpriteKind::Probe,
-                PacketKind::Request | PacketKind::Probe => classify(flow.header, h),
-                PacketKind::ProbeReply => match &flow.probe_result {
-                    Some(r) if r.success() => SpriteKind::ProbeOk,
-                    Some(_) => SpriteKind::ProbeFailed,
-                    None => SpriteKind::Probe,
-                },
-                PacketKind::Reply => SpriteKind::Reply,
-            };
+            let kind = sprite_kind(flow, p.kind, probe, h);
             return Some(Segment { from: a.at, to: b.at, header: h, kind });
         }
         k -= legs;

@@ -41,6 +41,12 @@ enum Command {
     /// Run every check and test suite: fmt, clippy, unit and integration tests, the core's wasm
     /// build, the release web build and the browser end-to-end tests.
     Test,
+    /// Only the browser tests: release build, then the e2e files given (all when none), e.g.
+    /// `cargo xtask e2e embed` runs tests/embed.test.mjs. For iterating; `test` runs everything.
+    E2e {
+        /// Test file stems under web/e2e/tests (`embed`, `simulator`, …).
+        names: Vec<String>,
+    },
     /// Install every tool `test` needs, and nothing else.
     Bootstrap,
     /// Measure the web budgets (bundle size, first frame, frame times) and write them into
@@ -54,6 +60,7 @@ fn main() {
         Command::Serve { port, release, open } => serve(port, release, open),
         Command::Dist => dist(),
         Command::Test => test::run(),
+        Command::E2e { names } => test::e2e_only(&names),
         Command::Bootstrap => bootstrap::ensure(bootstrap::Needs::ALL).map(drop),
         Command::BenchWeb => bench_web(),
     };

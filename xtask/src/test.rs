@@ -135,7 +135,22 @@ fn parse_cargo_test_result(line: &str) -> Option<Tally> {
 
 /// The browser tests: dist/ served under a sub-path on a loopback port, node's test runner
 /// driving Chromium through playwright-core.
+/// `cargo xtask e2e [names…]`: the release build and the browser tests named (all when none).
+pub fn e2e_only(names: &[String]) -> Result<()> {
+    let env = bootstrap::ensure(bootstrap::Needs::ALL)?;
+    let root = crate::project_root();
+    crate::trunk_build_release(&env)?;
+    let tally = e2e_files(&env, &root, names)?;
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    anyhow::ensure!(tally.failed == 0, "{} browser test(s) failed", tally.failed);
+    Ok(())
+}
+
 fn e2e(env: &ToolEnv, root: &Path) -> Result<Tally> {
+    e2e_files(env, root, &[])
+}
+
+fn e2e_files(env: &ToolEnv, root: &Path, names: &[String]) -> Result<Tally> {
     let out = root.join("target").join("e2e");
     fs::create_dir_all(&out).context("creating target/e2e")?;
     let server = StaticServer::start(&root.join("dist"), "/sub/svcsim/")?;
@@ -146,6 +161,7 @@ fn e2e(env: &ToolEnv, root: &Path) -> Result<Tally> {
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".test.mjs"))
+        .filter(|name| names.is_empty() || names.iter().any(|n| name.trim_end_matches(".test.mjs") == n))
         .map(|name| format!("tests/{name}"))
         .collect();
     files.sort();

@@ -65,7 +65,8 @@ test('the toggle works inside an embed, and the full-simulator link opens the sa
     const clock = await page.getByTestId('clock').textContent();
     const full = await openPage(browser, { path: href.slice(href.indexOf('#')) });
     try {
-      assert.ok(await full.page.getByTestId('event-log').isVisible(), 'the full page');
+      // The page renders once its wasm has started, which may be after the load event.
+      await full.page.getByTestId('event-log').waitFor({ state: 'visible' });
       assert.equal((await full.page.getByTestId('clock').textContent()).split(' · ')[0], clock, 'on the same frame');
       assert.equal(await full.page.getByTestId('app-output').textContent(), '::ffff:198.51.100.79');
       assert.deepEqual(full.problems, []);
