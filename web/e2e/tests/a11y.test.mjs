@@ -1,6 +1,6 @@
 // Accessibility as a screen-reader or keyboard user meets it: an axe-core scan (WCAG 2.x A and AA
 // rules) of the full simulator in both colour schemes, with the inspector, the YAML editor and the
-// share panel open, and of the embed,
+// share panel open; of a lesson with its quiz answered; of the compare view; and of the embed,
 // finds no serious or critical violations.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +42,23 @@ for (const scheme of ['light', 'dark']) {
     }
   });
 }
+
+test('a lesson step with its quiz answered, and the compare view: no serious or critical axe violations', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#lesson=aks&step=6' });
+  try {
+    await page.getByTestId('choice-0').click();
+    await page.getByTestId('verdict').waitFor();
+    assert.deepEqual(await scan(page), []);
+    await page.getByTestId('lesson-back').click();
+    await page.getByTestId('compare-toggle').click();
+    await page.getByTestId('compare-table').waitFor();
+    assert.deepEqual(await scan(page), []);
+    await screenshot(page, 'a11y-lesson-compare');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
 
 test('the embed: no serious or critical axe violations', async () => {
   const { context, page, problems } = await openPage(browser, { path: '?embed=1#preset=aks-blog&etp=Local&t=30s', viewport: { width: 700, height: 450 } });
