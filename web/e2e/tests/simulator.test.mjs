@@ -286,3 +286,49 @@ test('9. a link carries your own YAML, compressed, and reopens it', async () => 
     await context.close();
   }
 });
+
+test('10. names from YAML are text everywhere: a client called <img onerror> runs no script', async () => {
+  const evil = '<img src=x onerror=alert(1)>';
+  const { context, page, problems } = await openPage(browser);
+  const dialogs = [];
+  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.getByRole('button', { name: 'Edit the YAML' }).click();
+    const yaml = (await page.getByTestId('yaml').inputValue()).replace('{name: laptop,', `{name: "${evil}",`);
+    assert.ok(yaml.includes(evil), 'the preset names its client laptop');
+    await page.getByTestId('yaml').fill(yaml);
+    await page.getByTestId('apply-yaml').click();
+    await page.getByTestId('play').click();
+    await page.getByTestId('scrubber').fill('20');
+    await page.getByTestId('event-log').locator('button.log-row').filter({ hasText: 'DNAT' }).first().click();
+    assert.ok((await page.locator('svg.topology').textContent()).includes(evil), 'the topology shows the name literally');
+    assert.ok((await page.getByTestId('inspector').textContent()).includes(evil), 'so does the inspector');
+    assert.ok((await page.getByTestId('mermaid-text').textContent()).includes('participant L0 as <img src=x onerror=alert(1)>'));
+    const svgHref = await page.getByTestId('export-svg').getAttribute('href');
+    const svgImgs = await page.evaluate((href) => {
+      const doc = new DOMParser().parseFromString(decodeURIComponent(href.slice(href.indexOf(',') + 1)), 'image/svg+xml');
+      return doc.getElementsByTagName('img').length + doc.getElementsByTagName('parsererror').length;
+    }, svgHref);
+    assert.equal(svgImgs, 0, 'the exported SVG holds the name as text');
+    await page.getByTestId('compare-toggle').click();
+    await page.getByTestId('share').click();
+    const link = await page.getByTestId('share-url').inputValue();
+    const fresh = await openPage(browser, { path: link.slice(link.indexOf('#')).replace('&compare=1', '') + '&embed=1' });
+    try {
+      fresh.page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+      await fresh.page.locator('svg.topology').waitFor();
+      assert.ok((await fresh.page.locator('svg.topology').textContent()).includes(evil), 'and the embed of a shared link');
+      assert.equal(await fresh.page.locator('img').count(), 0);
+      assert.deepEqual(fresh.problems, []);
+    } finally {
+      await fresh.context.close();
+    }
+    assert.equal(await page.locator('img').count(), 0, 'no element was made from the name');
+    assert.deepEqual(dialogs, [], 'no script ran');
+    await screenshot(page, 'sim-10-injection');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
