@@ -31,3 +31,24 @@ test('the page loads cleanly and renders the svcsim title', async () => {
     await context.close();
   }
 });
+
+test('once loaded, the page works offline: every feature runs in the browser', async () => {
+  const { context, page, problems, requests } = await openPage(browser);
+  try {
+    await page.getByTestId('app-root').waitFor({ state: 'visible', timeout: 15_000 });
+    await context.setOffline(true);
+    const before = requests.length;
+    await page.locator('select#preset').selectOption('gke');
+    await page.getByTestId('lesson-pick').selectOption('source-ip');
+    await page.getByTestId('choice-0').click();
+    assert.match(await page.getByTestId('verdict').textContent(), /Right/);
+    await page.getByTestId('compare-toggle').click();
+    await page.getByTestId('compare-table').waitFor();
+    await page.getByTestId('share').click();
+    assert.match(await page.getByTestId('share-url').inputValue(), /#lesson=source-ip&step=1$/);
+    assert.deepEqual(requests.slice(before).filter((u) => !u.startsWith('data:')), [], 'nothing was fetched');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
