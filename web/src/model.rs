@@ -6,12 +6,14 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use svcsim_core::cluster::{App, NetworkPlugin, NodeId, Pod, Provider, ServiceId, ServiceType, TrafficPolicy};
+use svcsim_core::cluster::{
+    App, DEFAULT_AFFINITY_TIMEOUT, NetworkPlugin, NodeId, Pod, Provider, ServiceId, ServiceType, TrafficPolicy,
+};
 use svcsim_core::manifest::{self, Overrides};
 use svcsim_core::record::{Action as HopAction, FlowId, Initiator, TraceEntry};
 use svcsim_core::scenario::{Change, ClientKind, Scenario, TimedChange};
 use svcsim_core::sim::Sim;
-use svcsim_core::time::{Duration, Instant};
+use svcsim_core::time::Instant;
 use yew::Reducible;
 
 use crate::fragment::{self, Fragment, LinkChange, LinkChangeKind, SPEEDS};
@@ -21,8 +23,6 @@ use crate::view;
 
 include!(concat!(env!("OUT_DIR"), "/presets.rs"));
 
-/// sessionAffinityConfig.clientIP.timeoutSeconds's default, for the affinity control (§1.7).
-const AFFINITY_TIMEOUT: u64 = 10_800;
 /// The preset the page opens with.
 pub const DEFAULT_PRESET: &str = "aks-blog";
 /// How far ahead of the cursor the run is computed, in scenario seconds.
@@ -358,7 +358,7 @@ impl Model {
             let change = match c.what {
                 LinkChangeKind::Policy(policy) => Change::ExternalTrafficPolicy { svc, policy },
                 LinkChangeKind::Affinity(on) => {
-                    Change::SessionAffinity { svc, timeout: on.then_some(Duration::from_secs(AFFINITY_TIMEOUT)) }
+                    Change::SessionAffinity { svc, timeout: on.then_some(DEFAULT_AFFINITY_TIMEOUT) }
                 }
                 LinkChangeKind::Replicas(_) if m.base.cluster.deployments.is_empty() => {
                     m.notices.push("Link: this scenario has no Deployment to scale; replicas ignored.".into());
@@ -581,19 +581,7 @@ impl Model {
             let node = NodeId(s.cluster.nodes.len() as u32 - 1);
             let name = "client-pod";
             if s.cluster.pod_by_name(name).is_none() {
-                s.cluster.pods.push(Pod {
-                    name: name.into(),
-                    namespace: "default".into(),
-                    labels: [("run".to_string(), name.to_string())].into(),
-                    node,
-                    ip: std::net::Ipv4Addr::UNSPECIFIED,
-                    ready: true,
-                    terminating: false,
-                    deleted: false,
-                    ports: vec![],
-                    app: App::Echo,
-                    owner: None,
-                });
+                s.cluster.pods.push(Pod::new(name, [("run".to_string(), name.to_string())].into(), node, App::Echo));
             }
             for c in &mut s.clients {
                 if matches!(c.kind, ClientKind::External(_)) {
@@ -709,10 +697,7 @@ impl Reducible for Model {
             Action::Affinity(on) => {
                 let svc = m.main_service();
                 if m.affinity_at() != on {
-                    m.add_change(Change::SessionAffinity {
-                        svc,
-                        timeout: on.then_some(Duration::from_secs(AFFINITY_TIMEOUT)),
-                    });
+                    m.add_change(Change::SessionAffinity { svc, timeout: on.then_some(DEFAULT_AFFINITY_TIMEOUT) });
                 }
             }
             Action::Replicas(delta) => {
@@ -1026,26 +1011,11 @@ mod tests {
         assert_eq!(m.user_changes[0].at, Instant::from_secs(30));
         assert_eq!(m.policy_at(), TrafficPolicy::Local);
         // History before the change is the same run: the same requests at the same times.
-        let before = Model::with_preset("aks-blog", false);
-        let a: Vec<_> = before
-            .engine
-            .borrow()
-            .sim
-            .record()
-            .requests()
-            .filter(|f| f.start.as_secs_f64() < 3.0)
-            .map(|f| f.app_output.clone())
-            .collect();
-        let b: Vec<_> = m
-            .engine
-            .borrow()
-            .sim
-            .record()
-            .requests()
-            .filter(|f| f.start.as_secs_f64() < 3.0)
-            .map(|f| f.app_output.clone())
-            .collect();
-        assert_eq!(a, b);
+        let early_answers = |m: &Model| -> Vec<Option<String>> {
+            let e = m.engine.borrow();
+            e.sim.record().requests().filter(|f| f.start.as_secs_f64() < 3.0).map(|f| f.app_output.clone()).collect()
+        };
+        assert_eq!(early_answers(&Model::with_preset("aks-blog", false)), early_answers(&m));
         // Played on past the probe threshold, the pod-less node is out of rotation.
         for _ in 0..200 {
             m = reduce(m, Action::Frame(100.0));

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use divan::counter::ItemsCount;
 use svcsim_core::cluster::*;
-use svcsim_core::net::Protocol;
 use svcsim_core::scenario::*;
 use svcsim_core::sim::Sim;
 use svcsim_core::time::{Duration, Instant};
@@ -55,27 +54,7 @@ fn deployment(name: &str, replicas: u32) -> Deployment {
 }
 
 fn lb_service(name: &str) -> Service {
-    Service {
-        name: name.into(),
-        namespace: "default".into(),
-        type_: ServiceType::LoadBalancer,
-        selector: labels(name),
-        ports: vec![ServicePort {
-            name: String::new(),
-            port: 80,
-            target_port: TargetPort::Number(8080),
-            node_port: None,
-            protocol: Protocol::Tcp,
-        }],
-        cluster_ip: None,
-        external_traffic_policy: TrafficPolicy::Cluster,
-        internal_traffic_policy: TrafficPolicy::Cluster,
-        health_check_node_port: None,
-        session_affinity: None,
-        external_ips: vec![],
-        load_balancer_source_ranges: vec![],
-        load_balancer_ingress: vec![],
-    }
+    Service::new(name, ServiceType::LoadBalancer, labels(name), 80, 8080)
 }
 
 /// `services` LoadBalancer Services, each with `pods / services` replicas, one client per Service

@@ -205,6 +205,23 @@ pub struct Pod {
 }
 
 impl Pod {
+    /// A Ready pod in `default` that no Deployment owns, with no container ports; its IP is
+    /// allocated from the node's podCIDR by [`Cluster::add_pod`] (the IP stays unspecified here).
+    pub fn new(name: &str, labels: BTreeMap<String, String>, node: NodeId, app: App) -> Pod {
+        Pod {
+            name: name.into(),
+            namespace: "default".into(),
+            labels,
+            node,
+            ip: Ipv4Addr::UNSPECIFIED,
+            ready: true,
+            terminating: false,
+            deleted: false,
+            ports: vec![],
+            app,
+            owner: None,
+        }
+    }
     /// Resolves a Service's targetPort against this pod's container ports; `None` when a named
     /// port does not exist here (the endpoint controller then leaves the pod out for that port).
     pub fn resolve_target_port(&self, target: &TargetPort) -> Option<u16> {
@@ -321,7 +338,42 @@ pub struct Service {
     pub load_balancer_ingress: Vec<Ipv4Addr>,
 }
 
+/// `sessionAffinityConfig.clientIP.timeoutSeconds` when not given: 3 hours (§1.7).
+pub const DEFAULT_AFFINITY_TIMEOUT: Duration = Duration::from_secs(10_800);
+
 impl Service {
+    /// A Service in `default` with one unnamed TCP port `port` → `target_port` and the API
+    /// server's defaults for the rest: both traffic policies Cluster, no affinity, nothing
+    /// assigned yet (clusterIP, nodePort and the LB ingress are allocated later).
+    pub fn new(
+        name: &str,
+        type_: ServiceType,
+        selector: BTreeMap<String, String>,
+        port: u16,
+        target_port: u16,
+    ) -> Service {
+        Service {
+            name: name.into(),
+            namespace: "default".into(),
+            type_,
+            selector,
+            ports: vec![ServicePort {
+                name: String::new(),
+                port,
+                target_port: TargetPort::Number(target_port),
+                node_port: None,
+                protocol: crate::net::Protocol::Tcp,
+            }],
+            cluster_ip: None,
+            external_traffic_policy: TrafficPolicy::Cluster,
+            internal_traffic_policy: TrafficPolicy::Cluster,
+            health_check_node_port: None,
+            session_affinity: None,
+            external_ips: vec![],
+            load_balancer_source_ranges: vec![],
+            load_balancer_ingress: vec![],
+        }
+    }
     /// `namespace/name`.
     pub fn namespaced_name(&self) -> String {
         format!("{}/{}", self.namespace, self.name)

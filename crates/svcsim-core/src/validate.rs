@@ -206,30 +206,9 @@ pub fn check(cluster: &Cluster) -> Vec<Problem> {
 mod tests {
     use super::*;
     use crate::cluster::*;
-    use crate::net::Protocol;
 
     fn svc(name: &str, type_: ServiceType) -> Service {
-        Service {
-            name: name.into(),
-            namespace: "default".into(),
-            type_,
-            selector: [("app".to_string(), name.to_string())].into(),
-            ports: vec![ServicePort {
-                name: String::new(),
-                port: 80,
-                target_port: TargetPort::Number(8080),
-                node_port: None,
-                protocol: Protocol::Tcp,
-            }],
-            cluster_ip: None,
-            external_traffic_policy: TrafficPolicy::Cluster,
-            internal_traffic_policy: TrafficPolicy::Cluster,
-            health_check_node_port: None,
-            session_affinity: None,
-            external_ips: vec![],
-            load_balancer_source_ranges: vec![],
-            load_balancer_ingress: vec![],
-        }
+        Service::new(name, type_, [("app".to_string(), name.to_string())].into(), 80, 8080)
     }
 
     fn messages(c: &Cluster) -> Vec<String> {
@@ -248,17 +227,8 @@ mod tests {
         b.ports.push(b.ports[0].clone());
         c.services = vec![a, b];
         c.add_pod(Pod {
-            name: "p".into(),
-            namespace: "default".into(),
-            labels: [("app".to_string(), "a".to_string())].into(),
-            node: NodeId(0),
             ip: Ipv4Addr::new(10, 244, 1, 9),
-            ready: true,
-            terminating: false,
-            deleted: false,
-            ports: vec![],
-            app: App::Echo,
-            owner: None,
+            ..Pod::new("p", [("app".to_string(), "a".to_string())].into(), NodeId(0), App::Echo)
         });
         expect_test::expect![[r#"
             [

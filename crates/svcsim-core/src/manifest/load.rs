@@ -450,7 +450,7 @@ fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: Strin
     let affinity = spec
         .get(cx, "sessionAffinity")
         .and_then(|n| read::one_of(cx, n, "spec.sessionAffinity", &["None", "ClientIP"]));
-    let mut timeout = Duration::from_secs(10_800);
+    let mut timeout = DEFAULT_AFFINITY_TIMEOUT;
     if let Some(cfg) = spec.get(cx, "sessionAffinityConfig")
         && let Some(mut cm) = Map::new(cx, cfg, "spec.sessionAffinityConfig")
     {
@@ -914,22 +914,39 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
     s
 }
 
+/// A timeline action's one-entry map `{<kind>/<name>: value}`: (key, name, value), or an error
+/// saying `usage` (not exactly one entry) or `only` (another kind).
+fn one_target<'n>(
+    cx: &mut Cx<'_>,
+    node: &'n YNode,
+    path: &str,
+    prefix: &str,
+    usage: &str,
+    only: &str,
+) -> Option<(String, String, &'n YNode)> {
+    let mut m = Map::new(cx, node, path)?;
+    let entries = m.entries();
+    let [(target, _, value)] = entries.as_slice() else {
+        cx.error(path, node.pos, usage);
+        return None;
+    };
+    let Some(name) = target.strip_prefix(prefix) else {
+        cx.error(path, node.pos, format!("{target:?}: {only}"));
+        return None;
+    };
+    Some((target.clone(), name.to_string(), value))
+}
+
 fn read_event_action(cx: &mut Cx<'_>, em: &mut Map<'_>, path: &str, pos: Pos) -> Option<EventAction> {
     if let Some(p) = em.get(cx, "patch") {
-        let mut pm = Map::new(cx, p, &format!("{path}.patch"))?;
-        let entries = pm.entries();
-        let [(target, _, body)] = entries.as_slice() else {
-            cx.error(&format!("{path}.patch"), p.pos, "patch one object: {service/<name>: {spec: {...}}}");
-            return None;
-        };
-        let Some(service) = target.strip_prefix("service/") else {
-            cx.error(
-                &format!("{path}.patch"),
-                p.pos,
-                format!("{target:?}: only Services can be patched (service/<name>)"),
-            );
-            return None;
-        };
+        let (target, service, body) = one_target(
+            cx,
+            p,
+            &format!("{path}.patch"),
+            "service/",
+            "patch one object: {service/<name>: {spec: {...}}}",
+            "only Services can be patched (service/<name>)",
+        )?;
         let bpath = format!("{path}.patch.{target}");
         let mut bm = Map::new(cx, body, &bpath)?;
         let spec = bm.get(cx, "spec");
@@ -946,7 +963,7 @@ fn read_event_action(cx: &mut Cx<'_>, em: &mut Map<'_>, path: &str, pos: Pos) ->
         let affinity = sm
             .get(cx, "sessionAffinity")
             .and_then(|n| read::one_of(cx, n, &format!("{bpath}.spec.sessionAffinity"), &["None", "ClientIP"]))
-            .map(|a| (a == "ClientIP").then_some(Duration::from_secs(10_800)));
+            .map(|a| (a == "ClientIP").then_some(DEFAULT_AFFINITY_TIMEOUT));
         for (key, k, _) in sm.entries() {
             if !matches!(key.as_str(), "externalTrafficPolicy" | "internalTrafficPolicy" | "sessionAffinity") {
                 cx.error(
@@ -959,20 +976,14 @@ fn read_event_action(cx: &mut Cx<'_>, em: &mut Map<'_>, path: &str, pos: Pos) ->
         return Some(EventAction::Patch { service: service.to_string(), etp, itp, affinity });
     }
     if let Some(s) = em.get(cx, "scale") {
-        let mut sm = Map::new(cx, s, &format!("{path}.scale"))?;
-        let entries = sm.entries();
-        let [(target, _, n)] = entries.as_slice() else {
-            cx.error(&format!("{path}.scale"), s.pos, "scale one Deployment: {deployment/<name>: <replicas>}");
-            return None;
-        };
-        let Some(deployment) = target.strip_prefix("deployment/") else {
-            cx.error(
-                &format!("{path}.scale"),
-                s.pos,
-                format!("{target:?}: only Deployments scale (deployment/<name>)"),
-            );
-            return None;
-        };
+        let (target, deployment, n) = one_target(
+            cx,
+            s,
+            &format!("{path}.scale"),
+            "deployment/",
+            "scale one Deployment: {deployment/<name>: <replicas>}",
+            "only Deployments scale (deployment/<name>)",
+        )?;
         let replicas = read::integer(cx, n, &format!("{path}.scale.{target}"), 0, limits::MAX_PODS as i64)? as u32;
         return Some(EventAction::Scale { deployment: deployment.to_string(), replicas });
     }

@@ -193,7 +193,7 @@ fn session_affinity_pins_a_client_to_one_pod() {
     let spread = run(two_nodes(4, TrafficPolicy::Cluster), vec![laptop()], 40, vec![]);
     assert!(answered_pods(&spread).len() > 1);
     let mut c = two_nodes(4, TrafficPolicy::Cluster);
-    c.services[0].session_affinity = Some(Duration::from_secs(10_800));
+    c.services[0].session_affinity = Some(DEFAULT_AFFINITY_TIMEOUT);
     let sticky = run(c, vec![laptop()], 40, vec![]);
     assert_eq!(
         answered_pods(&sticky).len(),

@@ -30,27 +30,7 @@ pub fn deployment(name: &str, replicas: u32, app: App, port: u16) -> Deployment 
 }
 
 pub fn service(name: &str, selects: &str, type_: ServiceType, policy: TrafficPolicy) -> Service {
-    Service {
-        name: name.into(),
-        namespace: "default".into(),
-        type_,
-        selector: labels(&[("app", selects)]),
-        ports: vec![ServicePort {
-            name: String::new(),
-            port: 80,
-            target_port: TargetPort::Number(8080),
-            node_port: None,
-            protocol: Protocol::Tcp,
-        }],
-        cluster_ip: None,
-        external_traffic_policy: policy,
-        internal_traffic_policy: TrafficPolicy::Cluster,
-        health_check_node_port: None,
-        session_affinity: None,
-        external_ips: vec![],
-        load_balancer_source_ranges: vec![],
-        load_balancer_ingress: vec![],
-    }
+    Service { external_traffic_policy: policy, ..Service::new(name, type_, labels(&[("app", selects)]), 80, 8080) }
 }
 
 pub fn external(name: &str, ip: Ipv4Addr, target: Target, schedule: Schedule) -> Client {
@@ -93,19 +73,7 @@ pub fn seed(duration_s: u64, patch_at: Option<u64>) -> Scenario {
 
 /// A pod that no Deployment owns, like the tutorial's busybox.
 pub fn standalone_pod(cluster: &mut Cluster, name: &str, node: u32, app: App) {
-    cluster.add_pod(Pod {
-        name: name.into(),
-        namespace: "default".into(),
-        labels: labels(&[("run", name)]),
-        node: NodeId(node),
-        ip: Ipv4Addr::UNSPECIFIED,
-        ready: true,
-        terminating: false,
-        deleted: false,
-        ports: vec![],
-        app,
-        owner: None,
-    });
+    cluster.add_pod(Pod::new(name, labels(&[("run", name)]), NodeId(node), app));
 }
 
 /// The "Using Source IP" tutorial's cluster (§4): 3 nodes, one echoserver pod (on node-0),
