@@ -378,6 +378,31 @@ mod tests {
                 "editor must be open or closed, not \"1\"",
             ]
         );
+        let f =
+            parse(&format!("provider=moon&seed=x&compare=yes&embed=true&step=0&lesson={}", "l".repeat(41)), PRESETS);
+        assert_eq!((f.compare, f.embed, f.lesson), (false, false, None));
+        assert_eq!(
+            f.problems,
+            [
+                "provider must be azure, aws, gcp or none, not \"moon\"",
+                "seed must be a whole number, not \"x\"",
+                "compare must be 1 or 0, not \"yes\"",
+                "embed must be 1 or 0, not \"true\"",
+                "step must be a step number from 1, not \"0\"",
+                format!("lesson must be a lesson name, not {:?}", "l".repeat(40)).as_str(),
+            ]
+        );
+        for (ch, problem) in [
+            ("5s:etp:local", "ch: etp \"local\"; the changes were ignored"),
+            ("5s:replicas:51", "ch: replicas \"51\"; the changes were ignored"),
+            ("25h:etp:Local", "ch: \"25h\" is not a time within 24h; the changes were ignored"),
+            (
+                "5s:affinity:maybe",
+                "ch: \"5s:affinity:maybe\" is not etp, affinity or replicas; the changes were ignored",
+            ),
+        ] {
+            assert_eq!(parse(&format!("ch=1s:etp:Local,{ch}"), PRESETS).problems, [problem], "{ch}");
+        }
         let many = (0..65).map(|i| format!("{i}s:replicas:1")).collect::<Vec<_>>().join(",");
         assert_eq!(
             parse(&format!("ch={many}"), PRESETS).problems,
