@@ -376,8 +376,7 @@ impl Model {
         m.editor.open |= f.editor;
         m.embed = f.embed;
         if f.compare {
-            m.twin = Some(Rc::clone(&m.engine));
-            m.rebuild();
+            m.run(true);
         }
         if let Some(t) = f.t {
             m.t = t as f64 / 1e6;
@@ -557,16 +556,16 @@ impl Model {
 
     /// The scenario with the user's shape and changes.
     fn scenario(&self) -> Result<Scenario, Vec<String>> {
-        self.scenario_with(self.shape.etp)
+        self.scenario_with(None)
     }
 
-    /// The scenario, with externalTrafficPolicy forced on every external Service if `etp` says so.
-    /// Forced (compare mode) means no timeline change may switch it back.
-    fn scenario_with(&self, etp: Option<TrafficPolicy>) -> Result<Scenario, Vec<String>> {
+    /// The scenario; with `forced`, externalTrafficPolicy is that on every external Service for
+    /// the whole run (compare mode: no timeline change switches it back).
+    fn scenario_with(&self, forced: Option<TrafficPolicy>) -> Result<Scenario, Vec<String>> {
         let overrides = Overrides {
             nodes: self.shape.nodes,
             provider: self.shape.provider,
-            external_traffic_policy: etp,
+            external_traffic_policy: forced.or(self.shape.etp),
             seed: self.shape.seed,
             ..Overrides::default()
         };
@@ -591,28 +590,31 @@ impl Model {
         }
         s.changes = self.base.changes.clone();
         s.changes.extend(self.user_changes.iter().cloned());
-        if self.twin.is_some() {
+        if forced.is_some() {
             s.changes.retain(|c| !matches!(c.change, Change::ExternalTrafficPolicy { .. }));
         }
         s.changes.sort_by_key(|c| c.at);
         Ok(s)
     }
 
+    /// Re-runs the scenario as it now stands, as one run or as the compare pair.
     fn rebuild(&mut self) {
-        if self.twin.is_some() {
-            match (self.scenario_with(Some(TrafficPolicy::Cluster)), self.scenario_with(Some(TrafficPolicy::Local))) {
-                (Ok(cluster), Ok(local)) => {
-                    self.engine = Rc::new(RefCell::new(Engine::new(cluster)));
-                    self.twin = Some(Rc::new(RefCell::new(Engine::new(local))));
-                    self.catch_up();
-                }
-                (Err(errors), _) | (_, Err(errors)) => self.notices.extend(errors),
-            }
-            return;
-        }
-        match self.scenario() {
-            Ok(s) => {
-                self.engine = Rc::new(RefCell::new(Engine::new(s)));
+        self.run(self.twin.is_some());
+    }
+
+    /// Starts the run (`compare`: the Cluster run and its Local twin) from the scenario. If the
+    /// scenario cannot be built, the page keeps what it shows and the problems become notices.
+    fn run(&mut self, compare: bool) {
+        let runs = if compare {
+            self.scenario_with(Some(TrafficPolicy::Cluster))
+                .and_then(|cluster| Ok((cluster, Some(self.scenario_with(Some(TrafficPolicy::Local))?))))
+        } else {
+            self.scenario().map(|s| (s, None))
+        };
+        match runs {
+            Ok((main, twin)) => {
+                self.engine = Rc::new(RefCell::new(Engine::new(main)));
+                self.twin = twin.map(|s| Rc::new(RefCell::new(Engine::new(s))));
                 self.catch_up();
             }
             Err(errors) => self.notices.extend(errors),
@@ -766,12 +768,7 @@ impl Reducible for Model {
             Action::Lesson(None) => m.lesson = None,
             Action::Compare(on) => {
                 if on != m.twin.is_some() {
-                    // A placeholder until rebuild makes both runs from the same scenario.
-                    m.twin = on.then(|| Rc::clone(&m.engine));
-                    m.rebuild();
-                    if m.twin.as_ref().is_some_and(|t| Rc::ptr_eq(t, &m.engine)) {
-                        m.twin = None; // the scenario could not be rebuilt: stay as we were
-                    }
+                    m.run(on);
                 }
             }
             Action::LessonStep(dir) => {
@@ -969,6 +966,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn compare_runs_cluster_and_local_on_one_cursor_and_comes_back() {
+        let policy = |e: &Rc<RefCell<Engine>>| e.borrow().sim.scenario().cluster.services[0].external_traffic_policy;
+        let mut m = Model::from_fragment("#preset=aks-blog-switch&t=150s", false);
+        m = reduce(m, Action::Compare(true));
+        let twin = m.twin.clone().expect("compare mode");
+        assert_eq!((policy(&m.engine), policy(&twin)), (TrafficPolicy::Cluster, TrafficPolicy::Local));
+        assert!(
+            m.engine
+                .borrow()
+                .sim
+                .scenario()
+                .changes
+                .iter()
+                .all(|c| !matches!(c.change, Change::ExternalTrafficPolicy { .. })),
+            "the preset's own switch to Local at 90 s is dropped from the Cluster side"
+        );
+        m = reduce(m, Action::Seek(200.0));
+        assert!(m.engine.borrow().computed() >= 200.0 && twin.borrow().computed() >= 200.0, "one cursor drives both");
+        assert_eq!(m.to_fragment(), "preset=aks-blog-switch&t=200s&compare=1");
+        assert!(Model::from_fragment(&m.to_fragment(), false).twin.is_some(), "a link reopens compare mode");
+        m = reduce(m, Action::Compare(false));
+        assert!(m.twin.is_none());
+        assert_eq!(m.policy_at(), TrafficPolicy::Local, "one run again, with the preset's own switch");
     }
 
     #[test]
