@@ -166,6 +166,10 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
             _ => f.problems.push(format!("unknown link parameter {:?}", truncate(key))),
         }
     }
+    // The link's own YAML takes the place of a preset: keep one scenario, as `encode` does.
+    if f.yaml.is_some() {
+        f.preset = None;
+    }
     f
 }
 
@@ -233,6 +237,21 @@ pub fn encode(f: &Fragment) -> String {
         out.push(format!("lesson={lesson}&step={step}"));
     }
     out.join("&")
+}
+
+/// The fuzzer's entry point (`fuzz/fuzz_targets/fragment.rs`, replayed by
+/// `web/tests/fuzz_regressions.rs`): any text as a link fragment.
+///
+/// Contracts: [`parse`] never panics; whatever it accepts, [`encode`] writes back as a link that
+/// parses, without a problem, to the same state.
+#[doc(hidden)]
+pub fn fuzz(data: &[u8]) {
+    const PRESETS: [&str; 2] = ["aks-blog", "gke"];
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let f = parse(text, &PRESETS);
+    let link = encode(&f);
+    let again = parse(&link, &PRESETS);
+    assert_eq!(again, Fragment { problems: Vec::new(), ..f }, "{link:?} did not read back as what was accepted");
 }
 
 /// YAML as it travels in a link: raw DEFLATE at the best level, then base64url without padding

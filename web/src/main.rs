@@ -1,15 +1,7 @@
 //! The svcsim web app's entry point: a panic hook that replaces a blank page with an error panel,
 //! then the root component.
 
-mod app;
-mod export;
-mod fragment;
-mod layout;
-mod lesson;
-mod model;
-mod ui;
-mod view;
-
+use svcsim_web::app;
 use wasm_bindgen::JsCast;
 
 fn main() {

@@ -1093,6 +1093,21 @@ mod tests {
     }
 
     #[test]
+    fn one_call_computes_at_most_the_event_budget_so_a_frame_never_freezes() {
+        let mut e = Engine::new(Model::with_preset("aks-blog", false).base.as_ref().clone());
+        let before = e.sim.record().events;
+        // Ten hours ahead in one call (a seek far into an open-ended run) stops after the
+        // budget, give or take the one step that crossed it; later calls carry on.
+        assert!(e.extend(36_000.0));
+        let ran = e.sim.record().events - before;
+        assert!((EVENT_BUDGET..EVENT_BUDGET * 2).contains(&ran), "{ran} events in one call");
+        assert!(e.computed() < 36_000.0);
+        let reached = e.computed();
+        assert!(e.extend(36_000.0));
+        assert!(e.computed() > reached);
+    }
+
+    #[test]
     fn stepping_moves_between_events_and_pauses() {
         let mut m = Model::with_preset("aks-blog", false);
         m = reduce(m, Action::Step(1));

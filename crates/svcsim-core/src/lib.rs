@@ -19,6 +19,7 @@
 //! - [`explain`]: one request's journey in plain words, for `svcsim explain` and the inspector.
 //! - [`manifest`]: the scenario edge: Kubernetes YAML to a [`scenario::Scenario`], with located problems.
 //! - [`validate`]: the API server's rules that matter to routing, every problem with its field.
+//! - `fuzz`: the fuzzers' entry points, shared by `fuzz/` and the regression tests.
 //!
 //! Architecture invariants (checked in CI, see ARCHITECTURE.md):
 //! - no IO, no wall clock, no OS randomness and no web dependencies: the crate builds
@@ -33,6 +34,8 @@ pub mod cluster;
 pub mod conntrack;
 pub mod endpoints;
 pub mod explain;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod kube_proxy;
 pub mod lb;
 pub mod manifest;

@@ -126,6 +126,8 @@ struct State<'a> {
     dnat: Option<SocketAddrV4>,
     net: &'a NodeNet,
     hits: Vec<RuleHit>,
+    /// Chains entered and not yet left, to stop a jump loop.
+    depth: usize,
 }
 
 enum Flow {
@@ -139,8 +141,15 @@ enum Flow {
 
 /// Walks the first packet with header `pkt` through `rules` on the node described by `net`.
 pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, chooser: &mut dyn Chooser) -> Walk {
-    let mut st =
-        State { header: pkt, original_src: *pkt.src.ip(), mark: false, dnat: None, net, hits: Vec::with_capacity(8) };
+    let mut st = State {
+        header: pkt,
+        original_src: *pkt.src.ip(),
+        mark: false,
+        dnat: None,
+        net,
+        hits: Vec::with_capacity(8),
+        depth: 0,
+    };
     let nat_hook = match origin {
         Origin::Routed => chains::PREROUTING,
         Origin::Host => chains::OUTPUT,
@@ -179,10 +188,33 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
     Walk { before: pkt, after: st.header, verdict, delivery, dnat: st.dnat, masqueraded, marked, hits: st.hits }
 }
 
+/// Walks `chain` of `table`, jumping as its rules say.
+///
+/// A walk nested deeper than the table has chains has entered some chain twice: a jump loop.
+/// The kernel refuses to load such a table (`iptables-restore` fails with ELOOP) and kube-proxy
+/// never writes one, so this only guards hand-made rulesets: the packet is dropped, with the
+/// reason, instead of the walk recursing forever.
 fn walk(rules: &Ruleset, table: Table, chain: &str, st: &mut State<'_>, chooser: &mut dyn Chooser) -> Flow {
     let Some((chain_name, chain_rules)) = rules.table(table).get_key_value(chain) else {
         return Flow::Continue;
     };
+    if st.depth > rules.table(table).chains.len() {
+        return Flow::Drop(format!("jump loop through {chain_name}: the kernel would refuse this table (ELOOP)"));
+    }
+    st.depth += 1;
+    let flow = walk_rules(rules, table, chain_name, chain_rules, st, chooser);
+    st.depth -= 1;
+    flow
+}
+
+fn walk_rules(
+    rules: &Ruleset,
+    table: Table,
+    chain_name: &ChainName,
+    chain_rules: &[Rc<Rule>],
+    st: &mut State<'_>,
+    chooser: &mut dyn Chooser,
+) -> Flow {
     for rule in chain_rules {
         if !rule.matches.iter().all(|m| matches(m, st, chooser)) {
             continue;

@@ -52,6 +52,18 @@ struct Origin {
     positions: BTreeMap<String, Pos>,
 }
 
+/// `pos`, or the end of `text` if `pos` lies past it: the parser reports an unexpected end of a
+/// text without a final newline on the line after the last, which an editor does not have.
+/// Lines break at CR LF, LF and a lone CR, as in YAML.
+fn clamp_to_text(text: &str, pos: Pos) -> Pos {
+    let normalized = text.replace("\r\n", "\n");
+    let lines: Vec<&str> = normalized.split(['\n', '\r']).collect();
+    match lines.last() {
+        Some(last) if pos.line > lines.len() => Pos { line: lines.len(), col: last.chars().count() + 1 },
+        _ => pos,
+    }
+}
+
 /// Loads a scenario: every error at once in `Err`, warnings included.
 pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Vec::new();
@@ -66,7 +78,7 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
     }
     let docs = match tree::parse(text, tree::Limits::default()) {
         Ok(d) => d,
-        Err(e) => return Err(fail(format!("YAML syntax: {}", e.message), Some(e.pos))),
+        Err(e) => return Err(fail(format!("YAML syntax: {}", e.message), Some(clamp_to_text(text, e.pos)))),
     };
 
     let mut sim_doc = None;

@@ -263,6 +263,13 @@ fn a_file_without_a_service_and_broken_yaml_are_errors() {
             3:1: error: YAML syntax: while parsing a flow sequence, expected ',' or ']'
         "#]],
     );
+    // Without a final newline the end of the text is on the last line, not past it.
+    check_errors(
+        "kind: Service\nmetadata: {name",
+        expect![[r#"
+            2:16: error: YAML syntax: while parsing a flow mapping, did not find expected ',' or '}'
+        "#]],
+    );
 }
 
 #[test]
@@ -290,4 +297,20 @@ fn limits_have_errors_that_name_them() {
     );
     let err = load(&pods, &Overrides::default()).unwrap_err();
     assert!(err.iter().any(|d| d.to_string().contains("10001 is outside 0-10000")), "{err:?}");
+    // Pods of all Deployments together.
+    let deployment = |name: &str| {
+        format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  replicas: 6000\n  selector: {{matchLabels: {{app: web}}}}\n  template: {{metadata: {{labels: {{app: web}}}}, spec: {{containers: [{{name: c}}]}}}}\n"
+        )
+    };
+    let total = format!("{SERVICE}{}{}", deployment("a"), deployment("b"));
+    let err = load(&total, &Overrides::default()).unwrap_err();
+    assert!(
+        err.iter().any(|d| d.to_string().contains("12000 pods (replicas and Pods): the limit is 10000")),
+        "{err:?}"
+    );
+    // Nesting deeper than any manifest needs.
+    let deep = format!("{SERVICE}---\nx: {}{}\n", "[".repeat(100), "]".repeat(100));
+    let err = load(&deep, &Overrides::default()).unwrap_err();
+    assert!(err.iter().any(|d| d.to_string().contains("nesting deeper than 64 levels")), "{err:?}");
 }

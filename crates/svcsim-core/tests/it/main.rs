@@ -3,6 +3,7 @@
 mod behaviours;
 mod determinism;
 mod fixtures;
+mod fuzz_regressions;
 mod golden;
 mod properties;
 mod seed;

@@ -1,0 +1,208 @@
+//! Fuzzing entry points: each takes arbitrary bytes, must never panic or hang, and asserts the
+//! contracts a user relies on.
+//!
+//! `fuzz/` drives them with cargo-fuzz (libFuzzer, nightly); `tests/it/fuzz_regressions.rs` replays
+//! the kept corpus and every crash ever found through the same functions on stable, in CI. They
+//! live in the crate, not in `fuzz/`, so the regression tests and the fuzzer run the same code.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+use crate::kube_proxy::{
+    self as eval, ChainName, Chooser, CtStates, Delivery, Match, NodeNet, Origin, Rule, Ruleset, Table, Target,
+    Verdict, chains,
+};
+use crate::manifest::{self, Overrides, Severity};
+use crate::net::{Header, Ipv4Cidr};
+use crate::sim::Sim;
+use crate::time::{Duration, Instant};
+
+/// The scenario edge: any text through [`manifest::load`] (which validates), then a short run of
+/// what loaded.
+///
+/// Contracts: a rejected file has at least one error, and every located problem points inside
+/// the text; a file that loads runs, deterministically, and every request it sent is accounted
+/// for with an outcome.
+pub fn scenario(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let loaded = match manifest::load(text, &Overrides::default()) {
+        Ok(loaded) => loaded,
+        Err(diags) => {
+            assert!(diags.iter().any(|d| d.severity == Severity::Error), "rejected without an error: {diags:?}");
+            // YAML breaks lines at CR LF, LF and a lone CR (as most editors do).
+            let lines = text.replace("\r\n", "\n").split(['\n', '\r']).count();
+            for d in &diags {
+                if let Some(pos) = d.pos {
+                    assert!(pos.line >= 1 && pos.line <= lines, "{d} points outside a {lines}-line text");
+                }
+            }
+            return;
+        }
+    };
+    let mut scenario = loaded.scenario;
+    // Big clusters are the benchmarks' business; the fuzzer wants many small runs.
+    if scenario.cluster.nodes.len() > 16 || scenario.cluster.deployments.iter().map(|d| d.replicas).sum::<u32>() > 64 {
+        return;
+    }
+    scenario.duration = scenario.duration.min(Duration::from_secs(3));
+    let until = Instant::ZERO + scenario.duration;
+    let first = Sim::new(scenario.clone()).run_until(until).trace_text();
+    let mut sim = Sim::new(scenario);
+    let run = sim.run_until(until);
+    assert_eq!(first, run.trace_text(), "the same scenario gave two different traces");
+}
+
+/// The packet evaluator on random rule sets: the bytes choose the chains, rules, packet and the
+/// random choices of `-m statistic` / `-m recent`.
+///
+/// Contracts: the walk ends (jump loops included, which the kernel itself would refuse to load);
+/// it is deterministic; the packet's source changes only by MASQUERADE, to the node's address
+/// for the destination, and its destination only by the DNAT recorded; a DNAT or a drop is
+/// explained by a rule that fired.
+pub fn packet(data: &[u8]) {
+    let mut b = Bytes(data);
+    let rules = ruleset(&mut b);
+    let net =
+        NodeNet { node_ip: ADDRS[0], bridge_ip: b.bool().then_some(ADDRS[1]), pod_cidr: Ipv4Cidr::new(ADDRS[2], 24) };
+    let origin = if b.bool() { Origin::Routed } else { Origin::Host };
+    let pkt =
+        Header::new(SocketAddrV4::new(b.pick(&ADDRS), b.u16()), SocketAddrV4::new(b.pick(&ADDRS), b.pick(&PORTS)));
+    let choices = b.0;
+
+    let walk = eval::evaluate(&rules, &net, origin, pkt, &mut ByteChooser(Bytes(choices)));
+    let again = eval::evaluate(&rules, &net, origin, pkt, &mut ByteChooser(Bytes(choices)));
+    assert_eq!(walk, again, "the same packet and choices walked two ways");
+
+    assert_eq!(walk.before, pkt);
+    if walk.masqueraded {
+        assert_eq!(walk.delivery, Delivery::Forward, "MASQUERADE happens in POSTROUTING, on the way out");
+        assert_eq!(*walk.after.src.ip(), net.masquerade_source(*walk.after.dst.ip()));
+        assert_eq!(walk.after.src.port(), pkt.src.port());
+    } else {
+        assert_eq!(walk.after.src, pkt.src, "the source changed without MASQUERADE");
+    }
+    match walk.dnat {
+        Some(to) => {
+            assert_eq!(walk.after.dst, to, "the destination is not the DNAT target");
+            assert!(walk.hits.iter().any(|h| matches!(h.rule.target, Target::Dnat(_))), "DNAT without a DNAT rule");
+        }
+        None => assert_eq!(walk.after.dst, pkt.dst, "the destination changed without DNAT"),
+    }
+    if let Verdict::Drop { .. } | Verdict::Reject { .. } = walk.verdict {
+        assert!(!walk.masqueraded, "a dropped packet never reaches POSTROUTING");
+    }
+    for hit in &walk.hits {
+        let chain = rules.table(hit.table).get(hit.chain.as_str()).expect("a hit names a chain of the ruleset");
+        assert!(chain.iter().any(|r| Rc::ptr_eq(r, &hit.rule)), "a hit names a rule of its chain");
+    }
+}
+
+/// Addresses the random rules and packets draw from: the node, its cbr0, a local pod, a remote
+/// pod, a client, a load balancer, a ClusterIP and loopback.
+const ADDRS: [Ipv4Addr; 8] = [
+    Ipv4Addr::new(10, 240, 0, 4),
+    Ipv4Addr::new(10, 244, 0, 1),
+    Ipv4Addr::new(10, 244, 0, 5),
+    Ipv4Addr::new(10, 244, 1, 7),
+    Ipv4Addr::new(203, 0, 113, 9),
+    Ipv4Addr::new(20, 1, 2, 3),
+    Ipv4Addr::new(10, 0, 0, 10),
+    Ipv4Addr::new(127, 0, 0, 1),
+];
+const PORTS: [u16; 4] = [80, 8080, 30080, 10256];
+const CHAINS: [&str; 10] = [
+    chains::PREROUTING,
+    chains::OUTPUT,
+    chains::INPUT,
+    chains::FORWARD,
+    chains::POSTROUTING,
+    chains::KUBE_SERVICES,
+    chains::KUBE_MARK_MASQ,
+    chains::KUBE_POSTROUTING,
+    "KUBE-SVC-FUZZAAAAAAAAAAAA",
+    "KUBE-SEP-FUZZBBBBBBBBBBBB",
+];
+
+fn ruleset(b: &mut Bytes<'_>) -> Ruleset {
+    let mut rules = Ruleset::default();
+    for _ in 0..b.u8() % 48 {
+        let table = if b.bool() { Table::Nat } else { Table::Filter };
+        let chain = ChainName::new(b.pick(&CHAINS));
+        let matches = (0..b.u8() % 4).map(|_| a_match(b)).collect();
+        let target = match b.u8() % 9 {
+            0 => Target::Jump(ChainName::new(b.pick(&CHAINS))),
+            1 => Target::Return,
+            2 => Target::Accept,
+            3 => Target::Drop,
+            4 => Target::Reject,
+            5 => Target::Dnat(SocketAddrV4::new(b.pick(&ADDRS), b.pick(&PORTS))),
+            6 => Target::MarkMasq,
+            7 => Target::ClearMasq,
+            _ => Target::Masquerade,
+        };
+        let comment = b.bool().then(|| "fuzz rule".to_string());
+        let rule = Rc::new(Rule::new(comment, matches, target));
+        match table {
+            Table::Nat => rules.nat.append(&chain, rule),
+            Table::Filter => rules.filter.append(&chain, rule),
+        }
+    }
+    rules
+}
+
+fn a_match(b: &mut Bytes<'_>) -> Match {
+    let name = || ChainName::new("KUBE-SEP-FUZZBBBBBBBBBBBB");
+    match b.u8() % 11 {
+        0 => Match::Tcp,
+        1 => Match::Src { cidr: Ipv4Cidr::new(b.pick(&ADDRS), b.u8() % 33), negated: b.bool() },
+        2 => Match::Dst(b.pick(&ADDRS)),
+        3 => Match::DstPort(b.pick(&PORTS)),
+        4 => Match::SrcTypeLocal,
+        5 => Match::DstTypeLocal,
+        6 => Match::Mark { negated: b.bool() },
+        7 => Match::CtState(*b.pick_ref(&[CtStates::New, CtStates::Invalid, CtStates::RelatedEstablished])),
+        8 => Match::Statistic { one_in: u32::from(b.u8() % 4) + 1 },
+        9 => Match::RecentCheck { name: name(), seconds: 10_800 },
+        _ => Match::RecentSet { name: name() },
+    }
+}
+
+/// `-m statistic` and `-m recent` decided by the remaining bytes (then: never matches).
+struct ByteChooser<'a>(Bytes<'a>);
+
+impl Chooser for ByteChooser<'_> {
+    fn statistic(&mut self, one_in: u32) -> bool {
+        u32::from(self.0.u8()) % one_in == 0
+    }
+    fn recent_check(&mut self, _: &ChainName, _: Ipv4Addr, _: u32) -> bool {
+        self.0.bool()
+    }
+    fn recent_set(&mut self, _: &ChainName, _: Ipv4Addr) {}
+}
+
+/// Reads choices off the fuzzer's bytes; past the end every read is zero.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((first, rest)) => {
+                self.0 = rest;
+                *first
+            }
+            None => 0,
+        }
+    }
+    fn bool(&mut self) -> bool {
+        self.u8() & 1 == 1
+    }
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        *self.pick_ref(items)
+    }
+    fn pick_ref<'t, T>(&mut self, items: &'t [T]) -> &'t T {
+        &items[usize::from(self.u8()) % items.len()]
+    }
+}

@@ -1,0 +1,12 @@
+//! The svcsim web app as a library: the Yew components ([`app`], [`ui`]) and the pure modules
+//! they are built on — the reducer ([`model`]), view models ([`view`], [`layout`]), link state
+//! ([`fragment`]), lessons and exports — which are tested natively and fuzzed (`fuzz/`).
+
+pub mod app;
+pub mod export;
+pub mod fragment;
+pub mod layout;
+pub mod lesson;
+pub mod model;
+pub mod ui;
+pub mod view;
