@@ -4,6 +4,7 @@
 //! Every command first installs what it needs, each tool only when it is missing or at the wrong
 //! version (see [`bootstrap`]), so the README's two commands work on a fresh machine.
 
+mod bench;
 mod bootstrap;
 mod cmd;
 mod static_server;
@@ -49,9 +50,20 @@ enum Command {
     },
     /// Install every tool `test` needs, and nothing else.
     Bootstrap,
-    /// Measure the web budgets (bundle size, first frame, frame times) and write them into
-    /// docs/BENCHMARKS.md. Reports, not pass/fail.
-    BenchWeb,
+    /// Measure the core (natively, and in wasm as a ratio) and the web app (bundle, first frame,
+    /// frame times, memory over a soak), and rewrite docs/BENCHMARKS.md's tables. Reports, not
+    /// pass/fail. Both parts unless one is chosen.
+    Bench {
+        /// Only the core's workloads (native and wasm).
+        #[arg(long, conflicts_with = "web")]
+        core: bool,
+        /// Only the web app.
+        #[arg(long)]
+        web: bool,
+        /// Wall-clock minutes of the web soak (played at 16×).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=120))]
+        soak_minutes: u32,
+    },
 }
 
 fn main() {
@@ -62,7 +74,9 @@ fn main() {
         Command::Test => test::run(),
         Command::E2e { names } => test::e2e_only(&names),
         Command::Bootstrap => bootstrap::ensure(bootstrap::Needs::ALL).map(drop),
-        Command::BenchWeb => bench_web(),
+        Command::Bench { core, web, soak_minutes } => {
+            bench::run(&bench::Options { core: core || !web, web: web || !core, soak_minutes })
+        }
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");
@@ -103,53 +117,6 @@ fn dist() -> Result<()> {
     println!("[xtask] serve it from any path of any static file server, e.g. `python3 -m http.server -d dist`.");
     Ok(())
 }
-
-fn bench_web() -> Result<()> {
-    let env = bootstrap::ensure(bootstrap::Needs::ALL)?;
-    let root = project_root();
-    trunk_build_release(&env)?;
-    let server = static_server::StaticServer::start(&root.join("dist"), "/sub/svcsim/")?;
-    println!("[xtask] measuring the web budgets against {}", server.url);
-    let out = env
-        .command("node")
-        .current_dir(root.join("web/e2e"))
-        .arg("bench/web.mjs")
-        .env("SVCSIM_BASE_URL", &server.url)
-        .env("SVCSIM_DIST", root.join("dist"))
-        .env("CHROMIUM_PATH", &env.chromium)
-        .stderr(std::process::Stdio::inherit())
-        .output()?;
-    drop(server);
-    anyhow::ensure!(out.status.success(), "the web benchmark failed ({})", out.status);
-    let section = String::from_utf8(out.stdout)?;
-    print!("{section}");
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let chromium = cmd::stdout_of(std::process::Command::new(&env.chromium).arg("--version")).unwrap_or_default();
-    let date = cmd::stdout_of(std::process::Command::new("date").args(["-u", "+%Y-%m-%d"])).unwrap_or_default();
-    let block = format!(
-        "{START}\n_Measured by `cargo xtask bench-web` on {date}: {cpu}, {} cores, {chromium}._\n\n{section}{END}",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    let path = root.join("docs/BENCHMARKS.md");
-    let doc = std::fs::read_to_string(&path)?;
-    let updated = match (doc.find(START), doc.find(END)) {
-        (Some(a), Some(b)) => format!("{}{block}{}", &doc[..a], &doc[b + END.len()..]),
-        _ => format!("{doc}\n## Web\n\n{block}\n"),
-    };
-    std::fs::write(&path, updated)?;
-    println!("[xtask] wrote the web section of {}", path.display());
-    Ok(())
-}
-
-const START: &str = "<!-- web-bench:start -->";
-const END: &str = "<!-- web-bench:end -->";
 
 /// `trunk build --release` into dist/.
 fn trunk_build_release(env: &bootstrap::ToolEnv) -> Result<()> {

@@ -63,6 +63,9 @@ pub fn run() -> Result<()> {
     let build = gate(env.command("trunk").current_dir(&root).args(["build", "--release"]));
     record("trunk build --release", build);
     if build == PASS {
+        record("bundle size budget", bundle_budget(&root.join("dist")));
+    }
+    if build == PASS {
         record(
             "browser e2e",
             e2e(&env, &root).unwrap_or_else(|err| {
@@ -83,6 +86,56 @@ pub fn run() -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// The download-size ceiling CI enforces on `dist/`, gzip-compressed file by file, in bytes.
+/// Deterministic, unlike timings: the same sources and Cargo.lock give the same bytes.
+/// docs/BENCHMARKS.md reports the measured size against the 250 KB goal.
+pub const BUNDLE_BUDGET_GZIP: usize = BUNDLE_BUDGET_KB * 1024;
+const BUNDLE_BUDGET_KB: usize = 360;
+
+/// Fails when the release build's files, each gzip-compressed (level 9), add up to more than
+/// [`BUNDLE_BUDGET_GZIP`]; prints each file either way.
+fn bundle_budget(dist: &Path) -> Tally {
+    match bundle_size(dist) {
+        Ok((files, total)) => {
+            for (name, raw, gz) in &files {
+                println!("[xtask]   {name}: {raw} B, {gz} B gzip");
+            }
+            let kb = total as f64 / 1024.0;
+            if total <= BUNDLE_BUDGET_GZIP {
+                println!("[xtask] bundle: {kb:.1} KB gzip, within the {BUNDLE_BUDGET_KB} KB budget");
+                PASS
+            } else {
+                eprintln!("[xtask] bundle: {kb:.1} KB gzip is over the {BUNDLE_BUDGET_KB} KB budget");
+                FAIL
+            }
+        }
+        Err(err) => {
+            eprintln!("[xtask] bundle size: {err:#}");
+            FAIL
+        }
+    }
+}
+
+/// A file's name, raw size and gzip size.
+type Sized = (String, usize, usize);
+
+/// Each file of `dist` with its raw and gzip size (gzip's 18 bytes of framing around miniz_oxide's
+/// level-9 DEFLATE), and the gzip total.
+pub fn bundle_size(dist: &Path) -> Result<(Vec<Sized>, usize)> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dist).with_context(|| format!("reading {}", dist.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            let bytes = fs::read(entry.path())?;
+            let gz = miniz_oxide::deflate::compress_to_vec(&bytes, 9).len() + 18;
+            files.push((entry.file_name().to_string_lossy().into_owned(), bytes.len(), gz));
+        }
+    }
+    files.sort();
+    let total = files.iter().map(|f| f.2).sum();
+    Ok((files, total))
 }
 
 /// A check that passes or fails as a whole.
@@ -197,6 +250,21 @@ fn parse_tap_summary(tap: &str) -> Option<Tally> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bundle_is_measured_file_by_file_compressed() {
+        let dir = std::env::temp_dir().join(format!("svcsim-bundle-{}", std::process::id()));
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        fs::write(dir.join("a.wasm"), vec![7u8; 10_000]).unwrap();
+        fs::write(dir.join("b.js"), "let x = 1;").unwrap();
+        let (files, total) = bundle_size(&dir).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(names, ["a.wasm", "b.js"], "files only, in order");
+        assert_eq!(files[0].1, 10_000);
+        assert!(files[0].2 < 200, "repetitive bytes compress: {}", files[0].2);
+        assert_eq!(total, files[0].2 + files[1].2);
+    }
 
     #[test]
     fn cargo_test_result_lines_are_counted() {

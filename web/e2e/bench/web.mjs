@@ -1,9 +1,10 @@
 // Web budgets, measured (not asserted): bundle size raw and gzip, first frame after navigation
-// (median of 10 loads), and frame times with 50, 200 and 1,000 packets in flight. Prints a
-// Markdown section for docs/BENCHMARKS.md. Run by `cargo xtask bench-web`.
+// (median of 10 loads), frame times with 50, 200 and 1,000 packets in flight, and memory over a
+// time-lapsed soak (SVCSIM_SOAK_MINUTES, default 10). Prints a Markdown section for
+// docs/BENCHMARKS.md. Run by `cargo xtask bench` (or `bench-web`).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { deflateRawSync, gzipSync } from 'node:zlib';
 import { launch, BASE_URL } from '../lib/browser.mjs';
 
 const dist = process.env.SVCSIM_DIST;
@@ -24,7 +25,8 @@ for (const f of readdirSync(dist).sort()) {
 }
 out.push(`| **total** | **${kb(raw)}** | **${kb(gz)}** |`, '', `Budget: ≤ 250 KB gzip in total — ${gz / 1024 <= 250 ? 'met' : 'not met'}.`, '');
 
-const browser = await launch();
+// Precise heap numbers and a callable gc() for the soak.
+const browser = await launch(['--enable-precise-memory-info', '--js-flags=--expose-gc']);
 // First frame: navigation start to the app's first render, median of 10 fresh loads.
 const firsts = [];
 for (let i = 0; i < 10; i++) {
@@ -90,6 +92,46 @@ for (const [target, rate] of [[50, 28], [200, 115], [1000, 570]]) {
   out.push(`| ${r.packets} (target ${target}) | ${pctl(r.deltas, 50).toFixed(1)} | ${pctl(r.deltas, 95).toFixed(1)} | ${pctl(r.deltas, 99).toFixed(1)} | ${r.long} |`);
   await context.close();
 }
-out.push('', 'Budget: p95 ≤ 16.7 ms at 200 packets in flight.');
+out.push('', 'Budget: p95 ≤ 16.7 ms at 1,000 packets in flight.', '');
+
+// Soak: an open-ended run played at 16× for SVCSIM_SOAK_MINUTES of wall time, so hours of
+// scenario time; memory after forced GCs, after warm-up and then every minute.
+const minutes = Number(process.env.SVCSIM_SOAK_MINUTES ?? 10);
+{
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    addEventListener('TrunkApplicationStarted', (e) => { window.__wasm = e.detail.wasm; });
+  });
+  const link = `#yaml=${deflateRawSync(yaml(28), { level: 9 }).toString('base64url')}&speed=16`;
+  await page.goto(new URL(link, BASE_URL).href, { waitUntil: 'load' });
+  await page.getByTestId('app-root').waitFor();
+  const sample = () => page.evaluate(() => {
+    window.gc(); window.gc();
+    return {
+      js: performance.memory.usedJSHeapSize,
+      wasm: window.__wasm.memory.buffer.byteLength,
+      clock: document.querySelector('[data-testid=clock]')?.textContent ?? '',
+    };
+  });
+  await page.waitForTimeout(60_000);
+  const warm = await sample();
+  const series = [];
+  for (let m = 0; m < minutes; m++) {
+    await page.waitForTimeout(60_000);
+    series.push(await sample());
+  }
+  const last = series[series.length - 1] ?? warm;
+  const mb = (n) => (n / 1048576).toFixed(1);
+  const growth = (a, b) => (100 * (b - a) / a).toFixed(1);
+  out.push('### Memory over a time-lapsed soak', '',
+    `A LoadBalancer Service on 4 nodes with a client at 28 requests/s, played at 16× for ${minutes} minutes of wall time after a 1-minute warm-up: scenario clock ${warm.clock} → ${last.clock}. Memory after forced garbage collection.`, '',
+    '| | after warm-up | after the soak | growth |', '|---|---:|---:|---:|',
+    `| JS heap (MB) | ${mb(warm.js)} | ${mb(last.js)} | ${growth(warm.js, last.js)} % |`,
+    `| wasm linear memory (MB) | ${mb(warm.wasm)} | ${mb(last.wasm)} | ${growth(warm.wasm, last.wasm)} % |`, '',
+    `Per minute, JS heap MB: ${series.map((s) => mb(s.js)).join(', ')}; wasm MB: ${series.map((s) => mb(s.wasm)).join(', ')}.`, '',
+    `Budget: heap growth ≤ 10 % — ${Math.max(growth(warm.js, last.js), growth(warm.wasm, last.wasm)) <= 10 ? 'met' : 'not met'}. (wasm memory never shrinks: its size is the run's high-water mark.)`);
+  await context.close();
+}
 await browser.close();
 console.log(out.join('\n'));

@@ -1156,14 +1156,17 @@ fn assemble(
             cluster.nodes = (0..count).map(default_node).collect();
         }
     }
-    if cluster.nodes.len() > limits::MAX_NODES {
+    if cluster.nodes.is_empty() || cluster.nodes.len() > limits::MAX_NODES {
         push(
             diags,
             Severity::Error,
             sim_origin,
             "spec.cluster.nodes",
             sim_pos("spec.cluster.nodes"),
-            format!("{} nodes: the limit is {}", cluster.nodes.len(), limits::MAX_NODES),
+            match cluster.nodes.len() {
+                0 => "no usable node: a cluster needs at least one".to_string(),
+                n => format!("{n} nodes: the limit is {}", limits::MAX_NODES),
+            },
         );
         return None;
     }

@@ -297,6 +297,11 @@ fn limits_have_errors_that_name_them() {
     );
     let err = load(&pods, &Overrides::default()).unwrap_err();
     assert!(err.iter().any(|d| d.to_string().contains("10001 is outside 0-10000")), "{err:?}");
+    let none = format!(
+        "{SERVICE}---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: x}}\nspec: {{cluster: {{nodes: []}}}}\n"
+    );
+    let err = load(&none, &Overrides::default()).unwrap_err();
+    assert!(err.iter().any(|d| d.to_string().contains("no usable node: a cluster needs at least one")), "{err:?}");
     // Pods of all Deployments together.
     let deployment = |name: &str| {
         format!(
