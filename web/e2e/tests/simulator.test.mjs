@@ -3,6 +3,7 @@
 // everything works from the keyboard.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
 import { launch, openPage, screenshot, BASE_URL } from '../lib/browser.mjs';
 
 let browser;
@@ -327,6 +328,51 @@ test('10. names from YAML are text everywhere: a client called <img onerror> run
     assert.equal(await page.locator('img').count(), 0, 'no element was made from the name');
     assert.deepEqual(dialogs, [], 'no script ran');
     await screenshot(page, 'sim-10-injection');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('11. a pod, node and Service named <img onerror> are refused by name, as text, and the run stays', async () => {
+  const evil = '<img src=x onerror=alert(1)>';
+  const { context, page, problems } = await openPage(browser);
+  const dialogs = [];
+  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    const before = await output(page).textContent();
+    await page.getByRole('button', { name: 'Edit the YAML' }).click();
+    const yaml = (await page.getByTestId('yaml').inputValue())
+      .replace('name: node-deployment', `name: "${evil}"`)
+      .replace('name: node-service', `name: "${evil}"`)
+      .replace('nodes: 2', `nodes: [{name: "${evil}"}, {name: node-1}]`)
+      + `---\napiVersion: v1\nkind: Pod\nmetadata: {name: "${evil}", labels: {app: other}}\nspec: {nodeName: "${evil}", containers: [{name: c}]}\n`;
+    await page.getByTestId('yaml').fill(yaml);
+    await page.getByTestId('apply-yaml').click();
+    const errors = page.getByTestId('yaml-errors');
+    await errors.waitFor();
+    const text = await errors.textContent();
+    // Each kind of object is refused, quoting the name exactly as typed.
+    for (const kind of ['Deployment', 'Service', 'Pod', 'node']) {
+      assert.ok(text.includes(`${JSON.stringify(evil)} is not a valid ${kind} name`), `the ${kind} name is refused: ${text}`);
+    }
+    assert.equal(await output(page).textContent(), before, 'the previous run stays');
+    // The same YAML from a link: the notices quote it too.
+    const link = `#yaml=${Buffer.from(zlib.deflateRawSync(yaml, { level: 9 })).toString('base64url')}`;
+    const fresh = await openPage(browser, { path: link });
+    try {
+      fresh.page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+      await fresh.page.getByTestId('notice').waitFor();
+      assert.ok((await fresh.page.getByTestId('notice').textContent()).includes(JSON.stringify(evil)));
+      assert.equal(await fresh.page.locator('img').count(), 0);
+      assert.deepEqual(fresh.problems, []);
+    } finally {
+      await fresh.context.close();
+    }
+    assert.equal(await page.locator('img').count(), 0, 'no element was made from the names');
+    assert.deepEqual(dialogs, [], 'no script ran');
+    await screenshot(page, 'sim-11-injection-names');
     assert.deepEqual(problems, []);
   } finally {
     await context.close();

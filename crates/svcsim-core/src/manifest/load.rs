@@ -219,7 +219,7 @@ fn metadata(cx: &mut Cx<'_>, m: &mut Map<'_>, kind: &str) -> (String, String) {
         cx.error(
             "metadata.name",
             pos,
-            format!("{n:?} is not a valid name (lowercase letters, digits and '-', at most 63 characters)"),
+            format!("{n:?} is not a valid {kind} name (lowercase letters, digits and '-', at most 63 characters)"),
         );
     }
     let namespace = md
@@ -235,11 +235,17 @@ fn metadata(cx: &mut Cx<'_>, m: &mut Map<'_>, kind: &str) -> (String, String) {
 }
 
 fn is_dns_label(s: &str) -> bool {
+    s.len() <= 63 && is_dns_subdomain(s)
+}
+
+/// A DNS-1123 subdomain, as Kubernetes requires of node names: at most 253 characters of
+/// lowercase letters, digits, '-' and '.', starting and ending with a letter or digit.
+fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 63
+        && s.len() <= 253
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
+        && !s.starts_with(['-', '.'])
+        && !s.ends_with(['-', '.'])
 }
 
 fn labels(cx: &mut Cx<'_>, node: Option<&YNode>, path: &str) -> BTreeMap<String, String> {
@@ -804,6 +810,16 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
                             nm.get(cx, "podCIDR").and_then(|n| read::cidr(cx, n, &format!("{path}.podCIDR")));
                         nm.finish(cx);
                         match name {
+                            Some(name) if !is_dns_subdomain(&name) => {
+                                let pos = cx.pos_of(&format!("{path}.name")).unwrap_or(item.pos);
+                                cx.error(
+                                    &format!("{path}.name"),
+                                    pos,
+                                    format!(
+                                        "{name:?} is not a valid node name (lowercase letters, digits, '-' and '.')"
+                                    ),
+                                );
+                            }
                             Some(name) => list.push((name, ip, pod_cidr, item.pos)),
                             None => cx.error(&format!("{path}.name"), item.pos, "missing"),
                         }

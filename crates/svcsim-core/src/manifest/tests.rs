@@ -319,3 +319,16 @@ fn limits_have_errors_that_name_them() {
     let err = load(&deep, &Overrides::default()).unwrap_err();
     assert!(err.iter().any(|d| d.to_string().contains("nesting deeper than 64 levels")), "{err:?}");
 }
+
+#[test]
+fn names_that_kubernetes_refuses_are_refused_and_quoted() {
+    check_errors(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: \"<b>web</b>\"}\nspec: {selector: {app: web}, ports: [{port: 80}]}\n---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {name: x}\nspec:\n  cluster: {nodes: [{name: \"Node_0\"}, {name: node-1.example}]}\n",
+        expect![[r#"
+            3:18: error: doc 1 metadata.name: "<b>web</b>" is not a valid Service name (lowercase letters, digits and '-', at most 63 characters)
+            10:28: error: doc 2 (Simulation x) spec.cluster.nodes[0].name: "Node_0" is not a valid node name (lowercase letters, digits, '-' and '.')
+            warning: no LoadBalancer Service and no Simulation clients: nothing sends traffic (add a Simulation document with clients)
+            4:18: warning: doc 1 (Service <b>web</b>) spec.selector: matches no pod: the Service has no endpoints
+        "#]],
+    );
+}
