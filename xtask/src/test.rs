@@ -229,6 +229,7 @@ fn e2e_files(env: &ToolEnv, root: &Path, names: &[String]) -> Result<Tally> {
         .args(&files)
         .env("SVCSIM_BASE_URL", &server.url)
         .env("SVCSIM_E2E_OUT", &out)
+        .env("SVCSIM_DIST", root.join("dist"))
         .env("CHROMIUM_PATH", &env.chromium);
     let status = cmd::run(&mut node);
     drop(server);
