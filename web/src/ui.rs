@@ -477,6 +477,8 @@ fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, dispatch: &Callback<Act
     let sprites = view::sprites(run, l, e.sim.scenario(), cluster, t, model.reduced_motion);
     // A crowded screen shows shapes and colours; the legend and the tooltips still name them.
     let labels = sprites.len() <= LABELS_UP_TO;
+    // A very crowded screen draws each kind of packet as one path (the selected one stays apart).
+    let crowded = sprites.len() > view::CROWD_FROM;
     // Redrawn when what it shows changes, not every frame.
     let (pods, ready, proxy) = view::states(run, cluster.pods.len(), cluster.nodes.len(), t);
     let rotation = view::probe_panel(run, cluster.nodes.len(), t).map(|p| (p.in_rotation, p.reasons));
@@ -489,8 +491,20 @@ fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, dispatch: &Callback<Act
         <svg class="topology" viewBox={format!("0 0 {} {}", l.width, l.height)} role="img"
              aria-label="Topology: clients, internet, load balancer, nodes and pods, with packets moving between them">
             { static_part }
-            <g class="packets">
-                { for sprites.iter().map(|s| {
+            <g class="packets" data-packets={sprites.len().to_string()}>
+                if crowded {
+                    { for view::crowd(&sprites, model.selected).into_iter().map(|c| {
+                        let title = format!("{} × {}", c.count, c.kind.label());
+                        let drop = matches!(c.kind, SpriteKind::Dropped | SpriteKind::Rejected);
+                        html! {
+                            <g class={format!("packet crowd {}", c.kind.class())}>
+                                <title>{ title }</title>
+                                <path class={if drop { "x" } else { "shapes" }} d={c.d} />
+                            </g>
+                        }
+                    }) }
+                }
+                { for sprites.iter().filter(|s| !crowded || model.selected == Some(s.flow)).map(|s| {
                     let flow = s.flow;
                     let onclick = dispatch.reform(move |_| Action::Select(Some(flow)));
                     let selected = model.selected == Some(s.flow);

@@ -178,6 +178,50 @@ pub struct Sprite {
     pub detail: String,
 }
 
+/// Above this many packets on screen the topology draws them as a crowd: one path per kind
+/// (see [`crowd`]) instead of one element each, so a frame stays cheap to diff and paint.
+pub const CROWD_FROM: usize = 150;
+
+/// One kind of packet in a crowd, all drawn by one SVG path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Crowd {
+    pub kind: SpriteKind,
+    pub count: usize,
+    /// The path: each packet's shape (the legend's) at its place, as one subpath.
+    pub d: String,
+}
+
+/// `sprites` as crowds, one per kind in order of first appearance, leaving out `except` (the
+/// selected flow, drawn on its own). The shapes are the individual sprites' shapes.
+pub fn crowd(sprites: &[Sprite], except: Option<FlowId>) -> Vec<Crowd> {
+    use std::fmt::Write as _;
+    let mut out: Vec<Crowd> = Vec::new();
+    for s in sprites.iter().filter(|s| Some(s.flow) != except) {
+        let i = match out.iter().position(|c| c.kind == s.kind) {
+            Some(i) => i,
+            None => {
+                out.push(Crowd { kind: s.kind, count: 0, d: String::new() });
+                out.len() - 1
+            }
+        };
+        let c = &mut out[i];
+        c.count += 1;
+        let (x, y) = (s.at.x, s.at.y);
+        let _ = match s.kind {
+            SpriteKind::Original => write!(c.d, "M{:.1} {y:.1}a7 7 0 1 0 14 0a7 7 0 1 0-14 0", x - 7.0),
+            SpriteKind::Dnat | SpriteKind::DnatSnat => write!(c.d, "M{x:.1} {:.1}l9 9-9 9-9-9z", y - 9.0),
+            SpriteKind::Reply => write!(c.d, "M{:.1} {:.1}h14v14h-14z", x - 7.0, y - 7.0),
+            SpriteKind::Probe | SpriteKind::ProbeOk | SpriteKind::ProbeFailed => {
+                write!(c.d, "M{x:.1} {:.1}l8 15h-16z", y - 8.0)
+            }
+            SpriteKind::Dropped | SpriteKind::Rejected => {
+                write!(c.d, "M{:.1} {:.1}l16 16m0-16l-16 16", x - 8.0, y - 8.0)
+            }
+        };
+    }
+    out
+}
+
 /// The first flow that may still be visible at `t`.
 fn first_visible(run: &Run, t: f64) -> usize {
     run.flows.partition_point(|f| f.start.as_secs_f64() < t - MAX_VISIBLE)
@@ -456,6 +500,37 @@ mod tests {
     use svcsim_core::manifest::{Overrides, load};
     use svcsim_core::sim::Sim;
     use svcsim_core::time::Instant;
+
+    #[test]
+    fn a_crowd_draws_each_kind_as_one_path_of_legend_shapes_leaving_out_the_selected() {
+        let sprite = |flow: u32, kind: SpriteKind, x: f64| Sprite {
+            flow: FlowId(flow),
+            at: Point { x, y: 20.0 },
+            kind,
+            detail: String::new(),
+        };
+        let sprites = [
+            sprite(1, SpriteKind::Original, 10.0),
+            sprite(2, SpriteKind::Reply, 30.0),
+            sprite(3, SpriteKind::Original, 50.0),
+            sprite(4, SpriteKind::Dropped, 70.0),
+            sprite(5, SpriteKind::Original, 90.0),
+        ];
+        let crowds = crowd(&sprites, Some(FlowId(5)));
+        let summary: Vec<(SpriteKind, usize, &str)> = crowds.iter().map(|c| (c.kind, c.count, c.d.as_str())).collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    SpriteKind::Original,
+                    2,
+                    "M3.0 20.0a7 7 0 1 0 14 0a7 7 0 1 0-14 0M43.0 20.0a7 7 0 1 0 14 0a7 7 0 1 0-14 0"
+                ),
+                (SpriteKind::Reply, 1, "M23.0 13.0h14v14h-14z"),
+                (SpriteKind::Dropped, 1, "M62.0 12.0l16 16m0-16l-16 16"),
+            ]
+        );
+    }
 
     fn seed_sim(yaml: &str, until: u64) -> Sim {
         let mut sim = Sim::new(load(yaml, &Overrides::default()).unwrap().scenario);
