@@ -880,6 +880,27 @@ mod tests {
     }
 
     #[test]
+    fn a_scenario_too_large_for_a_link_is_refused_with_a_message_and_the_page_keeps_going() {
+        let mut m = Model::with_preset("aks-blog", false);
+        // 30,000 characters of comment that do not compress: more than a link may carry.
+        let mut x: u32 = 1;
+        let noise: String = (0..30_000)
+            .map(|i| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                if i % 100 == 99 { '\n' } else { char::from(b'a' + (x >> 16) as u8 % 26) }
+            })
+            .collect();
+        let yaml = format!("{}\n#{}\n", m.editor.text, noise.replace('\n', "\n#"));
+        m = reduce(m, Action::EditYaml(yaml));
+        m = reduce(m, Action::ApplyYaml);
+        assert!(m.editor.errors.iter().all(|e| !e.contains("error")), "{:?}", m.editor.errors);
+        m = reduce(m, Action::Share);
+        assert_eq!(m.shared, None);
+        assert!(m.notices.last().unwrap().starts_with("This scenario is too large for a link"), "{:?}", m.notices);
+        assert!(m.notices.last().unwrap().contains("(limit 16384). Copy the YAML instead."));
+    }
+
+    #[test]
     fn own_yaml_travels_in_the_link() {
         let mut m = Model::with_preset("aks-blog", false);
         let yaml = PRESETS.iter().find(|(n, _)| *n == "gke").unwrap().1.replace("seed: ", "seed: 4");

@@ -27,6 +27,26 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 pub const BINARYEN_VERSION: u32 = 132;
 /// Where Debian puts Chromium; `CHROMIUM_PATH` overrides it.
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
+/// cargo-fuzz, for `cargo xtask fuzz` only (the fuzz regression tests run on stable).
+pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+/// What `cargo xtask fuzz` needs: a nightly toolchain (libFuzzer's sanitizer flags) and
+/// cargo-fuzz. Nightly cannot be installed here, only found.
+pub fn ensure_fuzz(env: &ToolEnv) -> Result<()> {
+    let toolchains = cmd::stdout_of(Command::new("rustup").args(["toolchain", "list"])).unwrap_or_default();
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        bail!(
+            "the fuzzers need a nightly toolchain (`rustup toolchain install nightly`); \
+             their regression tests run on stable in `cargo xtask test`"
+        );
+    }
+    step(
+        &format!("cargo-fuzz {CARGO_FUZZ_VERSION}"),
+        CARGO_FUZZ_VERSION,
+        || tool_version(env, "cargo-fuzz"),
+        || cmd::run(env.command("cargo").args(["install", "cargo-fuzz", "--version", CARGO_FUZZ_VERSION, "--locked"])),
+    )
+}
 
 /// Which groups of tools a command needs.
 #[derive(Debug, Clone, Copy)]

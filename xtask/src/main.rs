@@ -7,6 +7,7 @@
 mod bench;
 mod bootstrap;
 mod cmd;
+mod fuzz;
 mod static_server;
 mod test;
 mod tidy;
@@ -50,6 +51,15 @@ enum Command {
     },
     /// Install every tool `test` needs, and nothing else.
     Bootstrap,
+    /// Run the cargo-fuzz targets (nightly) for a while each and minimize their corpus in
+    /// fuzz/corpus/; failing inputs land in fuzz/artifacts/. CI replays the corpus on stable.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 600)]
+        seconds: u32,
+        /// Targets to run (scenario, fragment, packet); all when none.
+        targets: Vec<String>,
+    },
     /// Measure the core (natively, and in wasm as a ratio) and the web app (bundle, first frame,
     /// frame times, memory over a soak), and rewrite docs/BENCHMARKS.md's tables. Reports, not
     /// pass/fail. Both parts unless one is chosen.
@@ -74,6 +84,7 @@ fn main() {
         Command::Test => test::run(),
         Command::E2e { names } => test::e2e_only(&names),
         Command::Bootstrap => bootstrap::ensure(bootstrap::Needs::ALL).map(drop),
+        Command::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
         Command::Bench { core, web, soak_minutes } => {
             bench::run(&bench::Options { core: core || !web, web: web || !core, soak_minutes })
         }

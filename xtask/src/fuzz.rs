@@ -1,0 +1,43 @@
+//! `cargo xtask fuzz`: runs the cargo-fuzz targets in `fuzz/` for a while each, then minimizes
+//! their corpus. Not part of `cargo xtask test`: CI replays the kept corpus and every crash on
+//! stable instead (`fuzz/replay.rs`).
+
+use anyhow::{Result, bail};
+
+use crate::{bootstrap, cmd, project_root};
+
+/// Every target, in the order they run.
+pub const TARGETS: [&str; 3] = ["scenario", "fragment", "packet"];
+
+pub fn run(seconds: u32, targets: &[String]) -> Result<()> {
+    let env = bootstrap::ensure(bootstrap::Needs { web: false, browser: false })?;
+    bootstrap::ensure_fuzz(&env)?;
+    let fuzz = project_root().join("fuzz");
+    let chosen: Vec<&str> =
+        if targets.is_empty() { TARGETS.to_vec() } else { targets.iter().map(String::as_str).collect() };
+    if let Some(unknown) = chosen.iter().find(|t| !TARGETS.contains(t)) {
+        bail!("no fuzz target {unknown:?}: the targets are {}", TARGETS.join(", "));
+    }
+    let mut crashed = Vec::new();
+    for target in chosen {
+        println!("[xtask] fuzzing {target} for {seconds} s");
+        let run =
+            cmd::run(env.command("cargo").current_dir(&fuzz).args(["+nightly", "fuzz", "run", target, "--"]).args([
+                format!("-max_total_time={seconds}"),
+                "-timeout=10".into(),
+                "-print_final_stats=1".into(),
+            ]));
+        if run.is_err() {
+            println!(
+                "[xtask] {target} found a failing input in fuzz/artifacts/{target}/: fix it, then keep it as \
+                 fuzz/regressions/{target}/<what-it-broke>"
+            );
+            crashed.push(target);
+        }
+        cmd::run(env.command("cargo").current_dir(&fuzz).args(["+nightly", "fuzz", "cmin", target]))?;
+    }
+    if !crashed.is_empty() {
+        bail!("failing inputs found by: {}", crashed.join(", "));
+    }
+    Ok(())
+}
