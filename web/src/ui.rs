@@ -479,6 +479,23 @@ fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, dispatch: &Callback<Act
     let labels = sprites.len() <= LABELS_UP_TO;
     // A very crowded screen draws each kind of packet as one path (the selected one stays apart).
     let crowded = sprites.len() > view::CROWD_FROM;
+    // A click on a crowd selects the packet drawn under the pointer.
+    let on_crowd_click = {
+        let places: Vec<_> = if crowded { sprites.iter().map(|s| (s.flow, s.at)).collect() } else { Vec::new() };
+        let (width, height) = (l.width, l.height);
+        dispatch.reform(move |ev: MouseEvent| {
+            let svg = ev.target_unchecked_into::<web_sys::Element>().closest("svg").ok().flatten();
+            let at = svg.map(|svg| {
+                // The viewBox is fitted into the element, centred (preserveAspectRatio's default).
+                let r = svg.get_bounding_client_rect();
+                let scale = (r.width() / width).min(r.height() / height);
+                let x = (f64::from(ev.client_x()) - r.left() - (r.width() - width * scale) / 2.0) / scale;
+                let y = (f64::from(ev.client_y()) - r.top() - (r.height() - height * scale) / 2.0) / scale;
+                Point { x, y }
+            });
+            Action::Select(at.and_then(|at| view::nearest(&places, at, 12.0)))
+        })
+    };
     // Redrawn when what it shows changes, not every frame.
     let (pods, ready, proxy) = view::states(run, cluster.pods.len(), cluster.nodes.len(), t);
     let rotation = view::probe_panel(run, cluster.nodes.len(), t).map(|p| (p.in_rotation, p.reasons));
@@ -497,7 +514,7 @@ fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, dispatch: &Callback<Act
                         let title = format!("{} × {}", c.count, c.kind.label());
                         let drop = matches!(c.kind, SpriteKind::Dropped | SpriteKind::Rejected);
                         html! {
-                            <g class={format!("packet crowd {}", c.kind.class())}>
+                            <g class={format!("packet crowd {}", c.kind.class())} onclick={on_crowd_click.clone()}>
                                 <title>{ title }</title>
                                 <path class={if drop { "x" } else { "shapes" }} d={c.d} />
                             </g>

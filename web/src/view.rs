@@ -180,7 +180,7 @@ pub struct Sprite {
 
 /// Above this many packets on screen the topology draws them as a crowd: one path per kind
 /// (see [`crowd`]) instead of one element each, so a frame stays cheap to diff and paint.
-pub const CROWD_FROM: usize = 150;
+pub const CROWD_FROM: usize = 60;
 
 /// One kind of packet in a crowd, all drawn by one SVG path.
 #[derive(Debug, Clone, PartialEq)]
@@ -220,6 +220,17 @@ pub fn crowd(sprites: &[Sprite], except: Option<FlowId>) -> Vec<Crowd> {
         };
     }
     out
+}
+
+/// The packet nearest to `at` within `radius`, of packets at `places` (a click on a crowd
+/// selects the packet under it).
+pub fn nearest(places: &[(FlowId, Point)], at: Point, radius: f64) -> Option<FlowId> {
+    places
+        .iter()
+        .map(|(flow, p)| (*flow, (p.x - at.x).hypot(p.y - at.y)))
+        .filter(|(_, d)| *d <= radius)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(flow, _)| flow)
 }
 
 /// The first flow that may still be visible at `t`.
@@ -530,6 +541,13 @@ mod tests {
                 (SpriteKind::Dropped, 1, "M62.0 12.0l16 16m0-16l-16 16"),
             ]
         );
+    }
+
+    #[test]
+    fn a_click_on_a_crowd_selects_the_nearest_packet_under_it() {
+        let sprites = [0.0, 10.0, 30.0].map(|x| (FlowId(x as u32), Point { x, y: 0.0 }));
+        assert_eq!(nearest(&sprites, Point { x: 7.0, y: 1.0 }, 9.0), Some(FlowId(10)));
+        assert_eq!(nearest(&sprites, Point { x: 20.0, y: 0.0 }, 9.0), None, "between packets");
     }
 
     fn seed_sim(yaml: &str, until: u64) -> Sim {

@@ -378,3 +378,33 @@ test('11. a pod, node and Service named <img onerror> are refused by name, as te
     await context.close();
   }
 });
+
+test('12. a crowd of packets is drawn as one shape per kind, and a click on one still inspects it', async () => {
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.getByRole('button', { name: 'Edit the YAML' }).click();
+    const yaml = (await page.getByTestId('yaml').inputValue()).replace('rate: 1/s', 'rate: 80/s').replace('replicas: 1', 'replicas: 4');
+    await page.getByTestId('yaml').fill(yaml);
+    await page.getByTestId('apply-yaml').click(); // applying plays from the start
+    await page.waitForFunction(() => Number(document.querySelector('g.packets')?.dataset.packets) > 60, null, { timeout: 20_000 });
+    await page.getByTestId('play').click(); // pause, so the packets hold still
+    assert.ok((await page.locator('svg.topology g.packet.crowd').count()) >= 2, 'a few crowd paths');
+    assert.equal(await page.locator('svg.topology g.packets > g.packet:not(.crowd)').count(), 0, 'no per-packet elements');
+    // The centre of the first circle of the original-request crowd, in page coordinates.
+    const at = await page.evaluate(() => {
+      const path = document.querySelector('g.packet.crowd.pk-orig path');
+      const [x, y] = path.getAttribute('d').slice(1).split(/[ a]/).map(Number);
+      const p = new DOMPoint(x + 7, y).matrixTransform(path.ownerSVGElement.getScreenCTM());
+      return { x: p.x, y: p.y };
+    });
+    await page.mouse.click(at.x, at.y);
+    const inspector = await page.getByTestId('inspector').textContent();
+    assert.match(inspector, /^Flow #\d+ — /, 'the inspector shows the clicked request');
+    assert.equal(await page.locator('svg.topology g.packets > g.packet:not(.crowd)').count(), 1, 'the selected packet is drawn on its own');
+    await screenshot(page, 'sim-12-crowd');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
