@@ -52,8 +52,9 @@ struct Origin {
     positions: BTreeMap<String, Pos>,
 }
 
-/// `pos`, or the end of `text` if `pos` lies past it: the parser reports an unexpected end of a
-/// text without a final newline on the line after the last, which an editor does not have.
+/// `pos`, or the end of `text` if `pos` lies past it: the parser places the end of a text
+/// without a final newline (an unexpected end, a mapping that ends there) on the line after the
+/// last, which an editor does not have.
 /// Lines break at CR LF, LF and a lone CR, as in YAML.
 fn clamp_to_text(text: &str, pos: Pos) -> Pos {
     let normalized = text.replace("\r\n", "\n");
@@ -173,6 +174,9 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
     let name =
         sim_doc.as_ref().map(|(_, _, n)| n.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| "scenario".into());
     let scenario = assemble(&mut diags, name, sim, sim_origin, deployments, services, pods, slices, overrides);
+    for d in &mut diags {
+        d.pos = d.pos.map(|pos| clamp_to_text(text, pos));
+    }
     diags.sort_by_key(|d| (d.severity, d.doc, d.pos));
     match scenario {
         Some(scenario) if !diags.iter().any(|d| d.severity == Severity::Error) => {
