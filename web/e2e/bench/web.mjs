@@ -95,7 +95,8 @@ for (const [target, rate] of [[50, 28], [200, 115], [1000, 570]]) {
 out.push('', 'Budget: p95 ≤ 16.7 ms at 1,000 packets in flight.', '');
 
 // Soak: an open-ended run played at 16× for SVCSIM_SOAK_MINUTES of wall time, so hours of
-// scenario time; memory after forced GCs, after warm-up and then every minute.
+// scenario time; memory after forced GCs, after warm-up and then every minute. The JS heap is
+// the page's; the wasm linear memory holds the simulation and never shrinks (a high-water mark).
 const minutes = Number(process.env.SVCSIM_SOAK_MINUTES ?? 10);
 if (minutes > 0) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -114,7 +115,9 @@ if (minutes > 0) {
       clock: document.querySelector('[data-testid=clock]')?.textContent ?? '',
     };
   });
-  await page.waitForTimeout(60_000);
+  // Warm-up until the page's history window (the last 31 minutes of scenario time) is full:
+  // before that, memory grows by design.
+  await page.waitForTimeout(150_000);
   const warm = await sample();
   const series = [];
   for (let m = 0; m < minutes; m++) {
@@ -125,12 +128,12 @@ if (minutes > 0) {
   const mb = (n) => (n / 1048576).toFixed(1);
   const growth = (a, b) => (100 * (b - a) / a).toFixed(1);
   out.push('### Memory over a time-lapsed soak', '',
-    `A LoadBalancer Service on 4 nodes with a client at 28 requests/s, played at 16× for ${minutes} minutes of wall time after a 1-minute warm-up: scenario clock ${warm.clock} → ${last.clock}. Memory after forced garbage collection.`, '',
+    `A LoadBalancer Service on 4 nodes with a client at 28 requests/s, played at 16× for ${minutes} minutes of wall time after a 2.5-minute warm-up (the page keeps the last 31 minutes of scenario time, which fill in 2 minutes at 16×): scenario clock ${warm.clock} → ${last.clock}. Memory after forced garbage collection.`, '',
     '| | after warm-up | after the soak | growth |', '|---|---:|---:|---:|',
     `| JS heap (MB) | ${mb(warm.js)} | ${mb(last.js)} | ${growth(warm.js, last.js)} % |`,
     `| wasm linear memory (MB) | ${mb(warm.wasm)} | ${mb(last.wasm)} | ${growth(warm.wasm, last.wasm)} % |`, '',
     `Per minute, JS heap MB: ${series.map((s) => mb(s.js)).join(', ')}; wasm MB: ${series.map((s) => mb(s.wasm)).join(', ')}.`, '',
-    `Budget: heap growth ≤ 10 % — ${Math.max(growth(warm.js, last.js), growth(warm.wasm, last.wasm)) <= 10 ? 'met' : 'not met'}. (wasm memory never shrinks: its size is the run's high-water mark.)`);
+    `Budget: heap growth ≤ 10 % — JS heap ${growth(warm.js, last.js) <= 10 ? 'met' : 'not met'}, wasm memory ${growth(warm.wasm, last.wasm) <= 10 ? 'met' : 'not met'}. (wasm memory never shrinks: its size is the run's high-water mark, an upper bound on the simulation's live heap.)`);
   await context.close();
 }
 await browser.close();

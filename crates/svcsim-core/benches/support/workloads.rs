@@ -111,10 +111,15 @@ impl std::fmt::Display for Measured {
 pub fn measure(now_ms: &dyn Fn() -> f64, make: &dyn Fn() -> Scenario, budget_ms: f64) -> Measured {
     let probe = Sim::new(make()).run().clone();
     let (events, requests) = (probe.events, probe.requests().count());
+    // The time of one run, over as many runs as fill 10 ms: a clock with millisecond
+    // resolution (wasm's) cannot time a sub-millisecond run once.
     let once = {
-        let t = now_ms();
-        Sim::new(make()).run();
-        (now_ms() - t).max(0.001)
+        let (t, mut n) = (now_ms(), 0);
+        while n == 0 || now_ms() - t < 10.0 {
+            Sim::new(make()).run();
+            n += 1;
+        }
+        (now_ms() - t) / f64::from(n)
     };
     let repeat = (20.0 / once).ceil().clamp(1.0, 1_000.0) as usize;
     let (mut setups, mut runs) = (Vec::new(), Vec::new());
