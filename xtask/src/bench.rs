@@ -22,7 +22,7 @@ pub struct Options {
 pub fn run(opts: &Options) -> Result<()> {
     let env = bootstrap::ensure(if opts.web { bootstrap::Needs::ALL } else { bootstrap::Needs::WEB })?;
     let root = project_root();
-    let machine = machine(&env);
+    let machine = machine();
     if opts.core {
         let native = core_native(&env, &root)?;
         let wasm = core_wasm(&env, &root)?;
@@ -216,7 +216,7 @@ fn core_section(native: &Cases, wasm: &Cases) -> String {
 }
 
 /// "2026-11-26, AMD EPYC …, 2 cores"
-fn machine(_env: &bootstrap::ToolEnv) -> String {
+fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
