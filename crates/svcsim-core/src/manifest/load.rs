@@ -1108,6 +1108,11 @@ fn assemble(
             });
         };
     let sim_pos = |path: &str| sim_origin.and_then(|o| o.positions.get(path).copied());
+    // Another object of the same kind already has this namespace/name (the API server's 409).
+    let duplicate_name = |diags: &mut Vec<Diagnostic>, o: &Origin, kind: &str, namespace: &str, name: &str| {
+        let message = format!("another {kind} is named {namespace}/{name}");
+        push(diags, Severity::Error, Some(o), "metadata.name", at(o, "metadata.name"), message);
+    };
 
     // Cluster config and nodes.
     let mut config = ClusterConfig {
@@ -1201,14 +1206,7 @@ fn assemble(
             dep.replicas = r;
         }
         if cluster.deployments.iter().any(|x| x.name == dep.name && x.namespace == dep.namespace) {
-            push(
-                diags,
-                Severity::Error,
-                Some(o),
-                "metadata.name",
-                at(o, "metadata.name"),
-                format!("another Deployment is named {}/{}", dep.namespace, dep.name),
-            );
+            duplicate_name(diags, o, "Deployment", &dep.namespace, &dep.name);
         }
         if let Some(nn) = &dep.template.node_name
             && cluster.node_by_name(nn).is_none()
@@ -1219,7 +1217,7 @@ fn assemble(
                 Some(o),
                 "spec.template.spec.nodeName",
                 at(o, "spec.template.spec.nodeName"),
-                format!("no node is named {nn:?} ({})", node_names(&cluster)),
+                no_such_node(&cluster, nn),
             );
         }
         total_pods += u64::from(dep.replicas);
@@ -1231,27 +1229,13 @@ fn assemble(
         let Some(p) = p else { continue };
         let mut pod = p.pod.clone();
         if cluster.pods.iter().any(|x| x.name == pod.name && x.namespace == pod.namespace) {
-            push(
-                diags,
-                Severity::Error,
-                Some(o),
-                "metadata.name",
-                at(o, "metadata.name"),
-                format!("another Pod is named {}/{}", pod.namespace, pod.name),
-            );
+            duplicate_name(diags, o, "Pod", &pod.namespace, &pod.name);
         }
         pod.node = match &p.node_name {
             Some((nn, pos)) => match cluster.node_by_name(nn) {
                 Some(n) => n,
                 None => {
-                    push(
-                        diags,
-                        Severity::Error,
-                        Some(o),
-                        "spec.nodeName",
-                        Some(*pos),
-                        format!("no node is named {nn:?} ({})", node_names(&cluster)),
-                    );
+                    push(diags, Severity::Error, Some(o), "spec.nodeName", Some(*pos), no_such_node(&cluster, nn));
                     continue;
                 }
             },
@@ -1285,14 +1269,7 @@ fn assemble(
         }
         let mut svc = s.service.clone();
         if cluster.services.iter().any(|x| x.name == svc.name && x.namespace == svc.namespace) {
-            push(
-                diags,
-                Severity::Error,
-                Some(o),
-                "metadata.name",
-                at(o, "metadata.name"),
-                format!("another Service is named {}/{}", svc.namespace, svc.name),
-            );
+            duplicate_name(diags, o, "Service", &svc.namespace, &svc.name);
         }
         if let Some(p) = overrides.external_traffic_policy
             && svc.externally_accessible()
@@ -1346,7 +1323,7 @@ fn assemble(
                         Some(o),
                         &format!("endpoints[{i}].nodeName"),
                         Some(*pos),
-                        format!("no node is named {nn:?} ({})", node_names(&cluster)),
+                        no_such_node(&cluster, nn),
                     ),
                 }
             }
@@ -1533,7 +1510,7 @@ fn assemble(
                     out
                 }
                 None => {
-                    err(diags, format!("no node is named {name:?} ({})", node_names(&cluster)));
+                    err(diags, no_such_node(&cluster, name));
                     continue;
                 }
             },
@@ -1557,10 +1534,12 @@ fn assemble(
     Some(Scenario { name, seed: overrides.seed.or(sim.seed).unwrap_or(1), duration, cluster, clients, changes })
 }
 
-fn node_names(cluster: &Cluster) -> String {
+/// "no node is named "x" (nodes are node-0, node-1)": the message for a name that is not one of
+/// the cluster's nodes, listing (up to eight of) those it has.
+fn no_such_node(cluster: &Cluster, name: &str) -> String {
     let names: Vec<&str> = cluster.nodes.iter().take(8).map(|n| n.name.as_str()).collect();
     let more = if cluster.nodes.len() > 8 { ", …" } else { "" };
-    format!("nodes are {}{more}", names.join(", "))
+    format!("no node is named {name:?} (nodes are {}{more})", names.join(", "))
 }
 
 /// `name` or `namespace/name`.
@@ -1614,11 +1593,7 @@ fn resolve_client(
         Some((_, v)) => match cluster.node_by_name(v) {
             Some(n) => ClientKind::HostNetwork(n),
             None => {
-                fail(
-                    format!("{}.hostNetwork", c.path),
-                    c.pos,
-                    format!("no node is named {v:?} ({})", node_names(cluster)),
-                );
+                fail(format!("{}.hostNetwork", c.path), c.pos, no_such_node(cluster, v));
                 return None;
             }
         },
@@ -1667,9 +1642,7 @@ fn parse_target(cluster: &Cluster, text: &str) -> Result<Target, String> {
         let Some((node_name, "nodePort")) = rest.split_once(':') else {
             return Err(format!("{text:?}: write node/<name>:nodePort"));
         };
-        let node = cluster
-            .node_by_name(node_name)
-            .ok_or_else(|| format!("no node is named {node_name:?} ({})", node_names(cluster)))?;
+        let node = cluster.node_by_name(node_name).ok_or_else(|| no_such_node(cluster, node_name))?;
         let svc = (0..cluster.services.len() as u32)
             .map(ServiceId)
             .find(|s| cluster.service(*s).has_node_ports())

@@ -20,10 +20,10 @@ fn seed_cluster_then_local() {
     check(seed(70, Some(55)), expect_file!["golden/seed-cluster-then-local.trace"]);
 }
 
-#[test]
-fn tutorial_node_port_cluster() {
-    let cluster = tutorial(ServiceType::NodePort, TrafficPolicy::Cluster);
-    let clients = (0..3)
+/// The tutorial's `curl node-n:nodePort` from outside, to each of the three nodes in turn (at 1, 2
+/// and 3 s).
+fn curl_each_node() -> Vec<Client> {
+    (0..3)
         .map(|n| {
             external(
                 &format!("curl-node-{n}"),
@@ -32,23 +32,20 @@ fn tutorial_node_port_cluster() {
                 at(&[u64::from(n) + 1]),
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn tutorial_node_port_cluster() {
+    let cluster = tutorial(ServiceType::NodePort, TrafficPolicy::Cluster);
+    let clients = curl_each_node();
     check(scenario(cluster, clients, 4), expect_file!["golden/tutorial-nodeport-cluster.trace"]);
 }
 
 #[test]
 fn tutorial_node_port_local() {
     let cluster = tutorial(ServiceType::NodePort, TrafficPolicy::Local);
-    let clients = (0..3)
-        .map(|n| {
-            external(
-                &format!("curl-node-{n}"),
-                CLIENT_IP,
-                Target::NodePort { node: NodeId(n), svc: ServiceId(0), port: 0 },
-                at(&[u64::from(n) + 1]),
-            )
-        })
-        .collect();
+    let clients = curl_each_node();
     check(scenario(cluster, clients, 4), expect_file!["golden/tutorial-nodeport-local.trace"]);
 }
 
