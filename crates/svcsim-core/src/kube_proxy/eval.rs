@@ -192,8 +192,9 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
 ///
 /// A walk nested deeper than the table has chains has entered some chain twice: a jump loop.
 /// The kernel refuses to load such a table (`iptables-restore` fails with ELOOP) and kube-proxy
-/// never writes one, so this only guards hand-made rulesets: the packet is dropped, with the
-/// reason, instead of the walk recursing forever.
+/// never writes one, so this only guards hand-made rulesets: the walk stops instead of recursing
+/// forever. In filter the packet is dropped with the reason; in nat, which takes no filtering
+/// verdict, the translation walk just ends there.
 fn walk(rules: &Ruleset, table: Table, chain: &str, st: &mut State<'_>, chooser: &mut dyn Chooser) -> Flow {
     let Some((chain_name, chain_rules)) = rules.table(table).get_key_value(chain) else {
         return Flow::Continue;

@@ -179,3 +179,18 @@ fn packet_flows_of_only_local_external_ips() {
     "#]],
     );
 }
+
+#[test]
+fn a_jump_loop_drops_the_packet_and_names_the_loop() {
+    // kube-proxy never writes one and the kernel refuses one (ELOOP); a hand-made ruleset may.
+    let mut rules = Ruleset::default();
+    let input = ChainName::new(chains::INPUT);
+    rules.filter.append(&input, std::rc::Rc::new(Rule::new(None, vec![], Target::Jump(input.clone()))));
+    let net = NodeNet { node_ip: ip("10.240.0.4"), bridge_ip: None, pod_cidr: "10.244.0.0/24".parse().unwrap() };
+    let pkt = Header::new(sock("203.0.113.2:40000"), sock("10.240.0.4:80"));
+    let walk = evaluate(&rules, &net, Origin::Routed, pkt, &mut ForcedPick::new(0));
+    assert_eq!(
+        walk.verdict,
+        Verdict::Drop { reason: "jump loop through INPUT: the kernel would refuse this table (ELOOP)".into() }
+    );
+}
