@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use svcsim_core::Place;
 use svcsim_core::net::Header;
-use svcsim_core::record::{Action, FlowRecord, PacketKind, Run};
+use svcsim_core::record::{Action, FlowRecord, Hop, PacketKind, Run};
 
 /// One row of the diagram, in time order.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,16 +25,17 @@ pub struct Sequence {
     rows: Vec<Row>,
 }
 
-/// What changed between two headers, the way the trace says it.
-fn nat_note(before: Header, after: Header) -> Option<String> {
+/// The NAT a hop applied, the way the trace says it.
+fn nat_note(hop: &Hop) -> Option<String> {
+    let nat = hop.nat()?;
     let mut parts = Vec::new();
-    if before.dst != after.dst {
-        parts.push(format!("DNAT {} → {}", before.dst, after.dst));
+    if let Some(to) = nat.dnat {
+        parts.push(format!("DNAT {} → {to}", hop.before.dst));
     }
-    if before.src != after.src {
-        parts.push(format!("SNAT {} → {}", before.src, after.src));
+    if nat.snat.is_some() {
+        parts.push(format!("SNAT {} → {}", hop.before.src, hop.after.src));
     }
-    (!parts.is_empty()).then(|| parts.join(", "))
+    Some(parts.join(", "))
 }
 
 impl Sequence {
@@ -55,8 +56,7 @@ impl Sequence {
         };
         let mut rows = Vec::new();
         let mut previous: Option<(usize, Header)> = None;
-        for pid in std::iter::once(flow.request).chain(flow.reply) {
-            let packet = run.packet(pid);
+        for packet in run.packets_of(flow) {
             let reply = packet.kind == PacketKind::Reply;
             for hop in &packet.hops {
                 let here = lane(hop.at);
@@ -65,22 +65,21 @@ impl Sequence {
                 {
                     rows.push(Row::Message { from, to: here, text: wire.to_string(), reply });
                 }
+                let output = flow.app_output.as_deref().unwrap_or("").lines().next().unwrap_or("");
                 let note = match &hop.action {
                     Action::UnNat => Some(format!(
                         "un-NAT (conntrack): source {} → {}, destination {} → {}",
                         hop.before.src, hop.after.src, hop.before.dst, hop.after.dst
                     )),
-                    Action::App { output, .. } => Some(format!("app prints {:?}", output.lines().next().unwrap_or(""))),
-                    Action::Backend { output } => {
-                        Some(format!("backend answers {:?}", output.lines().next().unwrap_or("")))
-                    }
+                    Action::App { .. } => Some(format!("app prints {output:?}")),
+                    Action::Backend => Some(format!("backend answers {output:?}")),
                     Action::HealthServer { status } => Some(format!("health server answers HTTP {status}")),
-                    Action::Dropped { reason } => Some(format!("DROP: {reason}")),
-                    Action::Rejected { reason } => Some(format!("REJECT: {reason}")),
+                    Action::Dropped(reason) => Some(format!("DROP: {reason}")),
+                    Action::Rejected(reason) => Some(format!("REJECT: {reason}")),
                     Action::Balanced { in_rotation, total, .. } => {
                         Some(format!("picks a node ({in_rotation}/{total} in rotation)"))
                     }
-                    _ => nat_note(hop.before, hop.after),
+                    _ => nat_note(hop),
                 };
                 if let Some(text) = note {
                     rows.push(Row::Note { at: here, text });

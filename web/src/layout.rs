@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use svcsim_core::Place;
 use svcsim_core::cluster::{Cluster, NodeId, PodId};
-use svcsim_core::scenario::{ClientKind, Scenario};
+use svcsim_core::scenario::{ClientId, ClientKind, Scenario};
 
 /// A point in SVG user units.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,7 +37,7 @@ pub struct Layout {
     pub height: f64,
     pub internet: Point,
     pub lb: Rect,
-    pub clients: Vec<(u32, Rect)>,
+    pub clients: Vec<(ClientId, Rect)>,
     pub nodes: Vec<Rect>,
     /// Each pod's row inside its node box (pods are never moved, only shown or hidden).
     pub pods: BTreeMap<PodId, Rect>,
@@ -85,12 +85,11 @@ impl Layout {
         let height = column_bottom.iter().cloned().fold(260.0f64, f64::max) + 10.0;
         let width = x0 + columns as f64 * (NODE_W + 20.0);
         let mid = height / 2.0;
-        let external: Vec<u32> = scenario
+        let external: Vec<ClientId> = scenario
             .clients
-            .iter()
-            .enumerate()
+            .iter_enumerated()
             .filter(|(_, c)| matches!(c.kind, ClientKind::External(_)))
-            .map(|(i, _)| i as u32)
+            .map(|(i, _)| i)
             .collect();
         let span = (external.len() as f64 * 64.0).min(height - 40.0);
         let clients = external
@@ -117,7 +116,7 @@ impl Layout {
     /// The anchor a packet at `place` is drawn at.
     pub fn anchor(&self, place: Place, scenario: &Scenario, cluster: &Cluster) -> Point {
         match place {
-            Place::Client(c) => match &scenario.clients.get(c as usize).map(|c| &c.kind) {
+            Place::Client(c) => match &scenario.clients.get(c).map(|c| &c.kind) {
                 Some(ClientKind::HostNetwork(n)) => self.node_anchor(*n),
                 Some(ClientKind::Pod(name)) => cluster.pod_by_name(name).map_or(self.internet, |p| self.pod_anchor(p)),
                 _ => self
@@ -130,7 +129,7 @@ impl Layout {
             Place::Lb => Point { x: self.lb.x + self.lb.w / 2.0, y: self.lb.y + self.lb.h / 2.0 },
             Place::Node(n) => self.node_anchor(n),
             Place::Pod(p) => self.pod_anchor(p),
-            Place::Backend(b) => self.backends.get(b as usize).copied().unwrap_or(self.internet),
+            Place::Backend(b) => self.backends.get(b.0 as usize).copied().unwrap_or(self.internet),
         }
     }
 

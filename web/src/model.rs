@@ -9,6 +9,7 @@ use std::rc::Rc;
 use svcsim_core::cluster::{
     App, DEFAULT_AFFINITY_TIMEOUT, NetworkPlugin, NodeId, Pod, Provider, ServiceId, ServiceType, TrafficPolicy,
 };
+use svcsim_core::id::IdVec;
 use svcsim_core::manifest::{self, Overrides};
 use svcsim_core::record::{Action as HopAction, FlowId, Initiator, TraceEntry};
 use svcsim_core::scenario::{Change, ClientKind, Scenario, TimedChange};
@@ -65,7 +66,7 @@ pub struct Engine {
     /// Nothing before this scenario time is kept (an open-ended run forgets its oldest history).
     pub kept_from: f64,
     seen_snat: bool,
-    probe_ok: Vec<bool>,
+    probe_ok: IdVec<NodeId, bool>,
 }
 
 impl Engine {
@@ -82,7 +83,7 @@ impl Engine {
             indexed_flows: 0,
             kept_from: 0.0,
             seen_snat: false,
-            probe_ok: vec![true; nodes],
+            probe_ok: vec![true; nodes].into(),
         };
         e.index();
         e
@@ -143,10 +144,8 @@ impl Engine {
             let t = view::display_time(run, line);
             let at = self.log.partition_point(|(d, _)| *d <= t);
             self.log.insert(at, (t, i as u32));
-            if let TraceEntry::Note(text) = &line.entry
-                && let Some(change) = text.strip_prefix("change: ")
-            {
-                self.markers.push(Marker { t, kind: MarkerKind::Change, label: change.to_string() });
+            if let TraceEntry::Change(change) = &line.entry {
+                self.markers.push(Marker { t, kind: MarkerKind::Change, label: run.names.change(change) });
             }
         }
         self.indexed_lines = run.trace.len();
@@ -159,9 +158,9 @@ impl Engine {
             match f.initiator {
                 Initiator::Probe { node, .. } => {
                     let ok = f.probe_result.as_ref().is_some_and(|r| r.success());
-                    let was = &mut self.probe_ok[node.0 as usize];
+                    let was = &mut self.probe_ok[node];
                     if *was && !ok {
-                        let name = &run.names.nodes[node.0 as usize];
+                        let name = &run.names.nodes[node];
                         let what = f.probe_result.as_ref().map_or("no answer".to_string(), |r| r.to_string());
                         self.markers.push(Marker {
                             t: f.end.map_or(f.start, |e| e).as_secs_f64(),
@@ -174,7 +173,7 @@ impl Engine {
                 Initiator::Client(_) => {
                     let req = run.packet(f.request);
                     if !self.seen_snat
-                        && let Some(k) = req.hops.iter().position(|h| h.after.src.ip() != h.before.src.ip())
+                        && let Some(k) = req.hops.iter().position(|h| h.snat())
                     {
                         self.seen_snat = true;
                         self.markers.push(Marker {
@@ -184,10 +183,10 @@ impl Engine {
                         });
                     }
                     if let Some(h) = req.hops.last()
-                        && let HopAction::Dropped { reason } | HopAction::Rejected { reason } = &h.action
+                        && let HopAction::Dropped(reason) | HopAction::Rejected(reason) = &h.action
                     {
                         let t = f.start.as_secs_f64() + (req.hops.len() - 1) as f64 * view::HOP;
-                        self.markers.push(Marker { t, kind: MarkerKind::Drop, label: reason.clone() });
+                        self.markers.push(Marker { t, kind: MarkerKind::Drop, label: reason.to_string() });
                     }
                 }
             }

@@ -398,7 +398,7 @@ fn topology_static(model: &Model, e: &Engine) -> Html {
                 <text x={l.internet.x.to_string()} y={(l.internet.y + 4.0).to_string()} text-anchor="middle">{ "internet" }</text>
             </g>
             { for l.clients.iter().map(|(c, r)| {
-                let client = &scenario.clients[*c as usize];
+                let client = &scenario.clients[*c];
                 let ip = match &client.kind { svcsim_core::scenario::ClientKind::External(ip) => ip.to_string(), _ => String::new() };
                 html! {
                     <g class="client">
@@ -458,7 +458,7 @@ fn topology_static(model: &Model, e: &Engine) -> Html {
                     <g class={cls}>
                         <rect x={r.x.to_string()} y={r.y.to_string()} width={r.w.to_string()} height={r.h.to_string()} rx="4" />
                         <text x={(r.x + 16.0).to_string()} y={(r.y + 14.0).to_string()} class="small">
-                            { format!("{} · {} · {}", short(&pod.name, 28), pod.ip, word) }
+                            { format!("{} · {} · {}", short(&pod.name, 28), pod.ip.map_or("no IP".into(), |ip| ip.to_string()), word) }
                         </text>
                     </g>
                 }
@@ -943,14 +943,8 @@ fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
     };
     let names = &run.names;
     let who = match flow.initiator {
-        Initiator::Client(c) => names.clients[c as usize].clone(),
-        Initiator::Probe { node, .. } => format!("health probe of {}", names.nodes[node.0 as usize]),
-    };
-    let place = |p: svcsim_core::Place| match p {
-        svcsim_core::Place::Client(c) => names.clients[c as usize].clone(),
-        svcsim_core::Place::Node(n) => names.nodes[n.0 as usize].clone(),
-        svcsim_core::Place::Pod(p) => format!("pod {}", short(&names.pods[p.0 as usize], 24)),
-        other => other.to_string(),
+        Initiator::Client(c) => names.clients[c].clone(),
+        Initiator::Probe { node, .. } => format!("health probe of {}", names.nodes[node]),
     };
     let steps = explain(run, e.sim.cluster(), flow);
     html! {
@@ -962,35 +956,20 @@ fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
             <table class="hops">
                 <thead><tr><th>{ "true time (s)" }</th><th>{ "packet" }</th><th>{ "at" }</th><th>{ "source" }</th><th>{ "destination" }</th><th>{ "what happened" }</th></tr></thead>
                 <tbody>
-                    { for std::iter::once(flow.request).chain(flow.reply).flat_map(|pid| {
-                        let p = run.packet(pid);
-                        p.hops.iter().map(move |h| (p.kind, h)).collect::<Vec<_>>()
-                    }).map(|(kind, h)| {
-                        let what = match &h.action {
-                            svcsim_core::record::Action::Sent => "sent".to_string(),
-                            svcsim_core::record::Action::Balanced { node, in_rotation, total, .. } => format!("LB picks {} ({in_rotation}/{total} in rotation)", names.nodes[node.0 as usize]),
-                            svcsim_core::record::Action::Netfilter { .. } => "netfilter: NAT".to_string(),
-                            svcsim_core::record::Action::UnNat => "conntrack: un-NAT".to_string(),
-                            svcsim_core::record::Action::Forwarded => "forwarded".to_string(),
-                            svcsim_core::record::Action::App { output, .. } => format!("app answers \"{output}\""),
-                            svcsim_core::record::Action::Backend { output } => format!("server answers \"{output}\""),
-                            svcsim_core::record::Action::HealthServer { status } => format!("health server: HTTP {status}"),
-                            svcsim_core::record::Action::Delivered => "delivered".to_string(),
-                            svcsim_core::record::Action::Dropped { reason } => format!("DROP: {reason}"),
-                            svcsim_core::record::Action::Rejected { reason } => format!("REJECT: {reason}"),
-                        };
+                    { for run.packets_of(flow).flat_map(|p| p.hops.iter().map(move |h| (p, h))).map(|(p, h)| {
+                        let prose = run.hop_prose(p, h);
                         html! {
                             <>
                                 <tr>
                                     <td class="mono">{ h.time.to_string() }</td>
-                                    <td>{ format!("{kind:?}").to_lowercase() }</td>
-                                    <td>{ place(h.at) }</td>
+                                    <td>{ format!("{:?}", p.kind).to_lowercase() }</td>
+                                    <td>{ short(&names.place(h.at), 28) }</td>
                                     { header_cells(h.before, h.after) }
-                                    <td>{ what }</td>
+                                    <td>{ prose.predicate }</td>
                                 </tr>
                                 if !h.rules.is_empty() || h.conntrack.is_some() {
                                     <tr class="rules"><td colspan="6">
-                                        <ol class="mono small">{ for h.rules.iter().map(|r| html! { <li>{ r.to_string() }</li> }) }</ol>
+                                        <ol class="mono small">{ for h.rules.rules().iter().map(|r| html! { <li>{ r.to_string() }</li> }) }</ol>
                                         if let Some(ct) = &h.conntrack { <p class="mono small">{ format!("conntrack: {ct}") }</p> }
                                     </td></tr>
                                 }

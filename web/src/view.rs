@@ -13,7 +13,7 @@ use svcsim_core::cluster::{Cluster, NodeId, PodId};
 use svcsim_core::lb::ProbeResult;
 use svcsim_core::net::Header;
 use svcsim_core::record::{
-    Action, FlowId, FlowRecord, Initiator, Outcome, PacketKind, Run, StateEvent, TraceEntry, TraceLine,
+    Action, FlowId, FlowRecord, Initiator, Outcome, PacketKind, PacketRecord, Run, StateEvent, TraceEntry, TraceLine,
 };
 use svcsim_core::scenario::Scenario;
 
@@ -88,24 +88,31 @@ pub struct Segment {
 /// oracle for it).
 #[cfg(test)]
 pub fn segments(run: &Run, flow: &FlowRecord) -> Vec<Segment> {
-    let probe = matches!(flow.initiator, Initiator::Probe { .. });
     let mut out = Vec::new();
-    for id in std::iter::once(flow.request).chain(flow.reply) {
-        let p = run.packet(id);
-        for w in p.hops.windows(2) {
-            let h = w[0].after;
-            let kind = sprite_kind(flow, p.kind, probe, h);
-            out.push(Segment { from: w[0].at, to: w[1].at, header: h, kind });
+    for p in run.packets_of(flow) {
+        for (k, w) in p.hops.windows(2).enumerate() {
+            let kind = sprite_kind(flow, p, k);
+            out.push(Segment { from: w[0].at, to: w[1].at, header: w[0].after, kind });
         }
     }
     out
 }
 
-/// How a packet of `flow` is drawn on a leg that carries header `h`.
-fn sprite_kind(flow: &FlowRecord, kind: PacketKind, probe: bool, h: Header) -> SpriteKind {
-    match kind {
+/// How a packet of `flow` is drawn on the leg that leaves its hop `k`: a request by the NAT its
+/// hops so far applied.
+fn sprite_kind(flow: &FlowRecord, p: &PacketRecord, k: usize) -> SpriteKind {
+    let probe = matches!(flow.initiator, Initiator::Probe { .. });
+    match p.kind {
         PacketKind::Request | PacketKind::Probe if probe => SpriteKind::Probe,
-        PacketKind::Request | PacketKind::Probe => classify(flow.header, h),
+        PacketKind::Request | PacketKind::Probe => {
+            let nat = p.hops[..=k].iter().filter_map(|h| h.nat());
+            let (dnat, snat) = nat.fold((false, false), |(d, s), n| (d || n.dnat.is_some(), s || n.snat.is_some()));
+            match (dnat, snat) {
+                (false, false) => SpriteKind::Original,
+                (true, false) => SpriteKind::Dnat,
+                (_, true) => SpriteKind::DnatSnat,
+            }
+        }
         PacketKind::ProbeReply => match &flow.probe_result {
             Some(r) if r.success() => SpriteKind::ProbeOk,
             Some(_) => SpriteKind::ProbeFailed,
@@ -115,26 +122,14 @@ fn sprite_kind(flow: &FlowRecord, kind: PacketKind, probe: bool, h: Header) -> S
     }
 }
 
-fn classify(original: Header, h: Header) -> SpriteKind {
-    match (h.dst != original.dst, h.src.ip() != original.src.ip()) {
-        (false, false) => SpriteKind::Original,
-        (true, false) => SpriteKind::Dnat,
-        (_, true) => SpriteKind::DnatSnat,
-    }
-}
-
 /// Leg `k` of a flow, without building the others (what a frame needs for each packet).
 pub fn segment_at(run: &Run, flow: &FlowRecord, k: usize) -> Option<Segment> {
-    let probe = matches!(flow.initiator, Initiator::Probe { .. });
     let mut k = k;
-    for id in std::iter::once(flow.request).chain(flow.reply) {
-        let p = run.packet(id);
+    for p in run.packets_of(flow) {
         let legs = p.hops.len().saturating_sub(1);
         if k < legs {
             let (a, b) = (&p.hops[k], &p.hops[k + 1]);
-            let h = a.after;
-            let kind = sprite_kind(flow, p.kind, probe, h);
-            return Some(Segment { from: a.at, to: b.at, header: h, kind });
+            return Some(Segment { from: a.at, to: b.at, header: a.after, kind: sprite_kind(flow, p, k) });
         }
         k -= legs;
     }
@@ -154,7 +149,6 @@ fn segment_count(run: &Run, flow: &FlowRecord) -> usize {
 /// packet lines (so the log, the narration and the animation agree).
 pub fn display_time(run: &Run, line: &TraceLine) -> f64 {
     match line.entry {
-        TraceEntry::Note(_) => line.time.as_secs_f64(),
         TraceEntry::Hop { packet, hop } => {
             let p = run.packet(packet);
             let flow = run.flow(p.flow);
@@ -165,6 +159,7 @@ pub fn display_time(run: &Run, line: &TraceLine) -> f64 {
             };
             flow.start.as_secs_f64() + offset as f64 * HOP
         }
+        _ => line.time.as_secs_f64(),
     }
 }
 
@@ -273,14 +268,10 @@ pub fn sprites(
             let last =
                 std::iter::once(flow.request).chain(flow.reply).filter_map(|p| run.packet(p).hops.last()).next_back();
             if let Some(h) = last {
-                let kind = match &h.action {
-                    Action::Dropped { .. } => SpriteKind::Dropped,
-                    Action::Rejected { .. } => SpriteKind::Rejected,
+                let (kind, reason) = match &h.action {
+                    Action::Dropped(reason) => (SpriteKind::Dropped, reason.to_string()),
+                    Action::Rejected(reason) => (SpriteKind::Rejected, reason.to_string()),
                     _ => continue,
-                };
-                let reason = match &h.action {
-                    Action::Dropped { reason } | Action::Rejected { reason } => reason.clone(),
-                    _ => String::new(),
                 };
                 out.push(Sprite { flow: flow.id, at: layout.anchor(h.at, scenario, cluster), kind, detail: reason });
             }
@@ -294,7 +285,7 @@ pub fn app_output(run: &Run, t: f64) -> Option<(String, String, FlowId)> {
     run.flows[..started(run, t)].iter().rev().find_map(|f| {
         let Initiator::Client(c) = f.initiator else { return None };
         (f.outcome == Outcome::Answered && display_end(run, f) <= t)
-            .then(|| (run.names.clients[c as usize].clone(), f.app_output.clone().unwrap_or_default(), f.id))
+            .then(|| (run.names.clients[c].clone(), f.app_output.clone().unwrap_or_default(), f.id))
     })
 }
 
@@ -320,7 +311,7 @@ pub fn compare_rows(cluster: (&Run, &Cluster), local: (&Run, &Cluster), t: f64) 
         let latest = app_output(run, t).and_then(|(_, _, id)| run.get_flow(id));
         let hops = latest
             .map_or(0, |f| std::iter::once(f.request).chain(f.reply).map(|p| run.packet(p).hops.len()).sum::<usize>());
-        let snat = latest.map(|f| run.packet(f.request).hops.iter().any(|h| h.before.src.ip() != h.after.src.ip()));
+        let snat = latest.map(|f| run.packet(f.request).hops.iter().any(|h| h.snat()));
         let probes = probe_panel(run, c.nodes.len(), t);
         let per_pod = seen_by_pod(run, t)
             .iter()
@@ -451,17 +442,17 @@ pub fn probe_panel(run: &Run, nodes: usize, t: f64) -> Option<ProbePanel> {
         if let (Initiator::Probe { node, .. }, Some(r), Some(end)) = (f.initiator, &f.probe_result, f.end) {
             let slot = &mut last_probe[node.0 as usize];
             if slot.is_none() && end.as_secs_f64() <= t {
-                *slot = Some(r.clone());
+                *slot = Some(*r);
                 missing -= 1;
             }
         }
     }
     let complete = (t / 60.0).floor() as u64;
-    let last_minute = complete.checked_sub(1).and_then(|m| run.probe_status(m..m + 1).map(|(p, _)| (m, p)));
+    let last_minute = complete.checked_sub(1).and_then(|m| run.probe_status(m..m + 1).map(|s| (m, s.percent)));
     let series = (complete.saturating_sub(30)..complete)
         .filter_map(|m| {
-            let (p, per) = run.probe_status(m..m + 1)?;
-            Some((m, p, (0..nodes).map(|n| per.get(&NodeId(n as u32)).copied()).collect()))
+            let s = run.probe_status(m..m + 1)?;
+            Some((m, s.percent, (0..nodes).map(|n| s.per_node.get(&NodeId(n as u32)).copied()).collect()))
         })
         .collect();
     Some(ProbePanel { last_minute, in_rotation, reasons, last_probe, series })

@@ -14,7 +14,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use svcsim_core::cluster::{Provider, TrafficPolicy};
+use svcsim_core::dataplane::{FirstPacket, Origin};
 use svcsim_core::manifest::Overrides;
+use svcsim_core::net::{Header, SockAddr};
 use svcsim_core::sim::Sim;
 use svcsim_core::time::{Duration, Instant};
 
@@ -212,13 +214,15 @@ fn run(command: Command) -> Result<(), ExitCode> {
         Command::Rules { file, node, at } => {
             let (mut sim, node) = input::sim_with_node(&file, &node)?;
             sim.run_until(Instant::ZERO + at);
-            print!("{}", sim.rules(node).iptables_save());
+            print!("{}", sim.dataplane().render(node));
             Ok(())
         }
         Command::Packet { file, node, src, dst, at, format } => {
             let (mut sim, node) = input::sim_with_node(&file, &node)?;
             sim.run_until(Instant::ZERO + at);
-            let report = svcsim_core::kube_proxy::first_packet_on(sim.rules(node), &sim.node_net(node), src, dst);
+            let (src, dst) = (SockAddr::from(src), SockAddr::from(dst));
+            let origin = Origin::of(&sim.node_net(node), src.ip);
+            let report = FirstPacket::of(&sim.dataplane().every_decision(node, origin, Header::tcp(src, dst)));
             match format {
                 Format::Text => print!("{}", output::packet_text(&report, src, dst, &sim.cluster().node(node).name)),
                 Format::Json => println!(

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::SocketAddrV4;
+use std::net::IpAddr;
 
 use serde_json::{Value, json};
-use svcsim_core::kube_proxy::FirstPacket;
+use svcsim_core::cluster::{NodeId, ServiceId};
+use svcsim_core::dataplane::FirstPacket;
+use svcsim_core::net::SockAddr;
 use svcsim_core::record::{Initiator, Outcome};
 use svcsim_core::sim::Sim;
 
@@ -21,19 +23,15 @@ fn summary_minutes(sim: &Sim) -> std::ops::Range<u64> {
     if complete == 0 { 0..1 } else { complete - 1..complete }
 }
 
-fn node_name(sim: &Sim, n: svcsim_core::cluster::NodeId) -> String {
+fn node_name(sim: &Sim, n: NodeId) -> String {
     sim.cluster().node(n).name.clone()
 }
 
 /// Nodes in rotation at the end, over every LoadBalancer Service (a node counts if any LB keeps it).
 fn in_rotation(sim: &Sim) -> (Vec<String>, usize) {
-    let lbs: Vec<_> = (0..sim.cluster().services.len() as u32)
-        .map(svcsim_core::cluster::ServiceId)
-        .filter_map(|s| sim.backends(s))
-        .collect();
+    let lbs: Vec<_> = sim.cluster().services.ids().filter_map(|s: ServiceId| sim.backends(s)).collect();
     let mut names = Vec::new();
-    for (i, n) in sim.cluster().nodes.iter().enumerate() {
-        let id = svcsim_core::cluster::NodeId(i as u32);
+    for (id, n) in sim.cluster().nodes.iter_enumerated() {
         if lbs.iter().any(|b| b.get(&id).is_some_and(|h| h.in_rotation)) {
             names.push(n.name.clone());
         }
@@ -98,7 +96,7 @@ pub fn summary(sim: &Sim) -> String {
             let sources: Vec<String> = seen
                 .get(pod)
                 .map(|m| {
-                    let mut v: Vec<(&std::net::Ipv4Addr, &usize)> = m.iter().collect();
+                    let mut v: Vec<(&IpAddr, &usize)> = m.iter().collect();
                     v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
                     v.into_iter().map(|(ip, k)| format!("{ip} ×{k}")).collect()
                 })
@@ -108,7 +106,8 @@ pub fn summary(sim: &Sim) -> String {
     }
     let minutes = summary_minutes(sim);
     match run.probe_status(minutes.clone()) {
-        Some((pct, per_node)) => {
+        Some(status) => {
+            let (pct, per_node) = (status.percent, status.per_node);
             let which = if minutes.start == 0 && s.duration.as_micros() < 60_000_000 {
                 "whole run".to_string()
             } else {
@@ -120,7 +119,7 @@ pub fn summary(sim: &Sim) -> String {
             let series: Vec<String> = run
                 .probe_minutes()
                 .iter()
-                .filter_map(|m| run.probe_status(*m..*m + 1).map(|(p, _)| format!("{}%", round2(p))))
+                .filter_map(|m| run.probe_status(*m..*m + 1).map(|s| format!("{}%", round2(s.percent))))
                 .collect();
             let _ = writeln!(out, "  per minute: {}", series.join(" → "));
             let (rot, total) = in_rotation(sim);
@@ -144,8 +143,8 @@ pub fn json(sim: &Sim) -> Value {
             let Initiator::Client(client) = f.initiator else { unreachable!("requests are client flows") };
             json!({
                 "t": f.start.as_secs_f64(),
-                "client": s.clients[client as usize].name,
-                "from": f.header.src.ip().to_string(),
+                "client": s.clients[client].name,
+                "from": f.header.src.ip.to_string(),
                 "to": f.header.dst.to_string(),
                 "ingressNode": f.ingress_node.map(|n| node_name(sim, n)),
                 "pod": f.pod.map(|p| c.pod(p).name.clone()),
@@ -153,11 +152,11 @@ pub fn json(sim: &Sim) -> Value {
                 "sourceSeen": f.source_seen.map(|a| a.to_string()),
                 "appOutput": f.app_output,
                 "outcome": f.outcome.label(),
-                "reason": f.outcome.reason(),
+                "reason": f.outcome.reason().map(|r| r.to_string()),
             })
         })
         .collect();
-    let per_node = |m: &BTreeMap<svcsim_core::cluster::NodeId, f64>| -> Value {
+    let per_node = |m: &BTreeMap<NodeId, f64>| -> Value {
         m.iter()
             .map(|(n, p)| (node_name(sim, *n), json!(round2(*p))))
             .collect::<serde_json::Map<String, Value>>()
@@ -165,7 +164,7 @@ pub fn json(sim: &Sim) -> Value {
     };
     let minutes = summary_minutes(sim);
     let (percent, nodes) = match run.probe_status(minutes) {
-        Some((p, n)) => (json!(round2(p)), per_node(&n)),
+        Some(s) => (json!(round2(s.percent)), per_node(&s.per_node)),
         None => (Value::Null, json!({})),
     };
     let series: Vec<Value> = run
@@ -173,7 +172,7 @@ pub fn json(sim: &Sim) -> Value {
         .iter()
         .filter_map(|m| {
             run.probe_status(*m..*m + 1)
-                .map(|(p, n)| json!({"minute": m, "percent": round2(p), "perNode": per_node(&n)}))
+                .map(|s| json!({"minute": m, "percent": round2(s.percent), "perNode": per_node(&s.per_node)}))
         })
         .collect();
     let hits = run.hits_per_pod();
@@ -196,7 +195,7 @@ pub fn json(sim: &Sim) -> Value {
 }
 
 /// The first-packet report as text.
-pub fn packet_text(r: &FirstPacket, src: SocketAddrV4, dst: SocketAddrV4, node: &str) -> String {
+pub fn packet_text(r: &FirstPacket, src: SockAddr, dst: SockAddr, node: &str) -> String {
     let mut out = format!("first packet {src} > {dst} on {node}: {}", r.verdict);
     if let Some(reason) = &r.reason {
         let _ = write!(out, " (\"{reason}\")");

@@ -1,9 +1,10 @@
-//! Conntrack (§1.17): the NAT decided on a connection's first packet, remembered so that replies
-//! are translated back without consulting the rules again.
+//! Conntrack: the NAT decided on a connection's first packet, remembered so that replies are
+//! translated back without consulting the rules again (`docs/fidelity.md#conntrack`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::dataplane::Nat;
 use crate::net::Header;
 use crate::time::{Duration, Instant};
 
@@ -17,17 +18,20 @@ pub struct Entry {
     pub original: Header,
     /// The header a reply carries when it arrives: the first packet as it left, reversed.
     pub reply: Header,
+    /// The translation the first packet got, which a reply's translation undoes.
+    pub nat: Nat,
     pub expires: Instant,
 }
 
 impl Entry {
-    /// The entry for a first packet that arrived as `before` and left as `after`.
-    pub fn new(before: Header, after: Header, now: Instant) -> Entry {
-        Entry { original: before, reply: after.reversed(), expires: now + TIME_WAIT }
+    /// The entry for a first packet that arrived as `before` and left as `after`, translated by
+    /// `nat`.
+    pub fn new(before: Header, after: Header, nat: Nat, now: Instant) -> Entry {
+        Entry { original: before, reply: after.reversed(), nat, expires: now + TIME_WAIT }
     }
     /// True if the connection's addresses are rewritten (DNAT and/or SNAT).
     pub fn is_nat(&self) -> bool {
-        self.original != self.reply.reversed()
+        !self.nat.is_none()
     }
     /// The header of a reply after this entry's NAT is undone.
     pub fn unnat_reply(&self) -> Header {
@@ -42,15 +46,16 @@ impl fmt::Display for Entry {
         let r = self.reply;
         write!(
             f,
-            "tcp src={} dst={} sport={} dport={} src={} dst={} sport={} dport={}{}",
-            o.src.ip(),
-            o.dst.ip(),
-            o.src.port(),
-            o.dst.port(),
-            r.src.ip(),
-            r.dst.ip(),
-            r.src.port(),
-            r.dst.port(),
+            "{} src={} dst={} sport={} dport={} src={} dst={} sport={} dport={}{}",
+            o.proto.as_lower(),
+            o.src.ip,
+            o.dst.ip,
+            o.src.port,
+            o.dst.port,
+            r.src.ip,
+            r.dst.ip,
+            r.src.port,
+            r.dst.port,
             if self.is_nat() { "" } else { " [no NAT]" }
         )
     }
@@ -72,6 +77,10 @@ impl Conntrack {
     pub fn lookup_reply(&self, reply: Header) -> Option<&Entry> {
         self.by_reply.get(&reply)
     }
+    /// Removes and returns the entry a reply belongs to (a load balancer's flow, used once).
+    pub fn take_reply(&mut self, reply: Header) -> Option<Entry> {
+        self.by_reply.remove(&reply)
+    }
     /// Drops entries expired at `now`.
     pub fn expire(&mut self, now: Instant) {
         self.by_reply.retain(|_, e| e.expires > now);
@@ -87,14 +96,20 @@ impl Conntrack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::SockAddr;
+
+    fn sock(s: &str) -> SockAddr {
+        s.parse().unwrap()
+    }
 
     #[test]
     fn replies_are_translated_back_exactly() {
-        let before = Header::new("198.51.100.79:40001".parse().unwrap(), "203.0.113.10:80".parse().unwrap());
-        let after = Header::new("10.240.0.5:40001".parse().unwrap(), "10.244.0.2:8080".parse().unwrap());
+        let before = Header::tcp(sock("198.51.100.79:40001"), sock("203.0.113.10:80"));
+        let after = Header::tcp(sock("10.240.0.5:40001"), sock("10.244.0.2:8080"));
+        let nat = Nat { dnat: Some(after.dst), snat: Some(after.src.ip) };
         let mut ct = Conntrack::default();
-        ct.insert(Entry::new(before, after, Instant::ZERO));
-        let reply = Header::new("10.244.0.2:8080".parse().unwrap(), "10.240.0.5:40001".parse().unwrap());
+        ct.insert(Entry::new(before, after, nat, Instant::ZERO));
+        let reply = Header::tcp(sock("10.244.0.2:8080"), sock("10.240.0.5:40001"));
         let e = ct.lookup_reply(reply).unwrap();
         assert_eq!(e.unnat_reply().to_string(), "203.0.113.10:80 > 198.51.100.79:40001");
         assert_eq!(

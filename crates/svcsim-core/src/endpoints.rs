@@ -1,16 +1,18 @@
 //! Endpoints as kube-proxy reads them from EndpointSlices: derived from pods for Services with a
 //! selector, taken from explicit slices otherwise, and categorized per node into the endpoints
-//! the Cluster and Local policy chains may use (§1.19, `CategorizeEndpoints`).
+//! the Cluster and Local policy chains may use (`CategorizeEndpoints` of `pkg/proxy/topology.go`;
+//! `docs/fidelity.md#usable-endpoints`).
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::IpAddr;
 
 use crate::cluster::{Cluster, NodeId, PodId, ServiceId};
+use crate::net::SockAddr;
 
 /// One endpoint of one Service port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    pub addr: SocketAddrV4,
+    pub addr: SockAddr,
     /// `nodeName`; `None` for an address outside the cluster.
     pub node: Option<NodeId>,
     pub ready: bool,
@@ -21,8 +23,8 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn ip(&self) -> Ipv4Addr {
-        *self.addr.ip()
+    pub fn ip(&self) -> IpAddr {
+        self.addr.ip
     }
     fn is_local(&self, node: NodeId) -> bool {
         self.node == Some(node)
@@ -64,7 +66,7 @@ fn unordered_endpoints(cluster: &Cluster, svc: ServiceId, port_idx: usize) -> Ve
                 let port = slice.ports.iter().find(|(name, _)| *name == sp.name).map(|(_, p)| *p);
                 slice.endpoints.iter().filter_map(move |e| {
                     Some(Endpoint {
-                        addr: SocketAddrV4::new(e.ip, port?),
+                        addr: SockAddr::new(e.ip, port?),
                         node: e.node,
                         ready: e.ready,
                         serving: e.serving,
@@ -77,18 +79,17 @@ fn unordered_endpoints(cluster: &Cluster, svc: ServiceId, port_idx: usize) -> Ve
     } else {
         cluster
             .pods
-            .iter()
-            .enumerate()
+            .iter_enumerated()
             .filter(|(_, p)| p.matches(&service.namespace, &service.selector))
-            .filter_map(|(i, p)| {
+            .filter_map(|(id, p)| {
                 let port = p.resolve_target_port(&sp.target_port)?;
                 Some(Endpoint {
-                    addr: SocketAddrV4::new(p.ip, port),
+                    addr: SockAddr::new(p.ip?, port),
                     node: Some(p.node),
                     ready: p.ready && !p.terminating,
                     serving: p.ready,
                     terminating: p.terminating,
-                    pod: Some(PodId(i as u32)),
+                    pod: Some(id),
                 })
             })
             .collect()
@@ -109,10 +110,10 @@ pub struct Categorized {
     pub has_any: bool,
 }
 
-/// kube-proxy's `CategorizeEndpoints` for `node`, without topology hints (§1.19).
+/// kube-proxy's `CategorizeEndpoints` for `node`, without topology hints.
 ///
 /// `uses_cluster` / `uses_local` are the Service's `UsesClusterEndpoints` /
-/// `UsesLocalEndpoints` (§1.5).
+/// `UsesLocalEndpoints` (`pkg/proxy/serviceport.go`).
 pub fn categorize(endpoints: &[Endpoint], node: NodeId, uses_cluster: bool, uses_local: bool) -> Categorized {
     let mut c = Categorized::default();
     if uses_cluster {
@@ -155,17 +156,17 @@ pub fn categorize(endpoints: &[Endpoint], node: NodeId, uses_cluster: bool, uses
 }
 
 /// The number of unique IPs of ready endpoints on `node`, across the Service's ports: what the
-/// healthCheckNodePort server reports as `localEndpoints` (§2.3). Terminating endpoints do not
-/// count, even if serving.
-pub fn local_ready_endpoint_ips(cluster: &Cluster, svc: ServiceId, node: NodeId) -> usize {
-    let mut ips: Vec<Ipv4Addr> = (0..cluster.service(svc).ports.len())
+/// healthCheckNodePort server reports as `localEndpoints` (`docs/fidelity.md#local-endpoints`).
+/// Terminating endpoints do not count, even if serving.
+pub fn local_ready_endpoint_ips(cluster: &Cluster, svc: ServiceId, node: NodeId) -> u32 {
+    let mut ips: Vec<IpAddr> = (0..cluster.service(svc).ports.len())
         .flat_map(|p| unordered_endpoints(cluster, svc, p))
         .filter(|e| e.ready && e.is_local(node))
         .map(|e| e.ip())
         .collect();
     ips.sort();
     ips.dedup();
-    ips.len()
+    ips.len() as u32
 }
 
 #[cfg(test)]
@@ -174,7 +175,7 @@ mod tests {
 
     fn ep(last: u8, node: u32, ready: bool, serving: bool, terminating: bool) -> Endpoint {
         Endpoint {
-            addr: SocketAddrV4::new(Ipv4Addr::new(10, 244, node as u8, last), 8080),
+            addr: SockAddr::new(std::net::Ipv4Addr::new(10, 244, node as u8, last), 8080),
             node: Some(NodeId(node)),
             ready,
             serving,
@@ -194,7 +195,7 @@ mod tests {
         assert_eq!(addrs(&c.cluster), ["10.244.1.3:8080"]);
         let eps = [ep(2, 0, false, true, true), ep(3, 1, false, false, true)];
         let c = categorize(&eps, NodeId(0), true, false);
-        assert_eq!(addrs(&c.cluster), ["10.244.0.2:8080"], "serving+terminating fallback (§1.19)");
+        assert_eq!(addrs(&c.cluster), ["10.244.0.2:8080"], "serving+terminating fallback");
         assert!(c.has_any);
     }
 
@@ -209,7 +210,7 @@ mod tests {
 
         let eps = [ep(2, 0, false, true, true), ep(3, 1, true, true, false)];
         let on0 = categorize(&eps, NodeId(0), true, true);
-        assert_eq!(addrs(&on0.local), ["10.244.0.2:8080"], "terminating-but-serving local endpoint (§5.4)");
+        assert_eq!(addrs(&on0.local), ["10.244.0.2:8080"], "terminating-but-serving local endpoint");
         assert_eq!(addrs(&on0.cluster), ["10.244.1.3:8080"]);
     }
 }

@@ -1,68 +1,72 @@
 //! One request's journey in plain words, hop by hop, each step naming the rule that acted: what a
 //! teacher would say at the whiteboard. Used by `svcsim explain` and the web inspector.
+//!
+//! The terse prose of a hop (the trace's) is [`crate::record::Run::hop_prose`]; this is the
+//! long form, built from the same typed facts: the hop's NAT, its rules and the flow's outcome.
 
 use crate::cluster::{Cluster, NetworkPlugin, Provider};
-use crate::kube_proxy::{RuleHit, Table};
+use crate::net::Protocol;
 use crate::record::{Action, FlowRecord, Hop, Initiator, Outcome, PacketKind, Run};
 use crate::topology::Place;
 
-/// The steps of request `flow`, numbered, one paragraph each.
+/// The steps of request `flow`, numbered, one paragraph each, then the verdict.
 pub fn explain(run: &Run, cluster: &Cluster, flow: &FlowRecord) -> Vec<String> {
     let names = &run.names;
     let client = match flow.initiator {
-        Initiator::Client(c) => names.clients[c as usize].clone(),
-        Initiator::Probe { node, .. } => {
-            format!("the load balancer's health probe of {}", names.nodes[node.0 as usize])
-        }
+        Initiator::Client(c) => names.clients[c].clone(),
+        Initiator::Probe { node, .. } => format!("the load balancer's health probe of {}", names.nodes[node]),
     };
     let mut steps = Vec::new();
-    let packets = std::iter::once(flow.request).chain(flow.reply);
-    for id in packets {
-        let packet = run.packet(id);
+    for packet in run.packets_of(flow) {
         for hop in &packet.hops {
             if let Some(text) = step(run, cluster, flow, &client, packet.kind, hop) {
                 steps.push(format!("{:>3}. [{}s] {text}", steps.len() + 1, hop.time));
             }
         }
     }
-    let verdict = match &flow.outcome {
+    steps.push(format!("     {}", verdict(flow)));
+    steps
+}
+
+fn verdict(flow: &FlowRecord) -> String {
+    match &flow.outcome {
         Outcome::Answered => match (&flow.app_output, flow.source_seen) {
-            (Some(out), Some(seen)) if seen == *flow.header.src.ip() => {
+            (Some(out), Some(seen)) if seen == flow.header.src.ip => {
                 format!(
                     "The app printed \"{out}\": the client's own address, because nothing rewrote the source on the way in."
                 )
             }
             (Some(out), Some(seen)) => format!(
                 "The app printed \"{out}\", not the client's {}: the source was rewritten to {seen} on the way in (SNAT), so the pod never saw the client.",
-                flow.header.src.ip()
+                flow.header.src.ip
             ),
             _ => "The connection was answered.".to_string(),
         },
-        Outcome::Dropped { reason } => {
+        Outcome::Dropped(reason) => {
             format!("The packet was dropped silently ({reason}); the client hears nothing and times out.")
         }
-        Outcome::Rejected { reason } => {
+        Outcome::Rejected(reason) => {
             format!("The connection was refused ({reason}); the client gets an error at once.")
         }
         Outcome::InFlight => "The run ended before the request finished.".to_string(),
-    };
-    steps.push(format!("     {verdict}"));
-    steps
+    }
 }
 
 fn step(run: &Run, cluster: &Cluster, flow: &FlowRecord, client: &str, kind: PacketKind, h: &Hop) -> Option<String> {
     let names = &run.names;
-    let place = |p: Place| match p {
-        Place::Client(c) => names.clients[c as usize].clone(),
-        Place::Node(n) => names.nodes[n.0 as usize].clone(),
-        Place::Pod(p) => format!("pod {}", names.pods[p.0 as usize]),
-        Place::Backend(b) => format!("the server at {}", names.backends[b as usize]),
-        other => other.to_string(),
-    };
+    let place = |p: Place| names.place(p);
     let reply = matches!(kind, PacketKind::Reply | PacketKind::ProbeReply);
+    let output = flow.app_output.as_deref().unwrap_or("");
     Some(match &h.action {
         Action::Sent if reply => return None,
-        Action::Sent => format!("{client} opens a TCP connection from {} to {}.", h.before.src, h.before.dst),
+        Action::Sent => {
+            let opens = match h.before.proto {
+                Protocol::Tcp => "opens a TCP connection",
+                Protocol::Udp => "sends a UDP datagram",
+                Protocol::Sctp => "opens an SCTP association",
+            };
+            format!("{client} {opens} from {} to {}.", h.before.src, h.before.dst)
+        }
         Action::Balanced { node, in_rotation, total, by_source_ip } => {
             let lb = match cluster.config.provider {
                 Provider::Azure => "The Azure load balancer",
@@ -75,21 +79,23 @@ fn step(run: &Run, cluster: &Cluster, flow: &FlowRecord, client: &str, kind: Pac
             } else {
                 "hashes the connection's 5-tuple"
             };
-            let delivery = if h.after == h.before {
-                format!("It forwards the packet unchanged (floating IP): the destination is still {}.", h.after.dst)
-            } else {
-                format!(
-                    "It rewrites the destination to the node's NodePort, {}, and keeps the client's source address.",
-                    h.after.dst
-                )
+            let delivery = match h.nat().and_then(|n| n.dnat) {
+                None => {
+                    format!("It forwards the packet unchanged (floating IP): the destination is still {}.", h.after.dst)
+                }
+                Some(to) => {
+                    format!(
+                        "It rewrites the destination to the node's NodePort, {to}, and keeps the client's source address."
+                    )
+                }
             };
             format!(
                 "{lb} {how} and picks {} among the {in_rotation} of {total} nodes its health probes keep in rotation. {delivery}",
-                names.nodes[node.0 as usize]
+                names.nodes[*node]
             )
         }
-        Action::Netfilter { .. } | Action::Forwarded if !reply => netfilter(cluster, &place(h.at), h),
-        Action::Netfilter { .. } | Action::Forwarded => {
+        Action::Translated | Action::Forwarded if !reply => dataplane_step(cluster, &place(h.at), h),
+        Action::Translated | Action::Forwarded => {
             format!("{} passes the reply on toward {}.", place(h.at), h.after.dst)
         }
         Action::UnNat if h.at == Place::Lb => {
@@ -104,67 +110,53 @@ fn step(run: &Run, cluster: &Cluster, flow: &FlowRecord, client: &str, kind: Pac
                 h.after
             )
         }
-        Action::App { output, .. } if output.is_empty() => {
+        Action::App { .. } if kind.is_probe() => {
             format!("{} accepts the connection: the probe's handshake succeeds.", place(h.at))
         }
-        Action::App { output, .. } | Action::Backend { output } => format!(
+        Action::App { .. } | Action::Backend => format!(
             "{} receives the request with source address {} and its app answers \"{output}\".",
             place(h.at),
-            h.before.src.ip()
+            h.before.src.ip
         ),
         Action::HealthServer { status } => format!(
             "kube-proxy's health server on {} answers HTTP {status} on port {}.",
             place(h.at),
-            h.before.dst.port()
+            h.before.dst.port
         ),
         Action::Delivered => {
-            let out = flow.app_output.as_deref().and_then(|o| o.lines().next()).unwrap_or("");
+            let out = output.lines().next().unwrap_or("");
             format!("{} receives the answer from {}: \"{out}\".", place(h.at), h.before.src)
         }
-        Action::Dropped { reason } => format!("{} drops the packet: {reason}.", place(h.at)),
-        Action::Rejected { reason } => format!("{} refuses the connection: {reason}.", place(h.at)),
+        Action::Dropped(reason) => format!("{} drops the packet: {reason}.", place(h.at)),
+        Action::Rejected(reason) => format!("{} refuses the connection: {reason}.", place(h.at)),
     })
 }
 
-/// What kube-proxy's rules did with the first packet on a node, in order.
-fn netfilter(cluster: &Cluster, node: &str, h: &Hop) -> String {
-    let nat: Vec<&RuleHit> = h.rules.iter().filter(|r| r.table == Table::Nat && r.rule.comment.is_some()).collect();
-    let mut parts = Vec::new();
-    for r in &nat {
-        let comment = r.rule.comment.as_deref().unwrap_or("");
-        let to = r.jump().map(|j| format!(" → {j}")).unwrap_or_default();
-        if comment == "kubernetes service portals" || comment == "kubernetes postrouting rules" {
-            continue;
-        }
-        parts.push(format!("\"{comment}\" in {}{to}", r.chain));
-    }
+/// What the node's dataplane did with the first packet, in order.
+fn dataplane_step(cluster: &Cluster, node: &str, h: &Hop) -> String {
+    let parts: Vec<String> = h.rules.rules().iter().filter_map(|r| r.narrate()).collect();
     let mut text = if parts.is_empty() {
         format!("On {node} no service rule matches the packet, so kube-proxy leaves it alone")
     } else {
         format!("On {node}, kube-proxy's rules catch the packet: {}", parts.join("; "))
     };
-    if h.after.dst != h.before.dst {
-        text.push_str(&format!(". DNAT rewrites the destination {} to the pod endpoint {}", h.before.dst, h.after.dst));
+    let nat = h.nat().unwrap_or_default();
+    if let Some(to) = nat.dnat {
+        text.push_str(&format!(". DNAT rewrites the destination {} to the pod endpoint {to}", h.before.dst));
     }
-    if h.after.src.ip() != h.before.src.ip() {
-        let why = if cluster.config.network_plugin == NetworkPlugin::Kubenet && is_bridge(cluster, *h.after.src.ip()) {
+    if let Some(to) = nat.snat {
+        let bridge = cluster.config.network_plugin == NetworkPlugin::Kubenet
+            && cluster.nodes.iter().any(|n| n.bridge_ip() == to);
+        let why = if bridge {
             "cbr0's address, because the pod runs on this node (kubenet)"
         } else {
             "the node's own IP, the address of the interface the packet leaves by"
         };
-        text.push_str(&format!(
-            ". On the way out, MASQUERADE rewrites the source {} to {} — {why}",
-            h.before.src.ip(),
-            h.after.src.ip()
-        ));
+        text.push_str(&format!(". On the way out, MASQUERADE rewrites the source {} to {to} — {why}", h.before.src.ip));
     }
-    if h.after == h.before && parts.is_empty() {
+    if nat.is_none() && parts.is_empty() {
         text.push_str(&format!(" and forwards it to {}", h.after.dst));
     }
     text.push('.');
     text
-}
-
-fn is_bridge(cluster: &Cluster, ip: std::net::Ipv4Addr) -> bool {
-    cluster.nodes.iter().any(|n| n.bridge_ip() == ip)
 }

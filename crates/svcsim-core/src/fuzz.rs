@@ -5,15 +5,14 @@
 //! the kept corpus and every crash ever found through the same functions on stable, in CI. They
 //! live in the crate, not in `fuzz/`, so the regression tests and the fuzzer run the same code.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 
-use crate::kube_proxy::{
-    self as eval, ChainName, Chooser, CtStates, Delivery, Match, NodeNet, Origin, Rule, Ruleset, Table, Target,
-    Verdict, chains,
-};
+use crate::dataplane::{Delivery, NodeNet, Origin, Verdict};
+use crate::kube_proxy::{self as eval, ChainName, Chooser, CtStates, Match, Rule, Ruleset, Table, Target, chains};
 use crate::manifest::{self, Overrides, Severity};
-use crate::net::{Header, Ipv4Cidr};
+use crate::net::{Header, IpCidr, Protocol, SockAddr};
 use crate::sim::Sim;
 use crate::time::{Duration, Instant};
 
@@ -62,11 +61,13 @@ pub fn scenario(data: &[u8]) {
 pub fn packet(data: &[u8]) {
     let mut b = Bytes(data);
     let rules = ruleset(&mut b);
-    let net =
-        NodeNet { node_ip: ADDRS[0], bridge_ip: b.bool().then_some(ADDRS[1]), pod_cidr: Ipv4Cidr::new(ADDRS[2], 24) };
+    let net = NodeNet {
+        node_ip: ADDRS[0].into(),
+        bridge_ip: b.bool().then_some(ADDRS[1].into()),
+        pod_cidr: IpCidr::new(ADDRS[2], 24),
+    };
     let origin = if b.bool() { Origin::Routed } else { Origin::Host };
-    let pkt =
-        Header::new(SocketAddrV4::new(b.pick(&ADDRS), b.u16()), SocketAddrV4::new(b.pick(&ADDRS), b.pick(&PORTS)));
+    let pkt = Header::tcp(SockAddr::new(b.pick(&ADDRS), b.u16()), SockAddr::new(b.pick(&ADDRS), b.pick(&PORTS)));
     let choices = b.0;
 
     let walk = eval::evaluate(&rules, &net, origin, pkt, &mut ByteChooser(Bytes(choices)));
@@ -74,26 +75,32 @@ pub fn packet(data: &[u8]) {
     assert_eq!(walk, again, "the same packet and choices walked two ways");
 
     assert_eq!(walk.before, pkt);
-    if walk.masqueraded {
-        assert_eq!(walk.delivery, Delivery::Forward, "MASQUERADE happens in POSTROUTING, on the way out");
-        assert_eq!(*walk.after.src.ip(), net.masquerade_source(*walk.after.dst.ip()));
-        assert_eq!(walk.after.src.port(), pkt.src.port());
-    } else {
-        assert_eq!(walk.after.src, pkt.src, "the source changed without MASQUERADE");
+    match walk.snat {
+        Some(to) => {
+            assert_eq!(walk.delivery, Delivery::Forward, "MASQUERADE happens in POSTROUTING, on the way out");
+            assert_eq!(to, net.masquerade_source(walk.after.dst.ip));
+            assert_eq!(walk.after.src, SockAddr::new(to, pkt.src.port), "MASQUERADE keeps the port");
+        }
+        None => assert_eq!(walk.after.src, pkt.src, "the source changed without MASQUERADE"),
     }
+    let listed: Vec<String> = walk.path.rules().iter().map(|r| r.to_string()).collect();
     match walk.dnat {
         Some(to) => {
             assert_eq!(walk.after.dst, to, "the destination is not the DNAT target");
-            assert!(walk.hits.iter().any(|h| matches!(h.rule.target, Target::Dnat(_))), "DNAT without a DNAT rule");
+            assert!(listed.iter().any(|r| r.contains(" -j DNAT ")), "DNAT without a DNAT rule");
         }
         None => assert_eq!(walk.after.dst, pkt.dst, "the destination changed without DNAT"),
     }
-    if let Verdict::Drop { .. } | Verdict::Reject { .. } = walk.verdict {
-        assert!(!walk.masqueraded, "a dropped packet never reaches POSTROUTING");
+    if let Verdict::Drop(_) | Verdict::Reject(_) = walk.verdict {
+        assert!(walk.snat.is_none(), "a dropped packet never reaches POSTROUTING");
     }
-    for hit in &walk.hits {
-        let chain = rules.table(hit.table).get(hit.chain.as_str()).expect("a hit names a chain of the ruleset");
-        assert!(chain.iter().any(|r| Rc::ptr_eq(r, &hit.rule)), "a hit names a rule of its chain");
+    let all: BTreeSet<String> = [Table::Filter, Table::Nat]
+        .iter()
+        .flat_map(|t| rules.table(*t).chains.values().flat_map(|c| c.iter()))
+        .map(|r| (r.clone() as crate::dataplane::RuleRef).to_string())
+        .collect();
+    for rule in &listed {
+        assert!(all.contains(rule), "the path names a rule of the ruleset: {rule}");
     }
 }
 
@@ -135,17 +142,13 @@ fn ruleset(b: &mut Bytes<'_>) -> Ruleset {
             2 => Target::Accept,
             3 => Target::Drop,
             4 => Target::Reject,
-            5 => Target::Dnat(SocketAddrV4::new(b.pick(&ADDRS), b.pick(&PORTS))),
+            5 => Target::Dnat(SockAddr::new(b.pick(&ADDRS), b.pick(&PORTS))),
             6 => Target::MarkMasq,
             7 => Target::ClearMasq,
             _ => Target::Masquerade,
         };
         let comment = b.bool().then(|| "fuzz rule".to_string());
-        let rule = Rc::new(Rule::new(comment, matches, target));
-        match table {
-            Table::Nat => rules.nat.append(&chain, rule),
-            Table::Filter => rules.filter.append(&chain, rule),
-        }
+        rules.append(Rc::new(Rule::new(table, &chain, comment, matches, target)));
     }
     rules
 }
@@ -153,9 +156,9 @@ fn ruleset(b: &mut Bytes<'_>) -> Ruleset {
 fn a_match(b: &mut Bytes<'_>) -> Match {
     let name = || ChainName::new("KUBE-SEP-FUZZBBBBBBBBBBBB");
     match b.u8() % 11 {
-        0 => Match::Tcp,
-        1 => Match::Src { cidr: Ipv4Cidr::new(b.pick(&ADDRS), b.u8() % 33), negated: b.bool() },
-        2 => Match::Dst(b.pick(&ADDRS)),
+        0 => Match::Proto(Protocol::Tcp),
+        1 => Match::Src { cidr: IpCidr::new(b.pick(&ADDRS), b.u8() % 33), negated: b.bool() },
+        2 => Match::Dst(b.pick(&ADDRS).into()),
         3 => Match::DstPort(b.pick(&PORTS)),
         4 => Match::SrcTypeLocal,
         5 => Match::DstTypeLocal,
@@ -174,10 +177,10 @@ impl Chooser for ByteChooser<'_> {
     fn statistic(&mut self, one_in: u32) -> bool {
         u32::from(self.0.u8()) % one_in == 0
     }
-    fn recent_check(&mut self, _: &ChainName, _: Ipv4Addr, _: u32) -> bool {
+    fn recent_check(&mut self, _: &ChainName, _: IpAddr, _: u32) -> bool {
         self.0.bool()
     }
-    fn recent_set(&mut self, _: &ChainName, _: Ipv4Addr) {}
+    fn recent_set(&mut self, _: &ChainName, _: IpAddr) {}
 }
 
 /// Reads choices off the fuzzer's bytes; past the end every read is zero.

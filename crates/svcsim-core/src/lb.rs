@@ -1,17 +1,19 @@
-//! Cloud load balancers (§3): how each provider delivers traffic to nodes, how it health-probes
-//! them, when a node leaves and rejoins rotation, and the Health Probe Status metric (§3.7).
+//! Cloud load balancers: how each provider delivers traffic to nodes, how it health-probes them,
+//! when a node leaves and rejoins rotation, and the Health Probe Status metric
+//! (`docs/fidelity.md#cloud-load-balancers`).
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::cluster::{NodeId, Provider, Service, TrafficPolicy};
-use crate::net::Header;
+use crate::net::{Header, SockAddr};
 use crate::rng::fnv1a;
 use crate::time::{Duration, Instant};
 
-/// Azure's probe source address (§3.6); svcsim uses it for every provider's probes.
-pub const PROBE_SOURCE: Ipv4Addr = Ipv4Addr::new(168, 63, 129, 16);
+/// Azure's probe source address (`docs/fidelity.md#azure-probes`); svcsim uses it for every
+/// provider's probes.
+pub const PROBE_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16));
 
 /// How a probe checks a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +62,10 @@ pub struct ProbeSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
     /// The packet keeps the frontend IP:port as its destination (Azure floating IP, GCP target
-    /// pools); replies go straight from the node to the client (§3.5, §3.6).
+    /// pools); replies go straight from the node to the client (`docs/fidelity.md#lb-delivery`).
     FloatingIp,
     /// The LB rewrites the destination to nodeIP:nodePort, keeping the client's source (AWS NLB
-    /// instance targets), and replies pass back through it (§3.11).
+    /// instance targets), and replies pass back through it (`docs/fidelity.md#lb-delivery`).
     InstanceTarget,
 }
 
@@ -75,7 +77,7 @@ pub struct LbProfile {
 }
 
 impl LbProfile {
-    /// The profile `provider` uses for `svc` (§3.1–3.13, §6.3).
+    /// The profile `provider` uses for `svc` (`docs/fidelity.md#probe-profiles`).
     pub fn for_service(provider: Provider, svc: &Service) -> Option<LbProfile> {
         let local = svc.external_traffic_policy == TrafficPolicy::Local;
         let s = Duration::from_secs;
@@ -90,8 +92,9 @@ impl LbProfile {
         let profile = match provider {
             Provider::None => return None,
             // Azure: HTTP /healthz on healthCheckNodePort for Local; TCP on the NodePort for
-            // Cluster (the default `servicenodeport` mode); every 5 s, threshold 2 (§3.1, §3.2).
-            // A TCP probe fails if unanswered within the interval; HTTP waits 30 s (§3.6).
+            // Cluster (the default `servicenodeport` mode); every 5 s, threshold 2
+            // (cloud-provider-azure `azure_loadbalancer_healthprobe.go`). A TCP probe fails if
+            // unanswered within the interval; HTTP waits 30 s (Azure's probe overview).
             Provider::Azure => LbProfile {
                 delivery: Delivery::FloatingIp,
                 probe: if local {
@@ -100,7 +103,8 @@ impl LbProfile {
                     spec(ProbeKind::Tcp, ProbePort::NodePort, s(5), s(5), 2, 2)
                 },
             },
-            // AWS Load Balancer Controller, NLB instance targets (§3.10).
+            // AWS Load Balancer Controller, NLB instance targets (its `model_builder.go`
+            // defaults).
             Provider::Aws => LbProfile {
                 delivery: Delivery::InstanceTarget,
                 probe: if local {
@@ -110,7 +114,8 @@ impl LbProfile {
                 },
             },
             // GCE target pool: 8 s interval, 1 s timeout, healthy 1, unhealthy 3; Cluster uses
-            // the shared node check on kube-proxy's 10256 (§3.12).
+            // the shared node check on kube-proxy's 10256 (legacy-cloud-providers/gce
+            // `gce_healthchecks.go`).
             Provider::Gcp => LbProfile {
                 delivery: Delivery::FloatingIp,
                 probe: if local {
@@ -137,7 +142,7 @@ pub struct BackendHealth {
 }
 
 /// The result of one probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeResult {
     /// An HTTP probe got this status.
     Http(u16),
@@ -186,7 +191,7 @@ impl BackendHealth {
     /// Applies one probe result under `spec`'s thresholds.
     pub fn observe(&mut self, result: ProbeResult, spec: &ProbeSpec) -> Option<RotationChange> {
         let ok = result.success();
-        self.last = Some(result.clone());
+        self.last = Some(result);
         if ok == self.in_rotation {
             self.streak = 0;
             return None;
@@ -211,29 +216,52 @@ impl BackendHealth {
 
 /// Picks the backend for a new flow among `in_rotation` (sorted node ids): a hash of the 5-tuple
 /// (Azure's default distribution), or of the source and destination IPs only when the Service
-/// uses ClientIP affinity (`SourceIP` distribution, §3.5). `salt` is per run.
+/// uses ClientIP affinity (`SourceIP` distribution; `docs/fidelity.md#lb-delivery`). `salt` is per run.
 pub fn pick_backend(in_rotation: &[NodeId], header: Header, source_ip_affinity: bool, salt: u64) -> Option<NodeId> {
     if in_rotation.is_empty() {
         return None;
     }
-    let (src, dst) = (header.src.ip().octets(), header.dst.ip().octets());
-    let (sport, dport) = if source_ip_affinity { (0, 0) } else { (header.src.port(), header.dst.port()) };
-    let mut key = [0u8; 13];
-    key[..4].copy_from_slice(&src);
-    key[4..8].copy_from_slice(&dst);
-    key[8..10].copy_from_slice(&sport.to_be_bytes());
-    key[10..12].copy_from_slice(&dport.to_be_bytes());
-    key[12] = 6; // TCP
-    let h = fnv1a(&key) ^ salt;
+    let (sport, dport) = if source_ip_affinity { (0, 0) } else { (header.src.port, header.dst.port) };
+    // src, dst, sport, dport, protocol: 13 bytes for IPv4, 37 for IPv6.
+    let mut key = [0u8; 37];
+    let mut len = push_ip(&mut key, 0, header.src.ip);
+    len = push_ip(&mut key, len, header.dst.ip);
+    key[len..len + 2].copy_from_slice(&sport.to_be_bytes());
+    key[len + 2..len + 4].copy_from_slice(&dport.to_be_bytes());
+    key[len + 4] = header.proto.number();
+    let h = fnv1a(&key[..len + 5]) ^ salt;
     let h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17;
     Some(in_rotation[(h % in_rotation.len() as u64) as usize])
 }
 
-/// Probe results per 1-minute window and backend: the Health Probe Status metric (§3.7).
+/// Writes `ip`'s octets at `at`; returns where the next field starts.
+fn push_ip(key: &mut [u8; 37], at: usize, ip: IpAddr) -> usize {
+    match ip {
+        IpAddr::V4(v4) => {
+            key[at..at + 4].copy_from_slice(&v4.octets());
+            at + 4
+        }
+        IpAddr::V6(v6) => {
+            key[at..at + 16].copy_from_slice(&v6.octets());
+            at + 16
+        }
+    }
+}
+
+/// Probe results per 1-minute window and backend node, over every load balancer: what the Health
+/// Probe Status metric averages (`docs/fidelity.md#health-probe-status`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProbeMetric {
     /// (minute, node) → (successful probes, all probes).
     pub windows: BTreeMap<(u64, NodeId), (u32, u32)>,
+}
+
+/// The Health Probe Status over some minutes: successful ÷ total probes, as the Azure portal
+/// averages them, in all and per node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeStatus {
+    pub percent: f64,
+    pub per_node: BTreeMap<NodeId, f64>,
 }
 
 impl ProbeMetric {
@@ -243,21 +271,19 @@ impl ProbeMetric {
         w.1 += 1;
     }
 
-    /// Average successful ÷ total probes of `minute`, over all backends: the portal's aggregate.
-    pub fn percent(&self, minute: u64) -> Option<f64> {
-        let (ok, all) = self
-            .windows
-            .range((minute, NodeId(0))..=(minute, NodeId(u32::MAX)))
-            .fold((0, 0), |acc, (_, w)| (acc.0 + w.0, acc.1 + w.1));
-        (all > 0).then(|| 100.0 * f64::from(ok) / f64::from(all))
-    }
-
-    /// The same, split per backend.
-    pub fn per_node(&self, minute: u64) -> BTreeMap<NodeId, f64> {
-        self.windows
-            .range((minute, NodeId(0))..=(minute, NodeId(u32::MAX)))
-            .map(|((_, n), (ok, all))| (*n, 100.0 * f64::from(*ok) / f64::from((*all).max(1))))
-            .collect()
+    /// The status over `minutes`, or `None` if no probe finished in them.
+    pub fn status(&self, minutes: std::ops::Range<u64>) -> Option<ProbeStatus> {
+        let mut per_node: BTreeMap<NodeId, (u32, u32)> = BTreeMap::new();
+        for ((_, node), (ok, n)) in self.windows.range((minutes.start, NodeId(0))..(minutes.end, NodeId(0))) {
+            let w = per_node.entry(*node).or_default();
+            w.0 += ok;
+            w.1 += n;
+        }
+        let (ok, n) = per_node.values().fold((0, 0), |a, w| (a.0 + w.0, a.1 + w.1));
+        (n > 0).then(|| ProbeStatus {
+            percent: pct(ok, n),
+            per_node: per_node.into_iter().map(|(k, (ok, n))| (k, pct(ok, n))).collect(),
+        })
     }
 
     /// Minutes with at least one probe.
@@ -273,9 +299,13 @@ impl ProbeMetric {
     }
 }
 
+fn pct(ok: u32, n: u32) -> f64 {
+    100.0 * f64::from(ok) / f64::from(n.max(1))
+}
+
 /// The frontend address of a Service port on the LB.
-pub fn frontend(svc: &Service, port_idx: usize) -> Option<SocketAddrV4> {
-    Some(SocketAddrV4::new(*svc.load_balancer_ingress.first()?, svc.ports.get(port_idx)?.port))
+pub fn frontend(svc: &Service, port_idx: usize) -> Option<SockAddr> {
+    Some(SockAddr::new(*svc.load_balancer_ingress.first()?, svc.ports.get(port_idx)?.port))
 }
 
 #[cfg(test)]
@@ -310,26 +340,27 @@ mod tests {
 
     #[test]
     fn the_metric_averages_probes_in_each_minute_like_the_portal() {
-        // §3.7: 7 healthy and 6 unhealthy samples in a window read 53.85 % for that pair; with
-        // one node always up and one always down, a steady 50 %.
+        // Azure's troubleshooting guide: 7 healthy and 6 unhealthy samples in a window read 53.85 %
+        // for that pair; with one node always up and one always down, a steady 50 %.
         let mut m = ProbeMetric::default();
         for i in 0..12 {
             m.record(Instant::from_secs(5 * i), NodeId(0), true);
             m.record(Instant::from_secs(5 * i + 1), NodeId(1), i < 2);
         }
-        let p = m.percent(0).unwrap();
-        assert!((p - 100.0 * 14.0 / 24.0).abs() < 1e-9, "{p}");
-        assert_eq!(m.per_node(0)[&NodeId(1)], 100.0 * 2.0 / 12.0);
-        assert_eq!(m.percent(1), None);
+        let s = m.status(0..1).unwrap();
+        assert!((s.percent - 100.0 * 14.0 / 24.0).abs() < 1e-9, "{}", s.percent);
+        assert_eq!(s.per_node[&NodeId(1)], 100.0 * 2.0 / 12.0);
+        assert_eq!(m.status(1..2), None);
+        assert_eq!(m.status(0..2).unwrap().percent, s.percent, "an empty minute adds nothing");
     }
 
     #[test]
     fn five_tuple_hashing_spreads_flows_and_source_ip_hashing_pins_a_client() {
         let nodes = [NodeId(0), NodeId(1)];
         let hdr = |port| {
-            Header::new(
-                SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 79), port),
-                SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 10), 80),
+            Header::tcp(
+                SockAddr::new(Ipv4Addr::new(198, 51, 100, 79), port),
+                SockAddr::new(Ipv4Addr::new(203, 0, 113, 10), 80),
             )
         };
         let picks: Vec<NodeId> = (40000..40100).map(|p| pick_backend(&nodes, hdr(p), false, 7).unwrap()).collect();

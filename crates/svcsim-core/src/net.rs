@@ -1,96 +1,216 @@
-//! Wire-level vocabulary: IPv4 CIDRs, socket addresses and packet headers, each with `Display`
-//! in the notation iptables and kubectl use.
+//! Wire-level vocabulary: IP families, CIDRs, socket addresses, transport protocols and packet
+//! headers, each with `Display` in the notation iptables, nft and kubectl use.
+//!
+//! Every type here is family-generic: an address is IPv4 or IPv6, and nothing in the core assumes
+//! which. A connection never changes family (no dataplane translates between them).
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
-/// An IPv4 prefix such as `10.244.0.0/16`. The address is stored with its host bits cleared.
+/// An IP family, as Kubernetes names them in `ipFamilies`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ipv4Cidr {
-    network: Ipv4Addr,
+pub enum IpFamily {
+    Ipv4,
+    Ipv6,
+}
+
+impl IpFamily {
+    /// The family of `ip`.
+    pub fn of(ip: IpAddr) -> IpFamily {
+        match ip {
+            IpAddr::V4(_) => IpFamily::Ipv4,
+            IpAddr::V6(_) => IpFamily::Ipv6,
+        }
+    }
+    /// Address length in bits: 32 or 128.
+    pub fn bits(self) -> u8 {
+        match self {
+            IpFamily::Ipv4 => 32,
+            IpFamily::Ipv6 => 128,
+        }
+    }
+}
+
+/// `IPv4` or `IPv6`.
+impl fmt::Display for IpFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IpFamily::Ipv4 => "IPv4",
+            IpFamily::Ipv6 => "IPv6",
+        })
+    }
+}
+
+fn to_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+fn from_bits(family: IpFamily, bits: u128) -> IpAddr {
+    match family {
+        IpFamily::Ipv4 => IpAddr::V4(Ipv4Addr::from(bits as u32)),
+        IpFamily::Ipv6 => IpAddr::V6(Ipv6Addr::from(bits)),
+    }
+}
+
+/// The netmask of a `prefix`-bit prefix in a `width`-bit address, right-aligned in a u128.
+fn mask(width: u8, prefix: u8) -> u128 {
+    if prefix == 0 {
+        return 0;
+    }
+    let all = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
+    // 0 < prefix ≤ width, so the host part has at most 127 bits.
+    all & !((1u128 << (width - prefix)) - 1)
+}
+
+/// A prefix such as `10.244.0.0/16` or `fd12:3456:789a::/64`. The address is stored with its
+/// host bits cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IpCidr {
+    network: IpAddr,
     prefix: u8,
 }
 
-impl Ipv4Cidr {
+impl IpCidr {
     /// # Panics
-    /// If `prefix > 32`.
-    pub fn new(addr: Ipv4Addr, prefix: u8) -> Ipv4Cidr {
-        assert!(prefix <= 32, "prefix /{prefix} is longer than 32 bits");
-        Ipv4Cidr { network: Ipv4Addr::from(u32::from(addr) & mask(prefix)), prefix }
+    /// If `prefix` is longer than the address (32 bits for IPv4, 128 for IPv6).
+    pub fn new(addr: impl Into<IpAddr>, prefix: u8) -> IpCidr {
+        let addr = addr.into();
+        let family = IpFamily::of(addr);
+        assert!(prefix <= family.bits(), "prefix /{prefix} is longer than {} bits", family.bits());
+        let network = from_bits(family, to_bits(addr) & mask(family.bits(), prefix));
+        IpCidr { network, prefix }
     }
-    /// The /32 holding exactly `addr`.
-    pub fn host(addr: Ipv4Addr) -> Ipv4Cidr {
-        Ipv4Cidr::new(addr, 32)
+    /// The /32 or /128 holding exactly `addr`.
+    pub fn host(addr: impl Into<IpAddr>) -> IpCidr {
+        let addr = addr.into();
+        IpCidr::new(addr, IpFamily::of(addr).bits())
     }
-    pub fn network(self) -> Ipv4Addr {
+    pub fn network(self) -> IpAddr {
         self.network
     }
     pub fn prefix(self) -> u8 {
         self.prefix
     }
-    pub fn contains(self, addr: Ipv4Addr) -> bool {
-        u32::from(addr) & mask(self.prefix) == u32::from(self.network)
+    pub fn family(self) -> IpFamily {
+        IpFamily::of(self.network)
+    }
+    /// True if this prefix holds exactly one address.
+    pub fn is_host(self) -> bool {
+        self.prefix == self.family().bits()
+    }
+    /// True if `addr` is inside the prefix (never for an address of the other family).
+    pub fn contains(self, addr: IpAddr) -> bool {
+        IpFamily::of(addr) == self.family()
+            && to_bits(addr) & mask(self.family().bits(), self.prefix) == to_bits(self.network)
     }
     /// True if every address of `other` is in `self`.
-    pub fn covers(self, other: Ipv4Cidr) -> bool {
+    pub fn covers(self, other: IpCidr) -> bool {
         other.prefix >= self.prefix && self.contains(other.network)
     }
     /// The address `n` places after the network address, if it is inside the prefix.
-    pub fn nth(self, n: u32) -> Option<Ipv4Addr> {
-        let size = self.size();
-        (u64::from(n) < size).then(|| Ipv4Addr::from(u32::from(self.network) + n))
+    pub fn nth(self, n: u128) -> Option<IpAddr> {
+        (n < self.size()).then(|| from_bits(self.family(), to_bits(self.network) + n))
     }
-    /// How many addresses the prefix holds.
-    pub fn size(self) -> u64 {
-        1u64 << (32 - u32::from(self.prefix))
+    /// How many addresses the prefix holds (`u128::MAX` for `::/0`, which holds one more).
+    pub fn size(self) -> u128 {
+        let host_bits = u32::from(self.family().bits() - self.prefix);
+        1u128.checked_shl(host_bits).unwrap_or(u128::MAX)
     }
 }
 
-fn mask(prefix: u8) -> u32 {
-    if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) }
-}
-
-impl fmt::Display for Ipv4Cidr {
+impl fmt::Display for IpCidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.network, self.prefix)
     }
 }
 
-/// Why a CIDR string did not parse.
+/// Why an address or CIDR string did not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CidrParseError(pub String);
+pub struct ParseError(pub String);
 
-impl fmt::Display for CidrParseError {
+impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl FromStr for Ipv4Cidr {
-    type Err = CidrParseError;
-    /// Accepts `a.b.c.d/n` with host bits cleared, as the API server does for CIDR fields.
-    fn from_str(s: &str) -> Result<Ipv4Cidr, CidrParseError> {
+impl FromStr for IpCidr {
+    type Err = ParseError;
+    /// Accepts `a.b.c.d/n` or `v6::/n` with host bits cleared, as the API server does for CIDR
+    /// fields.
+    fn from_str(s: &str) -> Result<IpCidr, ParseError> {
         let (addr, prefix) =
-            s.split_once('/').ok_or_else(|| CidrParseError(format!("{s:?} is not a CIDR (expected a.b.c.d/n)")))?;
-        let addr: Ipv4Addr = addr.parse().map_err(|_| CidrParseError(format!("{addr:?} is not an IPv4 address")))?;
+            s.split_once('/').ok_or_else(|| ParseError(format!("{s:?} is not a CIDR (expected a.b.c.d/n)")))?;
+        let addr: IpAddr = addr.parse().map_err(|_| ParseError(format!("{addr:?} is not an IP address")))?;
+        let bits = IpFamily::of(addr).bits();
         let prefix: u8 = prefix
             .parse()
             .ok()
-            .filter(|p| *p <= 32)
-            .ok_or_else(|| CidrParseError(format!("/{prefix} is not a prefix length (0-32)")))?;
-        let cidr = Ipv4Cidr::new(addr, prefix);
+            .filter(|p| *p <= bits)
+            .ok_or_else(|| ParseError(format!("/{prefix} is not a prefix length (0-{bits})")))?;
+        let cidr = IpCidr::new(addr, prefix);
         if cidr.network != addr {
-            return Err(CidrParseError(format!("{s} has host bits set (did you mean {cidr}?)")));
+            return Err(ParseError(format!("{s} has host bits set (did you mean {cidr}?)")));
         }
         Ok(cidr)
     }
 }
 
-/// The transport protocol. svcsim models TCP, as the seed story and the tutorial use.
+/// An IP address and a port: one end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SockAddr {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl SockAddr {
+    pub fn new(ip: impl Into<IpAddr>, port: u16) -> SockAddr {
+        SockAddr { ip: ip.into(), port }
+    }
+    pub fn family(self) -> IpFamily {
+        IpFamily::of(self.ip)
+    }
+}
+
+/// `10.0.0.1:80`, or `[fd00::1]:80` for IPv6, as iptables' `--to-destination` and kubectl
+/// write them.
+impl fmt::Display for SockAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+impl FromStr for SockAddr {
+    type Err = ParseError;
+    /// `a.b.c.d:port` or `[v6]:port`.
+    fn from_str(s: &str) -> Result<SockAddr, ParseError> {
+        let addr: SocketAddr = s.parse().map_err(|_| {
+            ParseError(format!("{s:?} is not an address with a port (a.b.c.d:port or [2001:db8::1]:port)"))
+        })?;
+        Ok(SockAddr::new(addr.ip(), addr.port()))
+    }
+}
+
+impl From<std::net::SocketAddrV4> for SockAddr {
+    fn from(a: std::net::SocketAddrV4) -> SockAddr {
+        SockAddr::new(*a.ip(), a.port())
+    }
+}
+
+/// A Service port's protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Protocol {
+    #[default]
     Tcp,
+    Udp,
+    Sctp,
 }
 
 impl Protocol {
@@ -98,14 +218,27 @@ impl Protocol {
     pub fn as_lower(self) -> &'static str {
         match self {
             Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+    /// The IANA protocol number (6, 17, 132), which a load balancer hashes into its 5-tuple.
+    pub fn number(self) -> u8 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+            Protocol::Sctp => 132,
         }
     }
 }
 
+/// `TCP`, `UDP`, `SCTP`, as a Service spells it.
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
         })
     }
 }
@@ -113,17 +246,25 @@ impl fmt::Display for Protocol {
 /// The addresses a packet carries: what NAT rewrites and conntrack remembers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Header {
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
+    pub proto: Protocol,
+    pub src: SockAddr,
+    pub dst: SockAddr,
 }
 
 impl Header {
-    pub fn new(src: SocketAddrV4, dst: SocketAddrV4) -> Header {
-        Header { src, dst }
+    pub fn new(proto: Protocol, src: SockAddr, dst: SockAddr) -> Header {
+        Header { proto, src, dst }
+    }
+    /// A TCP header.
+    pub fn tcp(src: SockAddr, dst: SockAddr) -> Header {
+        Header::new(Protocol::Tcp, src, dst)
     }
     /// The header of a reply to this packet.
     pub fn reversed(self) -> Header {
-        Header { src: self.dst, dst: self.src }
+        Header { proto: self.proto, src: self.dst, dst: self.src }
+    }
+    pub fn family(self) -> IpFamily {
+        self.src.family()
     }
 }
 
@@ -134,40 +275,45 @@ impl fmt::Display for Header {
     }
 }
 
-/// How a Node.js server listening on `::` prints an IPv4 peer: `::ffff:a.b.c.d` (§5.1).
-pub fn ipv4_mapped(addr: Ipv4Addr) -> String {
-    format!("::ffff:{addr}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn cidr_parsing_names_the_problem() {
-        assert_eq!("10.244.0.0/16".parse::<Ipv4Cidr>().unwrap().to_string(), "10.244.0.0/16");
+        assert_eq!("10.244.0.0/16".parse::<IpCidr>().unwrap().to_string(), "10.244.0.0/16");
         assert_eq!(
-            "10.244.1.0/16".parse::<Ipv4Cidr>().unwrap_err().to_string(),
+            "10.244.1.0/16".parse::<IpCidr>().unwrap_err().to_string(),
             "10.244.1.0/16 has host bits set (did you mean 10.244.0.0/16?)"
         );
-        assert!("10.244.0.0/33".parse::<Ipv4Cidr>().unwrap_err().to_string().contains("/33"));
-        assert!("banana".parse::<Ipv4Cidr>().is_err());
+        assert!("10.244.0.0/33".parse::<IpCidr>().unwrap_err().to_string().contains("/33"));
+        assert!("banana".parse::<IpCidr>().is_err());
+        assert_eq!("fd12:3456:789a::/64".parse::<IpCidr>().unwrap().to_string(), "fd12:3456:789a::/64");
+        assert!("fd12::1/64".parse::<IpCidr>().unwrap_err().to_string().contains("did you mean fd12::/64"));
     }
 
     #[test]
-    fn contains_and_nth() {
-        let c: Ipv4Cidr = "10.244.1.0/24".parse().unwrap();
-        assert!(c.contains(Ipv4Addr::new(10, 244, 1, 200)));
-        assert!(!c.contains(Ipv4Addr::new(10, 244, 2, 1)));
-        assert_eq!(c.nth(1), Some(Ipv4Addr::new(10, 244, 1, 1)));
+    fn contains_and_nth_in_both_families() {
+        let c: IpCidr = "10.244.1.0/24".parse().unwrap();
+        assert!(c.contains(Ipv4Addr::new(10, 244, 1, 200).into()));
+        assert!(!c.contains(Ipv4Addr::new(10, 244, 2, 1).into()));
+        assert!(!c.contains("::ffff:10.244.1.1".parse().unwrap()), "never across families");
+        assert_eq!(c.nth(1), Some(Ipv4Addr::new(10, 244, 1, 1).into()));
         assert_eq!(c.nth(256), None);
-        let wide: Ipv4Cidr = "10.244.0.0/16".parse().unwrap();
-        assert!(wide.covers(c));
-        assert!(!c.covers(wide));
+        let wide: IpCidr = "10.244.0.0/16".parse().unwrap();
+        assert!(wide.covers(c) && !c.covers(wide));
+        let v6: IpCidr = "fd12:3456:789a::/80".parse().unwrap();
+        assert_eq!(v6.nth(1).unwrap().to_string(), "fd12:3456:789a::1");
+        assert_eq!(v6.size(), 1 << 48);
+        assert_eq!("::/0".parse::<IpCidr>().unwrap().size(), u128::MAX);
+        assert_eq!("0.0.0.0/0".parse::<IpCidr>().unwrap().size(), 1 << 32);
     }
 
     #[test]
-    fn node_js_prints_ipv4_mapped_ipv6() {
-        assert_eq!(ipv4_mapped(Ipv4Addr::new(198, 51, 100, 79)), "::ffff:198.51.100.79");
+    fn socket_addresses_print_as_iptables_writes_them() {
+        assert_eq!(SockAddr::new(Ipv4Addr::new(10, 0, 0, 1), 80).to_string(), "10.0.0.1:80");
+        let v6: SockAddr = "[fd00:10:180::1]:80".parse().unwrap();
+        assert_eq!(v6.to_string(), "[fd00:10:180::1]:80");
+        assert!("10.0.0.1".parse::<SockAddr>().is_err());
     }
 }

@@ -1,11 +1,17 @@
 //! A scenario as the simulation takes it: a validated cluster, the clients that send traffic,
 //! and the timeline of changes. (The YAML edge that builds one lives apart from this.)
 
-use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::IpAddr;
 
 use crate::cluster::{Cluster, DeploymentId, NodeId, ServiceId, TrafficPolicy};
+use crate::id::{IdVec, define_id};
+use crate::net::{Protocol, SockAddr};
 use crate::time::{Duration, Instant};
+
+define_id!(
+    /// Index of a client in [`Scenario::clients`].
+    ClientId
+);
 
 /// Everything a run needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +20,7 @@ pub struct Scenario {
     pub seed: u64,
     pub duration: Duration,
     pub cluster: Cluster,
-    pub clients: Vec<Client>,
+    pub clients: IdVec<ClientId, Client>,
     /// Changes applied at given times, in time order.
     pub changes: Vec<TimedChange>,
 }
@@ -26,13 +32,15 @@ pub struct Client {
     pub kind: ClientKind,
     pub target: Target,
     pub schedule: Schedule,
+    /// What it sends: a TCP connection or a UDP datagram.
+    pub protocol: Protocol,
 }
 
 /// Where a client runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientKind {
     /// On the internet, with this public address.
-    External(Ipv4Addr),
+    External(IpAddr),
     /// In the pod with this name.
     Pod(String),
     /// In the host network namespace of a node.
@@ -49,7 +57,7 @@ pub enum Target {
     /// A node's IP and the Service port's nodePort.
     NodePort { node: NodeId, svc: ServiceId, port: usize },
     /// Any address.
-    Addr(SocketAddrV4),
+    Addr(SockAddr),
 }
 
 /// When a client sends.
@@ -68,7 +76,8 @@ pub struct TimedChange {
     pub change: Change,
 }
 
-/// What can change during a run.
+/// What can change during a run. [`crate::record::Names::change`] renders one as the `kubectl`
+/// command or event it stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// `kubectl patch svc … externalTrafficPolicy`.
@@ -87,28 +96,4 @@ pub enum Change {
     NodeReady { node: NodeId, ready: bool },
     /// kube-proxy on a node stops (or resumes) syncing.
     KubeProxyHealthy { node: NodeId, healthy: bool },
-}
-
-impl fmt::Display for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Change::ExternalTrafficPolicy { svc, policy } => {
-                write!(f, "patch service#{} externalTrafficPolicy={policy}", svc.0)
-            }
-            Change::InternalTrafficPolicy { svc, policy } => {
-                write!(f, "patch service#{} internalTrafficPolicy={policy}", svc.0)
-            }
-            Change::SessionAffinity { svc, timeout: Some(t) } => {
-                write!(f, "patch service#{} sessionAffinity=ClientIP timeout={t}", svc.0)
-            }
-            Change::SessionAffinity { svc, timeout: None } => write!(f, "patch service#{} sessionAffinity=None", svc.0),
-            Change::Scale { deployment, replicas } => {
-                write!(f, "scale deployment#{} replicas={replicas}", deployment.0)
-            }
-            Change::PodReady { pod, ready } => write!(f, "pod {pod} ready={ready}"),
-            Change::DeletePod { pod } => write!(f, "delete pod {pod}"),
-            Change::NodeReady { node, ready } => write!(f, "node#{} ready={ready}", node.0),
-            Change::KubeProxyHealthy { node, healthy } => write!(f, "node#{} kube-proxy healthy={healthy}", node.0),
-        }
-    }
 }

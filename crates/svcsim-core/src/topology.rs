@@ -12,13 +12,20 @@ use petgraph::algo::dijkstra;
 use petgraph::graph::{NodeIndex, UnGraph};
 
 use crate::cluster::{NodeId, PodId};
+use crate::id::define_id;
+use crate::scenario::ClientId;
 use crate::time::Duration;
+
+define_id!(
+    /// Index of an EndpointSlice address that is no pod, in the order the run found them.
+    BackendId
+);
 
 /// A place a packet can be at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Place {
-    /// An external client, by index into the run's clients.
-    Client(u32),
+    /// An external client.
+    Client(ClientId),
     /// The public internet between clients and the cloud.
     Internet,
     /// The cloud load balancer (all frontends).
@@ -30,8 +37,8 @@ pub enum Place {
     /// A pod, behind its node's cbr0.
     Pod(PodId),
     /// An EndpointSlice address that is no pod: a plain echo server, on a node or outside the
-    /// cluster, by index into the run's backends.
-    Backend(u32),
+    /// cluster.
+    Backend(BackendId),
 }
 
 /// The latency of the veth/cbr0 hop between a pod and its node.
@@ -93,7 +100,7 @@ impl Topology {
         graph.add_edge(internet, vnet, lat.internet_vnet);
         graph.add_edge(lb, vnet, lat.lb_vnet);
         for c in 0..clients {
-            let i = add(&mut graph, Place::Client(c));
+            let i = add(&mut graph, Place::Client(ClientId(c)));
             graph.add_edge(i, internet, lat.client_internet);
         }
         for n in 0..nodes {
@@ -143,13 +150,13 @@ impl std::ops::AddAssign for Duration {
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Place::Client(c) => write!(f, "client#{c}"),
+            Place::Client(c) => write!(f, "client#{}", c.0),
             Place::Internet => f.write_str("internet"),
             Place::Lb => f.write_str("lb"),
             Place::Vnet => f.write_str("vnet"),
             Place::Node(n) => write!(f, "node#{}", n.0),
             Place::Pod(p) => write!(f, "pod#{}", p.0),
-            Place::Backend(b) => write!(f, "backend#{b}"),
+            Place::Backend(b) => write!(f, "backend#{}", b.0),
         }
     }
 }
@@ -161,11 +168,11 @@ mod tests {
     #[test]
     fn routes_add_link_latencies_along_the_shortest_path() {
         let t = Topology::new(1, 2, Latencies::default());
-        assert_eq!(t.latency(Place::Client(0), Place::Lb), Duration::from_millis(11));
+        assert_eq!(t.latency(Place::Client(ClientId(0)), Place::Lb), Duration::from_millis(11));
         assert_eq!(t.latency(Place::Lb, Place::Node(NodeId(1))), Duration::from_micros(300));
         assert_eq!(t.latency(Place::Node(NodeId(0)), Place::Node(NodeId(1))), Duration::from_micros(200));
         // Direct server return: node -> vnet -> internet -> client.
-        assert_eq!(t.latency(Place::Node(NodeId(0)), Place::Client(0)), Duration::from_micros(11_100));
+        assert_eq!(t.latency(Place::Node(NodeId(0)), Place::Client(ClientId(0))), Duration::from_micros(11_100));
         assert_eq!(t.links().len(), 3 + 1 + 2);
     }
 }

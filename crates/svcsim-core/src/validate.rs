@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::cluster::{Cluster, NodeId, PodId, ServiceId, ServiceType, TargetPort, TrafficPolicy};
+use crate::id::Id;
 
 /// The object a problem is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,10 +52,10 @@ pub fn check(cluster: &Cluster) -> Vec<Problem> {
     let cfg = &cluster.config;
     let (lo, hi) = cfg.node_port_range;
 
-    let mut node_ips: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
-    for (i, n) in cluster.nodes.iter().enumerate() {
-        let object = Object::Node(NodeId(i as u32));
-        if let Some(first) = node_ips.insert(n.ip, i) {
+    let mut node_ips: BTreeMap<IpAddr, NodeId> = BTreeMap::new();
+    for (id, n) in cluster.nodes.iter_enumerated() {
+        let object = Object::Node(id);
+        if let Some(first) = node_ips.insert(n.ip, id) {
             err(object, "ip".into(), format!("{} is already the address of node {}", n.ip, cluster.nodes[first].name));
         }
         if !cfg.cluster_cidr.covers(n.pod_cidr) {
@@ -64,42 +65,45 @@ pub fn check(cluster: &Cluster) -> Vec<Problem> {
                 format!("{} is not inside the cluster CIDR {}", n.pod_cidr, cfg.cluster_cidr),
             );
         }
-        if let Some(other) =
-            cluster.nodes[..i].iter().find(|o| o.pod_cidr.covers(n.pod_cidr) || n.pod_cidr.covers(o.pod_cidr))
+        if let Some(other) = cluster
+            .nodes
+            .iter()
+            .take(id.index())
+            .find(|o| o.pod_cidr.covers(n.pod_cidr) || n.pod_cidr.covers(o.pod_cidr))
         {
             err(object, "podCIDR".into(), format!("{} overlaps node {}'s {}", n.pod_cidr, other.name, other.pod_cidr));
         }
     }
 
-    let mut pod_ips: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
-    for (i, p) in cluster.pods.iter().enumerate().filter(|(_, p)| p.ip != Ipv4Addr::UNSPECIFIED) {
-        let object = Object::Pod(PodId(i as u32));
+    let mut pod_ips: BTreeMap<IpAddr, &str> = BTreeMap::new();
+    for (id, p, ip) in cluster.pods.iter_enumerated().filter_map(|(id, p)| Some((id, p, p.ip?))) {
+        let object = Object::Pod(id);
         let node = cluster.node(p.node);
-        if !cfg.cluster_cidr.contains(p.ip) {
-            err(object, "status.podIP".into(), format!("{} is outside the cluster CIDR {}", p.ip, cfg.cluster_cidr));
-        } else if !node.pod_cidr.contains(p.ip) {
+        if !cfg.cluster_cidr.contains(ip) {
+            err(object, "status.podIP".into(), format!("{} is outside the cluster CIDR {}", ip, cfg.cluster_cidr));
+        } else if !node.pod_cidr.contains(ip) {
             err(
                 object,
                 "status.podIP".into(),
-                format!("{} is outside the podCIDR {} of its node {}", p.ip, node.pod_cidr, node.name),
+                format!("{} is outside the podCIDR {} of its node {}", ip, node.pod_cidr, node.name),
             );
-        } else if p.ip == node.bridge_ip() || p.ip == node.pod_cidr.network() {
+        } else if ip == node.bridge_ip() || ip == node.pod_cidr.network() {
             err(
                 object,
                 "status.podIP".into(),
-                format!("{} is reserved on node {} (network or bridge address)", p.ip, node.name),
+                format!("{} is reserved on node {} (network or bridge address)", ip, node.name),
             );
         }
-        if let Some(other) = pod_ips.insert(p.ip, &p.name) {
-            err(object, "status.podIP".into(), format!("{} is already the IP of pod {other}", p.ip));
+        if let Some(other) = pod_ips.insert(ip, &p.name) {
+            err(object, "status.podIP".into(), format!("{} is already the IP of pod {other}", ip));
         }
     }
 
-    let mut cluster_ips: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    let mut cluster_ips: BTreeMap<IpAddr, String> = BTreeMap::new();
     let mut node_ports: BTreeMap<u16, String> = BTreeMap::new();
-    let mut ingress: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
-    for (i, s) in cluster.services.iter().enumerate() {
-        let object = Object::Service(ServiceId(i as u32));
+    let mut ingress: BTreeMap<IpAddr, String> = BTreeMap::new();
+    for (id, s) in cluster.services.iter_enumerated() {
+        let object = Object::Service(id);
         let who = s.namespaced_name();
         if let Some(ip) = s.cluster_ip {
             if !cfg.service_cidr.contains(ip) {
@@ -183,7 +187,7 @@ pub fn check(cluster: &Cluster) -> Vec<Problem> {
     }
 
     // Warnings: legal, but probably not what was meant.
-    for (i, s) in cluster.services.iter().enumerate() {
+    for (id, s) in cluster.services.iter_enumerated() {
         let selects_deployment = cluster.deployments.iter().any(|d| {
             d.namespace == s.namespace
                 && !s.selector.is_empty()
@@ -193,7 +197,7 @@ pub fn check(cluster: &Cluster) -> Vec<Problem> {
         if !s.selector.is_empty() && !selects_deployment && !selects_pod {
             out.push(Problem {
                 severity: Severity::Warning,
-                object: Object::Service(ServiceId(i as u32)),
+                object: Object::Service(id),
                 field: "spec.selector".into(),
                 message: "matches no pod: the Service has no endpoints".into(),
             });
@@ -220,14 +224,14 @@ mod tests {
         let mut c = Cluster::with_nodes(ClusterConfig::default(), 2);
         let mut a = svc("a", ServiceType::NodePort);
         a.ports[0].node_port = Some(99);
-        a.cluster_ip = Some(Ipv4Addr::new(10, 1, 0, 5));
+        a.cluster_ip = Some(std::net::Ipv4Addr::new(10, 1, 0, 5).into());
         let mut b = svc("b", ServiceType::ClusterIP);
         b.health_check_node_port = Some(30001);
-        b.cluster_ip = Some(Ipv4Addr::new(10, 1, 0, 5));
+        b.cluster_ip = Some(std::net::Ipv4Addr::new(10, 1, 0, 5).into());
         b.ports.push(b.ports[0].clone());
-        c.services = vec![a, b];
+        c.services = vec![a, b].into();
         c.add_pod(Pod {
-            ip: Ipv4Addr::new(10, 244, 1, 9),
+            ip: Some(std::net::Ipv4Addr::new(10, 244, 1, 9).into()),
             ..Pod::new("p", [("app".to_string(), "a".to_string())].into(), NodeId(0), App::Echo)
         });
         expect_test::expect![[r#"

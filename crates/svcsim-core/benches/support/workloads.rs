@@ -41,9 +41,10 @@ pub fn scenario(nodes: u32, pods: u32, services: u32, rate: u64, seconds: u64, s
         cluster.services.push(Service::new(&name, ServiceType::LoadBalancer, labels(&name), 80, 8080));
         clients.push(Client {
             name: format!("client-{s}"),
-            kind: ClientKind::External(Ipv4Addr::new(198, 51, 100, 10 + s as u8)),
+            kind: ClientKind::External(Ipv4Addr::new(198, 51, 100, 10 + s as u8).into()),
             target: Target::LoadBalancer { svc: ServiceId(s), port: 0 },
             schedule: Schedule::Every(Duration::from_micros(1_000_000 * u64::from(services) / rate)),
+            protocol: svcsim_core::net::Protocol::Tcp,
         });
     }
     let changes = if switch {
@@ -54,7 +55,8 @@ pub fn scenario(nodes: u32, pods: u32, services: u32, rate: u64, seconds: u64, s
     } else {
         Vec::new()
     };
-    Scenario { name: "bench".into(), seed: 1, duration: Duration::from_secs(seconds), cluster, clients, changes }
+    let duration = Duration::from_secs(seconds);
+    Scenario { name: "bench".into(), seed: 1, duration, cluster, clients: clients.into(), changes }
 }
 
 /// The `aks-blog` preset, as the CLI and the page load it: 2 nodes, 1 pod, 1 request/s for 120 s.

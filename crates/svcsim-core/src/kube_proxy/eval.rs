@@ -1,131 +1,34 @@
 //! Evaluating the first packet of a new connection against one node's [`Ruleset`], the way
 //! netfilter walks it: nat PREROUTING (or OUTPUT for host-originated packets), the routing
-//! decision, filter INPUT / FORWARD / OUTPUT, then nat POSTROUTING (§1.1, §1.17).
+//! decision, filter INPUT / FORWARD / OUTPUT, then nat POSTROUTING
+//! (`docs/fidelity.md#netfilter-walk`).
 //!
-//! Only the first packet is evaluated: later packets and replies follow conntrack (§1.17).
+//! Only the first packet is evaluated: later packets and replies follow conntrack.
 
-use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::IpAddr;
 use std::rc::Rc;
 
 use super::rules::{ChainName, CtStates, Match, Rule, Ruleset, Table, Target, chains};
-use crate::cluster::{Cluster, NetworkPlugin, NodeId};
-use crate::net::{Header, Ipv4Cidr};
-
-/// Where a first packet enters the node's netfilter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// Arrived on eth0 from the network, or from a local pod over cbr0: nat PREROUTING.
-    Routed,
-    /// Sent by a process in the node's host network namespace: nat OUTPUT.
-    Host,
-}
-
-/// The node's own addresses and the facts the routing decision needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NodeNet {
-    pub node_ip: Ipv4Addr,
-    /// cbr0's address with kubenet; `None` with azure-cni (§5.3).
-    pub bridge_ip: Option<Ipv4Addr>,
-    pub pod_cidr: Ipv4Cidr,
-}
-
-impl NodeNet {
-    pub fn of(cluster: &Cluster, node: NodeId) -> NodeNet {
-        let n = cluster.node(node);
-        let bridge_ip = (cluster.config.network_plugin == NetworkPlugin::Kubenet).then(|| n.bridge_ip());
-        NodeNet { node_ip: n.ip, bridge_ip, pod_cidr: n.pod_cidr }
-    }
-    /// `-m addrtype --*-type LOCAL`: an address configured on this node.
-    pub fn is_local(&self, ip: Ipv4Addr) -> bool {
-        ip == self.node_ip || Some(ip) == self.bridge_ip || ip.is_loopback()
-    }
-    /// The address MASQUERADE picks for a packet to `dst`: the egress interface's address —
-    /// cbr0's toward a pod on this node (kubenet), the node IP otherwise (§1.8, §5.2, §5.3).
-    pub fn masquerade_source(&self, dst: Ipv4Addr) -> Ipv4Addr {
-        match self.bridge_ip {
-            Some(bridge) if self.pod_cidr.contains(dst) => bridge,
-            _ => self.node_ip,
-        }
-    }
-}
+use crate::dataplane::{Cause, Decision, Delivery, NodeNet, Origin, RulePath, RuleRef, Verdict};
+use crate::net::{Header, SockAddr};
 
 /// The decisions a rule walk cannot make from the packet alone.
 pub trait Chooser {
     /// `-m statistic --mode random --probability 1/one_in`.
     fn statistic(&mut self, one_in: u32) -> bool;
     /// `-m recent --name <name> --rcheck --seconds <s> --reap` for source `src`.
-    fn recent_check(&mut self, name: &ChainName, src: Ipv4Addr, seconds: u32) -> bool;
+    fn recent_check(&mut self, name: &ChainName, src: IpAddr, seconds: u32) -> bool;
     /// `-m recent --name <name> --set` for source `src`.
-    fn recent_set(&mut self, name: &ChainName, src: Ipv4Addr);
-}
-
-/// One rule that matched, in the order they fired. It shares the rule with the ruleset it came
-/// from, so recording it is cheap.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleHit {
-    pub table: Table,
-    pub chain: ChainName,
-    pub rule: Rc<Rule>,
-}
-
-impl RuleHit {
-    /// The chain the rule jumped to, if it was a jump.
-    pub fn jump(&self) -> Option<&ChainName> {
-        self.rule.jump()
-    }
-}
-
-impl fmt::Display for RuleHit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "-t {} -A {} {}", self.table, self.chain, self.rule.text())
-    }
-}
-
-/// What the rules decided for a first packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Accepted: delivered to a local socket or forwarded.
-    Accept,
-    /// Silently dropped by the rule with this comment: the client times out.
-    Drop { reason: String },
-    /// Rejected by the rule with this comment: the client gets a refusal at once.
-    Reject { reason: String },
-}
-
-/// Where an accepted packet goes next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// To a socket in the node's host network namespace (filter INPUT).
-    Local,
-    /// Out of the node toward the (possibly rewritten) destination (filter FORWARD or OUTPUT).
-    Forward,
-}
-
-/// The outcome of walking one first packet through one node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Walk {
-    pub before: Header,
-    pub after: Header,
-    pub verdict: Verdict,
-    pub delivery: Delivery,
-    /// The DNAT target, if a KUBE-SEP rule fired.
-    pub dnat: Option<SocketAddrV4>,
-    /// The packet carried the 0x4000 mark into POSTROUTING and was masqueraded.
-    pub masqueraded: bool,
-    /// The nat rules marked the packet for SNAT (KUBE-MARK-MASQ), whether or not it then left
-    /// through POSTROUTING.
-    pub marked: bool,
-    pub hits: Vec<RuleHit>,
+    fn recent_set(&mut self, name: &ChainName, src: IpAddr);
 }
 
 struct State<'a> {
     header: Header,
-    original_src: Ipv4Addr,
+    original_src: IpAddr,
     mark: bool,
-    dnat: Option<SocketAddrV4>,
+    dnat: Option<SockAddr>,
     net: &'a NodeNet,
-    hits: Vec<RuleHit>,
+    hits: Vec<Rc<Rule>>,
     /// Chains entered and not yet left, to stop a jump loop.
     depth: usize,
 }
@@ -135,15 +38,15 @@ enum Flow {
     Continue,
     /// Stop walking this table: ACCEPT, DNAT or MASQUERADE.
     Accept,
-    Drop(String),
-    Reject(String),
+    Drop(Cause),
+    Reject(Cause),
 }
 
 /// Walks the first packet with header `pkt` through `rules` on the node described by `net`.
-pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, chooser: &mut dyn Chooser) -> Walk {
+pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, chooser: &mut dyn Chooser) -> Decision {
     let mut st = State {
         header: pkt,
-        original_src: *pkt.src.ip(),
+        original_src: pkt.src.ip,
         mark: false,
         dnat: None,
         net,
@@ -158,7 +61,7 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
     walk(rules, Table::Nat, nat_hook, &mut st, chooser);
 
     let marked = st.mark;
-    let local = net.is_local(*st.header.dst.ip());
+    let local = net.is_local(st.header.dst.ip);
     let filter_hooks: &[&str] = match (origin, local) {
         (Origin::Routed, true) => &[chains::INPUT],
         (Origin::Routed, false) => &[chains::FORWARD],
@@ -168,24 +71,27 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
     let mut verdict = Verdict::Accept;
     for hook in filter_hooks {
         match walk(rules, Table::Filter, hook, &mut st, chooser) {
-            Flow::Drop(reason) => verdict = Verdict::Drop { reason },
-            Flow::Reject(reason) => verdict = Verdict::Reject { reason },
+            Flow::Drop(cause) => verdict = Verdict::Drop(cause),
+            Flow::Reject(cause) => verdict = Verdict::Reject(cause),
             Flow::Continue | Flow::Accept => continue,
         }
         break;
     }
     let delivery = if local { Delivery::Local } else { Delivery::Forward };
-    let mut masqueraded = false;
+    let mut snat = None;
     if verdict == Verdict::Accept && delivery == Delivery::Forward {
         let marked = st.mark;
         walk(rules, Table::Nat, chains::POSTROUTING, &mut st, chooser);
-        masqueraded = marked && !st.mark;
-        if masqueraded {
-            let to = net.masquerade_source(*st.header.dst.ip());
-            st.header.src = SocketAddrV4::new(to, st.header.src.port());
+        if marked && !st.mark {
+            let to = net.masquerade_source(st.header.dst.ip);
+            // MASQUERADE to the address the packet already has (a host's own traffic) rewrites
+            // nothing a user can see: the source did not change.
+            snat = (to != st.header.src.ip).then_some(to);
+            st.header.src = SockAddr::new(to, st.header.src.port);
         }
     }
-    Walk { before: pkt, after: st.header, verdict, delivery, dnat: st.dnat, masqueraded, marked, hits: st.hits }
+    let path = RulePath::new(st.hits.into_iter().map(|r| r as RuleRef).collect());
+    Decision { before: pkt, after: st.header, verdict, delivery, dnat: st.dnat, snat, marked, path }
 }
 
 /// Walks `chain` of `table`, jumping as its rules say.
@@ -200,10 +106,10 @@ fn walk(rules: &Ruleset, table: Table, chain: &str, st: &mut State<'_>, chooser:
         return Flow::Continue;
     };
     if st.depth > rules.table(table).chains.len() {
-        return Flow::Drop(format!("jump loop through {chain_name}: the kernel would refuse this table (ELOOP)"));
+        return Flow::Drop(Cause::JumpLoop(chain_name.as_str().into()));
     }
     st.depth += 1;
-    let flow = walk_rules(rules, table, chain_name, chain_rules, st, chooser);
+    let flow = walk_rules(rules, table, chain_rules, st, chooser);
     st.depth -= 1;
     flow
 }
@@ -211,7 +117,6 @@ fn walk(rules: &Ruleset, table: Table, chain: &str, st: &mut State<'_>, chooser:
 fn walk_rules(
     rules: &Ruleset,
     table: Table,
-    chain_name: &ChainName,
     chain_rules: &[Rc<Rule>],
     st: &mut State<'_>,
     chooser: &mut dyn Chooser,
@@ -221,13 +126,12 @@ fn walk_rules(
             continue;
         }
         let hit_at = st.hits.len();
-        st.hits.push(RuleHit { table, chain: chain_name.clone(), rule: Rc::clone(rule) });
+        st.hits.push(Rc::clone(rule));
         for m in &rule.matches {
             if let Match::RecentSet { name } = m {
                 chooser.recent_set(name, st.original_src);
             }
         }
-        let comment = || rule.comment.clone().unwrap_or_default();
         match &rule.target {
             Target::Jump(next) => match walk(rules, table, next.as_str(), st, chooser) {
                 // A filter jump into a chain where nothing matched changed nothing: leave it out
@@ -241,8 +145,8 @@ fn walk_rules(
             },
             Target::Return => return Flow::Continue,
             Target::Accept => return Flow::Accept,
-            Target::Drop => return Flow::Drop(comment()),
-            Target::Reject => return Flow::Reject(comment()),
+            Target::Drop => return Flow::Drop(Cause::Rule),
+            Target::Reject => return Flow::Reject(Cause::Rule),
             Target::Dnat(to) => {
                 st.header.dst = *to;
                 st.dnat = Some(*to);
@@ -258,12 +162,13 @@ fn walk_rules(
 
 fn matches(m: &Match, st: &State<'_>, chooser: &mut dyn Chooser) -> bool {
     match m {
-        Match::Tcp => true,
-        Match::Src { cidr, negated } => cidr.contains(*st.header.src.ip()) != *negated,
-        Match::Dst(ip) => st.header.dst.ip() == ip,
-        Match::DstPort(p) => st.header.dst.port() == *p,
-        Match::SrcTypeLocal => st.net.is_local(*st.header.src.ip()),
-        Match::DstTypeLocal => st.net.is_local(*st.header.dst.ip()),
+        Match::Proto(p) => st.header.proto == *p,
+        Match::Src { cidr, negated } => cidr.contains(st.header.src.ip) != *negated,
+        Match::Dst(ip) => st.header.dst.ip == *ip,
+        Match::NotDst(cidr) => !cidr.contains(st.header.dst.ip),
+        Match::DstPort(p) => st.header.dst.port == *p,
+        Match::SrcTypeLocal => st.net.is_local(st.header.src.ip),
+        Match::DstTypeLocal => st.net.is_local(st.header.dst.ip),
         Match::Mark { negated } => st.mark != *negated,
         // Only first packets are evaluated: they are NEW, never INVALID or ESTABLISHED.
         Match::CtState(CtStates::New) => true,
@@ -298,27 +203,27 @@ impl Chooser for ForcedPick {
         self.seen += 1;
         hit
     }
-    fn recent_check(&mut self, _: &ChainName, _: Ipv4Addr, _: u32) -> bool {
+    fn recent_check(&mut self, _: &ChainName, _: IpAddr, _: u32) -> bool {
         false
     }
-    fn recent_set(&mut self, _: &ChainName, _: Ipv4Addr) {}
+    fn recent_set(&mut self, _: &ChainName, _: IpAddr) {}
 }
 
-/// Every distinct outcome of a first packet across the random cascade: one [`Walk`] per
-/// endpoint it could pick (one walk when no statistic rule is involved).
-pub fn every_outcome(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header) -> Vec<Walk> {
+/// Every distinct outcome of a first packet across the random cascade: one [`Decision`] per
+/// endpoint it could pick (one when no statistic rule is involved).
+pub fn every_outcome(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header) -> Vec<Decision> {
     let mut out = Vec::new();
     for k in 0.. {
         let mut chooser = ForcedPick::new(k);
-        let walk = evaluate(rules, net, origin, pkt, &mut chooser);
+        let decision = evaluate(rules, net, origin, pkt, &mut chooser);
         let more = chooser.consulted() > k;
-        out.push(walk);
+        out.push(decision);
         // The last rule of a cascade has no statistic match: when the k-th did not exist, the
         // walk took the final, unconditional endpoint and there is nothing left to force.
         if !more {
             break;
         }
     }
-    out.dedup_by(|a, b| a.dnat == b.dnat && a.verdict == b.verdict && a.masqueraded == b.masqueraded);
+    out.dedup_by(|a, b| a.dnat == b.dnat && a.verdict == b.verdict && a.snat == b.snat);
     out
 }

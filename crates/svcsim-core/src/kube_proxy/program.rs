@@ -1,16 +1,17 @@
-//! What kube-proxy (iptables mode, v1.33) programs on one node: `syncProxyRules` rewritten as a
-//! pure function from the cluster to a [`Ruleset`] (§1).
+//! What kube-proxy (iptables mode, v1.35) programs on one node: `syncProxyRules` of
+//! `pkg/proxy/iptables/proxier.go` rewritten as a pure function from the cluster to a
+//! [`Ruleset`] (`docs/fidelity.md#kube-proxy-iptables-rules`).
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 
-use super::rules::{Chain, ChainName, CtStates, Match, Rule, Ruleset, Target, chains};
-use crate::cluster::{Cluster, DetectLocalMode, NodeId, ServiceId, TrafficPolicy};
+use super::rules::{Chain, ChainName, CtStates, Match, Rule, Ruleset, Table, Target, chains};
+use crate::cluster::{Cluster, DetectLocalMode, NodeId, NodePortAddresses, ServiceId, TrafficPolicy};
 use crate::endpoints::{Endpoint, categorize, service_port_endpoints};
-use crate::net::Ipv4Cidr;
+use crate::net::{IpCidr, Protocol, SockAddr};
 
-/// The chain names of one Service port (§1.1).
+/// The chain names of one Service port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortChains {
     pub svc: ChainName,
@@ -20,33 +21,88 @@ pub struct PortChains {
 }
 
 impl PortChains {
-    pub fn new(service_port_name: &str) -> PortChains {
-        let h = |prefix| ChainName::hashed(prefix, service_port_name, "tcp", None);
+    pub fn new(service_port_name: &str, protocol: Protocol) -> PortChains {
+        let h = |prefix| ChainName::hashed(prefix, service_port_name, protocol.as_lower(), None);
         PortChains { svc: h("KUBE-SVC-"), svl: h("KUBE-SVL-"), ext: h("KUBE-EXT-"), fw: h("KUBE-FW-") }
     }
 }
 
 /// The KUBE-SEP chain of one endpoint of a Service port.
-pub fn endpoint_chain(service_port_name: &str, endpoint: &Endpoint) -> ChainName {
-    ChainName::hashed("KUBE-SEP-", service_port_name, "tcp", Some(&endpoint.to_string()))
+pub fn endpoint_chain(service_port_name: &str, protocol: Protocol, endpoint: &Endpoint) -> ChainName {
+    ChainName::hashed("KUBE-SEP-", service_port_name, protocol.as_lower(), Some(&endpoint.to_string()))
 }
 
-/// The local-traffic detector's "is local" match (§1.16), if one is configured.
+/// The well-known chains as names, made once per program.
+struct Known {
+    prerouting: ChainName,
+    input: ChainName,
+    forward: ChainName,
+    output: ChainName,
+    postrouting: ChainName,
+    services: ChainName,
+    nodeports: ChainName,
+    external_services: ChainName,
+    kube_forward: ChainName,
+    firewall: ChainName,
+    mark_masq: ChainName,
+    kube_postrouting: ChainName,
+}
+
+impl Known {
+    fn new() -> Known {
+        let n = ChainName::new;
+        Known {
+            prerouting: n(chains::PREROUTING),
+            input: n(chains::INPUT),
+            forward: n(chains::FORWARD),
+            output: n(chains::OUTPUT),
+            postrouting: n(chains::POSTROUTING),
+            services: n(chains::KUBE_SERVICES),
+            nodeports: n(chains::KUBE_NODEPORTS),
+            external_services: n(chains::KUBE_EXTERNAL_SERVICES),
+            kube_forward: n(chains::KUBE_FORWARD),
+            firewall: n(chains::KUBE_PROXY_FIREWALL),
+            mark_masq: n(chains::KUBE_MARK_MASQ),
+            kube_postrouting: n(chains::KUBE_POSTROUTING),
+        }
+    }
+}
+
+fn rule(table: Table, chain: &ChainName, comment: impl Into<Option<String>>, m: Vec<Match>, t: Target) -> Rc<Rule> {
+    Rc::new(Rule::new(table, chain, comment.into(), m, t))
+}
+
+fn jump(chain: &ChainName) -> Target {
+    Target::Jump(chain.clone())
+}
+
+/// The local-traffic detector's "is local" match, if one is configured
+/// (`docs/fidelity.md#detect-local`).
 fn detect_local(cluster: &Cluster, node: NodeId, negated: bool) -> Option<Match> {
     let cidr = match cluster.config.kube_proxy.detect_local_mode {
-        DetectLocalMode::ClusterCidr => cluster.config.cluster_cidr,
+        DetectLocalMode::ClusterCidr => cluster.config.proxy_cluster_cidr(),
         DetectLocalMode::NodeCidr => cluster.node(node).pod_cidr,
         DetectLocalMode::None => return None,
     };
     Some(Match::Src { cidr, negated })
 }
 
-fn jump(chain: &str) -> Target {
-    Target::Jump(ChainName::new(chain))
-}
-
-fn rule(comment: impl Into<Option<String>>, matches: Vec<Match>, target: Target) -> Rc<Rule> {
-    Rc::new(Rule::new(comment.into(), matches, target))
+/// The node's addresses that `--nodeport-addresses` selects, or `None` for "every local
+/// address" (`GetNodeIPs` over the host's interfaces: eth0, cbr0 and lo).
+pub fn node_port_ips(cluster: &Cluster, node: NodeId) -> Option<Vec<IpAddr>> {
+    let n = cluster.node(node);
+    match &cluster.config.kube_proxy.node_port_addresses {
+        NodePortAddresses::All => None,
+        NodePortAddresses::Primary => Some(vec![n.ip]),
+        NodePortAddresses::Cidrs(cidrs) => {
+            let mut local = vec![n.ip];
+            if cluster.config.network_plugin == crate::cluster::NetworkPlugin::Kubenet {
+                local.push(n.bridge_ip());
+            }
+            local.push(Ipv4Addr::LOCALHOST.into());
+            Some(local.into_iter().filter(|ip| cidrs.iter().any(|c| c.contains(*ip))).collect())
+        }
+    }
 }
 
 /// Work shared by every node's `program` for one state of the cluster: each Service port's
@@ -59,7 +115,7 @@ fn rule(comment: impl Into<Option<String>>, matches: Vec<Match>, target: Target)
 #[derive(Debug, Default)]
 pub struct ProgramCache {
     endpoints: BTreeMap<(ServiceId, usize), Rc<[Endpoint]>>,
-    sep_names: BTreeMap<(String, SocketAddrV4), ChainName>,
+    sep_names: BTreeMap<(String, SockAddr), ChainName>,
     /// KUBE-SEP chains by (name, affinity seconds).
     sep_chains: BTreeMap<(ChainName, Option<u32>), Chain>,
     /// Endpoint cascades by (policy chain, endpoints, affinity seconds).
@@ -78,12 +134,12 @@ impl ProgramCache {
         )
     }
 
-    fn sep_name(&mut self, name: &str, ep: &Endpoint) -> ChainName {
-        self.sep_names.entry((name.to_string(), ep.addr)).or_insert_with(|| endpoint_chain(name, ep)).clone()
+    fn sep_name(&mut self, name: &str, protocol: Protocol, ep: &Endpoint) -> ChainName {
+        self.sep_names.entry((name.to_string(), ep.addr)).or_insert_with(|| endpoint_chain(name, protocol, ep)).clone()
     }
 }
 
-type CascadeKey = (ChainName, Vec<SocketAddrV4>, Option<u32>);
+type CascadeKey = (ChainName, Vec<SockAddr>, Option<u32>);
 
 /// Programs `node`'s rules for every Service of `cluster`.
 pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
@@ -93,111 +149,98 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
 /// [`program`], sharing work between nodes through `cache` (see [`ProgramCache`]).
 pub fn program_cached(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache) -> Ruleset {
     let mut rs = Ruleset::default();
-    let n = |s: &str| ChainName::new(s);
-
-    // The jumps from the built-in chains (`iptablesJumpChains`, inserted with Prepend, so the
-    // last one listed comes first).
-    let new = || Match::CtState(CtStates::New);
-    for c in [chains::PREROUTING, chains::OUTPUT] {
-        rs.nat.append(&n(c), rule("kubernetes service portals".to_string(), vec![], jump(chains::KUBE_SERVICES)));
-    }
-    rs.nat.append(
-        &n(chains::POSTROUTING),
-        rule("kubernetes postrouting rules".to_string(), vec![], jump(chains::KUBE_POSTROUTING)),
-    );
-    let fw = |rs: &mut Ruleset, c: &str| {
-        rs.filter.append(
-            &n(c),
-            rule("kubernetes load balancer firewall".to_string(), vec![new()], jump(chains::KUBE_PROXY_FIREWALL)),
-        )
-    };
-    fw(&mut rs, chains::INPUT);
-    rs.filter.append(
-        &n(chains::INPUT),
-        rule("kubernetes health check service ports".to_string(), vec![], jump(chains::KUBE_NODEPORTS)),
-    );
-    rs.filter.append(
-        &n(chains::INPUT),
-        rule(
-            "kubernetes externally-visible service portals".to_string(),
-            vec![new()],
-            jump(chains::KUBE_EXTERNAL_SERVICES),
-        ),
-    );
-    fw(&mut rs, chains::FORWARD);
-    rs.filter.append(
-        &n(chains::FORWARD),
-        rule("kubernetes forwarding rules".to_string(), vec![], jump(chains::KUBE_FORWARD)),
-    );
-    rs.filter.append(
-        &n(chains::FORWARD),
-        rule("kubernetes service portals".to_string(), vec![new()], jump(chains::KUBE_SERVICES)),
-    );
-    rs.filter.append(
-        &n(chains::FORWARD),
-        rule(
-            "kubernetes externally-visible service portals".to_string(),
-            vec![new()],
-            jump(chains::KUBE_EXTERNAL_SERVICES),
-        ),
-    );
-    fw(&mut rs, chains::OUTPUT);
-    rs.filter.append(
-        &n(chains::OUTPUT),
-        rule("kubernetes service portals".to_string(), vec![new()], jump(chains::KUBE_SERVICES)),
-    );
-
-    // kube-proxy's own chains, always declared.
-    for c in [
-        chains::KUBE_EXTERNAL_SERVICES,
-        chains::KUBE_FORWARD,
-        chains::KUBE_NODEPORTS,
-        chains::KUBE_PROXY_FIREWALL,
-        chains::KUBE_SERVICES,
-    ] {
-        rs.filter.chain(&n(c));
-    }
-    for c in [chains::KUBE_MARK_MASQ, chains::KUBE_NODEPORTS, chains::KUBE_POSTROUTING, chains::KUBE_SERVICES] {
-        rs.nat.chain(&n(c));
-    }
-    // §1.8.
-    rs.nat.append(&n(chains::KUBE_MARK_MASQ), rule(None, vec![], Target::MarkMasq));
-    rs.nat.append(&n(chains::KUBE_POSTROUTING), rule(None, vec![Match::Mark { negated: true }], Target::Return));
-    rs.nat.append(&n(chains::KUBE_POSTROUTING), rule(None, vec![], Target::ClearMasq));
-    rs.nat.append(
-        &n(chains::KUBE_POSTROUTING),
-        rule("kubernetes service traffic requiring SNAT".to_string(), vec![], Target::Masquerade),
-    );
-    rs.filter.append(&n(chains::KUBE_FORWARD), rule(None, vec![Match::CtState(CtStates::Invalid)], Target::Drop));
-    rs.filter.append(
-        &n(chains::KUBE_FORWARD),
-        rule("kubernetes forwarding rules".to_string(), vec![Match::Mark { negated: false }], Target::Accept),
-    );
-    rs.filter.append(
-        &n(chains::KUBE_FORWARD),
-        rule(
-            "kubernetes forwarding conntrack rule".to_string(),
-            vec![Match::CtState(CtStates::RelatedEstablished)],
-            Target::Accept,
-        ),
-    );
-
-    for s_idx in 0..cluster.services.len() {
-        for p_idx in 0..cluster.services[s_idx].ports.len() {
-            program_service_port(cluster, node, ServiceId(s_idx as u32), p_idx, &mut rs, cache);
+    let k = Known::new();
+    jump_chains(&mut rs, &k);
+    base_chains(&mut rs, &k);
+    for svc in cluster.services.ids() {
+        for p_idx in 0..cluster.service(svc).ports.len() {
+            program_service_port(cluster, node, svc, p_idx, &k, &mut rs, cache);
         }
     }
-
-    // Finally the tail call to KUBE-NODEPORTS (§1.2); localhost NodePorts are allowed, the default.
-    rs.nat.append(
-        &n(chains::KUBE_SERVICES),
-        rule(
-            "kubernetes service nodeports; NOTE: this must be the last rule in this chain".to_string(),
-            vec![Match::DstTypeLocal],
-            jump(chains::KUBE_NODEPORTS),
-        ),
-    );
+    // Finally the tail call to KUBE-NODEPORTS; localhost NodePorts are allowed, the default
+    // (`docs/fidelity.md#nodeports`).
+    let comment = "kubernetes service nodeports; NOTE: this must be the last rule in this chain".to_string();
+    match node_port_ips(cluster, node) {
+        None => rs.append(rule(Table::Nat, &k.services, comment, vec![Match::DstTypeLocal], jump(&k.nodeports))),
+        Some(ips) => {
+            for ip in ips {
+                rs.append(rule(Table::Nat, &k.services, comment.clone(), vec![Match::Dst(ip)], jump(&k.nodeports)));
+            }
+        }
+    }
     rs
+}
+
+/// The jumps from the built-in chains (`iptablesJumpChains`, inserted with Prepend, so the last
+/// one listed comes first).
+fn jump_chains(rs: &mut Ruleset, k: &Known) {
+    let new = || vec![Match::CtState(CtStates::New)];
+    for c in [&k.prerouting, &k.output] {
+        rs.append(rule(Table::Nat, c, "kubernetes service portals".to_string(), vec![], jump(&k.services)));
+    }
+    rs.append(rule(
+        Table::Nat,
+        &k.postrouting,
+        "kubernetes postrouting rules".to_string(),
+        vec![],
+        jump(&k.kube_postrouting),
+    ));
+    let fw = |rs: &mut Ruleset, c: &ChainName| {
+        rs.append(rule(Table::Filter, c, "kubernetes load balancer firewall".to_string(), new(), jump(&k.firewall)))
+    };
+    fw(rs, &k.input);
+    rs.append(rule(
+        Table::Filter,
+        &k.input,
+        "kubernetes health check service ports".to_string(),
+        vec![],
+        jump(&k.nodeports),
+    ));
+    let ext = "kubernetes externally-visible service portals".to_string();
+    rs.append(rule(Table::Filter, &k.input, ext.clone(), new(), jump(&k.external_services)));
+    fw(rs, &k.forward);
+    rs.append(rule(
+        Table::Filter,
+        &k.forward,
+        "kubernetes forwarding rules".to_string(),
+        vec![],
+        jump(&k.kube_forward),
+    ));
+    rs.append(rule(Table::Filter, &k.forward, "kubernetes service portals".to_string(), new(), jump(&k.services)));
+    rs.append(rule(Table::Filter, &k.forward, ext, new(), jump(&k.external_services)));
+    fw(rs, &k.output);
+    rs.append(rule(Table::Filter, &k.output, "kubernetes service portals".to_string(), new(), jump(&k.services)));
+}
+
+/// kube-proxy's own chains, always declared, and the masquerade plumbing
+/// (`docs/fidelity.md#masquerade`).
+fn base_chains(rs: &mut Ruleset, k: &Known) {
+    for c in [&k.external_services, &k.kube_forward, &k.nodeports, &k.firewall, &k.services] {
+        rs.filter.chain(c);
+    }
+    for c in [&k.mark_masq, &k.nodeports, &k.kube_postrouting, &k.services] {
+        rs.nat.chain(c);
+    }
+    rs.append(rule(Table::Nat, &k.mark_masq, None, vec![], Target::MarkMasq));
+    rs.append(rule(Table::Nat, &k.kube_postrouting, None, vec![Match::Mark { negated: true }], Target::Return));
+    rs.append(rule(Table::Nat, &k.kube_postrouting, None, vec![], Target::ClearMasq));
+    let snat = "kubernetes service traffic requiring SNAT".to_string();
+    rs.append(rule(Table::Nat, &k.kube_postrouting, snat, vec![], Target::Masquerade));
+    rs.append(rule(Table::Filter, &k.kube_forward, None, vec![Match::CtState(CtStates::Invalid)], Target::Drop));
+    rs.append(rule(
+        Table::Filter,
+        &k.kube_forward,
+        "kubernetes forwarding rules".to_string(),
+        vec![Match::Mark { negated: false }],
+        Target::Accept,
+    ));
+    rs.append(rule(
+        Table::Filter,
+        &k.kube_forward,
+        "kubernetes forwarding conntrack rule".to_string(),
+        vec![Match::CtState(CtStates::RelatedEstablished)],
+        Target::Accept,
+    ));
 }
 
 /// One Service port, in the order `syncProxyRules` writes it.
@@ -206,6 +249,7 @@ fn program_service_port(
     node: NodeId,
     svc_id: ServiceId,
     p_idx: usize,
+    k: &Known,
     rs: &mut Ruleset,
     cache: &mut ProgramCache,
 ) {
@@ -214,14 +258,15 @@ fn program_service_port(
     let Some(cluster_ip) = svc.cluster_ip else {
         return;
     };
+    let proto = sp.protocol;
     let name = svc.port_name(p_idx);
-    let chains_ = PortChains::new(&name);
+    let chains_ = PortChains::new(&name, proto);
     let endpoints = cache.endpoints(cluster, svc_id, p_idx);
 
     let externally_accessible = svc.externally_accessible();
     let etp_local = svc.external_traffic_policy == TrafficPolicy::Local && externally_accessible;
     let itp_local = svc.internal_traffic_policy == TrafficPolicy::Local;
-    // UsesClusterEndpoints / UsesLocalEndpoints (S3, §1.5).
+    // UsesClusterEndpoints / UsesLocalEndpoints (`pkg/proxy/serviceport.go`).
     let uses_cluster = !itp_local || externally_accessible;
     let uses_local = itp_local || etp_local;
     let cat = categorize(&endpoints, node, uses_cluster, uses_local);
@@ -235,186 +280,143 @@ fn program_service_port(
         if etp_local { (local_policy.clone(), !cat.local.is_empty()) } else { (cluster_policy.clone(), cat.has_any) };
     let has_external = has_external && cat.has_any;
     let ext_chain = chains_.ext.clone();
-    let lb_ips: &[Ipv4Addr] = &svc.load_balancer_ingress;
+    let lb_ips: &[IpAddr] = &svc.load_balancer_ingress;
     let uses_fw = cat.has_any && !lb_ips.is_empty() && !svc.load_balancer_source_ranges.is_empty();
     let lb_chain = if uses_fw { chains_.fw.clone() } else { ext_chain.clone() };
 
-    // §1.13 (REJECT, no endpoints at all) and §1.11 (DROP, no local endpoints).
-    let no_endpoints = format!("{name} has no endpoints");
-    let no_local = format!("{name} has no local endpoints");
-    let (internal_filter, external_filter) = if !cat.has_any {
-        ((no_endpoints.clone(), Target::Reject), (no_endpoints, Target::Reject))
+    // REJECT when there are no endpoints at all, DROP when there are none local
+    // (`docs/fidelity.md#no-endpoints`).
+    let (filter_comment, filter_target) = if !cat.has_any {
+        (format!("{name} has no endpoints"), Target::Reject)
     } else {
-        ((no_local.clone(), Target::Drop), (no_local, Target::Drop))
+        (format!("{name} has no local endpoints"), Target::Drop)
     };
-
-    let n = ChainName::new;
-    let tcp_to = |ip: Ipv4Addr, port: u16| vec![Match::Tcp, Match::Dst(ip), Match::DstPort(port)];
+    let nat = |chain: &ChainName, comment: String, m: Vec<Match>, t: Target| rule(Table::Nat, chain, comment, m, t);
+    let filter =
+        |chain: &ChainName, m: Vec<Match>| rule(Table::Filter, chain, filter_comment.clone(), m, filter_target.clone());
+    let to = |ip: IpAddr, port: u16| vec![Match::Proto(proto), Match::Dst(ip), Match::DstPort(port)];
 
     // Capture the clusterIP.
     if has_internal {
-        rs.nat.append(
-            &n(chains::KUBE_SERVICES),
-            rule(format!("{name} cluster IP"), tcp_to(cluster_ip, sp.port), Target::Jump(internal_chain.clone())),
-        );
+        let c = format!("{name} cluster IP");
+        rs.append(nat(&k.services, c, to(cluster_ip, sp.port), jump(&internal_chain)));
     } else {
-        rs.filter.append(
-            &n(chains::KUBE_SERVICES),
-            rule(internal_filter.0.clone(), tcp_to(cluster_ip, sp.port), internal_filter.1.clone()),
-        );
+        rs.append(filter(&k.services, to(cluster_ip, sp.port)));
     }
 
     // Capture externalIPs.
     for ip in &svc.external_ips {
         if cat.has_any {
-            rs.nat.append(
-                &n(chains::KUBE_SERVICES),
-                rule(format!("{name} external IP"), tcp_to(*ip, sp.port), Target::Jump(ext_chain.clone())),
-            );
+            rs.append(nat(&k.services, format!("{name} external IP"), to(*ip, sp.port), jump(&ext_chain)));
         }
         if !has_external {
-            rs.filter.append(
-                &n(chains::KUBE_EXTERNAL_SERVICES),
-                rule(external_filter.0.clone(), tcp_to(*ip, sp.port), external_filter.1.clone()),
-            );
+            rs.append(filter(&k.external_services, to(*ip, sp.port)));
         }
     }
 
     // Capture load-balancer ingress.
     for ip in lb_ips {
         if cat.has_any {
-            rs.nat.append(
-                &n(chains::KUBE_SERVICES),
-                rule(format!("{name} loadbalancer IP"), tcp_to(*ip, sp.port), Target::Jump(lb_chain.clone())),
-            );
+            rs.append(nat(&k.services, format!("{name} loadbalancer IP"), to(*ip, sp.port), jump(&lb_chain)));
         }
         if uses_fw {
-            rs.filter.append(
-                &n(chains::KUBE_PROXY_FIREWALL),
-                rule(format!("{name} traffic not accepted by {}", chains_.fw), tcp_to(*ip, sp.port), Target::Drop),
-            );
+            let c = format!("{name} traffic not accepted by {}", chains_.fw);
+            rs.append(rule(Table::Filter, &k.firewall, c, to(*ip, sp.port), Target::Drop));
         }
     }
     if !has_external {
         for ip in lb_ips {
-            rs.filter.append(
-                &n(chains::KUBE_EXTERNAL_SERVICES),
-                rule(external_filter.0.clone(), tcp_to(*ip, sp.port), external_filter.1.clone()),
-            );
+            rs.append(filter(&k.external_services, to(*ip, sp.port)));
         }
     }
 
-    // Capture nodeports: not subject to loadBalancerSourceRanges (§1.3).
+    // Capture nodeports: not subject to loadBalancerSourceRanges.
     if let Some(node_port) = sp.node_port.filter(|_| svc.has_node_ports()) {
         if cat.has_any {
-            rs.nat.append(
-                &n(chains::KUBE_NODEPORTS),
-                rule(name.clone(), vec![Match::Tcp, Match::DstPort(node_port)], Target::Jump(ext_chain.clone())),
-            );
+            let m = vec![Match::Proto(proto), Match::DstPort(node_port)];
+            rs.append(nat(&k.nodeports, name.clone(), m, jump(&ext_chain)));
         }
         if !has_external {
-            rs.filter.append(
-                &n(chains::KUBE_EXTERNAL_SERVICES),
-                rule(
-                    external_filter.0.clone(),
-                    vec![Match::DstTypeLocal, Match::Tcp, Match::DstPort(node_port)],
-                    external_filter.1.clone(),
-                ),
-            );
-        }
-    }
-
-    // Capture healthCheckNodePorts, whether or not this node has local endpoints (§1.3). Like
-    // kube-proxy, this is written once per Service port.
-    if let Some(hc) = svc.health_check_node_port {
-        rs.filter.append(
-            &n(chains::KUBE_NODEPORTS),
-            rule(format!("{name} health check node port"), vec![Match::Tcp, Match::DstPort(hc)], Target::Accept),
-        );
-    }
-
-    // Internal traffic: masquerade off-cluster sources (§1.5, §1.14).
-    if has_internal {
-        let chain = rs.nat.chain(&internal_chain);
-        if cluster.config.kube_proxy.masquerade_all {
-            chain.push(rule(format!("{name} cluster IP"), tcp_to(cluster_ip, sp.port), jump(chains::KUBE_MARK_MASQ)));
-        } else if let Some(not_local) = detect_local(cluster, node, true) {
-            let mut m = tcp_to(cluster_ip, sp.port);
-            m.push(not_local);
-            chain.push(rule(format!("{name} cluster IP"), m, jump(chains::KUBE_MARK_MASQ)));
-        }
-    }
-
-    // External traffic (§1.4).
-    if cat.has_any && externally_accessible {
-        let ext = rs.nat.chain(&ext_chain);
-        if !etp_local {
-            ext.push(rule(
-                format!("masquerade traffic for {name} external destinations"),
-                vec![],
-                jump(chains::KUBE_MARK_MASQ),
+            rs.append(filter(
+                &k.external_services,
+                vec![Match::DstTypeLocal, Match::Proto(proto), Match::DstPort(node_port)],
             ));
+        }
+    }
+
+    // Capture healthCheckNodePorts, whether or not this node has local endpoints. Like
+    // kube-proxy, this is written once per Service port, and always for TCP.
+    if let Some(hc) = svc.health_check_node_port {
+        let c = format!("{name} health check node port");
+        let m = vec![Match::Proto(Protocol::Tcp), Match::DstPort(hc)];
+        rs.append(rule(Table::Filter, &k.nodeports, c, m, Target::Accept));
+    }
+
+    // Internal traffic: masquerade off-cluster sources (`docs/fidelity.md#masquerade`).
+    if has_internal {
+        let c = format!("{name} cluster IP");
+        if cluster.config.kube_proxy.masquerade_all {
+            rs.append(nat(&internal_chain, c, to(cluster_ip, sp.port), jump(&k.mark_masq)));
+        } else if let Some(not_local) = detect_local(cluster, node, true) {
+            let mut m = to(cluster_ip, sp.port);
+            m.push(not_local);
+            rs.append(nat(&internal_chain, c, m, jump(&k.mark_masq)));
+        } else {
+            rs.nat.chain(&internal_chain);
+        }
+    }
+
+    // External traffic (`docs/fidelity.md#external-traffic-policy`).
+    if cat.has_any && externally_accessible {
+        rs.nat.chain(&ext_chain);
+        if !etp_local {
+            let c = format!("masquerade traffic for {name} external destinations");
+            rs.append(nat(&ext_chain, c, vec![], jump(&k.mark_masq)));
         } else {
             if let Some(local) = detect_local(cluster, node, false) {
-                ext.push(rule(
-                    format!("pod traffic for {name} external destinations"),
-                    vec![local],
-                    Target::Jump(cluster_policy.clone()),
-                ));
+                let c = format!("pod traffic for {name} external destinations");
+                rs.append(nat(&ext_chain, c, vec![local], jump(&cluster_policy)));
             }
-            ext.push(rule(
-                format!("masquerade LOCAL traffic for {name} external destinations"),
-                vec![Match::SrcTypeLocal],
-                jump(chains::KUBE_MARK_MASQ),
-            ));
-            ext.push(rule(
-                format!("route LOCAL traffic for {name} external destinations"),
-                vec![Match::SrcTypeLocal],
-                Target::Jump(cluster_policy.clone()),
-            ));
+            let c = format!("masquerade LOCAL traffic for {name} external destinations");
+            rs.append(nat(&ext_chain, c, vec![Match::SrcTypeLocal], jump(&k.mark_masq)));
+            let c = format!("route LOCAL traffic for {name} external destinations");
+            rs.append(nat(&ext_chain, c, vec![Match::SrcTypeLocal], jump(&cluster_policy)));
         }
         if has_external {
-            ext.push(rule(None, vec![], Target::Jump(external_policy)));
+            rs.append(rule(Table::Nat, &ext_chain, None, vec![], jump(&external_policy)));
         }
     }
 
-    // The firewall chain (§1.9).
+    // The firewall chain (`docs/fidelity.md#loadbalancersourceranges`).
     if uses_fw {
         let node_ip = cluster.node(node).ip;
-        let fw_chain = rs.nat.chain(&chains_.fw);
         let mut allow_from_node = false;
         for cidr in &svc.load_balancer_source_ranges {
-            fw_chain.push(rule(
-                format!("{name} loadbalancer IP"),
-                vec![Match::Src { cidr: *cidr, negated: false }],
-                Target::Jump(ext_chain.clone()),
-            ));
+            let m = vec![Match::Src { cidr: *cidr, negated: false }];
+            rs.append(nat(&chains_.fw, format!("{name} loadbalancer IP"), m, jump(&ext_chain)));
             allow_from_node |= cidr.contains(node_ip);
         }
         if allow_from_node {
             for ip in lb_ips {
-                fw_chain.push(rule(
-                    format!("{name} loadbalancer IP"),
-                    vec![Match::Src { cidr: Ipv4Cidr::host(*ip), negated: false }],
-                    Target::Jump(ext_chain.clone()),
-                ));
+                let m = vec![Match::Src { cidr: IpCidr::host(*ip), negated: false }];
+                rs.append(nat(&chains_.fw, format!("{name} loadbalancer IP"), m, jump(&ext_chain)));
             }
         }
     }
 
     let affinity = svc.session_affinity.map(|d| (d.as_micros() / 1_000_000) as u32);
     if !cat.cluster.is_empty() && uses_cluster {
-        let cascade = write_service_to_endpoint_rules(cache, &name, affinity, &cluster_policy, &cat.cluster);
+        let cascade = write_service_to_endpoint_rules(cache, &name, proto, affinity, &cluster_policy, &cat.cluster);
         rs.nat.chain(&cluster_policy).extend(cascade.iter().cloned());
     }
     if !cat.local.is_empty() && uses_local {
-        let cascade = write_service_to_endpoint_rules(cache, &name, affinity, &local_policy, &cat.local);
+        let cascade = write_service_to_endpoint_rules(cache, &name, proto, affinity, &local_policy, &cat.local);
         rs.nat.chain(&local_policy).extend(cascade.iter().cloned());
     }
 
-    // The per-endpoint chains (§1.6): the same on every node.
+    // The per-endpoint chains: the same on every node (`docs/fidelity.md#endpoint-chains`).
     for ep in &cat.all_reachable {
-        let sep = cache.sep_name(&name, ep);
+        let sep = cache.sep_name(&name, proto, ep);
         let chain = cache
             .sep_chains
             .entry((sep.clone(), affinity))
@@ -423,14 +425,11 @@ fn program_service_port(
                 if affinity.is_some() {
                     m.push(Match::RecentSet { name: sep.clone() });
                 }
-                m.push(Match::Tcp);
+                m.push(Match::Proto(proto));
+                let hairpin = vec![Match::Src { cidr: IpCidr::host(ep.ip()), negated: false }];
                 Rc::new(vec![
-                    rule(
-                        name.clone(),
-                        vec![Match::Src { cidr: Ipv4Cidr::host(ep.ip()), negated: false }],
-                        jump(chains::KUBE_MARK_MASQ),
-                    ),
-                    rule(name.clone(), m, Target::Dnat(ep.addr)),
+                    rule(Table::Nat, &sep, name.clone(), hairpin, jump(&k.mark_masq)),
+                    rule(Table::Nat, &sep, name.clone(), m, Target::Dnat(ep.addr)),
                 ])
             })
             .clone();
@@ -438,11 +437,13 @@ fn program_service_port(
     }
 }
 
-/// `writeServiceToEndpointRules`: affinity checks, then the 1/(n−i) cascade (§1.5, §1.7). The
-/// rules for `chain` over `endpoints`, built once per cache.
+/// `writeServiceToEndpointRules`: affinity checks, then the 1/(n−i) cascade
+/// (`docs/fidelity.md#endpoint-choice`). The rules for `chain` over `endpoints`, built once per
+/// cache.
 fn write_service_to_endpoint_rules(
     cache: &mut ProgramCache,
     name: &str,
+    proto: Protocol,
     affinity_seconds: Option<u32>,
     chain: &ChainName,
     endpoints: &[Endpoint],
@@ -451,21 +452,18 @@ fn write_service_to_endpoint_rules(
     if let Some(rules) = cache.cascades.get(&key) {
         return Rc::clone(rules);
     }
-    let seps: Vec<ChainName> = endpoints.iter().map(|ep| cache.sep_name(name, ep)).collect();
+    let seps: Vec<ChainName> = endpoints.iter().map(|ep| cache.sep_name(name, proto, ep)).collect();
     let mut rules = Vec::new();
     if let Some(seconds) = affinity_seconds {
         for (ep, sep) in endpoints.iter().zip(&seps) {
-            rules.push(rule(
-                format!("{name} -> {ep}"),
-                vec![Match::RecentCheck { name: sep.clone(), seconds }],
-                Target::Jump(sep.clone()),
-            ));
+            let m = vec![Match::RecentCheck { name: sep.clone(), seconds }];
+            rules.push(rule(Table::Nat, chain, format!("{name} -> {ep}"), m, jump(sep)));
         }
     }
     let count = endpoints.len();
     for (i, (ep, sep)) in endpoints.iter().zip(seps).enumerate() {
         let m = if i + 1 < count { vec![Match::Statistic { one_in: (count - i) as u32 }] } else { vec![] };
-        rules.push(rule(format!("{name} -> {ep}"), m, Target::Jump(sep)));
+        rules.push(rule(Table::Nat, chain, format!("{name} -> {ep}"), m, jump(&sep)));
     }
     let rules: Rc<[Rc<Rule>]> = rules.into();
     cache.cascades.insert(key, Rc::clone(&rules));

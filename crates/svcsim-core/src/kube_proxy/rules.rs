@@ -1,17 +1,19 @@
 //! kube-proxy's iptables rules as data: tables, chains, matches and targets, rendered in the
 //! iptables-restore format kube-proxy writes (and its own unit tests compare against).
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::IpAddr;
 use std::rc::Rc;
 
 use data_encoding::BASE32;
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
-use crate::net::Ipv4Cidr;
+use crate::dataplane;
+use crate::net::{IpCidr, Protocol, SockAddr};
 
-/// The masquerade mark: `masqueradeBit` 14 (§1.8).
+/// The masquerade mark: `masqueradeBit` 14.
 pub const MASQ_MARK: u32 = 0x4000;
 
 /// An iptables table.
@@ -42,7 +44,8 @@ impl ChainName {
         &self.0
     }
     /// `prefix` + the first 16 characters of base32(sha256(`servicePortName` + `protocol`
-    /// [+ `endpoint`])), as kube-proxy names its per-service chains (§1.1).
+    /// [+ `endpoint`])), as kube-proxy names its per-service chains
+    /// (`servicePortChainNameBase` in `pkg/proxy/iptables/proxier.go`).
     pub fn hashed(prefix: &str, service_port_name: &str, protocol: &str, endpoint: Option<&str>) -> ChainName {
         let mut hasher = Sha256::new();
         hasher.update(service_port_name.as_bytes());
@@ -61,6 +64,12 @@ impl fmt::Display for ChainName {
     }
 }
 
+impl std::borrow::Borrow<str> for ChainName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The well-known chains.
 pub mod chains {
     pub const PREROUTING: &str = "PREROUTING";
@@ -75,6 +84,11 @@ pub mod chains {
     pub const KUBE_PROXY_FIREWALL: &str = "KUBE-PROXY-FIREWALL";
     pub const KUBE_MARK_MASQ: &str = "KUBE-MARK-MASQ";
     pub const KUBE_POSTROUTING: &str = "KUBE-POSTROUTING";
+
+    /// The chains the kernel provides; kube-proxy only adds jumps to them.
+    pub fn is_builtin(chain: &str) -> bool {
+        matches!(chain, PREROUTING | INPUT | FORWARD | OUTPUT | POSTROUTING)
+    }
 }
 
 /// Conntrack states a rule can match.
@@ -88,12 +102,14 @@ pub enum CtStates {
 /// One match of a rule, rendered exactly as kube-proxy writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Match {
-    /// `-m tcp -p tcp`.
-    Tcp,
-    /// `[!] -s <cidr>`; a /32 renders as a bare address, as kube-proxy writes it.
-    Src { cidr: Ipv4Cidr, negated: bool },
+    /// `-m tcp -p tcp` (or udp, sctp).
+    Proto(Protocol),
+    /// `[!] -s <cidr>`; a host prefix renders as a bare address, as kube-proxy writes it.
+    Src { cidr: IpCidr, negated: bool },
     /// `-d <addr>`.
-    Dst(Ipv4Addr),
+    Dst(IpAddr),
+    /// `! -d <cidr>`: the localhost exclusion of the NodePort jump.
+    NotDst(IpCidr),
     /// `--dport <port>`.
     DstPort(u16),
     /// `-m addrtype --src-type LOCAL`: the source is an address of this node.
@@ -104,9 +120,9 @@ pub enum Match {
     Mark { negated: bool },
     /// `-m conntrack --ctstate …`.
     CtState(CtStates),
-    /// `-m statistic --mode random --probability 1/n`, printed `%0.10f` (§1.5).
+    /// `-m statistic --mode random --probability 1/n`, printed `%0.10f`.
     Statistic { one_in: u32 },
-    /// `-m recent --name <chain> --rcheck --seconds <s> --reap` (§1.7).
+    /// `-m recent --name <chain> --rcheck --seconds <s> --reap`.
     RecentCheck { name: ChainName, seconds: u32 },
     /// `-m recent --name <chain> --set`.
     RecentSet { name: ChainName },
@@ -121,7 +137,7 @@ pub enum Target {
     Drop,
     Reject,
     /// `-j DNAT --to-destination ip:port`.
-    Dnat(SocketAddrV4),
+    Dnat(SockAddr),
     /// `-j MARK --or-mark 0x4000`.
     MarkMasq,
     /// `-j MARK --xor-mark 0x4000`.
@@ -129,10 +145,12 @@ pub enum Target {
     Masquerade,
 }
 
-/// One rule. `text` is its iptables-restore line without `-A <chain>`, computed once so traces
-/// can keep it cheaply.
+/// One rule of one chain. `text` is its iptables-restore line without `-A <chain>`, computed
+/// once so traces can keep it cheaply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
+    pub table: Table,
+    pub chain: ChainName,
     pub comment: Option<String>,
     pub matches: Vec<Match>,
     pub target: Target,
@@ -140,8 +158,8 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub fn new(comment: Option<String>, matches: Vec<Match>, target: Target) -> Rule {
-        let mut rule = Rule { comment, matches, target, text: Box::default() };
+    pub fn new(table: Table, chain: &ChainName, comment: Option<String>, matches: Vec<Match>, target: Target) -> Rule {
+        let mut rule = Rule { table, chain: chain.clone(), comment, matches, target, text: Box::default() };
         rule.text = rule.render().into();
         rule
     }
@@ -171,30 +189,63 @@ impl Rule {
         out.push_str(&self.target.to_string());
         out.trim_start().to_string()
     }
+
+    /// Part of a first packet's story, for the trace's path: not a built-in hook nor the
+    /// masquerade helpers.
+    fn is_story(chain: &str) -> bool {
+        !chains::is_builtin(chain) && chain != chains::KUBE_MARK_MASQ && chain != chains::KUBE_POSTROUTING
+    }
+}
+
+/// `-t nat -A KUBE-SERVICES <rule>`: the rule as `svcsim packet` and the inspector list it.
+impl dataplane::Rule for Rule {
+    fn fmt_native(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "-t {} -A {} {}", self.table, self.chain, self.text)
+    }
+    fn comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
+    /// The chain, and in nat the chain it jumps to: in nat a jump is part of the story even when
+    /// nothing inside matches (a Local KUBE-EXT without a KUBE-SVL rule); in filter a jump that
+    /// matched nothing was left out of the path by the walk.
+    fn path_names(&self) -> [Option<&str>; 2] {
+        let chain = Some(self.chain.as_str()).filter(|c| Rule::is_story(c));
+        let jump = self.jump().map(ChainName::as_str).filter(|c| self.table == Table::Nat && Rule::is_story(c));
+        [chain, jump]
+    }
+    fn narrate(&self) -> Option<String> {
+        let comment = self.comment.as_deref()?;
+        if self.table != Table::Nat || matches!(comment, "kubernetes service portals" | "kubernetes postrouting rules")
+        {
+            return None;
+        }
+        let to = self.jump().map(|j| format!(" → {j}")).unwrap_or_default();
+        Some(format!("\"{comment}\" in {}{to}", self.chain))
+    }
 }
 
 fn quote(s: &str) -> String {
     if s.contains(' ') { format!("\"{s}\"") } else { s.to_string() }
 }
 
+fn cidr_arg(cidr: &IpCidr) -> String {
+    if cidr.is_host() { cidr.network().to_string() } else { cidr.to_string() }
+}
+
 impl fmt::Display for Match {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Match::Tcp => f.write_str("-m tcp -p tcp"),
+            Match::Proto(p) => write!(f, "-m {0} -p {0}", p.as_lower()),
             Match::Src { cidr, negated } => {
-                let neg = if *negated { "! " } else { "" };
-                if cidr.prefix() == 32 { write!(f, "{neg}-s {}", cidr.network()) } else { write!(f, "{neg}-s {cidr}") }
+                write!(f, "{}-s {}", if *negated { "! " } else { "" }, cidr_arg(cidr))
             }
             Match::Dst(ip) => write!(f, "-d {ip}"),
+            Match::NotDst(cidr) => write!(f, "! -d {cidr}"),
             Match::DstPort(p) => write!(f, "--dport {p}"),
             Match::SrcTypeLocal => f.write_str("-m addrtype --src-type LOCAL"),
             Match::DstTypeLocal => f.write_str("-m addrtype --dst-type LOCAL"),
-            Match::Mark { negated: false } => {
-                write!(f, "-m mark --mark {MASQ_MARK:#x}/{MASQ_MARK:#x}")
-            }
-            Match::Mark { negated: true } => {
-                write!(f, "-m mark ! --mark {MASQ_MARK:#x}/{MASQ_MARK:#x}")
-            }
+            Match::Mark { negated: false } => write!(f, "-m mark --mark {MASQ_MARK:#x}/{MASQ_MARK:#x}"),
+            Match::Mark { negated: true } => write!(f, "-m mark ! --mark {MASQ_MARK:#x}/{MASQ_MARK:#x}"),
             Match::CtState(CtStates::New) => f.write_str("-m conntrack --ctstate NEW"),
             Match::CtState(CtStates::Invalid) => f.write_str("-m conntrack --ctstate INVALID"),
             Match::CtState(CtStates::RelatedEstablished) => f.write_str("-m conntrack --ctstate RELATED,ESTABLISHED"),
@@ -241,8 +292,10 @@ impl TableRules {
     pub fn chain(&mut self, chain: &ChainName) -> &mut Vec<Rc<Rule>> {
         Rc::make_mut(self.chains.entry(chain.clone()).or_default())
     }
-    pub fn append(&mut self, chain: &ChainName, rule: Rc<Rule>) {
-        self.chain(chain).push(rule);
+    /// Appends `rule` to the chain it names.
+    pub fn append(&mut self, rule: Rc<Rule>) {
+        let chain = rule.chain.clone();
+        self.chain(&chain).push(rule);
     }
     pub fn get(&self, chain: &str) -> Option<&[Rc<Rule>]> {
         self.chains.get(chain).map(|rules| rules.as_slice())
@@ -260,18 +313,12 @@ impl TableRules {
     }
 }
 
-impl std::borrow::Borrow<str> for ChainName {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
 /// Shares identical chains between the rulesets of different nodes: most KUBE-SVC-* and
 /// KUBE-SEP-* chains do not depend on the node, and a large cluster would otherwise hold one copy
 /// per node.
 #[derive(Debug, Default)]
 pub struct Interner {
-    seen: std::collections::BTreeMap<(Table, ChainName), Chain>,
+    seen: BTreeMap<(Table, ChainName), Chain>,
 }
 
 impl Interner {
@@ -291,7 +338,7 @@ impl Interner {
 }
 
 /// Everything kube-proxy programs on one node, plus the jumps from the built-in chains that it
-/// ensures separately (`iptablesJumpChains`, §1.1).
+/// ensures separately (`iptablesJumpChains`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ruleset {
     pub filter: TableRules,
@@ -305,6 +352,23 @@ impl Ruleset {
             Table::Nat => &self.nat,
         }
     }
+    pub fn table_mut(&mut self, table: Table) -> &mut TableRules {
+        match table {
+            Table::Filter => &mut self.filter,
+            Table::Nat => &mut self.nat,
+        }
+    }
+    /// Appends `rule` to its table and chain.
+    pub fn append(&mut self, rule: Rc<Rule>) {
+        self.table_mut(rule.table).append(rule);
+    }
+    /// How many rules both tables hold.
+    pub fn len(&self) -> usize {
+        self.nat.len() + self.filter.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 
     /// The iptables-restore text kube-proxy would feed for this node: filter, then nat, each with
     /// its `:CHAIN - [0:0]` declarations sorted and its rules grouped by chain (KUBE-NODEPORTS and
@@ -314,7 +378,7 @@ impl Ruleset {
         let mut out = String::new();
         for (name, table) in [("filter", &self.filter), ("nat", &self.nat)] {
             out.push_str(&format!("*{name}\n"));
-            let mut owned: Vec<&ChainName> = table.chains.keys().filter(|c| !is_builtin(c.as_str())).collect();
+            let mut owned: Vec<&ChainName> = table.chains.keys().filter(|c| !chains::is_builtin(c.as_str())).collect();
             owned.sort();
             for chain in &owned {
                 out.push_str(&format!(":{chain} - [0:0]\n"));
@@ -331,10 +395,6 @@ impl Ruleset {
     }
 }
 
-fn is_builtin(chain: &str) -> bool {
-    matches!(chain, chains::PREROUTING | chains::INPUT | chains::FORWARD | chains::OUTPUT | chains::POSTROUTING)
-}
-
 fn rule_group(chain: &str) -> u8 {
     match chain {
         chains::KUBE_NODEPORTS => 0,
@@ -345,11 +405,13 @@ fn rule_group(chain: &str) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
 
     #[test]
     fn chain_names_match_kube_proxy() {
-        // The example of the issue and of the fact sheet (§1.1).
+        // The example of the issue and of our research notes.
         assert_eq!(
             ChainName::hashed("KUBE-SVC-", "default/web:http", "tcp", None).as_str(),
             "KUBE-SVC-CDGGSHYLG3RE2FKL"
@@ -370,10 +432,12 @@ mod tests {
     fn rules_render_in_kube_proxy_argument_order() {
         let svc = ChainName::new("KUBE-SVC-X");
         let rule = Rule::new(
+            Table::Nat,
+            &svc,
             Some("ns1/svc1:p80 cluster IP".into()),
             vec![
-                Match::Tcp,
-                Match::Dst(Ipv4Addr::new(172, 30, 0, 41)),
+                Match::Proto(Protocol::Tcp),
+                Match::Dst(Ipv4Addr::new(172, 30, 0, 41).into()),
                 Match::DstPort(80),
                 Match::Src { cidr: "10.0.0.0/8".parse().unwrap(), negated: true },
             ],
@@ -384,21 +448,27 @@ mod tests {
             r#"-m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ"#
         );
         let stat = Rule::new(
+            Table::Nat,
+            &svc,
             Some("ns1/svc1:p80 -> 10.180.0.1:80".into()),
             vec![Match::Statistic { one_in: 3 }],
-            Target::Jump(svc),
+            Target::Jump(svc.clone()),
         );
         assert_eq!(
             stat.text(),
             r#"-m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.3333333333 -j KUBE-SVC-X"#
         );
         let sep = Rule::new(
+            Table::Nat,
+            &svc,
             Some("ns1/svc1:p80".into()),
-            vec![Match::Src { cidr: Ipv4Cidr::host(Ipv4Addr::new(10, 180, 0, 1)), negated: false }],
+            vec![Match::Src { cidr: IpCidr::host(Ipv4Addr::new(10, 180, 0, 1)), negated: false }],
             Target::Jump(ChainName::new(chains::KUBE_MARK_MASQ)),
         );
         assert_eq!(sep.text(), "-m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ");
-        let mark = Rule::new(None, vec![], Target::MarkMasq);
+        let mark = Rule::new(Table::Nat, &ChainName::new(chains::KUBE_MARK_MASQ), None, vec![], Target::MarkMasq);
         assert_eq!(mark.text(), "-j MARK --or-mark 0x4000");
+        let udp = Rule::new(Table::Nat, &svc, None, vec![Match::Proto(Protocol::Udp)], Target::Accept);
+        assert_eq!(udp.text(), "-m udp -p udp -j ACCEPT");
     }
 }

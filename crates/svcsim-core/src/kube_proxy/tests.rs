@@ -2,19 +2,20 @@
 //! first-packet walks for the cases of the fact sheet.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::IpAddr;
 
 use expect_test::{Expect, expect};
 
 use super::*;
 use crate::cluster::*;
-use crate::net::{Header, Protocol};
+use crate::dataplane::{Cause, NodeNet, Origin, Verdict};
+use crate::net::{Header, Protocol, SockAddr};
 
-fn ip(s: &str) -> Ipv4Addr {
+fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn sock(s: &str) -> SocketAddrV4 {
+fn sock(s: &str) -> SockAddr {
     s.parse().unwrap()
 }
 
@@ -120,20 +121,21 @@ fn matches_kube_proxy_golden_for_only_local_external_ips() {
 fn check_flow(cluster: &Cluster, node: NodeId, origin: Origin, src: &str, dst: &str, expect: Expect) {
     let rules = program(cluster, node);
     let net = NodeNet::of(cluster, node);
-    let pkt = Header::new(sock(src), sock(dst));
-    let walks = every_outcome(&rules, &net, origin, pkt);
-    let lines: Vec<String> = walks
+    let pkt = Header::tcp(sock(src), sock(dst));
+    let decisions = every_outcome(&rules, &net, origin, pkt);
+    let lines: Vec<String> = decisions
         .iter()
-        .map(|w| {
-            let verdict = match &w.verdict {
-                Verdict::Accept => match w.dnat {
+        .map(|d| {
+            let comment = || d.path.last().and_then(|r| r.comment()).unwrap_or_default().to_string();
+            let verdict = match &d.verdict {
+                Verdict::Accept => match d.dnat {
                     Some(to) => format!("DNAT {to}"),
                     None => "ACCEPT (no service rule)".to_string(),
                 },
-                Verdict::Drop { reason } => format!("DROP \"{reason}\""),
-                Verdict::Reject { reason } => format!("REJECT \"{reason}\""),
+                Verdict::Drop(_) => format!("DROP \"{}\"", comment()),
+                Verdict::Reject(_) => format!("REJECT \"{}\"", comment()),
             };
-            format!("{verdict}{} => {}", if w.masqueraded { " +MASQUERADE" } else { "" }, w.after)
+            format!("{verdict}{} => {}", if d.snat.is_some() { " +MASQUERADE" } else { "" }, d.after)
         })
         .collect();
     expect.assert_eq(&(lines.join("\n") + "\n"));
@@ -165,8 +167,8 @@ fn packet_flows_of_only_local_external_ips() {
         DNAT 10.180.2.1:80 => 203.0.113.2:40000 > 10.180.2.1:80
     "#]],
     );
-    // An off-cluster source reaching the ClusterIP is masqueraded (§1.5); with azure-cni the
-    // node IP is the source toward local and remote endpoints alike (§5.3).
+    // An off-cluster source reaching the ClusterIP is masqueraded; with azure-cni the node IP is
+    // the source toward local and remote endpoints alike (docs/fidelity.md#snat-source-address).
     check_flow(
         &cluster,
         node,
@@ -185,12 +187,11 @@ fn a_jump_loop_drops_the_packet_and_names_the_loop() {
     // kube-proxy never writes one and the kernel refuses one (ELOOP); a hand-made ruleset may.
     let mut rules = Ruleset::default();
     let input = ChainName::new(chains::INPUT);
-    rules.filter.append(&input, std::rc::Rc::new(Rule::new(None, vec![], Target::Jump(input.clone()))));
+    rules.append(std::rc::Rc::new(Rule::new(Table::Filter, &input, None, vec![], Target::Jump(input.clone()))));
     let net = NodeNet { node_ip: ip("10.240.0.4"), bridge_ip: None, pod_cidr: "10.244.0.0/24".parse().unwrap() };
-    let pkt = Header::new(sock("203.0.113.2:40000"), sock("10.240.0.4:80"));
-    let walk = evaluate(&rules, &net, Origin::Routed, pkt, &mut ForcedPick::new(0));
-    assert_eq!(
-        walk.verdict,
-        Verdict::Drop { reason: "jump loop through INPUT: the kernel would refuse this table (ELOOP)".into() }
-    );
+    let pkt = Header::tcp(sock("203.0.113.2:40000"), sock("10.240.0.4:80"));
+    let d = evaluate(&rules, &net, Origin::Routed, pkt, &mut ForcedPick::new(0));
+    assert_eq!(d.verdict, Verdict::Drop(Cause::JumpLoop("INPUT".into())));
+    let report = crate::dataplane::FirstPacket::of(&[d]);
+    assert_eq!(report.reason.as_deref(), Some("jump loop through INPUT: the kernel would refuse this table (ELOOP)"));
 }

@@ -2,12 +2,12 @@
 //! references, the API server's checks ([`crate::validate`]) and svcsim's limits.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::read::{self, Cx, Diagnostic, Map, Severity};
 use super::tree::{self, Node as YNode, Pos};
 use crate::cluster::*;
-use crate::net::{Ipv4Cidr, Protocol};
+use crate::net::{IpCidr, Protocol};
 use crate::scenario::{Change, Client, ClientKind, Scenario, Schedule, Target, TimedChange};
 use crate::time::{Duration, Instant};
 use crate::validate;
@@ -20,6 +20,9 @@ pub mod limits {
     pub const MAX_DURATION_S: u64 = 3_600;
     pub const MAX_REQUESTS: u64 = 10_000_000;
 }
+
+/// The laptop of the seed story, the default external client.
+const DEFAULT_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 79));
 
 /// The annotation that chooses a pod's app.
 pub const APP_ANNOTATION: &str = "svcsim.dev/app";
@@ -590,13 +593,13 @@ fn read_pod(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -
         );
     }
     spec.finish(cx);
-    let mut ip = Ipv4Addr::UNSPECIFIED;
+    let mut ip = None;
     let mut ready = true;
     if let Some(status) = m.get(cx, "status")
         && let Some(mut sm) = Map::new(cx, status, "status")
     {
         if let Some(n) = sm.get(cx, "podIP") {
-            ip = read::ip(cx, n, "status.podIP").unwrap_or(Ipv4Addr::UNSPECIFIED);
+            ip = read::ip(cx, n, "status.podIP");
         }
         if let Some(conds) = sm.get(cx, "conditions") {
             for (i, c) in read::seq(cx, conds, "status.conditions").iter().enumerate() {
@@ -719,7 +722,7 @@ fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String
 }
 
 /// One entry of `spec.cluster.nodes`: name, optional IP and podCIDR, where it was written.
-type NodeSpec = (String, Option<Ipv4Addr>, Option<Ipv4Cidr>, Pos);
+type NodeSpec = (String, Option<IpAddr>, Option<IpCidr>, Pos);
 
 /// The `Simulation` document, unresolved.
 #[derive(Debug, Clone, Default)]
@@ -728,8 +731,8 @@ struct SimSpec {
     duration: Option<Duration>,
     provider: Option<Provider>,
     plugin: Option<NetworkPlugin>,
-    cluster_cidr: Option<Ipv4Cidr>,
-    service_cidr: Option<Ipv4Cidr>,
+    cluster_cidr: Option<IpCidr>,
+    service_cidr: Option<IpCidr>,
     node_count: Option<(u32, Pos)>,
     node_list: Option<Vec<NodeSpec>>,
     node_port_range: Option<(u16, u16)>,
@@ -1240,12 +1243,12 @@ fn assemble(
                 }
             },
             // A pod's IP says where it runs; otherwise the scheduler spreads pods.
-            None => cluster
-                .node_for_pod_ip(pod.ip)
+            None => pod
+                .ip
+                .and_then(|ip| cluster.node_for_pod_ip(ip))
                 .unwrap_or_else(|| NodeId((cluster.pods.len() % cluster.nodes.len()) as u32)),
         };
-        origins.insert(validate::Object::Pod(PodId(cluster.pods.len() as u32)), o);
-        cluster.pods.push(pod);
+        origins.insert(validate::Object::Pod(cluster.pods.push(pod)), o);
         total_pods += 1;
     }
     if total_pods > limits::MAX_PODS {
@@ -1279,8 +1282,7 @@ fn assemble(
                 svc.health_check_node_port = None;
             }
         }
-        origins.insert(validate::Object::Service(ServiceId(cluster.services.len() as u32)), o);
-        cluster.services.push(svc);
+        origins.insert(validate::Object::Service(cluster.services.push(svc)), o);
     }
 
     // EndpointSlices for Services without a selector.
@@ -1390,9 +1392,10 @@ fn assemble(
                 if lbs.len() == 1 { "laptop".to_string() } else { format!("laptop-{}", cluster.service(*svc).name) };
             clients.push(Client {
                 name: cname,
-                kind: ClientKind::External(Ipv4Addr::new(198, 51, 100, 79)),
+                kind: ClientKind::External(DEFAULT_CLIENT_IP),
                 target: Target::LoadBalancer { svc: *svc, port: 0 },
                 schedule: Schedule::Every(Duration::from_secs(1)),
+                protocol: Protocol::Tcp,
             });
             let _ = i;
         }
@@ -1531,7 +1534,8 @@ fn assemble(
     if diags.iter().any(|d| d.severity == Severity::Error) {
         return None;
     }
-    Some(Scenario { name, seed: overrides.seed.or(sim.seed).unwrap_or(1), duration, cluster, clients, changes })
+    let seed = overrides.seed.or(sim.seed).unwrap_or(1);
+    Some(Scenario { name, seed, duration, cluster, clients: clients.into(), changes })
 }
 
 /// "no node is named "x" (nodes are node-0, node-1)": the message for a name that is not one of
@@ -1575,7 +1579,7 @@ fn resolve_client(
         });
     };
     let kind = match &c.kind {
-        None => ClientKind::External(Ipv4Addr::new(198, 51, 100, 79)),
+        None => ClientKind::External(DEFAULT_CLIENT_IP),
         Some((k, v)) if k == "ip" => match v.parse() {
             Ok(ip) => ClientKind::External(ip),
             Err(_) => {
@@ -1611,7 +1615,7 @@ fn resolve_client(
         (None, false) => Schedule::At(c.at.clone()),
         (None, true) => return None,
     };
-    Some(Client { name: c.name.clone(), kind, target, schedule })
+    Some(Client { name: c.name.clone(), kind, target, schedule, protocol: Protocol::Tcp })
 }
 
 /// `service/<name>` (LB frontend, first port), `service/<name>:clusterIP`,
@@ -1649,7 +1653,7 @@ fn parse_target(cluster: &Cluster, text: &str) -> Result<Target, String> {
             .ok_or_else(|| "no NodePort or LoadBalancer Service has a nodePort".to_string())?;
         return Ok(Target::NodePort { node, svc, port: 0 });
     }
-    text.parse::<SocketAddrV4>().map(Target::Addr).map_err(|_| {
+    text.parse::<std::net::SocketAddrV4>().map(|a| Target::Addr(a.into())).map_err(|_| {
         format!(
             "{text:?} is not a target: service/<name>, service/<name>:clusterIP, node/<name>:nodePort or a.b.c.d:port"
         )

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::tree::{Node, Pos, Value};
-use crate::net::Ipv4Cidr;
+use crate::net::IpCidr;
 use crate::time::Duration;
 
 /// Error or warning.
@@ -231,10 +231,11 @@ pub fn one_of(cx: &mut Cx<'_>, node: &Node, path: &str, allowed: &[&str]) -> Opt
     }
 }
 
-pub fn ip(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Ipv4Addr> {
+/// An IPv4 address (svcsim simulates IPv4 Services).
+pub fn ip(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<IpAddr> {
     let s = string(cx, node, path)?;
-    match s.parse() {
-        Ok(ip) => Some(ip),
+    match s.parse::<Ipv4Addr>() {
+        Ok(ip) => Some(ip.into()),
         Err(_) => {
             cx.error(path, node.pos, format!("{s:?} is not an IPv4 address"));
             None
@@ -242,8 +243,15 @@ pub fn ip(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Ipv4Addr> {
     }
 }
 
-pub fn cidr(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Ipv4Cidr> {
+/// An IPv4 prefix with its host bits cleared.
+pub fn cidr(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<IpCidr> {
     let s = string(cx, node, path)?;
+    if let Some((addr, _)) = s.split_once('/')
+        && addr.parse::<Ipv4Addr>().is_err()
+    {
+        cx.error(path, node.pos, format!("{addr:?} is not an IPv4 address"));
+        return None;
+    }
     match s.parse() {
         Ok(c) => Some(c),
         Err(e) => {

@@ -128,14 +128,15 @@ spec:
             "from-host host 0 -> lb at 1",
         ]
     );
-    let changes: Vec<String> = s.changes.iter().map(|c| format!("{} {}", c.at, c.change)).collect();
+    let names = crate::record::Names::of(s, &s.cluster);
+    let changes: Vec<String> = s.changes.iter().map(|c| format!("{} {}", c.at, names.change(&c.change))).collect();
     assert_eq!(
         changes,
         [
-            "60.000000 patch service#0 externalTrafficPolicy=Local",
-            "90.000000 scale deployment#0 replicas=3",
-            "100.000000 pod busybox ready=false",
-            "110.000000 node#1 ready=false",
+            r#"60.000000 kubectl patch service default/node-service -p '{"spec":{"externalTrafficPolicy":"Local"}}'"#,
+            "90.000000 kubectl scale deployment node-deployment --replicas=3",
+            "100.000000 pod busybox readiness probe fails",
+            "110.000000 node node-1 becomes NotReady",
         ]
     );
     // It runs to the end.

@@ -1,11 +1,14 @@
-//! The rest of the model, one behaviour per test: what the rules decide for a first packet
-//! (§1), and what whole runs show for affinity, providers and timeline changes (§2, §3).
+//! The rest of the model, one behaviour per test: what the rules decide for a first packet, and
+//! what whole runs show for affinity, providers and timeline changes.
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr};
 
 use svcsim_core::cluster::*;
-use svcsim_core::kube_proxy::{FirstPacket, FirstPacketVerdict, first_packet};
+use svcsim_core::dataplane::{FirstPacket, FirstPacketVerdict};
+use svcsim_core::kube_proxy::first_packet;
+use svcsim_core::net::SockAddr;
+use svcsim_core::record::Reason;
 use svcsim_core::record::{Initiator, Outcome};
 use svcsim_core::scenario::{Change, Client, ClientKind, Scenario, Target, TimedChange};
 use svcsim_core::sim::Sim;
@@ -13,8 +16,8 @@ use svcsim_core::time::{Duration, Instant};
 
 use crate::fixtures::*;
 
-fn sock(ip: Ipv4Addr, port: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(ip, port)
+fn sock(ip: impl Into<IpAddr>, port: u16) -> SockAddr {
+    SockAddr::new(ip, port)
 }
 
 /// 2 nodes, `replicas` echo pods of `web`, a LoadBalancer Service `web` with `policy`.
@@ -27,20 +30,20 @@ fn two_nodes(replicas: u32, policy: TrafficPolicy) -> Cluster {
     cluster
 }
 
-fn lb(cluster: &Cluster) -> SocketAddrV4 {
+fn lb(cluster: &Cluster) -> SockAddr {
     sock(cluster.services[0].load_balancer_ingress[0], 80)
 }
 
-fn cluster_ip(cluster: &Cluster) -> SocketAddrV4 {
+fn cluster_ip(cluster: &Cluster) -> SockAddr {
     sock(cluster.services[0].cluster_ip.unwrap(), 80)
 }
 
-fn pod_ip(cluster: &Cluster, i: usize) -> Ipv4Addr {
-    cluster.pods[i].ip
+fn pod_ip(cluster: &Cluster, i: usize) -> IpAddr {
+    cluster.pods[i].ip.unwrap()
 }
 
-fn node_ip(n: u32) -> Ipv4Addr {
-    Ipv4Addr::new(10, 240, 0, 4 + n as u8)
+fn node_ip(n: u32) -> IpAddr {
+    Ipv4Addr::new(10, 240, 0, 4 + n as u8).into()
 }
 
 fn endpoints(r: &FirstPacket) -> Vec<String> {
@@ -63,17 +66,17 @@ fn local_without_local_endpoints_drops_external_but_short_circuits_pods_and_the_
     standalone_pod(&mut c, "client", 1, App::Echo);
     let server = pod_ip(&c, 0);
     assert_eq!(c.pods[0].node, NodeId(0));
-    // External → node-1, which has no endpoint: silent DROP (§1.11).
+    // External → node-1, which has no endpoint: silent DROP.
     let ext = first_packet(&c, NodeId(1), sock(CLIENT_IP, 40000), lb(&c));
     assert_eq!(
         (ext.verdict, ext.reason.as_deref()),
         (FirstPacketVerdict::Drop, Some("default/web has no local endpoints"))
     );
-    // A pod on node-1 → LB IP: "pod traffic for … external destinations", no SNAT (§1.4, §1.10).
+    // A pod on node-1 → LB IP: "pod traffic for … external destinations", no SNAT.
     let pod = first_packet(&c, NodeId(1), sock(pod_ip(&c, 1), 40000), lb(&c));
     assert_eq!((pod.verdict, pod.masquerade), (FirstPacketVerdict::Dnat, false));
     assert_eq!(endpoints(&pod), [format!("{server}:8080")]);
-    // node-1's host network → LB IP: masquerade LOCAL traffic, route to KUBE-SVC (§1.4).
+    // node-1's host network → LB IP: masquerade LOCAL traffic, route to KUBE-SVC.
     let host = first_packet(&c, NodeId(1), sock(node_ip(1), 40000), lb(&c));
     assert_eq!((host.verdict, host.masquerade), (FirstPacketVerdict::Dnat, true));
     assert!(host.rules.iter().any(|r| r.contains("masquerade LOCAL traffic for default/web external destinations")));
@@ -90,14 +93,14 @@ fn cluster_policy_always_masquerades_external_traffic() {
 #[test]
 fn the_cascade_can_pick_every_endpoint_and_a_hairpin_is_masqueraded() {
     let c = two_nodes(3, TrafficPolicy::Cluster);
-    let ips: Vec<String> = c.pods.iter().map(|p| format!("{}:8080", p.ip)).collect();
+    let ips: Vec<String> = c.pods.iter().map(|p| format!("{}:8080", p.ip.unwrap())).collect();
     let from_pod = first_packet(&c, NodeId(0), sock(pod_ip(&c, 0), 40000), cluster_ip(&c));
     let mut got = endpoints(&from_pod);
     got.sort();
     let mut want = ips.clone();
     want.sort();
     assert_eq!(got, want);
-    // One of the picks is the client pod itself: KUBE-SEP's `-s <ep>` rule marks it (§1.15).
+    // One of the picks is the client pod itself: KUBE-SEP's `-s <ep>` rule marks it.
     assert!(from_pod.masquerade);
     assert!(from_pod.rules.iter().any(|r| r.contains("--probability 0.3333333333")));
     // A pod that is not an endpoint reaches the ClusterIP unmasqueraded.
@@ -128,7 +131,7 @@ fn internal_traffic_policy_local_drops_on_nodes_without_an_endpoint() {
     );
     let on0 = first_packet(&c, NodeId(0), sock(Ipv4Addr::new(10, 244, 0, 77), 40000), cluster_ip(&c));
     assert_eq!(on0.verdict, FirstPacketVerdict::Dnat);
-    // External traffic still follows externalTrafficPolicy (Cluster) (§5.5).
+    // External traffic still follows externalTrafficPolicy (Cluster).
     assert_eq!(first_packet(&c, NodeId(1), sock(CLIENT_IP, 1), lb(&c)).verdict, FirstPacketVerdict::Dnat);
 }
 
@@ -141,7 +144,7 @@ fn load_balancer_source_ranges_drop_other_sources_at_the_firewall() {
     assert!(denied.reason.unwrap().starts_with("default/web traffic not accepted by KUBE-FW-"));
     let allowed = first_packet(&c, NodeId(0), sock(Ipv4Addr::new(203, 0, 113, 7), 40000), lb(&c));
     assert_eq!(allowed.verdict, FirstPacketVerdict::Dnat);
-    // NodePorts are not subject to loadBalancerSourceRanges (§1.3).
+    // NodePorts are not subject to loadBalancerSourceRanges.
     let np = sock(node_ip(0), c.services[0].ports[0].node_port.unwrap());
     assert_eq!(first_packet(&c, NodeId(0), sock(CLIENT_IP, 40000), np).verdict, FirstPacketVerdict::Dnat);
 }
@@ -149,16 +152,12 @@ fn load_balancer_source_ranges_drop_other_sources_at_the_firewall() {
 #[test]
 fn terminating_but_serving_local_endpoints_still_take_traffic_while_the_health_check_fails() {
     let mut c = two_nodes(1, TrafficPolicy::Local);
-    c.pods[0].terminating = true; // ready condition still true: serving (§5.4)
+    c.pods[0].terminating = true; // ready condition still true: serving
     let r = first_packet(&c, NodeId(0), sock(CLIENT_IP, 40000), lb(&c));
     assert_eq!(r.verdict, FirstPacketVerdict::Dnat);
-    let health = svcsim_core::kube_proxy::health::service_health(
-        &c,
-        ServiceId(0),
-        NodeId(0),
-        svcsim_core::kube_proxy::health::count_local_endpoints(&c, ServiceId(0), NodeId(0)),
-    );
-    assert_eq!(health.status, 503, "only ready endpoints count (§2.3)");
+    let local = svcsim_core::endpoints::local_ready_endpoint_ips(&c, ServiceId(0), NodeId(0));
+    let health = svcsim_core::kube_proxy::health::service_health(&c, ServiceId(0), NodeId(0), local);
+    assert_eq!(health.status, 503, "only ready endpoints count");
 }
 
 fn run(cluster: Cluster, clients: Vec<Client>, seconds: u64, changes: Vec<TimedChange>) -> Sim {
@@ -167,7 +166,7 @@ fn run(cluster: Cluster, clients: Vec<Client>, seconds: u64, changes: Vec<TimedC
         seed: 3,
         duration: Duration::from_secs(seconds),
         cluster,
-        clients,
+        clients: clients.into(),
         changes,
     });
     sim.run();
@@ -195,11 +194,7 @@ fn session_affinity_pins_a_client_to_one_pod() {
     let mut c = two_nodes(4, TrafficPolicy::Cluster);
     c.services[0].session_affinity = Some(DEFAULT_AFFINITY_TIMEOUT);
     let sticky = run(c, vec![laptop()], 40, vec![]);
-    assert_eq!(
-        answered_pods(&sticky).len(),
-        1,
-        "ClientIP affinity: source-IP LB distribution and `-m recent` (§1.7, §3.5)"
-    );
+    assert_eq!(answered_pods(&sticky).len(), 1, "ClientIP affinity: source-IP LB distribution and `-m recent`");
 }
 
 #[test]
@@ -214,7 +209,7 @@ fn aws_nlb_instance_targets_preserve_the_client_under_local_and_reply_through_th
     );
     assert!(flows.iter().all(|f| f.app_output.as_deref() == Some("client_address=198.51.100.79")));
     // The NLB rewrote the destination to the node's NodePort; the reply passes back through it.
-    let reply = &sim.record().packets[flows[0].reply.unwrap().0 as usize];
+    let reply = sim.record().packet(flows[0].reply.unwrap());
     assert!(reply.hops.iter().any(|h| h.at == svcsim_core::Place::Lb));
 }
 
@@ -223,9 +218,9 @@ fn gcp_cluster_policy_probes_kube_proxy_and_keeps_every_node() {
     let mut c = two_nodes(1, TrafficPolicy::Cluster);
     c.config.provider = Provider::Gcp;
     let sim = run(c, vec![laptop()], 130, vec![]);
-    assert_eq!(sim.record().probe_metric[&ServiceId(0)].percent(1), Some(100.0));
+    assert_eq!(sim.record().probe_status(1..2).map(|s| s.percent), Some(100.0));
     let probe = sim.record().flows.iter().find(|f| matches!(f.initiator, Initiator::Probe { .. })).unwrap();
-    assert_eq!(probe.header.dst.port(), 10256, "the shared node health check on kube-proxy's healthz (§3.12)");
+    assert_eq!(probe.header.dst.port, 10256, "the shared node health check on kube-proxy's healthz");
 }
 
 #[test]
@@ -238,10 +233,10 @@ fn scaling_up_under_local_brings_the_second_node_back_into_rotation() {
     assert_eq!(joined.node, NodeId(1));
     let after = joined.time.saturating_since(Instant::from_secs(30)).as_secs_f64();
     assert!((5.0..=12.0).contains(&after), "two successful probes after the sync: {after}");
-    let metric = &sim.record().probe_metric[&ServiceId(0)];
-    let first = metric.percent(0).unwrap();
+    let percent = |m: u64| sim.record().probe_status(m..m + 1).map(|s| s.percent);
+    let first = percent(0).unwrap();
     assert!(first > 50.0 && first < 100.0, "minute 0 straddles the scale-up: {first}");
-    assert_eq!(metric.percent(1), Some(100.0));
+    assert_eq!(percent(1), Some(100.0));
 }
 
 #[test]
@@ -255,21 +250,19 @@ fn unhealthy_kube_proxy_fails_local_probes_and_an_lb_with_no_backend_drops() {
     let left = &sim.record().rotation[0];
     assert_eq!((left.node, left.in_rotation), (NodeId(0), false));
     let last = sim.record().flows.iter().rfind(|f| matches!(f.initiator, Initiator::Client(_))).unwrap();
-    assert_eq!(
-        last.outcome,
-        Outcome::Dropped { reason: "no healthy backend: every node fails its health probe".into() }
-    );
+    assert_eq!(last.outcome, Outcome::Dropped(Reason::NoHealthyBackend));
+    assert_eq!(Reason::NoHealthyBackend.to_string(), "no healthy backend: every node fails its health probe");
 }
 
 #[test]
 fn a_host_network_client_reaches_a_local_service_from_a_pod_less_node() {
     let c = two_nodes(1, TrafficPolicy::Local);
-    let host = Client {
-        name: "host".into(),
-        kind: ClientKind::HostNetwork(NodeId(1)),
-        target: Target::LoadBalancer { svc: ServiceId(0), port: 0 },
-        schedule: at(&[1]),
-    };
+    let host = client(
+        "host",
+        ClientKind::HostNetwork(NodeId(1)),
+        Target::LoadBalancer { svc: ServiceId(0), port: 0 },
+        at(&[1]),
+    );
     let sim = run(c, vec![host], 3, vec![]);
     let f = &sim.record().flows.iter().find(|f| matches!(f.initiator, Initiator::Client(_))).unwrap();
     assert_eq!(f.outcome, Outcome::Answered);
@@ -286,7 +279,7 @@ fn an_endpoint_slice_address_outside_the_cluster_answers_like_an_echo_server() {
     svc.ports[0].name = "http".into();
     c.services.push(svc);
     let ep = SliceEndpoint {
-        ip: Ipv4Addr::new(192, 168, 99, 22),
+        ip: Ipv4Addr::new(192, 168, 99, 22).into(),
         node: None,
         ready: true,
         serving: true,

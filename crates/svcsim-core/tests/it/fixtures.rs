@@ -1,15 +1,15 @@
 //! Scenarios built in Rust for the core's tests: the seed story and the "Using Source IP"
-//! tutorial's cases (§4).
+//! tutorial's cases.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use svcsim_core::cluster::*;
 use svcsim_core::net::Protocol;
 use svcsim_core::scenario::*;
 use svcsim_core::time::{Duration, Instant};
 
-pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 79);
+pub const CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 79));
 
 pub fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
     kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -33,8 +33,13 @@ pub fn service(name: &str, selects: &str, type_: ServiceType, policy: TrafficPol
     Service { external_traffic_policy: policy, ..Service::new(name, type_, labels(&[("app", selects)]), 80, 8080) }
 }
 
-pub fn external(name: &str, ip: Ipv4Addr, target: Target, schedule: Schedule) -> Client {
-    Client { name: name.into(), kind: ClientKind::External(ip), target, schedule }
+/// A TCP client.
+pub fn client(name: &str, kind: ClientKind, target: Target, schedule: Schedule) -> Client {
+    Client { name: name.into(), kind, target, schedule, protocol: Protocol::Tcp }
+}
+
+pub fn external(name: &str, ip: IpAddr, target: Target, schedule: Schedule) -> Client {
+    client(name, ClientKind::External(ip), target, schedule)
 }
 
 pub fn every_second() -> Schedule {
@@ -66,7 +71,8 @@ pub fn seed(duration_s: u64, patch_at: Option<u64>) -> Scenario {
             CLIENT_IP,
             Target::LoadBalancer { svc: ServiceId(0), port: 0 },
             every_second(),
-        )],
+        )]
+        .into(),
         changes,
     }
 }
@@ -76,7 +82,7 @@ pub fn standalone_pod(cluster: &mut Cluster, name: &str, node: u32, app: App) {
     cluster.add_pod(Pod::new(name, labels(&[("run", name)]), NodeId(node), app));
 }
 
-/// The "Using Source IP" tutorial's cluster (§4): 3 nodes, one echoserver pod (on node-0),
+/// The "Using Source IP" tutorial's cluster: 3 nodes, one echoserver pod (on node-0),
 /// one Service of `type_` with `policy`, exposed as `kubectl expose --port=80 --target-port=8080`.
 pub fn tutorial(type_: ServiceType, policy: TrafficPolicy) -> Cluster {
     let mut cluster = Cluster::with_nodes(ClusterConfig::default(), 3);
@@ -87,7 +93,8 @@ pub fn tutorial(type_: ServiceType, policy: TrafficPolicy) -> Cluster {
 }
 
 pub fn scenario(cluster: Cluster, clients: Vec<Client>, seconds: u64) -> Scenario {
-    Scenario { name: "test".into(), seed: 1, duration: Duration::from_secs(seconds), cluster, clients, changes: vec![] }
+    let duration = Duration::from_secs(seconds);
+    Scenario { name: "test".into(), seed: 1, duration, cluster, clients: clients.into(), changes: vec![] }
 }
 
 pub fn at(seconds: &[u64]) -> Schedule {

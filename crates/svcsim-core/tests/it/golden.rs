@@ -54,12 +54,7 @@ fn tutorial_cluster_ip_from_a_pod() {
     let mut cluster = tutorial(ServiceType::ClusterIP, TrafficPolicy::Cluster);
     standalone_pod(&mut cluster, "busybox", 2, App::Echo);
     let to = Target::ClusterIp { svc: ServiceId(0), port: 0 };
-    let clients = vec![Client {
-        name: "busybox".into(),
-        kind: ClientKind::Pod("busybox".into()),
-        target: to,
-        schedule: at(&[1]),
-    }];
+    let clients = vec![client("busybox", ClientKind::Pod("busybox".into()), to, at(&[1]))];
     check(scenario(cluster, clients, 2), expect_file!["golden/tutorial-clusterip.trace"]);
 }
 

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use svcsim_core::cluster::*;
 use svcsim_core::record::{Action, Initiator, Outcome};
-use svcsim_core::scenario::{Client, ClientKind, Scenario, Schedule, Target};
+use svcsim_core::scenario::{ClientKind, Scenario, Schedule, Target};
 use svcsim_core::sim::Sim;
 use svcsim_core::time::{Duration, Instant};
 
@@ -64,26 +64,26 @@ fn build(c: &Case) -> Scenario {
         external("a", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0 }, every.clone()),
         external(
             "b",
-            std::net::Ipv4Addr::new(203, 0, 113, 200),
+            std::net::Ipv4Addr::new(203, 0, 113, 200).into(),
             Target::NodePort { node: NodeId(c.nodes - 1), svc: ServiceId(0), port: 0 },
             every.clone(),
         ),
     ];
     if c.pod_client {
         standalone_pod(&mut cluster, "client", 0, App::Echo);
-        clients.push(Client {
-            name: "pod".into(),
-            kind: ClientKind::Pod("client".into()),
-            target: Target::ClusterIp { svc: ServiceId(0), port: 0 },
-            schedule: every,
-        });
+        clients.push(client(
+            "pod",
+            ClientKind::Pod("client".into()),
+            Target::ClusterIp { svc: ServiceId(0), port: 0 },
+            every,
+        ));
     }
     Scenario {
         name: "prop".into(),
         seed: c.seed,
         duration: Duration::from_secs(c.seconds),
         cluster,
-        clients,
+        clients: clients.into(),
         changes: vec![],
     }
 }
@@ -101,48 +101,50 @@ proptest! {
         prop_assert!(Sim::new(build(&c)).run().trace_text() == run.trace_text(), "two runs of {:?} differ", c);
 
         for f in &run.flows {
-            let request = &run.packets[f.request.0 as usize];
+            let request = run.packet(f.request);
             // Time never goes backwards along a packet's hops.
             prop_assert!(request.hops.windows(2).all(|w| w[0].time <= w[1].time));
             match &f.outcome {
                 Outcome::Answered => {
-                    let reply = &run.packets[f.reply.expect("an answered flow has a reply").0 as usize];
+                    let reply = run.packet(f.reply.expect("an answered flow has a reply"));
                     let last = reply.hops.last().unwrap();
                     prop_assert_eq!(&last.action, &Action::Delivered);
                     // The NAT round trip is exact: the client hears from where it connected to.
                     prop_assert_eq!(last.after, f.header.reversed());
                 }
-                Outcome::Dropped { reason } | Outcome::Rejected { reason } => {
+                Outcome::Dropped(reason) | Outcome::Rejected(reason) => {
+                    let reason = reason.to_string();
                     prop_assert!(!reason.is_empty());
                     prop_assert!(!reason.contains("connection reset"), "reply did not undo the NAT: {}", reason);
                 }
                 // Only flows that started within the last second may still be travelling.
                 Outcome::InFlight => prop_assert!(f.start + Duration::from_secs(1) >= end || matches!(f.initiator, Initiator::Probe { .. }), "{:?}", f),
             }
-            // externalTrafficPolicy: Local never SNATs external clients (§1.10).
-            let external_client = matches!(f.initiator, Initiator::Client(_)) && f.header.src.ip().octets()[0] != 10;
+            // externalTrafficPolicy: Local never SNATs external clients (docs/fidelity.md#external-traffic-policy).
+            let in_cluster = "10.0.0.0/8".parse::<svcsim_core::net::IpCidr>().unwrap().contains(f.header.src.ip);
+            let external_client = matches!(f.initiator, Initiator::Client(_)) && !in_cluster;
             if c.local && external_client && f.outcome == Outcome::Answered {
-                prop_assert_eq!(f.source_seen, Some(*f.header.src.ip()));
+                prop_assert_eq!(f.source_seen, Some(f.header.src.ip));
             }
         }
 
         // Steady state (nothing changes during these runs): every node's probe result is constant,
-        // so each complete minute shows the share of healthy nodes (§6.3).
+        // so each complete minute shows the share of healthy nodes (docs/fidelity.md#health-probe-status).
         let pods_on = |n: u32| sim.cluster().pods.iter().filter(|p| p.node == NodeId(n) && !p.deleted && p.owner.is_some()).count();
         let healthy = |n: u32| match (c.local, c.provider) {
             (true, _) => pods_on(n) > 0,
             (false, Provider::Gcp) => true,
             (false, _) => c.replicas > 0,
         };
-        let metric = &run.probe_metric[&ServiceId(0)];
         let complete_minutes = c.seconds / 60;
         for minute in 0..complete_minutes {
-            let per_node = metric.per_node(minute);
+            let status = run.probe_status(minute..minute + 1).unwrap();
+            let per_node = &status.per_node;
             for n in 0..c.nodes {
                 let expected = if healthy(n) { 100.0 } else { 0.0 };
                 prop_assert_eq!(per_node.get(&NodeId(n)).copied(), Some(expected), "node {} minute {}", n, minute);
             }
-            let percent = metric.percent(minute).unwrap();
+            let percent = status.percent;
             prop_assert!((0.0..=100.0).contains(&percent));
             if c.provider != Provider::Gcp {
                 // 5 s and 10 s intervals divide a minute: every node has as many probes.

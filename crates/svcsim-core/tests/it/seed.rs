@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 
 use svcsim_core::cluster::{NodeId, ServiceId};
+use svcsim_core::record::Run;
 use svcsim_core::record::{Initiator, Outcome};
-use svcsim_core::sim::{Run, Sim};
+use svcsim_core::sim::Sim;
 use svcsim_core::time::Instant;
 
 use crate::fixtures::*;
@@ -27,15 +28,16 @@ fn cluster_policy_shows_a_node_side_address_and_probes_stay_at_100() {
     let mut sim = Sim::new(seed(120, None));
     let run = sim.run();
     // The pod runs on node-0 (podCIDR 10.244.0.0/24): when the LB picks node-0 the pod sees
-    // cbr0's address; when it picks node-1 it sees node-1's IP (§5.2, §6.2). Both happen.
+    // cbr0's address; when it picks node-1 it sees node-1's IP (docs/fidelity.md#snat-source-address).
+    // Both happen.
     assert_eq!(
         outputs(run, 0, 120),
         BTreeSet::from(["::ffff:10.244.0.1".to_string(), "::ffff:10.240.0.5".to_string()])
     );
     assert!(requests(run, 0, 119).all(|f| f.outcome == Outcome::Answered), "every request is answered");
-    let metric = &run.probe_metric[&ServiceId(0)];
-    assert_eq!(metric.percent(0), Some(100.0));
-    assert_eq!(metric.percent(1), Some(100.0));
+    let percent = |m: u64| run.probe_status(m..m + 1).map(|s| s.percent);
+    assert_eq!(percent(0), Some(100.0));
+    assert_eq!(percent(1), Some(100.0));
     assert!(run.rotation.is_empty());
 }
 
@@ -55,22 +57,24 @@ fn local_policy_shows_the_client_ip_and_probes_fall_to_50() {
     assert!((5.0..=12.0).contains(&after), "left rotation {after} s after the patch");
     assert_eq!(run.rotation.len(), 1);
 
-    // Until then the LB still sends some requests to node-1, which drops them silently (§1.11).
+    // Until then the LB still sends some requests to node-1, which drops them silently
+    // (docs/fidelity.md#no-endpoints).
     for f in requests(run, 90, 240).filter(|f| f.outcome != Outcome::Answered) {
         assert!(f.start < left.time, "no drop once node-1 is out of rotation: {f:?}");
         assert_eq!(f.ingress_node, Some(NodeId(1)));
-        let reason = f.outcome.reason().unwrap();
+        let reason = f.outcome.reason().unwrap().to_string();
         assert!(reason.starts_with("\"default/node-service has no local endpoints\""), "{reason}");
         assert_eq!(f.outcome.label(), "dropped");
     }
 
-    let metric = &run.probe_metric[&ServiceId(0)];
-    assert_eq!(metric.percent(0), Some(100.0));
-    let transition = metric.percent(1).unwrap();
+    let percent = |m: u64| run.probe_status(m..m + 1).map(|s| s.percent);
+    assert_eq!(percent(0), Some(100.0));
+    let transition = percent(1).unwrap();
     assert!(transition > 50.0 && transition < 100.0, "the transition minute reads {transition}");
-    assert_eq!(metric.percent(2), Some(50.0));
-    assert_eq!(metric.percent(3), Some(50.0));
-    assert_eq!(metric.per_node(3)[&NodeId(0)], 100.0);
-    assert_eq!(metric.per_node(3)[&NodeId(1)], 0.0);
+    assert_eq!(percent(2), Some(50.0));
+    assert_eq!(percent(3), Some(50.0));
+    let minute3 = run.probe_status(3..4).unwrap();
+    assert_eq!(minute3.per_node[&NodeId(0)], 100.0);
+    assert_eq!(minute3.per_node[&NodeId(1)], 0.0);
     assert_eq!(sim.in_rotation(ServiceId(0), NodeId(1)), Some(false));
 }

@@ -1,12 +1,15 @@
-//! Every case of the Kubernetes tutorial "Using Source IP" (§4), with its echoserver printing
+//! Every case of the Kubernetes tutorial "Using Source IP", with its echoserver printing
 //! `client_address=…`.
 
 use std::net::Ipv4Addr;
 
+use svcsim_core::net::SockAddr;
+
 use svcsim_core::cluster::*;
+use svcsim_core::record::Run;
 use svcsim_core::record::{FlowRecord, Initiator, Outcome};
 use svcsim_core::scenario::{Client, ClientKind, Target};
-use svcsim_core::sim::{Run, Sim};
+use svcsim_core::sim::Sim;
 
 use crate::fixtures::*;
 
@@ -21,10 +24,10 @@ fn results(sim: &Sim) -> Vec<(String, String)> {
         .iter()
         .map(|f| {
             let Initiator::Client(c) = f.initiator else { unreachable!() };
-            let who = sim.scenario().clients[c as usize].name.clone();
+            let who = sim.scenario().clients[c].name.clone();
             let what = match &f.outcome {
                 Outcome::Answered => f.app_output.clone().unwrap(),
-                other => format!("{}: {}", other.label(), other.reason().unwrap_or("")),
+                other => format!("{}: {}", other.label(), other.reason().map(|r| r.to_string()).unwrap_or_default()),
             };
             (who, what)
         })
@@ -48,14 +51,14 @@ fn a_cluster_ip_from_a_pod_shows_the_client_pods_ip() {
     standalone_pod(&mut cluster, "neighbour", 0, App::Echo);
     let to = Target::ClusterIp { svc: ServiceId(0), port: 0 };
     let clients = vec![
-        Client { name: "busybox".into(), kind: ClientKind::Pod("busybox".into()), target: to, schedule: at(&[1]) },
-        Client { name: "neighbour".into(), kind: ClientKind::Pod("neighbour".into()), target: to, schedule: at(&[2]) },
+        client("busybox", ClientKind::Pod("busybox".into()), to, at(&[1])),
+        client("neighbour", ClientKind::Pod("neighbour".into()), to, at(&[2])),
     ];
     let sim = run(scenario(cluster, clients, 5));
     // "The client_address is always the client pod's IP address, whether the client pod and
     // server pod are in the same node or in different nodes."
-    let busybox = sim.cluster().pod(sim.cluster().pod_by_name("busybox").unwrap()).ip;
-    let neighbour = sim.cluster().pod(sim.cluster().pod_by_name("neighbour").unwrap()).ip;
+    let busybox = sim.cluster().pod(sim.cluster().pod_by_name("busybox").unwrap()).ip.unwrap();
+    let neighbour = sim.cluster().pod(sim.cluster().pod_by_name("neighbour").unwrap()).ip.unwrap();
     assert_eq!(
         results(&sim),
         [
@@ -97,7 +100,7 @@ fn c_node_port_local_only_the_pods_node_answers_with_the_client_ip() {
     let clients = to_each_node(&cluster);
     let sim = run(scenario(cluster, clients, 5));
     // KUBE-EXT has no KUBE-SVL rule on these nodes, so the packet leaves nat un-DNATed and the
-    // filter table drops it (§1.11).
+    // filter table drops it (docs/fidelity.md#no-endpoints).
     let drop = "dropped: \"default/source-ip has no local endpoints\" via KUBE-SERVICES > KUBE-NODEPORTS > KUBE-EXT-";
     let got = results(&sim);
     assert_eq!(got[0], pair("curl-node-0", "client_address=198.51.100.79"));
@@ -124,18 +127,16 @@ fn e_load_balancer_local_health_checks_and_the_real_client_ip() {
     let cluster = tutorial(ServiceType::LoadBalancer, TrafficPolicy::Local);
     let hc = cluster.services[0].health_check_node_port.expect("allocated immediately for LoadBalancer + Local");
     let mut clients: Vec<Client> = (0..3)
-        .map(|n| Client {
-            name: format!("healthz-node-{n}"),
-            kind: ClientKind::HostNetwork(NodeId(n)),
-            target: Target::Addr(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, hc)),
-            schedule: at(&[1]),
+        .map(|n| {
+            let target = Target::Addr(SockAddr::new(Ipv4Addr::LOCALHOST, hc));
+            client(&format!("healthz-node-{n}"), ClientKind::HostNetwork(NodeId(n)), target, at(&[1]))
         })
         .collect();
     clients.push(external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0 }, every_second()));
     let sim = run(scenario(cluster, clients, 120));
     let got = results(&sim);
     let health: Vec<String> = got.iter().filter(|(w, _)| w.starts_with("healthz")).map(|(_, o)| o.clone()).collect();
-    // `curl localhost:<healthCheckNodePort>/healthz` on each node (§2.2, §4 E).
+    // `curl localhost:<healthCheckNodePort>/healthz` on each node.
     assert_eq!(
         health[0],
         "HTTP 200\n{\n  \"service\": {\n    \"namespace\": \"default\",\n    \"name\": \"source-ip\"\n  },\n  \"localEndpoints\": 1,\n  \"serviceProxyHealthy\": true\n}"
@@ -147,6 +148,6 @@ fn e_load_balancer_local_health_checks_and_the_real_client_ip() {
     let curls: Vec<&String> = got.iter().filter(|(w, _)| w == "curl").map(|(_, o)| o).collect();
     assert!(curls.len() >= 100);
     assert!(curls.iter().all(|o| *o == "client_address=198.51.100.79"), "{curls:?}");
-    let percent = sim.record().probe_metric[&ServiceId(0)].percent(1).unwrap();
+    let percent = sim.record().probe_status(1..2).unwrap().percent;
     assert!((percent - 100.0 / 3.0).abs() < 1e-9, "one node of three probes up: {percent}");
 }

@@ -1,0 +1,232 @@
+//! The seam between the event loop and a node's service proxy. kube-proxy's iptables mode is one
+//! implementation of [`Dataplane`] ([`crate::kube_proxy`]); nftables, Cilium and a dumped ruleset
+//! are others. The loop, the record, the CLI and the page reach a dataplane only through this
+//! module.
+//!
+//! A dataplane does four things for every node:
+//! - **program** it from the cluster ([`Dataplane::sync`], the first sync and every re-sync
+//!   after a change, at most once per [`Dataplane::min_sync_period`]);
+//! - **decide** a new connection's first packet ([`Dataplane::first_packet`]): a [`Decision`]
+//!   holding the typed verdict, the NAT and the path through its own rules as [`RuleRef`]s;
+//! - **render** its state in its native text form ([`Dataplane::render`]);
+//! - **serve** the health ports it owns ([`Dataplane::serve`]): healthCheckNodePort and the
+//!   proxy's own `:10256/healthz`.
+
+mod report;
+mod rule;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::rc::Rc;
+
+pub(crate) use report::jump_loop_message;
+pub use report::{FirstPacket, FirstPacketVerdict};
+pub use rule::{Rule, RulePath, RuleRef};
+
+use crate::cluster::{Cluster, NetworkPlugin, NodeId};
+use crate::net::{Header, IpCidr, SockAddr};
+use crate::rng::SimRng;
+use crate::time::{Duration, Instant};
+
+/// The service proxy's own health port, `:10256/healthz` (kube-proxy's `healthzBindAddress`),
+/// which some clouds probe for `externalTrafficPolicy: Cluster`.
+pub const PROXY_HEALTHZ_PORT: u16 = 10256;
+
+/// What a node's service proxy does. One value serves every node of a run.
+///
+/// # Contract
+/// - `sync` is called for every node before any other method names it, and again after the
+///   cluster changed, with an `epoch` that is different whenever the cluster is (so an
+///   implementation may cache work shared by all nodes of one epoch).
+/// - `first_packet` and `every_decision` take the header as it arrived on the node; they never
+///   change the cluster.
+/// - Every decision is deterministic given the dataplane's state and the `rng` passed in.
+pub trait Dataplane {
+    /// The agent's name in trace lines: `kube-proxy`.
+    fn agent(&self) -> &'static str;
+    /// What it is, named with the modelled version, for the docs, the CLI and the page:
+    /// `kube-proxy iptables mode (v1.35)`.
+    fn describe(&self) -> String;
+    /// The least time between two syncs of one node (kube-proxy's `minSyncPeriod`).
+    fn min_sync_period(&self) -> Duration;
+    /// Programs `node` for `cluster` as it is now. Returns what the sync did, or `None` if it
+    /// changed nothing on the node.
+    fn sync(&mut self, cluster: &Cluster, epoch: u64, node: NodeId) -> Option<SyncReport>;
+    /// Decides the first packet of a new connection arriving at `node` from `origin`, updating
+    /// the state a decision leaves behind (session-affinity entries).
+    fn first_packet(&mut self, node: NodeId, origin: Origin, header: Header, cx: PacketCx<'_>) -> Decision;
+    /// Every distinct decision the dataplane could make for this first packet (one per endpoint
+    /// its random choice could pick), without changing any state: what `svcsim packet` shows.
+    fn every_decision(&self, node: NodeId, origin: Origin, header: Header) -> Vec<Decision>;
+    /// A connection to `dst`, one of `node`'s own addresses: the answer of the server the
+    /// dataplane runs there, if one listens.
+    fn serve(&self, cluster: &Cluster, node: NodeId, dst: SockAddr) -> Option<HealthResponse>;
+    /// The node's state in its native text form (`iptables-save` for kube-proxy's iptables mode).
+    fn render(&self, node: NodeId) -> String;
+    /// Forgets runtime state that has expired by `now` (old session-affinity entries).
+    fn sweep(&mut self, now: Instant);
+}
+
+/// The decisions only the running simulation can supply: the time, and the random stream of
+/// the flow's initiator.
+pub struct PacketCx<'a> {
+    pub now: Instant,
+    pub rng: &'a mut SimRng,
+}
+
+/// The dataplane the cluster's configuration names.
+pub fn for_cluster(cluster: &Cluster) -> Box<dyn Dataplane> {
+    match cluster.config.kube_proxy.mode {
+        crate::cluster::ProxyMode::Iptables => Box::new(crate::kube_proxy::Iptables::new(&cluster.config.kube_proxy)),
+    }
+}
+
+/// What one sync did on one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncReport {
+    /// How many rules (or entries) the node's state holds after the sync.
+    pub rules: u32,
+    /// The health servers open after the sync: (port, local endpoints it reports).
+    pub health_servers: Vec<(u16, u32)>,
+}
+
+/// Where a first packet enters the node's dataplane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Arrived on eth0 from the network, or from a local pod over cbr0 (nat PREROUTING).
+    Routed,
+    /// Sent by a process in the node's host network namespace (nat OUTPUT).
+    Host,
+}
+
+impl Origin {
+    /// Host when `src` is one of the node's own addresses, else Routed.
+    pub fn of(net: &NodeNet, src: IpAddr) -> Origin {
+        if src == net.node_ip { Origin::Host } else { Origin::Routed }
+    }
+}
+
+/// Where an accepted packet goes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// To a socket in the node's host network namespace (filter INPUT).
+    Local,
+    /// Out of the node toward the (possibly rewritten) destination (filter FORWARD or OUTPUT).
+    Forward,
+}
+
+/// The dataplane's verdict on a first packet, as netfilter would put it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Delivered to a local socket or forwarded.
+    Accept,
+    /// Silently dropped: the client times out.
+    Drop(Cause),
+    /// Refused at once (ICMP port unreachable or a TCP reset).
+    Reject(Cause),
+}
+
+/// Why a packet was dropped or refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// The last rule of the decision's path decided; its comment says why.
+    Rule,
+    /// The walk entered `chain` again: a hand-made ruleset the kernel would refuse (ELOOP).
+    JumpLoop(Rc<str>),
+}
+
+/// What a dataplane decided for one first packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub before: Header,
+    /// The header as it leaves the dataplane, DNAT and SNAT applied.
+    pub after: Header,
+    pub verdict: Verdict,
+    pub delivery: Delivery,
+    /// The endpoint the destination was rewritten to, if any.
+    pub dnat: Option<SockAddr>,
+    /// The source address MASQUERADE chose, if the packet was masqueraded on its way out.
+    pub snat: Option<IpAddr>,
+    /// The rules asked for SNAT (`KUBE-MARK-MASQ`), whether or not the packet then left through
+    /// POSTROUTING.
+    pub marked: bool,
+    /// The rules that matched, in the order they fired.
+    pub path: RulePath,
+}
+
+impl Decision {
+    /// The decision summarised: DNAT, DROP, REJECT or none.
+    pub fn summary(&self) -> FirstPacketVerdict {
+        match (&self.verdict, self.dnat) {
+            (Verdict::Drop(_), _) => FirstPacketVerdict::Drop,
+            (Verdict::Reject(_), _) => FirstPacketVerdict::Reject,
+            (Verdict::Accept, Some(_)) => FirstPacketVerdict::Dnat,
+            (Verdict::Accept, None) => FirstPacketVerdict::None,
+        }
+    }
+    /// The NAT the decision applied.
+    pub fn nat(&self) -> Nat {
+        Nat { dnat: self.dnat, snat: self.snat }
+    }
+}
+
+/// The address translation applied to a connection's first packet: what conntrack remembers
+/// and undoes on the replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Nat {
+    /// The destination became this endpoint.
+    pub dnat: Option<SockAddr>,
+    /// The source address became this one.
+    pub snat: Option<IpAddr>,
+}
+
+impl Nat {
+    pub fn is_none(&self) -> bool {
+        self.dnat.is_none() && self.snat.is_none()
+    }
+}
+
+/// The node's own addresses and the facts the routing decision needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeNet {
+    pub node_ip: IpAddr,
+    /// cbr0's address with kubenet; `None` with azure-cni.
+    pub bridge_ip: Option<IpAddr>,
+    pub pod_cidr: IpCidr,
+}
+
+impl NodeNet {
+    pub fn of(cluster: &Cluster, node: NodeId) -> NodeNet {
+        let n = cluster.node(node);
+        let bridge_ip = (cluster.config.network_plugin == NetworkPlugin::Kubenet).then(|| n.bridge_ip());
+        NodeNet { node_ip: n.ip, bridge_ip, pod_cidr: n.pod_cidr }
+    }
+    /// `-m addrtype --*-type LOCAL`: an address configured on this node.
+    pub fn is_local(&self, ip: IpAddr) -> bool {
+        ip == self.node_ip || Some(ip) == self.bridge_ip || ip.is_loopback()
+    }
+    /// The address MASQUERADE picks for a packet to `dst`: the egress interface's address —
+    /// cbr0's toward a pod on this node (kubenet), the node IP otherwise
+    /// (`docs/fidelity.md#snat-source-address`).
+    pub fn masquerade_source(&self, dst: IpAddr) -> IpAddr {
+        match self.bridge_ip {
+            Some(bridge) if self.pod_cidr.contains(dst) => bridge,
+            _ => self.node_ip,
+        }
+    }
+}
+
+/// An HTTP answer from one of a dataplane's health servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthResponse {
+    /// 200 or 503.
+    pub status: u16,
+    /// The JSON body, exactly as the server writes it.
+    pub body: String,
+}
+
+impl fmt::Display for HealthResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}\n{}", self.status, self.body)
+    }
+}
