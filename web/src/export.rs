@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use svcsim_core::Place;
 use svcsim_core::net::Header;
-use svcsim_core::record::{Action, FlowRecord, Hop, PacketKind, Run};
+use svcsim_core::record::{Action, FlowRecord, PacketKind, Run};
 
 /// One row of the diagram, in time order.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,19 +25,6 @@ pub struct Sequence {
     rows: Vec<Row>,
 }
 
-/// The NAT a hop applied, the way the trace says it.
-fn nat_note(hop: &Hop) -> Option<String> {
-    let nat = hop.nat()?;
-    let mut parts = Vec::new();
-    if let Some(to) = nat.dnat {
-        parts.push(format!("DNAT {} → {to}", hop.before.dst));
-    }
-    if nat.snat.is_some() {
-        parts.push(format!("SNAT {} → {}", hop.before.src, hop.after.src));
-    }
-    Some(parts.join(", "))
-}
-
 impl Sequence {
     pub fn of(run: &Run, flow: &FlowRecord) -> Sequence {
         let mut lifelines: Vec<(Place, String)> = Vec::new();
@@ -45,13 +32,7 @@ impl Sequence {
             if let Some(i) = lifelines.iter().position(|(p, _)| *p == place) {
                 return i;
             }
-            let name = match place {
-                Place::Lb => "load balancer".to_string(),
-                Place::Internet => "internet".to_string(),
-                Place::Vnet => "VNet".to_string(),
-                other => run.names.place(other),
-            };
-            lifelines.push((place, name));
+            lifelines.push((place, run.names.place(place)));
             lifelines.len() - 1
         };
         let mut rows = Vec::new();
@@ -65,21 +46,11 @@ impl Sequence {
                 {
                     rows.push(Row::Message { from, to: here, text: wire.to_string(), reply });
                 }
-                let output = flow.app_output.as_deref().unwrap_or("").lines().next().unwrap_or("");
-                let note = match &hop.action {
-                    Action::UnNat => Some(format!(
-                        "un-NAT (conntrack): source {} → {}, destination {} → {}",
-                        hop.before.src, hop.after.src, hop.before.dst, hop.after.dst
-                    )),
-                    Action::App { .. } => Some(format!("app prints {output:?}")),
-                    Action::Backend => Some(format!("backend answers {output:?}")),
-                    Action::HealthServer { status } => Some(format!("health server answers HTTP {status}")),
-                    Action::Dropped(reason) => Some(format!("DROP: {reason}")),
-                    Action::Rejected(reason) => Some(format!("REJECT: {reason}")),
-                    Action::Balanced { in_rotation, total, .. } => {
-                        Some(format!("picks a node ({in_rotation}/{total} in rotation)"))
-                    }
-                    _ => nat_note(hop),
+                // What happened here, in the trace's words; a packet leaving, passing through
+                // unchanged or arriving is the arrow itself.
+                let note = match hop.action {
+                    Action::Sent | Action::Forwarded | Action::Delivered => None,
+                    _ => Some(run.hop_prose(packet, hop).predicate),
                 };
                 if let Some(text) = note {
                     rows.push(Row::Note { at: here, text });
@@ -325,17 +296,17 @@ mod tests {
             sequenceDiagram
                 title Flow #35;0 · 198.51.100.79:46126 > 203.0.113.10:80 · started 0.500000 s
                 participant L0 as laptop
-                participant L1 as load balancer
+                participant L1 as lb
                 participant L2 as node-0
                 participant L3 as pod node-deployment-p9sfq9jkfn-6wnqr
                 L0->>L1: 198.51.100.79:46126 > 203.0.113.10:80
-                Note over L1: picks a node (2/2 in rotation)
+                Note over L1: -> node-0 (5-tuple hash, 2/2 nodes in rotation)
                 L1->>L2: 198.51.100.79:46126 > 203.0.113.10:80
-                Note over L2: DNAT 203.0.113.10:80 → 10.244.0.2:8080, SNAT 198.51.100.79:46126 → 10.244.0.1:46126
+                Note over L2: DNAT 203.0.113.10:80 -> 10.244.0.2:8080, SNAT 198.51.100.79 -> 10.244.0.1 via KUBE-SERVICES > KUBE-EXT-IXNP3UPK7A3TOQ6U > KUBE-SVC-IXNP3UPK7A3TOQ6U > KUBE-SEP-7FZMHNWKZJJYAHLJ > KUBE-FORWARD
                 L2->>L3: 10.244.0.1:46126 > 10.244.0.2:8080
-                Note over L3: app prints "::ffff:10.244.0.1"
+                Note over L3: sees 10.244.0.1, prints "::ffff:10.244.0.1"
                 L3-->>L2: 10.244.0.2:8080 > 10.244.0.1:46126
-                Note over L2: un-NAT (conntrack): source 10.244.0.2:8080 → 203.0.113.10:80, destination 10.244.0.1:46126 → 198.51.100.79:46126
+                Note over L2: un-NAT 10.244.0.2:8080 > 10.244.0.1:46126 => 203.0.113.10:80 > 198.51.100.79:46126 (conntrack)
                 L2-->>L0: 203.0.113.10:80 > 198.51.100.79:46126
         "#]]
         .assert_eq(&Sequence::of(run, flow).mermaid());
