@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::kube_proxy::{self, KubeProxySpec};
 use super::read::{self, Cx, Diagnostic, Map, Severity};
 use super::tree::{self, Node as YNode, Pos};
 use crate::cluster::*;
@@ -55,6 +56,17 @@ struct Origin {
     positions: BTreeMap<String, Pos>,
 }
 
+/// Every document read from a file, by kind, each with where it came from.
+#[derive(Default)]
+struct Docs {
+    sim: Option<(SimSpec, Origin, String)>,
+    kube_proxy: Option<(KubeProxySpec, Origin)>,
+    deployments: Vec<(Option<DeploymentDoc>, Origin)>,
+    services: Vec<(Option<ServiceDoc>, Origin)>,
+    pods: Vec<(Option<PodDoc>, Origin)>,
+    slices: Vec<(Option<SliceDoc>, Origin)>,
+}
+
 /// `pos`, or the end of `text` if `pos` lies past it: the parser places the end of a text
 /// without a final newline (an unexpected end, a mapping that ends there) on the line after the
 /// last, which an editor does not have.
@@ -85,11 +97,7 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
         Err(e) => return Err(fail(format!("YAML syntax: {}", e.message), Some(clamp_to_text(text, e.pos)))),
     };
 
-    let mut sim_doc = None;
-    let mut deployments = Vec::new();
-    let mut services = Vec::new();
-    let mut pods = Vec::new();
-    let mut slices = Vec::new();
+    let mut read = Docs::default();
     for (i, node) in docs.iter().enumerate() {
         if node.is_null() {
             continue;
@@ -114,6 +122,7 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
             "Service" | "Pod" => "v1",
             "EndpointSlice" => "discovery.k8s.io/v1",
             "Simulation" => "svcsim.dev/v1alpha1",
+            "KubeProxyConfiguration" => kube_proxy::API_VERSION,
             other => {
                 cx.object = Some(format!("{other} {}", peek_name(node)));
                 let pos = kind_node.map_or(node.pos, |n| n.pos);
@@ -130,6 +139,16 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
             ),
             None => cx.error("apiVersion", node.pos, format!("missing; {kind} is {expected_api}")),
         }
+        if kind == "KubeProxyConfiguration" {
+            cx.object = Some(kind);
+            let spec = kube_proxy::read_configuration(&mut cx, &mut m);
+            m.finish(&mut cx);
+            if read.kube_proxy.is_some() {
+                cx.error("kind", node.pos, "only one KubeProxyConfiguration document is allowed");
+            }
+            read.kube_proxy = Some((spec, origin(doc, &cx)));
+            continue;
+        }
         let (name, namespace) = metadata(&mut cx, &mut m, &kind);
         cx.object = Some(format!("{kind} {name}"));
         enum Read {
@@ -139,7 +158,7 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
             Slice(Option<SliceDoc>),
             Simulation(SimSpec),
         }
-        let read = match kind.as_str() {
+        let one = match kind.as_str() {
             "Deployment" => Read::Deployment(read_deployment(&mut cx, &mut m, name.clone(), namespace)),
             "Service" => Read::Service(read_service(&mut cx, &mut m, name.clone(), namespace)),
             "Pod" => Read::Pod(read_pod(&mut cx, &mut m, name.clone(), namespace)),
@@ -148,20 +167,20 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
         };
         m.finish(&mut cx);
         let o = origin(doc, &cx);
-        match read {
-            Read::Deployment(d) => deployments.push((d, o)),
-            Read::Service(s) => services.push((s, o)),
-            Read::Pod(p) => pods.push((p, o)),
-            Read::Slice(s) => slices.push((s, o)),
+        match one {
+            Read::Deployment(d) => read.deployments.push((d, o)),
+            Read::Service(s) => read.services.push((s, o)),
+            Read::Pod(p) => read.pods.push((p, o)),
+            Read::Slice(s) => read.slices.push((s, o)),
             Read::Simulation(spec) => {
-                if sim_doc.is_some() {
+                if read.sim.is_some() {
                     cx.error("kind", node.pos, "only one Simulation document is allowed");
                 }
-                sim_doc = Some((spec, o, name));
+                read.sim = Some((spec, o, name));
             }
         }
     }
-    if services.is_empty() {
+    if read.services.is_empty() {
         diags.push(Diagnostic {
             severity: Severity::Error,
             doc: None,
@@ -172,11 +191,7 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
         });
     }
 
-    let sim = sim_doc.as_ref().map(|(s, _, _)| s.clone()).unwrap_or_default();
-    let sim_origin = sim_doc.as_ref().map(|(_, o, _)| o);
-    let name =
-        sim_doc.as_ref().map(|(_, _, n)| n.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| "scenario".into());
-    let scenario = assemble(&mut diags, name, sim, sim_origin, deployments, services, pods, slices, overrides);
+    let scenario = assemble(&mut diags, read, overrides);
     for d in &mut diags {
         d.pos = d.pos.map(|pos| clamp_to_text(text, pos));
     }
@@ -736,8 +751,7 @@ struct SimSpec {
     node_count: Option<(u32, Pos)>,
     node_list: Option<Vec<NodeSpec>>,
     node_port_range: Option<(u16, u16)>,
-    masquerade_all: bool,
-    detect_local: Option<DetectLocalMode>,
+    kube_proxy: KubeProxySpec,
     clients: Vec<ClientSpec>,
     events: Vec<EventSpec>,
 }
@@ -857,20 +871,7 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
         if let Some(kp) = cm.get(cx, "kubeProxy")
             && let Some(mut km) = Map::new(cx, kp, "spec.cluster.kubeProxy")
         {
-            s.masquerade_all = km
-                .get(cx, "masqueradeAll")
-                .and_then(|n| read::boolean(cx, n, "spec.cluster.kubeProxy.masqueradeAll"))
-                .unwrap_or(false);
-            s.detect_local = km
-                .get(cx, "detectLocalMode")
-                .and_then(|n| {
-                    read::one_of(cx, n, "spec.cluster.kubeProxy.detectLocalMode", &["ClusterCIDR", "NodeCIDR", "None"])
-                })
-                .map(|m| match m.as_str() {
-                    "NodeCIDR" => DetectLocalMode::NodeCidr,
-                    "None" => DetectLocalMode::None,
-                    _ => DetectLocalMode::ClusterCidr,
-                });
+            s.kube_proxy = kube_proxy::read_simulation_block(cx, &mut km);
             km.finish(cx);
         }
         cm.finish(cx);
@@ -1086,18 +1087,12 @@ fn parse_rate(text: &str) -> Option<f64> {
     (n > 0.0 && n.is_finite()).then_some(n / per)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn assemble(
-    diags: &mut Vec<Diagnostic>,
-    name: String,
-    sim: SimSpec,
-    sim_origin: Option<&Origin>,
-    deployments: Vec<(Option<DeploymentDoc>, Origin)>,
-    services: Vec<(Option<ServiceDoc>, Origin)>,
-    pods: Vec<(Option<PodDoc>, Origin)>,
-    slices: Vec<(Option<SliceDoc>, Origin)>,
-    overrides: &Overrides,
-) -> Option<Scenario> {
+fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> Option<Scenario> {
+    let Docs { sim: sim_doc, kube_proxy: kpc, deployments, services, pods, slices } = docs;
+    let sim = sim_doc.as_ref().map(|(s, _, _)| s.clone()).unwrap_or_default();
+    let sim_origin = sim_doc.as_ref().map(|(_, o, _)| o);
+    let name =
+        sim_doc.as_ref().map(|(_, _, n)| n.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| "scenario".into());
     let at = |o: &Origin, path: &str| o.positions.get(path).copied().or_else(|| o.positions.get("").copied());
     let push =
         |diags: &mut Vec<Diagnostic>, severity, o: Option<&Origin>, path: &str, pos: Option<Pos>, message: String| {
@@ -1132,9 +1127,32 @@ fn assemble(
     if let Some(r) = sim.node_port_range {
         config.node_port_range = r;
     }
-    config.kube_proxy.masquerade_all = sim.masquerade_all;
-    if let Some(m) = sim.detect_local {
-        config.kube_proxy.detect_local_mode = m;
+    sim.kube_proxy.apply(&mut config.kube_proxy);
+    if let Some((spec, o)) = &kpc {
+        for (field, pos) in sim.kube_proxy.overlap(spec) {
+            let message =
+                format!("{field} is also set in the KubeProxyConfiguration (doc {}): set it in one place", o.doc);
+            push(diags, Severity::Error, sim_origin, &format!("spec.cluster.kubeProxy.{field}"), Some(pos), message);
+        }
+        spec.apply(&mut config.kube_proxy);
+        // kube-proxy's clusterCIDR is the cluster's unless the Simulation gives another.
+        match (sim.cluster_cidr, spec.cluster_cidr) {
+            (None, Some((c, _))) => config.cluster_cidr = c,
+            (Some(cluster), Some((kp, pos))) if cluster != kp => push(
+                diags,
+                Severity::Warning,
+                Some(o),
+                "clusterCIDR",
+                Some(pos),
+                format!(
+                    "kube-proxy's clusterCIDR {kp} is not the cluster's {cluster}: pods outside {kp} count as off-cluster traffic"
+                ),
+            ),
+            _ => {}
+        }
+    }
+    if config.kube_proxy.cluster_cidr == Some(config.cluster_cidr) {
+        config.kube_proxy.cluster_cidr = None;
     }
     let mut cluster = Cluster { config, ..Cluster::default() };
     match (&sim.node_list, overrides.nodes) {

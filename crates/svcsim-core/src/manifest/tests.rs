@@ -333,3 +333,91 @@ fn names_that_kubernetes_refuses_are_refused_and_quoted() {
         "#]],
     );
 }
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}\n";
+
+#[test]
+fn a_kube_proxy_configuration_sets_what_kube_proxy_reads() {
+    let yaml = format!(
+        "{SERVICE}---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\nclusterCIDR: 10.244.0.0/16\ndetectLocalMode: NodeCIDR\nnodePortAddresses: [primary]\niptables:\n  masqueradeAll: true\n  minSyncPeriod: 5s\n  syncPeriod: 30s\nconntrack: {{maxPerCore: 32768}}\n"
+    );
+    let loaded = load(&yaml, &Overrides::default()).unwrap();
+    let kp = &loaded.scenario.cluster.config.kube_proxy;
+    assert_eq!(kp.mode, crate::cluster::ProxyMode::Iptables);
+    assert_eq!(kp.detect_local_mode, crate::cluster::DetectLocalMode::NodeCidr);
+    assert_eq!(kp.node_port_addresses, crate::cluster::NodePortAddresses::Primary);
+    assert!(kp.masquerade_all);
+    assert_eq!(kp.min_sync_period, crate::time::Duration::from_secs(5));
+    assert_eq!(kp.cluster_cidr, None, "the same as the cluster's");
+    let warnings: Vec<String> = loaded.warnings.iter().map(|d| d.to_string()).collect();
+    expect![[r#"
+        [
+            "6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints",
+            "18:3: warning: doc 2 (KubeProxyConfiguration) iptables.syncPeriod: not modelled by svcsim: ignored",
+            "19:1: warning: doc 2 (KubeProxyConfiguration) conntrack: not modelled by svcsim: ignored",
+        ]
+    "#]]
+    .assert_debug_eq(&warnings);
+}
+
+#[test]
+fn kube_proxy_settings_have_located_errors() {
+    check_errors(
+        &format!(
+            "{SERVICE}---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\ndetectLocalMode: BridgeInterface\nnodePortAddresses: [primary, 10.0.0.0/8]\niptables: {{minSyncPeriod: soon, masqueradeAll: yes}}\n---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: x}}\nspec:\n  cluster:\n    kubeProxy: {{mode: warp, detectLocalMode: Sometimes, nodePortAddresses: [10.0.0.0/33]}}\n"
+        ),
+        expect![[r#"
+            11:7: error: doc 2 (KubeProxyConfiguration) mode: "ipvs" is not simulated yet: svcsim runs iptables
+            12:18: error: doc 2 (KubeProxyConfiguration) detectLocalMode: "BridgeInterface" is not modelled by svcsim: use ClusterCIDR or NodeCIDR
+            13:20: error: doc 2 (KubeProxyConfiguration) nodePortAddresses: "primary" must be the only entry of nodePortAddresses
+            14:27: error: doc 2 (KubeProxyConfiguration) iptables.minSyncPeriod: "soon" is not a duration (e.g. 90s, 2m, 1m30s, 500ms)
+            14:48: error: doc 2 (KubeProxyConfiguration) iptables.masqueradeAll: expected true or false, found a string
+            21:23: error: doc 3 (Simulation x) spec.cluster.kubeProxy.mode: "warp" is not a proxy mode (iptables, nftables, ipvs)
+            21:46: error: doc 3 (Simulation x) spec.cluster.kubeProxy.detectLocalMode: "Sometimes" is not a detect-local mode (ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix)
+            21:77: error: doc 3 (Simulation x) spec.cluster.kubeProxy.nodePortAddresses[0]: /33 is not a prefix length (0-32)
+            6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints
+        "#]],
+    );
+}
+
+#[test]
+fn a_setting_given_twice_is_an_error_and_a_different_cluster_cidr_a_warning() {
+    check_errors(
+        &format!(
+            "{SERVICE}---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.0.0.0/8\niptables: {{masqueradeAll: true}}\n---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: x}}\nspec:\n  cluster:\n    clusterCIDR: 10.244.0.0/16\n    kubeProxy: {{masqueradeAll: false}}\n"
+        ),
+        expect![[r#"
+            20:32: error: doc 3 (Simulation x) spec.cluster.kubeProxy.masqueradeAll: masqueradeAll is also set in the KubeProxyConfiguration (doc 2): set it in one place
+            6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints
+            11:14: warning: doc 2 (KubeProxyConfiguration) clusterCIDR: kube-proxy's clusterCIDR 10.0.0.0/8 is not the cluster's 10.244.0.0/16: pods outside 10.0.0.0/8 count as off-cluster traffic
+        "#]],
+    );
+}
+
+#[test]
+fn kube_proxy_settings_change_what_it_does() {
+    // nodePortAddresses: [primary] — no NodePort on loopback; minSyncPeriod delays the sync.
+    let yaml = format!(
+        "{SERVICE}---\n{DEPLOYMENT}---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nnodePortAddresses: [primary]\niptables: {{minSyncPeriod: 8s}}\n---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: x}}\nspec:\n  duration: 40s\n  events: [{{at: 3s, patch: {{service/web: {{spec: {{externalTrafficPolicy: Local}}}}}}}}]\n"
+    );
+    let mut sim = Sim::new(load(&yaml, &Overrides::default()).unwrap().scenario);
+    sim.run_until(crate::time::Instant::from_secs(1));
+    let np = sim.cluster().services[0].ports[0].node_port.unwrap();
+    let node = NodeId(0);
+    let net = sim.node_net(node);
+    let probe = |sim: &Sim, dst: std::net::IpAddr| {
+        let header =
+            crate::net::Header::tcp(crate::net::SockAddr::new(net.node_ip, 40000), crate::net::SockAddr::new(dst, np));
+        crate::dataplane::FirstPacket::of(&sim.dataplane().every_decision(node, crate::dataplane::Origin::Host, header))
+            .verdict
+    };
+    assert_eq!(probe(&sim, net.node_ip), crate::dataplane::FirstPacketVerdict::Dnat);
+    assert_eq!(probe(&sim, std::net::Ipv4Addr::LOCALHOST.into()), crate::dataplane::FirstPacketVerdict::None);
+    assert!(sim.dataplane().render(node).contains(&format!("-d {} -j KUBE-NODEPORTS", net.node_ip)));
+    // The patch at 3 s: the nodes synced at 0 s, so with an 8 s period they re-sync at 8 s, not
+    // at once.
+    let run = sim.run();
+    let synced: Vec<String> =
+        run.trace.iter().filter(|l| run.render(l).contains("synced")).map(|l| l.time.to_string()).collect();
+    assert_eq!(synced, ["8.000000", "8.000000"]);
+}

@@ -6,5 +6,6 @@ mod fixtures;
 mod fuzz_regressions;
 mod golden;
 mod properties;
+mod seam;
 mod seed;
 mod tutorial;
