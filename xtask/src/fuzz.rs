@@ -1,6 +1,7 @@
-//! `cargo xtask fuzz`: runs the cargo-fuzz targets in `fuzz/` for a while each, then minimizes
-//! their corpus. Not part of `cargo xtask test`: CI replays the kept corpus and every crash on
-//! stable instead (`fuzz/replay.rs`).
+//! `cargo xtask fuzz`: runs the cargo-fuzz targets in `fuzz/` for a while each, growing the local
+//! corpus `fuzz/corpus/<target>` (ignored by git) from the tracked seeds and regressions, then
+//! minimizes that corpus. It never writes a tracked file. Not part of `cargo xtask test`: CI
+//! replays the seeds and every crash on stable instead (`fuzz/replay.rs`).
 
 use anyhow::{Result, bail};
 
@@ -21,12 +22,22 @@ pub fn run(seconds: u32, targets: &[String]) -> Result<()> {
     let mut crashed = Vec::new();
     for target in chosen {
         println!("[xtask] fuzzing {target} for {seconds} s");
-        let run =
-            cmd::run(env.command("cargo").current_dir(&fuzz).args(["+nightly", "fuzz", "run", target, "--"]).args([
-                format!("-max_total_time={seconds}"),
-                "-timeout=10".into(),
-                "-print_final_stats=1".into(),
-            ]));
+        // The first corpus folder is where libFuzzer writes; the others only seed it.
+        let corpus = fuzz.join("corpus").join(target);
+        std::fs::create_dir_all(&corpus)?;
+        let mut seeds = vec![fuzz.join("seeds").join(target), fuzz.join("regressions").join(target)];
+        if target == "scenario" {
+            seeds.extend([project_root().join("scenarios"), project_root().join("crates/svcsim-cli/tests/bad")]);
+        }
+        let run = cmd::run(
+            env.command("cargo")
+                .current_dir(&fuzz)
+                .args(["+nightly", "fuzz", "run", target])
+                .arg(&corpus)
+                .args(&seeds)
+                .arg("--")
+                .args([format!("-max_total_time={seconds}"), "-timeout=10".into(), "-print_final_stats=1".into()]),
+        );
         if run.is_err() {
             println!(
                 "[xtask] {target} found a failing input in fuzz/artifacts/{target}/: fix it, then keep it as \
@@ -34,7 +45,7 @@ pub fn run(seconds: u32, targets: &[String]) -> Result<()> {
             );
             crashed.push(target);
         }
-        cmd::run(env.command("cargo").current_dir(&fuzz).args(["+nightly", "fuzz", "cmin", target]))?;
+        cmd::run(env.command("cargo").current_dir(&fuzz).args(["+nightly", "fuzz", "cmin", target]).arg(&corpus))?;
     }
     if !crashed.is_empty() {
         bail!("failing inputs found by: {}", crashed.join(", "));

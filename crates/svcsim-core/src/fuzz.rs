@@ -104,6 +104,40 @@ pub fn packet(data: &[u8]) {
     }
 }
 
+/// A short name for what `data` makes the packet harness do (`routed-dnat-snat`, `host-drop`,
+/// `routed-loop`…), for naming seed inputs by the path they cover.
+pub fn describe_packet(data: &[u8]) -> String {
+    let mut b = Bytes(data);
+    let rules = ruleset(&mut b);
+    let net = NodeNet {
+        node_ip: ADDRS[0].into(),
+        bridge_ip: b.bool().then_some(ADDRS[1].into()),
+        pod_cidr: IpCidr::new(ADDRS[2], 24),
+    };
+    let origin = if b.bool() { Origin::Routed } else { Origin::Host };
+    let pkt = Header::tcp(SockAddr::new(b.pick(&ADDRS), b.u16()), SockAddr::new(b.pick(&ADDRS), b.pick(&PORTS)));
+    let walk = eval::evaluate(&rules, &net, origin, pkt, &mut ByteChooser(Bytes(b.0)));
+    let mut name = vec![if origin == Origin::Routed { "routed" } else { "host" }];
+    match &walk.verdict {
+        Verdict::Accept => name.push(if walk.delivery == Delivery::Local { "local" } else { "forward" }),
+        Verdict::Drop(crate::dataplane::Cause::JumpLoop(_)) | Verdict::Reject(crate::dataplane::Cause::JumpLoop(_)) => {
+            name.push("loop")
+        }
+        Verdict::Drop(_) => name.push("drop"),
+        Verdict::Reject(_) => name.push("reject"),
+    }
+    if walk.dnat.is_some() {
+        name.push("dnat");
+    }
+    if walk.snat.is_some() {
+        name.push("snat");
+    }
+    if walk.marked {
+        name.push("marked");
+    }
+    name.join("-")
+}
+
 /// Addresses the random rules and packets draw from: the node, its cbr0, a local pod, a remote
 /// pod, a client, a load balancer, a ClusterIP and loopback.
 const ADDRS: [Ipv4Addr; 8] = [

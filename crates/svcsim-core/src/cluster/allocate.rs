@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{Cluster, Deployment, DeploymentId, NodeId, Pod, PodId, Provider, ServiceType};
+use crate::id::IdVec;
 use crate::rng::{SimRng, fnv1a};
 
 /// host-local IPAM over every node's podCIDR: the addresses in use, and per node where the next
@@ -55,11 +56,11 @@ impl Cluster {
         let mut changed = Vec::new();
         let mut ipam = Ipam::of(self);
         // Running pods per node: all of them, and per Deployment.
-        let mut per_node = vec![0usize; self.nodes.len()];
+        let mut per_node: IdVec<NodeId, usize> = vec![0usize; self.nodes.len()].into();
         let mut per_node_owned: BTreeMap<(DeploymentId, NodeId), usize> = BTreeMap::new();
         let mut live: BTreeMap<DeploymentId, Vec<PodId>> = BTreeMap::new();
         for (id, p) in self.pods.iter_enumerated().filter(|(_, p)| !p.deleted && !p.terminating) {
-            per_node[p.node.0 as usize] += 1;
+            per_node[p.node] += 1;
             if let Some(owner) = p.owner {
                 *per_node_owned.entry((owner, p.node)).or_default() += 1;
                 live.entry(owner).or_default().push(id);
@@ -73,7 +74,7 @@ impl Cluster {
                     let p = &mut self.pods[*pod];
                     p.terminating = true;
                     p.ready = false;
-                    per_node[p.node.0 as usize] -= 1;
+                    per_node[p.node] -= 1;
                     *per_node_owned.entry((id, p.node)).or_default() -= 1;
                     changed.push(*pod);
                 }
@@ -82,7 +83,7 @@ impl Cluster {
                 let Some(node) = self.schedule(id, &per_node, &per_node_owned) else { break };
                 // The node's podCIDR is full: the pod stays Pending.
                 let Some(ip) = ipam.next(self, node) else { break };
-                per_node[node.0 as usize] += 1;
+                per_node[node] += 1;
                 *per_node_owned.entry((id, node)).or_default() += 1;
                 let d = &self.deployments[id];
                 let pod = Pod {
@@ -107,7 +108,7 @@ impl Cluster {
     fn schedule(
         &self,
         id: DeploymentId,
-        per_node: &[usize],
+        per_node: &IdVec<NodeId, usize>,
         per_node_owned: &BTreeMap<(DeploymentId, NodeId), usize>,
     ) -> Option<NodeId> {
         let d = &self.deployments[id];
@@ -118,7 +119,7 @@ impl Cluster {
             .iter_enumerated()
             .filter(|(_, n)| n.ready)
             .map(|(n, _)| n)
-            .min_by_key(|n| (per_node_owned.get(&(id, *n)).copied().unwrap_or(0), per_node[n.0 as usize], n.0))
+            .min_by_key(|n| (per_node_owned.get(&(id, *n)).copied().unwrap_or(0), per_node[*n], n.0))
     }
 
     /// Fills in what the API server and controllers would assign: pod IPs, clusterIPs, nodePorts,

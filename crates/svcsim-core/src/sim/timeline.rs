@@ -4,7 +4,8 @@
 
 use super::Sim;
 use super::queue::Event;
-use crate::cluster::{NodeId, PodId};
+use crate::cluster::{NodeId, PodId, ServiceId};
+use crate::id::IdVec;
 use crate::record::{ClusterLine, NodeLine, PodLine, StateEvent, SyncLine, TraceEntry};
 use crate::scenario::Change;
 use crate::time::Instant;
@@ -138,14 +139,15 @@ impl Sim {
             }
             Change::KubeProxyHealthy { node, healthy } => c.nodes[node].kube_proxy_healthy = healthy,
         }
-        let before_hc: Vec<Option<u16>> = self.cluster.services.iter().map(|s| s.health_check_node_port).collect();
+        let before_hc: IdVec<ServiceId, Option<u16>> =
+            self.cluster.services.iter().map(|s| s.health_check_node_port).collect();
         self.cluster.allocate();
         let allocated: Vec<TraceEntry> = self
             .cluster
             .services
             .iter_enumerated()
             .filter_map(|(svc, s)| {
-                let port = s.health_check_node_port.filter(|p| Some(*p) != before_hc[svc.0 as usize])?;
+                let port = s.health_check_node_port.filter(|p| Some(*p) != before_hc[svc])?;
                 Some(TraceEntry::HealthCheckNodePort { svc, port })
             })
             .collect();

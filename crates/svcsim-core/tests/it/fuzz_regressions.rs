@@ -1,19 +1,21 @@
-//! The fuzzers' findings, kept: the minimized corpus and every crash ever found, replayed through
-//! the harnesses the fuzzer runs (`svcsim_core::fuzz`), so CI catches a regression on stable.
+//! The fuzzers' tracked inputs — named seeds and every crash ever found — replayed through the
+//! harnesses the fuzzer runs (`svcsim_core::fuzz`), so CI catches a regression on stable.
 
 #[path = "../../../../fuzz/replay.rs"]
 mod replay;
 
-fn fuzz_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+fn root() -> &'static std::path::Path {
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
 #[test]
 fn scenario_corpus_and_crashes() {
-    replay::replay(&fuzz_dir(), "scenario", svcsim_core::fuzz::scenario);
+    let extra = [root().join("scenarios"), root().join("crates/svcsim-cli/tests/bad")];
+    let extra: Vec<&std::path::Path> = extra.iter().map(|p| p.as_path()).collect();
+    replay::replay(&root().join("fuzz"), "scenario", &extra, svcsim_core::fuzz::scenario);
 }
 
 #[test]
 fn packet_corpus_and_crashes() {
-    replay::replay(&fuzz_dir(), "packet", svcsim_core::fuzz::packet);
+    replay::replay(&root().join("fuzz"), "packet", &[], svcsim_core::fuzz::packet);
 }
