@@ -1,5 +1,6 @@
 //! Tidy checks that keep the code base's conventions, run as unit tests of xtask: every Rust
-//! module opens with a `//!` line saying what it owns, and no test is ignored or expected to panic.
+//! module opens with a `//!` line saying what it owns, no test is ignored or expected to panic,
+//! and code cites `docs/fidelity.md`'s sections that exist, never a document outside the repo.
 
 #[cfg(test)]
 mod tests {
@@ -64,5 +65,47 @@ mod tests {
                 assert!(!text.contains(b), "{} uses {b}", f.display());
             }
         }
+    }
+
+    /// GitHub's anchor for a Markdown heading.
+    fn anchor(heading: &str) -> String {
+        heading
+            .trim_start_matches('#')
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-')
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect()
+    }
+
+    #[test]
+    fn code_cites_fidelity_sections_that_exist_and_no_outside_fact_sheet() {
+        let root = crate::project_root();
+        let doc = fs::read_to_string(root.join("docs/fidelity.md")).unwrap();
+        let anchors: Vec<String> = doc.lines().filter(|l| l.starts_with('#')).map(anchor).collect();
+        let mut files = workspace_sources();
+        for dir in ["web/e2e/tests"] {
+            files.extend(fs::read_dir(root.join(dir)).unwrap().flatten().map(|e| e.path()));
+        }
+        let mut cited = 0;
+        for f in files.into_iter().filter(|f| !f.ends_with("xtask/src/tidy.rs")) {
+            let text = fs::read_to_string(&f).unwrap();
+            // The section sign, and the name of the research notes that live outside the repo.
+            assert!(!text.contains('\u{a7}'), "{} cites a section of a document outside the repository", f.display());
+            let notes = concat!("kubernetes-", "routing.md");
+            assert!(!text.contains(notes), "{} cites the research notes outside the repository", f.display());
+            for (i, _) in text.match_indices("fidelity.md#") {
+                let rest = &text[i + "fidelity.md#".len()..];
+                let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+                assert!(
+                    anchors.contains(&name),
+                    "{} cites docs/fidelity.md#{name}, which has no such section",
+                    f.display()
+                );
+                cited += 1;
+            }
+        }
+        assert!(cited > 20, "only {cited} citations of docs/fidelity.md");
     }
 }

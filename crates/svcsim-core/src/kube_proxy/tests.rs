@@ -1,5 +1,5 @@
 //! kube-proxy conformance: the rules svcsim programs, compared with kube-proxy's own goldens, and
-//! first-packet walks for the cases of the fact sheet.
+//! first-packet walks for kube-proxy's packet-flow cases.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
