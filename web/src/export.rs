@@ -55,7 +55,7 @@ impl Sequence {
                 if let Some(text) = note {
                     rows.push(Row::Note { at: here, text });
                 }
-                previous = Some((here, hop.after));
+                previous = Some((here, hop.after()));
             }
         }
         Sequence {

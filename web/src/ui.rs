@@ -964,7 +964,7 @@ fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
                                     <td class="mono">{ h.time.to_string() }</td>
                                     <td>{ format!("{:?}", p.kind).to_lowercase() }</td>
                                     <td>{ short(&names.place(h.at), 28) }</td>
-                                    { header_cells(h.before, h.after) }
+                                    { header_cells(h.before, h.after()) }
                                     <td>{ prose.predicate }</td>
                                 </tr>
                                 if !h.rules.is_empty() || h.conntrack.is_some() {

@@ -92,7 +92,7 @@ pub fn segments(run: &Run, flow: &FlowRecord) -> Vec<Segment> {
     for p in run.packets_of(flow) {
         for (k, w) in p.hops.windows(2).enumerate() {
             let kind = sprite_kind(flow, p, k);
-            out.push(Segment { from: w[0].at, to: w[1].at, header: w[0].after, kind });
+            out.push(Segment { from: w[0].at, to: w[1].at, header: w[0].after(), kind });
         }
     }
     out
@@ -129,7 +129,7 @@ pub fn segment_at(run: &Run, flow: &FlowRecord, k: usize) -> Option<Segment> {
         let legs = p.hops.len().saturating_sub(1);
         if k < legs {
             let (a, b) = (&p.hops[k], &p.hops[k + 1]);
-            return Some(Segment { from: a.at, to: b.at, header: a.after, kind: sprite_kind(flow, p, k) });
+            return Some(Segment { from: a.at, to: b.at, header: a.after(), kind: sprite_kind(flow, p, k) });
         }
         k -= legs;
     }

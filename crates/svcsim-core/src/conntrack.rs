@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::rc::Rc;
 
 use crate::dataplane::Nat;
 use crate::net::Header;
@@ -11,27 +12,32 @@ use crate::time::{Duration, Instant};
 /// How long an entry outlives its connection: TCP's TIME_WAIT timeout in Linux conntrack.
 pub const TIME_WAIT: Duration = Duration::from_secs(120);
 
-/// One tracked connection.
+/// One tracked connection, as the kernel keeps it: the tuple of each direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
     /// The first packet as it arrived.
     pub original: Header,
     /// The header a reply carries when it arrives: the first packet as it left, reversed.
     pub reply: Header,
-    /// The translation the first packet got, which a reply's translation undoes.
-    pub nat: Nat,
     pub expires: Instant,
 }
 
 impl Entry {
-    /// The entry for a first packet that arrived as `before` and left as `after`, translated by
-    /// `nat`.
-    pub fn new(before: Header, after: Header, nat: Nat, now: Instant) -> Entry {
-        Entry { original: before, reply: after.reversed(), nat, expires: now + TIME_WAIT }
+    /// The entry for a first packet that arrived as `before` and left as `after`.
+    pub fn new(before: Header, after: Header, now: Instant) -> Entry {
+        Entry { original: before, reply: after.reversed(), expires: now + TIME_WAIT }
+    }
+    /// The translation the two tuples record, as the kernel's `IPS_DST_NAT` / `IPS_SRC_NAT`
+    /// status does: the destination became the reply's source, the source the reply's
+    /// destination address.
+    pub fn nat(&self) -> Nat {
+        let dnat = (self.reply.src != self.original.dst).then_some(self.reply.src);
+        let snat = (self.reply.dst.ip != self.original.src.ip).then_some(self.reply.dst.ip);
+        Nat { dnat, snat }
     }
     /// True if the connection's addresses are rewritten (DNAT and/or SNAT).
     pub fn is_nat(&self) -> bool {
-        !self.nat.is_none()
+        !self.nat().is_none()
     }
     /// The header of a reply after this entry's NAT is undone.
     pub fn unnat_reply(&self) -> Header {
@@ -61,24 +67,25 @@ impl fmt::Display for Entry {
     }
 }
 
-/// One node's conntrack table, keyed by the reply direction.
+/// One node's conntrack table, keyed by the reply direction. Entries are shared with the hops
+/// that recorded them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Conntrack {
-    by_reply: BTreeMap<Header, Entry>,
+    by_reply: BTreeMap<Header, Rc<Entry>>,
 }
 
 impl Conntrack {
     /// Records a connection; a new connection with the same reply tuple replaces the old one,
     /// as a SYN reusing a TIME_WAIT tuple does.
-    pub fn insert(&mut self, entry: Entry) {
+    pub fn insert(&mut self, entry: Rc<Entry>) {
         self.by_reply.insert(entry.reply, entry);
     }
     /// The entry a reply with header `reply` belongs to.
-    pub fn lookup_reply(&self, reply: Header) -> Option<&Entry> {
+    pub fn lookup_reply(&self, reply: Header) -> Option<&Rc<Entry>> {
         self.by_reply.get(&reply)
     }
     /// Removes and returns the entry a reply belongs to (a load balancer's flow, used once).
-    pub fn take_reply(&mut self, reply: Header) -> Option<Entry> {
+    pub fn take_reply(&mut self, reply: Header) -> Option<Rc<Entry>> {
         self.by_reply.remove(&reply)
     }
     /// Drops entries expired at `now`.
@@ -106,11 +113,11 @@ mod tests {
     fn replies_are_translated_back_exactly() {
         let before = Header::tcp(sock("198.51.100.79:40001"), sock("203.0.113.10:80"));
         let after = Header::tcp(sock("10.240.0.5:40001"), sock("10.244.0.2:8080"));
-        let nat = Nat { dnat: Some(after.dst), snat: Some(after.src.ip) };
         let mut ct = Conntrack::default();
-        ct.insert(Entry::new(before, after, nat, Instant::ZERO));
+        ct.insert(Rc::new(Entry::new(before, after, Instant::ZERO)));
         let reply = Header::tcp(sock("10.244.0.2:8080"), sock("10.240.0.5:40001"));
         let e = ct.lookup_reply(reply).unwrap();
+        assert_eq!(e.nat(), Nat { dnat: Some(after.dst), snat: Some(after.src.ip) });
         assert_eq!(e.unnat_reply().to_string(), "203.0.113.10:80 > 198.51.100.79:40001");
         assert_eq!(
             e.to_string(),

@@ -147,11 +147,8 @@ pub fn categorize(endpoints: &[Endpoint], node: NodeId, uses_cluster: bool, uses
         return c;
     }
     c.all_reachable = c.cluster.clone();
-    for e in &c.local {
-        if !c.all_reachable.contains(e) {
-            c.all_reachable.push(e.clone());
-        }
-    }
+    let in_cluster: std::collections::BTreeSet<SockAddr> = c.cluster.iter().map(|e| e.addr).collect();
+    c.all_reachable.extend(c.local.iter().filter(|e| !in_cluster.contains(&e.addr)).cloned());
     c
 }
 

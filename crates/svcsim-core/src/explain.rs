@@ -81,7 +81,10 @@ fn step(run: &Run, cluster: &Cluster, flow: &FlowRecord, client: &str, kind: Pac
             };
             let delivery = match h.nat().and_then(|n| n.dnat) {
                 None => {
-                    format!("It forwards the packet unchanged (floating IP): the destination is still {}.", h.after.dst)
+                    format!(
+                        "It forwards the packet unchanged (floating IP): the destination is still {}.",
+                        h.after().dst
+                    )
                 }
                 Some(to) => {
                     format!(
@@ -96,10 +99,10 @@ fn step(run: &Run, cluster: &Cluster, flow: &FlowRecord, client: &str, kind: Pac
         }
         Action::Translated | Action::Forwarded if !reply => dataplane_step(cluster, &place(h.at), h),
         Action::Translated | Action::Forwarded => {
-            format!("{} passes the reply on toward {}.", place(h.at), h.after.dst)
+            format!("{} passes the reply on toward {}.", place(h.at), h.after().dst)
         }
         Action::UnNat if h.at == Place::Lb => {
-            format!("The load balancer translates the reply back: {} becomes {}.", h.before, h.after)
+            format!("The load balancer translates the reply back: {} becomes {}.", h.before, h.after())
         }
         Action::UnNat => {
             let ct = h.conntrack.as_ref().map(|e| format!(" (entry: {e})")).unwrap_or_default();
@@ -107,7 +110,7 @@ fn step(run: &Run, cluster: &Cluster, flow: &FlowRecord, client: &str, kind: Pac
                 "The reply reaches {}, where conntrack remembers the translation made on the way in and undoes it: {} becomes {}{ct}.",
                 place(h.at),
                 h.before,
-                h.after
+                h.after()
             )
         }
         Action::App { .. } if kind.is_probe() => {
@@ -155,7 +158,7 @@ fn dataplane_step(cluster: &Cluster, node: &str, h: &Hop) -> String {
         text.push_str(&format!(". On the way out, MASQUERADE rewrites the source {} to {to} — {why}", h.before.src.ip));
     }
     if nat.is_none() && parts.is_empty() {
-        text.push_str(&format!(" and forwards it to {}", h.after.dst));
+        text.push_str(&format!(" and forwards it to {}", h.after().dst));
     }
     text.push('.');
     text

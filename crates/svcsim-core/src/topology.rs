@@ -57,8 +57,10 @@ pub struct Link {
 pub struct Topology {
     graph: UnGraph<Place, Duration>,
     index: BTreeMap<Place, NodeIndex>,
-    /// One-way latency between every pair of graph places.
-    latency: BTreeMap<(Place, Place), Duration>,
+    clients: u32,
+    /// One-way latency between every pair of graph places, a row per place (see `slot`): the
+    /// loop asks for one per packet hop, so it is a plain lookup.
+    latency: Vec<Duration>,
 }
 
 /// Link latencies of the default topology.
@@ -107,13 +109,30 @@ impl Topology {
             let i = add(&mut graph, Place::Node(NodeId(n)));
             graph.add_edge(i, vnet, lat.vnet_node);
         }
-        let mut latency = BTreeMap::new();
-        for (&from, &i) in &index {
-            for (j, cost) in dijkstra(&graph, i, None, |e| *e.weight()) {
-                latency.insert((from, graph[j]), cost);
+        let places = index.len();
+        let mut topology = Topology { graph, index, clients, latency: vec![Duration::ZERO; places * places] };
+        for (&from, &i) in &topology.index {
+            for (j, cost) in dijkstra(&topology.graph, i, None, |e| *e.weight()) {
+                let (a, b) = (topology.slot(from), topology.slot(topology.graph[j]));
+                topology.latency[a * places + b] = cost;
             }
         }
-        Topology { graph, index, latency }
+        topology
+    }
+
+    /// The row of a graph place in the latency table.
+    ///
+    /// # Panics
+    /// If the place is not a graph place (a pod or a backend).
+    fn slot(&self, place: Place) -> usize {
+        match place {
+            Place::Internet => 0,
+            Place::Lb => 1,
+            Place::Vnet => 2,
+            Place::Client(c) => 3 + c.0 as usize,
+            Place::Node(n) => 3 + self.clients as usize + n.0 as usize,
+            other => panic!("{other} is not a place of the graph"),
+        }
     }
 
     /// One-way latency between two graph places (not pods: see [`POD_LINK`]).
@@ -121,7 +140,10 @@ impl Topology {
     /// # Panics
     /// If either place is not in the graph.
     pub fn latency(&self, from: Place, to: Place) -> Duration {
-        *self.latency.get(&(from, to)).unwrap_or_else(|| panic!("no route {from} -> {to}"))
+        let places = self.index.len();
+        let (a, b) = (self.slot(from), self.slot(to));
+        assert!(a < places && b < places, "no route {from} -> {to}");
+        self.latency[a * places + b]
     }
 
     /// Every link, for the UI's drawing.

@@ -57,12 +57,14 @@ impl Cluster {
         let mut ipam = Ipam::of(self);
         // Running pods per node: all of them, and per Deployment.
         let mut per_node: IdVec<NodeId, usize> = vec![0usize; self.nodes.len()].into();
-        let mut per_node_owned: BTreeMap<(DeploymentId, NodeId), usize> = BTreeMap::new();
+        // Pods per node of each Deployment.
+        let mut per_node_owned: IdVec<DeploymentId, IdVec<NodeId, usize>> =
+            self.deployments.iter().map(|_| vec![0usize; self.nodes.len()].into()).collect();
         let mut live: BTreeMap<DeploymentId, Vec<PodId>> = BTreeMap::new();
         for (id, p) in self.pods.iter_enumerated().filter(|(_, p)| !p.deleted && !p.terminating) {
             per_node[p.node] += 1;
             if let Some(owner) = p.owner {
-                *per_node_owned.entry((owner, p.node)).or_default() += 1;
+                per_node_owned[owner][p.node] += 1;
                 live.entry(owner).or_default().push(id);
             }
         }
@@ -75,16 +77,16 @@ impl Cluster {
                     p.terminating = true;
                     p.ready = false;
                     per_node[p.node] -= 1;
-                    *per_node_owned.entry((id, p.node)).or_default() -= 1;
+                    per_node_owned[id][p.node] -= 1;
                     changed.push(*pod);
                 }
             }
             for _ in live.len()..want {
-                let Some(node) = self.schedule(id, &per_node, &per_node_owned) else { break };
+                let Some(node) = self.schedule(id, &per_node, &per_node_owned[id]) else { break };
                 // The node's podCIDR is full: the pod stays Pending.
                 let Some(ip) = ipam.next(self, node) else { break };
                 per_node[node] += 1;
-                *per_node_owned.entry((id, node)).or_default() += 1;
+                per_node_owned[id][node] += 1;
                 let d = &self.deployments[id];
                 let pod = Pod {
                     name: format!("{}-{}-{}", d.name, template_hash(d), pod_suffix(rng)),
@@ -109,7 +111,7 @@ impl Cluster {
         &self,
         id: DeploymentId,
         per_node: &IdVec<NodeId, usize>,
-        per_node_owned: &BTreeMap<(DeploymentId, NodeId), usize>,
+        owned: &IdVec<NodeId, usize>,
     ) -> Option<NodeId> {
         let d = &self.deployments[id];
         if let Some(name) = &d.template.node_name {
@@ -119,7 +121,7 @@ impl Cluster {
             .iter_enumerated()
             .filter(|(_, n)| n.ready)
             .map(|(n, _)| n)
-            .min_by_key(|n| (per_node_owned.get(&(id, *n)).copied().unwrap_or(0), per_node[*n], n.0))
+            .min_by_key(|n| (owned[*n], per_node[*n], n.0))
     }
 
     /// Fills in what the API server and controllers would assign: pod IPs, clusterIPs, nodePorts,

@@ -53,12 +53,13 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
         hits: Vec::with_capacity(8),
         depth: 0,
     };
+    let hook = |name: &str| ChainName::new(name);
     let nat_hook = match origin {
-        Origin::Routed => chains::PREROUTING,
-        Origin::Host => chains::OUTPUT,
+        Origin::Routed => hook(chains::PREROUTING),
+        Origin::Host => hook(chains::OUTPUT),
     };
     // The nat table has no terminal verdicts besides DNAT/MASQUERADE.
-    walk(rules, Table::Nat, nat_hook, &mut st, chooser);
+    walk(rules, Table::Nat, &nat_hook, &mut st, chooser);
 
     let marked = st.mark;
     let local = net.is_local(st.header.dst.ip);
@@ -69,8 +70,8 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
         (Origin::Host, false) => &[chains::OUTPUT],
     };
     let mut verdict = Verdict::Accept;
-    for hook in filter_hooks {
-        match walk(rules, Table::Filter, hook, &mut st, chooser) {
+    for name in filter_hooks {
+        match walk(rules, Table::Filter, &hook(name), &mut st, chooser) {
             Flow::Drop(cause) => verdict = Verdict::Drop(cause),
             Flow::Reject(cause) => verdict = Verdict::Reject(cause),
             Flow::Continue | Flow::Accept => continue,
@@ -81,7 +82,7 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
     let mut snat = None;
     if verdict == Verdict::Accept && delivery == Delivery::Forward {
         let marked = st.mark;
-        walk(rules, Table::Nat, chains::POSTROUTING, &mut st, chooser);
+        walk(rules, Table::Nat, &hook(chains::POSTROUTING), &mut st, chooser);
         if marked && !st.mark {
             let to = net.masquerade_source(st.header.dst.ip);
             // MASQUERADE to the address the packet already has (a host's own traffic) rewrites
@@ -101,12 +102,12 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
 /// never writes one, so this only guards hand-made rulesets: the walk stops instead of recursing
 /// forever. In filter the packet is dropped with the reason; in nat, which takes no filtering
 /// verdict, the translation walk just ends there.
-fn walk(rules: &Ruleset, table: Table, chain: &str, st: &mut State<'_>, chooser: &mut dyn Chooser) -> Flow {
-    let Some((chain_name, chain_rules)) = rules.table(table).get_key_value(chain) else {
+fn walk(rules: &Ruleset, table: Table, chain: &ChainName, st: &mut State<'_>, chooser: &mut dyn Chooser) -> Flow {
+    let Some(chain_rules) = rules.table(table).rules_of(chain) else {
         return Flow::Continue;
     };
     if st.depth > rules.table(table).chains.len() {
-        return Flow::Drop(Cause::JumpLoop(chain_name.as_str().into()));
+        return Flow::Drop(Cause::JumpLoop(chain.as_str().into()));
     }
     st.depth += 1;
     let flow = walk_rules(rules, table, chain_rules, st, chooser);
@@ -133,7 +134,7 @@ fn walk_rules(
             }
         }
         match &rule.target {
-            Target::Jump(next) => match walk(rules, table, next.as_str(), st, chooser) {
+            Target::Jump(next) => match walk(rules, table, next, st, chooser) {
                 // A filter jump into a chain where nothing matched changed nothing: leave it out
                 // of the record. (In nat it stays: a Local KUBE-EXT without a KUBE-SVL rule is
                 // exactly the story of a drop.)

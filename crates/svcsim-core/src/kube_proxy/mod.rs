@@ -21,7 +21,6 @@ pub use rules::{
 
 use crate::cluster::{Cluster, KubeProxyConfig, NodeId, ServiceId};
 use crate::dataplane::{Dataplane, Decision, HealthResponse, NodeNet, Origin, PacketCx, SyncReport};
-use crate::endpoints::local_ready_endpoint_ips;
 use crate::id::IdVec;
 use crate::net::{Header, SockAddr};
 use crate::rng::SimRng;
@@ -84,11 +83,11 @@ impl Default for Iptables {
 }
 
 /// The healthCheckNodePort servers kube-proxy runs on `node` after a sync.
-fn health_servers(cluster: &Cluster, node: NodeId) -> BTreeMap<ServiceId, (u16, u32)> {
+fn health_servers(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache) -> BTreeMap<ServiceId, (u16, u32)> {
     cluster
         .services
         .iter_enumerated()
-        .filter_map(|(svc, s)| Some((svc, (s.health_check_node_port?, local_ready_endpoint_ips(cluster, svc, node)))))
+        .filter_map(|(svc, s)| Some((svc, (s.health_check_node_port?, cache.local_count(cluster, svc, node)))))
         .collect()
 }
 
@@ -110,7 +109,7 @@ impl Dataplane for Iptables {
         }
         let mut rules = program_cached(cluster, node, &mut self.cache);
         self.interner.intern(&mut rules);
-        let health = health_servers(cluster, node);
+        let health = health_servers(cluster, node, &mut self.cache);
         let report = SyncReport { rules: rules.len() as u32, health_servers: health.values().copied().collect() };
         let fresh = NodeState {
             rules: Rc::new(rules),

@@ -106,20 +106,36 @@ pub fn node_port_ips(cluster: &Cluster, node: NodeId) -> Option<Vec<IpAddr>> {
 }
 
 /// Work shared by every node's `program` for one state of the cluster: each Service port's
-/// endpoints, KUBE-SEP chain names (SHA-256), KUBE-SEP chains and endpoint cascades. kube-proxy
-/// itself computes these per node; the simulation programs every node, so it computes them once.
+/// endpoints, its KUBE-SEP chains (named by SHA-256) and its Cluster-policy cascade, none of
+/// which depends on the node. kube-proxy itself computes these per node; the simulation programs
+/// every node, so it computes them once.
 ///
 /// # Contract
 /// A cache belongs to one state of the cluster: [`ProgramCache::clear`] it whenever Services,
 /// pods, nodes or EndpointSlices change.
 #[derive(Debug, Default)]
 pub struct ProgramCache {
-    endpoints: BTreeMap<(ServiceId, usize), Rc<[Endpoint]>>,
-    sep_names: BTreeMap<(String, SockAddr), ChainName>,
-    /// KUBE-SEP chains by (name, affinity seconds).
-    sep_chains: BTreeMap<(ChainName, Option<u32>), Chain>,
-    /// Endpoint cascades by (policy chain, endpoints, affinity seconds).
-    cascades: BTreeMap<CascadeKey, Rc<[Rc<Rule>]>>,
+    endpoints: BTreeMap<PortKey, Rc<[Endpoint]>>,
+    /// The KUBE-SEP chain of each endpoint of a port.
+    seps: BTreeMap<(PortKey, SockAddr), (ChainName, Chain)>,
+    /// The KUBE-SEP chains of a port's Cluster-policy endpoints, in order.
+    cluster_seps: BTreeMap<PortKey, Rc<[(ChainName, Chain)]>>,
+    /// The KUBE-SVC cascade of a port.
+    cluster_cascades: BTreeMap<PortKey, Rc<[Rc<Rule>]>>,
+    /// Each Service's ready local endpoint IPs per node (what its health server reports).
+    local_counts: BTreeMap<ServiceId, BTreeMap<NodeId, u32>>,
+}
+
+/// A Service port: (Service, index into its ports).
+type PortKey = (ServiceId, usize);
+
+/// What a port's SEP chains are built from, beyond the endpoint.
+struct SepSpec<'a> {
+    key: PortKey,
+    name: &'a str,
+    proto: Protocol,
+    affinity: Option<u32>,
+    mark_masq: &'a ChainName,
 }
 
 impl ProgramCache {
@@ -134,12 +150,60 @@ impl ProgramCache {
         )
     }
 
-    fn sep_name(&mut self, name: &str, protocol: Protocol, ep: &Endpoint) -> ChainName {
-        self.sep_names.entry((name.to_string(), ep.addr)).or_insert_with(|| endpoint_chain(name, protocol, ep)).clone()
+    /// The ready local endpoint IPs of `svc` on `node`, counted once for every node.
+    pub fn local_count(&mut self, cluster: &Cluster, svc: ServiceId, node: NodeId) -> u32 {
+        let counts = self.local_counts.entry(svc).or_insert_with(|| local_ready_counts(cluster, svc));
+        counts.get(&node).copied().unwrap_or(0)
+    }
+
+    /// The KUBE-SEP chain of one endpoint (`docs/fidelity.md#endpoint-chains`).
+    fn sep(&mut self, spec: &SepSpec<'_>, ep: &Endpoint) -> (ChainName, Chain) {
+        self.seps
+            .entry((spec.key, ep.addr))
+            .or_insert_with(|| {
+                let sep = endpoint_chain(spec.name, spec.proto, ep);
+                let mut m = Vec::new();
+                if spec.affinity.is_some() {
+                    m.push(Match::RecentSet { name: sep.clone() });
+                }
+                m.push(Match::Proto(spec.proto));
+                let hairpin = vec![Match::Src { cidr: IpCidr::host(ep.ip()), negated: false }];
+                let chain = Rc::new(vec![
+                    rule(Table::Nat, &sep, spec.name.to_string(), hairpin, jump(spec.mark_masq)),
+                    rule(Table::Nat, &sep, spec.name.to_string(), m, Target::Dnat(ep.addr)),
+                ]);
+                (sep, chain)
+            })
+            .clone()
+    }
+
+    /// The KUBE-SEP chains of the port's Cluster-policy endpoints.
+    fn cluster_seps(&mut self, spec: &SepSpec<'_>, endpoints: &[Endpoint]) -> Rc<[(ChainName, Chain)]> {
+        if let Some(seps) = self.cluster_seps.get(&spec.key) {
+            return Rc::clone(seps);
+        }
+        let seps: Rc<[(ChainName, Chain)]> = endpoints.iter().map(|ep| self.sep(spec, ep)).collect();
+        self.cluster_seps.insert(spec.key, Rc::clone(&seps));
+        seps
     }
 }
 
-type CascadeKey = (ChainName, Vec<SockAddr>, Option<u32>);
+/// How many distinct IPs of ready endpoints of `svc` each node has, over all its ports.
+fn local_ready_counts(cluster: &Cluster, svc: ServiceId) -> BTreeMap<NodeId, u32> {
+    let mut ips: std::collections::BTreeSet<(NodeId, IpAddr)> = std::collections::BTreeSet::new();
+    for port in 0..cluster.service(svc).ports.len() {
+        for e in service_port_endpoints(cluster, svc, port).iter().filter(|e| e.ready) {
+            if let Some(node) = e.node {
+                ips.insert((node, e.ip()));
+            }
+        }
+    }
+    let mut counts = BTreeMap::new();
+    for (node, _) in ips {
+        *counts.entry(node).or_default() += 1;
+    }
+    counts
+}
 
 /// Programs `node`'s rules for every Service of `cluster`.
 pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
@@ -405,67 +469,61 @@ fn program_service_port(
     }
 
     let affinity = svc.session_affinity.map(|d| (d.as_micros() / 1_000_000) as u32);
+    let spec = SepSpec { key: (svc_id, p_idx), name: &name, proto, affinity, mark_masq: &k.mark_masq };
+    let cluster_seps = cache.cluster_seps(&spec, &cat.cluster);
     if !cat.cluster.is_empty() && uses_cluster {
-        let cascade = write_service_to_endpoint_rules(cache, &name, proto, affinity, &cluster_policy, &cat.cluster);
+        let cascade = match cache.cluster_cascades.get(&spec.key) {
+            Some(c) => Rc::clone(c),
+            None => {
+                let seps: Vec<&ChainName> = cluster_seps.iter().map(|(n, _)| n).collect();
+                let c = write_service_to_endpoint_rules(&spec, &cluster_policy, &cat.cluster, &seps);
+                cache.cluster_cascades.insert(spec.key, Rc::clone(&c));
+                c
+            }
+        };
         rs.nat.chain(&cluster_policy).extend(cascade.iter().cloned());
     }
     if !cat.local.is_empty() && uses_local {
-        let cascade = write_service_to_endpoint_rules(cache, &name, proto, affinity, &local_policy, &cat.local);
+        let seps: Vec<ChainName> = cat.local.iter().map(|ep| cache.sep(&spec, ep).0).collect();
+        let seps: Vec<&ChainName> = seps.iter().collect();
+        let cascade = write_service_to_endpoint_rules(&spec, &local_policy, &cat.local, &seps);
         rs.nat.chain(&local_policy).extend(cascade.iter().cloned());
     }
 
     // The per-endpoint chains: the same on every node (`docs/fidelity.md#endpoint-chains`).
-    for ep in &cat.all_reachable {
-        let sep = cache.sep_name(&name, proto, ep);
-        let chain = cache
-            .sep_chains
-            .entry((sep.clone(), affinity))
-            .or_insert_with(|| {
-                let mut m = Vec::new();
-                if affinity.is_some() {
-                    m.push(Match::RecentSet { name: sep.clone() });
-                }
-                m.push(Match::Proto(proto));
-                let hairpin = vec![Match::Src { cidr: IpCidr::host(ep.ip()), negated: false }];
-                Rc::new(vec![
-                    rule(Table::Nat, &sep, name.clone(), hairpin, jump(&k.mark_masq)),
-                    rule(Table::Nat, &sep, name.clone(), m, Target::Dnat(ep.addr)),
-                ])
-            })
-            .clone();
+    if uses_cluster {
+        rs.nat.chains.reserve(cluster_seps.len());
+        for (sep, chain) in cluster_seps.iter() {
+            rs.nat.chains.insert(sep.clone(), Rc::clone(chain));
+        }
+    }
+    for ep in cat.all_reachable.iter().skip(if uses_cluster { cat.cluster.len() } else { 0 }) {
+        let (sep, chain) = cache.sep(&spec, ep);
         rs.nat.chains.insert(sep, chain);
     }
 }
 
 /// `writeServiceToEndpointRules`: affinity checks, then the 1/(n−i) cascade
-/// (`docs/fidelity.md#endpoint-choice`). The rules for `chain` over `endpoints`, built once per
-/// cache.
+/// (`docs/fidelity.md#endpoint-choice`): the rules of `chain` over `endpoints`, whose KUBE-SEP
+/// chains are `seps`.
 fn write_service_to_endpoint_rules(
-    cache: &mut ProgramCache,
-    name: &str,
-    proto: Protocol,
-    affinity_seconds: Option<u32>,
+    spec: &SepSpec<'_>,
     chain: &ChainName,
     endpoints: &[Endpoint],
+    seps: &[&ChainName],
 ) -> Rc<[Rc<Rule>]> {
-    let key = (chain.clone(), endpoints.iter().map(|e| e.addr).collect(), affinity_seconds);
-    if let Some(rules) = cache.cascades.get(&key) {
-        return Rc::clone(rules);
-    }
-    let seps: Vec<ChainName> = endpoints.iter().map(|ep| cache.sep_name(name, proto, ep)).collect();
+    let name = spec.name;
     let mut rules = Vec::new();
-    if let Some(seconds) = affinity_seconds {
-        for (ep, sep) in endpoints.iter().zip(&seps) {
-            let m = vec![Match::RecentCheck { name: sep.clone(), seconds }];
+    if let Some(seconds) = spec.affinity {
+        for (ep, sep) in endpoints.iter().zip(seps) {
+            let m = vec![Match::RecentCheck { name: (*sep).clone(), seconds }];
             rules.push(rule(Table::Nat, chain, format!("{name} -> {ep}"), m, jump(sep)));
         }
     }
     let count = endpoints.len();
     for (i, (ep, sep)) in endpoints.iter().zip(seps).enumerate() {
         let m = if i + 1 < count { vec![Match::Statistic { one_in: (count - i) as u32 }] } else { vec![] };
-        rules.push(rule(Table::Nat, chain, format!("{name} -> {ep}"), m, jump(&sep)));
+        rules.push(rule(Table::Nat, chain, format!("{name} -> {ep}"), m, jump(sep)));
     }
-    let rules: Rc<[Rc<Rule>]> = rules.into();
-    cache.cascades.insert(key, Rc::clone(&rules));
-    rules
+    rules.into()
 }

@@ -1,7 +1,6 @@
 //! kube-proxy's iptables rules as data: tables, chains, matches and targets, rendered in the
 //! iptables-restore format kube-proxy writes (and its own unit tests compare against).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -32,16 +31,35 @@ impl fmt::Display for Table {
     }
 }
 
-/// A chain name such as `KUBE-SVC-CDGGSHYLG3RE2FKL`. Cheap to clone.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ChainName(Rc<str>);
+/// A chain name such as `KUBE-SVC-CDGGSHYLG3RE2FKL`. Cheap to clone, and cheap to look up: it
+/// carries its hash, so a rule walk that follows a jump never rehashes the name.
+#[derive(Debug, Clone)]
+pub struct ChainName {
+    name: Rc<str>,
+    hash: u64,
+}
+
+thread_local! {
+    /// Every chain name made so far, so that equal names share one allocation and compare by
+    /// pointer. It only ever changes how names are stored, never what they are.
+    static NAMES: std::cell::RefCell<std::collections::BTreeSet<Rc<str>>> = Default::default();
+}
 
 impl ChainName {
     pub fn new(name: &str) -> ChainName {
-        ChainName(name.into())
+        let name = NAMES.with_borrow_mut(|names| match names.get(name) {
+            Some(known) => Rc::clone(known),
+            None => {
+                let fresh: Rc<str> = name.into();
+                names.insert(Rc::clone(&fresh));
+                fresh
+            }
+        });
+        let hash = crate::rng::fnv1a(name.as_bytes());
+        ChainName { name, hash }
     }
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
     /// `prefix` + the first 16 characters of base32(sha256(`servicePortName` + `protocol`
     /// [+ `endpoint`])), as kube-proxy names its per-service chains
@@ -60,15 +78,56 @@ impl ChainName {
 
 impl fmt::Display for ChainName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
-impl std::borrow::Borrow<str> for ChainName {
-    fn borrow(&self) -> &str {
-        &self.0
+impl PartialEq for ChainName {
+    fn eq(&self, other: &ChainName) -> bool {
+        self.hash == other.hash && (Rc::ptr_eq(&self.name, &other.name) || self.name == other.name)
     }
 }
+
+impl Eq for ChainName {}
+
+impl PartialOrd for ChainName {
+    fn partial_cmp(&self, other: &ChainName) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// By name, as iptables-save sorts them.
+impl Ord for ChainName {
+    fn cmp(&self, other: &ChainName) -> std::cmp::Ordering {
+        self.name.cmp(&other.name)
+    }
+}
+
+impl std::hash::Hash for ChainName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Hashes a [`ChainName`] by the hash it carries, without rehashing (only chain names are
+/// keyed with it).
+#[derive(Default)]
+pub struct ChainHasher(u64);
+
+impl std::hash::Hasher for ChainHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by ChainName; this keeps the hasher total.
+        self.0 = crate::rng::fnv1a(bytes) ^ self.0.rotate_left(5);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type ChainMap = IndexMap<ChainName, Chain, std::hash::BuildHasherDefault<ChainHasher>>;
 
 /// The well-known chains.
 pub mod chains {
@@ -284,7 +343,7 @@ pub type Chain = Rc<Vec<Rc<Rule>>>;
 pub struct TableRules {
     /// Each chain's rules behind an `Rc`, so identical chains of different nodes can share one
     /// allocation (see [`Interner`]).
-    pub chains: IndexMap<ChainName, Chain>,
+    pub chains: ChainMap,
 }
 
 impl TableRules {
@@ -298,11 +357,11 @@ impl TableRules {
         self.chain(&chain).push(rule);
     }
     pub fn get(&self, chain: &str) -> Option<&[Rc<Rule>]> {
-        self.chains.get(chain).map(|rules| rules.as_slice())
+        self.chains.get(&ChainName::new(chain)).map(|rules| rules.as_slice())
     }
-    /// The chain's name as stored (a cheap clone) and its rules.
-    pub fn get_key_value(&self, chain: &str) -> Option<(&ChainName, &[Rc<Rule>])> {
-        self.chains.get_key_value(chain).map(|(name, rules)| (name, rules.as_slice()))
+    /// The rules of `chain`.
+    pub fn rules_of(&self, chain: &ChainName) -> Option<&[Rc<Rule>]> {
+        self.chains.get(chain).map(|rules| rules.as_slice())
     }
     /// How many rules the table holds.
     pub fn len(&self) -> usize {
@@ -318,18 +377,20 @@ impl TableRules {
 /// per node.
 #[derive(Debug, Default)]
 pub struct Interner {
-    seen: BTreeMap<(Table, ChainName), Chain>,
+    seen: [ChainMap; 2],
 }
 
 impl Interner {
     /// Replaces each chain of `rules` by an equal one seen before, if any.
     pub fn intern(&mut self, rules: &mut Ruleset) {
-        for (table, t) in [(Table::Filter, &mut rules.filter), (Table::Nat, &mut rules.nat)] {
+        for (seen, t) in self.seen.iter_mut().zip([&mut rules.filter, &mut rules.nat]) {
             for (name, chain) in t.chains.iter_mut() {
-                match self.seen.get(&(table, name.clone())) {
+                match seen.get(name) {
+                    // Chains the program cache shares are already one allocation.
+                    Some(shared) if Rc::ptr_eq(shared, chain) => {}
                     Some(shared) if shared == chain => *chain = Rc::clone(shared),
                     _ => {
-                        self.seen.insert((table, name.clone()), Rc::clone(chain));
+                        seen.insert(name.clone(), Rc::clone(chain));
                     }
                 }
             }

@@ -85,35 +85,46 @@ pub enum Action {
     Backend,
     /// Reached the connection's initiator.
     Delivered,
-    /// Dropped silently.
-    Dropped(Box<Reason>),
+    /// Dropped silently (the reason is shared with the flow's outcome).
+    Dropped(Rc<Reason>),
     /// Refused.
-    Rejected(Box<Reason>),
+    Rejected(Rc<Reason>),
 }
 
 /// One hop of a packet.
+///
+/// A hop stores the header the packet arrived with; the header it left with follows from its
+/// connection entry, which is the only thing that rewrites a packet (see [`Hop::after`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hop {
     pub at: Place,
     pub time: Instant,
     /// The header as the packet arrived.
     pub before: Header,
-    /// The header as it left (equal to `before` when nothing rewrote it).
-    pub after: Header,
     pub action: Action,
     /// The dataplane rules that matched, in order.
     pub rules: RulePath,
     /// The connection entry created or used here: a node's conntrack entry, or the load
-    /// balancer's flow for an instance target (boxed: most hops have none).
-    pub conntrack: Option<Box<Entry>>,
+    /// balancer's flow for an instance target; shared with the table that holds it.
+    pub conntrack: Option<Rc<Entry>>,
 }
 
 impl Hop {
+    /// The header as the packet left: a first packet translated (or an instance target's
+    /// rewrite) leaves as its entry's reply tuple reversed, a reply translated back leaves as
+    /// the entry's original tuple reversed, anything else as it came.
+    pub fn after(&self) -> Header {
+        match (&self.action, &self.conntrack) {
+            (Action::Translated | Action::Balanced { .. }, Some(e)) => e.reply.reversed(),
+            (Action::UnNat, Some(e)) => e.unnat_reply(),
+            _ => self.before,
+        }
+    }
     /// The NAT this hop applied (a first packet) or undid (a reply), if any.
     pub fn nat(&self) -> Option<Nat> {
         match self.action {
             Action::Translated | Action::UnNat | Action::Balanced { .. } => {
-                self.conntrack.as_ref().map(|e| e.nat).filter(|n| !n.is_none())
+                self.conntrack.as_ref().map(|e| e.nat()).filter(|n| !n.is_none())
             }
             _ => None,
         }
@@ -158,8 +169,8 @@ pub enum Reason {
     NotListening(SockAddr),
     /// The pod has no container port `port`.
     PodNotListening { pod: PodId, name: Box<str>, port: u16 },
-    /// The client heard from another address than it connected to, and resets.
-    Reset { from: SockAddr, expected: SockAddr },
+    /// The client heard from another address than it connected to, and resets: (from, expected).
+    Reset(Box<(SockAddr, SockAddr)>),
     /// A health probe's result (a failed probe's flow ends with it).
     Probe(ProbeResult),
 }
@@ -188,8 +199,8 @@ impl fmt::Display for Reason {
             Reason::PodNotListening { name, port, .. } => {
                 write!(f, "connection refused: {name} does not listen on port {port}")
             }
-            Reason::Reset { from, expected } => {
-                write!(f, "reply from {from} but the client connected to {expected}: connection reset")
+            Reason::Reset(pair) => {
+                write!(f, "reply from {} but the client connected to {}: connection reset", pair.0, pair.1)
             }
             Reason::Probe(result) => write!(f, "{result}"),
         }
@@ -204,9 +215,9 @@ pub enum Outcome {
     /// The client got the app's answer.
     Answered,
     /// Silently dropped: the client times out.
-    Dropped(Reason),
+    Dropped(Rc<Reason>),
     /// Refused: the client gets an error at once.
-    Rejected(Reason),
+    Rejected(Rc<Reason>),
 }
 
 impl Outcome {
@@ -220,7 +231,7 @@ impl Outcome {
     }
     pub fn reason(&self) -> Option<&Reason> {
         match self {
-            Outcome::Dropped(reason) | Outcome::Rejected(reason) => Some(reason),
+            Outcome::Dropped(reason) | Outcome::Rejected(reason) => Some(reason.as_ref()),
             _ => None,
         }
     }

@@ -45,7 +45,7 @@ pub enum TraceEntry {
     /// [`Run::rotation`].
     Rotation(u32),
     /// A client had nothing to send to: its target has no address yet.
-    NothingToSend { client: ClientId, target: Target },
+    NothingToSend(Box<(ClientId, Target)>),
     /// A pod client's pod does not exist (any more), so nothing was sent.
     NoClientPod { client: ClientId, pod: Box<str> },
 }
@@ -177,7 +177,8 @@ impl Run {
                     _ => format!("lb: {node} joins rotation for {svc}"),
                 }
             }
-            TraceEntry::NothingToSend { client, target } => {
+            TraceEntry::NothingToSend(what) => {
+                let (client, target) = &**what;
                 format!(
                     "{} has nothing to send to: {} has no address yet",
                     names.clients[*client],
@@ -222,9 +223,9 @@ impl Run {
                 }
                 (at, format!("{}{}", what.join(", "), h.rules.via()))
             }
-            Action::Forwarded => (at, format!("accepts {}", h.after)),
-            Action::UnNat if h.at == Place::Lb => (at, format!("translates {} => {}", h.before, h.after)),
-            Action::UnNat => (at, format!("un-NAT {} => {} (conntrack)", h.before, h.after)),
+            Action::Forwarded => (at, format!("accepts {}", h.after())),
+            Action::UnNat if h.at == Place::Lb => (at, format!("translates {} => {}", h.before, h.after())),
+            Action::UnNat => (at, format!("un-NAT {} => {} (conntrack)", h.before, h.after())),
             Action::App { .. } | Action::Backend => {
                 let output = flow.app_output.as_deref().unwrap_or("");
                 (at, format!("sees {}, prints \"{output}\"", h.before.src.ip))

@@ -24,7 +24,7 @@ impl Sim {
             self.schedule(next, Event::Send { client });
         }
         let Some(dst) = self.resolve_target(&target) else {
-            return self.trace(TraceEntry::NothingToSend { client, target });
+            return self.trace(TraceEntry::NothingToSend(Box::new((client, target))));
         };
         let port = {
             let n = &mut self.clients[client].port;
@@ -47,7 +47,7 @@ impl Sim {
         };
         let header = Header::new(protocol, SockAddr::new(src_ip, port), dst);
         let (_, packet) = self.new_flow(Initiator::Client(client), header, PacketKind::Request);
-        self.hop(packet, place, header, header, Action::Sent);
+        self.hop(packet, place, header, Action::Sent);
         self.trace_hop(packet);
         match (place, host) {
             (_, Some(node)) => self.at_node(packet, node, header, Origin::Host),
@@ -86,10 +86,10 @@ impl Sim {
         let expected = self.run.flow(flow).header.reversed();
         if header != expected {
             // The client connected to one address and hears from another: it resets.
-            let reason = Reason::Reset { from: header.src, expected: expected.src };
+            let reason = Reason::Reset(Box::new((header.src, expected.src)));
             return self.reject_packet(packet, place, header, reason, RulePath::default());
         }
-        self.hop(packet, place, header, header, Action::Delivered);
+        self.hop(packet, place, header, Action::Delivered);
         self.trace_hop(packet);
         self.end_flow(packet, Outcome::Answered);
     }

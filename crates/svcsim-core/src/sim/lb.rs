@@ -2,14 +2,16 @@
 //! replies back, and health-probing every node (`docs/fidelity.md#cloud-load-balancers`).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use super::Sim;
 use super::client::EPHEMERAL;
 use super::queue::Event;
 use crate::cluster::{NodeId, ServiceId, ServiceType};
 use crate::conntrack::Entry;
-use crate::dataplane::{Nat, PROXY_HEALTHZ_PORT, RulePath};
-use crate::endpoints::{local_ready_endpoint_ips, service_port_endpoints};
+use crate::dataplane::{PROXY_HEALTHZ_PORT, RulePath};
+use crate::endpoints::service_port_endpoints;
+use crate::id::IdVec;
 use crate::lb::{self, BackendHealth, LbProfile, ProbePort, ProbeResult, RotationChange};
 use crate::net::{Header, SockAddr};
 use crate::record::{
@@ -37,9 +39,10 @@ impl Sim {
                 continue;
             }
             let Some(profile) = LbProfile::for_service(self.cluster.config.provider, service) else { continue };
+            let steady = self.steady_probe_ok(svc, &profile);
             let mut backends = BTreeMap::new();
             for node in self.cluster.nodes.ids() {
-                backends.insert(node, BackendHealth::new(self.steady_probe_ok(svc, node, &profile)));
+                backends.insert(node, BackendHealth::new(steady[node]));
                 let phase = Duration::from_micros(phase_rng.below(profile.probe.interval.as_micros()));
                 self.schedule(Instant::ZERO + phase, Event::Probe { svc, node });
             }
@@ -51,7 +54,7 @@ impl Sim {
     pub(super) fn at_lb(&mut self, packet: PacketId, header: Header) {
         match self.packet(packet).kind {
             PacketKind::ProbeReply => {
-                self.hop(packet, Place::Lb, header, header, Action::Delivered);
+                self.hop(packet, Place::Lb, header, Action::Delivered);
                 let flow = self.flow_of(packet);
                 let result = self.pending_probe.remove(&flow).unwrap_or(ProbeResult::Timeout);
                 self.finalize_probe(flow, result);
@@ -64,10 +67,9 @@ impl Sim {
                         at: Place::Lb,
                         time: self.now,
                         before: header,
-                        after: out,
                         action: Action::UnNat,
                         rules: RulePath::default(),
-                        conntrack: Some(Box::new(entry)),
+                        conntrack: Some(entry),
                     };
                     self.push_hop(packet, hop);
                     self.trace_hop(packet);
@@ -105,9 +107,9 @@ impl Sim {
                     return self.drop_packet(packet, Place::Lb, header, reason, RulePath::default());
                 };
                 let out = Header { dst: SockAddr::new(self.cluster.node(node).ip, node_port), ..header };
-                let entry = Entry::new(header, out, Nat { dnat: Some(out.dst), snat: None }, self.now);
-                self.lb_flows.insert(entry);
-                (out, Some(Box::new(entry)))
+                let entry = Rc::new(Entry::new(header, out, self.now));
+                self.lb_flows.insert(Rc::clone(&entry));
+                (out, Some(entry))
             }
         };
         let action = Action::Balanced { node, in_rotation: in_rotation.len() as u32, total, by_source_ip: affinity };
@@ -115,7 +117,6 @@ impl Sim {
             at: Place::Lb,
             time: self.now,
             before: header,
-            after: out,
             action,
             rules: RulePath::default(),
             conntrack: flow_entry,
@@ -145,7 +146,7 @@ impl Sim {
         let header =
             Header::tcp(SockAddr::new(lb::PROBE_SOURCE, src_port), SockAddr::new(self.cluster.node(node).ip, port));
         let (flow, packet) = self.new_flow(Initiator::Probe { svc, node }, header, PacketKind::Probe);
-        self.hop(packet, Place::Lb, header, header, Action::Sent);
+        self.hop(packet, Place::Lb, header, Action::Sent);
         self.schedule(self.now + profile.probe.timeout, Event::ProbeTimeout { flow });
         self.forward(packet, Place::Lb, Place::Node(node), header);
     }
@@ -165,7 +166,7 @@ impl Sim {
         f.probe_result = Some(result);
         f.end = Some(now);
         if f.outcome == Outcome::InFlight {
-            f.outcome = if ok { Outcome::Answered } else { Outcome::Dropped(Reason::Probe(result)) };
+            f.outcome = if ok { Outcome::Answered } else { Outcome::Dropped(Rc::new(Reason::Probe(result))) };
         }
         let lb = self.lbs.get_mut(&svc).expect("probe of an LB service");
         let spec = lb.profile.probe;
@@ -182,16 +183,23 @@ impl Sim {
         self.trace(TraceEntry::Rotation(index));
     }
 
-    /// What a probe of `node` for `svc` would report in the cluster's current steady state.
-    fn steady_probe_ok(&self, svc: ServiceId, node: NodeId, profile: &LbProfile) -> bool {
-        let proxy_ok = self.cluster.node(node).kube_proxy_healthy;
-        match profile.probe.port {
-            ProbePort::HealthCheckNodePort => proxy_ok && local_ready_endpoint_ips(&self.cluster, svc, node) > 0,
-            ProbePort::ProxyHealthz => proxy_ok,
-            ProbePort::NodePort => {
-                let eps = service_port_endpoints(&self.cluster, svc, 0);
-                eps.iter().any(|e| e.ready) || eps.iter().any(|e| e.serving && e.terminating)
-            }
-        }
+    /// What a probe of each node for `svc` would report in the cluster's current steady state.
+    fn steady_probe_ok(&self, svc: ServiceId, profile: &LbProfile) -> IdVec<NodeId, bool> {
+        let eps = service_port_endpoints(&self.cluster, svc, 0);
+        let local: std::collections::BTreeSet<NodeId> = match profile.probe.port {
+            ProbePort::HealthCheckNodePort => (0..self.cluster.service(svc).ports.len())
+                .flat_map(|p| service_port_endpoints(&self.cluster, svc, p))
+                .filter(|e| e.ready)
+                .filter_map(|e| e.node)
+                .collect(),
+            _ => Default::default(),
+        };
+        let serving = eps.iter().any(|e| e.ready) || eps.iter().any(|e| e.serving && e.terminating);
+        let probe_ok = |(node, n): (NodeId, &crate::cluster::Node)| match profile.probe.port {
+            ProbePort::HealthCheckNodePort => n.kube_proxy_healthy && local.contains(&node),
+            ProbePort::ProxyHealthz => n.kube_proxy_healthy,
+            ProbePort::NodePort => serving,
+        };
+        self.cluster.nodes.iter_enumerated().map(probe_ok).collect()
     }
 }

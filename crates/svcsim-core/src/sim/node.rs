@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use super::Sim;
 use crate::cluster::{Cluster, NodeId, ServiceType};
@@ -97,8 +98,8 @@ impl Sim {
         };
         let now = self.now;
         let d = self.dataplane.first_packet(node, origin, header, PacketCx { now, rng });
-        let entry = Entry::new(header, d.after, d.nat(), now);
-        self.nodes[node].conntrack.insert(entry);
+        let entry = Rc::new(Entry::new(header, d.after, now));
+        self.nodes[node].conntrack.insert(Rc::clone(&entry));
         let place = Place::Node(node);
         let reason = |cause: &Cause, path: &RulePath| match cause {
             Cause::Rule => Reason::Rule(path.clone()),
@@ -109,15 +110,7 @@ impl Sim {
             Verdict::Reject(cause) => self.reject_packet(packet, place, header, reason(cause, &d.path), d.path),
             Verdict::Accept => {
                 let action = if d.nat().is_none() { Action::Forwarded } else { Action::Translated };
-                let hop = Hop {
-                    at: place,
-                    time: now,
-                    before: header,
-                    after: d.after,
-                    action,
-                    rules: d.path,
-                    conntrack: Some(Box::new(entry)),
-                };
+                let hop = Hop { at: place, time: now, before: header, action, rules: d.path, conntrack: Some(entry) };
                 self.push_hop(packet, hop);
                 self.trace_hop(packet);
                 match d.delivery {
@@ -131,19 +124,12 @@ impl Sim {
     /// A reply (or any later packet) at `node`: conntrack translates it.
     fn reply_at_node(&mut self, packet: PacketId, node: NodeId, header: Header) {
         let place = Place::Node(node);
-        let entry = self.nodes[node].conntrack.lookup_reply(header).copied();
-        let after = entry.map_or(header, |e| e.unnat_reply());
-        let nat = entry.is_some_and(|e| e.is_nat());
+        let entry = self.nodes[node].conntrack.lookup_reply(header).cloned();
+        let after = entry.as_ref().map_or(header, |e| e.unnat_reply());
+        let nat = entry.as_ref().is_some_and(|e| e.is_nat());
         let action = if nat { Action::UnNat } else { Action::Forwarded };
-        let hop = Hop {
-            at: place,
-            time: self.now,
-            before: header,
-            after,
-            action,
-            rules: RulePath::default(),
-            conntrack: entry.map(Box::new),
-        };
+        let hop =
+            Hop { at: place, time: self.now, before: header, action, rules: RulePath::default(), conntrack: entry };
         self.push_hop(packet, hop);
         if nat {
             self.trace_hop(packet);
@@ -213,7 +199,7 @@ impl Sim {
             let reason = Reason::NotListening(header.dst);
             return self.reject_packet(packet, place, header, reason, RulePath::default());
         };
-        self.hop(packet, place, header, header, Action::HealthServer { status: response.status });
+        self.hop(packet, place, header, Action::HealthServer { status: response.status });
         let flow = self.flow_of(packet);
         if self.is_probe(packet) {
             self.pending_probe.insert(flow, crate::lb::ProbeResult::Http(response.status));
@@ -223,7 +209,7 @@ impl Sim {
         }
         let reply = self.new_reply(flow);
         let back = header.reversed();
-        self.hop(reply, place, back, back, Action::Sent);
+        self.hop(reply, place, back, Action::Sent);
         self.route_from_node(reply, node, back);
     }
 }

@@ -1,6 +1,8 @@
 //! Flows and packets in the record: creating them, recording a hop, tracing it, moving a
 //! packet to its next place, and ending a flow with its outcome.
 
+use std::rc::Rc;
+
 use super::Sim;
 use super::queue::Event;
 use crate::dataplane::RulePath;
@@ -63,9 +65,10 @@ impl Sim {
         self.packet(packet).kind.is_probe()
     }
 
-    /// Records a hop at the current time where no rule or conntrack entry was involved.
-    pub(super) fn hop(&mut self, packet: PacketId, at: Place, before: Header, after: Header, action: Action) {
-        let hop = Hop { at, time: self.now, before, after, action, rules: RulePath::default(), conntrack: None };
+    /// Records a hop at the current time where no rule or conntrack entry was involved (the
+    /// packet leaves as it came).
+    pub(super) fn hop(&mut self, packet: PacketId, at: Place, header: Header, action: Action) {
+        let hop = Hop { at, time: self.now, before: header, action, rules: RulePath::default(), conntrack: None };
         self.push_hop(packet, hop);
     }
 
@@ -123,11 +126,9 @@ impl Sim {
 
     /// Drops `packet` at `at` for `reason`, with the rules that decided.
     pub(super) fn drop_packet(&mut self, packet: PacketId, at: Place, header: Header, reason: Reason, rules: RulePath) {
-        let action = Action::Dropped(Box::new(reason.clone()));
-        self.push_hop(
-            packet,
-            Hop { at, time: self.now, before: header, after: header, action, rules, conntrack: None },
-        );
+        let reason = Rc::new(reason);
+        let action = Action::Dropped(Rc::clone(&reason));
+        self.push_hop(packet, Hop { at, time: self.now, before: header, action, rules, conntrack: None });
         self.trace_hop(packet);
         self.end_flow(packet, Outcome::Dropped(reason));
         // A dropped probe is settled by its ProbeTimeout event.
@@ -143,11 +144,9 @@ impl Sim {
         reason: Reason,
         rules: RulePath,
     ) {
-        let action = Action::Rejected(Box::new(reason.clone()));
-        self.push_hop(
-            packet,
-            Hop { at, time: self.now, before: header, after: header, action, rules, conntrack: None },
-        );
+        let reason = Rc::new(reason);
+        let action = Action::Rejected(Rc::clone(&reason));
+        self.push_hop(packet, Hop { at, time: self.now, before: header, action, rules, conntrack: None });
         self.trace_hop(packet);
         self.end_flow(packet, Outcome::Rejected(reason));
         if self.is_probe(packet) {

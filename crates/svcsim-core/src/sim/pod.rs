@@ -62,18 +62,18 @@ impl Sim {
         if self.is_probe(packet) {
             // A TCP probe only needs the handshake.
             self.pending_probe.insert(flow, ProbeResult::TcpOk);
-            self.hop(packet, place, header, header, Action::App { pod });
+            self.hop(packet, place, header, Action::App { pod });
         } else {
             let f = self.run.flow_mut(flow);
             f.pod = Some(pod);
             f.source_seen = Some(seen);
             f.app_output = Some(app.respond(seen));
-            self.hop(packet, place, header, header, Action::App { pod });
+            self.hop(packet, place, header, Action::App { pod });
             self.trace_hop(packet);
         }
         let reply = self.new_reply(flow);
         let back = header.reversed();
-        self.hop(reply, place, back, back, Action::Sent);
+        self.hop(reply, place, back, Action::Sent);
         self.forward(reply, place, Place::Node(node), back);
     }
 
@@ -85,7 +85,7 @@ impl Sim {
         }
         let flow = self.flow_of(packet);
         let seen = header.src.ip;
-        self.hop(packet, place, header, header, Action::Backend);
+        self.hop(packet, place, header, Action::Backend);
         if self.is_probe(packet) {
             self.pending_probe.insert(flow, ProbeResult::TcpOk);
         } else {
@@ -96,7 +96,7 @@ impl Sim {
         }
         let reply = self.new_reply(flow);
         let back = header.reversed();
-        self.hop(reply, place, back, back, Action::Sent);
+        self.hop(reply, place, back, Action::Sent);
         let dst = back.dst.ip;
         let next = match self.backends[b].1 {
             Some(node) => Some(Place::Node(node)),

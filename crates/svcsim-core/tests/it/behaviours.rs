@@ -250,7 +250,7 @@ fn unhealthy_kube_proxy_fails_local_probes_and_an_lb_with_no_backend_drops() {
     let left = &sim.record().rotation[0];
     assert_eq!((left.node, left.in_rotation), (NodeId(0), false));
     let last = sim.record().flows.iter().rfind(|f| matches!(f.initiator, Initiator::Client(_))).unwrap();
-    assert_eq!(last.outcome, Outcome::Dropped(Reason::NoHealthyBackend));
+    assert_eq!(last.outcome, Outcome::Dropped(std::rc::Rc::new(Reason::NoHealthyBackend)));
     assert_eq!(Reason::NoHealthyBackend.to_string(), "no healthy backend: every node fails its health probe");
 }
 

@@ -110,7 +110,7 @@ proptest! {
                     let last = reply.hops.last().unwrap();
                     prop_assert_eq!(&last.action, &Action::Delivered);
                     // The NAT round trip is exact: the client hears from where it connected to.
-                    prop_assert_eq!(last.after, f.header.reversed());
+                    prop_assert_eq!(last.after(), f.header.reversed());
                 }
                 Outcome::Dropped(reason) | Outcome::Rejected(reason) => {
                     let reason = reason.to_string();
