@@ -11,6 +11,7 @@ use svcsim_core::cluster::{
 };
 use svcsim_core::id::IdVec;
 use svcsim_core::manifest::{self, Overrides};
+use svcsim_core::order;
 use svcsim_core::record::{Action as HopAction, FlowId, Initiator, TraceEntry};
 use svcsim_core::scenario::{Change, ClientKind, Scenario, TimedChange};
 use svcsim_core::sim::Sim;
@@ -128,7 +129,7 @@ impl Engine {
         // Trace lines moved: rebuild the display index over what is left.
         let run = self.sim.record();
         self.log = run.trace.iter().enumerate().map(|(i, l)| (view::display_time(run, l), i as u32)).collect();
-        self.log.sort_by(|a, b| a.0.total_cmp(&b.0));
+        order::sort_by(&mut self.log, |a, b| a.0.total_cmp(&b.0));
         self.indexed_lines = run.trace.len();
         self.markers.retain(|m| m.t >= cutoff);
     }
@@ -191,7 +192,7 @@ impl Engine {
                 }
             }
         }
-        self.markers.sort_by(|a, b| a.t.total_cmp(&b.t));
+        order::sort_by(&mut self.markers, |a, b| a.t.total_cmp(&b.t));
     }
 }
 
@@ -493,7 +494,7 @@ impl Model {
     /// All timeline changes in force: the scenario's own and the user's, in time order.
     fn changes(&self) -> Vec<TimedChange> {
         let mut all: Vec<TimedChange> = self.base.changes.iter().chain(&self.user_changes).cloned().collect();
-        all.sort_by_key(|c| c.at);
+        order::sort_by_key(&mut all, |c| c.at);
         all
     }
 
@@ -592,7 +593,7 @@ impl Model {
         if forced.is_some() {
             s.changes.retain(|c| !matches!(c.change, Change::ExternalTrafficPolicy { .. }));
         }
-        s.changes.sort_by_key(|c| c.at);
+        order::sort_by_key(&mut s.changes, |c| c.at);
         Ok(s)
     }
 

@@ -12,6 +12,7 @@ use svcsim_core::Place;
 use svcsim_core::cluster::{Cluster, NodeId, PodId};
 use svcsim_core::lb::ProbeResult;
 use svcsim_core::net::Header;
+use svcsim_core::order;
 use svcsim_core::record::{
     Action, FlowId, FlowRecord, Initiator, Outcome, PacketKind, PacketRecord, Run, StateEvent, TraceEntry, TraceLine,
 };
@@ -417,7 +418,7 @@ pub fn probe_panel(run: &Run, nodes: usize, t: f64) -> Option<ProbePanel> {
     }
     let mut in_rotation = vec![false; nodes];
     let mut per_lb: BTreeMap<_, BTreeMap<NodeId, bool>> =
-        run.initial_rotation.iter().map(|(s, v)| (*s, v.iter().copied().collect())).collect();
+        order::map(run.initial_rotation.iter().map(|(s, v)| (*s, order::map(v.iter().copied()))));
     let mut reasons = vec![None; nodes];
     for r in run.rotation.iter().take_while(|r| r.time.as_secs_f64() <= t) {
         per_lb.entry(r.svc).or_default().insert(r.node, r.in_rotation);

@@ -1,6 +1,7 @@
 //! Tidy checks that keep the code base's conventions, run as unit tests of xtask: every Rust
 //! module opens with a `//!` line saying what it owns, no test is ignored or expected to panic,
-//! and code cites `docs/fidelity.md`'s sections that exist, never a document outside the repo.
+//! code cites `docs/fidelity.md`'s sections that exist, never a document outside the repo, and
+//! the code the web bundle carries sorts through `svcsim_core::order`.
 
 #[cfg(test)]
 mod tests {
@@ -105,5 +106,28 @@ mod tests {
             }
         }
         assert!(cited > 20, "only {cited} citations of docs/fidelity.md");
+    }
+
+    /// Every `slice::sort*` call compiles another copy of the sort into the wasm bundle (3–4 KB
+    /// each); the core and the page sort through `svcsim_core::order` instead. Tests may sort.
+    #[test]
+    fn bundle_code_sorts_through_one_routine() {
+        let root = crate::project_root();
+        let mut files = Vec::new();
+        rust_files(&root.join("crates/svcsim-core/src"), &mut files);
+        rust_files(&root.join("web/src"), &mut files);
+        let calls = [".sort(", ".sort_by(", ".sort_by_key(", ".sort_by_cached_key(", ".sort_unstable"];
+        let mut offenders = Vec::new();
+        for f in files.iter().filter(|f| !f.ends_with("order.rs") && !f.ends_with("tests.rs")) {
+            let text = fs::read_to_string(f).unwrap();
+            // Code before the file's unit tests, if any.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                if calls.iter().any(|c| line.contains(c)) && !line.trim_start().starts_with("//") {
+                    offenders.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "use svcsim_core::order's sorts: {offenders:#?}");
     }
 }

@@ -48,7 +48,7 @@ impl fmt::Display for Endpoint {
 pub fn service_port_endpoints(cluster: &Cluster, svc: ServiceId, port_idx: usize) -> Vec<Endpoint> {
     let mut out = unordered_endpoints(cluster, svc, port_idx);
     // Go's string order: "10.244.0.10:8080" sorts before "10.244.0.2:8080".
-    out.sort_by_cached_key(|e| e.addr.to_string());
+    crate::order::sort_by_cached_key(&mut out, |e| e.addr.to_string());
     out.dedup_by(|a, b| a.addr == b.addr);
     out
 }
@@ -147,7 +147,7 @@ pub fn categorize(endpoints: &[Endpoint], node: NodeId, uses_cluster: bool, uses
         return c;
     }
     c.all_reachable = c.cluster.clone();
-    let in_cluster: std::collections::BTreeSet<SockAddr> = c.cluster.iter().map(|e| e.addr).collect();
+    let in_cluster = crate::order::set(c.cluster.iter().map(|e| e.addr));
     c.all_reachable.extend(c.local.iter().filter(|e| !in_cluster.contains(&e.addr)).cloned());
     c
 }
@@ -161,7 +161,7 @@ pub fn local_ready_endpoint_ips(cluster: &Cluster, svc: ServiceId, node: NodeId)
         .filter(|e| e.ready && e.is_local(node))
         .map(|e| e.ip())
         .collect();
-    ips.sort();
+    crate::order::sort(&mut ips);
     ips.dedup();
     ips.len() as u32
 }

@@ -282,7 +282,7 @@ impl ProbeMetric {
         let (ok, n) = per_node.values().fold((0, 0), |a, w| (a.0 + w.0, a.1 + w.1));
         (n > 0).then(|| ProbeStatus {
             percent: pct(ok, n),
-            per_node: per_node.into_iter().map(|(k, (ok, n))| (k, pct(ok, n))).collect(),
+            per_node: crate::order::map(per_node.into_iter().map(|(k, (ok, n))| (k, pct(ok, n)))),
         })
     }
 

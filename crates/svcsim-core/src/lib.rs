@@ -6,7 +6,7 @@
 //!
 //! Code map, from the wire up:
 //! - [`time`], [`rng`], [`id`]: integer-microsecond time, seeded named random streams, typed
-//!   indices.
+//!   indices; [`order`]: stable sorting through one compiled routine (bundle size).
 //! - [`net`]: IP families, CIDRs, socket addresses, protocols and packet headers.
 //! - [`cluster`]: nodes, pods, Deployments, Services, EndpointSlices; deterministic allocation.
 //! - [`endpoints`]: EndpointSlices as a service proxy reads and categorizes them.
@@ -44,6 +44,7 @@ pub mod kube_proxy;
 pub mod lb;
 pub mod manifest;
 pub mod net;
+pub mod order;
 pub mod record;
 pub mod rng;
 pub mod scenario;

@@ -13,14 +13,15 @@ use crate::rng::{SimRng, fnv1a};
 /// search starts, so allocating n pods costs n log n rather than n².
 struct Ipam {
     used: BTreeSet<IpAddr>,
-    cursor: BTreeMap<NodeId, u128>,
+    /// Per node, the offset in its podCIDR where the search resumes.
+    cursor: IdVec<NodeId, u128>,
 }
 
 impl Ipam {
     fn of(cluster: &Cluster) -> Ipam {
         Ipam {
-            used: cluster.pods.iter().filter(|p| !p.deleted).filter_map(|p| p.ip).collect(),
-            cursor: BTreeMap::new(),
+            used: crate::order::set(cluster.pods.iter().filter(|p| !p.deleted).filter_map(|p| p.ip)),
+            cursor: vec![2; cluster.nodes.len()].into(),
         }
     }
 
@@ -29,11 +30,13 @@ impl Ipam {
     fn next(&mut self, cluster: &Cluster, node: NodeId) -> Option<IpAddr> {
         let cidr = cluster.node(node).pod_cidr;
         let end = cidr.size().saturating_sub(1);
-        let start = self.cursor.get(&node).copied().unwrap_or(2);
+        let start = self.cursor.get(node).copied().unwrap_or(2);
         let found = (start..end).find_map(|n| cidr.nth(n).filter(|ip| !self.used.contains(ip)).map(|ip| (n, ip)));
         let (n, ip) = found?;
         self.used.insert(ip);
-        self.cursor.insert(node, n + 1);
+        if let Some(cursor) = self.cursor.get_mut(node) {
+            *cursor = n + 1;
+        }
         Some(ip)
     }
 }
@@ -133,12 +136,12 @@ impl Cluster {
     pub fn allocate(&mut self) -> Vec<String> {
         let mut failures = Vec::new();
         let range = self.config.node_port_range;
-        let mut used_ports: BTreeSet<u16> = self
-            .services
-            .iter()
-            .flat_map(|s| s.ports.iter().filter_map(|p| p.node_port).chain(s.health_check_node_port))
-            .collect();
-        let mut used_ips: BTreeSet<IpAddr> = self.services.iter().filter_map(|s| s.cluster_ip).collect();
+        let mut used_ports: BTreeSet<u16> = crate::order::set(
+            self.services
+                .iter()
+                .flat_map(|s| s.ports.iter().filter_map(|p| p.node_port).chain(s.health_check_node_port)),
+        );
+        let mut used_ips: BTreeSet<IpAddr> = crate::order::set(self.services.iter().filter_map(|s| s.cluster_ip));
         // Pods given without status.podIP get the next free address of their node's podCIDR,
         // after every given address is known.
         let mut ipam = Ipam::of(self);
@@ -210,10 +213,13 @@ impl Cluster {
     fn allocate_cluster_ip(&self, key: &str, used: &BTreeSet<IpAddr>) -> Option<IpAddr> {
         let cidr = self.config.service_cidr;
         // Skip the network address, .1 (the `kubernetes` Service) and the last address.
-        let usable = cidr.size().saturating_sub(3);
-        let mut h = u128::from(fnv1a(key.as_bytes()));
-        for _ in 0..usable.min(u128::from(u32::MAX)) {
-            let ip = cidr.nth(2 + h % usable)?;
+        // Offsets are hashed in 64 bits (no 128-bit division in the wasm bundle): an IPv6 range
+        // wider than /64 is searched in its first 2^64 addresses. kube-apiserver's bitmap
+        // allocator caps IPv6 Service CIDRs at /108 anyway.
+        let usable = u64::try_from(cidr.size().saturating_sub(3)).unwrap_or(u64::MAX);
+        let mut h = fnv1a(key.as_bytes());
+        for _ in 0..usable.min(u64::from(u32::MAX)) {
+            let ip = cidr.nth(2 + u128::from(h % usable))?;
             if !used.contains(&ip) {
                 return Some(ip);
             }

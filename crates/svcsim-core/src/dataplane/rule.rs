@@ -6,7 +6,11 @@ use std::fmt;
 use std::rc::Rc;
 
 /// One rule (or set element, or map entry) of a dataplane, as it acted on a packet.
-pub trait Rule: fmt::Debug {
+///
+/// `Debug` is not a supertrait on purpose: in a `dyn Rule` vtable it would keep every
+/// dataplane's derived `Debug` code in the wasm bundle. `dyn Rule` prints its native form for
+/// both `Display` and `Debug`.
+pub trait Rule {
     /// The rule as the dataplane's own tools list it: `-t nat -A KUBE-SERVICES …` for iptables.
     fn fmt_native(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
     /// The comment the dataplane wrote on the rule, if any.
@@ -24,6 +28,12 @@ pub trait Rule: fmt::Debug {
 pub type RuleRef = Rc<dyn Rule>;
 
 impl fmt::Display for dyn Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_native(f)
+    }
+}
+
+impl fmt::Debug for dyn Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.fmt_native(f)
     }

@@ -84,11 +84,12 @@ impl Default for Iptables {
 
 /// The healthCheckNodePort servers kube-proxy runs on `node` after a sync.
 fn health_servers(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache) -> BTreeMap<ServiceId, (u16, u32)> {
-    cluster
-        .services
-        .iter_enumerated()
-        .filter_map(|(svc, s)| Some((svc, (s.health_check_node_port?, cache.local_count(cluster, svc, node)))))
-        .collect()
+    crate::order::map(
+        cluster
+            .services
+            .iter_enumerated()
+            .filter_map(|(svc, s)| Some((svc, (s.health_check_node_port?, cache.local_count(cluster, svc, node))))),
+    )
 }
 
 impl Dataplane for Iptables {

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use super::rules::{Chain, ChainName, CtStates, Match, Rule, Ruleset, Table, Target, chains};
 use crate::cluster::{Cluster, DetectLocalMode, NodeId, NodePortAddresses, ServiceId, TrafficPolicy};
 use crate::endpoints::{Endpoint, categorize, service_port_endpoints};
+use crate::id::{Id, IdVec};
 use crate::net::{IpCidr, Protocol, SockAddr};
 
 /// The chain names of one Service port.
@@ -113,17 +114,27 @@ pub fn node_port_ips(cluster: &Cluster, node: NodeId) -> Option<Vec<IpAddr>> {
 /// # Contract
 /// A cache belongs to one state of the cluster: [`ProgramCache::clear`] it whenever Services,
 /// pods, nodes or EndpointSlices change.
+///
+/// One map per key type, each value a struct of lazily filled parts: every distinct map type
+/// adds its own copy of the B-tree code to the wasm bundle.
 #[derive(Debug, Default)]
 pub struct ProgramCache {
-    endpoints: BTreeMap<PortKey, Rc<[Endpoint]>>,
-    /// The KUBE-SEP chain of each endpoint of a port.
-    seps: BTreeMap<(PortKey, SockAddr), (ChainName, Chain)>,
-    /// The KUBE-SEP chains of a port's Cluster-policy endpoints, in order.
-    cluster_seps: BTreeMap<PortKey, Rc<[(ChainName, Chain)]>>,
-    /// The KUBE-SVC cascade of a port.
-    cluster_cascades: BTreeMap<PortKey, Rc<[Rc<Rule>]>>,
-    /// Each Service's ready local endpoint IPs per node (what its health server reports).
-    local_counts: BTreeMap<ServiceId, BTreeMap<NodeId, u32>>,
+    ports: BTreeMap<PortKey, PortCache>,
+    /// Each Service's ready local endpoint IPs per node (what its health server reports),
+    /// indexed by Service, filled on first use.
+    local_counts: IdVec<ServiceId, Option<IdVec<NodeId, u32>>>,
+}
+
+/// What [`ProgramCache`] knows about one Service port.
+#[derive(Debug, Default)]
+struct PortCache {
+    endpoints: Option<Rc<[Endpoint]>>,
+    /// The KUBE-SEP chain of each endpoint.
+    seps: BTreeMap<SockAddr, (ChainName, Chain)>,
+    /// The KUBE-SEP chains of the Cluster-policy endpoints, in order.
+    cluster_seps: Option<Rc<[(ChainName, Chain)]>>,
+    /// The KUBE-SVC cascade.
+    cluster_cascade: Option<Rc<[Rc<Rule>]>>,
 }
 
 /// A Service port: (Service, index into its ports).
@@ -144,22 +155,29 @@ impl ProgramCache {
         *self = ProgramCache::default();
     }
 
+    fn port(&mut self, key: PortKey) -> &mut PortCache {
+        self.ports.entry(key).or_default()
+    }
+
     fn endpoints(&mut self, cluster: &Cluster, svc: ServiceId, port: usize) -> Rc<[Endpoint]> {
-        Rc::clone(
-            self.endpoints.entry((svc, port)).or_insert_with(|| service_port_endpoints(cluster, svc, port).into()),
-        )
+        let cached = &mut self.port((svc, port)).endpoints;
+        Rc::clone(cached.get_or_insert_with(|| service_port_endpoints(cluster, svc, port).into()))
     }
 
     /// The ready local endpoint IPs of `svc` on `node`, counted once for every node.
     pub fn local_count(&mut self, cluster: &Cluster, svc: ServiceId, node: NodeId) -> u32 {
-        let counts = self.local_counts.entry(svc).or_insert_with(|| local_ready_counts(cluster, svc));
-        counts.get(&node).copied().unwrap_or(0)
+        while self.local_counts.len() <= svc.index() {
+            self.local_counts.push(None);
+        }
+        let counts = self.local_counts[svc].get_or_insert_with(|| local_ready_counts(cluster, svc));
+        counts.get(node).copied().unwrap_or(0)
     }
 
     /// The KUBE-SEP chain of one endpoint (`docs/fidelity.md#endpoint-chains`).
     fn sep(&mut self, spec: &SepSpec<'_>, ep: &Endpoint) -> (ChainName, Chain) {
-        self.seps
-            .entry((spec.key, ep.addr))
+        self.port(spec.key)
+            .seps
+            .entry(ep.addr)
             .or_insert_with(|| {
                 let sep = endpoint_chain(spec.name, spec.proto, ep);
                 let mut m = Vec::new();
@@ -179,17 +197,17 @@ impl ProgramCache {
 
     /// The KUBE-SEP chains of the port's Cluster-policy endpoints.
     fn cluster_seps(&mut self, spec: &SepSpec<'_>, endpoints: &[Endpoint]) -> Rc<[(ChainName, Chain)]> {
-        if let Some(seps) = self.cluster_seps.get(&spec.key) {
+        if let Some(seps) = &self.port(spec.key).cluster_seps {
             return Rc::clone(seps);
         }
         let seps: Rc<[(ChainName, Chain)]> = endpoints.iter().map(|ep| self.sep(spec, ep)).collect();
-        self.cluster_seps.insert(spec.key, Rc::clone(&seps));
+        self.port(spec.key).cluster_seps = Some(Rc::clone(&seps));
         seps
     }
 }
 
 /// How many distinct IPs of ready endpoints of `svc` each node has, over all its ports.
-fn local_ready_counts(cluster: &Cluster, svc: ServiceId) -> BTreeMap<NodeId, u32> {
+fn local_ready_counts(cluster: &Cluster, svc: ServiceId) -> IdVec<NodeId, u32> {
     let mut ips: std::collections::BTreeSet<(NodeId, IpAddr)> = std::collections::BTreeSet::new();
     for port in 0..cluster.service(svc).ports.len() {
         for e in service_port_endpoints(cluster, svc, port).iter().filter(|e| e.ready) {
@@ -198,9 +216,11 @@ fn local_ready_counts(cluster: &Cluster, svc: ServiceId) -> BTreeMap<NodeId, u32
             }
         }
     }
-    let mut counts = BTreeMap::new();
+    let mut counts: IdVec<NodeId, u32> = vec![0; cluster.nodes.len()].into();
     for (node, _) in ips {
-        *counts.entry(node).or_default() += 1;
+        if let Some(count) = counts.get_mut(node) {
+            *count += 1;
+        }
     }
     counts
 }
@@ -472,15 +492,10 @@ fn program_service_port(
     let spec = SepSpec { key: (svc_id, p_idx), name: &name, proto, affinity, mark_masq: &k.mark_masq };
     let cluster_seps = cache.cluster_seps(&spec, &cat.cluster);
     if !cat.cluster.is_empty() && uses_cluster {
-        let cascade = match cache.cluster_cascades.get(&spec.key) {
-            Some(c) => Rc::clone(c),
-            None => {
-                let seps: Vec<&ChainName> = cluster_seps.iter().map(|(n, _)| n).collect();
-                let c = write_service_to_endpoint_rules(&spec, &cluster_policy, &cat.cluster, &seps);
-                cache.cluster_cascades.insert(spec.key, Rc::clone(&c));
-                c
-            }
-        };
+        let cascade = Rc::clone(cache.port(spec.key).cluster_cascade.get_or_insert_with(|| {
+            let seps: Vec<&ChainName> = cluster_seps.iter().map(|(n, _)| n).collect();
+            write_service_to_endpoint_rules(&spec, &cluster_policy, &cat.cluster, &seps)
+        }));
         rs.nat.chain(&cluster_policy).extend(cascade.iter().cloned());
     }
     if !cat.local.is_empty() && uses_local {

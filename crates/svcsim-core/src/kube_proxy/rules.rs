@@ -440,11 +440,11 @@ impl Ruleset {
         for (name, table) in [("filter", &self.filter), ("nat", &self.nat)] {
             out.push_str(&format!("*{name}\n"));
             let mut owned: Vec<&ChainName> = table.chains.keys().filter(|c| !chains::is_builtin(c.as_str())).collect();
-            owned.sort();
+            crate::order::sort(&mut owned);
             for chain in &owned {
                 out.push_str(&format!(":{chain} - [0:0]\n"));
             }
-            owned.sort_by_key(|c| (rule_group(c.as_str()), *c));
+            crate::order::sort_by_key(&mut owned, |c| (rule_group(c.as_str()), *c));
             for chain in owned {
                 for rule in table.chains[chain].iter() {
                     out.push_str(&format!("-A {chain} {}\n", rule.text()));

@@ -195,7 +195,7 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
     for d in &mut diags {
         d.pos = d.pos.map(|pos| clamp_to_text(text, pos));
     }
-    diags.sort_by_key(|d| (d.severity, d.doc, d.pos));
+    crate::order::sort_by_key(&mut diags, |d| (d.severity, d.doc, d.pos));
     match scenario {
         Some(scenario) if !diags.iter().any(|d| d.severity == Severity::Error) => {
             Ok(Loaded { scenario, warnings: diags })
@@ -1548,7 +1548,7 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
         }
         changes.extend(change.into_iter().map(|change| TimedChange { at: e.at, change }));
     }
-    changes.sort_by_key(|c| c.at);
+    crate::order::sort_by_key(&mut changes, |c| c.at);
     if diags.iter().any(|d| d.severity == Severity::Error) {
         return None;
     }

@@ -187,11 +187,12 @@ impl Sim {
     fn steady_probe_ok(&self, svc: ServiceId, profile: &LbProfile) -> IdVec<NodeId, bool> {
         let eps = service_port_endpoints(&self.cluster, svc, 0);
         let local: std::collections::BTreeSet<NodeId> = match profile.probe.port {
-            ProbePort::HealthCheckNodePort => (0..self.cluster.service(svc).ports.len())
-                .flat_map(|p| service_port_endpoints(&self.cluster, svc, p))
-                .filter(|e| e.ready)
-                .filter_map(|e| e.node)
-                .collect(),
+            ProbePort::HealthCheckNodePort => crate::order::set(
+                (0..self.cluster.service(svc).ports.len())
+                    .flat_map(|p| service_port_endpoints(&self.cluster, svc, p))
+                    .filter(|e| e.ready)
+                    .filter_map(|e| e.node),
+            ),
             _ => Default::default(),
         };
         let serving = eps.iter().any(|e| e.ready) || eps.iter().any(|e| e.serving && e.terminating);

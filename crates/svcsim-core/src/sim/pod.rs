@@ -31,13 +31,9 @@ impl Sim {
 
     /// Re-indexes pods by IP and names new pods for the trace; call whenever pods come or go.
     pub(super) fn index_pods(&mut self) {
-        self.pod_ips = self
-            .cluster
-            .pods
-            .iter_enumerated()
-            .filter(|(_, p)| !p.deleted)
-            .filter_map(|(id, p)| Some((p.ip?, id)))
-            .collect();
+        self.pod_ips = crate::order::map(
+            self.cluster.pods.iter_enumerated().filter(|(_, p)| !p.deleted).filter_map(|(id, p)| Some((p.ip?, id))),
+        );
         let known = self.run.names.pods.len();
         self.run.names.pods.extend(self.cluster.pods.iter().skip(known).map(|p| p.name.clone()));
     }
