@@ -53,7 +53,7 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
         hits: Vec::with_capacity(8),
         depth: 0,
     };
-    let hook = |name: &str| ChainName::new(name);
+    let hook = ChainName::builtin;
     let nat_hook = match origin {
         Origin::Routed => hook(chains::PREROUTING),
         Origin::Host => hook(chains::OUTPUT),

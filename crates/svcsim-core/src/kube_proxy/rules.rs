@@ -58,6 +58,15 @@ impl ChainName {
         let hash = crate::rng::fnv1a(name.as_bytes());
         ChainName { name, hash }
     }
+    /// The name of a built-in chain (`chains::PREROUTING`, …), made once per thread: every
+    /// first packet's walk starts from these, and [`ChainName::new`] would search the interner.
+    pub fn builtin(name: &str) -> ChainName {
+        use chains::*;
+        thread_local! {
+            static BUILTINS: [ChainName; 5] = [PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING].map(ChainName::new);
+        }
+        BUILTINS.with(|b| b.iter().find(|c| c.as_str() == name).cloned()).unwrap_or_else(|| ChainName::new(name))
+    }
     pub fn as_str(&self) -> &str {
         &self.name
     }
