@@ -59,16 +59,7 @@ pub fn scenario(data: &[u8]) {
 /// for the destination, and its destination only by the DNAT recorded; a DNAT or a drop is
 /// explained by a rule that fired.
 pub fn packet(data: &[u8]) {
-    let mut b = Bytes(data);
-    let rules = ruleset(&mut b);
-    let net = NodeNet {
-        node_ip: ADDRS[0].into(),
-        bridge_ip: b.bool().then_some(ADDRS[1].into()),
-        pod_cidr: IpCidr::new(ADDRS[2], 24),
-    };
-    let origin = if b.bool() { Origin::Routed } else { Origin::Host };
-    let pkt = Header::tcp(SockAddr::new(b.pick(&ADDRS), b.u16()), SockAddr::new(b.pick(&ADDRS), b.pick(&PORTS)));
-    let choices = b.0;
+    let PacketCase { rules, net, origin, pkt, choices } = packet_case(data);
 
     let walk = eval::evaluate(&rules, &net, origin, pkt, &mut ByteChooser(Bytes(choices)));
     let again = eval::evaluate(&rules, &net, origin, pkt, &mut ByteChooser(Bytes(choices)));
@@ -104,9 +95,17 @@ pub fn packet(data: &[u8]) {
     }
 }
 
-/// A short name for what `data` makes the packet harness do (`routed-dnat-snat`, `host-drop`,
-/// `routed-loop`…), for naming seed inputs by the path they cover.
-pub fn describe_packet(data: &[u8]) -> String {
+/// What the packet harness reads from its input: a ruleset, the node, the packet, and the
+/// bytes left over, which decide `-m statistic` / `-m recent`.
+struct PacketCase<'a> {
+    rules: Ruleset,
+    net: NodeNet,
+    origin: Origin,
+    pkt: Header,
+    choices: &'a [u8],
+}
+
+fn packet_case(data: &[u8]) -> PacketCase<'_> {
     let mut b = Bytes(data);
     let rules = ruleset(&mut b);
     let net = NodeNet {
@@ -116,7 +115,14 @@ pub fn describe_packet(data: &[u8]) -> String {
     };
     let origin = if b.bool() { Origin::Routed } else { Origin::Host };
     let pkt = Header::tcp(SockAddr::new(b.pick(&ADDRS), b.u16()), SockAddr::new(b.pick(&ADDRS), b.pick(&PORTS)));
-    let walk = eval::evaluate(&rules, &net, origin, pkt, &mut ByteChooser(Bytes(b.0)));
+    PacketCase { rules, net, origin, pkt, choices: b.0 }
+}
+
+/// A short name for what `data` makes the packet harness do (`routed-dnat-snat`, `host-drop`,
+/// `routed-loop`…), for naming seed inputs by the path they cover.
+pub fn describe_packet(data: &[u8]) -> String {
+    let PacketCase { rules, net, origin, pkt, choices } = packet_case(data);
+    let walk = eval::evaluate(&rules, &net, origin, pkt, &mut ByteChooser(Bytes(choices)));
     let mut name = vec![if origin == Origin::Routed { "routed" } else { "host" }];
     match &walk.verdict {
         Verdict::Accept => name.push(if walk.delivery == Delivery::Local { "local" } else { "forward" }),
