@@ -166,6 +166,15 @@ fn trace_rules_packet_and_explain() {
     assert!(text.starts_with("first packet 198.51.100.79:40000 > 203.0.113.10:80 on node-1: DROP (\"default/node-service has no local endpoints\")"), "{text}");
     assert!(text.contains("masquerade (SNAT): no"));
 
+    // A host's packet to its own NodePort leaves through nat POSTROUTING onto lo and comes back
+    // in through filter INPUT, where the no-endpoints REJECT waits: the kernel's order.
+    let out = svcsim()
+        .args(["packet", "scenarios/no-endpoints.yaml", "--node", "node-0", "--src", "10.240.0.4"])
+        .args(["--dst", "10.240.0.4:32089"])
+        .output()
+        .unwrap();
+    expect_file!["golden/packet-host-own-nodeport.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
+
     let out = svcsim().args(["explain", "scenarios/aks-blog.yaml", "--request", "2"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("MASQUERADE rewrites the source 198.51.100.79 to 10.240.0.5"), "{text}");

@@ -63,14 +63,23 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
 
     let marked = st.mark;
     let local = net.is_local(st.header.dst.ip);
-    let filter_hooks: &[&str] = match (origin, local) {
-        (Origin::Routed, true) => &[chains::INPUT],
-        (Origin::Routed, false) => &[chains::FORWARD],
-        (Origin::Host, true) => &[chains::OUTPUT, chains::INPUT],
-        (Origin::Host, false) => &[chains::OUTPUT],
-    };
+    let delivery = if local { Delivery::Local } else { Delivery::Forward };
     let mut verdict = Verdict::Accept;
-    for name in filter_hooks {
+    let mut snat = None;
+    for &(table, name) in hooks_after_routing(origin, local) {
+        if table == Table::Nat {
+            // POSTROUTING: MASQUERADE rewrites the source of a packet that was marked.
+            let was_marked = st.mark;
+            walk(rules, Table::Nat, &hook(name), &mut st, chooser);
+            if was_marked && !st.mark {
+                let to = net.masquerade_source(st.header.dst.ip);
+                // MASQUERADE to the address the packet already has (a host's own traffic)
+                // rewrites nothing a user can see: the source did not change.
+                snat = (to != st.header.src.ip).then_some(to);
+                st.header.src = SockAddr::new(to, st.header.src.port);
+            }
+            continue;
+        }
         match walk(rules, Table::Filter, &hook(name), &mut st, chooser) {
             Flow::Drop(cause) => verdict = Verdict::Drop(cause),
             Flow::Reject(cause) => verdict = Verdict::Reject(cause),
@@ -78,21 +87,22 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
         }
         break;
     }
-    let delivery = if local { Delivery::Local } else { Delivery::Forward };
-    let mut snat = None;
-    if verdict == Verdict::Accept && delivery == Delivery::Forward {
-        let marked = st.mark;
-        walk(rules, Table::Nat, &hook(chains::POSTROUTING), &mut st, chooser);
-        if marked && !st.mark {
-            let to = net.masquerade_source(st.header.dst.ip);
-            // MASQUERADE to the address the packet already has (a host's own traffic) rewrites
-            // nothing a user can see: the source did not change.
-            snat = (to != st.header.src.ip).then_some(to);
-            st.header.src = SockAddr::new(to, st.header.src.port);
-        }
-    }
     let path = RulePath::new(st.hits.into_iter().map(|r| r as RuleRef).collect());
     Decision { before: pkt, after: st.header, verdict, delivery, dnat: st.dnat, snat, marked, path }
+}
+
+/// The hooks a first packet passes after its nat PREROUTING or OUTPUT walk and the routing
+/// decision, in the kernel's order (`docs/fidelity.md#netfilter-walk`). A host's packet to one
+/// of its own addresses leaves through POSTROUTING onto `lo` and comes back in through INPUT.
+fn hooks_after_routing(origin: Origin, local: bool) -> &'static [(Table, &'static str)] {
+    match (origin, local) {
+        (Origin::Routed, true) => &[(Table::Filter, chains::INPUT)],
+        (Origin::Routed, false) => &[(Table::Filter, chains::FORWARD), (Table::Nat, chains::POSTROUTING)],
+        (Origin::Host, true) => {
+            &[(Table::Filter, chains::OUTPUT), (Table::Nat, chains::POSTROUTING), (Table::Filter, chains::INPUT)]
+        }
+        (Origin::Host, false) => &[(Table::Filter, chains::OUTPUT), (Table::Nat, chains::POSTROUTING)],
+    }
 }
 
 /// Walks `chain` of `table`, jumping as its rules say.
