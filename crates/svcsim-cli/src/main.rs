@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use svcsim_core::cluster::{Provider, TrafficPolicy};
-use svcsim_core::dataplane::{FirstPacket, Origin};
+use svcsim_core::dataplane::{FirstPacket, Origin, RulesText};
 use svcsim_core::manifest::Overrides;
 use svcsim_core::net::{Header, SockAddr};
 use svcsim_core::sim::Sim;
@@ -48,7 +48,8 @@ enum Command {
     /// Run a scenario and summarise it: requests by outcome, what the app printed, hits per pod,
     /// health probe status, nodes in rotation.
     Run(RunArgs),
-    /// Print one node's iptables rules (filter, then nat) as kube-proxy programs them.
+    /// Print one node's iptables rules: as iptables-save lists them on the node (the default), or
+    /// as the iptables-restore input kube-proxy wrote at its last sync.
     Rules {
         file: PathBuf,
         /// The node, e.g. node-0.
@@ -57,6 +58,12 @@ enum Command {
         /// The time to look at, e.g. 60s (kube-proxy re-syncs after changes).
         #[arg(long, value_parser = duration, default_value = "0s")]
         at: Duration,
+        /// `save`: what `iptables-save` prints on the node, built-in chains and their jumps
+        /// included; `iptables-restore` loads it as is. `restore`: the exact input kube-proxy
+        /// handed `iptables-restore --noflush` at its last sync, with `-X` for the chains that
+        /// sync deleted.
+        #[arg(long, value_enum, default_value_t = RulesFormat::Save)]
+        format: RulesFormat,
     },
     /// Show what one node's rules do with the first packet of a new TCP connection.
     Packet {
@@ -126,6 +133,12 @@ struct OverrideArgs {
 enum Format {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RulesFormat {
+    Save,
+    Restore,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -211,10 +224,14 @@ fn run(command: Command) -> Result<(), ExitCode> {
             }
             Ok(())
         }
-        Command::Rules { file, node, at } => {
+        Command::Rules { file, node, at, format } => {
             let (mut sim, node) = input::sim_with_node(&file, &node)?;
             sim.run_until(Instant::ZERO + at);
-            print!("{}", sim.dataplane().render(node));
+            let form = match format {
+                RulesFormat::Save => RulesText::Save,
+                RulesFormat::Restore => RulesText::Restore,
+            };
+            print!("{}", sim.dataplane().render(node, form));
             Ok(())
         }
         Command::Packet { file, node, src, dst, at, format } => {

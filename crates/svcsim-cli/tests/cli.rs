@@ -124,6 +124,12 @@ fn trace_rules_packet_and_explain() {
 
     let out = svcsim().args(["rules", "scenarios/aks-blog.yaml", "--node", "node-1"]).output().unwrap();
     expect_file!["golden/rules-aks-blog-node-1.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
+    // After node-1 fails, node-1's sync deletes its pod's KUBE-SEP chain and its KUBE-SVL.
+    let out = svcsim()
+        .args(["rules", "scenarios/node-failure.yaml", "--node", "node-1", "--at", "60s", "--format", "restore"])
+        .output()
+        .unwrap();
+    expect_file!["golden/rules-node-failure-node-1-restore-60s.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
 
     let out = svcsim()
         .args([

@@ -75,6 +75,9 @@ pub struct IpCidr {
 }
 
 impl IpCidr {
+    /// IPv4's loopback block, 127.0.0.0/8.
+    pub const V4_LOOPBACK: IpCidr = IpCidr { network: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), prefix: 8 };
+
     /// # Panics
     /// If `prefix` is longer than the address (32 bits for IPv4, 128 for IPv6).
     pub fn new(addr: impl Into<IpAddr>, prefix: u8) -> IpCidr {

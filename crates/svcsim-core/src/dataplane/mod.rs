@@ -61,8 +61,8 @@ pub trait Dataplane {
     /// A connection to `dst`, one of `node`'s own addresses: the answer of the server the
     /// dataplane runs there, if one listens.
     fn serve(&self, cluster: &Cluster, node: NodeId, dst: SockAddr) -> Option<HealthResponse>;
-    /// The node's state in its native text form (`iptables-save` for kube-proxy's iptables mode).
-    fn render(&self, node: NodeId) -> String;
+    /// The node's state in one of its native text forms (see [`RulesText`]).
+    fn render(&self, node: NodeId, form: RulesText) -> String;
     /// Forgets runtime state that has expired by `now` (old session-affinity entries).
     fn sweep(&mut self, now: Instant);
 }
@@ -214,6 +214,30 @@ impl NodeNet {
             _ => self.node_ip,
         }
     }
+    /// The source address the node's own stack picks for a connection to `dst`: the route's
+    /// preferred source, which is 127.0.0.1 toward loopback and otherwise the egress interface's
+    /// address (`docs/fidelity.md#snat-source-address`).
+    pub fn source_for(&self, dst: IpAddr) -> IpAddr {
+        if dst.is_loopback() {
+            return match dst {
+                IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            };
+        }
+        self.masquerade_source(dst)
+    }
+}
+
+/// The two ways a dataplane's state is shown as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RulesText {
+    /// What the node's own listing tool prints (`iptables-save` for kube-proxy's iptables
+    /// mode): everything in the kernel, built-in chains included.
+    #[default]
+    Save,
+    /// What the proxy handed its loader at its last sync (the `iptables-restore` input, with the
+    /// `-X` of chains that sync deleted).
+    Restore,
 }
 
 /// An HTTP answer from one of a dataplane's health servers.

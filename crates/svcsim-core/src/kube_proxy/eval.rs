@@ -166,6 +166,7 @@ fn walk_rules(
             Target::MarkMasq => st.mark = true,
             Target::ClearMasq => st.mark = false,
             Target::Masquerade => return Flow::Accept,
+            Target::None => {}
         }
     }
     Flow::Continue
@@ -175,18 +176,25 @@ fn matches(m: &Match, st: &State<'_>, chooser: &mut dyn Chooser) -> bool {
     match m {
         Match::Proto(p) => st.header.proto == *p,
         Match::Src { cidr, negated } => cidr.contains(st.header.src.ip) != *negated,
-        Match::Dst(ip) => st.header.dst.ip == *ip,
-        Match::NotDst(cidr) => !cidr.contains(st.header.dst.ip),
+        Match::Dst { cidr, negated } => cidr.contains(st.header.dst.ip) != *negated,
         Match::DstPort(p) => st.header.dst.port == *p,
         Match::SrcTypeLocal => st.net.is_local(st.header.src.ip),
         Match::DstTypeLocal => st.net.is_local(st.header.dst.ip),
         Match::Mark { negated } => st.mark != *negated,
-        // Only first packets are evaluated: they are NEW, never INVALID or ESTABLISHED.
-        Match::CtState(CtStates::New) => true,
-        Match::CtState(CtStates::Invalid | CtStates::RelatedEstablished) => false,
+        Match::CtState { states, negated } => ct_state(*states, st) != *negated,
         Match::Statistic { one_in } => chooser.statistic(*one_in),
         Match::RecentCheck { name, seconds } => chooser.recent_check(name, st.original_src, *seconds),
-        Match::RecentSet { .. } => true,
+        Match::RecentSet { .. } | Match::Nfacct(_) => true,
+    }
+}
+
+/// Whether a first packet is in `states`. It is NEW, never INVALID or ESTABLISHED; it carries
+/// conntrack's DNAT status once a DNAT rule rewrote it.
+fn ct_state(states: CtStates, st: &State<'_>) -> bool {
+    match states {
+        CtStates::New => true,
+        CtStates::Invalid | CtStates::RelatedEstablished => false,
+        CtStates::RelatedEstablishedDnat => st.dnat.is_some(),
     }
 }
 

@@ -7,6 +7,7 @@ mod first_packet;
 pub mod health;
 mod program;
 mod rules;
+mod text;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -20,7 +21,7 @@ pub use rules::{
 };
 
 use crate::cluster::{Cluster, KubeProxyConfig, NodeId, ServiceId};
-use crate::dataplane::{Dataplane, Decision, HealthResponse, NodeNet, Origin, PacketCx, SyncReport};
+use crate::dataplane::{Dataplane, Decision, HealthResponse, NodeNet, Origin, PacketCx, RulesText, SyncReport};
 use crate::id::IdVec;
 use crate::net::{Header, SockAddr};
 use crate::rng::SimRng;
@@ -55,6 +56,8 @@ struct NodeState {
     listen: Option<Vec<IpAddr>>,
     /// `-m recent` lists: (list, source) → last seen.
     recent: BTreeMap<(ChainName, IpAddr), Instant>,
+    /// The service chains the last sync deleted (`-X`), by name.
+    deleted: Vec<ChainName>,
 }
 
 impl Iptables {
@@ -82,12 +85,28 @@ impl Default for Iptables {
     }
 }
 
+/// The service chains of `before` that `after` no longer has, in name order: what a sync deletes
+/// with `-X` (nat only, and only chains with the five service prefixes).
+fn deleted_chains(before: &Ruleset, after: &Ruleset) -> Vec<ChainName> {
+    const SERVICE_PREFIXES: [&str; 5] = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"];
+    let mut gone: Vec<ChainName> = before
+        .nat
+        .chains
+        .keys()
+        .filter(|c| SERVICE_PREFIXES.iter().any(|p| c.as_str().starts_with(p)) && !after.nat.chains.contains_key(*c))
+        .cloned()
+        .collect();
+    crate::order::sort(&mut gone);
+    gone
+}
+
 /// The healthCheckNodePort servers kube-proxy runs on `node` after a sync.
 fn health_servers(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache) -> BTreeMap<ServiceId, (u16, u32)> {
     crate::order::map(
         cluster
             .services
             .iter_enumerated()
+            .filter(|(_, s)| s.needs_health_check())
             .filter_map(|(svc, s)| Some((svc, (s.health_check_node_port?, cache.local_count(cluster, svc, node))))),
     )
 }
@@ -118,12 +137,14 @@ impl Dataplane for Iptables {
             health,
             listen: node_port_ips(cluster, node),
             recent: BTreeMap::new(),
+            deleted: Vec::new(),
         };
         match self.nodes.get_mut(node) {
             Some(state) => {
                 let changed = state.rules != fresh.rules || state.health != fresh.health;
                 let recent = std::mem::take(&mut state.recent);
-                *state = NodeState { recent, ..fresh };
+                let deleted = deleted_chains(&state.rules, &fresh.rules);
+                *state = NodeState { recent, deleted, ..fresh };
                 changed.then_some(report)
             }
             None => {
@@ -157,8 +178,12 @@ impl Dataplane for Iptables {
         Some(health::service_health(cluster, *svc, node, *count))
     }
 
-    fn render(&self, node: NodeId) -> String {
-        self.nodes[node].rules.iptables_save()
+    fn render(&self, node: NodeId, form: RulesText) -> String {
+        let state = &self.nodes[node];
+        match form {
+            RulesText::Save => state.rules.save(),
+            RulesText::Restore => state.rules.restore(&state.deleted),
+        }
     }
 
     fn sweep(&mut self, now: Instant) {

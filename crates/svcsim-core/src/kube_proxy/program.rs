@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 
-use super::rules::{Chain, ChainName, CtStates, Match, Rule, Ruleset, Table, Target, chains};
+use super::rules::{Chain, ChainName, CtStates, Match, Rule, Ruleset, Table, Target, chains, nfacct};
 use crate::cluster::{Cluster, DetectLocalMode, NodeId, NodePortAddresses, ServiceId, TrafficPolicy};
 use crate::endpoints::{Endpoint, categorize, service_port_endpoints};
 use crate::id::{Id, IdVec};
@@ -33,8 +33,11 @@ pub fn endpoint_chain(service_port_name: &str, protocol: Protocol, endpoint: &En
     ChainName::hashed("KUBE-SEP-", service_port_name, protocol.as_lower(), Some(&endpoint.to_string()))
 }
 
-/// The well-known chains as names, made once per program.
+/// The well-known chains as names, made once per program, and the node's one switch they depend
+/// on.
 struct Known {
+    /// `localhostNodePorts`: NodePorts answer on 127.0.0.1 too.
+    localhost: bool,
     prerouting: ChainName,
     input: ChainName,
     forward: ChainName,
@@ -45,14 +48,16 @@ struct Known {
     external_services: ChainName,
     kube_forward: ChainName,
     firewall: ChainName,
+    kubelet_firewall: ChainName,
     mark_masq: ChainName,
     kube_postrouting: ChainName,
 }
 
 impl Known {
-    fn new() -> Known {
+    fn new(localhost: bool) -> Known {
         let n = ChainName::new;
         Known {
+            localhost,
             prerouting: n(chains::PREROUTING),
             input: n(chains::INPUT),
             forward: n(chains::FORWARD),
@@ -63,6 +68,7 @@ impl Known {
             external_services: n(chains::KUBE_EXTERNAL_SERVICES),
             kube_forward: n(chains::KUBE_FORWARD),
             firewall: n(chains::KUBE_PROXY_FIREWALL),
+            kubelet_firewall: n(chains::KUBE_FIREWALL),
             mark_masq: n(chains::KUBE_MARK_MASQ),
             kube_postrouting: n(chains::KUBE_POSTROUTING),
         }
@@ -104,6 +110,16 @@ pub fn node_port_ips(cluster: &Cluster, node: NodeId) -> Option<Vec<IpAddr>> {
             Some(local.into_iter().filter(|ip| cidrs.iter().any(|c| c.contains(*ip))).collect())
         }
     }
+}
+
+/// 127.0.0.0/8.
+const LOOPBACK: IpCidr = IpCidr::V4_LOOPBACK;
+
+/// Whether kube-proxy accepts NodePorts on 127.0.0.1 (`localhostNodePorts`, on by default): only
+/// for IPv4, and only when `--nodeport-addresses` takes in a loopback address, as match-all does.
+fn localhost_node_ports(cluster: &Cluster, node: NodeId) -> bool {
+    cluster.node(node).ip.is_ipv4()
+        && node_port_ips(cluster, node).is_none_or(|ips| ips.iter().any(|ip| ip.is_loopback()))
 }
 
 /// Work shared by every node's `program` for one state of the cluster: each Service port's
@@ -233,7 +249,7 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
 /// [`program`], sharing work between nodes through `cache` (see [`ProgramCache`]).
 pub fn program_cached(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache) -> Ruleset {
     let mut rs = Ruleset::default();
-    let k = Known::new();
+    let k = Known::new(localhost_node_ports(cluster, node));
     jump_chains(&mut rs, &k);
     base_chains(&mut rs, &k);
     for svc in cluster.services.ids() {
@@ -248,59 +264,59 @@ pub fn program_cached(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache)
         None => rs.append(rule(Table::Nat, &k.services, comment, vec![Match::DstTypeLocal], jump(&k.nodeports))),
         Some(ips) => {
             for ip in ips {
-                rs.append(rule(Table::Nat, &k.services, comment.clone(), vec![Match::Dst(ip)], jump(&k.nodeports)));
+                rs.append(rule(Table::Nat, &k.services, comment.clone(), vec![Match::dst(ip)], jump(&k.nodeports)));
             }
         }
     }
     rs
 }
 
-/// The jumps from the built-in chains (`iptablesJumpChains`, inserted with Prepend, so the last
-/// one listed comes first).
+/// The jumps from the built-in chains: `iptablesJumpChains`, then kubelet's KUBE-FIREWALL jumps
+/// (`iptablesKubeletJumpChains`), each ensured with Prepend, so in a built-in chain the last one
+/// ensured comes first. Their extra arguments come before the comment.
 fn jump_chains(rs: &mut Ruleset, k: &Known) {
-    let new = || vec![Match::CtState(CtStates::New)];
-    for c in [&k.prerouting, &k.output] {
-        rs.append(rule(Table::Nat, c, "kubernetes service portals".to_string(), vec![], jump(&k.services)));
+    let new = || vec![Match::ctstate(CtStates::New)];
+    // (table, from, to, comment, extra arguments)
+    type Jump<'a> = (Table, &'a ChainName, &'a ChainName, Option<&'a str>, Vec<Match>);
+    let ensured: [Jump<'_>; 14] = [
+        (Table::Filter, &k.input, &k.external_services, Some("kubernetes externally-visible service portals"), new()),
+        (Table::Filter, &k.forward, &k.external_services, Some("kubernetes externally-visible service portals"), new()),
+        (Table::Filter, &k.input, &k.nodeports, Some("kubernetes health check service ports"), vec![]),
+        (Table::Filter, &k.forward, &k.services, Some("kubernetes service portals"), new()),
+        (Table::Filter, &k.output, &k.services, Some("kubernetes service portals"), new()),
+        (Table::Filter, &k.forward, &k.kube_forward, Some("kubernetes forwarding rules"), vec![]),
+        (Table::Filter, &k.input, &k.firewall, Some("kubernetes load balancer firewall"), new()),
+        (Table::Filter, &k.output, &k.firewall, Some("kubernetes load balancer firewall"), new()),
+        (Table::Filter, &k.forward, &k.firewall, Some("kubernetes load balancer firewall"), new()),
+        (Table::Nat, &k.output, &k.services, Some("kubernetes service portals"), vec![]),
+        (Table::Nat, &k.prerouting, &k.services, Some("kubernetes service portals"), vec![]),
+        (Table::Nat, &k.postrouting, &k.kube_postrouting, Some("kubernetes postrouting rules"), vec![]),
+        (Table::Filter, &k.input, &k.kubelet_firewall, None, vec![]),
+        (Table::Filter, &k.output, &k.kubelet_firewall, None, vec![]),
+    ];
+    for (table, from, to, comment, extra) in ensured.into_iter().rev() {
+        let at = extra.len();
+        let r = Rule::commented_at(table, from, comment.map(str::to_string), at, extra, jump(to));
+        rs.append(Rc::new(r));
     }
-    rs.append(rule(
-        Table::Nat,
-        &k.postrouting,
-        "kubernetes postrouting rules".to_string(),
-        vec![],
-        jump(&k.kube_postrouting),
-    ));
-    let fw = |rs: &mut Ruleset, c: &ChainName| {
-        rs.append(rule(Table::Filter, c, "kubernetes load balancer firewall".to_string(), new(), jump(&k.firewall)))
-    };
-    fw(rs, &k.input);
-    rs.append(rule(
-        Table::Filter,
-        &k.input,
-        "kubernetes health check service ports".to_string(),
-        vec![],
-        jump(&k.nodeports),
-    ));
-    let ext = "kubernetes externally-visible service portals".to_string();
-    rs.append(rule(Table::Filter, &k.input, ext.clone(), new(), jump(&k.external_services)));
-    fw(rs, &k.forward);
-    rs.append(rule(
-        Table::Filter,
-        &k.forward,
-        "kubernetes forwarding rules".to_string(),
-        vec![],
-        jump(&k.kube_forward),
-    ));
-    rs.append(rule(Table::Filter, &k.forward, "kubernetes service portals".to_string(), new(), jump(&k.services)));
-    rs.append(rule(Table::Filter, &k.forward, ext, new(), jump(&k.external_services)));
-    fw(rs, &k.output);
-    rs.append(rule(Table::Filter, &k.output, "kubernetes service portals".to_string(), new(), jump(&k.services)));
 }
 
 /// kube-proxy's own chains, always declared, and the masquerade plumbing
 /// (`docs/fidelity.md#masquerade`).
 fn base_chains(rs: &mut Ruleset, k: &Known) {
-    for c in [&k.external_services, &k.kube_forward, &k.nodeports, &k.firewall, &k.services] {
+    for c in [&k.external_services, &k.kube_forward, &k.nodeports, &k.firewall, &k.services, &k.kubelet_firewall] {
         rs.filter.chain(c);
+    }
+    // kubelet's anti-martian rule, which kube-proxy writes too when it accepts localhost
+    // NodePorts (`route_localnet` lets them in).
+    if k.localhost {
+        let m = vec![
+            Match::Dst { cidr: LOOPBACK, negated: false },
+            Match::Src { cidr: LOOPBACK, negated: true },
+            Match::CtState { states: CtStates::RelatedEstablishedDnat, negated: true },
+        ];
+        let c = "block incoming localnet connections".to_string();
+        rs.append(rule(Table::Filter, &k.kubelet_firewall, c, m, Target::Drop));
     }
     for c in [&k.mark_masq, &k.nodeports, &k.kube_postrouting, &k.services] {
         rs.nat.chain(c);
@@ -310,7 +326,8 @@ fn base_chains(rs: &mut Ruleset, k: &Known) {
     rs.append(rule(Table::Nat, &k.kube_postrouting, None, vec![], Target::ClearMasq));
     let snat = "kubernetes service traffic requiring SNAT".to_string();
     rs.append(rule(Table::Nat, &k.kube_postrouting, snat, vec![], Target::Masquerade));
-    rs.append(rule(Table::Filter, &k.kube_forward, None, vec![Match::CtState(CtStates::Invalid)], Target::Drop));
+    let invalid = vec![Match::ctstate(CtStates::Invalid), Match::Nfacct(nfacct::CT_STATE_INVALID_DROPPED)];
+    rs.append(rule(Table::Filter, &k.kube_forward, None, invalid, Target::Drop));
     rs.append(rule(
         Table::Filter,
         &k.kube_forward,
@@ -322,7 +339,7 @@ fn base_chains(rs: &mut Ruleset, k: &Known) {
         Table::Filter,
         &k.kube_forward,
         "kubernetes forwarding conntrack rule".to_string(),
-        vec![Match::CtState(CtStates::RelatedEstablished)],
+        vec![Match::ctstate(CtStates::RelatedEstablished)],
         Target::Accept,
     ));
 }
@@ -378,7 +395,7 @@ fn program_service_port(
     let nat = |chain: &ChainName, comment: String, m: Vec<Match>, t: Target| rule(Table::Nat, chain, comment, m, t);
     let filter =
         |chain: &ChainName, m: Vec<Match>| rule(Table::Filter, chain, filter_comment.clone(), m, filter_target.clone());
-    let to = |ip: IpAddr, port: u16| vec![Match::Proto(proto), Match::Dst(ip), Match::DstPort(port)];
+    let to = |ip: IpAddr, port: u16| vec![Match::Proto(proto), Match::dst(ip), Match::DstPort(port)];
 
     // Capture the clusterIP.
     if has_internal {
@@ -417,6 +434,16 @@ fn program_service_port(
     // Capture nodeports: not subject to loadBalancerSourceRanges.
     if let Some(node_port) = sp.node_port.filter(|_| svc.has_node_ports()) {
         if cat.has_any {
+            if k.localhost {
+                // Counted first, then accepted by the plain rule's twin (`docs/fidelity.md#nodeports`).
+                let m = vec![
+                    Match::Proto(proto),
+                    Match::Dst { cidr: LOOPBACK, negated: false },
+                    Match::DstPort(node_port),
+                    Match::Nfacct(nfacct::LOCALHOST_NODEPORTS_ACCEPTED),
+                ];
+                rs.append(nat(&k.nodeports, name.clone(), m, jump(&ext_chain)));
+            }
             let m = vec![Match::Proto(proto), Match::DstPort(node_port)];
             rs.append(nat(&k.nodeports, name.clone(), m, jump(&ext_chain)));
         }
@@ -430,7 +457,7 @@ fn program_service_port(
 
     // Capture healthCheckNodePorts, whether or not this node has local endpoints. Like
     // kube-proxy, this is written once per Service port, and always for TCP.
-    if let Some(hc) = svc.health_check_node_port {
+    if let Some(hc) = svc.health_check_node_port.filter(|_| svc.needs_health_check()) {
         let c = format!("{name} health check node port");
         let m = vec![Match::Proto(Protocol::Tcp), Match::DstPort(hc)];
         rs.append(rule(Table::Filter, &k.nodeports, c, m, Target::Accept));
@@ -486,6 +513,9 @@ fn program_service_port(
                 rs.append(nat(&chains_.fw, format!("{name} loadbalancer IP"), m, jump(&ext_chain)));
             }
         }
+        // No target: the packet falls out of nat un-DNATed, and KUBE-PROXY-FIREWALL drops it.
+        let c = format!("other traffic to {name} will be dropped by KUBE-PROXY-FIREWALL");
+        rs.append(nat(&chains_.fw, c, vec![], Target::None));
     }
 
     let affinity = svc.session_affinity.map(|d| (d.as_micros() / 1_000_000) as u32);

@@ -1,5 +1,5 @@
-//! kube-proxy's iptables rules as data: tables, chains, matches and targets, rendered in the
-//! iptables-restore format kube-proxy writes (and its own unit tests compare against).
+//! kube-proxy's iptables rules as data: tables, chains, matches and targets. Each rule renders
+//! its arguments as kube-proxy writes them; `text.rs` lays whole rulesets out.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -150,6 +150,8 @@ pub mod chains {
     pub const KUBE_EXTERNAL_SERVICES: &str = "KUBE-EXTERNAL-SERVICES";
     pub const KUBE_FORWARD: &str = "KUBE-FORWARD";
     pub const KUBE_PROXY_FIREWALL: &str = "KUBE-PROXY-FIREWALL";
+    /// kubelet's chain, which kube-proxy also ensures: it blocks martian localnet traffic.
+    pub const KUBE_FIREWALL: &str = "KUBE-FIREWALL";
     pub const KUBE_MARK_MASQ: &str = "KUBE-MARK-MASQ";
     pub const KUBE_POSTROUTING: &str = "KUBE-POSTROUTING";
 
@@ -165,6 +167,28 @@ pub enum CtStates {
     New,
     Invalid,
     RelatedEstablished,
+    /// `RELATED,ESTABLISHED,DNAT`: KUBE-FIREWALL's exemption.
+    RelatedEstablishedDnat,
+}
+
+impl CtStates {
+    fn as_str(self) -> &'static str {
+        match self {
+            CtStates::New => "NEW",
+            CtStates::Invalid => "INVALID",
+            CtStates::RelatedEstablished => "RELATED,ESTABLISHED",
+            CtStates::RelatedEstablishedDnat => "RELATED,ESTABLISHED,DNAT",
+        }
+    }
+}
+
+/// The nfacct counters kube-proxy creates at startup and counts in two rules
+/// (`docs/fidelity.md#kube-proxy-iptables-rules`).
+pub mod nfacct {
+    /// Counted by KUBE-FORWARD's INVALID drop.
+    pub const CT_STATE_INVALID_DROPPED: &str = "ct_state_invalid_dropped_pkts";
+    /// Counted by each NodePort's localhost rule.
+    pub const LOCALHOST_NODEPORTS_ACCEPTED: &str = "localhost_nps_accepted_pkts";
 }
 
 /// One match of a rule, rendered exactly as kube-proxy writes it.
@@ -174,10 +198,8 @@ pub enum Match {
     Proto(Protocol),
     /// `[!] -s <cidr>`; a host prefix renders as a bare address, as kube-proxy writes it.
     Src { cidr: IpCidr, negated: bool },
-    /// `-d <addr>`.
-    Dst(IpAddr),
-    /// `! -d <cidr>`: the localhost exclusion of the NodePort jump.
-    NotDst(IpCidr),
+    /// `[!] -d <cidr>`, likewise.
+    Dst { cidr: IpCidr, negated: bool },
     /// `--dport <port>`.
     DstPort(u16),
     /// `-m addrtype --src-type LOCAL`: the source is an address of this node.
@@ -186,14 +208,27 @@ pub enum Match {
     DstTypeLocal,
     /// `-m mark --mark 0x4000/0x4000`, or `! --mark` when negated.
     Mark { negated: bool },
-    /// `-m conntrack --ctstate …`.
-    CtState(CtStates),
+    /// `-m conntrack [!] --ctstate …`.
+    CtState { states: CtStates, negated: bool },
     /// `-m statistic --mode random --probability 1/n`, printed `%0.10f`.
     Statistic { one_in: u32 },
     /// `-m recent --name <chain> --rcheck --seconds <s> --reap`.
     RecentCheck { name: ChainName, seconds: u32 },
     /// `-m recent --name <chain> --set`.
     RecentSet { name: ChainName },
+    /// `-m nfacct --nfacct-name <counter>`: counts the packet, always matches.
+    Nfacct(&'static str),
+}
+
+impl Match {
+    /// `-d <ip>`: the destination is exactly `ip`.
+    pub fn dst(ip: IpAddr) -> Match {
+        Match::Dst { cidr: IpCidr::host(ip), negated: false }
+    }
+    /// `-m conntrack --ctstate <states>`.
+    pub fn ctstate(states: CtStates) -> Match {
+        Match::CtState { states, negated: false }
+    }
 }
 
 /// What a rule does when it matches.
@@ -211,6 +246,9 @@ pub enum Target {
     /// `-j MARK --xor-mark 0x4000`.
     ClearMasq,
     Masquerade,
+    /// No `-j`: the rule counts the packet, which goes on to the next rule (KUBE-FW's last rule,
+    /// a comment on what happens next).
+    None,
 }
 
 /// One rule of one chain. `text` is its iptables-restore line without `-A <chain>`, computed
@@ -220,14 +258,30 @@ pub struct Rule {
     pub table: Table,
     pub chain: ChainName,
     pub comment: Option<String>,
+    /// How many of `matches` come before `-m comment`: none in the rules kube-proxy restores,
+    /// its extra arguments in the jumps it ensures from the built-in chains.
+    pub comment_at: usize,
     pub matches: Vec<Match>,
     pub target: Target,
     text: Box<str>,
 }
 
 impl Rule {
+    /// A rule with its comment (if any) first, as kube-proxy writes the rules it restores.
     pub fn new(table: Table, chain: &ChainName, comment: Option<String>, matches: Vec<Match>, target: Target) -> Rule {
-        let mut rule = Rule { table, chain: chain.clone(), comment, matches, target, text: Box::default() };
+        Rule::commented_at(table, chain, comment, 0, matches, target)
+    }
+    /// A rule whose comment comes after its first `comment_at` matches.
+    pub fn commented_at(
+        table: Table,
+        chain: &ChainName,
+        comment: Option<String>,
+        comment_at: usize,
+        matches: Vec<Match>,
+        target: Target,
+    ) -> Rule {
+        let comment_at = comment_at.min(matches.len());
+        let mut rule = Rule { table, chain: chain.clone(), comment, comment_at, matches, target, text: Box::default() };
         rule.text = rule.render().into();
         rule
     }
@@ -244,18 +298,14 @@ impl Rule {
     }
 
     fn render(&self) -> String {
-        let mut out = String::new();
+        let mut parts: Vec<String> = self.matches.iter().map(Match::to_string).collect();
         if let Some(c) = &self.comment {
-            out.push_str(" -m comment --comment ");
-            out.push_str(&quote(c));
+            parts.insert(self.comment_at, format!("-m comment --comment {}", quote(c)));
         }
-        for m in &self.matches {
-            out.push(' ');
-            out.push_str(&m.to_string());
+        if self.target != Target::None {
+            parts.push(self.target.to_string());
         }
-        out.push(' ');
-        out.push_str(&self.target.to_string());
-        out.trim_start().to_string()
+        parts.join(" ")
     }
 
     /// Part of a first packet's story, for the trace's path: not a built-in hook nor the
@@ -307,16 +357,17 @@ impl fmt::Display for Match {
             Match::Src { cidr, negated } => {
                 write!(f, "{}-s {}", if *negated { "! " } else { "" }, cidr_arg(cidr))
             }
-            Match::Dst(ip) => write!(f, "-d {ip}"),
-            Match::NotDst(cidr) => write!(f, "! -d {cidr}"),
+            Match::Dst { cidr, negated } => {
+                write!(f, "{}-d {}", if *negated { "! " } else { "" }, cidr_arg(cidr))
+            }
             Match::DstPort(p) => write!(f, "--dport {p}"),
             Match::SrcTypeLocal => f.write_str("-m addrtype --src-type LOCAL"),
             Match::DstTypeLocal => f.write_str("-m addrtype --dst-type LOCAL"),
             Match::Mark { negated: false } => write!(f, "-m mark --mark {MASQ_MARK:#x}/{MASQ_MARK:#x}"),
             Match::Mark { negated: true } => write!(f, "-m mark ! --mark {MASQ_MARK:#x}/{MASQ_MARK:#x}"),
-            Match::CtState(CtStates::New) => f.write_str("-m conntrack --ctstate NEW"),
-            Match::CtState(CtStates::Invalid) => f.write_str("-m conntrack --ctstate INVALID"),
-            Match::CtState(CtStates::RelatedEstablished) => f.write_str("-m conntrack --ctstate RELATED,ESTABLISHED"),
+            Match::CtState { states, negated } => {
+                write!(f, "-m conntrack {}--ctstate {}", if *negated { "! " } else { "" }, states.as_str())
+            }
             Match::Statistic { one_in } => {
                 write!(f, "-m statistic --mode random --probability {:.10}", 1.0 / f64::from(*one_in))
             }
@@ -324,6 +375,7 @@ impl fmt::Display for Match {
                 write!(f, "-m recent --name {name} --rcheck --seconds {seconds} --reap")
             }
             Match::RecentSet { name } => write!(f, "-m recent --name {name} --set"),
+            Match::Nfacct(counter) => write!(f, "-m nfacct --nfacct-name {counter}"),
         }
     }
 }
@@ -340,6 +392,7 @@ impl fmt::Display for Target {
             Target::MarkMasq => write!(f, "-j MARK --or-mark {MASQ_MARK:#x}"),
             Target::ClearMasq => write!(f, "-j MARK --xor-mark {MASQ_MARK:#x}"),
             Target::Masquerade => f.write_str("-j MASQUERADE"),
+            Target::None => Ok(()),
         }
     }
 }
@@ -439,38 +492,6 @@ impl Ruleset {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// The iptables-restore text kube-proxy would feed for this node: filter, then nat, each with
-    /// its `:CHAIN - [0:0]` declarations sorted and its rules grouped by chain (KUBE-NODEPORTS and
-    /// KUBE-SERVICES first, then by name), the layout of kube-proxy's own golden tests. The
-    /// built-in chains (PREROUTING, INPUT, …) are not kube-proxy's and are left out.
-    pub fn iptables_save(&self) -> String {
-        let mut out = String::new();
-        for (name, table) in [("filter", &self.filter), ("nat", &self.nat)] {
-            out.push_str(&format!("*{name}\n"));
-            let mut owned: Vec<&ChainName> = table.chains.keys().filter(|c| !chains::is_builtin(c.as_str())).collect();
-            crate::order::sort(&mut owned);
-            for chain in &owned {
-                out.push_str(&format!(":{chain} - [0:0]\n"));
-            }
-            crate::order::sort_by_key(&mut owned, |c| (rule_group(c.as_str()), *c));
-            for chain in owned {
-                for rule in table.chains[chain].iter() {
-                    out.push_str(&format!("-A {chain} {}\n", rule.text()));
-                }
-            }
-            out.push_str("COMMIT\n");
-        }
-        out
-    }
-}
-
-fn rule_group(chain: &str) -> u8 {
-    match chain {
-        chains::KUBE_NODEPORTS => 0,
-        chains::KUBE_SERVICES => 1,
-        _ => 2,
-    }
 }
 
 #[cfg(test)]
@@ -507,7 +528,7 @@ mod tests {
             Some("ns1/svc1:p80 cluster IP".into()),
             vec![
                 Match::Proto(Protocol::Tcp),
-                Match::Dst(Ipv4Addr::new(172, 30, 0, 41).into()),
+                Match::dst(Ipv4Addr::new(172, 30, 0, 41).into()),
                 Match::DstPort(80),
                 Match::Src { cidr: "10.0.0.0/8".parse().unwrap(), negated: true },
             ],

@@ -6,6 +6,8 @@ use std::net::IpAddr;
 
 use expect_test::{Expect, expect};
 
+mod overall;
+
 use super::*;
 use crate::cluster::*;
 use crate::dataplane::{Cause, NodeNet, Origin, Verdict};
@@ -72,23 +74,25 @@ fn matches_kube_proxy_golden_for_only_local_external_ips() {
     // kube-proxy's golden, plus the KUBE-PROXY-FIREWALL chain that current releases always declare.
     expect![[r#"
         *filter
-        :KUBE-EXTERNAL-SERVICES - [0:0]
-        :KUBE-FORWARD - [0:0]
         :KUBE-NODEPORTS - [0:0]
-        :KUBE-PROXY-FIREWALL - [0:0]
         :KUBE-SERVICES - [0:0]
-        -A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+        :KUBE-EXTERNAL-SERVICES - [0:0]
+        :KUBE-FIREWALL - [0:0]
+        :KUBE-FORWARD - [0:0]
+        :KUBE-PROXY-FIREWALL - [0:0]
+        -A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+        -A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP
         -A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
         -A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
         COMMIT
         *nat
+        :KUBE-NODEPORTS - [0:0]
+        :KUBE-SERVICES - [0:0]
         :KUBE-EXT-XPGD46QRK7WJZT7O - [0:0]
         :KUBE-MARK-MASQ - [0:0]
-        :KUBE-NODEPORTS - [0:0]
         :KUBE-POSTROUTING - [0:0]
         :KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
         :KUBE-SEP-ZX7GRIZKSNUQ3LAJ - [0:0]
-        :KUBE-SERVICES - [0:0]
         :KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
         :KUBE-SVL-XPGD46QRK7WJZT7O - [0:0]
         -A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
@@ -112,7 +116,7 @@ fn matches_kube_proxy_golden_for_only_local_external_ips() {
         -A KUBE-SVL-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.2.1:80" -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ
         COMMIT
     "#]]
-    .assert_eq(&program(&cluster, node).iptables_save());
+    .assert_eq(&program(&cluster, node).restore(&[]));
 }
 
 /// Renders every outcome of a first packet as kube-proxy's packet-flow tests state them:

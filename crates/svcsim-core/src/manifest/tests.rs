@@ -413,7 +413,11 @@ fn kube_proxy_settings_change_what_it_does() {
     };
     assert_eq!(probe(&sim, net.node_ip), crate::dataplane::FirstPacketVerdict::Dnat);
     assert_eq!(probe(&sim, std::net::Ipv4Addr::LOCALHOST.into()), crate::dataplane::FirstPacketVerdict::None);
-    assert!(sim.dataplane().render(node).contains(&format!("-d {} -j KUBE-NODEPORTS", net.node_ip)));
+    assert!(
+        sim.dataplane()
+            .render(node, crate::dataplane::RulesText::Restore)
+            .contains(&format!("-d {} -j KUBE-NODEPORTS", net.node_ip))
+    );
     // The patch at 3 s: the nodes synced at 0 s, so with an 8 s period they re-sync at 8 s, not
     // at once.
     let run = sim.run();

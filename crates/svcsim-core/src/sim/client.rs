@@ -39,7 +39,9 @@ impl Sim {
                     None => Err(name.as_str().into()),
                 }
             }
-            ClientKind::HostNetwork(node) => Ok((self.cluster.node(*node).ip, Place::Node(*node), Some(*node))),
+            ClientKind::HostNetwork(node) => {
+                Ok((self.node_net(*node).source_for(dst.ip), Place::Node(*node), Some(*node)))
+            }
         };
         let (src_ip, place, host) = match from {
             Ok(from) => from,

@@ -11,8 +11,8 @@ use std::rc::Rc;
 
 use svcsim_core::cluster::{Cluster, NodeId};
 use svcsim_core::dataplane::{
-    Dataplane, Decision, Delivery, HealthResponse, NodeNet, Origin, PacketCx, Rule, RulePath, RuleRef, SyncReport,
-    Verdict,
+    Dataplane, Decision, Delivery, HealthResponse, NodeNet, Origin, PacketCx, Rule, RulePath, RuleRef, RulesText,
+    SyncReport, Verdict,
 };
 use svcsim_core::endpoints::service_port_endpoints;
 use svcsim_core::net::{Header, SockAddr};
@@ -95,7 +95,7 @@ impl Dataplane for Toy {
     fn serve(&self, _cluster: &Cluster, _node: NodeId, _dst: SockAddr) -> Option<HealthResponse> {
         Some(HealthResponse { status: 200, body: "toy".into() })
     }
-    fn render(&self, node: NodeId) -> String {
+    fn render(&self, node: NodeId, _form: RulesText) -> String {
         self.nodes[&node].0.values().map(|r| format!("{}\n", &**r as &dyn Rule)).collect()
     }
     fn sweep(&mut self, _now: Instant) {}
@@ -128,5 +128,5 @@ fn the_seed_story_runs_on_a_dataplane_defined_outside_the_crate() {
     assert!(trace.contains("node-1 DNAT 203.0.113.10:80 -> 10.244.0.2:8080 via toy-services"), "{trace}");
     assert!(trace.contains("prints \"::ffff:198.51.100.79\""));
     let lb_ip: IpAddr = sim.cluster().services[0].load_balancer_ingress[0];
-    assert!(sim.dataplane().render(NodeId(0)).contains(&format!("toy {lb_ip}:80 => 10.244.0.2:8080")));
+    assert!(sim.dataplane().render(NodeId(0), RulesText::Save).contains(&format!("toy {lb_ip}:80 => 10.244.0.2:8080")));
 }
