@@ -303,10 +303,10 @@ mod tests {
                 Note over L1: -> node-0 (5-tuple hash, 2/2 nodes in rotation)
                 L1->>L2: 198.51.100.79:46126 > 203.0.113.10:80
                 Note over L2: DNAT 203.0.113.10:80 -> 10.244.0.2:8080, SNAT 198.51.100.79 -> 10.244.0.1 via KUBE-SERVICES > KUBE-EXT-IXNP3UPK7A3TOQ6U > KUBE-SVC-IXNP3UPK7A3TOQ6U > KUBE-SEP-7FZMHNWKZJJYAHLJ > KUBE-FORWARD
-                L2->>L3: 10.244.0.1:46126 > 10.244.0.2:8080
+                L2->>L3: 10.244.0.1:51329 > 10.244.0.2:8080
                 Note over L3: sees 10.244.0.1, prints "::ffff:10.244.0.1"
-                L3-->>L2: 10.244.0.2:8080 > 10.244.0.1:46126
-                Note over L2: un-NAT 10.244.0.2:8080 > 10.244.0.1:46126 => 203.0.113.10:80 > 198.51.100.79:46126 (conntrack)
+                L3-->>L2: 10.244.0.2:8080 > 10.244.0.1:51329
+                Note over L2: un-NAT 10.244.0.2:8080 > 10.244.0.1:51329 => 203.0.113.10:80 > 198.51.100.79:46126 (conntrack)
                 L2-->>L0: 203.0.113.10:80 > 198.51.100.79:46126
         "#]]
         .assert_eq(&Sequence::of(run, flow).mermaid());

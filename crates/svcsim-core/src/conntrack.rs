@@ -35,9 +35,10 @@ impl Entry {
         let snat = (self.reply.dst.ip != self.original.src.ip).then_some(self.reply.dst.ip);
         Nat { dnat, snat }
     }
-    /// True if the connection's addresses are rewritten (DNAT and/or SNAT).
+    /// True if the connection is rewritten: DNAT, SNAT, or only its source port
+    /// (`MASQUERADE --random-fully` of a host's own connection).
     pub fn is_nat(&self) -> bool {
-        !self.nat().is_none()
+        self.reply != self.original.reversed()
     }
     /// The header of a reply after this entry's NAT is undone.
     pub fn unnat_reply(&self) -> Header {
@@ -79,6 +80,22 @@ impl Conntrack {
     /// as a SYN reusing a TIME_WAIT tuple does.
     pub fn insert(&mut self, entry: Rc<Entry>) {
         self.by_reply.insert(entry.reply, entry);
+    }
+    /// `after` with its source port moved on, as the kernel's NAT does, until no other
+    /// connection's entry has the same reply tuple (two connections masqueraded to one address and
+    /// port toward one endpoint could not be told apart). `original` is the connection's own
+    /// first header: an entry of the same connection (a reused tuple) is no clash.
+    pub fn unique_source(&self, original: Header, mut after: Header) -> Header {
+        for _ in 0..64_512 {
+            match self.by_reply.get(&after.reversed()) {
+                Some(e) if e.original != original => {
+                    let next = after.src.port.wrapping_add(1);
+                    after.src.port = if next < 1024 { 1024 } else { next };
+                }
+                _ => break,
+            }
+        }
+        after
     }
     /// The entry a reply with header `reply` belongs to.
     pub fn lookup_reply(&self, reply: Header) -> Option<&Rc<Entry>> {

@@ -66,6 +66,9 @@ pub fn packet(data: &[u8]) {
     assert_eq!(walk, again, "the same packet and choices walked two ways");
 
     assert_eq!(walk.before, pkt);
+    let listed: Vec<String> = walk.path.rules().iter().map(|r| r.to_string()).collect();
+    // MASQUERADE --random-fully picks a new port even when the address stays.
+    let fully = listed.iter().any(|r| r.contains("--random-fully"));
     match walk.snat {
         Some(to) => {
             assert!(
@@ -73,11 +76,18 @@ pub fn packet(data: &[u8]) {
                 "MASQUERADE happens in POSTROUTING, which a routed packet passes only on its way out"
             );
             assert_eq!(to, net.masquerade_source(walk.after.dst.ip));
-            assert_eq!(walk.after.src, SockAddr::new(to, pkt.src.port), "MASQUERADE keeps the port");
+            assert_eq!(walk.after.src.ip, to, "MASQUERADE's address");
+            if !fully {
+                assert_eq!(walk.after.src.port, pkt.src.port, "MASQUERADE without --random-fully keeps the port");
+            }
         }
-        None => assert_eq!(walk.after.src, pkt.src, "the source changed without MASQUERADE"),
+        None => {
+            assert_eq!(walk.after.src.ip, pkt.src.ip, "the source address changed without MASQUERADE");
+            if !fully {
+                assert_eq!(walk.after.src.port, pkt.src.port, "the source port changed without MASQUERADE");
+            }
+        }
     }
-    let listed: Vec<String> = walk.path.rules().iter().map(|r| r.to_string()).collect();
     match walk.dnat {
         Some(to) => {
             assert_eq!(walk.after.dst, to, "the destination is not the DNAT target");
@@ -188,7 +198,7 @@ fn ruleset(b: &mut Bytes<'_>) -> Ruleset {
             5 => Target::Dnat(SockAddr::new(b.pick(&ADDRS), b.pick(&PORTS))),
             6 => Target::MarkMasq,
             7 => Target::ClearMasq,
-            _ => Target::Masquerade,
+            _ => Target::Masquerade { random_fully: b.bool() },
         };
         let comment = b.bool().then(|| "fuzz rule".to_string());
         rules.append(Rc::new(Rule::new(table, &chain, comment, matches, target)));

@@ -201,6 +201,18 @@ impl FromStr for SockAddr {
     }
 }
 
+impl From<SocketAddr> for SockAddr {
+    fn from(a: SocketAddr) -> SockAddr {
+        SockAddr::new(a.ip(), a.port())
+    }
+}
+
+impl From<SockAddr> for SocketAddr {
+    fn from(a: SockAddr) -> SocketAddr {
+        SocketAddr::new(a.ip, a.port)
+    }
+}
+
 impl From<std::net::SocketAddrV4> for SockAddr {
     fn from(a: std::net::SocketAddrV4) -> SockAddr {
         SockAddr::new(*a.ip(), a.port())

@@ -118,6 +118,10 @@ pub struct KubeProxyConfig {
     /// `iptables.minSyncPeriod`, default 1 s.
     pub min_sync_period: Duration,
     pub node_port_addresses: NodePortAddresses,
+    /// Whether the node's iptables has `MASQUERADE --random-fully` (1.6.2 and later, every
+    /// current distribution): kube-proxy then asks for it, and masqueraded connections get a
+    /// random source port. Off only to match kube-proxy's own unit tests, whose fake lacks it.
+    pub random_fully: bool,
 }
 
 impl Default for KubeProxyConfig {
@@ -129,6 +133,7 @@ impl Default for KubeProxyConfig {
             cluster_cidr: None,
             min_sync_period: Duration::from_secs(1),
             node_port_addresses: NodePortAddresses::All,
+            random_fully: true,
         }
     }
 }

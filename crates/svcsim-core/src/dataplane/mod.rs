@@ -100,9 +100,10 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// Host when `src` is one of the node's own addresses, else Routed.
+    /// Host when `src` is one of the node's own addresses (eth0's, cbr0's, loopback), else
+    /// Routed.
     pub fn of(net: &NodeNet, src: IpAddr) -> Origin {
-        if src == net.node_ip { Origin::Host } else { Origin::Routed }
+        if net.is_local(src) { Origin::Host } else { Origin::Routed }
     }
 }
 

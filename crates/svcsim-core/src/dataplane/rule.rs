@@ -22,6 +22,10 @@ pub trait Rule {
     /// The rule in words for `svcsim explain` (`"<comment>" in <chain> → <target>`), or `None`
     /// for plumbing that a teacher would skip.
     fn narrate(&self) -> Option<String>;
+    /// The rule as the node's listing tool prints it, where it is: (table, the rule) —
+    /// `("nat", "-A KUBE-SERVICES -d 10.0.0.1/32 -p tcp …")` for iptables-save. What the kernel's
+    /// trace of a packet names, so the two can be compared.
+    fn listed(&self) -> (&'static str, String);
 }
 
 /// A shared reference to a rule; cloning it is a reference-count increment.

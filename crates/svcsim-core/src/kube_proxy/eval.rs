@@ -31,6 +31,8 @@ struct State<'a> {
     hits: Vec<Rc<Rule>>,
     /// Chains entered and not yet left, to stop a jump loop.
     depth: usize,
+    /// The MASQUERADE that fired asked for `--random-fully`.
+    random_fully: bool,
 }
 
 enum Flow {
@@ -52,6 +54,7 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
         net,
         hits: Vec::with_capacity(8),
         depth: 0,
+        random_fully: false,
     };
     let hook = ChainName::builtin;
     let nat_hook = match origin {
@@ -76,7 +79,8 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
                 // MASQUERADE to the address the packet already has (a host's own traffic)
                 // rewrites nothing a user can see: the source did not change.
                 snat = (to != st.header.src.ip).then_some(to);
-                st.header.src = SockAddr::new(to, st.header.src.port);
+                let port = if st.random_fully { random_port(&pkt) } else { st.header.src.port };
+                st.header.src = SockAddr::new(to, port);
             }
             continue;
         }
@@ -89,6 +93,24 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
     }
     let path = RulePath::new(st.hits.into_iter().map(|r| r as RuleRef).collect());
     Decision { before: pkt, after: st.header, verdict, delivery, dnat: st.dnat, snat, marked, path }
+}
+
+/// The source port `MASQUERADE --random-fully` gives a connection: the kernel draws it at random
+/// from 1024–65535; svcsim derives it from the connection's original header, so runs stay
+/// deterministic (`docs/fidelity.md#masquerade`). The simulation moves it on if the reply tuple
+/// is taken, as the kernel's search for a unique tuple does.
+pub fn random_port(original: &Header) -> u16 {
+    let mut bytes = [0u8; 36];
+    for (at, ip) in [(0, original.src.ip), (16, original.dst.ip)] {
+        let octets = match ip {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            IpAddr::V6(v6) => v6.octets(),
+        };
+        bytes[at..at + 16].copy_from_slice(&octets);
+    }
+    bytes[32..34].copy_from_slice(&original.src.port.to_be_bytes());
+    bytes[34..36].copy_from_slice(&original.dst.port.to_be_bytes());
+    1024 + (crate::rng::fnv1a(&bytes) % 64_512) as u16
 }
 
 /// The hooks a first packet passes after its nat PREROUTING or OUTPUT walk and the routing
@@ -165,7 +187,10 @@ fn walk_rules(
             }
             Target::MarkMasq => st.mark = true,
             Target::ClearMasq => st.mark = false,
-            Target::Masquerade => return Flow::Accept,
+            Target::Masquerade { random_fully } => {
+                st.random_fully = *random_fully;
+                return Flow::Accept;
+            }
             Target::None => {}
         }
     }

@@ -38,6 +38,8 @@ pub fn endpoint_chain(service_port_name: &str, protocol: Protocol, endpoint: &En
 struct Known {
     /// `localhostNodePorts`: NodePorts answer on 127.0.0.1 too.
     localhost: bool,
+    /// MASQUERADE asks for `--random-fully`.
+    random_fully: bool,
     prerouting: ChainName,
     input: ChainName,
     forward: ChainName,
@@ -54,10 +56,11 @@ struct Known {
 }
 
 impl Known {
-    fn new(localhost: bool) -> Known {
+    fn new(localhost: bool, random_fully: bool) -> Known {
         let n = ChainName::new;
         Known {
             localhost,
+            random_fully,
             prerouting: n(chains::PREROUTING),
             input: n(chains::INPUT),
             forward: n(chains::FORWARD),
@@ -249,7 +252,7 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Ruleset {
 /// [`program`], sharing work between nodes through `cache` (see [`ProgramCache`]).
 pub fn program_cached(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache) -> Ruleset {
     let mut rs = Ruleset::default();
-    let k = Known::new(localhost_node_ports(cluster, node));
+    let k = Known::new(localhost_node_ports(cluster, node), cluster.config.kube_proxy.random_fully);
     jump_chains(&mut rs, &k);
     base_chains(&mut rs, &k);
     for svc in cluster.services.ids() {
@@ -325,7 +328,8 @@ fn base_chains(rs: &mut Ruleset, k: &Known) {
     rs.append(rule(Table::Nat, &k.kube_postrouting, None, vec![Match::Mark { negated: true }], Target::Return));
     rs.append(rule(Table::Nat, &k.kube_postrouting, None, vec![], Target::ClearMasq));
     let snat = "kubernetes service traffic requiring SNAT".to_string();
-    rs.append(rule(Table::Nat, &k.kube_postrouting, snat, vec![], Target::Masquerade));
+    let masquerade = Target::Masquerade { random_fully: k.random_fully };
+    rs.append(rule(Table::Nat, &k.kube_postrouting, snat, vec![], masquerade));
     let invalid = vec![Match::ctstate(CtStates::Invalid), Match::Nfacct(nfacct::CT_STATE_INVALID_DROPPED)];
     rs.append(rule(Table::Filter, &k.kube_forward, None, invalid, Target::Drop));
     rs.append(rule(

@@ -245,7 +245,10 @@ pub enum Target {
     MarkMasq,
     /// `-j MARK --xor-mark 0x4000`.
     ClearMasq,
-    Masquerade,
+    /// `-j MASQUERADE`, with `--random-fully` when the node's iptables has it.
+    Masquerade {
+        random_fully: bool,
+    },
     /// No `-j`: the rule counts the packet, which goes on to the next rule (KUBE-FW's last rule,
     /// a comment on what happens next).
     None,
@@ -331,6 +334,13 @@ impl dataplane::Rule for Rule {
         let jump = self.jump().map(ChainName::as_str).filter(|c| self.table == Table::Nat && Rule::is_story(c));
         [chain, jump]
     }
+    fn listed(&self) -> (&'static str, String) {
+        let table = match self.table {
+            Table::Filter => "filter",
+            Table::Nat => "nat",
+        };
+        (table, format!("-A {} {}", self.chain, super::text::saved(self)))
+    }
     fn narrate(&self) -> Option<String> {
         let comment = self.comment.as_deref()?;
         if self.table != Table::Nat || matches!(comment, "kubernetes service portals" | "kubernetes postrouting rules")
@@ -391,7 +401,8 @@ impl fmt::Display for Target {
             Target::Dnat(to) => write!(f, "-j DNAT --to-destination {to}"),
             Target::MarkMasq => write!(f, "-j MARK --or-mark {MASQ_MARK:#x}"),
             Target::ClearMasq => write!(f, "-j MARK --xor-mark {MASQ_MARK:#x}"),
-            Target::Masquerade => f.write_str("-j MASQUERADE"),
+            Target::Masquerade { random_fully: false } => f.write_str("-j MASQUERADE"),
+            Target::Masquerade { random_fully: true } => f.write_str("-j MASQUERADE --random-fully"),
             Target::None => Ok(()),
         }
     }

@@ -28,6 +28,7 @@ fn only_local_external_ips() -> (Cluster, NodeId) {
     let config = ClusterConfig {
         cluster_cidr: "10.0.0.0/8".parse().unwrap(),
         network_plugin: NetworkPlugin::AzureCni,
+        kube_proxy: KubeProxyConfig { random_fully: false, ..KubeProxyConfig::default() },
         ..ClusterConfig::default()
     };
     let mut cluster = Cluster::with_nodes(config, 1);

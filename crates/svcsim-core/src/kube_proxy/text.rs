@@ -127,7 +127,7 @@ fn service_of(rule: &Rule) -> &str {
 /// One rule as iptables-save prints it: the addresses and protocol first (they live in the rule's
 /// fixed header, not in a match), then each `-m` match in the order it was given, with `-m tcp`
 /// holding the port, then the target with its options spelled out.
-fn saved(rule: &Rule) -> String {
+pub(super) fn saved(rule: &Rule) -> String {
     let mut head = Vec::new();
     for m in &rule.matches {
         if let Match::Src { cidr, negated } = m {

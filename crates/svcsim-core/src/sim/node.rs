@@ -97,7 +97,10 @@ impl Sim {
             Initiator::Probe { .. } => &mut self.probe_rng,
         };
         let now = self.now;
-        let d = self.dataplane.first_packet(node, origin, header, PacketCx { now, rng });
+        let mut d = self.dataplane.first_packet(node, origin, header, PacketCx { now, rng });
+        if d.after.src != header.src {
+            d.after = self.nodes[node].conntrack.unique_source(header, d.after);
+        }
         let entry = Rc::new(Entry::new(header, d.after, now));
         self.nodes[node].conntrack.insert(Rc::clone(&entry));
         let place = Place::Node(node);

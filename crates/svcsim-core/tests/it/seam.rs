@@ -42,6 +42,9 @@ impl Rule for ToyRule {
     fn narrate(&self) -> Option<String> {
         Some(format!("the toy maps {} to {}", self.frontend, self.endpoint))
     }
+    fn listed(&self) -> (&'static str, String) {
+        ("toy", format!("map {} {}", self.frontend, self.endpoint))
+    }
 }
 
 #[derive(Default)]

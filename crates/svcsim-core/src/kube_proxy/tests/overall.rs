@@ -10,9 +10,12 @@ use super::*;
 /// The test's fake node: `test-node`, 192.168.0.2, cluster CIDR 10.0.0.0/8 for detect-local,
 /// NodePorts on every local address (localhost included), nfacct counters present.
 fn overall() -> (Cluster, NodeId) {
+    // The fake iptables of kube-proxy's tests has no --random-fully.
+    let kube_proxy = KubeProxyConfig { random_fully: false, ..KubeProxyConfig::default() };
     let config = ClusterConfig {
         cluster_cidr: "10.0.0.0/8".parse().unwrap(),
         network_plugin: NetworkPlugin::AzureCni,
+        kube_proxy,
         ..ClusterConfig::default()
     };
     let mut cluster = Cluster::with_nodes(config, 1);
