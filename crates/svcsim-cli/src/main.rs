@@ -6,6 +6,9 @@
 //! error or invalid scenario. Every diagnostic goes to stderr.
 
 mod input;
+mod lab;
+mod lab_check;
+mod lab_guide;
 mod output;
 
 use std::net::SocketAddrV4;
@@ -83,6 +86,10 @@ enum Command {
     },
     /// Validate a scenario: print its warnings and errors, run nothing.
     Check { file: PathBuf },
+    /// The scenario in network namespaces with the kernel's own netfilter (Linux, root):
+    /// `lab up`, `lab down`, and `lab check`, which compares the kernel with svcsim.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
     /// Explain one request's journey in plain words, hop by hop.
     Explain {
         file: PathBuf,
@@ -176,7 +183,7 @@ impl OverrideArgs {
     }
 }
 
-fn duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn duration(s: &str) -> Result<Duration, String> {
     svcsim_core::manifest::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 90s, 2m, 1m30s)"))
 }
 
@@ -264,6 +271,7 @@ fn run(command: Command) -> Result<(), ExitCode> {
             );
             Ok(())
         }
+        Command::Lab(command) => lab::run(command),
         Command::Explain { file, request, overrides } => {
             let loaded = input::load(&file, &overrides.to_overrides())?;
             let mut sim = Sim::new(loaded.scenario);

@@ -1,0 +1,170 @@
+//! `svcsim lab check`: the differential test over scenario files and random clusters, a few labs
+//! at a time, reported per moment and summed up in one line:
+//! `netfilter: N cases agree, M skipped` (`, D disagree` when any do).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use svcsim_core::manifest::Overrides;
+use svcsim_core::scenario::Scenario;
+use svcsim_core::sim::Sim;
+use svcsim_lab::cases;
+
+use crate::input::{self, RUNTIME};
+
+/// One moment's checks: (name, agreed, or the differences, or why skipped).
+type Moment = (String, Vec<(String, Verdict)>);
+
+#[derive(Debug, Clone)]
+enum Verdict {
+    Agree,
+    Disagree(Vec<String>),
+    Skipped(String),
+}
+
+pub fn run(files: &[PathBuf], random: u64, seed: u64, jobs: usize) -> Result<(), ExitCode> {
+    // Every file is read first: a bad one stops the check before any lab is built.
+    let mut work: Vec<(String, Scenario)> = Vec::new();
+    for file in files {
+        let loaded = input::load(file, &Overrides::default())?;
+        work.push((file.display().to_string(), loaded.scenario));
+    }
+    for s in seed..seed.saturating_add(random) {
+        work.push((format!("random cluster {s}"), svcsim_lab::random::scenario(s)));
+    }
+    if work.is_empty() {
+        eprintln!("svcsim lab check: error: give scenario files or --random N");
+        return Err(ExitCode::from(input::INVALID));
+    }
+    if let Some(why) = unavailable() {
+        let planned: usize = work.iter().map(|(_, s)| planned(s)).sum();
+        println!("the kernel lab cannot run here: {why}");
+        println!("netfilter: 0 cases agree, {planned} skipped");
+        return Ok(());
+    }
+    let moments = run_all(work, jobs);
+    report(&moments)
+}
+
+/// How many checks a scenario makes across its moments.
+fn planned(scenario: &Scenario) -> usize {
+    let moments = cases::moments(scenario);
+    let mut sim = Sim::new(scenario.clone());
+    let mut total = 0;
+    for (i, t) in moments.iter().enumerate() {
+        sim.run_until(*t);
+        total += cases::count(&sim) + if i > 0 { sim.cluster().nodes.len() } else { 0 };
+    }
+    total
+}
+
+#[cfg(target_os = "linux")]
+fn unavailable() -> Option<String> {
+    svcsim_lab::host::unavailable()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unavailable() -> Option<String> {
+    Some("the kernel lab needs Linux network namespaces".into())
+}
+
+/// Runs every scenario, `jobs` at a time; results come back in the order given.
+fn run_all(work: Vec<(String, Scenario)>, jobs: usize) -> Vec<Moment> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Vec<Moment>>>> = Mutex::new((0..work.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for worker in 0..jobs.min(work.len()) {
+            let (work, next, results) = (&work, &next, &results);
+            scope.spawn(move || {
+                let prefix = format!("svcsim-check-{}-{worker}", std::process::id());
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((label, scenario)) = work.get(i) else { break };
+                    let moments = check_scenario(label, scenario.clone(), &prefix);
+                    results.lock().expect("results")[i] = Some(moments);
+                }
+            });
+        }
+    });
+    results.into_inner().expect("results").into_iter().flatten().flatten().collect()
+}
+
+#[cfg(target_os = "linux")]
+fn check_scenario(label: &str, scenario: Scenario, prefix: &str) -> Vec<Moment> {
+    use svcsim_core::dataplane::RulesText;
+    use svcsim_lab::check::{self, Checked};
+    use svcsim_lab::judge::Judgement;
+    let verdict = |j: Judgement| match j {
+        Judgement::Agree => Verdict::Agree,
+        Judgement::Disagree(d) => Verdict::Disagree(d),
+        Judgement::Skipped(s) => Verdict::Skipped(s),
+    };
+    let moments = cases::moments(&scenario);
+    let mut sim = Sim::new(scenario);
+    let mut before: Option<Vec<String>> = None;
+    let mut out = Vec::new();
+    for t in moments {
+        sim.run_until(t);
+        let mut checked: Vec<Checked> = match check::check(&sim, prefix) {
+            Ok(c) => c,
+            Err(e) => vec![Checked {
+                name: "building the lab".into(),
+                judgement: Judgement::Disagree(vec![format!("{e:#}")]),
+            }],
+        };
+        let saves: Vec<String> =
+            sim.cluster().nodes.ids().map(|n| sim.dataplane().render(n, RulesText::Save)).collect();
+        if let Some(before) = &before {
+            for (n, id) in sim.cluster().nodes.ids().enumerate() {
+                let restore = sim.dataplane().render(id, RulesText::Restore);
+                let name = &sim.cluster().node(id).name;
+                checked.push(check::restore_after_change(prefix, name, &before[n], &restore, &saves[n]));
+            }
+        }
+        before = Some(saves);
+        let name = format!("{label} at {}s", t.as_secs_f64());
+        out.push((name, checked.into_iter().map(|c| (c.name, verdict(c.judgement))).collect()));
+    }
+    out
+}
+
+#[cfg(not(target_os = "linux"))]
+fn check_scenario(_: &str, _: Scenario, _: &str) -> Vec<Moment> {
+    Vec::new()
+}
+
+/// Prints each moment's tally and every disagreement, then the summary line.
+fn report(moments: &[Moment]) -> Result<(), ExitCode> {
+    let (mut agree, mut disagree, mut skipped) = (0, 0, 0);
+    for (name, checks) in moments {
+        let count = |f: fn(&Verdict) -> bool| checks.iter().filter(|(_, v)| f(v)).count();
+        let (a, d, s) = (
+            count(|v| matches!(v, Verdict::Agree)),
+            count(|v| matches!(v, Verdict::Disagree(_))),
+            count(|v| matches!(v, Verdict::Skipped(_))),
+        );
+        println!("{name}: {a} agree{}{}", plural(d, "disagree"), plural(s, "skipped"));
+        for (check, v) in checks {
+            match v {
+                Verdict::Disagree(why) => {
+                    println!("  ✗ {check}");
+                    for w in why {
+                        println!("      {w}");
+                    }
+                }
+                Verdict::Skipped(why) => println!("  - {check}: skipped: {why}"),
+                Verdict::Agree => {}
+            }
+        }
+        (agree, disagree, skipped) = (agree + a, disagree + d, skipped + s);
+    }
+    let disagreeing = if disagree > 0 { format!(", {disagree} disagree") } else { String::new() };
+    println!("netfilter: {agree} cases agree{disagreeing}, {skipped} skipped");
+    if disagree > 0 { Err(ExitCode::from(RUNTIME)) } else { Ok(()) }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 0 { String::new() } else { format!(", {n} {what}") }
+}

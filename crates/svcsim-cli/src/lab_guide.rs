@@ -1,0 +1,110 @@
+//! What `svcsim lab up` prints once the lab runs: its namespaces, the commands worth trying
+//! there, what svcsim says a `curl` prints, and what the lab leaves out.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use svcsim_core::cluster::NodeId;
+use svcsim_core::dataplane::Origin;
+use svcsim_core::net::{Header, SockAddr};
+use svcsim_core::sim::Sim;
+use svcsim_lab::expect::outcomes;
+use svcsim_lab::plan::{LbDelivery, Plan};
+
+/// The guide to a lab that is up.
+pub fn guide(sim: &Sim, plan: &Plan) -> String {
+    let mut out = String::new();
+    let p = &plan.prefix;
+    let _ = writeln!(
+        out,
+        "The lab {p} is up: {} at t={}s, in {} network namespaces.\n",
+        sim.scenario().name,
+        sim.now().as_secs_f64(),
+        plan.namespaces().len()
+    );
+    let clients: Vec<String> = plan.client_ips.iter().map(|ip| ip.to_string()).collect();
+    let _ = writeln!(out, "  {:<28} the internet and the load balancer ({})", plan.client_ns(), clients.join(", "));
+    for (i, n) in plan.nodes.iter().enumerate() {
+        let cbr0 = n.bridge.map(|b| format!(", cbr0 {b}/{}", n.pod_cidr.prefix())).unwrap_or_default();
+        let _ = writeln!(out, "  {:<28} {} {}{cbr0}, kube-proxy's rules loaded", plan.node_ns(i), n.name, n.ip);
+    }
+    for (i, pod) in plan.pods.iter().enumerate() {
+        let ports: Vec<String> = pod.ports.iter().map(|p| p.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "  {:<28} {} {} on {} ({:?}, listening on {})",
+            plan.pod_ns(i),
+            pod.name,
+            pod.ip,
+            plan.nodes[pod.node].name,
+            pod.app,
+            ports.join(", ")
+        );
+    }
+    let _ = writeln!(out, "\nTry:");
+    let client = plan.client_ns();
+    for fe in &plan.frontends {
+        let prints = lb_prints(sim, plan, fe);
+        let url = format!("http://{}/", fe.addr);
+        let _ = writeln!(out, "  ip netns exec {client} curl -s {url}");
+        let _ = writeln!(out, "      {} through its load balancer; svcsim says the app prints {prints}", fe.service);
+    }
+    if let (Some(node), Some(np)) = (plan.nodes.first(), first_node_port(sim)) {
+        let _ = writeln!(
+            out,
+            "  ip netns exec {client} curl -s http://{}:{np}/      # a NodePort on {}",
+            node.ip, node.name
+        );
+    }
+    let node0 = plan.node_ns(0);
+    let _ = writeln!(
+        out,
+        "  ip netns exec {node0} tcpdump -ni eth0 tcp           # packets arriving at {}",
+        plan.nodes[0].name
+    );
+    let _ = writeln!(out, "  ip netns exec {node0} conntrack -L                    # the NAT it remembers");
+    let _ = writeln!(out, "  ip netns exec {node0} iptables -t nat -L -v -n        # rules and their packet counters");
+    let _ = writeln!(
+        out,
+        "  ip netns exec {node0} iptables-save                   # = svcsim rules FILE --node {} --at {}ms",
+        plan.nodes[0].name,
+        sim.now().as_micros() / 1000
+    );
+    let _ = writeln!(
+        out,
+        "\nWhen done: svcsim lab down{}",
+        if p == "svcsim" { String::new() } else { format!(" --prefix {p}") }
+    );
+    let _ = writeln!(
+        out,
+        "\nNot in the lab: the cloud load balancer's health probes (it sends to the nodes in rotation at t={}s, \
+         by a 5-tuple hash), and kube-proxy itself: its health servers are stand-ins that answer as svcsim says. \
+         See docs/lab.md.",
+        sim.now().as_secs_f64()
+    );
+    out
+}
+
+/// What the app may print for the first client's request through `fe`, over the nodes it goes to.
+fn lb_prints(sim: &Sim, plan: &Plan, fe: &svcsim_lab::plan::Frontend) -> String {
+    let Some(client) = plan.client_ips.first() else { return "nothing (no client)".into() };
+    let mut prints = BTreeSet::new();
+    for (node, to) in &fe.targets {
+        let dst = match fe.delivery {
+            LbDelivery::FloatingIp => fe.addr,
+            LbDelivery::InstanceTarget => *to,
+        };
+        let header = Header::tcp(SockAddr::new(*client, 40000), dst);
+        for e in outcomes(sim, NodeId(*node as u32), Origin::Routed, header) {
+            prints.insert(e.prints.map(|p| format!("{p:?}")).unwrap_or_else(|| e.verdict.to_string()));
+        }
+    }
+    match prints.len() {
+        0 => "nothing: no node is in rotation".into(),
+        _ => prints.into_iter().collect::<Vec<_>>().join(" or "),
+    }
+}
+
+fn first_node_port(sim: &Sim) -> Option<u16> {
+    sim.cluster().services.iter().filter(|s| s.has_node_ports()).find_map(|s| s.ports.first()?.node_port)
+}

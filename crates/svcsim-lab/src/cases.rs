@@ -1,0 +1,332 @@
+//! The traffic the differential test tries in a lab: for every Service port, every node and every
+//! kind of traffic svcsim models there, one [`Case`] with what svcsim expects of it. Pure.
+//!
+//! The kinds: from the internet through the load balancer to each node (allowed and blocked by
+//! `loadBalancerSourceRanges`), to each node's NodePort and through each externalIP; to the
+//! clusterIP from a pod and from the host of each node; a pod's traffic to the LB IP and
+//! externalIPs (kube-proxy short-circuits it); a pod to its own Service (hairpin); the host to its
+//! own NodePort and to `127.0.0.1:<nodePort>`; and kube-proxy's health servers.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use svcsim_core::cluster::{NodeId, ServiceId};
+use svcsim_core::dataplane::{Origin, PROXY_HEALTHZ_PORT};
+use svcsim_core::endpoints::service_port_endpoints;
+use svcsim_core::net::{Header, Protocol, SockAddr};
+use svcsim_core::sim::Sim;
+
+use crate::expect::{Expected, outcomes};
+use crate::plan::{LbDelivery, Plan};
+
+/// Where a case's connection starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The client namespace, from this address.
+    Client(IpAddr),
+    /// A pod's namespace (index into [`Plan::pods`]).
+    Pod(usize),
+    /// A node's own network namespace: the kernel picks the source address.
+    Host(usize),
+}
+
+/// How the client namespace gets a case's packets to its ingress node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steer {
+    /// Routed to the node, destination unchanged (floating IP, externalIP, NodePort).
+    Via(IpAddr),
+    /// Rewritten to this node address and port, as an instance-target LB does.
+    Dnat(SocketAddr),
+}
+
+/// One kind of traffic on one node, and svcsim's account of it.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    /// The Service port the case tries (`namespace/name:port`), empty for a health server.
+    pub service: String,
+    pub source: Source,
+    /// What the client connects to.
+    pub dst: SocketAddr,
+    /// The node whose rules decide first: its trace and conntrack are read.
+    pub ingress: usize,
+    pub steer: Option<Steer>,
+    /// The first packet as it enters the ingress node's rules.
+    pub header: Header,
+    pub origin: Origin,
+    /// What svcsim allows, one entry per endpoint the rules could pick.
+    pub expected: Vec<Expected>,
+    /// ClientIP session affinity: every connection of the case must reach one endpoint.
+    pub affinity: bool,
+    /// `/healthz` for a health server, `/` otherwise.
+    pub path: &'static str,
+    /// A health server's expected answer: status and body.
+    pub health: Option<(u16, String)>,
+}
+
+/// The cases of `sim` in `plan`'s lab. Client addresses the cases need (inside and outside
+/// `loadBalancerSourceRanges`, one per affinity case) are added to the plan.
+pub fn of(sim: &Sim, plan: &mut Plan) -> Vec<Case> {
+    let mut b = Builder { sim, plan, cases: Vec::new(), pool: 0, service: String::new() };
+    for svc in sim.cluster().services.ids() {
+        for port in 0..sim.cluster().service(svc).ports.len() {
+            if sim.cluster().service(svc).ports[port].protocol == Protocol::Tcp {
+                b.service_port(svc, port);
+            }
+        }
+    }
+    b.health();
+    let mut seen = BTreeSet::new();
+    b.cases.retain(|c| seen.insert((format!("{:?}", c.source), c.dst)));
+    b.cases
+}
+
+/// How many checks a lab of `sim` as it is now makes: its cases and one rules listing per node.
+pub fn count(sim: &Sim) -> usize {
+    let Ok(mut plan) = Plan::of(sim, "count") else { return 1 };
+    plan.add_probe_pods();
+    of(sim, &mut plan).len() + plan.nodes.len()
+}
+
+/// The moments of a scenario worth a lab: its start, and shortly after each change once
+/// kube-proxy has synced it.
+pub fn moments(scenario: &svcsim_core::scenario::Scenario) -> Vec<svcsim_core::time::Instant> {
+    use svcsim_core::time::{Duration, Instant};
+    let settle = scenario.cluster.config.kube_proxy.min_sync_period + Duration::from_secs(1);
+    let end = Instant::ZERO + scenario.duration;
+    let mut out = vec![Instant::ZERO];
+    for change in &scenario.changes {
+        let t = change.at + settle;
+        if t < end && out.last() != Some(&t) {
+            out.push(t);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+struct Builder<'a> {
+    sim: &'a Sim,
+    plan: &'a mut Plan,
+    cases: Vec<Case>,
+    /// How many addresses of 198.18.0.0/15 (for benchmarks, never routed) were handed out.
+    pool: u32,
+    /// The Service port being enumerated.
+    service: String,
+}
+
+impl Builder<'_> {
+    /// A fresh client address outside every range the scenario uses.
+    fn fresh_client(&mut self) -> IpAddr {
+        self.pool += 1;
+        let ip: IpAddr = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 0)) + self.pool).into();
+        self.plan.client_ips.push(ip);
+        ip
+    }
+    /// The scenario's first internet client's address, else a fresh one.
+    fn scenario_client(&mut self) -> IpAddr {
+        match self.plan.client_ips.first() {
+            Some(ip) if !in_pool(*ip) => *ip,
+            _ => self.fresh_client(),
+        }
+    }
+    fn node_id(&self, node: usize) -> NodeId {
+        NodeId(node as u32)
+    }
+
+    fn push(
+        &mut self,
+        name: String,
+        source: Source,
+        dst: SocketAddr,
+        ingress: usize,
+        steer: Option<Steer>,
+        affinity: bool,
+    ) {
+        let net = self.sim.node_net(self.node_id(ingress));
+        let (src, origin) = match source {
+            Source::Client(ip) => (ip, Origin::Routed),
+            Source::Pod(p) => (self.plan.pods[p].ip, Origin::Routed),
+            Source::Host(_) => (net.source_for(dst.ip()), Origin::Host),
+        };
+        let delivered = match steer {
+            Some(Steer::Dnat(to)) => to,
+            _ => dst,
+        };
+        // The port is the case runner's; svcsim's rules do not look at it.
+        let header = Header::tcp(SockAddr::new(src, 40000), SockAddr::from(delivered));
+        let expected = outcomes(self.sim, self.node_id(ingress), origin, header);
+        let service = self.service.clone();
+        self.cases.push(Case {
+            name,
+            service,
+            source,
+            dst,
+            ingress,
+            steer,
+            header,
+            origin,
+            expected,
+            affinity,
+            path: "/",
+            health: None,
+        });
+    }
+
+    fn service_port(&mut self, svc: ServiceId, port: usize) {
+        let cluster = self.sim.cluster();
+        let s = cluster.service(svc).clone();
+        let sp = s.ports[port].clone();
+        let label = s.port_name(port);
+        self.service = label.clone();
+        let affinity = s.session_affinity.is_some();
+        let nodes = self.plan.nodes.len();
+        // From the internet through the load balancer.
+        for frontend in self.plan.frontends.clone().iter().filter(|f| f.service == s.namespaced_name()) {
+            if frontend.addr.port != sp.port {
+                continue;
+            }
+            let mut sources = vec![];
+            if let Some(range) = s.load_balancer_source_ranges.first() {
+                if let Some(inside) = range.nth(range.size().min(2) - 1).filter(|ip| ip.is_ipv4()) {
+                    self.plan.client_ips.push(inside);
+                    sources.push((inside, "allowed by loadBalancerSourceRanges"));
+                }
+                let outside = self.fresh_client();
+                sources.push((outside, "outside loadBalancerSourceRanges"));
+            } else {
+                let ip = if affinity { self.fresh_client() } else { self.scenario_client() };
+                sources.push((ip, "from the internet"));
+            }
+            for node in 0..nodes {
+                for (ip, why) in &sources {
+                    let ip = if affinity && node > 0 { self.fresh_client() } else { *ip };
+                    let steer = match frontend.delivery {
+                        LbDelivery::FloatingIp => Steer::Via(self.plan.nodes[node].ip),
+                        LbDelivery::InstanceTarget => match sp.node_port {
+                            Some(np) => Steer::Dnat(SocketAddr::new(self.plan.nodes[node].ip, np)),
+                            None => continue,
+                        },
+                    };
+                    let name =
+                        format!("{label}: load balancer {} {why} → {}", frontend.addr, self.plan.nodes[node].name);
+                    self.push(name, Source::Client(ip), SocketAddr::from(frontend.addr), node, Some(steer), affinity);
+                }
+            }
+        }
+        // NodePorts and externalIPs from the internet.
+        for node in 0..nodes {
+            let node_ip = self.plan.nodes[node].ip;
+            if let Some(np) = sp.node_port.filter(|_| s.has_node_ports()) {
+                let ip = if affinity { self.fresh_client() } else { self.scenario_client() };
+                let name = format!("{label}: NodePort {node_ip}:{np} from the internet");
+                self.push(
+                    name,
+                    Source::Client(ip),
+                    SocketAddr::new(node_ip, np),
+                    node,
+                    Some(Steer::Via(node_ip)),
+                    affinity,
+                );
+            }
+            for ext in &s.external_ips {
+                let ip = if affinity { self.fresh_client() } else { self.scenario_client() };
+                let name = format!("{label}: externalIP {ext}:{} → {}", sp.port, self.plan.nodes[node].name);
+                self.push(
+                    name,
+                    Source::Client(ip),
+                    SocketAddr::new(*ext, sp.port),
+                    node,
+                    Some(Steer::Via(node_ip)),
+                    affinity,
+                );
+            }
+        }
+        let Some(cluster_ip) = s.cluster_ip else { return };
+        let to_cluster_ip = SocketAddr::new(cluster_ip, sp.port);
+        for node in 0..nodes {
+            let node_name = self.plan.nodes[node].name.clone();
+            // From a pod and from the host.
+            if let Some(pod) = self.plan.pods.iter().position(|p| p.node == node) {
+                let name = format!("{label}: clusterIP {to_cluster_ip} from pod {}", self.plan.pods[pod].name);
+                self.push(name, Source::Pod(pod), to_cluster_ip, node, None, affinity);
+                // In-cluster traffic to the LB IP and externalIPs never leaves the node.
+                for (what, ip) in s
+                    .load_balancer_ingress
+                    .iter()
+                    .map(|ip| ("load balancer IP", ip))
+                    .chain(s.external_ips.iter().map(|ip| ("externalIP", ip)))
+                {
+                    let dst = SocketAddr::new(*ip, sp.port);
+                    let name = format!("{label}: {what} {dst} from pod {}", self.plan.pods[pod].name);
+                    self.push(name, Source::Pod(pod), dst, node, None, affinity);
+                }
+            }
+            self.push(
+                format!("{label}: clusterIP {to_cluster_ip} from {node_name}'s host"),
+                Source::Host(node),
+                to_cluster_ip,
+                node,
+                None,
+                affinity,
+            );
+            if let Some(np) = sp.node_port.filter(|_| s.has_node_ports()) {
+                let own = SocketAddr::new(self.plan.nodes[node].ip, np);
+                self.push(
+                    format!("{label}: {node_name}'s host to its own NodePort {own}"),
+                    Source::Host(node),
+                    own,
+                    node,
+                    None,
+                    affinity,
+                );
+                let local = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), np);
+                self.push(
+                    format!("{label}: {node_name}'s host to {local}"),
+                    Source::Host(node),
+                    local,
+                    node,
+                    None,
+                    affinity,
+                );
+            }
+        }
+        // Each endpoint pod to its own Service: it may pick itself (hairpin).
+        for ep in service_port_endpoints(cluster, svc, port) {
+            let Some(pod) = self.plan.pods.iter().position(|p| !p.probe && p.ip == ep.addr.ip) else { continue };
+            let node = self.plan.pods[pod].node;
+            let name =
+                format!("{label}: clusterIP {to_cluster_ip} from its endpoint {} (hairpin)", self.plan.pods[pod].name);
+            self.push(name, Source::Pod(pod), to_cluster_ip, node, None, affinity);
+        }
+    }
+
+    /// kube-proxy's health servers, asked from the internet.
+    fn health(&mut self) {
+        self.service.clear();
+        let client = self.scenario_client();
+        for node in 0..self.plan.nodes.len() {
+            for h in self.plan.nodes[node].health.clone() {
+                let dst = SocketAddr::new(self.plan.nodes[node].ip, h.port);
+                let what = if h.port == PROXY_HEALTHZ_PORT { "kube-proxy's /healthz" } else { "healthCheckNodePort" };
+                self.push(
+                    format!("{what} {dst} on {}", self.plan.nodes[node].name),
+                    Source::Client(client),
+                    dst,
+                    node,
+                    Some(Steer::Via(self.plan.nodes[node].ip)),
+                    false,
+                );
+                let case = self.cases.last_mut().expect("just pushed");
+                case.path = "/healthz";
+                case.health = Some((h.status, h.body.clone()));
+            }
+        }
+    }
+}
+
+/// The block fresh client addresses come from: 198.18.0.0/15, set aside for benchmarks.
+fn in_pool(ip: IpAddr) -> bool {
+    svcsim_core::net::IpCidr::new(Ipv4Addr::new(198, 18, 0, 0), 15).contains(ip)
+}

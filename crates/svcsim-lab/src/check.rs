@@ -1,0 +1,301 @@
+//! The differential test on one moment of one scenario: build its lab, confirm the kernel lists
+//! the loaded rules back exactly as svcsim prints them, try every case — traced connections
+//! spaced so the monitor keeps up, then untraced ones for the endpoint set — and judge each
+//! against svcsim.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use svcsim_core::sim::Sim;
+
+use crate::cases::{self, Case, Source, Steer};
+use crate::conntrack;
+use crate::host::{self, Lab};
+use crate::judge::{self, Judgement, Observed};
+use crate::netns;
+use crate::plan::Plan;
+use crate::probe::{self, Outcome};
+use crate::server::Servers;
+use crate::setup::Cmd;
+use crate::trace::{self, Monitor};
+
+/// How far apart a node's traced SYNs are sent: xtables-monitor loses events in bursts.
+const TRACE_SPACING: Duration = Duration::from_millis(150);
+/// The most cases one lab runs (its source ports are handed out in blocks).
+const MAX_CASES: usize = 150;
+/// Ports per case: traced connections from `40000 + TRACED * k`, bulk ones from
+/// `45000 + BULK * k`.
+const TRACED: u16 = 16;
+const BULK: u16 = 130;
+
+/// One check's result: what was compared and how it came out.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub name: String,
+    pub judgement: Judgement,
+}
+
+/// Checks the lab of `sim` as it is now, with namespaces named `{prefix}-…`.
+pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
+    let mut plan = match Plan::of(sim, prefix) {
+        Ok(plan) => plan,
+        Err(why) => return Ok(vec![Checked { name: "the lab".into(), judgement: Judgement::Skipped(why.0) }]),
+    };
+    plan.add_probe_pods();
+    let mut cases = cases::of(sim, &mut plan);
+    let mut out = Vec::new();
+    if cases.len() > MAX_CASES {
+        for c in cases.drain(MAX_CASES..) {
+            out.push(Checked {
+                name: c.name,
+                judgement: Judgement::Skipped(format!("more than {MAX_CASES} cases in one lab")),
+            });
+        }
+    }
+    // The cases steer each connection themselves.
+    plan.frontends.clear();
+    plan.client_ips.sort();
+    plan.client_ips.dedup();
+    let lab = Lab::build(plan)?;
+    out.extend(rules_listed_back(&lab.plan)?);
+    steer(&lab.plan, &cases)?;
+    for n in 0..lab.plan.nodes.len() {
+        host::run(
+            &Cmd::exec(&lab.plan.node_ns(n), "iptables-restore", &["--noflush"]).with_stdin(trace::trace_rules()),
+        )?;
+    }
+    let servers = Servers::start(&lab.plan)?;
+    let monitors: Vec<Monitor> =
+        (0..lab.plan.nodes.len()).map(|n| Monitor::start(&lab.plan.node_ns(n))).collect::<Result<_>>()?;
+    std::thread::sleep(trace::SUBSCRIBE);
+    let runs = run_cases(&lab.plan, &cases)?;
+    // Let the monitors print the last events.
+    std::thread::sleep(Duration::from_millis(400));
+    for (k, (case, run)) in cases.iter().zip(runs).enumerate() {
+        let traced: Vec<Observed> = run
+            .traced
+            .into_iter()
+            .map(|(outcome, local)| {
+                let ns = lab.plan.node_ns(case.ingress);
+                let conntrack = conntrack::lookup(&ns, local).ok().flatten();
+                let hits = monitors[case.ingress].hits(local.ip(), local.port());
+                Observed { outcome, local, conntrack, hits }
+            })
+            .collect();
+        let judgement = judge::case(case, &traced, &run.paths, &run.bulk);
+        out.push(Checked { name: format!("{} [case {k}]", case.name), judgement });
+    }
+    drop(monitors);
+    drop(servers);
+    drop(lab);
+    Ok(out)
+}
+
+/// One node's rules after a change, reached the way kube-proxy reaches them: the earlier rules
+/// loaded, then the sync's restore input applied with `--noflush`. The kernel's listing must be
+/// the later rules exactly — `-X` lines included, or stale chains would be left behind.
+pub fn restore_after_change(prefix: &str, node: &str, before: &str, restore: &str, after: &str) -> Checked {
+    let name = format!("{node}: the sync's iptables-restore input, applied to the earlier rules, gives the new rules");
+    let ns = format!("{prefix}-restore");
+    let result = (|| -> Result<String> {
+        host::remove(&ns)?;
+        host::run(&Cmd::ip_root(&format!("netns add {ns}-node")))?;
+        let node_ns = format!("{ns}-node");
+        for counter in ["ct_state_invalid_dropped_pkts", "localhost_nps_accepted_pkts"] {
+            host::run(&Cmd::exec(&node_ns, "nfacct", &["add", counter]))?;
+        }
+        host::run(&Cmd::exec(&node_ns, "iptables-restore", &[]).with_stdin(before.to_string()))?;
+        host::run(
+            &Cmd::exec(&node_ns, "iptables-restore", &["--noflush", "--counters"]).with_stdin(restore.to_string()),
+        )?;
+        host::run(&Cmd::exec(&node_ns, "iptables-save", &[]))
+    })();
+    let _ = host::remove(&ns);
+    let judgement = match result {
+        Ok(listed) if listing(&listed) == listing(after) => Judgement::Agree,
+        Ok(listed) => {
+            let (kernel, svcsim) = (listing(&listed), listing(after));
+            let at = kernel.lines().zip(svcsim.lines()).take_while(|(a, b)| a == b).count();
+            let line = |t: &str| t.lines().nth(at).unwrap_or("(the end)").to_string();
+            Judgement::Disagree(vec![format!(
+                "line {}: the kernel lists {:?}; svcsim's new rules have {:?}",
+                at + 1,
+                line(&kernel),
+                line(&svcsim)
+            )])
+        }
+        Err(e) => Judgement::Disagree(vec![format!("{e:#}")]),
+    };
+    Checked { name, judgement }
+}
+
+/// The kernel's `iptables-save` of each node, against svcsim's save text it was loaded from.
+fn rules_listed_back(plan: &Plan) -> Result<Vec<Checked>> {
+    let mut out = Vec::new();
+    for (n, node) in plan.nodes.iter().enumerate() {
+        let listed = host::run(&Cmd::exec(&plan.node_ns(n), "iptables-save", &[]))?;
+        let (kernel, svcsim) = (listing(&listed), listing(&node.rules));
+        let judgement = if kernel == svcsim {
+            Judgement::Agree
+        } else {
+            let at = kernel.lines().zip(svcsim.lines()).take_while(|(a, b)| a == b).count();
+            let line = |t: &str| t.lines().nth(at).unwrap_or("(the end)").to_string();
+            Judgement::Disagree(vec![format!(
+                "line {}: iptables-save lists {:?}; svcsim prints {:?}",
+                at + 1,
+                line(&kernel),
+                line(&svcsim)
+            )])
+        };
+        out.push(Checked {
+            name: format!("{}: iptables-save lists the loaded rules back unchanged", node.name),
+            judgement,
+        });
+    }
+    Ok(out)
+}
+
+/// An iptables-save text without its dated comments and with every chain's packet counters at
+/// zero: what the rules are, not what traffic they saw.
+fn listing(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        match (line.starts_with(':'), line.rfind(" [")) {
+            (true, Some(at)) => out.push_str(&format!("{} [0:0]\n", &line[..at])),
+            _ => out.push_str(&format!("{line}\n")),
+        }
+    }
+    out
+}
+
+/// The source ports of case `k`: its traced block and its bulk block.
+fn ports(k: usize) -> (u16, u16) {
+    (40000 + TRACED * k as u16, 45000 + BULK * k as u16)
+}
+
+/// Routes each client case's connections to its ingress node: a routing table per case, chosen
+/// by source address and port, and for instance-target frontends a DNAT to the node's NodePort.
+fn steer(plan: &Plan, cases: &[Case]) -> Result<()> {
+    let client = plan.client_ns();
+    let mut dnat = String::new();
+    for (k, case) in cases.iter().enumerate() {
+        let (Source::Client(ip), Some(steer)) = (case.source, case.steer) else { continue };
+        let (traced, bulk) = ports(k);
+        let ranges = [(traced, traced + TRACED - 1), (bulk, bulk + BULK - 1)];
+        // A routing table of its own, chosen by source address and port. An instance-target
+        // frontend needs a route too: the socket routes the LB address before OUTPUT's DNAT.
+        let node = match steer {
+            Steer::Via(node) => node,
+            Steer::Dnat(to) => to.ip(),
+        };
+        let table = 1000 + k;
+        let dst = case.dst.ip();
+        host::run(&Cmd::ip(&client, &format!("route add {dst}/32 via {node} src {ip} table {table}")))?;
+        for (lo, hi) in ranges {
+            let rule = format!("rule add from {ip} ipproto tcp sport {lo}-{hi} lookup {table} pref {table}");
+            host::run(&Cmd::ip(&client, &rule))?;
+        }
+        match steer {
+            Steer::Via(_) => {}
+            Steer::Dnat(to) => {
+                for (lo, hi) in ranges {
+                    dnat.push_str(&format!(
+                        "-A OUTPUT -s {ip}/32 -d {}/32 -p tcp -m tcp --sport {lo}:{hi} --dport {} -j DNAT --to-destination {to}\n",
+                        case.dst.ip(),
+                        case.dst.port()
+                    ));
+                }
+            }
+        }
+    }
+    if !dnat.is_empty() {
+        let rules = format!("*nat\n:OUTPUT ACCEPT [0:0]\n{dnat}COMMIT\n");
+        host::run(&Cmd::exec(&client, "iptables-restore", &["--noflush"]).with_stdin(rules))?;
+    }
+    Ok(())
+}
+
+/// What one case's connections did.
+struct Run {
+    traced: Vec<(Outcome, SocketAddr)>,
+    /// Whether each traced connection's rule path can be compared.
+    paths: Vec<bool>,
+    bulk: Vec<Outcome>,
+}
+
+/// Runs every case, the cases of one ingress node in order on one thread, nodes in parallel.
+fn run_cases(plan: &Plan, cases: &[Case]) -> Result<Vec<Run>> {
+    let nodes: BTreeSet<usize> = cases.iter().map(|c| c.ingress).collect();
+    let mut runs: Vec<Option<Run>> = (0..cases.len()).map(|_| None).collect();
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = nodes
+            .iter()
+            .map(|&node| {
+                scope.spawn(move || -> Result<Vec<(usize, Run)>> {
+                    // Affinity entries left by earlier connections: (source, service rule set).
+                    let mut affinity_sources = BTreeSet::new();
+                    let mut done = Vec::new();
+                    for (k, case) in cases.iter().enumerate().filter(|(_, c)| c.ingress == node) {
+                        done.push((k, run_case(plan, k, case, &mut affinity_sources)?));
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        for h in handles {
+            let done = h.join().map_err(|_| anyhow::anyhow!("a case runner panicked"))??;
+            for (k, run) in done {
+                runs[k] = Some(run);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(runs.into_iter().map(|r| r.expect("every case ran")).collect())
+}
+
+/// How many connections it takes to reach each of `m` equally likely endpoints with a chance of
+/// missing one below one in a billion: m·(ln m + 21).
+fn connections_for(m: usize) -> usize {
+    if m <= 1 { 1 } else { (m as f64 * ((m as f64).ln() + 21.0)).ceil() as usize }
+}
+
+fn run_case(plan: &Plan, k: usize, case: &Case, affinity_sources: &mut BTreeSet<(IpAddr, String)>) -> Result<Run> {
+    let (traced_base, bulk_base) = ports(k);
+    let endpoints = case.expected.iter().filter(|e| e.dnat.is_some()).count();
+    let traced_count = if endpoints > 1 { endpoints.min(4) } else { 1 };
+    let mut run = Run { traced: Vec::new(), paths: Vec::new(), bulk: Vec::new() };
+    for i in 0..traced_count {
+        let port = traced_base + i as u16;
+        let (ns, src) = source(plan, case, port);
+        let (dst, path) = (case.dst, case.path);
+        let (outcome, local) = netns::run_in(&ns, move || Ok(probe::request(src, dst, path)))?;
+        // A session-affinity entry from an earlier connection changes the path's first rules.
+        let key = (local.ip(), case.service.clone());
+        run.paths.push(!case.affinity || affinity_sources.insert(key));
+        run.traced.push((outcome, local));
+        std::thread::sleep(TRACE_SPACING);
+    }
+    let wanted = if case.affinity { 10 } else { connections_for(endpoints) };
+    let bulk = wanted.saturating_sub(traced_count).min(BULK as usize);
+    if bulk > 0 && run.traced.iter().all(|(o, _)| matches!(o, Outcome::Answered { .. })) {
+        let sources: Vec<(String, SocketAddr)> = (0..bulk).map(|i| source(plan, case, bulk_base + i as u16)).collect();
+        let ns = sources[0].0.clone();
+        let (dst, path) = (case.dst, case.path);
+        let addrs: Vec<SocketAddr> = sources.into_iter().map(|(_, a)| a).collect();
+        run.bulk = netns::run_in(&ns, move || Ok(addrs.into_iter().map(|a| probe::request(a, dst, path).0).collect()))
+            .context("bulk connections")?;
+    }
+    Ok(run)
+}
+
+/// The namespace and source address a case's connection on `port` starts from.
+fn source(plan: &Plan, case: &Case, port: u16) -> (String, SocketAddr) {
+    match case.source {
+        Source::Client(ip) => (plan.client_ns(), SocketAddr::new(ip, port)),
+        Source::Pod(p) => (plan.pod_ns(p), SocketAddr::new(plan.pods[p].ip, port)),
+        // The host's stack picks the address, as it would for any program.
+        Source::Host(n) => (plan.node_ns(n), SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port)),
+    }
+}

@@ -1,0 +1,103 @@
+//! A client's view of one TCP connection in the lab: opened from a chosen source address and
+//! port, so the kernel's trace and conntrack entry can be found again, with a short fixed timeout,
+//! and read to the end of the answer.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr as RawAddr, Socket, Type};
+
+use crate::server::POD_HEADER;
+
+/// How long a connection may take before it counts as dropped. Inside one machine a SYN is
+/// answered in microseconds; a DROP shows up only as this timeout.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(900);
+
+/// What happened to one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// An HTTP answer: its status, the pod that sent it (if a pod did) and its body.
+    Answered { status: u16, pod: Option<String>, body: String },
+    /// Refused at once: a TCP reset or an ICMP port-unreachable (REJECT).
+    Refused,
+    /// No answer before [`CONNECT_TIMEOUT`]: dropped.
+    TimedOut,
+    /// The kernel had no route, or an ICMP host/network unreachable came back.
+    Unreachable,
+    /// Anything else, as the OS said it.
+    Failed(String),
+}
+
+/// Connects from `src` to `dst` and asks for `path`; must run inside the source's namespace.
+/// Returns what happened and the source address the connection had (the kernel picks it when
+/// `src` has the unspecified address).
+pub fn request(src: SocketAddr, dst: SocketAddr, path: &str) -> (Outcome, SocketAddr) {
+    let socket = match open(src) {
+        Ok(s) => s,
+        Err(e) => return (Outcome::Failed(format!("binding {src}: {e}")), src),
+    };
+    let connected = socket.connect_timeout(&RawAddr::from(dst), CONNECT_TIMEOUT);
+    let local = socket.local_addr().ok().and_then(|a| a.as_socket()).unwrap_or(src);
+    (exchange(socket, connected, dst, path), local)
+}
+
+fn exchange(socket: Socket, connected: std::io::Result<()>, dst: SocketAddr, path: &str) -> Outcome {
+    if let Err(e) = connected {
+        return match e.kind() {
+            ErrorKind::ConnectionRefused => Outcome::Refused,
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => Outcome::TimedOut,
+            ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => Outcome::Unreachable,
+            _ => Outcome::Failed(e.to_string()),
+        };
+    }
+    let mut stream: std::net::TcpStream = socket.into();
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let asked = format!("GET {path} HTTP/1.1\r\nHost: {dst}\r\nConnection: close\r\n\r\n");
+    if let Err(e) = stream.write_all(asked.as_bytes()) {
+        return Outcome::Failed(format!("sending the request: {e}"));
+    }
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => parse(&String::from_utf8_lossy(&answer)),
+        Err(e) if answer.is_empty() => Outcome::Failed(format!("reading the answer: {e}")),
+        Err(_) => parse(&String::from_utf8_lossy(&answer)),
+    }
+}
+
+fn open(src: SocketAddr) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(src), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&RawAddr::from(src))?;
+    Ok(socket)
+}
+
+/// An HTTP/1.1 answer's status, pod header and body.
+fn parse(text: &str) -> Outcome {
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok());
+    let Some(status) = status else {
+        return Outcome::Failed(format!("not an HTTP answer: {:?}", text.chars().take(60).collect::<String>()));
+    };
+    let pod = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case(POD_HEADER))
+        .map(|(_, v)| v.trim().to_string());
+    Outcome::Answered { status, pod, body: body.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_with_their_pod() {
+        let text = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Svcsim-Pod: web-1\r\n\r\n::ffff:10.240.0.5";
+        assert_eq!(
+            parse(text),
+            Outcome::Answered { status: 200, pod: Some("web-1".into()), body: "::ffff:10.240.0.5".into() }
+        );
+        assert!(matches!(parse("garbage"), Outcome::Failed(_)));
+    }
+}

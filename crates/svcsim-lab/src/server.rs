@@ -1,0 +1,140 @@
+//! The lab's stand-ins for what listens in a cluster: each pod's app, which answers with the
+//! address it sees in the scenario app's format, and kube-proxy's health servers, which answer
+//! as svcsim says they would at this moment.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::netns;
+use crate::plan::Plan;
+
+/// The header a pod's answer names the pod in, so a client knows which endpoint it reached.
+pub const POD_HEADER: &str = "X-Svcsim-Pod";
+
+/// What one listener answers.
+#[derive(Debug, Clone)]
+enum Answer {
+    /// A pod's app: 200 with the peer address in the app's format.
+    App { pod: String, app: svcsim_core::cluster::App },
+    /// A health server: this status and body, whatever the request.
+    Health { status: u16, body: String },
+}
+
+/// The servers of a lab, each on its own thread inside its namespace.
+pub struct Servers {
+    stop: Arc<AtomicBool>,
+    listeners: Vec<socket2::Socket>,
+    threads: Vec<JoinHandle<Result<()>>>,
+}
+
+impl Servers {
+    /// Starts every pod's app and every node's health servers. Returns once all are listening.
+    pub fn start(plan: &Plan) -> Result<Servers> {
+        let mut servers =
+            Servers { stop: Arc::new(AtomicBool::new(false)), listeners: Vec::new(), threads: Vec::new() };
+        for (i, pod) in plan.pods.iter().enumerate().filter(|(_, p)| !p.probe) {
+            for port in &pod.ports {
+                let answer = Answer::App { pod: pod.name.clone(), app: pod.app.app() };
+                servers.listen(&plan.pod_ns(i), SocketAddr::new(pod.ip, *port), answer)?;
+            }
+        }
+        for (i, node) in plan.nodes.iter().enumerate() {
+            for h in &node.health {
+                let answer = Answer::Health { status: h.status, body: h.body.clone() };
+                servers.listen(&plan.node_ns(i), SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), h.port), answer)?;
+            }
+        }
+        Ok(servers)
+    }
+
+    fn listen(&mut self, ns: &str, addr: SocketAddr, answer: Answer) -> Result<()> {
+        let listener =
+            netns::run_in(ns, move || TcpListener::bind(addr).with_context(|| format!("listening on {addr}")))?;
+        self.listeners.push(socket2::Socket::from(listener.try_clone()?));
+        let stop = Arc::clone(&self.stop);
+        self.threads.push(std::thread::spawn(move || accept_loop(&listener, &answer, &stop)));
+        Ok(())
+    }
+
+    /// Blocks while the servers run (the `svcsim lab up` daemon).
+    pub fn wait(mut self) {
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // On Linux, shutting a listening socket down wakes its blocked accept().
+        for l in &self.listeners {
+            let _ = l.shutdown(std::net::Shutdown::Both);
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn accept_loop(listener: &TcpListener, answer: &Answer, stop: &AtomicBool) -> Result<()> {
+    for conn in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Ok(stream) = conn {
+            let _ = respond(stream, answer);
+        }
+    }
+    Ok(())
+}
+
+fn respond(mut stream: TcpStream, answer: &Answer) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let peer = stream.peer_addr()?.ip();
+    read_request(&mut stream)?;
+    let response = match answer {
+        Answer::App { pod, app } => {
+            let body = app.respond(unmapped(peer));
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n{POD_HEADER}: {pod}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
+        Answer::Health { status, body } => format!(
+            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            if *status == 200 { "OK" } else { "Service Unavailable" },
+            body.len()
+        ),
+    };
+    stream.write_all(response.as_bytes())
+}
+
+/// Reads an HTTP request's head (or whatever arrives before the timeout).
+fn read_request(stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    let mut seen = Vec::new();
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 16 * 1024 {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// An IPv4 peer as an IPv4 address, even if it reached a dual-stack socket.
+fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}

@@ -1,0 +1,206 @@
+//! The kernel's own account of a packet's walk: `-j TRACE` rules in the raw table and
+//! `xtables-monitor --trace` listening in a node's namespace, parsed into the rules each first
+//! packet matched.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+
+use crate::setup::Cmd;
+
+/// The source ports whose SYNs are traced; connections meant to be traced use them, bulk
+/// connections (for the endpoint set) use others and leave no trace to lose.
+pub const TRACED_PORTS: (u16, u16) = (40000, 44999);
+
+/// The raw-table rules that mark traced SYNs, routed and host-originated alike.
+pub fn trace_rules() -> String {
+    let (lo, hi) = TRACED_PORTS;
+    let m = format!("-p tcp -m tcp --sport {lo}:{hi} --tcp-flags SYN,ACK SYN -j TRACE");
+    format!("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING {m}\n-A OUTPUT {m}\nCOMMIT\n")
+}
+
+/// How long a monitor may take to subscribe to the kernel's trace events.
+pub const SUBSCRIBE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// One rule a traced packet matched: `table`, `chain`, and the rule as iptables-save prints it
+/// (without `-A <chain>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub table: String,
+    pub chain: String,
+    /// `ACCEPT`, `DROP`, `JUMP`, `CONTINUE`, `RETURN`, …
+    pub verdict: String,
+    /// The chain a JUMP went to.
+    pub target: Option<String>,
+    pub rule: String,
+}
+
+/// Every traced packet of one namespace so far, in the order they arrived: the (source address,
+/// source port) of its first sighting and the rules it matched, in order.
+#[derive(Debug, Default)]
+pub struct Traces {
+    packets: Vec<Packet>,
+    /// The monitor's packet id → index into `packets`. Ids are reused once a packet is gone; a
+    /// packet's trace always starts with the raw table's TRACE rule, which starts a new entry.
+    by_id: BTreeMap<String, usize>,
+    /// What each id's latest PACKET line said.
+    last_seen: BTreeMap<String, Header>,
+}
+
+/// One traced packet.
+#[derive(Debug)]
+struct Packet {
+    /// Its source address and port when first seen.
+    key: (IpAddr, u16),
+    /// Its source port and IP ID: they stay the same when the kernel moves the packet to a new
+    /// buffer (a bridged packet that is then routed), which gives it a new trace id.
+    ident: (u16, u16),
+    hits: Vec<Hit>,
+}
+
+/// The fields of a PACKET line the traces are keyed by.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    src: IpAddr,
+    sport: u16,
+    ip_id: u16,
+}
+
+impl Traces {
+    /// Takes one line of `xtables-monitor --trace` output.
+    pub fn line(&mut self, line: &str) {
+        let line = line.trim_start();
+        if let Some(rest) = line.strip_prefix("PACKET: ") {
+            let mut words = rest.split_whitespace();
+            let (_, Some(id)) = (words.next(), words.next()) else { return };
+            let field = |name: &str| rest.split_whitespace().find_map(|w| w.strip_prefix(name));
+            let (Some(src), Some(sport)) = (field("SRC="), field("SPORT=")) else { return };
+            let (Ok(src), Ok(sport)) = (src.parse(), sport.parse()) else { return };
+            let ip_id = field("ID=").and_then(|i| i.parse().ok()).unwrap_or(0);
+            self.last_seen.insert(id.to_string(), Header { src, sport, ip_id });
+            if !self.by_id.contains_key(id) {
+                // A packet that moved to a new buffer carries on under a new id.
+                let earlier = self.packets.iter().rposition(|p| p.ident == (sport, ip_id));
+                if let Some(at) = earlier {
+                    self.by_id.insert(id.to_string(), at);
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("TRACE: ") {
+            let mut words = rest.splitn(3, ' ');
+            let (_, Some(id), Some(event)) = (words.next(), words.next(), words.next()) else { return };
+            let Some(hit) = parse_event(event) else { return };
+            if hit.table == "raw" {
+                let Some(h) = self.last_seen.get(id).copied() else { return };
+                // A host's packet to itself meets the TRACE rule twice: in OUTPUT, and again in
+                // PREROUTING when it comes back in over lo. It is still the same packet.
+                let current = self.by_id.get(id).map(|&at| &self.packets[at]);
+                if current.is_some_and(|p| p.ident == (h.sport, h.ip_id)) {
+                    return;
+                }
+                self.by_id.insert(id.to_string(), self.packets.len());
+                self.packets.push(Packet { key: (h.src, h.sport), ident: (h.sport, h.ip_id), hits: Vec::new() });
+            } else if let Some(&at) = self.by_id.get(id) {
+                self.packets[at].hits.push(hit);
+            }
+        }
+    }
+    /// The rules the first traced SYN from `src:sport` matched, outside the raw table.
+    pub fn of(&self, src: IpAddr, sport: u16) -> Option<Vec<Hit>> {
+        self.packets.iter().find(|p| p.key == (src, sport)).map(|p| p.hits.clone())
+    }
+}
+
+/// `nat:KUBE-SERVICES:rule:0x12:JUMP:KUBE-SVC-X  -4 -t nat -A KUBE-SERVICES -d …` → a hit;
+/// policy and return events are not rules and give `None`.
+fn parse_event(event: &str) -> Option<Hit> {
+    let (head, text) = event.split_once("  ").unwrap_or((event, ""));
+    let mut parts = head.split(':');
+    let (table, chain, kind) = (parts.next()?, parts.next()?, parts.next()?);
+    if kind != "rule" {
+        return None;
+    }
+    let verdict = parts.nth(1)?.to_string();
+    let target = parts.next().map(str::to_string);
+    let prefix = format!("-A {chain} ");
+    let rule = text.trim().split_once(&prefix).map(|(_, r)| r.to_string())?;
+    Some(Hit { table: table.to_string(), chain: chain.to_string(), verdict, target, rule })
+}
+
+/// `xtables-monitor --trace` running in a namespace, its output collected as it comes.
+pub struct Monitor {
+    child: Child,
+    traces: Arc<Mutex<Traces>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Starts the monitor in `ns`; events are kept from the moment it has subscribed, which takes
+    /// up to [`SUBSCRIBE`].
+    pub fn start(ns: &str) -> Result<Monitor> {
+        // Line-buffered: into a pipe, stdio would hold the last events back until more came.
+        let cmd = Cmd::exec(ns, "stdbuf", &["-oL", "xtables-monitor", "--trace"]);
+        let mut child = Command::new(cmd.program)
+            .args(&cmd.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting xtables-monitor in {ns}"))?;
+        let out = child.stdout.take().context("xtables-monitor's output")?;
+        let traces = Arc::new(Mutex::new(Traces::default()));
+        let sink = Arc::clone(&traces);
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(mut t) = sink.lock() {
+                    t.line(&line);
+                }
+            }
+        });
+        Ok(Monitor { child, traces, reader: Some(reader) })
+    }
+    /// The rules the first traced SYN from `src:sport` matched, if the monitor saw it.
+    pub fn hits(&self, src: IpAddr, sport: u16) -> Option<Vec<Hit>> {
+        self.traces.lock().ok()?.of(src, sport)
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monitor_lines_become_hits_per_packet() {
+        let mut t = Traces::default();
+        for line in [
+            "PACKET: 2 bd96ef5b IN=eth0 MACSRC=22:2d:b:cb:d6:40 SRC=10.9.0.2 DST=10.9.0.1 LEN=60 TTL=64 DF SPORT=40001 DPORT=80 SYN ",
+            " TRACE: 2 bd96ef5b raw:PREROUTING:rule:0x2:CONTINUE  -4 -t raw -A PREROUTING -p tcp -m tcp --dport 80 -j TRACE",
+            " TRACE: 2 bd96ef5b raw:PREROUTING:policy:ACCEPT ",
+            "PACKET: 2 bd96ef5b IN=eth0 SRC=10.9.0.2 DST=10.9.0.1 SPORT=40001 DPORT=80 SYN ",
+            r#" TRACE: 2 bd96ef5b nat:PREROUTING:rule:0x3:JUMP:KUBE-TEST  -4 -t nat -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-TEST"#,
+            " TRACE: 2 bd96ef5b nat:KUBE-TEST:rule:0x4:ACCEPT  -4 -t nat -A KUBE-TEST -d 10.9.0.1/32 -p tcp -j DNAT --to-destination 10.9.0.1:8080",
+        ] {
+            t.line(line);
+        }
+        let hits = t.of("10.9.0.2".parse().unwrap(), 40001).unwrap();
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].rule, r#"-m comment --comment "kubernetes service portals" -j KUBE-TEST"#);
+        assert_eq!(
+            (hits[1].table.as_str(), hits[1].chain.as_str(), hits[1].verdict.as_str()),
+            ("nat", "KUBE-TEST", "ACCEPT")
+        );
+        assert!(t.of("10.9.0.2".parse().unwrap(), 40002).is_none());
+    }
+}
