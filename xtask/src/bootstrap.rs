@@ -55,13 +55,15 @@ pub struct Needs {
     pub web: bool,
     /// Chromium and the e2e npm packages.
     pub browser: bool,
+    /// The kernel lab's tools: iproute2, iptables, nftables, conntrack, ipset, nfacct, curl.
+    pub lab: bool,
 }
 
 impl Needs {
     /// What `serve` and `dist` need.
-    pub const WEB: Needs = Needs { web: true, browser: false };
+    pub const WEB: Needs = Needs { web: true, browser: false, lab: false };
     /// What `test` needs.
-    pub const ALL: Needs = Needs { web: true, browser: true };
+    pub const ALL: Needs = Needs { web: true, browser: true, lab: true };
 }
 
 /// The environment installed tools run in: `PATH` with cargo's bin dir and the tools folder first.
@@ -141,6 +143,9 @@ pub fn ensure(needs: Needs) -> Result<ToolEnv> {
         )?;
     }
 
+    if needs.lab {
+        lab_tools();
+    }
     if needs.browser {
         let chromium = env.chromium.clone();
         step("chromium", "any", || chromium_version(&chromium).map(|_| "any".into()), || install_chromium(&chromium))?;
@@ -249,6 +254,55 @@ fn check_trunk_toml_wasm_opt(root: &Path) -> Result<()> {
 
 fn chromium_version(chromium: &Path) -> Option<String> {
     cmd::stdout_of(Command::new(chromium).arg("--version"))
+}
+
+/// The kernel lab's commands and the Debian package of each.
+const LAB_TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("iptables-restore", "iptables"),
+    ("xtables-monitor", "iptables"),
+    ("nft", "nftables"),
+    ("conntrack", "conntrack"),
+    ("ipset", "ipset"),
+    ("nfacct", "nfacct"),
+    ("curl", "curl"),
+];
+
+/// Installs the kernel lab's tools from Debian's packages when root can; otherwise says what is
+/// missing and goes on: the lab's cases are then skipped, with the reason.
+fn lab_tools() {
+    let on_path = |tool: &str| {
+        env::split_paths(&env::var_os("PATH").unwrap_or_default())
+            .chain(["/usr/sbin".into(), "/sbin".into()])
+            .any(|d| d.join(tool).is_file())
+    };
+    let missing: Vec<&str> = LAB_TOOLS.iter().filter(|(t, _)| !on_path(t)).map(|(_, p)| *p).collect();
+    if missing.is_empty() {
+        println!(
+            "[bootstrap] kernel lab tools (iproute2, iptables, nftables, conntrack, ipset, nfacct): present, skipped"
+        );
+        return;
+    }
+    let mut packages = missing.clone();
+    packages.dedup();
+    let is_root = cmd::stdout_of(Command::new("id").arg("-u")).as_deref() == Some("0");
+    if !is_root {
+        println!(
+            "[bootstrap] kernel lab tools: missing {} and not root: the lab's cases will be skipped",
+            packages.join(", ")
+        );
+        return;
+    }
+    let apt = |args: &[&str]| cmd::run(Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive"));
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(&packages);
+    match apt(&["update"]).and_then(|()| apt(&install)) {
+        Ok(()) => println!("[bootstrap] kernel lab tools: installed {}", packages.join(", ")),
+        Err(e) => println!(
+            "[bootstrap] kernel lab tools: could not install {} ({e:#}): the lab's cases will be skipped",
+            packages.join(", ")
+        ),
+    }
 }
 
 fn install_chromium(chromium: &Path) -> Result<()> {

@@ -11,7 +11,7 @@ use crate::{bootstrap, cmd, project_root};
 pub const TARGETS: [&str; 3] = ["scenario", "fragment", "packet"];
 
 pub fn run(seconds: u32, targets: &[String]) -> Result<()> {
-    let env = bootstrap::ensure(bootstrap::Needs { web: false, browser: false })?;
+    let env = bootstrap::ensure(bootstrap::Needs { web: false, browser: false, lab: false })?;
     bootstrap::ensure_fuzz(&env)?;
     let fuzz = project_root().join("fuzz");
     let chosen: Vec<&str> =

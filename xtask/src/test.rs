@@ -1,6 +1,7 @@
 //! `cargo xtask test`: every check and test suite, in CI order, ending in one
-//! `N passed, N failed` line that counts the tests of every suite (a check such as fmt or the
-//! wasm build counts as one test).
+//! `N passed, N failed, N skipped` line that counts the tests of every suite (a check such as fmt
+//! or the wasm build counts as one test). A test that cannot run on this machine (the kernel lab
+//! without root) is skipped, says why, and never counts as passed.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -13,22 +14,24 @@ use crate::bootstrap::{self, ToolEnv};
 use crate::static_server::StaticServer;
 use crate::{cmd, project_root};
 
-/// Passed and failed test counts.
+/// Passed, failed and skipped test counts.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
     pub passed: u64,
     pub failed: u64,
+    pub skipped: u64,
 }
 
 impl std::ops::AddAssign for Tally {
     fn add_assign(&mut self, rhs: Tally) {
         self.passed += rhs.passed;
         self.failed += rhs.failed;
+        self.skipped += rhs.skipped;
     }
 }
 
-const PASS: Tally = Tally { passed: 1, failed: 0 };
-const FAIL: Tally = Tally { passed: 0, failed: 1 };
+const PASS: Tally = Tally { passed: 1, failed: 0, skipped: 0 };
+const FAIL: Tally = Tally { passed: 0, failed: 1, skipped: 0 };
 
 pub fn run() -> Result<()> {
     let env = bootstrap::ensure(bootstrap::Needs::ALL)?;
@@ -36,7 +39,7 @@ pub fn run() -> Result<()> {
     let mut total = Tally::default();
     let mut failures = Vec::new();
     let mut record = |name: &str, tally: Tally| {
-        println!("[xtask] {name}: {} passed, {} failed", tally.passed, tally.failed);
+        println!("[xtask] {name}: {} passed, {} failed, {} skipped", tally.passed, tally.failed, tally.skipped);
         if tally.failed > 0 {
             failures.push(name.to_string());
         }
@@ -60,6 +63,7 @@ pub fn run() -> Result<()> {
     let mut wasm_test = cargo(&["test", "-p", "svcsim-core", "--target", "wasm32-unknown-unknown", "--test", "wasm"]);
     wasm_test.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner");
     record("core trace in wasm = native", cargo_test(&mut wasm_test));
+    record("kernel lab (netfilter)", kernel_lab(&env, &root));
     let build = gate(env.command("trunk").current_dir(&root).args(["build", "--release"]));
     record("trunk build --release", build);
     if build == PASS {
@@ -81,7 +85,7 @@ pub fn run() -> Result<()> {
     if !failures.is_empty() {
         println!("[xtask] failed: {}", failures.join(", "));
     }
-    println!("{} passed, {} failed", total.passed, total.failed);
+    println!("{} passed, {} failed, {} skipped", total.passed, total.failed, total.skipped);
     if total.failed > 0 {
         std::process::exit(1);
     }
@@ -183,7 +187,7 @@ fn parse_cargo_test_result(line: &str) -> Option<Tally> {
             part.trim().trim_start_matches(|c: char| !c.is_ascii_digit()).strip_suffix(word)?.trim().parse().ok()
         })
     };
-    Some(Tally { passed: count("passed")?, failed: count("failed")? })
+    Some(Tally { passed: count("passed")?, failed: count("failed")?, skipped: 0 })
 }
 
 /// The browser tests: dist/ served under a sub-path on a loopback port, node's test runner
@@ -242,10 +246,138 @@ fn e2e_files(env: &ToolEnv, root: &Path, names: &[String]) -> Result<Tally> {
     })
 }
 
+/// Random clusters the kernel differential test adds to the presets in CI
+/// (`svcsim lab check --random N` runs more).
+const LAB_RANDOM_CLUSTERS: u64 = 16;
+
+/// The kernel differential test (docs/lab.md): every preset, and random clusters from a fixed
+/// seed, built as network namespaces and compared with svcsim, case by case. Its summary line
+/// `netfilter: N cases agree, M skipped` is printed as it is; cases the machine cannot run (no
+/// root, no netns) are skipped, never passed.
+fn kernel_lab(env: &ToolEnv, root: &Path) -> Tally {
+    let build =
+        gate(env.command("cargo").current_dir(root).args(["build", "-q", "-p", "svcsim-cli", "--bin", "svcsim"]));
+    if build != PASS {
+        return build;
+    }
+    let svcsim = root.join("target").join("debug").join("svcsim");
+    let checked = lab_check(&svcsim, root);
+    // When the lab cannot run here, neither can `lab up`.
+    let up = if checked.passed == 0 && checked.skipped > 0 {
+        Tally { skipped: 6, ..Tally::default() }
+    } else {
+        lab_up_down(&svcsim, root)
+    };
+    let mut total = checked;
+    total += up;
+    total
+}
+
+/// `svcsim lab check` on every preset and on random clusters.
+fn lab_check(svcsim: &Path, root: &Path) -> Tally {
+    let mut presets: Vec<String> = match fs::read_dir(root.join("scenarios")) {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .map(|p| p.display().to_string())
+            .collect(),
+        Err(err) => {
+            eprintln!("[xtask] kernel lab: reading scenarios/: {err}");
+            return FAIL;
+        }
+    };
+    presets.sort();
+    let mut cmd = Command::new(svcsim);
+    cmd.current_dir(root).args(["lab", "check"]);
+    cmd.args(&presets).args(["--random", &LAB_RANDOM_CLUSTERS.to_string(), "--seed", "1", "--jobs", "2"]);
+    println!("[xtask] $ {}", cmd::display(&cmd));
+    let out = match cmd.stderr(Stdio::inherit()).output() {
+        Ok(out) => out,
+        Err(err) => {
+            eprintln!("[xtask] kernel lab could not run: {err}");
+            return FAIL;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    match text.lines().rev().find_map(parse_netfilter_summary) {
+        Some(t) if out.status.success() || t.failed > 0 => t,
+        Some(t) => Tally { failed: t.failed + 1, ..t },
+        None => FAIL,
+    }
+}
+
+/// `svcsim lab up` and `lab down` as a learner uses them: the namespaces exist, a `curl` from the
+/// client namespace prints what `svcsim run` says the app prints — for the seed under Cluster
+/// and, after the patch, under Local — and after `lab down` no namespace remains.
+fn lab_up_down(svcsim: &Path, root: &Path) -> Tally {
+    let mut tally = Tally::default();
+    for (file, at, from_s) in
+        [("scenarios/aks-blog.yaml", "0s", 0.0), ("scenarios/aks-blog-switch.yaml", "120s", 120.0)]
+    {
+        let prefix = format!("svtest{}", std::process::id());
+        let mut check = |what: &str, ok: bool, detail: String| {
+            println!("[xtask] lab up {file} --at {at}: {what}: {}{detail}", if ok { "ok" } else { "FAILED" });
+            tally += if ok { PASS } else { FAIL };
+        };
+        let expected = app_outputs(svcsim, root, file, from_s);
+        let up =
+            Command::new(svcsim).current_dir(root).args(["lab", "up", file, "--at", at, "--prefix", &prefix]).output();
+        let namespaces = |p: &str| -> Vec<String> {
+            fs::read_dir("/run/netns")
+                .map(|d| {
+                    d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                        .filter(|n| n.starts_with(&format!("{p}-")))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let made = namespaces(&prefix);
+        let up_ok = up.as_ref().is_ok_and(|o| o.status.success()) && made.contains(&format!("{prefix}-client"));
+        check("its namespaces exist", up_ok, format!(" ({} namespaces)", made.len()));
+        let mut printed = std::collections::BTreeSet::new();
+        for _ in 0..6 {
+            let curl = Command::new("ip")
+                .args(["netns", "exec", &format!("{prefix}-client"), "curl", "-s", "-m", "3", "http://203.0.113.10/"])
+                .output();
+            printed.insert(curl.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default());
+        }
+        let agrees = !printed.is_empty() && printed.is_subset(&expected);
+        check("curl prints what svcsim run says", agrees, format!(" (printed {printed:?}; svcsim: {expected:?})"));
+        let _ = Command::new(svcsim).args(["lab", "down", "--prefix", &prefix]).output();
+        let left = namespaces(&prefix);
+        check("lab down leaves no namespace", left.is_empty(), format!(" ({} left)", left.len()));
+    }
+    tally
+}
+
+/// What `svcsim run` says the app printed for the requests sent from `from_s` seconds on.
+fn app_outputs(svcsim: &Path, root: &Path, file: &str, from_s: f64) -> std::collections::BTreeSet<String> {
+    let out = Command::new(svcsim).current_dir(root).args(["run", file, "--format", "json"]).output();
+    let json: serde_json::Value =
+        out.ok().and_then(|o| serde_json::from_slice(&o.stdout).ok()).unwrap_or(serde_json::Value::Null);
+    json["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["t"].as_f64().is_some_and(|t| t >= from_s) && r["outcome"] == "answered")
+        .filter_map(|r| r["appOutput"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `netfilter: 412 cases agree, 2 disagree, 3 skipped` → 412 passed, 2 failed, 3 skipped.
+fn parse_netfilter_summary(line: &str) -> Option<Tally> {
+    let rest = line.strip_prefix("netfilter: ")?;
+    let count =
+        |word: &str| rest.split(", ").find_map(|part| part.strip_suffix(word)?.split_whitespace().next()?.parse().ok());
+    Some(Tally { passed: count(" agree")?, failed: count(" disagree").unwrap_or(0), skipped: count(" skipped")? })
+}
+
 /// The `# pass N` / `# fail N` summary of node's TAP reporter.
 fn parse_tap_summary(tap: &str) -> Option<Tally> {
     let count = |key: &str| tap.lines().rev().find_map(|l| l.strip_prefix(key)?.trim().parse().ok());
-    Some(Tally { passed: count("# pass ")?, failed: count("# fail ")? })
+    Some(Tally { passed: count("# pass ")?, failed: count("# fail ")?, skipped: count("# skipped ").unwrap_or(0) })
 }
 
 #[cfg(test)]
@@ -270,16 +402,25 @@ mod tests {
     #[test]
     fn cargo_test_result_lines_are_counted() {
         let ok = "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
-        assert_eq!(parse_cargo_test_result(ok), Some(Tally { passed: 12, failed: 0 }));
+        assert_eq!(parse_cargo_test_result(ok), Some(Tally { passed: 12, failed: 0, skipped: 0 }));
         let bad = "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out";
-        assert_eq!(parse_cargo_test_result(bad), Some(Tally { passed: 3, failed: 2 }));
+        assert_eq!(parse_cargo_test_result(bad), Some(Tally { passed: 3, failed: 2, skipped: 0 }));
         assert_eq!(parse_cargo_test_result("running 3 tests"), None);
+    }
+
+    #[test]
+    fn the_kernel_labs_summary_is_counted() {
+        let ok = parse_netfilter_summary("netfilter: 412 cases agree, 3 skipped");
+        assert_eq!(ok, Some(Tally { passed: 412, failed: 0, skipped: 3 }));
+        let bad = parse_netfilter_summary("netfilter: 410 cases agree, 2 disagree, 0 skipped");
+        assert_eq!(bad, Some(Tally { passed: 410, failed: 2, skipped: 0 }));
+        assert_eq!(parse_netfilter_summary("random cluster 1 at 0s: 35 agree"), None);
     }
 
     #[test]
     fn tap_summary_is_read_from_the_end() {
         let tap = "TAP version 13\nok 1 - page loads\n# tests 2\n# suites 0\n# pass 1\n# fail 1\n# cancelled 0\n";
-        assert_eq!(parse_tap_summary(tap), Some(Tally { passed: 1, failed: 1 }));
+        assert_eq!(parse_tap_summary(tap), Some(Tally { passed: 1, failed: 1, skipped: 0 }));
         assert_eq!(parse_tap_summary("TAP version 13\n"), None);
     }
 }

@@ -20,8 +20,12 @@ pub enum LabCommand {
     /// Remove a lab: every namespace named `PREFIX-…`, and its servers.
     Down {
         /// The lab's prefix.
-        #[arg(long, default_value = "svcsim")]
+        #[arg(long, default_value = "svcsim", value_parser = prefix)]
         prefix: String,
+        /// Remove every lab namespace on this machine (`svcsim-…` and `svcheck-…`), left over
+        /// from runs that were killed, any user's labs included.
+        #[arg(long, conflicts_with = "prefix")]
+        all: bool,
     },
     /// The servers of a running lab (started by `svcsim lab up`).
     #[command(hide = true)]
@@ -76,7 +80,8 @@ fn prefix(s: &str) -> Result<String, String> {
 pub fn run(command: LabCommand) -> Result<(), ExitCode> {
     match command {
         LabCommand::Up(args) => up(&args),
-        LabCommand::Down { prefix } => down(&prefix),
+        LabCommand::Down { prefix, all: false } => down(&prefix),
+        LabCommand::Down { all: true, .. } => down("svcsim").and_then(|()| down("svcheck")),
         LabCommand::Serve(target) => serve(&target),
         LabCommand::Check(args) => crate::lab_check::run(&args.files, args.random, args.seed, args.jobs as usize),
     }

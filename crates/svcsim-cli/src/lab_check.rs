@@ -45,6 +45,7 @@ pub fn run(files: &[PathBuf], random: u64, seed: u64, jobs: usize) -> Result<(),
         return Ok(());
     }
     let moments = run_all(work, jobs);
+    wait_if_interrupted();
     report(&moments)
 }
 
@@ -65,6 +66,18 @@ fn unavailable() -> Option<String> {
     svcsim_lab::host::unavailable()
 }
 
+/// After Ctrl-C the checks fail with "interrupted"; they are not verdicts. The signal handler
+/// removes the labs and exits with 130, so this thread only waits for it.
+#[cfg(target_os = "linux")]
+fn wait_if_interrupted() {
+    while svcsim_lab::host::interrupted() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wait_if_interrupted() {}
+
 #[cfg(not(target_os = "linux"))]
 fn unavailable() -> Option<String> {
     Some("the kernel lab needs Linux network namespaces".into())
@@ -78,7 +91,8 @@ fn run_all(work: Vec<(String, Scenario)>, jobs: usize) -> Vec<Moment> {
         for worker in 0..jobs.min(work.len()) {
             let (work, next, results) = (&work, &next, &results);
             scope.spawn(move || {
-                let prefix = format!("svcsim-check-{}-{worker}", std::process::id());
+                // Not `svcsim-…`: `svcsim lab down` must not remove a running check's labs.
+                let prefix = format!("svcheck-{}-{worker}", std::process::id());
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some((label, scenario)) = work.get(i) else { break };

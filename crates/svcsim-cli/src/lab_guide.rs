@@ -23,23 +23,25 @@ pub fn guide(sim: &Sim, plan: &Plan) -> String {
         plan.namespaces().len()
     );
     let clients: Vec<String> = plan.client_ips.iter().map(|ip| ip.to_string()).collect();
-    let _ = writeln!(out, "  {:<28} the internet and the load balancer ({})", plan.client_ns(), clients.join(", "));
+    let mut rows = vec![(plan.client_ns(), format!("the internet and the load balancer ({})", clients.join(", ")))];
     for (i, n) in plan.nodes.iter().enumerate() {
         let cbr0 = n.bridge.map(|b| format!(", cbr0 {b}/{}", n.pod_cidr.prefix())).unwrap_or_default();
-        let _ = writeln!(out, "  {:<28} {} {}{cbr0}, kube-proxy's rules loaded", plan.node_ns(i), n.name, n.ip);
+        rows.push((plan.node_ns(i), format!("{} {}{cbr0}, kube-proxy's rules loaded", n.name, n.ip)));
     }
     for (i, pod) in plan.pods.iter().enumerate() {
         let ports: Vec<String> = pod.ports.iter().map(|p| p.to_string()).collect();
-        let _ = writeln!(
-            out,
-            "  {:<28} {} {} on {} ({:?}, listening on {})",
-            plan.pod_ns(i),
-            pod.name,
-            pod.ip,
-            plan.nodes[pod.node].name,
-            pod.app,
-            ports.join(", ")
-        );
+        let on = &plan.nodes[pod.node].name;
+        let what = format!("{} on {on}, {} app on port {}", pod.ip, pod.app.app(), ports.join(", "));
+        rows.push((plan.pod_ns(i), what));
+    }
+    // Pod namespaces are long: each row's description goes on its own line when it would not fit.
+    let width = rows.iter().map(|(ns, _)| ns.len()).filter(|&w| w <= 28).max().unwrap_or(0);
+    for (ns, what) in rows {
+        if ns.len() <= width {
+            let _ = writeln!(out, "  {ns:<width$}  {what}");
+        } else {
+            let _ = writeln!(out, "  {ns}\n  {:width$}  {what}", "");
+        }
     }
     let _ = writeln!(out, "\nTry:");
     let client = plan.client_ns();

@@ -187,6 +187,16 @@ fn trace_rules_packet_and_explain() {
     assert!(text.contains("not the client's 198.51.100.79"), "{text}");
 }
 
+/// The lab's recipe, as `svcsim lab up --dry-run` prints it: runs anywhere, root or not.
+#[test]
+fn the_lab_recipe_for_the_seed_story_is_pinned() {
+    let out = svcsim().args(["lab", "up", "scenarios/aks-blog.yaml", "--dry-run"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    expect_file!["golden/lab-up-aks-blog-dry-run.sh"].assert_eq(&String::from_utf8(out.stdout).unwrap());
+    let bad = svcsim().args(["lab", "up", "scenarios/aks-blog.yaml", "--prefix", "no spaces"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
 #[test]
 fn check_reports_ok_and_warnings() {
     let out = svcsim().args(["check", "scenarios/aks-blog.yaml"]).output().unwrap();

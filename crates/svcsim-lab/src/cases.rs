@@ -77,7 +77,7 @@ pub fn of(sim: &Sim, plan: &mut Plan) -> Vec<Case> {
     }
     b.health();
     let mut seen = BTreeSet::new();
-    b.cases.retain(|c| seen.insert((format!("{:?}", c.source), c.dst)));
+    b.cases.retain(|c| seen.insert((format!("{:?}", c.source), c.dst, c.ingress)));
     b.cases
 }
 

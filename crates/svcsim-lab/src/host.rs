@@ -25,8 +25,21 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("stdbuf", "coreutils"),
 ];
 
+/// Set once Ctrl-C or SIGTERM arrived: no further command starts, so nothing is built while the
+/// lab is being removed.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether Ctrl-C or SIGTERM arrived. The handler is removing the labs and will exit the
+/// process; results gathered after that are partial and must not be reported as verdicts.
+pub fn interrupted() -> bool {
+    STOPPING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Runs `cmd`, returning its standard output; a failure names the command and what it printed.
 pub fn run(cmd: &Cmd) -> Result<String> {
+    if STOPPING.load(std::sync::atomic::Ordering::SeqCst) && !is_removal(cmd) {
+        bail!("interrupted");
+    }
     let mut child = Command::new(cmd.program)
         .args(&cmd.args)
         .stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -42,6 +55,13 @@ pub fn run(cmd: &Cmd) -> Result<String> {
         bail!("`{}` failed ({}): {}", one_line(cmd), out.status, String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `ip netns del …` and `ip netns pids …`: what removing a lab runs.
+fn is_removal(cmd: &Cmd) -> bool {
+    cmd.program == "ip"
+        && cmd.args.first().is_some_and(|a| a == "netns")
+        && cmd.args.get(1).is_some_and(|a| a == "del" || a == "pids")
 }
 
 /// The command without its here-document.
@@ -97,14 +117,24 @@ pub fn namespaces_with_prefix(prefix: &str) -> Result<Vec<String>> {
 }
 
 /// Removes every namespace named `{prefix}-…`, after stopping the processes inside; returns how
-/// many there were.
+/// many there were. It goes on past a namespace it cannot remove, and one that another thread
+/// removed meanwhile (Ctrl-C arriving while a lab is being taken down) is not an error.
 pub fn remove(prefix: &str) -> Result<usize> {
     let names = namespaces_with_prefix(prefix)?;
+    let mut first_error = None;
     for ns in &names {
         stop_processes(ns);
-        run(&Cmd::ip_root(&format!("netns del {ns}")))?;
+        let deleted = run(&Cmd::ip_root(&format!("netns del {ns}")));
+        if let Err(e) = deleted
+            && Path::new("/run/netns").join(ns).exists()
+        {
+            first_error.get_or_insert(e);
+        }
     }
-    Ok(names.len())
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(names.len()),
+    }
 }
 
 /// Terminates what runs inside `ns` (the lab's servers and monitors), then kills what is left.
@@ -146,6 +176,9 @@ pub fn clean_up_on_signals() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = ctrlc::set_handler(|| {
+            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+            // Let a command already running finish: it may be adding a namespace.
+            std::thread::sleep(std::time::Duration::from_millis(300));
             let prefixes: Vec<String> = LIVE.lock().map(|l| l.iter().cloned().collect()).unwrap_or_default();
             for prefix in prefixes {
                 let _ = remove(&prefix);
