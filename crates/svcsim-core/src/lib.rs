@@ -11,7 +11,7 @@
 //! - [`cluster`]: nodes, pods, Deployments, Services, EndpointSlices; deterministic allocation.
 //! - [`endpoints`]: EndpointSlices as a service proxy reads and categorizes them.
 //! - [`dataplane`]: the seam a node's service proxy sits behind; [`kube_proxy`] is its
-//!   iptables-mode implementation.
+//!   iptables-mode implementation, [`nftables`] its nftables-mode one.
 //! - [`conntrack`]: NAT remembered per connection, replies translated back.
 //! - [`lb`]: cloud load balancers, their health probes and the Health Probe Status metric.
 //! - `topology`: the network graph (petgraph stays inside) and its precomputed routes.
@@ -44,6 +44,7 @@ pub mod kube_proxy;
 pub mod lb;
 pub mod manifest;
 pub mod net;
+pub mod nftables;
 pub mod order;
 pub mod record;
 pub mod rng;

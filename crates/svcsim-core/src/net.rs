@@ -42,7 +42,7 @@ impl fmt::Display for IpFamily {
     }
 }
 
-fn to_bits(ip: IpAddr) -> u128 {
+pub(crate) fn to_bits(ip: IpAddr) -> u128 {
     match ip {
         IpAddr::V4(a) => u128::from(u32::from(a)),
         IpAddr::V6(a) => u128::from(a),

@@ -37,9 +37,9 @@ fn expected(sim: &Sim, d: &Decision) -> Expected {
         .path
         .rules()
         .iter()
-        .map(|r| {
-            let (table, rule) = r.listed();
-            (table.to_string(), rule)
+        .filter_map(|r| {
+            let (table, rule) = r.listed()?;
+            Some((table.to_string(), rule))
         })
         .collect();
     let reason = match d.verdict {

@@ -59,12 +59,15 @@ pub enum ProxyMode {
     /// iptables mode, kube-proxy's default on Linux.
     #[default]
     Iptables,
+    /// nftables mode, GA since v1.33.
+    Nftables,
 }
 
 impl fmt::Display for ProxyMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ProxyMode::Iptables => "iptables",
+            ProxyMode::Nftables => "nftables",
         })
     }
 }
@@ -96,7 +99,8 @@ impl fmt::Display for DetectLocalMode {
 /// kube-proxy's `--nodeport-addresses`: which of the node's addresses accept NodePort traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum NodePortAddresses {
-    /// Unset: every local address (iptables mode's default), loopback included.
+    /// Every local address, loopback included: iptables mode's default when unset (nftables
+    /// mode's default is [`NodePortAddresses::Primary`], see [`KubeProxyConfig::for_mode`]).
     #[default]
     All,
     /// `primary`: the node's primary IP of each family.
@@ -122,6 +126,18 @@ pub struct KubeProxyConfig {
     /// current distribution): kube-proxy then asks for it, and masqueraded connections get a
     /// random source port. Off only to match kube-proxy's own unit tests, whose fake lacks it.
     pub random_fully: bool,
+}
+
+impl KubeProxyConfig {
+    /// The defaults kube-proxy applies in `mode`: nftables mode serves NodePorts on the node's
+    /// primary IP only (`platformApplyDefaults` of `cmd/kube-proxy/app/server_linux.go`).
+    pub fn for_mode(mode: ProxyMode) -> KubeProxyConfig {
+        let node_port_addresses = match mode {
+            ProxyMode::Iptables => NodePortAddresses::All,
+            ProxyMode::Nftables => NodePortAddresses::Primary,
+        };
+        KubeProxyConfig { mode, node_port_addresses, ..KubeProxyConfig::default() }
+    }
 }
 
 impl Default for KubeProxyConfig {

@@ -1,7 +1,7 @@
 //! The seam between the event loop and a node's service proxy. kube-proxy's iptables mode is one
-//! implementation of [`Dataplane`] ([`crate::kube_proxy`]); nftables, Cilium and a dumped ruleset
-//! are others. The loop, the record, the CLI and the page reach a dataplane only through this
-//! module.
+//! implementation of [`Dataplane`] ([`crate::kube_proxy`]), its nftables mode another
+//! ([`crate::nftables`]); Cilium and a dumped ruleset are to come. The loop, the record, the
+//! CLI and the page reach a dataplane only through this module.
 //!
 //! A dataplane does four things for every node:
 //! - **program** it from the cluster ([`Dataplane::sync`], the first sync and every re-sync
@@ -78,6 +78,7 @@ pub struct PacketCx<'a> {
 pub fn for_cluster(cluster: &Cluster) -> Box<dyn Dataplane> {
     match cluster.config.kube_proxy.mode {
         crate::cluster::ProxyMode::Iptables => Box::new(crate::kube_proxy::Iptables::new(&cluster.config.kube_proxy)),
+        crate::cluster::ProxyMode::Nftables => Box::new(crate::nftables::Nftables::new(&cluster.config.kube_proxy)),
     }
 }
 

@@ -24,8 +24,9 @@ pub trait Rule {
     fn narrate(&self) -> Option<String>;
     /// The rule as the node's listing tool prints it, where it is: (table, the rule) —
     /// `("nat", "-A KUBE-SERVICES -d 10.0.0.1/32 -p tcp …")` for iptables-save. What the kernel's
-    /// trace of a packet names, so the two can be compared.
-    fn listed(&self) -> (&'static str, String);
+    /// trace of a packet names, so the two can be compared; `None` for what the trace does not
+    /// name (an nftables map element: the trace names the rule that looked it up).
+    fn listed(&self) -> Option<(&'static str, String)>;
 }
 
 /// A shared reference to a rule; cloning it is a reference-count increment.

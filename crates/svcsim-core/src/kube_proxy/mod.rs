@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-pub use eval::{Chooser, ForcedPick, evaluate, every_outcome};
+pub use eval::{Chooser, ForcedPick, evaluate, every_outcome, random_port};
 pub use first_packet::first_packet;
 pub use program::{PortChains, ProgramCache, endpoint_chain, node_port_ips, program, program_cached};
 pub use rules::{
@@ -101,7 +101,11 @@ fn deleted_chains(before: &Ruleset, after: &Ruleset) -> Vec<ChainName> {
 }
 
 /// The healthCheckNodePort servers kube-proxy runs on `node` after a sync.
-fn health_servers(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache) -> BTreeMap<ServiceId, (u16, u32)> {
+pub(crate) fn health_servers(
+    cluster: &Cluster,
+    node: NodeId,
+    cache: &mut ProgramCache,
+) -> BTreeMap<ServiceId, (u16, u32)> {
     crate::order::map(
         cluster
             .services
@@ -222,4 +226,4 @@ impl Chooser for SimChooser<'_> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

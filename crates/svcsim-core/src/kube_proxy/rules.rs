@@ -334,12 +334,12 @@ impl dataplane::Rule for Rule {
         let jump = self.jump().map(ChainName::as_str).filter(|c| self.table == Table::Nat && Rule::is_story(c));
         [chain, jump]
     }
-    fn listed(&self) -> (&'static str, String) {
+    fn listed(&self) -> Option<(&'static str, String)> {
         let table = match self.table {
             Table::Filter => "filter",
             Table::Nat => "nat",
         };
-        (table, format!("-A {} {}", self.chain, super::text::saved(self)))
+        Some((table, format!("-A {} {}", self.chain, super::text::saved(self))))
     }
     fn narrate(&self) -> Option<String> {
         let comment = self.comment.as_deref()?;

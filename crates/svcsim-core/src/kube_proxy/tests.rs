@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use expect_test::{Expect, expect};
 
-mod overall;
+pub(crate) mod overall;
 
 use super::*;
 use crate::cluster::*;

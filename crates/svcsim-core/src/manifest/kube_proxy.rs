@@ -13,7 +13,7 @@ use crate::time::Duration;
 pub const API_VERSION: &str = "kubeproxy.config.k8s.io/v1alpha1";
 
 /// The modes svcsim can run, as `mode:` spells them.
-const MODES: &[&str] = &["iptables"];
+const MODES: &[&str] = &["iptables", "nftables"];
 
 /// kube-proxy settings as written, each with where it was written.
 #[derive(Debug, Clone, Default)]
@@ -24,25 +24,38 @@ pub(super) struct KubeProxySpec {
     pub cluster_cidr: Option<(IpCidr, Pos)>,
     pub min_sync_period: Option<(Duration, Pos)>,
     pub node_port_addresses: Option<(NodePortAddresses, Pos)>,
+    /// `nftables.masqueradeAll` and `nftables.minSyncPeriod` of a KubeProxyConfiguration, which
+    /// kube-proxy reads instead of the `iptables` ones in nftables mode.
+    pub nftables: Option<Box<KubeProxySpec>>,
+    /// Read from a KubeProxyConfiguration document (not the Simulation's block).
+    from_configuration: bool,
 }
 
 impl KubeProxySpec {
-    /// Applies the settings given to `config`.
+    /// Applies the settings given to `config`. A KubeProxyConfiguration keeps `masqueradeAll`
+    /// and `minSyncPeriod` per mode, and kube-proxy reads the block of the mode it runs; the
+    /// Simulation's flat block applies to either mode.
     pub fn apply(&self, config: &mut KubeProxyConfig) {
         if let Some((m, _)) = self.mode {
             config.mode = m;
         }
-        if let Some((m, _)) = self.masquerade_all {
+        let (masquerade_all, min_sync_period) = match (self.from_configuration, config.mode) {
+            (true, ProxyMode::Nftables) => {
+                self.nftables.as_deref().map_or((None, None), |n| (n.masquerade_all, n.min_sync_period))
+            }
+            _ => (self.masquerade_all, self.min_sync_period),
+        };
+        if let Some((m, _)) = masquerade_all {
             config.masquerade_all = m;
+        }
+        if let Some((d, _)) = min_sync_period {
+            config.min_sync_period = d;
         }
         if let Some((d, _)) = self.detect_local {
             config.detect_local_mode = d;
         }
         if let Some((c, _)) = self.cluster_cidr {
             config.cluster_cidr = Some(c);
-        }
-        if let Some((d, _)) = self.min_sync_period {
-            config.min_sync_period = d;
         }
         if let Some((a, _)) = &self.node_port_addresses {
             config.node_port_addresses = a.clone();
@@ -69,10 +82,11 @@ impl KubeProxySpec {
 }
 
 /// A `KubeProxyConfiguration` document: its `mode`, `clusterCIDR`, `detectLocalMode`,
-/// `nodePortAddresses` and `iptables.{masqueradeAll,minSyncPeriod}`. Every other field is a "not
+/// `nodePortAddresses`, `iptables.{masqueradeAll,minSyncPeriod}` and
+/// `nftables.{masqueradeAll,minSyncPeriod}`. Every other field is a "not
 /// modelled" warning.
 pub(super) fn read_configuration(cx: &mut Cx<'_>, m: &mut Map<'_>) -> KubeProxySpec {
-    let mut s = KubeProxySpec::default();
+    let mut s = KubeProxySpec { from_configuration: true, ..KubeProxySpec::default() };
     // A KubeProxyConfiguration has no name; metadata, if any, is ignored.
     let _ = m.get(cx, "metadata");
     read_common(cx, m, "", &mut s);
@@ -82,6 +96,14 @@ pub(super) fn read_configuration(cx: &mut Cx<'_>, m: &mut Map<'_>) -> KubeProxyS
     {
         read_iptables(cx, &mut im, "iptables", &mut s);
         im.finish(cx);
+    }
+    if let Some(nft) = m.get(cx, "nftables")
+        && let Some(mut nm) = Map::new(cx, nft, "nftables")
+    {
+        let mut n = KubeProxySpec::default();
+        read_iptables(cx, &mut nm, "nftables", &mut n);
+        nm.finish(cx);
+        s.nftables = Some(Box::new(n));
     }
     s
 }
@@ -105,7 +127,8 @@ fn read_common(cx: &mut Cx<'_>, m: &mut Map<'_>, base: &str, s: &mut KubeProxySp
         match read::string(cx, n, &path).as_deref() {
             // An empty mode means the platform default: iptables on Linux.
             Some("" | "iptables") => s.mode = Some((ProxyMode::Iptables, n.pos)),
-            Some(other @ ("nftables" | "ipvs" | "kernelspace")) => {
+            Some("nftables") => s.mode = Some((ProxyMode::Nftables, n.pos)),
+            Some(other @ ("ipvs" | "kernelspace")) => {
                 cx.error(&path, n.pos, format!("{other:?} is not simulated yet: svcsim runs {}", MODES.join(", ")))
             }
             Some(other) => cx.error(&path, n.pos, format!("{other:?} is not a proxy mode (iptables, nftables, ipvs)")),

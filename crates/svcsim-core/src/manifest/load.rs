@@ -1154,6 +1154,12 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
     if config.kube_proxy.cluster_cidr == Some(config.cluster_cidr) {
         config.kube_proxy.cluster_cidr = None;
     }
+    // nftables mode defaults nodePortAddresses to `primary` (`docs/fidelity.md#nftables-nodeports`).
+    let addresses_given = sim.kube_proxy.node_port_addresses.is_some()
+        || kpc.as_ref().is_some_and(|(spec, _)| spec.node_port_addresses.is_some());
+    if config.kube_proxy.mode == crate::cluster::ProxyMode::Nftables && !addresses_given {
+        config.kube_proxy.node_port_addresses = crate::cluster::NodePortAddresses::Primary;
+    }
     let mut cluster = Cluster { config, ..Cluster::default() };
     match (&sim.node_list, overrides.nodes) {
         (Some(_), Some(_)) => push(

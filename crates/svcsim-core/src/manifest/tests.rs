@@ -334,6 +334,24 @@ fn names_that_kubernetes_refuses_are_refused_and_quoted() {
     );
 }
 
+#[test]
+fn nftables_mode_reads_its_own_block_and_defaults_node_ports_to_the_primary_ip() {
+    let yaml = format!(
+        "{SERVICE}---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\niptables:\n  masqueradeAll: true\nnftables:\n  minSyncPeriod: 3s\n"
+    );
+    let loaded = load(&yaml, &Overrides::default()).unwrap();
+    let kp = &loaded.scenario.cluster.config.kube_proxy;
+    assert_eq!(kp.mode, crate::cluster::ProxyMode::Nftables);
+    assert_eq!(kp.node_port_addresses, crate::cluster::NodePortAddresses::Primary, "nftables mode's default");
+    assert!(!kp.masquerade_all, "iptables.masqueradeAll is not read in nftables mode");
+    assert_eq!(kp.min_sync_period, crate::time::Duration::from_secs(3));
+    // Set explicitly, nodePortAddresses is kept.
+    let sim = "---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {name: x}\nspec:\n  cluster: {kubeProxy: {mode: nftables, nodePortAddresses: [0.0.0.0/0]}}\n";
+    let loaded = load(&format!("{SERVICE}{sim}"), &Overrides::default()).unwrap();
+    let kp = &loaded.scenario.cluster.config.kube_proxy;
+    assert_eq!(kp.node_port_addresses, crate::cluster::NodePortAddresses::Cidrs(vec!["0.0.0.0/0".parse().unwrap()]));
+}
+
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}\n";
 
 #[test]
@@ -367,7 +385,7 @@ fn kube_proxy_settings_have_located_errors() {
             "{SERVICE}---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\ndetectLocalMode: BridgeInterface\nnodePortAddresses: [primary, 10.0.0.0/8]\niptables: {{minSyncPeriod: soon, masqueradeAll: yes}}\n---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: x}}\nspec:\n  cluster:\n    kubeProxy: {{mode: warp, detectLocalMode: Sometimes, nodePortAddresses: [10.0.0.0/33]}}\n"
         ),
         expect![[r#"
-            11:7: error: doc 2 (KubeProxyConfiguration) mode: "ipvs" is not simulated yet: svcsim runs iptables
+            11:7: error: doc 2 (KubeProxyConfiguration) mode: "ipvs" is not simulated yet: svcsim runs iptables, nftables
             12:18: error: doc 2 (KubeProxyConfiguration) detectLocalMode: "BridgeInterface" is not modelled by svcsim: use ClusterCIDR or NodeCIDR
             13:20: error: doc 2 (KubeProxyConfiguration) nodePortAddresses: "primary" must be the only entry of nodePortAddresses
             14:27: error: doc 2 (KubeProxyConfiguration) iptables.minSyncPeriod: "soon" is not a duration (e.g. 90s, 2m, 1m30s, 500ms)

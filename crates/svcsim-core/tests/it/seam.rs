@@ -42,8 +42,8 @@ impl Rule for ToyRule {
     fn narrate(&self) -> Option<String> {
         Some(format!("the toy maps {} to {}", self.frontend, self.endpoint))
     }
-    fn listed(&self) -> (&'static str, String) {
-        ("toy", format!("map {} {}", self.frontend, self.endpoint))
+    fn listed(&self) -> Option<(&'static str, String)> {
+        Some(("toy", format!("map {} {}", self.frontend, self.endpoint)))
     }
 }
 

@@ -9,7 +9,7 @@ use super::*;
 
 /// The test's fake node: `test-node`, 192.168.0.2, cluster CIDR 10.0.0.0/8 for detect-local,
 /// NodePorts on every local address (localhost included), nfacct counters present.
-fn overall() -> (Cluster, NodeId) {
+pub(crate) fn overall() -> (Cluster, NodeId) {
     // The fake iptables of kube-proxy's tests has no --random-fully.
     let kube_proxy = KubeProxyConfig { random_fully: false, ..KubeProxyConfig::default() };
     let config = ClusterConfig {

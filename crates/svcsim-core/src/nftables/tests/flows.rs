@@ -1,0 +1,1 @@
+//! kube-proxy's nftables packet-flow test tables as svcsim cases.
