@@ -248,7 +248,7 @@ fn e2e_files(env: &ToolEnv, root: &Path, names: &[String]) -> Result<Tally> {
 
 /// Random clusters the kernel differential test adds to the presets in CI
 /// (`svcsim lab check --random N` runs more).
-const LAB_RANDOM_CLUSTERS: u64 = 16;
+const LAB_RANDOM_CLUSTERS: u64 = 10;
 
 /// The kernel differential test (docs/lab.md): every preset, and random clusters from a fixed
 /// seed, built as network namespaces and compared with svcsim, case by case. Its summary line
@@ -290,7 +290,16 @@ fn lab_check(svcsim: &Path, root: &Path) -> Tally {
     presets.sort();
     let mut cmd = Command::new(svcsim);
     cmd.current_dir(root).args(["lab", "check"]);
-    cmd.args(&presets).args(["--random", &LAB_RANDOM_CLUSTERS.to_string(), "--seed", "1", "--jobs", "2"]);
+    cmd.args(&presets).args([
+        "--random",
+        &LAB_RANDOM_CLUSTERS.to_string(),
+        "--seed",
+        "1",
+        "--proxy-mode",
+        "both",
+        "--jobs",
+        "2",
+    ]);
     println!("[xtask] $ {}", cmd::display(&cmd));
     let out = match cmd.stderr(Stdio::inherit()).output() {
         Ok(out) => out,

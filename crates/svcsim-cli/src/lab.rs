@@ -49,6 +49,18 @@ pub struct CheckArgs {
     /// How many labs run at once.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=16))]
     jobs: u64,
+    /// kube-proxy's mode in the random clusters: iptables, nftables, or both (each cluster
+    /// checked in each mode).
+    #[arg(long, value_enum, default_value_t = RandomModes::Iptables)]
+    proxy_mode: RandomModes,
+}
+
+/// The kube-proxy modes random clusters are checked in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RandomModes {
+    Iptables,
+    Nftables,
+    Both,
 }
 
 #[derive(Debug, Args)]
@@ -83,7 +95,9 @@ pub fn run(command: LabCommand) -> Result<(), ExitCode> {
         LabCommand::Down { prefix, all: false } => down(&prefix),
         LabCommand::Down { all: true, .. } => down("svcsim").and_then(|()| down("svcheck")),
         LabCommand::Serve(target) => serve(&target),
-        LabCommand::Check(args) => crate::lab_check::run(&args.files, args.random, args.seed, args.jobs as usize),
+        LabCommand::Check(args) => {
+            crate::lab_check::run(&args.files, args.random, args.seed, args.proxy_mode, args.jobs as usize)
+        }
     }
 }
 

@@ -13,6 +13,8 @@ use svcsim_core::sim::Sim;
 use svcsim_lab::cases;
 
 use crate::input::{self, RUNTIME};
+use crate::lab::RandomModes;
+use svcsim_core::cluster::{KubeProxyConfig, ProxyMode};
 
 /// One moment's checks: (name, agreed, or the differences, or why skipped).
 type Moment = (String, Vec<(String, Verdict)>);
@@ -24,15 +26,25 @@ enum Verdict {
     Skipped(String),
 }
 
-pub fn run(files: &[PathBuf], random: u64, seed: u64, jobs: usize) -> Result<(), ExitCode> {
+pub fn run(files: &[PathBuf], random: u64, seed: u64, modes: RandomModes, jobs: usize) -> Result<(), ExitCode> {
     // Every file is read first: a bad one stops the check before any lab is built.
     let mut work: Vec<(String, Scenario)> = Vec::new();
     for file in files {
         let loaded = input::load(file, &Overrides::default())?;
         work.push((file.display().to_string(), loaded.scenario));
     }
+    let modes: &[ProxyMode] = match modes {
+        RandomModes::Iptables => &[ProxyMode::Iptables],
+        RandomModes::Nftables => &[ProxyMode::Nftables],
+        RandomModes::Both => &[ProxyMode::Iptables, ProxyMode::Nftables],
+    };
     for s in seed..seed.saturating_add(random) {
-        work.push((format!("random cluster {s}"), svcsim_lab::random::scenario(s)));
+        for &mode in modes {
+            let mut scenario = svcsim_lab::random::scenario(s);
+            let random_fully = scenario.cluster.config.kube_proxy.random_fully;
+            scenario.cluster.config.kube_proxy = KubeProxyConfig { random_fully, ..KubeProxyConfig::for_mode(mode) };
+            work.push((format!("random cluster {s} ({mode})"), scenario));
+        }
     }
     if work.is_empty() {
         eprintln!("svcsim lab check: error: give scenario files or --random N");
@@ -134,7 +146,8 @@ fn check_scenario(label: &str, scenario: Scenario, prefix: &str) -> Vec<Moment> 
             for (n, id) in sim.cluster().nodes.ids().enumerate() {
                 let restore = sim.dataplane().render(id, RulesText::Restore);
                 let name = &sim.cluster().node(id).name;
-                checked.push(check::restore_after_change(prefix, name, &before[n], &restore, &saves[n]));
+                let tool = svcsim_lab::tool::Tool(sim.cluster().config.kube_proxy.mode);
+                checked.push(check::restore_after_change(tool, prefix, name, &before[n], &restore, &saves[n]));
             }
         }
         before = Some(saves);

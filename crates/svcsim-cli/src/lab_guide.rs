@@ -65,10 +65,19 @@ pub fn guide(sim: &Sim, plan: &Plan) -> String {
         plan.nodes[0].name
     );
     let _ = writeln!(out, "  ip netns exec {node0} conntrack -L                    # the NAT it remembers");
-    let _ = writeln!(out, "  ip netns exec {node0} iptables -t nat -L -v -n        # rules and their packet counters");
+    let listing = match plan.tool.0 {
+        svcsim_core::cluster::ProxyMode::Iptables => {
+            let _ = writeln!(
+                out,
+                "  ip netns exec {node0} iptables -t nat -L -v -n        # rules and their packet counters"
+            );
+            "iptables-save                  "
+        }
+        svcsim_core::cluster::ProxyMode::Nftables => "nft list table ip kube-proxy   ",
+    };
     let _ = writeln!(
         out,
-        "  ip netns exec {node0} iptables-save                   # = svcsim rules FILE --node {} --at {}ms",
+        "  ip netns exec {node0} {listing} # = svcsim rules FILE --node {} --at {}ms",
         plan.nodes[0].name,
         sim.now().as_micros() / 1000
     );

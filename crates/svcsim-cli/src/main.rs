@@ -37,8 +37,8 @@ Scenario files are Kubernetes YAML (Deployment, Service, Pod, EndpointSlice) plu
 `kind: Simulation` document; see docs/scenarios.md. Exit codes: 0 ok, 1 runtime failure,
 2 usage error or invalid scenario.";
 
-/// Simulate Kubernetes Service routing: kube-proxy's iptables rules, conntrack, cloud load
-/// balancers and their health probes.
+/// Simulate Kubernetes Service routing: kube-proxy's iptables and nftables rules, conntrack,
+/// cloud load balancers and their health probes.
 #[derive(Debug, Parser)]
 #[command(name = "svcsim", version = svcsim_core::VERSION, after_help = EXAMPLES)]
 struct Cli {
@@ -51,8 +51,9 @@ enum Command {
     /// Run a scenario and summarise it: requests by outcome, what the app printed, hits per pod,
     /// health probe status, nodes in rotation.
     Run(RunArgs),
-    /// Print one node's iptables rules: as iptables-save lists them on the node (the default), or
-    /// as the iptables-restore input kube-proxy wrote at its last sync.
+    /// Print one node's kube-proxy rules: as the node lists them (iptables-save, or `nft list table
+    /// ip kube-proxy` in nftables mode; the default), or as the input kube-proxy handed its loader
+    /// at its last sync.
     Rules {
         file: PathBuf,
         /// The node, e.g. node-0.
@@ -62,9 +63,10 @@ enum Command {
         #[arg(long, value_parser = duration, default_value = "0s")]
         at: Duration,
         /// `save`: what `iptables-save` prints on the node, built-in chains and their jumps
-        /// included; `iptables-restore` loads it as is. `restore`: the exact input kube-proxy
-        /// handed `iptables-restore --noflush` at its last sync, with `-X` for the chains that
-        /// sync deleted.
+        /// included, which `iptables-restore` loads as is (nftables mode: what `nft list table ip
+        /// kube-proxy` prints, which `nft -f` loads). `restore`: the input kube-proxy handed
+        /// `iptables-restore --noflush` at its last sync, with `-X` for the chains that sync
+        /// deleted (nftables mode: the sync's `nft -f` transaction, stale chains deleted).
         #[arg(long, value_enum, default_value_t = RulesFormat::Save)]
         format: RulesFormat,
     },
@@ -238,6 +240,9 @@ fn run(command: Command) -> Result<(), ExitCode> {
                 RulesFormat::Save => RulesText::Save,
                 RulesFormat::Restore => RulesText::Restore,
             };
+            // A comment line both loaders skip: which proxy, release and moment this is.
+            let name = &sim.cluster().node(node).name;
+            println!("# svcsim: {} on {name} at {at}", sim.dataplane().describe());
             print!("{}", sim.dataplane().render(node, form));
             Ok(())
         }

@@ -203,7 +203,7 @@ pub fn packet_text(r: &FirstPacket, src: SockAddr, dst: SockAddr, node: &str) ->
     out.push('\n');
     if !r.endpoints.is_empty() {
         let eps: Vec<String> = r.endpoints.iter().map(|e| e.to_string()).collect();
-        let _ = writeln!(out, "endpoints the cascade can pick: {}", eps.join(", "));
+        let _ = writeln!(out, "endpoints the rules can pick: {}", eps.join(", "));
     }
     let _ = writeln!(out, "masquerade (SNAT): {}", if r.masquerade { "yes" } else { "no" });
     let _ = writeln!(out, "rules that matched:");

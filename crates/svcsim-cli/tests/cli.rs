@@ -131,6 +131,17 @@ fn trace_rules_packet_and_explain() {
         .unwrap();
     expect_file!["golden/rules-node-failure-node-1-restore-60s.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
 
+    // nftables mode: the node's `nft list table ip kube-proxy` after the patch to Local, and the
+    // packet it drops through its no-endpoint-services element.
+    let out = svcsim()
+        .args(["rules", "scenarios/aks-blog-nftables.yaml", "--node", "node-1", "--at", "100s"])
+        .output()
+        .unwrap();
+    expect_file!["golden/rules-aks-blog-nftables-node-1-100s.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
+    let args = ["packet", "scenarios/aks-blog-nftables.yaml", "--node", "node-1", "--at", "100s"];
+    let out = svcsim().args(args).args(["--src", "198.51.100.79:40000", "--dst", "203.0.113.10:80"]).output().unwrap();
+    expect_file!["golden/packet-aks-blog-nftables-node-1-100s.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
+
     let out = svcsim()
         .args([
             "packet",

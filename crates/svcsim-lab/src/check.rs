@@ -19,6 +19,7 @@ use crate::plan::Plan;
 use crate::probe::{self, Outcome};
 use crate::server::Servers;
 use crate::setup::Cmd;
+use crate::tool::Tool;
 use crate::trace::{self, Monitor};
 
 /// How far apart a node's traced SYNs are sent: xtables-monitor loses events in bursts.
@@ -67,8 +68,9 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
         )?;
     }
     let servers = Servers::start(&lab.plan)?;
-    let monitors: Vec<Monitor> =
-        (0..lab.plan.nodes.len()).map(|n| Monitor::start(&lab.plan.node_ns(n))).collect::<Result<_>>()?;
+    let monitors: Vec<Monitor> = (0..lab.plan.nodes.len())
+        .map(|n| Monitor::start(lab.plan.tool, &lab.plan.node_ns(n)))
+        .collect::<Result<_>>()?;
     std::thread::sleep(trace::SUBSCRIBE);
     let runs = run_cases(&lab.plan, &cases)?;
     // Let the monitors print the last events.
@@ -94,80 +96,67 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
 }
 
 /// One node's rules after a change, reached the way kube-proxy reaches them: the earlier rules
-/// loaded, then the sync's restore input applied with `--noflush`. The kernel's listing must be
-/// the later rules exactly — `-X` lines included, or stale chains would be left behind.
-pub fn restore_after_change(prefix: &str, node: &str, before: &str, restore: &str, after: &str) -> Checked {
-    let name = format!("{node}: the sync's iptables-restore input, applied to the earlier rules, gives the new rules");
+/// loaded, then the sync's input applied over them (`iptables-restore --noflush`, or the nft
+/// transaction). The kernel's listing must be the later rules exactly — stale chains deleted
+/// (`-X`, `delete chain`), or they would be left behind.
+pub fn restore_after_change(tool: Tool, prefix: &str, node: &str, before: &str, restore: &str, after: &str) -> Checked {
+    let name = format!("{node}: the sync's {}, applied to the earlier rules, gives the new rules", tool.loader());
     let ns = format!("{prefix}-restore");
     let result = (|| -> Result<String> {
         host::remove(&ns)?;
         host::run(&Cmd::ip_root(&format!("netns add {ns}-node")))?;
         let node_ns = format!("{ns}-node");
-        for counter in ["ct_state_invalid_dropped_pkts", "localhost_nps_accepted_pkts"] {
-            host::run(&Cmd::exec(&node_ns, "nfacct", &["add", counter]))?;
+        if tool.0 == svcsim_core::cluster::ProxyMode::Iptables {
+            for counter in ["ct_state_invalid_dropped_pkts", "localhost_nps_accepted_pkts"] {
+                host::run(&Cmd::exec(&node_ns, "nfacct", &["add", counter]))?;
+            }
         }
-        host::run(&Cmd::exec(&node_ns, "iptables-restore", &[]).with_stdin(before.to_string()))?;
-        host::run(
-            &Cmd::exec(&node_ns, "iptables-restore", &["--noflush", "--counters"]).with_stdin(restore.to_string()),
-        )?;
-        host::run(&Cmd::exec(&node_ns, "iptables-save", &[]))
+        host::run(&tool.load(&node_ns, before.to_string()))?;
+        host::run(&tool.apply(&node_ns, restore.to_string()))?;
+        host::run(&tool.list(&node_ns))
     })();
     let _ = host::remove(&ns);
     let judgement = match result {
-        Ok(listed) if listing(&listed) == listing(after) => Judgement::Agree,
-        Ok(listed) => {
-            let (kernel, svcsim) = (listing(&listed), listing(after));
-            let at = kernel.lines().zip(svcsim.lines()).take_while(|(a, b)| a == b).count();
-            let line = |t: &str| t.lines().nth(at).unwrap_or("(the end)").to_string();
-            Judgement::Disagree(vec![format!(
-                "line {}: the kernel lists {:?}; svcsim's new rules have {:?}",
-                at + 1,
-                line(&kernel),
-                line(&svcsim)
-            )])
-        }
+        Ok(listed) => same_listing(
+            tool.normalized(&listed),
+            tool.normalized(after),
+            "the kernel lists",
+            "svcsim's new rules have",
+        ),
         Err(e) => Judgement::Disagree(vec![format!("{e:#}")]),
     };
     Checked { name, judgement }
 }
 
-/// The kernel's `iptables-save` of each node, against svcsim's save text it was loaded from.
+/// Agree when the two listings are equal, else name the first line where they part.
+fn same_listing(kernel: String, svcsim: String, kernel_says: &str, svcsim_says: &str) -> Judgement {
+    if kernel == svcsim {
+        return Judgement::Agree;
+    }
+    let at = kernel.lines().zip(svcsim.lines()).take_while(|(a, b)| a == b).count();
+    let line = |t: &str| t.lines().nth(at).unwrap_or("(the end)").to_string();
+    Judgement::Disagree(vec![format!(
+        "line {}: {kernel_says} {:?}; {svcsim_says} {:?}",
+        at + 1,
+        line(&kernel),
+        line(&svcsim)
+    )])
+}
+
+/// The kernel's listing of each node, against svcsim's text it was loaded from.
 fn rules_listed_back(plan: &Plan) -> Result<Vec<Checked>> {
     let mut out = Vec::new();
+    let tool = plan.tool;
     for (n, node) in plan.nodes.iter().enumerate() {
-        let listed = host::run(&Cmd::exec(&plan.node_ns(n), "iptables-save", &[]))?;
-        let (kernel, svcsim) = (listing(&listed), listing(&node.rules));
-        let judgement = if kernel == svcsim {
-            Judgement::Agree
-        } else {
-            let at = kernel.lines().zip(svcsim.lines()).take_while(|(a, b)| a == b).count();
-            let line = |t: &str| t.lines().nth(at).unwrap_or("(the end)").to_string();
-            Judgement::Disagree(vec![format!(
-                "line {}: iptables-save lists {:?}; svcsim prints {:?}",
-                at + 1,
-                line(&kernel),
-                line(&svcsim)
-            )])
-        };
+        let listed = host::run(&tool.list(&plan.node_ns(n)))?;
+        let says = format!("{} lists", tool.lister());
+        let judgement = same_listing(tool.normalized(&listed), tool.normalized(&node.rules), &says, "svcsim prints");
         out.push(Checked {
-            name: format!("{}: iptables-save lists the loaded rules back unchanged", node.name),
+            name: format!("{}: {} lists the loaded rules back unchanged", node.name, tool.lister()),
             judgement,
         });
     }
     Ok(out)
-}
-
-/// An iptables-save text without its dated comments and with every chain's packet counters at
-/// zero: what the rules are, not what traffic they saw.
-fn listing(text: &str) -> String {
-    let mut out = String::new();
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        match (line.starts_with(':'), line.rfind(" [")) {
-            (true, Some(at)) => out.push_str(&format!("{} [0:0]\n", &line[..at])),
-            _ => out.push_str(&format!("{line}\n")),
-        }
-    }
-    out
 }
 
 /// The source ports of case `k`: its traced block and its bulk block.

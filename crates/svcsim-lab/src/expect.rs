@@ -43,7 +43,10 @@ fn expected(sim: &Sim, d: &Decision) -> Expected {
         })
         .collect();
     let reason = match d.verdict {
-        Verdict::Drop(_) | Verdict::Reject(_) => d.path.last().and_then(|r| r.comment()).map(str::to_string),
+        // The comment of the last rule the kernel's trace names (an nftables map element is not).
+        Verdict::Drop(_) | Verdict::Reject(_) => {
+            d.path.rules().iter().rev().find(|r| r.listed().is_some()).and_then(|r| r.comment()).map(str::to_string)
+        }
         Verdict::Accept => None,
     };
     Expected {

@@ -102,8 +102,9 @@ fn bulk_pod(case: &Case, outcome: &Outcome) -> Result<Option<String>, String> {
 fn kernel_verdict(seen: &Observed) -> (FirstPacketVerdict, Option<String>) {
     // REJECT sends its ICMP and then drops: the trace's verdict is DROP, the rule says REJECT.
     let last_fatal = seen.hits.as_ref().and_then(|h| h.iter().rev().find(|h| h.verdict == "DROP"));
+    let rejects = |rule: &str| rule.contains("-j REJECT") || rule == "reject" || rule.contains(" reject");
     match last_fatal {
-        Some(h) if h.rule.contains("-j REJECT") => (FirstPacketVerdict::Reject, comment(&h.rule)),
+        Some(h) if rejects(&h.rule) => (FirstPacketVerdict::Reject, comment(&h.rule)),
         Some(h) => (FirstPacketVerdict::Drop, comment(&h.rule)),
         None => match (seen.conntrack.and_then(|c| c.dnat()), &seen.outcome) {
             (Some(_), _) => (FirstPacketVerdict::Dnat, None),
@@ -113,9 +114,9 @@ fn kernel_verdict(seen: &Observed) -> (FirstPacketVerdict, Option<String>) {
     }
 }
 
-/// The `--comment "…"` of a rule as iptables-save prints it.
+/// The comment of a rule as iptables-save (`--comment "…"`) or nft (`comment "…"`) prints it.
 fn comment(rule: &str) -> Option<String> {
-    let rest = rule.split_once("--comment \"")?.1;
+    let rest = rule.split_once("comment \"")?.1;
     Some(rest.split_once('"')?.0.to_string())
 }
 
@@ -236,14 +237,17 @@ fn describe(o: &Outcome) -> String {
     }
 }
 
-/// The kernel's hits as svcsim records a path: (table, `-A CHAIN rule`), leaving out a filter
-/// jump into a chain in which nothing matched (svcsim leaves those out of its paths too).
+/// The kernel's hits as svcsim records a path: (table, `-A CHAIN rule`) for iptables, (`ip
+/// kube-proxy`, `CHAIN rule`) for nftables, leaving out a jump into a chain in which nothing
+/// matched (svcsim leaves those out of its paths too: in iptables' filter table, and anywhere in
+/// nftables).
 pub fn normalized(hits: &[Hit]) -> Vec<(String, String)> {
+    let nft = |h: &Hit| h.table.starts_with("ip ");
     let mut kept: Vec<&Hit> = hits.iter().collect();
     loop {
         let empty_jump = (0..kept.len()).find(|&i| {
             let h = kept[i];
-            h.table == "filter"
+            (h.table == "filter" || nft(h))
                 && h.verdict == "JUMP"
                 && kept.get(i + 1).is_none_or(|next| Some(&next.chain) != h.target.as_ref())
         });
@@ -254,7 +258,12 @@ pub fn normalized(hits: &[Hit]) -> Vec<(String, String)> {
             None => break,
         }
     }
-    kept.iter().map(|h| (h.table.clone(), format!("-A {} {}", h.chain, h.rule))).collect()
+    kept.iter()
+        .map(|h| {
+            let rule = if nft(h) { format!("{} {}", h.chain, h.rule) } else { format!("-A {} {}", h.chain, h.rule) };
+            (h.table.clone(), rule)
+        })
+        .collect()
 }
 
 /// Where two rule paths part, for the report.

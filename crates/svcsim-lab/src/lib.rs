@@ -23,6 +23,7 @@ pub mod expect;
 pub mod plan;
 pub mod random;
 pub mod setup;
+pub mod tool;
 
 #[cfg(target_os = "linux")]
 pub mod check;

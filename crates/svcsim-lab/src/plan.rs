@@ -33,6 +33,8 @@ pub struct Plan {
     /// The internet clients' addresses, held by the client namespace.
     pub client_ips: Vec<IpAddr>,
     pub frontends: Vec<Frontend>,
+    /// The tools of kube-proxy's mode in the scenario: how node rules load and list.
+    pub tool: crate::tool::Tool,
 }
 
 /// The pod network layout.
@@ -54,7 +56,7 @@ pub struct NodePlan {
     pub bridge: Option<IpAddr>,
     /// Routes to the other nodes' podCIDRs (the cloud's route table): (podCIDR, via node IP).
     pub routes: Vec<(IpCidr, IpAddr)>,
-    /// The node's rules as `svcsim rules --format save` prints them.
+    /// The node's rules as `svcsim rules` prints them: iptables-save's or nft's listing.
     pub rules: String,
     /// kube-proxy's health servers: healthCheckNodePorts and `:10256/healthz`.
     pub health: Vec<HealthServer>,
@@ -167,6 +169,7 @@ impl Plan {
             pods,
             client_ips,
             frontends: frontends(sim),
+            tool: crate::tool::Tool(sim.cluster().config.kube_proxy.mode),
         })
     }
 

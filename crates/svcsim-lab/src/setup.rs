@@ -1,5 +1,5 @@
-//! The commands that build a [`Plan`] out of namespaces: `ip`, `sysctl`, `nfacct` and
-//! `iptables-restore`, each run inside one of the lab's namespaces. Pure: the list is data, so
+//! The commands that build a [`Plan`] out of namespaces: `ip`, `sysctl`, `nfacct`, and
+//! `iptables-restore` or `nft -f`, each run inside one of the lab's namespaces. Pure: the list is data, so
 //! `svcsim lab up --dry-run` can print it and a test can pin it.
 
 use std::fmt;
@@ -163,7 +163,7 @@ impl Plan {
         for counter in nfacct_counters(&n.rules) {
             out.push(Cmd::exec(&ns, "nfacct", &["add", counter]));
         }
-        out.push(Cmd::exec(&ns, "iptables-restore", &[]).with_stdin(n.rules.clone()));
+        out.push(self.tool.load(&ns, n.rules.clone()));
     }
 
     fn pod_commands(&self, pod: usize, out: &mut Vec<Cmd>) {

@@ -10,8 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
-use crate::setup::Cmd;
-
 /// The source ports whose SYNs are traced; connections meant to be traced use them, bulk
 /// connections (for the endpoint set) use others and leave no trace to lose.
 pub const TRACED_PORTS: (u16, u16) = (40000, 44999);
@@ -71,10 +69,12 @@ struct Header {
 }
 
 impl Traces {
-    /// Takes one line of `xtables-monitor --trace` output.
+    /// Takes one line of `xtables-monitor --trace` or `nft monitor trace` output.
     pub fn line(&mut self, line: &str) {
         let line = line.trim_start();
-        if let Some(rest) = line.strip_prefix("PACKET: ") {
+        if let Some(rest) = line.strip_prefix("trace id ") {
+            self.nft_line(rest);
+        } else if let Some(rest) = line.strip_prefix("PACKET: ") {
             let mut words = rest.split_whitespace();
             let (_, Some(id)) = (words.next(), words.next()) else { return };
             let field = |name: &str| rest.split_whitespace().find_map(|w| w.strip_prefix(name));
@@ -93,19 +93,55 @@ impl Traces {
             let mut words = rest.splitn(3, ' ');
             let (_, Some(id), Some(event)) = (words.next(), words.next(), words.next()) else { return };
             let Some(hit) = parse_event(event) else { return };
-            if hit.table == "raw" {
-                let Some(h) = self.last_seen.get(id).copied() else { return };
-                // A host's packet to itself meets the TRACE rule twice: in OUTPUT, and again in
-                // PREROUTING when it comes back in over lo. It is still the same packet.
-                let current = self.by_id.get(id).map(|&at| &self.packets[at]);
-                if current.is_some_and(|p| p.ident == (h.sport, h.ip_id)) {
-                    return;
-                }
-                self.by_id.insert(id.to_string(), self.packets.len());
-                self.packets.push(Packet { key: (h.src, h.sport), ident: (h.sport, h.ip_id), hits: Vec::new() });
-            } else if let Some(&at) = self.by_id.get(id) {
-                self.packets[at].hits.push(hit);
+            self.hit(id, hit);
+        }
+    }
+
+    /// `nft monitor trace`: `<id> ip <table> <chain> packet: … ip saddr A … ip id N … tcp sport P`
+    /// and `<id> ip <table> <chain> rule <rule> (verdict <v> [<chain>])`.
+    fn nft_line(&mut self, rest: &str) {
+        let mut words = rest.splitn(5, ' ');
+        let (Some(id), Some(family), Some(table), Some(chain), Some(event)) =
+            (words.next(), words.next(), words.next(), words.next(), words.next())
+        else {
+            return;
+        };
+        if let Some(fields) = event.strip_prefix("packet: ") {
+            let field = |name: &str| fields.split(name).nth(1).and_then(|r| r.split_whitespace().next());
+            let (Some(src), Some(sport)) = (field("ip saddr "), field("tcp sport ")) else { return };
+            let (Ok(src), Ok(sport)) = (src.parse(), sport.parse()) else { return };
+            let ip_id = field("ip id ").and_then(|i| i.parse().ok()).unwrap_or(0);
+            self.last_seen.insert(id.to_string(), Header { src, sport, ip_id });
+            if !self.by_id.contains_key(id)
+                && let Some(at) = self.packets.iter().rposition(|p| p.ident == (sport, ip_id))
+            {
+                self.by_id.insert(id.to_string(), at);
             }
+        } else if let Some(text) = event.strip_prefix("rule ") {
+            let Some((rule, verdict)) = text.rsplit_once(" (verdict ") else { return };
+            let mut v = verdict.trim_end_matches(')').split_whitespace();
+            let verdict = v.next().unwrap_or_default().to_uppercase();
+            let target = v.next().map(str::to_string);
+            let table = if table == "raw" { "raw".to_string() } else { format!("{family} {table}") };
+            self.hit(id, Hit { table, chain: chain.to_string(), verdict, target, rule: rule.to_string() });
+        }
+    }
+
+    /// One rule a packet matched: the raw table's trace rule starts a packet, the rest are its
+    /// hits.
+    fn hit(&mut self, id: &str, hit: Hit) {
+        if hit.table == "raw" {
+            let Some(h) = self.last_seen.get(id).copied() else { return };
+            // A host's packet to itself meets the TRACE rule twice: in OUTPUT, and again in
+            // PREROUTING when it comes back in over lo. It is still the same packet.
+            let current = self.by_id.get(id).map(|&at| &self.packets[at]);
+            if current.is_some_and(|p| p.ident == (h.sport, h.ip_id)) {
+                return;
+            }
+            self.by_id.insert(id.to_string(), self.packets.len());
+            self.packets.push(Packet { key: (h.src, h.sport), ident: (h.sport, h.ip_id), hits: Vec::new() });
+        } else if let Some(&at) = self.by_id.get(id) {
+            self.packets[at].hits.push(hit);
         }
     }
     /// The rules the first traced SYN from `src:sport` matched, outside the raw table.
@@ -130,7 +166,7 @@ fn parse_event(event: &str) -> Option<Hit> {
     Some(Hit { table: table.to_string(), chain: chain.to_string(), verdict, target, rule })
 }
 
-/// `xtables-monitor --trace` running in a namespace, its output collected as it comes.
+/// A trace monitor running in a namespace, its output collected as it comes.
 pub struct Monitor {
     child: Child,
     traces: Arc<Mutex<Traces>>,
@@ -140,16 +176,16 @@ pub struct Monitor {
 impl Monitor {
     /// Starts the monitor in `ns`; events are kept from the moment it has subscribed, which takes
     /// up to [`SUBSCRIBE`].
-    pub fn start(ns: &str) -> Result<Monitor> {
+    pub fn start(tool: crate::tool::Tool, ns: &str) -> Result<Monitor> {
         // Line-buffered: into a pipe, stdio would hold the last events back until more came.
-        let cmd = Cmd::exec(ns, "stdbuf", &["-oL", "xtables-monitor", "--trace"]);
+        let cmd = tool.monitor(ns);
         let mut child = Command::new(cmd.program)
             .args(&cmd.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .with_context(|| format!("starting xtables-monitor in {ns}"))?;
-        let out = child.stdout.take().context("xtables-monitor's output")?;
+            .with_context(|| format!("starting the trace monitor in {ns}"))?;
+        let out = child.stdout.take().context("the trace monitor's output")?;
         let traces = Arc::new(Mutex::new(Traces::default()));
         let sink = Arc::clone(&traces);
         let reader = std::thread::spawn(move || {

@@ -59,7 +59,7 @@ impl FirstPacket {
                 Verdict::Drop(cause) | Verdict::Reject(cause) => {
                     report.verdict = d.summary();
                     report.reason = Some(match cause {
-                        Cause::Rule => d.path.last().and_then(|r| r.comment()).unwrap_or_default().to_string(),
+                        Cause::Rule => d.path.reason().to_string(),
                         Cause::JumpLoop(chain) => jump_loop_message(chain),
                     });
                 }

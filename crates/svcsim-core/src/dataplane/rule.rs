@@ -62,6 +62,12 @@ impl RulePath {
     pub fn last(&self) -> Option<&RuleRef> {
         self.rules().last()
     }
+    /// Why the packet was dropped or refused, in the dataplane's words: the comment of the last
+    /// rule that has one (an nftables drop may end in a comment-less rule after the map element
+    /// that carries the Service's name).
+    pub fn reason(&self) -> &str {
+        self.rules().iter().rev().find_map(|r| r.comment()).unwrap_or_default()
+    }
     /// ` via KUBE-SERVICES > KUBE-EXT-… > KUBE-SVC-…`, or nothing when no rule named a chain.
     pub fn via(&self) -> Via<'_> {
         Via(self)

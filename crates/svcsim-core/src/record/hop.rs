@@ -179,8 +179,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::Rule(path) => {
-                let comment = path.last().and_then(|r| r.comment()).unwrap_or_default();
-                write!(f, "\"{comment}\"{}", path.via())
+                write!(f, "\"{}\"{}", path.reason(), path.via())
             }
             Reason::JumpLoop { chain, path } => {
                 write!(f, "\"{}\"{}", crate::dataplane::jump_loop_message(chain), path.via())
