@@ -127,7 +127,8 @@ fn read_common(cx: &mut Cx<'_>, m: &mut Map<'_>, base: &str, s: &mut KubeProxySp
         match read::string(cx, n, &path).as_deref() {
             // An empty mode means the platform default: iptables on Linux.
             Some("" | "iptables") => s.mode = Some((ProxyMode::Iptables, n.pos)),
-            Some("nftables") => s.mode = Some((ProxyMode::Nftables, n.pos)),
+            Some("nftables") if cfg!(feature = "nftables") => s.mode = Some((ProxyMode::Nftables, n.pos)),
+            Some("nftables") => cx.error(&path, n.pos, "nftables mode is not in this build yet (the CLI runs it)"),
             Some(other @ ("ipvs" | "kernelspace")) => {
                 cx.error(&path, n.pos, format!("{other:?} is not simulated yet: svcsim runs {}", MODES.join(", ")))
             }
