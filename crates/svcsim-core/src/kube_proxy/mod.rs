@@ -20,7 +20,7 @@ pub use rules::{
     Chain, ChainName, CtStates, Interner, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains,
 };
 
-use crate::cluster::{Cluster, KubeProxyConfig, NodeId, ServiceId};
+use crate::cluster::{Cluster, KubeProxyConfig, NodeId};
 use crate::dataplane::{Dataplane, Decision, HealthResponse, NodeNet, Origin, PacketCx, RulesText, SyncReport};
 use crate::id::IdVec;
 use crate::net::{Header, SockAddr};
@@ -50,10 +50,8 @@ pub struct Iptables {
 struct NodeState {
     rules: Rc<Ruleset>,
     net: NodeNet,
-    /// Health servers opened at the last sync: Service → (port, local endpoints then).
-    health: BTreeMap<ServiceId, (u16, u32)>,
-    /// The addresses the health servers listen on (`--nodeport-addresses`); `None` for all.
-    listen: Option<Vec<IpAddr>>,
+    /// Health servers opened at the last sync.
+    health: health::HealthServers,
     /// `-m recent` lists: (list, source) → last seen.
     recent: BTreeMap<(ChainName, IpAddr), Instant>,
     /// The service chains the last sync deleted (`-X`), by name.
@@ -100,21 +98,6 @@ fn deleted_chains(before: &Ruleset, after: &Ruleset) -> Vec<ChainName> {
     gone
 }
 
-/// The healthCheckNodePort servers kube-proxy runs on `node` after a sync.
-pub(crate) fn health_servers(
-    cluster: &Cluster,
-    node: NodeId,
-    cache: &mut ProgramCache,
-) -> BTreeMap<ServiceId, (u16, u32)> {
-    crate::order::map(
-        cluster
-            .services
-            .iter_enumerated()
-            .filter(|(_, s)| s.needs_health_check())
-            .filter_map(|(svc, s)| Some((svc, (s.health_check_node_port?, cache.local_count(cluster, svc, node))))),
-    )
-}
-
 impl Dataplane for Iptables {
     fn agent(&self) -> &'static str {
         "kube-proxy"
@@ -133,13 +116,12 @@ impl Dataplane for Iptables {
         }
         let mut rules = program_cached(cluster, node, &mut self.cache);
         self.interner.intern(&mut rules);
-        let health = health_servers(cluster, node, &mut self.cache);
-        let report = SyncReport { rules: rules.len() as u32, health_servers: health.values().copied().collect() };
+        let health = health::HealthServers::of(cluster, node, &mut self.cache, node_port_ips(cluster, node));
+        let report = SyncReport { rules: rules.len() as u32, health_servers: health.report() };
         let fresh = NodeState {
             rules: Rc::new(rules),
             net: NodeNet::of(cluster, node),
             health,
-            listen: node_port_ips(cluster, node),
             recent: BTreeMap::new(),
             deleted: Vec::new(),
         };
@@ -171,15 +153,7 @@ impl Dataplane for Iptables {
     }
 
     fn serve(&self, cluster: &Cluster, node: NodeId, dst: SockAddr) -> Option<HealthResponse> {
-        if dst.port == health::PROXY_HEALTHZ_PORT {
-            return Some(health::proxy_healthz(cluster, node));
-        }
-        let state = &self.nodes[node];
-        if state.listen.as_ref().is_some_and(|ips| !ips.contains(&dst.ip)) {
-            return None;
-        }
-        let (svc, (_, count)) = state.health.iter().find(|(_, (p, _))| *p == dst.port)?;
-        Some(health::service_health(cluster, *svc, node, *count))
+        self.nodes[node].health.serve(cluster, node, dst)
     }
 
     fn render(&self, node: NodeId, form: RulesText) -> String {

@@ -22,7 +22,7 @@ pub use table::{
 };
 pub use text::{Form, dump, listing, rule_text, transaction};
 
-use crate::cluster::{Cluster, KubeProxyConfig, NodeId, ServiceId};
+use crate::cluster::{Cluster, KubeProxyConfig, NodeId};
 use crate::dataplane::{self, Dataplane, Decision, HealthResponse, NodeNet, Origin, PacketCx, RulesText, SyncReport};
 use crate::id::IdVec;
 use crate::kube_proxy::{ProgramCache, health};
@@ -49,9 +49,7 @@ pub struct Nftables {
 struct NodeState {
     table: Rc<Table>,
     net: NodeNet,
-    health: BTreeMap<ServiceId, (u16, u32)>,
-    /// The addresses the health servers listen on; `None` for all.
-    listen: Option<Vec<IpAddr>>,
+    health: health::HealthServers,
     /// Session-affinity set elements: (set, source) → last update.
     affinity: BTreeMap<(Name, IpAddr), Instant>,
     /// The Service chains and affinity sets the last sync removed.
@@ -113,9 +111,8 @@ impl Dataplane for Nftables {
             self.epoch = Some(epoch);
         }
         let mut table = program_cached(cluster, node, &mut self.cache);
-        let health = crate::kube_proxy::health_servers(cluster, node, &mut self.health_cache);
-        let report = SyncReport { rules: table.len() as u32, health_servers: health.values().copied().collect() };
-        let listen = node_port_ips(cluster, node);
+        let health = health::HealthServers::of(cluster, node, &mut self.health_cache, node_port_ips(cluster, node));
+        let report = SyncReport { rules: table.len() as u32, health_servers: health.report() };
         match self.nodes.get_mut(node) {
             Some(state) => {
                 table.keep_order_of(&state.table);
@@ -124,7 +121,6 @@ impl Dataplane for Nftables {
                 state.table = Rc::new(table);
                 state.net = NodeNet::of(cluster, node);
                 state.health = health;
-                state.listen = listen;
                 changed.then_some(report)
             }
             None => {
@@ -133,7 +129,6 @@ impl Dataplane for Nftables {
                     table: Rc::new(table),
                     net: NodeNet::of(cluster, node),
                     health,
-                    listen,
                     affinity: BTreeMap::new(),
                     gone: (Vec::new(), Vec::new()),
                 });
@@ -154,15 +149,7 @@ impl Dataplane for Nftables {
     }
 
     fn serve(&self, cluster: &Cluster, node: NodeId, dst: SockAddr) -> Option<HealthResponse> {
-        if dst.port == health::PROXY_HEALTHZ_PORT {
-            return Some(health::proxy_healthz(cluster, node));
-        }
-        let state = &self.nodes[node];
-        if state.listen.as_ref().is_some_and(|ips| !ips.contains(&dst.ip)) {
-            return None;
-        }
-        let (svc, (_, count)) = state.health.iter().find(|(_, (p, _))| *p == dst.port)?;
-        Some(health::service_health(cluster, *svc, node, *count))
+        self.nodes[node].health.serve(cluster, node, dst)
     }
 
     fn render(&self, node: NodeId, form: RulesText) -> String {
