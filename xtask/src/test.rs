@@ -58,6 +58,11 @@ pub fn run() -> Result<()> {
         "core builds for wasm32",
         gate(&mut cargo(&["check", "-p", "svcsim-core", "--target", "wasm32-unknown-unknown"])),
     );
+    // The page builds the core without nftables mode: its tests must hold there too.
+    record(
+        "core tests without nftables (the page's build)",
+        cargo_test(&mut cargo(&["test", "-p", "svcsim-core", "--no-default-features", "--lib"])),
+    );
     // The determinism invariant across targets: the seed's trace, computed in wasm under node,
     // must equal the golden the native tests pin.
     let mut wasm_test = cargo(&["test", "-p", "svcsim-core", "--target", "wasm32-unknown-unknown", "--test", "wasm"]);
