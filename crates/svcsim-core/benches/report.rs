@@ -1,7 +1,8 @@
 //! The numbers docs/BENCHMARKS.md reports for the core, natively: each workload's events,
 //! setup and run time, and peak heap (through a counting allocator). `cargo xtask bench` runs
 //! it, runs the same workloads in wasm (`tests/wasm_bench.rs`) and writes the tables.
-//! Arguments filter cases by name prefix: `cargo bench -p svcsim-core --bench report -- pods`.
+//! Arguments filter cases by name prefix, or by exact name after `=`:
+//! `cargo bench -p svcsim-core --bench report -- pods =large`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,7 +37,11 @@ fn main() {
     let epoch = std::time::Instant::now();
     let now_ms = move || epoch.elapsed().as_secs_f64() * 1e3;
     for (name, make, arg) in workloads::cases() {
-        if !filters.is_empty() && !filters.iter().any(|f| name.starts_with(f.as_str())) {
+        let wanted = |f: &String| match f.strip_prefix('=') {
+            Some(exact) => name == exact,
+            None => name.starts_with(f.as_str()),
+        };
+        if !filters.is_empty() && !filters.iter().any(wanted) {
             continue;
         }
         let before = LIVE.load(Ordering::Relaxed);

@@ -70,6 +70,14 @@ pub fn large() -> Scenario {
     scenario(100, 1_000, 5, 1_000, 60, true)
 }
 
+/// The large cluster with kube-proxy in nftables mode.
+pub fn large_nftables() -> Scenario {
+    let mut s = large();
+    let mode = svcsim_core::cluster::ProxyMode::Nftables;
+    s.cluster.config.kube_proxy = svcsim_core::cluster::KubeProxyConfig::for_mode(mode);
+    s
+}
+
 /// A named workload: its scenario builder and the argument it is built with.
 pub type Case = (String, fn(u64) -> Scenario, u64);
 
@@ -77,7 +85,11 @@ pub type Case = (String, fn(u64) -> Scenario, u64);
 /// pods, 100 requests/s), pods (100 nodes, 100 requests/s) and request rate (10 nodes, 100
 /// pods), 20 simulated seconds each, one Service, no change.
 pub fn cases() -> Vec<Case> {
-    let mut out: Vec<Case> = vec![("aks-blog".into(), |_| aks_blog(), 0), ("large".into(), |_| large(), 0)];
+    let mut out: Vec<Case> = vec![
+        ("aks-blog".into(), |_| aks_blog(), 0),
+        ("large".into(), |_| large(), 0),
+        ("large-nftables".into(), |_| large_nftables(), 0),
+    ];
     for n in [2, 4, 8, 16, 32, 64, 128, 256] {
         out.push((format!("nodes-{n}"), |n| scenario(n as u32, 100, 1, 100, 20, false), n));
     }

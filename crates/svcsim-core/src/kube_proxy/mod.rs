@@ -17,7 +17,8 @@ pub use eval::{Chooser, ForcedPick, evaluate, every_outcome, random_port};
 pub use first_packet::first_packet;
 pub use program::{PortChains, ProgramCache, endpoint_chain, node_port_ips, program, program_cached};
 pub use rules::{
-    Chain, ChainName, CtStates, Interner, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target, chains,
+    Chain, ChainHasher, ChainName, CtStates, Interner, MASQ_MARK, Match, Rule, Ruleset, Table, TableRules, Target,
+    chains,
 };
 
 use crate::cluster::{Cluster, KubeProxyConfig, NodeId};

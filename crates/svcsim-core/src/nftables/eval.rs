@@ -130,7 +130,7 @@ fn run_hook(table: &Table, hook: Hook, st: &mut State<'_>, chooser: &mut dyn Cho
 
 fn walk(table: &Table, chain: &Chain, st: &mut State<'_>, chooser: &mut dyn Chooser) -> Flow {
     if st.depth >= MAX_DEPTH {
-        return Flow::Drop(Cause::JumpLoop(Rc::clone(&chain.name)));
+        return Flow::Drop(Cause::JumpLoop(Rc::from(chain.name.as_str())));
     }
     st.depth += 1;
     let flow = walk_rules(table, chain, st, chooser);
@@ -199,7 +199,7 @@ fn walk_rules(table: &Table, chain: &Chain, st: &mut State<'_>, chooser: &mut dy
 
 /// `jump chain` or `goto chain` (after which the caller returns what this gives): walks it. An
 /// unknown chain is skipped; a table the kernel accepted has none.
-fn enter(table: &Table, chain: &str, st: &mut State<'_>, chooser: &mut dyn Chooser) -> Flow {
+fn enter(table: &Table, chain: &Name, st: &mut State<'_>, chooser: &mut dyn Chooser) -> Flow {
     match table.chain(chain) {
         Some(c) => walk(table, c, st, chooser),
         None => Flow::Continue,
@@ -227,7 +227,7 @@ fn matches(table: &Table, m: &Match, st: &State<'_>, chooser: &mut dyn Chooser) 
     }
 }
 
-fn lookup(table: &Table, key: KeyKind, map: &str, h: &Header) -> Option<Rc<super::table::Element>> {
+fn lookup(table: &Table, key: KeyKind, map: &Name, h: &Header) -> Option<Rc<super::table::Element>> {
     let k = match key {
         KeyKind::AddrProtoPort => MapKey::AddrProtoPort(h.dst.ip, h.proto, h.dst.port),
         KeyKind::ProtoPort => MapKey::ProtoPort(h.proto, h.dst.port),

@@ -77,14 +77,14 @@ impl Nftables {
 
 /// The Service chains and affinity sets of `before` that `after` lacks, in name order.
 fn gone(before: &Table, after: &Table) -> (Vec<Name>, Vec<Name>) {
-    let mut chains: Vec<Name> = before.service_chains().filter(|c| after.chain(c).is_none()).map(Rc::clone).collect();
+    let mut chains: Vec<Name> = before.service_chains().filter(|c| after.chain(c).is_none()).cloned().collect();
     crate::order::sort(&mut chains);
     let mut sets: Vec<Name> = before
         .sets
         .iter()
         .filter_map(|s| match s {
             SetOrMap::Set(set) if matches!(set.kind, SetKind::Affinity { .. }) && after.set(&set.name).is_none() => {
-                Some(Rc::clone(&set.name))
+                Some(set.name.clone())
             }
             _ => None,
         })
@@ -185,7 +185,7 @@ impl Chooser for SimChooser<'_> {
         self.rng.below(u64::from(n)) as u32
     }
     fn affinity_has(&mut self, set: &Name, src: IpAddr, timeout_seconds: u32) -> bool {
-        let key = (Rc::clone(set), src);
+        let key = (set.clone(), src);
         match self.affinity.get(&key) {
             Some(seen) if self.now.saturating_since(*seen) < Duration::from_secs(u64::from(timeout_seconds)) => true,
             Some(_) => {
@@ -196,7 +196,7 @@ impl Chooser for SimChooser<'_> {
         }
     }
     fn affinity_update(&mut self, set: &Name, src: IpAddr) {
-        self.affinity.insert((Rc::clone(set), src), self.now);
+        self.affinity.insert((set.clone(), src), self.now);
     }
 }
 
@@ -218,12 +218,12 @@ impl dataplane::Rule for Rule {
         self.comment.as_deref()
     }
     fn path_names(&self) -> [Option<&str>; 2] {
-        let chain = Some(&*self.chain).filter(|c| is_story(c));
-        let to = self.statement.target().map(|t| &**t).filter(|t| is_story(t));
+        let chain = Some(self.chain.as_str()).filter(|c| is_story(c));
+        let to = self.statement.target().map(|t| t.as_str()).filter(|t| is_story(t));
         [chain, to]
     }
     fn narrate(&self) -> Option<String> {
-        if !is_service_chain(&self.chain) && self.comment.is_none() {
+        if !is_service_chain(self.chain.as_str()) && self.comment.is_none() {
             return None;
         }
         Some(format!("{} in {}", rule_text(self, Form::Listing), self.chain))
@@ -243,7 +243,7 @@ impl dataplane::Rule for Element {
     }
     fn path_names(&self) -> [Option<&str>; 2] {
         match &self.verdict {
-            ElementVerdict::Goto(to) => [None, Some(&**to).filter(|t| is_story(t))],
+            ElementVerdict::Goto(to) => [None, Some(to.as_str()).filter(|t| is_story(t))],
             ElementVerdict::Drop => [None, None],
         }
     }

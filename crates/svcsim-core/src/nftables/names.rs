@@ -3,7 +3,6 @@
 //! `pkg/proxy/nftables/proxier.go` (`docs/fidelity.md#nftables-names`).
 
 use std::net::IpAddr;
-use std::rc::Rc;
 
 use data_encoding::BASE32;
 use sha2::{Digest, Sha256};
@@ -46,7 +45,7 @@ impl PortChains {
         let port = &svc.ports[port_idx];
         let base =
             hash_and_truncate(&format!("{}/{}/{}/{}", svc.namespace, svc.name, port.protocol.as_lower(), port.name));
-        let named = |prefix: &str| -> Name { Rc::from(format!("{prefix}{base}")) };
+        let named = |prefix: &str| -> Name { Name::new(&format!("{prefix}{base}")) };
         PortChains {
             cluster: named("service-"),
             local: named("local-"),
@@ -77,5 +76,5 @@ fn endpoint_base(svc: &Service, port_idx: usize, protocol: Protocol, endpoint: S
 /// One endpoint's chain (`endpoint-…`) and session-affinity set (`affinity-…`).
 pub fn endpoint_names(svc: &Service, port_idx: usize, endpoint: SockAddr) -> (Name, Name) {
     let base = endpoint_base(svc, port_idx, svc.ports[port_idx].protocol, endpoint);
-    (Rc::from(format!("endpoint-{base}")), Rc::from(format!("affinity-{base}")))
+    (Name::new(&format!("endpoint-{base}")), Name::new(&format!("affinity-{base}")))
 }

@@ -72,7 +72,7 @@ const JUMP_CHAINS: [(&str, &str, bool); 11] = [
 ];
 
 fn name(s: &str) -> Name {
-    Rc::from(s)
+    Name::new(s)
 }
 
 /// A table being written, in kube-proxy's order.
@@ -85,11 +85,11 @@ impl Tx {
     /// `ensureChain`: creates an ordinary chain once.
     fn chain(&mut self, chain: &Name) {
         if self.table.chain(chain).is_none() {
-            self.table.add_chain(Rc::new(Chain { name: Rc::clone(chain), base: None, comment: None, rules: vec![] }));
+            self.table.add_chain(Rc::new(Chain { name: chain.clone(), base: None, comment: None, rules: vec![] }));
         }
     }
     fn rule(&mut self, chain: &Name, matches: Vec<Match>, statement: Statement, comment: Option<&str>) {
-        self.push(Rc::new(Rule { chain: Rc::clone(chain), matches, statement, comment: comment.map(Rc::from) }));
+        self.push(Rc::new(Rule { chain: chain.clone(), matches, statement, comment: comment.map(Rc::from) }));
     }
     fn push(&mut self, rule: Rc<Rule>) {
         self.chain(&rule.chain);
@@ -198,7 +198,7 @@ fn setup(cluster: &Cluster, node: NodeId, match_all: bool, tx: &mut Tx) {
 
     if let Some(ips) = node_port_ips(cluster, node) {
         tx.set(NODEPORT_IPS, "IPs that accept NodePort traffic");
-        tx.table.set_mut(NODEPORT_IPS).expect("just added").elements = ips;
+        tx.table.set_mut(&name(NODEPORT_IPS)).expect("just added").elements = ips;
     }
 
     tx.map(
@@ -281,14 +281,14 @@ fn plan(cluster: &Cluster, node: NodeId, svc_id: ServiceId, port: usize, endpoin
     let cat = categorize(endpoints, node, uses_cluster, uses_local);
     let has_endpoints = cat.has_any;
     let (internal_chain, has_internal) = if itp_local {
-        (Rc::clone(&chains.local), has_endpoints && !cat.local.is_empty())
+        (chains.local.clone(), has_endpoints && !cat.local.is_empty())
     } else {
-        (Rc::clone(&chains.cluster), has_endpoints)
+        (chains.cluster.clone(), has_endpoints)
     };
     let (external_policy, has_external) = if etp_local {
-        (Rc::clone(&chains.local), has_endpoints && !cat.local.is_empty())
+        (chains.local.clone(), has_endpoints && !cat.local.is_empty())
     } else {
-        (Rc::clone(&chains.cluster), has_endpoints)
+        (chains.cluster.clone(), has_endpoints)
     };
     PortPlan {
         uses_cluster_chain: !cat.cluster.is_empty() && uses_cluster,
@@ -343,7 +343,7 @@ fn service_port(cluster: &Cluster, node: NodeId, svc_id: ServiceId, port: usize,
     }
 
     // The dispatch elements.
-    let cluster_ips = &mut tx.table.set_mut(CLUSTER_IPS).expect("created by setup").elements;
+    let cluster_ips = &mut tx.table.set_mut(&name(CLUSTER_IPS)).expect("created by setup").elements;
     if !cluster_ips.contains(&cluster_ip) {
         cluster_ips.push(cluster_ip);
     }
@@ -351,11 +351,11 @@ fn service_port(cluster: &Cluster, node: NodeId, svc_id: ServiceId, port: usize,
     let comment = Some(name_string.as_str());
     let at = |ip: IpAddr| MapKey::AddrProtoPort(ip, proto, sp.port);
     if p.has_internal {
-        tx.element(SERVICE_IPS, at(cluster_ip), None, ElementVerdict::Goto(Rc::clone(&p.internal_chain)));
+        tx.element(SERVICE_IPS, at(cluster_ip), None, ElementVerdict::Goto(p.internal_chain.clone()));
     } else {
         tx.element(NO_ENDPOINT_SERVICES, at(cluster_ip), comment, reject_or_drop.clone());
     }
-    let external = || ElementVerdict::Goto(Rc::clone(&p.chains.external));
+    let external = || ElementVerdict::Goto(p.chains.external.clone());
     for ip in &svc.external_ips {
         if p.has_endpoints {
             tx.element(SERVICE_IPS, at(*ip), None, external());
@@ -369,7 +369,7 @@ fn service_port(cluster: &Cluster, node: NodeId, svc_id: ServiceId, port: usize,
             tx.element(SERVICE_IPS, at(*ip), None, external());
         }
         if p.uses_firewall {
-            tx.element(FIREWALL_IPS, at(*ip), None, ElementVerdict::Goto(Rc::clone(&p.chains.firewall)));
+            tx.element(FIREWALL_IPS, at(*ip), None, ElementVerdict::Goto(p.chains.firewall.clone()));
         }
         if !p.has_external {
             tx.element(NO_ENDPOINT_SERVICES, at(*ip), comment, reject_or_drop.clone());
@@ -438,15 +438,15 @@ fn external_chain(cluster: &Cluster, node: NodeId, p: &PortPlan, tx: &mut Tx) {
         tx.rule(ext, vec![], mark(), None);
     } else {
         if let Some(local) = detect_local(cluster, node, false) {
-            let to_cluster = Statement::Goto(Rc::clone(&p.chains.cluster));
+            let to_cluster = Statement::Goto(p.chains.cluster.clone());
             tx.rule(ext, vec![local], to_cluster, Some("short-circuit pod traffic"));
         }
         tx.rule(ext, vec![Match::FibSaddrLocal], mark(), Some("masquerade local traffic"));
-        let to_cluster = Statement::Goto(Rc::clone(&p.chains.cluster));
+        let to_cluster = Statement::Goto(p.chains.cluster.clone());
         tx.rule(ext, vec![Match::FibSaddrLocal], to_cluster, Some("short-circuit local traffic"));
     }
     if p.has_external {
-        tx.rule(ext, vec![], Statement::Goto(Rc::clone(&p.external_policy)), None);
+        tx.rule(ext, vec![], Statement::Goto(p.external_policy.clone()), None);
     }
 }
 
@@ -476,7 +476,7 @@ fn endpoint_chain(
     let proto = svc.ports[port].protocol;
     let made = cache.port(key).endpoint_chains.entry(ep.addr).or_insert_with(|| {
         let (chain, set) = endpoint_names(svc, port, ep.addr);
-        let rule = |matches, statement| Rc::new(Rule { chain: Rc::clone(&chain), matches, statement, comment: None });
+        let rule = |matches, statement| Rc::new(Rule { chain: chain.clone(), matches, statement, comment: None });
         let hairpin = vec![Match::Saddr { cidr: IpCidr::host(ep.ip()), negated: false }];
         let mut rules = vec![rule(hairpin, Statement::Jump(name(MARK_FOR_MASQUERADE)))];
         if affinity.is_some() {
@@ -497,12 +497,12 @@ fn balancing_rules(
     endpoints: &[Endpoint],
     affinity: bool,
 ) -> Rc<[Rc<Rule>]> {
-    let rule = |matches, statement| Rc::new(Rule { chain: Rc::clone(chain), matches, statement, comment: None });
+    let rule = |matches, statement| Rc::new(Rule { chain: chain.clone(), matches, statement, comment: None });
     let names: Vec<(Name, Name)> = endpoints.iter().map(|ep| endpoint_names(svc, port, ep.addr)).collect();
     let mut rules = Vec::new();
     if affinity {
         for (ep_chain, set) in &names {
-            rules.push(rule(vec![Match::SaddrInSet(Rc::clone(set))], Statement::Goto(Rc::clone(ep_chain))));
+            rules.push(rule(vec![Match::SaddrInSet(set.clone())], Statement::Goto(ep_chain.clone())));
         }
     }
     let targets = names.into_iter().map(|(c, _)| c).collect();

@@ -11,8 +11,13 @@ use crate::net::{IpCidr, Protocol, SockAddr};
 /// The masquerade mark: `masqueradeBit` 14, which kube-proxy writes as `0x4000`.
 pub const MASQ_MARK: u32 = 0x4000;
 
-/// A chain, set or map name. Cheap to clone.
-pub type Name = Rc<str>;
+/// A chain, set or map name: the interned name type the iptables model uses too, which carries
+/// its hash and compares equal names by pointer, so a walk that follows a jump or looks up a map
+/// never compares strings.
+pub type Name = crate::kube_proxy::ChainName;
+
+/// Names to positions, hashed by the hash each name carries.
+type NameIndex = indexmap::IndexMap<Name, usize, std::hash::BuildHasherDefault<crate::kube_proxy::ChainHasher>>;
 
 /// A netfilter hook a base chain is attached to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -208,8 +213,10 @@ pub struct Table {
     /// Sets and maps, in creation order.
     pub sets: Vec<SetOrMap>,
     pub chains: Vec<Rc<Chain>>,
-    chain_index: BTreeMap<Name, usize>,
-    set_index: BTreeMap<Name, usize>,
+    chain_index: NameIndex,
+    /// The base chains' indices, by hook and priority.
+    base: Vec<usize>,
+    set_index: NameIndex,
 }
 
 /// A set or a map, as the table lists them: in one sequence.
@@ -230,50 +237,57 @@ impl SetOrMap {
 
 impl Table {
     /// The chain named `name`.
-    pub fn chain(&self, name: &str) -> Option<&Rc<Chain>> {
+    pub fn chain(&self, name: &Name) -> Option<&Rc<Chain>> {
         self.chain_index.get(name).map(|&i| &self.chains[i])
     }
     /// The chain named `name`, to add rules to.
-    pub fn chain_mut(&mut self, name: &str) -> Option<&mut Chain> {
+    pub fn chain_mut(&mut self, name: &Name) -> Option<&mut Chain> {
         let i = *self.chain_index.get(name)?;
         Some(Rc::make_mut(&mut self.chains[i]))
     }
     /// Adds `chain`, or replaces the one of the same name in place.
     pub fn add_chain(&mut self, chain: Rc<Chain>) {
         match self.chain_index.get(&chain.name) {
-            Some(&i) => self.chains[i] = chain,
+            Some(&i) => {
+                self.chains[i] = chain;
+                self.index_base_chains();
+            }
             None => {
-                self.chain_index.insert(Rc::clone(&chain.name), self.chains.len());
+                self.chain_index.insert(chain.name.clone(), self.chains.len());
+                let base = chain.base.is_some();
                 self.chains.push(chain);
+                if base {
+                    self.index_base_chains();
+                }
             }
         }
     }
     /// Adds a set or map; one already there of the same name is kept.
     pub fn add_set(&mut self, set: SetOrMap) {
         if !self.set_index.contains_key(set.name()) {
-            self.set_index.insert(Rc::clone(set.name()), self.sets.len());
+            self.set_index.insert(set.name().clone(), self.sets.len());
             self.sets.push(set);
         }
     }
-    pub fn set(&self, name: &str) -> Option<&Set> {
+    pub fn set(&self, name: &Name) -> Option<&Set> {
         match self.set_index.get(name).map(|&i| &self.sets[i]) {
             Some(SetOrMap::Set(s)) => Some(s),
             _ => None,
         }
     }
-    pub fn set_mut(&mut self, name: &str) -> Option<&mut Set> {
+    pub fn set_mut(&mut self, name: &Name) -> Option<&mut Set> {
         match self.set_index.get(name).map(|&i| &mut self.sets[i]) {
             Some(SetOrMap::Set(s)) => Some(s),
             _ => None,
         }
     }
-    pub fn map(&self, name: &str) -> Option<&Map> {
+    pub fn map(&self, name: &Name) -> Option<&Map> {
         match self.set_index.get(name).map(|&i| &self.sets[i]) {
             Some(SetOrMap::Map(m)) => Some(m),
             _ => None,
         }
     }
-    pub fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
+    pub fn map_mut(&mut self, name: &Name) -> Option<&mut Map> {
         match self.set_index.get(name).map(|&i| &mut self.sets[i]) {
             Some(SetOrMap::Map(m)) => Some(m),
             _ => None,
@@ -288,10 +302,14 @@ impl Table {
         map.elements.insert(element.key, Rc::new(element));
     }
     /// The base chains on `hook`, in the order the kernel runs them (by priority).
-    pub fn base_chains(&self, hook: Hook) -> Vec<&Rc<Chain>> {
-        let mut on: Vec<&Rc<Chain>> = self.chains.iter().filter(|c| c.base.is_some_and(|b| b.hook == hook)).collect();
-        crate::order::sort_by_key(&mut on, |c| c.base.map(|b| b.priority));
-        on
+    pub fn base_chains(&self, hook: Hook) -> impl Iterator<Item = &Rc<Chain>> {
+        self.base.iter().map(|&i| &self.chains[i]).filter(move |c| c.base.is_some_and(|b| b.hook == hook))
+    }
+    /// Indexes the base chains by (hook, priority): every packet's walk starts there.
+    fn index_base_chains(&mut self) {
+        let mut base: Vec<usize> = (0..self.chains.len()).filter(|&i| self.chains[i].base.is_some()).collect();
+        crate::order::sort_by_key(&mut base, |&i| self.chains[i].base.map(|b| (b.hook, b.priority)));
+        self.base = base;
     }
     /// How many rules, set elements and map elements the table holds.
     pub fn len(&self) -> usize {
@@ -312,22 +330,23 @@ impl Table {
     /// Reorders the chains and sets the way the kernel keeps them when this table is written over
     /// `previous`: what existed keeps its place, what is new follows in creation order.
     pub fn keep_order_of(&mut self, previous: &Table) {
-        let rank = |index: &BTreeMap<Name, usize>, name: &Name, own: usize| match index.get(name) {
+        let rank = |index: &NameIndex, name: &Name, own: usize| match index.get(name) {
             Some(&i) => (0, i),
             None => (1, own),
         };
         let mut chains: Vec<(usize, Rc<Chain>)> = std::mem::take(&mut self.chains).into_iter().enumerate().collect();
-        crate::order::sort_by_key(&mut chains, |(own, c)| rank(&previous.chain_index, &c.name, *own));
+        crate::order::sort_by_cached_key(&mut chains, |(own, c)| rank(&previous.chain_index, &c.name, *own));
         let mut sets: Vec<(usize, SetOrMap)> = std::mem::take(&mut self.sets).into_iter().enumerate().collect();
-        crate::order::sort_by_key(&mut sets, |(own, s)| rank(&previous.set_index, s.name(), *own));
+        crate::order::sort_by_cached_key(&mut sets, |(own, s)| rank(&previous.set_index, s.name(), *own));
         self.chains = chains.into_iter().map(|(_, c)| c).collect();
         self.sets = sets.into_iter().map(|(_, s)| s).collect();
-        self.chain_index = crate::order::map(self.chains.iter().enumerate().map(|(i, c)| (Rc::clone(&c.name), i)));
-        self.set_index = crate::order::map(self.sets.iter().enumerate().map(|(i, s)| (Rc::clone(s.name()), i)));
+        self.chain_index = self.chains.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+        self.index_base_chains();
+        self.set_index = self.sets.iter().enumerate().map(|(i, s)| (s.name().clone(), i)).collect();
     }
     /// The names of the chains that hold a Service's rules (their names contain `/`).
     pub fn service_chains(&self) -> impl Iterator<Item = &Name> {
-        self.chains.iter().map(|c| &c.name).filter(|n| is_service_chain(n))
+        self.chains.iter().map(|c| &c.name).filter(|n| is_service_chain(n.as_str()))
     }
 }
 
