@@ -327,7 +327,8 @@ impl Model {
                     m.yaml = yaml.as_str().into();
                     m.base = Rc::new(loaded.scenario.clone());
                     m.editor.text = yaml.clone();
-                    m.editor.errors = loaded.warnings.iter().map(|w| w.to_string()).collect();
+                    m.editor.errors =
+                        svcsim_core::manifest::grouped(&loaded.warnings).iter().map(|w| w.to_string()).collect();
                     m.engine = Rc::new(RefCell::new(Engine::new(loaded.scenario)));
                     m.catch_up();
                 }
@@ -749,7 +750,8 @@ impl Reducible for Model {
                     m.base = Rc::new(loaded.scenario.clone());
                     m.user_changes.clear();
                     m.shape = Shape::default();
-                    m.editor.errors = loaded.warnings.iter().map(|w| w.to_string()).collect();
+                    m.editor.errors =
+                        svcsim_core::manifest::grouped(&loaded.warnings).iter().map(|w| w.to_string()).collect();
                     m.selected = None;
                     m.t = 0.0;
                     m.playing = true;

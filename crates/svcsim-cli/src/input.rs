@@ -15,19 +15,26 @@ pub const INVALID: u8 = 2;
 /// Exit code for a runtime failure, such as a file that cannot be read.
 pub const RUNTIME: u8 = 1;
 
-/// Reads and loads `path`, printing every diagnostic; warnings do not fail.
+/// Reads and loads `path`, printing its diagnostics (the repeated "not modelled" warnings folded,
+/// see [`manifest::grouped`]); warnings do not fail.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, ExitCode> {
+    load_with(path, overrides, false)
+}
+
+/// [`load`], printing every diagnostic one by one when `verbose`.
+pub fn load_with(path: &Path, overrides: &Overrides, verbose: bool) -> Result<Loaded, ExitCode> {
     let text = read(path)?;
+    let shown = |diags: &[manifest::Diagnostic]| if verbose { diags.to_vec() } else { manifest::grouped(diags) };
     match manifest::load(&text, overrides) {
         Ok(loaded) => {
-            for w in &loaded.warnings {
-                eprintln!("{}", located(path, w));
+            for w in shown(&loaded.warnings) {
+                eprintln!("{}", located(path, &w));
             }
             Ok(loaded)
         }
         Err(diags) => {
-            for d in &diags {
-                eprintln!("{}", located(path, d));
+            for d in shown(&diags) {
+                eprintln!("{}", located(path, &d));
             }
             let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
             eprintln!("{}: {errors} error{} — nothing was run", path.display(), if errors == 1 { "" } else { "s" });

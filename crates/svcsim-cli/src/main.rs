@@ -87,7 +87,13 @@ enum Command {
         format: Format,
     },
     /// Validate a scenario: print its warnings and errors, run nothing.
-    Check { file: PathBuf },
+    Check {
+        file: PathBuf,
+        /// Every warning on its own line: fields svcsim does not model are otherwise folded, one
+        /// line per field and kind of object, with a count.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// The scenario in network namespaces with the kernel's own netfilter (Linux, root):
     /// `lab up`, `lab down`, and `lab check`, which compares the kernel with svcsim.
     #[command(subcommand)]
@@ -261,8 +267,8 @@ fn run(command: Command) -> Result<(), ExitCode> {
             }
             Ok(())
         }
-        Command::Check { file } => {
-            let loaded = input::load(&file, &Overrides::default())?;
+        Command::Check { file, verbose } => {
+            let loaded = input::load_with(&file, &Overrides::default(), verbose)?;
             let s = &loaded.scenario;
             println!(
                 "{}: ok — {} nodes, {} Services, {} Deployments, {} Pods, {} clients, {} events",

@@ -102,83 +102,8 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
         if node.is_null() {
             continue;
         }
-        let doc = i + 1;
-        let mut cx = Cx::new(&mut diags, Some(doc));
-        let Some(mut m) = Map::new(&mut cx, node, "") else { continue };
-        let kind_node = m.get(&mut cx, "kind");
-        let kind = kind_node.and_then(|n| read::string(&mut cx, n, "kind"));
-        let api_node = m.get(&mut cx, "apiVersion");
-        let api = api_node.and_then(|n| read::string(&mut cx, n, "apiVersion"));
-        let Some(kind) = kind else {
-            cx.error(
-                "kind",
-                node.pos,
-                "every document needs a kind (Deployment, Service, Pod, EndpointSlice or Simulation)",
-            );
-            continue;
-        };
-        let expected_api = match kind.as_str() {
-            "Deployment" => "apps/v1",
-            "Service" | "Pod" => "v1",
-            "EndpointSlice" => "discovery.k8s.io/v1",
-            "Simulation" => "svcsim.dev/v1alpha1",
-            "KubeProxyConfiguration" => kube_proxy::API_VERSION,
-            other => {
-                cx.object = Some(format!("{other} {}", peek_name(node)));
-                let pos = kind_node.map_or(node.pos, |n| n.pos);
-                cx.warn("kind", pos, format!("kind {other} is not modelled by svcsim: document ignored"));
-                continue;
-            }
-        };
-        match &api {
-            Some(a) if a == expected_api => {}
-            Some(a) => cx.error(
-                "apiVersion",
-                api_node.map_or(node.pos, |n| n.pos),
-                format!("{a:?}: svcsim reads {kind} as {expected_api}"),
-            ),
-            None => cx.error("apiVersion", node.pos, format!("missing; {kind} is {expected_api}")),
-        }
-        if kind == "KubeProxyConfiguration" {
-            cx.object = Some(kind);
-            let spec = kube_proxy::read_configuration(&mut cx, &mut m);
-            m.finish(&mut cx);
-            if read.kube_proxy.is_some() {
-                cx.error("kind", node.pos, "only one KubeProxyConfiguration document is allowed");
-            }
-            read.kube_proxy = Some((spec, origin(doc, &cx)));
-            continue;
-        }
-        let (name, namespace) = metadata(&mut cx, &mut m, &kind);
-        cx.object = Some(format!("{kind} {name}"));
-        enum Read {
-            Deployment(Option<DeploymentDoc>),
-            Service(Option<ServiceDoc>),
-            Pod(Option<PodDoc>),
-            Slice(Option<SliceDoc>),
-            Simulation(SimSpec),
-        }
-        let one = match kind.as_str() {
-            "Deployment" => Read::Deployment(read_deployment(&mut cx, &mut m, name.clone(), namespace)),
-            "Service" => Read::Service(read_service(&mut cx, &mut m, name.clone(), namespace)),
-            "Pod" => Read::Pod(read_pod(&mut cx, &mut m, name.clone(), namespace)),
-            "EndpointSlice" => Read::Slice(read_slice(&mut cx, &mut m, name.clone(), namespace)),
-            _ => Read::Simulation(read_simulation(&mut cx, &mut m)),
-        };
-        m.finish(&mut cx);
-        let o = origin(doc, &cx);
-        match one {
-            Read::Deployment(d) => read.deployments.push((d, o)),
-            Read::Service(s) => read.services.push((s, o)),
-            Read::Pod(p) => read.pods.push((p, o)),
-            Read::Slice(s) => read.slices.push((s, o)),
-            Read::Simulation(spec) => {
-                if read.sim.is_some() {
-                    cx.error("kind", node.pos, "only one Simulation document is allowed");
-                }
-                read.sim = Some((spec, o, name));
-            }
-        }
+        let mut cx = Cx::new(&mut diags, Some(i + 1));
+        read_document(&mut cx, node, i + 1, &mut read);
     }
     if read.services.is_empty() {
         diags.push(Diagnostic {
@@ -201,6 +126,116 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
             Ok(Loaded { scenario, warnings: diags })
         }
         _ => Err(diags),
+    }
+}
+
+/// One document, or each item of a `kind: List` (what `kubectl get -o yaml|json` prints), into
+/// `read`.
+fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
+    let Some(mut m) = Map::new(cx, node, "") else { return };
+    let kind_node = m.get(cx, "kind");
+    let kind = kind_node.and_then(|n| read::string(cx, n, "kind"));
+    let api_node = m.get(cx, "apiVersion");
+    let api = api_node.and_then(|n| read::string(cx, n, "apiVersion"));
+    let Some(kind) = kind else {
+        cx.error(
+            "kind",
+            node.pos,
+            "every document needs a kind (Deployment, Service, Pod, EndpointSlice or Simulation)",
+        );
+        return;
+    };
+    if kind == "List" {
+        read_list(cx, m, doc, read);
+        return;
+    }
+    let expected_api = match kind.as_str() {
+        "Deployment" => "apps/v1",
+        "Service" | "Pod" => "v1",
+        "EndpointSlice" => "discovery.k8s.io/v1",
+        "Simulation" => "svcsim.dev/v1alpha1",
+        "KubeProxyConfiguration" => kube_proxy::API_VERSION,
+        other => {
+            cx.object = Some(format!("{other} {}", peek_name(node)));
+            let pos = kind_node.map_or(node.pos, |n| n.pos);
+            cx.warn("kind", pos, format!("kind {other} is not modelled by svcsim: document ignored"));
+            cx.object = None;
+            return;
+        }
+    };
+    match &api {
+        Some(a) if a == expected_api => {}
+        Some(a) => cx.error(
+            "apiVersion",
+            api_node.map_or(node.pos, |n| n.pos),
+            format!("{a:?}: svcsim reads {kind} as {expected_api}"),
+        ),
+        None => cx.error("apiVersion", node.pos, format!("missing; {kind} is {expected_api}")),
+    }
+    if kind == "KubeProxyConfiguration" {
+        cx.object = Some(kind);
+        let spec = kube_proxy::read_configuration(cx, &mut m);
+        m.finish(cx);
+        if read.kube_proxy.is_some() {
+            cx.error("kind", node.pos, "only one KubeProxyConfiguration document is allowed");
+        }
+        read.kube_proxy = Some((spec, origin(doc, cx)));
+        cx.object = None;
+        return;
+    }
+    let (name, namespace) = metadata(cx, &mut m, &kind);
+    cx.object = Some(format!("{kind} {name}"));
+    enum Read {
+        Deployment(Option<DeploymentDoc>),
+        Service(Option<ServiceDoc>),
+        Pod(Option<PodDoc>),
+        Slice(Option<SliceDoc>),
+        Simulation(SimSpec),
+    }
+    let one = match kind.as_str() {
+        "Deployment" => Read::Deployment(read_deployment(cx, &mut m, name.clone(), namespace)),
+        "Service" => Read::Service(read_service(cx, &mut m, name.clone(), namespace)),
+        "Pod" => Read::Pod(read_pod(cx, &mut m, name.clone(), namespace)),
+        "EndpointSlice" => Read::Slice(read_slice(cx, &mut m, name.clone(), namespace)),
+        _ => Read::Simulation(read_simulation(cx, &mut m)),
+    };
+    m.finish(cx);
+    let o = origin(doc, cx);
+    match one {
+        Read::Deployment(d) => read.deployments.push((d, o)),
+        Read::Service(s) => read.services.push((s, o)),
+        Read::Pod(p) => read.pods.push((p, o)),
+        Read::Slice(s) => read.slices.push((s, o)),
+        Read::Simulation(spec) => {
+            if read.sim.is_some() {
+                cx.error("kind", node.pos, "only one Simulation document is allowed");
+            }
+            read.sim = Some((spec, o, name));
+        }
+    }
+    // The next item of a List starts without this one's object.
+    cx.object = None;
+    cx.positions.clear();
+}
+
+/// `kind: List` (`apiVersion: v1`): its `items`, each read as a document of its own; its
+/// `metadata` (`resourceVersion`, `selfLink`) says nothing svcsim uses.
+fn read_list(cx: &mut Cx<'_>, mut m: Map<'_>, doc: usize, read: &mut Docs) {
+    let _ = m.get(cx, "metadata");
+    let items = m.get(cx, "items");
+    let pos = m.node.pos;
+    m.finish(cx);
+    let Some(items) = items else {
+        cx.error("items", pos, "a List needs items (what kubectl get -o yaml prints)");
+        return;
+    };
+    for item in read::seq(cx, items, "items") {
+        if item.is_null() {
+            continue;
+        }
+        // Each item is an object of its own: its fields' positions start afresh.
+        cx.positions.clear();
+        read_document(cx, item, doc, read);
     }
 }
 
@@ -252,8 +287,59 @@ fn metadata(cx: &mut Cx<'_>, m: &mut Map<'_>, kind: &str) -> (String, String) {
     let _ = md.get(cx, "labels");
     let _ = md.get(cx, "annotations");
     let _ = md.get(cx, "deletionTimestamp");
+    server_metadata(cx, &mut md);
     md.finish(cx);
     (name.unwrap_or_default(), namespace)
+}
+
+/// What the API server writes into every object's metadata, and `kubectl get -o yaml` prints:
+/// read without a word, since it never changes how a packet is routed.
+const SERVER_METADATA: [&str; 8] = [
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+    "ownerReferences",
+    "generateName",
+];
+
+fn server_metadata(cx: &mut Cx<'_>, md: &mut Map<'_>) {
+    for key in SERVER_METADATA {
+        let _ = md.get(cx, key);
+    }
+}
+
+/// Fields the API server fills in with its defaults, which every `kubectl get -o yaml` carries:
+/// (field, read without a word only when empty, as `resources: {}` is). None changes a route.
+type Defaults = &'static [(&'static str, bool)];
+const DEPLOYMENT_DEFAULTS: Defaults =
+    &[("progressDeadlineSeconds", false), ("revisionHistoryLimit", false), ("strategy", false)];
+const POD_SPEC_DEFAULTS: Defaults = &[
+    ("dnsPolicy", false),
+    ("restartPolicy", false),
+    ("schedulerName", false),
+    ("terminationGracePeriodSeconds", false),
+    ("enableServiceLinks", false),
+    ("preemptionPolicy", false),
+    ("priority", false),
+    ("securityContext", true),
+];
+const CONTAINER_DEFAULTS: Defaults = &[
+    ("imagePullPolicy", false),
+    ("terminationMessagePath", false),
+    ("terminationMessagePolicy", false),
+    ("resources", true),
+];
+const SERVICE_DEFAULTS: Defaults = &[("allocateLoadBalancerNodePorts", false)];
+
+fn server_defaults(cx: &mut Cx<'_>, m: &mut Map<'_>, defaults: Defaults) {
+    for &(key, only_empty) in defaults {
+        if !only_empty || m.peek(key).is_some_and(|v| matches!(&v.value, tree::Value::Map(e) if e.is_empty())) {
+            let _ = m.get(cx, key);
+        }
+    }
 }
 
 fn is_dns_label(s: &str) -> bool {
@@ -293,9 +379,12 @@ fn meta_map(cx: &mut Cx<'_>, m: &mut Map<'_>, field: &str) -> BTreeMap<String, S
     out
 }
 
-fn app(cx: &mut Cx<'_>, annotations: &BTreeMap<String, String>, path: &str) -> App {
+/// The app a pod runs: the `svcsim.dev/app` annotation if given, else what its image is known
+/// to be (`from_image`), else nodejs, the seed's app.
+fn app(cx: &mut Cx<'_>, annotations: &BTreeMap<String, String>, path: &str, from_image: Option<App>) -> App {
     match annotations.get(APP_ANNOTATION).map(String::as_str) {
-        None | Some("nodejs") => App::NodeJs,
+        None => from_image.unwrap_or(App::NodeJs),
+        Some("nodejs") => App::NodeJs,
         Some("echo") => App::Echo,
         Some(other) => {
             let pos = cx.pos_of(path).unwrap_or_default();
@@ -305,12 +394,31 @@ fn app(cx: &mut Cx<'_>, annotations: &BTreeMap<String, String>, path: &str) -> A
     }
 }
 
-/// `spec.containers[].ports[]` of a pod spec.
-fn container_ports(cx: &mut Cx<'_>, spec: &mut Map<'_>, base: &str) -> Vec<ContainerPort> {
+/// The app an image is known to be: the AKS post's `nfranssens/nodejs-ip` prints the peer the
+/// Node.js way, the "Using Source IP" tutorial's echoserver prints `client_address=`.
+fn known_image(image: &str) -> Option<App> {
+    let repository = image.split(['@']).next().unwrap_or(image);
+    // A tag follows the last `:` after the last `/` (a registry port comes before a `/`).
+    let repository = match repository.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => repository,
+    };
+    if repository == "nfranssens/nodejs-ip" || repository.ends_with("/nfranssens/nodejs-ip") {
+        Some(App::NodeJs)
+    } else if repository.rsplit('/').next() == Some("echoserver") {
+        Some(App::Echo)
+    } else {
+        None
+    }
+}
+
+/// `spec.containers[].ports[]` of a pod spec, and the app the first known image is.
+fn container_ports(cx: &mut Cx<'_>, spec: &mut Map<'_>, base: &str) -> (Vec<ContainerPort>, Option<App>) {
     let mut out = Vec::new();
+    let mut known = None;
     let Some(containers) = spec.get(cx, "containers") else {
         cx.error(&format!("{base}.containers"), spec.node.pos, "a pod needs at least one container");
-        return out;
+        return (out, None);
     };
     for (ci, c) in read::seq(cx, containers, &format!("{base}.containers")).iter().enumerate() {
         let cpath = format!("{base}.containers[{ci}]");
@@ -319,11 +427,18 @@ fn container_ports(cx: &mut Cx<'_>, spec: &mut Map<'_>, base: &str) -> Vec<Conta
         if let Some(image) = cm.get(cx, "image")
             && let Some(img) = read::string(cx, image, &format!("{cpath}.image"))
         {
-            cx.warn(
-                &format!("{cpath}.image"),
-                image.pos,
-                format!("{img} is not run: the {APP_ANNOTATION} annotation chooses the app (nodejs or echo)"),
-            );
+            match known_image(&img) {
+                Some(app) => {
+                    known.get_or_insert(app);
+                }
+                None => cx.note(
+                    &format!("{cpath}.image"),
+                    image.pos,
+                    format!(
+                        "{img} is not an app svcsim knows: it runs the default, nodejs (the {APP_ANNOTATION} annotation chooses nodejs or echo)"
+                    ),
+                ),
+            }
         }
         if let Some(ports) = cm.get(cx, "ports") {
             for (pi, p) in read::seq(cx, ports, &format!("{cpath}.ports")).iter().enumerate() {
@@ -345,9 +460,11 @@ fn container_ports(cx: &mut Cx<'_>, spec: &mut Map<'_>, base: &str) -> Vec<Conta
                 pm.finish(cx);
             }
         }
+        server_defaults(cx, &mut cm, CONTAINER_DEFAULTS);
         cm.finish(cx);
     }
-    out
+    server_defaults(cx, spec, POD_SPEC_DEFAULTS);
+    (out, known)
 }
 
 struct DeploymentDoc {
@@ -355,6 +472,8 @@ struct DeploymentDoc {
 }
 
 fn read_deployment(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -> Option<DeploymentDoc> {
+    // The controller's report of the rollout: svcsim schedules the replicas itself.
+    let _ = m.get(cx, "status");
     let spec_node = m.get(cx, "spec")?;
     let mut spec = Map::new(cx, spec_node, "spec")?;
     let replicas = spec
@@ -377,22 +496,26 @@ fn read_deployment(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: St
             let l = labels(cx, l, "spec.template.metadata.labels");
             let a = mdm.get(cx, "annotations");
             let a = labels(cx, a, "spec.template.metadata.annotations");
+            // kubectl prints `creationTimestamp: null` here.
+            server_metadata(cx, &mut mdm);
             mdm.finish(cx);
             (l, a)
         }
         None => (BTreeMap::new(), BTreeMap::new()),
     };
-    let app = app(cx, &annotations, &format!("spec.template.metadata.annotations.{APP_ANNOTATION}"));
     let mut ports = Vec::new();
+    let mut image_app = None;
     let mut node_name = None;
     if let Some(ps) = tm.get(cx, "spec")
         && let Some(mut psm) = Map::new(cx, ps, "spec.template.spec")
     {
-        ports = container_ports(cx, &mut psm, "spec.template.spec");
+        (ports, image_app) = container_ports(cx, &mut psm, "spec.template.spec");
         node_name = psm.get(cx, "nodeName").and_then(|n| read::string(cx, n, "spec.template.spec.nodeName"));
         psm.finish(cx);
     }
     tm.finish(cx);
+    server_defaults(cx, &mut spec, DEPLOYMENT_DEFAULTS);
+    let app = app(cx, &annotations, &format!("spec.template.metadata.annotations.{APP_ANNOTATION}"), image_app);
     match &selector {
         None => cx.error("spec.selector", spec_node.pos, "missing: apps/v1 Deployments need spec.selector.matchLabels"),
         Some(sel) if sel.is_empty() || !sel.iter().all(|(k, v)| tlabels.get(k) == Some(v)) => {
@@ -423,6 +546,13 @@ fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: Strin
     let mut bad_node_ports = Vec::new();
     let spec_node = m.get(cx, "spec")?;
     let mut spec = Map::new(cx, spec_node, "spec")?;
+    if let Some(skipped) = programs_nothing(cx, &mut spec) {
+        // Read no further: nothing else about it routes a packet.
+        let _ = m.get(cx, "status");
+        spec.skip_rest();
+        cx.note(&skipped.0, skipped.1, skipped.2);
+        return None;
+    }
     let type_ = match spec
         .get(cx, "type")
         .and_then(|n| read::one_of(cx, n, "spec.type", &["ClusterIP", "NodePort", "LoadBalancer"]))
@@ -478,7 +608,14 @@ fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: Strin
             }
         }
     }
-    let cluster_ip = spec.get(cx, "clusterIP").and_then(|n| read::ip(cx, n, "spec.clusterIP"));
+    let cluster_ip_node = spec.get(cx, "clusterIP");
+    let cluster_ip = cluster_ip_node.and_then(|n| read::ip(cx, n, "spec.clusterIP"));
+    // One cause, one message: an IPv6 clusterIP was reported at its field already.
+    if cluster_ip_node.is_none() || cluster_ip.is_some() {
+        ip_families(cx, &mut spec, cluster_ip);
+    } else {
+        let _ = (spec.get(cx, "clusterIPs"), spec.get(cx, "ipFamilies"), spec.get(cx, "ipFamilyPolicy"));
+    }
     let policy = |cx: &mut Cx<'_>, spec: &mut Map<'_>, key: &str| {
         let path = format!("spec.{key}");
         spec.get(cx, key).map(|n| (read::one_of(cx, n, &path, &["Cluster", "Local"]), n.pos))
@@ -518,6 +655,7 @@ fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: Strin
             ranges.extend(read::cidr(cx, n, &format!("spec.loadBalancerSourceRanges[{i}]")));
         }
     }
+    server_defaults(cx, &mut spec, SERVICE_DEFAULTS);
     spec.finish(cx);
     let mut ingress = Vec::new();
     if let Some(status) = m.get(cx, "status")
@@ -532,6 +670,13 @@ fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: Strin
                     if let Some(mut im) = Map::new(cx, n, &path) {
                         if let Some(ipn) = im.get(cx, "ip") {
                             ingress.extend(read::ip(cx, ipn, &format!("{path}.ip")));
+                        }
+                        if let Some(mode) = im.get(cx, "ipMode")
+                            && read::one_of(cx, mode, &format!("{path}.ipMode"), &["VIP", "Proxy"]).as_deref()
+                                == Some("Proxy")
+                        {
+                            let note = "Proxy: not modelled by svcsim: the address is treated as ipMode VIP";
+                            cx.warn(&format!("{path}.ipMode"), mode.pos, note);
                         }
                         im.finish(cx);
                     }
@@ -575,6 +720,66 @@ fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: Strin
     })
 }
 
+/// A Service kube-proxy programs nothing for — headless (`clusterIP: None`) or ExternalName —
+/// as (path, position, the note saying so), or `None` for one it routes.
+fn programs_nothing(cx: &mut Cx<'_>, spec: &mut Map<'_>) -> Option<(String, Pos, String)> {
+    if let Some(t) = spec.get(cx, "type")
+        && let tree::Value::Scalar { text, .. } = &t.value
+        && text == "ExternalName"
+    {
+        let note = "ExternalName: a DNS alias; kube-proxy programs nothing for it, so svcsim skips it";
+        return Some(("spec.type".into(), t.pos, note.into()));
+    }
+    let ip = spec.get(cx, "clusterIP")?;
+    match &ip.value {
+        tree::Value::Scalar { text, .. } if text == "None" => {
+            let note = "None: a headless Service; kube-proxy programs nothing for it (clients resolve the pods \
+                        through DNS), so svcsim skips it";
+            Some(("spec.clusterIP".into(), ip.pos, note.into()))
+        }
+        _ => None,
+    }
+}
+
+/// `clusterIPs`, `ipFamilies` and `ipFamilyPolicy`, as the API server fills them in: accepted
+/// for an IPv4 single-stack Service; anything IPv6 is an error at its field until svcsim
+/// simulates dual-stack, never an IPv4 run.
+fn ip_families(cx: &mut Cx<'_>, spec: &mut Map<'_>, cluster_ip: Option<IpAddr>) {
+    const NOT_YET: &str = "IPv6 and dual-stack Services are not simulated yet";
+    let before = cx.diags.len();
+    let reported = |cx: &Cx<'_>| cx.diags[before..].iter().any(|d| d.severity == Severity::Error);
+    if let Some(list) = spec.get(cx, "clusterIPs") {
+        for (i, n) in read::seq(cx, list, "spec.clusterIPs").iter().enumerate() {
+            let path = format!("spec.clusterIPs[{i}]");
+            let Some(text) = read::string(cx, n, &path) else { continue };
+            match text.parse::<IpAddr>() {
+                Ok(IpAddr::V6(_)) => cx.error(&path, n.pos, format!("{text}: {NOT_YET}")),
+                Ok(ip) if i == 0 && cluster_ip.is_some_and(|c| c != ip) => {
+                    cx.error(&path, n.pos, format!("{text} is not spec.clusterIP: the first clusterIPs entry must be"))
+                }
+                Ok(_) => {}
+                Err(_) if text == "None" => {}
+                Err(_) => cx.error(&path, n.pos, format!("{text:?} is not an IP address")),
+            }
+        }
+    }
+    if let Some(list) = spec.get(cx, "ipFamilies") {
+        for (i, n) in read::seq(cx, list, "spec.ipFamilies").iter().enumerate() {
+            let path = format!("spec.ipFamilies[{i}]");
+            if read::one_of(cx, n, &path, &["IPv4", "IPv6"]).as_deref() == Some("IPv6") && !reported(cx) {
+                cx.error(&path, n.pos, format!("IPv6: {NOT_YET}"));
+            }
+        }
+    }
+    if let Some(n) = spec.get(cx, "ipFamilyPolicy") {
+        let allowed = ["SingleStack", "PreferDualStack", "RequireDualStack"];
+        if read::one_of(cx, n, "spec.ipFamilyPolicy", &allowed).as_deref() == Some("RequireDualStack") && !reported(cx)
+        {
+            cx.error("spec.ipFamilyPolicy", n.pos, format!("RequireDualStack: {NOT_YET}"));
+        }
+    }
+}
+
 struct PodDoc {
     pod: Pod,
     node_name: Option<(String, Pos)>,
@@ -583,7 +788,6 @@ struct PodDoc {
 fn read_pod(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -> Option<PodDoc> {
     let labels_ = meta_map(cx, m, "labels");
     let annotations = meta_map(cx, m, "annotations");
-    let app = app(cx, &annotations, &format!("metadata.annotations.{APP_ANNOTATION}"));
     let terminating = {
         let md = m.get(cx, "metadata");
         md.and_then(|md| match &md.value {
@@ -597,7 +801,8 @@ fn read_pod(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -
     };
     let spec_node = m.get(cx, "spec")?;
     let mut spec = Map::new(cx, spec_node, "spec")?;
-    let ports = container_ports(cx, &mut spec, "spec");
+    let (ports, image_app) = container_ports(cx, &mut spec, "spec");
+    let app = app(cx, &annotations, &format!("metadata.annotations.{APP_ANNOTATION}"), image_app);
     let node_name = spec.get(cx, "nodeName").and_then(|n| read::string(cx, n, "spec.nodeName").map(|s| (s, n.pos)));
     if spec.get(cx, "hostNetwork").is_some() {
         let pos = cx.pos_of("spec.hostNetwork").unwrap_or(spec_node.pos);

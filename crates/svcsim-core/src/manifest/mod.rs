@@ -9,10 +9,12 @@
 mod kube_proxy;
 mod load;
 mod read;
+mod summary;
 pub mod tree;
 
 pub use load::{APP_ANNOTATION, Loaded, Overrides, limits, load};
-pub use read::{Diagnostic, Severity, parse_duration};
+pub use read::{Diagnostic, NOT_MODELLED, Severity, parse_duration};
+pub use summary::grouped;
 
 #[cfg(test)]
 mod tests;

@@ -10,11 +10,16 @@ use super::tree::{Node, Pos, Value};
 use crate::net::IpCidr;
 use crate::time::Duration;
 
-/// Error or warning.
+/// What a field svcsim reads past says.
+pub const NOT_MODELLED: &str = "not modelled by svcsim: ignored";
+
+/// Error, warning, or a note: something svcsim handles as documented, said once so nobody
+/// wonders (a headless Service skipped, the default app run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     Error,
     Warning,
+    Note,
 }
 
 /// One problem in a scenario file.
@@ -40,6 +45,7 @@ impl fmt::Display for Diagnostic {
         f.write_str(match self.severity {
             Severity::Error => "error: ",
             Severity::Warning => "warning: ",
+            Severity::Note => "note: ",
         })?;
         if let Some(doc) = self.doc {
             write!(f, "doc {doc} ")?;
@@ -72,6 +78,9 @@ impl<'d> Cx<'d> {
     }
     pub fn warn(&mut self, path: &str, pos: Pos, message: impl Into<String>) {
         self.push(Severity::Warning, path, Some(pos), message.into());
+    }
+    pub fn note(&mut self, path: &str, pos: Pos, message: impl Into<String>) {
+        self.push(Severity::Note, path, Some(pos), message.into());
     }
     pub fn push(&mut self, severity: Severity, path: &str, pos: Option<Pos>, message: String) {
         self.diags.push(Diagnostic {
@@ -135,6 +144,11 @@ impl<'n> Map<'n> {
         (!value.is_null()).then_some(value)
     }
 
+    /// The value of `key`, without marking it read.
+    pub fn peek(&self, key: &str) -> Option<&'n Node> {
+        self.entries.iter().find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key)).map(|(_, v)| v)
+    }
+
     /// Every entry as (key text, value), marking all as read.
     pub fn entries(&mut self) -> Vec<(String, &'n Node, &'n Node)> {
         self.used.iter_mut().for_each(|u| *u = true);
@@ -150,6 +164,9 @@ impl<'n> Map<'n> {
             .collect()
     }
 
+    /// Marks every key as read: the rest of this mapping is deliberately not looked at.
+    pub fn skip_rest(self) {}
+
     /// Reports the keys nobody read.
     pub fn finish(self, cx: &mut Cx<'_>) {
         for ((k, _), used) in self.entries.iter().zip(&self.used) {
@@ -158,7 +175,7 @@ impl<'n> Map<'n> {
                     Value::Scalar { text, .. } => text.clone(),
                     _ => "?".into(),
                 };
-                cx.warn(&self.child(&key), k.pos, "not modelled by svcsim: ignored");
+                cx.warn(&self.child(&key), k.pos, NOT_MODELLED);
             }
         }
     }
@@ -236,6 +253,10 @@ pub fn ip(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<IpAddr> {
     let s = string(cx, node, path)?;
     match s.parse::<Ipv4Addr>() {
         Ok(ip) => Some(ip.into()),
+        Err(_) if s.parse::<std::net::Ipv6Addr>().is_ok() => {
+            cx.error(path, node.pos, format!("{s}: IPv6 is not simulated yet (svcsim's clusters are IPv4)"));
+            None
+        }
         Err(_) => {
             cx.error(path, node.pos, format!("{s:?} is not an IPv4 address"));
             None
