@@ -65,6 +65,8 @@ struct Docs {
     services: Vec<(Option<ServiceDoc>, Origin)>,
     pods: Vec<(Option<PodDoc>, Origin)>,
     slices: Vec<(Option<SliceDoc>, Origin)>,
+    /// Services kube-proxy programs nothing for (headless, ExternalName): (namespace, name).
+    skipped_services: Vec<(String, String)>,
 }
 
 /// `pos`, or the end of `text` if `pos` lies past it: the parser places the end of a text
@@ -145,7 +147,8 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
         );
         return;
     };
-    if kind == "List" {
+    // `kind: List`, and the typed lists (`ServiceList`, `PodList`, …) a client library dumps.
+    if kind == "List" || (kind.ends_with("List") && m.peek("items").is_some()) {
         read_list(cx, m, doc, read);
         return;
     }
@@ -194,7 +197,14 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
     }
     let one = match kind.as_str() {
         "Deployment" => Read::Deployment(read_deployment(cx, &mut m, name.clone(), namespace)),
-        "Service" => Read::Service(read_service(cx, &mut m, name.clone(), namespace)),
+        "Service" => {
+            let mut skipped = false;
+            let svc = read_service(cx, &mut m, name.clone(), namespace.clone(), &mut skipped);
+            if skipped {
+                read.skipped_services.push((namespace, name.clone()));
+            }
+            Read::Service(svc)
+        }
         "Pod" => Read::Pod(read_pod(cx, &mut m, name.clone(), namespace)),
         "EndpointSlice" => Read::Slice(read_slice(cx, &mut m, name.clone(), namespace)),
         _ => Read::Simulation(read_simulation(cx, &mut m)),
@@ -542,15 +552,23 @@ struct ServiceDoc {
     bad_node_ports: Vec<(String, Pos, i64)>,
 }
 
-fn read_service(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -> Option<ServiceDoc> {
+/// A Service, or `None`; `skipped` is set for one kube-proxy programs nothing for.
+fn read_service(
+    cx: &mut Cx<'_>,
+    m: &mut Map<'_>,
+    name: String,
+    namespace: String,
+    skipped: &mut bool,
+) -> Option<ServiceDoc> {
     let mut bad_node_ports = Vec::new();
     let spec_node = m.get(cx, "spec")?;
     let mut spec = Map::new(cx, spec_node, "spec")?;
-    if let Some(skipped) = programs_nothing(cx, &mut spec) {
+    if let Some(note) = programs_nothing(cx, &mut spec) {
         // Read no further: nothing else about it routes a packet.
         let _ = m.get(cx, "status");
         spec.skip_rest();
-        cx.note(&skipped.0, skipped.1, skipped.2);
+        cx.note(&note.0, note.1, note.2);
+        *skipped = true;
         return None;
     }
     let type_ = match spec
@@ -1293,7 +1311,7 @@ fn parse_rate(text: &str) -> Option<f64> {
 }
 
 fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> Option<Scenario> {
-    let Docs { sim: sim_doc, kube_proxy: kpc, deployments, services, pods, slices } = docs;
+    let Docs { sim: sim_doc, kube_proxy: kpc, deployments, services, pods, slices, skipped_services } = docs;
     let sim = sim_doc.as_ref().map(|(s, _, _)| s.clone()).unwrap_or_default();
     let sim_origin = sim_doc.as_ref().map(|(_, o, _)| o);
     let name =
@@ -1328,6 +1346,12 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
     }
     if let Some(c) = sim.service_cidr {
         config.service_cidr = c;
+    } else if let Some((cidr, whose)) = infer_service_cidr(&services, config.service_cidr) {
+        config.service_cidr = cidr;
+        let message = format!(
+            "serviceCIDR {cidr} ({whose}), inferred from the Services' clusterIPs: set spec.cluster.serviceCIDR in a Simulation document to say otherwise"
+        );
+        push(diags, Severity::Note, None, "", None, message);
     }
     if let Some(r) = sim.node_port_range {
         config.node_port_range = r;
@@ -1356,6 +1380,14 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
             _ => {}
         }
     }
+    let cluster_cidr_given = sim.cluster_cidr.is_some() || kpc.as_ref().is_some_and(|(k, _)| k.cluster_cidr.is_some());
+    if !cluster_cidr_given && let Some((cidr, whose)) = infer_cluster_cidr(&pods, config.cluster_cidr) {
+        config.cluster_cidr = cidr;
+        let message = format!(
+            "clusterCIDR {cidr} ({whose}), inferred from the pods' status.podIP: set spec.cluster.clusterCIDR in a Simulation document to say otherwise"
+        );
+        push(diags, Severity::Note, None, "", None, message);
+    }
     if config.kube_proxy.cluster_cidr == Some(config.cluster_cidr) {
         config.kube_proxy.cluster_cidr = None;
     }
@@ -1377,7 +1409,7 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
         ),
         (Some(list), None) => {
             for (i, (nname, ip, pod_cidr, pos)) in list.iter().enumerate() {
-                let d = default_node(i as u32);
+                let d = default_node_in(i as u32, cluster.config.cluster_cidr);
                 if cluster.nodes.iter().any(|n| &n.name == nname) {
                     push(
                         diags,
@@ -1397,6 +1429,18 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
                 });
             }
         }
+        (None, None) if sim.node_count.is_none() && !named_nodes(&pods, &deployments).is_empty() => {
+            let names = named_nodes(&pods, &deployments);
+            let message = format!(
+                "nodes {} named by the pods' spec.nodeName: set spec.cluster.nodes in a Simulation document to say otherwise",
+                names.join(", ")
+            );
+            push(diags, Severity::Note, None, "", None, message);
+            for (i, nname) in names.into_iter().take(limits::MAX_NODES).enumerate() {
+                let d = default_node_in(i as u32, cluster.config.cluster_cidr);
+                cluster.nodes.push(Node { name: nname, ..d });
+            }
+        }
         (None, n) => {
             let count = n.or(sim.node_count.map(|(c, _)| c)).unwrap_or(2);
             if count == 0 || count as usize > limits::MAX_NODES {
@@ -1410,8 +1454,22 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
                 );
                 return None;
             }
-            cluster.nodes = (0..count).map(default_node).collect();
+            let cidr = cluster.config.cluster_cidr;
+            cluster.nodes = (0..count).map(|i| default_node_in(i, cidr)).collect();
         }
+    }
+    // One cause, one message: the nodes' podCIDRs are carved from the cluster CIDR, a /24 each.
+    let cidr = cluster.config.cluster_cidr;
+    let fits = |n: usize| cidr.prefix() <= 24 && (n as u128) <= 1u128 << (24 - cidr.prefix());
+    let defaulted = cluster.nodes.iter().filter(|n| !cidr.covers(n.pod_cidr)).count();
+    if defaulted > 0 && !fits(cluster.nodes.len()) {
+        let path = "spec.cluster.clusterCIDR";
+        let message = format!(
+            "{} nodes' /24 podCIDRs do not fit in the cluster CIDR {cidr}: widen it, or give each node its podCIDR",
+            cluster.nodes.len()
+        );
+        push(diags, Severity::Error, sim_origin, path, sim_pos(path), message);
+        return None;
     }
     if cluster.nodes.is_empty() || cluster.nodes.len() > limits::MAX_NODES {
         push(
@@ -1519,6 +1577,18 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
         let Some(sl) = sl else { continue };
         let Some((sname, spos)) = &sl.service else { continue };
         let Some(svc) = cluster.service_by_name(&sl.namespace, sname) else {
+            if skipped_services.iter().any(|(ns, n)| *ns == sl.namespace && n == sname) {
+                let message = format!("for {}/{sname}, which svcsim skips: skipped too", sl.namespace);
+                push(
+                    diags,
+                    Severity::Note,
+                    Some(o),
+                    "metadata.labels.kubernetes.io/service-name",
+                    Some(*spos),
+                    message,
+                );
+                continue;
+            }
             push(
                 diags,
                 Severity::Error,
@@ -1769,6 +1839,85 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
 
 /// "no node is named "x" (nodes are node-0, node-1)": the message for a name that is not one of
 /// the cluster's nodes, listing (up to eight of) those it has.
+/// The service CIDR the Services' given clusterIPs come from, when one lies outside `default`:
+/// the first well-known default that holds them all, else the narrowest prefix (of /8 or longer)
+/// that does. `None` when `default` holds them (or none is given).
+fn infer_service_cidr(services: &[(Option<ServiceDoc>, Origin)], default: IpCidr) -> Option<(IpCidr, &'static str)> {
+    const KNOWN: [(&str, &str); 7] = [
+        ("10.0.0.0/16", "AKS's default"),
+        ("10.96.0.0/12", "kubeadm's and kind's default"),
+        ("10.100.0.0/16", "EKS's default"),
+        ("172.20.0.0/16", "EKS's default when the VPC uses 10.0.0.0/8"),
+        ("10.43.0.0/16", "k3s's default"),
+        ("172.30.0.0/16", "OpenShift's default"),
+        ("100.64.0.0/13", "kops's default"),
+    ];
+    let ips: Vec<IpAddr> =
+        services.iter().filter_map(|(s, _)| s.as_ref()?.service.cluster_ip).filter(|ip| ip.is_ipv4()).collect();
+    if ips.iter().all(|ip| default.contains(*ip)) {
+        return None;
+    }
+    let holds = |c: &IpCidr| ips.iter().all(|ip| c.contains(*ip));
+    if let Some((cidr, whose)) =
+        KNOWN.iter().map(|(c, w)| (c.parse::<IpCidr>().expect("a CIDR"), *w)).find(|(c, _)| holds(c))
+    {
+        return Some((cidr, whose));
+    }
+    (8..=24).rev().map(|p| IpCidr::new(ips[0], p)).find(holds).map(|c| (c, "the narrowest prefix that holds them"))
+}
+
+/// Node `i` as `default_node` makes it, its podCIDR the `i`-th /24 of `cluster_cidr` (kept as
+/// `default_node`'s when the CIDR has no `i`-th /24: the caller reports that once).
+fn default_node_in(i: u32, cluster_cidr: IpCidr) -> Node {
+    let mut node = default_node(i);
+    if cluster_cidr.prefix() <= 24
+        && let Some(base) = cluster_cidr.nth(u128::from(i) << 8)
+        && cluster_cidr.contains(base)
+    {
+        node.pod_cidr = IpCidr::new(base, 24);
+    }
+    node
+}
+
+/// The cluster CIDR the pods' given IPs come from, when one lies outside `default`: the first
+/// well-known default that holds them all, else the narrowest /16 or wider that does (each node
+/// takes a /24 of it).
+fn infer_cluster_cidr(pods: &[(Option<PodDoc>, Origin)], default: IpCidr) -> Option<(IpCidr, &'static str)> {
+    const KNOWN: [(&str, &str); 5] = [
+        ("10.244.0.0/16", "kubenet's, flannel's and kind's default"),
+        ("10.42.0.0/16", "k3s's default"),
+        ("192.168.0.0/16", "Calico's default"),
+        ("172.17.0.0/16", "minikube's Docker bridge"),
+        ("10.128.0.0/14", "OpenShift's default"),
+    ];
+    let ips: Vec<IpAddr> = pods.iter().filter_map(|(p, _)| p.as_ref()?.pod.ip).filter(|ip| ip.is_ipv4()).collect();
+    if ips.iter().all(|ip| default.contains(*ip)) {
+        return None;
+    }
+    let holds = |c: &IpCidr| ips.iter().all(|ip| c.contains(*ip));
+    if let Some(found) = KNOWN.iter().map(|(c, w)| (c.parse::<IpCidr>().expect("a CIDR"), *w)).find(|(c, _)| holds(c)) {
+        return Some(found);
+    }
+    (8..=16)
+        .rev()
+        .map(|p| IpCidr::new(ips[0], p))
+        .find(holds)
+        .map(|c| (c, "the narrowest /16 or wider that holds them"))
+}
+
+/// The nodes the pods (and pod templates) name in `spec.nodeName`, in the order first named.
+fn named_nodes(pods: &[(Option<PodDoc>, Origin)], deployments: &[(Option<DeploymentDoc>, Origin)]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let pod_names = pods.iter().filter_map(|(p, _)| Some(p.as_ref()?.node_name.as_ref()?.0.clone()));
+    let template_names = deployments.iter().filter_map(|(d, _)| d.as_ref()?.deployment.template.node_name.clone());
+    for n in pod_names.chain(template_names) {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names
+}
+
 fn no_such_node(cluster: &Cluster, name: &str) -> String {
     let names: Vec<&str> = cluster.nodes.iter().take(8).map(|n| n.name.as_str()).collect();
     let more = if cluster.nodes.len() > 8 { ", …" } else { "" };
