@@ -317,3 +317,37 @@ fn usage_errors_exit_with_2() {
             .contains("svcsim run scenarios/aks-blog.yaml --external-traffic-policy Local")
     );
 }
+
+/// 78 real manifests from public projects (tests/corpus/INDEX.md has each one's source, commit
+/// and licence): none panics or hangs, and each one's outcome — runs, runs with named notes, or a
+/// located error for a stated reason — is pinned, errors and notes included (warnings left out).
+#[test]
+fn the_corpus_of_real_manifests_gives_the_pinned_outcomes() {
+    let dir = root().join("crates/svcsim-cli/tests/corpus");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 25, "{} files", files.len());
+    let mut report = String::new();
+    let mut outcomes = [0usize; 2];
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let out = svcsim().args(["check"]).arg(file).output().unwrap();
+        let code = out.status.code();
+        assert!(matches!(code, Some(0 | 2)), "{name}: exit {code:?}: {}", String::from_utf8_lossy(&out.stderr));
+        outcomes[usize::from(code == Some(2))] += 1;
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let path = file.display().to_string();
+        report.push_str(&format!("{name}: {}\n", if code == Some(0) { "runs" } else { "refused" }));
+        for line in stderr.lines().filter(|l| l.contains(": error: ") || l.contains(": note: ")) {
+            let line = line.strip_prefix(&path).unwrap_or(line);
+            report.push_str(&format!("  {}\n", line.trim_start_matches(':').trim_start()));
+        }
+    }
+    report.push_str(&format!("{} run, {} refused\n", outcomes[0], outcomes[1]));
+    expect_file!["golden/corpus.txt"].assert_eq(&report);
+}

@@ -441,13 +441,7 @@ fn container_ports(cx: &mut Cx<'_>, spec: &mut Map<'_>, base: &str) -> (Vec<Cont
                 Some(app) => {
                     known.get_or_insert(app);
                 }
-                None => cx.note(
-                    &format!("{cpath}.image"),
-                    image.pos,
-                    format!(
-                        "{img} is not an app svcsim knows: it runs the default, nodejs (the {APP_ANNOTATION} annotation chooses nodejs or echo)"
-                    ),
-                ),
+                None => cx.note(&format!("{cpath}.image"), image.pos, format!("{img}{}", super::read::UNKNOWN_IMAGE)),
             }
         }
         if let Some(ports) = cm.get(cx, "ports") {
@@ -457,10 +451,13 @@ fn container_ports(cx: &mut Cx<'_>, spec: &mut Map<'_>, base: &str) -> (Vec<Cont
                 let name = pm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{ppath}.name")));
                 let port =
                     pm.get(cx, "containerPort").and_then(|n| read::port(cx, n, &format!("{ppath}.containerPort")));
-                if let Some(proto) = pm.get(cx, "protocol") {
-                    read::one_of(cx, proto, &format!("{ppath}.protocol"), &["TCP"]);
-                }
+                // A UDP or SCTP port is no TCP listener: a TCP Service port cannot reach it.
+                let tcp = pm.get(cx, "protocol").is_none_or(|proto| {
+                    read::one_of(cx, proto, &format!("{ppath}.protocol"), &["TCP", "UDP", "SCTP"])
+                        .is_none_or(|p| p == "TCP")
+                });
                 match port {
+                    Some(_) if !tcp => {}
                     Some(port) => out.push(ContainerPort { name, port }),
                     None if pm.node.pos != Pos::default() => {
                         cx.error(&format!("{ppath}.containerPort"), p.pos, "missing")
@@ -582,6 +579,7 @@ fn read_service(
     let selector = spec.get(cx, "selector");
     let selector = labels(cx, selector, "spec.selector");
     let mut ports = Vec::new();
+    let mut left_out = 0;
     match spec.get(cx, "ports") {
         None => cx.error("spec.ports", spec_node.pos, "a Service needs at least one port"),
         Some(list) => {
@@ -613,18 +611,31 @@ fn read_service(
                         }
                     }
                 });
+                let mut tcp = true;
                 if let Some(proto) = pm.get(cx, "protocol")
-                    && let Some(p) = read::string(cx, proto, &format!("{path}.protocol"))
+                    && let Some(p) = read::one_of(cx, proto, &format!("{path}.protocol"), &["TCP", "UDP", "SCTP"])
                     && p != "TCP"
                 {
-                    cx.error(&format!("{path}.protocol"), proto.pos, format!("{p}: svcsim models TCP Services only"));
+                    // One port svcsim cannot run does not block the rest of the Service.
+                    let message = format!("{p}: not simulated yet (svcsim runs TCP): this port is left out");
+                    cx.warn(&format!("{path}.protocol"), proto.pos, message);
+                    tcp = false;
                 }
                 pm.finish(cx);
-                if let (Some(port), Some(target_port)) = (port, target) {
+                if let (Some(port), Some(target_port), true) = (port, target, tcp) {
                     ports.push(ServicePort { name: pname, port, target_port, node_port, protocol: Protocol::Tcp });
+                } else if !tcp {
+                    left_out += 1;
                 }
             }
         }
+    }
+    if ports.is_empty() && left_out > 0 {
+        cx.note("spec.ports", spec_node.pos, "no TCP port: svcsim skips this Service until it simulates UDP and SCTP");
+        spec.skip_rest();
+        let _ = m.get(cx, "status");
+        *skipped = true;
+        return None;
     }
     let cluster_ip_node = spec.get(cx, "clusterIP");
     let cluster_ip = cluster_ip_node.and_then(|n| read::ip(cx, n, "spec.clusterIP"));
@@ -891,8 +902,15 @@ fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String
             "an EndpointSlice names its Service with the label kubernetes.io/service-name",
         );
     }
-    if let Some(t) = m.get(cx, "addressType") {
-        read::one_of(cx, t, "addressType", &["IPv4"]);
+    if let Some(t) = m.get(cx, "addressType")
+        && let Some(kind) = read::one_of(cx, t, "addressType", &["IPv4", "IPv6", "FQDN"])
+        && kind != "IPv4"
+    {
+        // kube-proxy's IPv4 proxier reads IPv4 slices only; the rest of the Service still runs.
+        let note = format!("{kind}: kube-proxy's IPv4 side does not read this slice, so svcsim skips it");
+        cx.note("addressType", t.pos, note);
+        m.skip_rest();
+        return None;
     }
     let mut endpoints = Vec::new();
     if let Some(list) = m.get(cx, "endpoints") {

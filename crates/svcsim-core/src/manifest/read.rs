@@ -13,6 +13,10 @@ use crate::time::Duration;
 /// What a field svcsim reads past says.
 pub const NOT_MODELLED: &str = "not modelled by svcsim: ignored";
 
+/// What follows an image svcsim does not know the app of.
+pub const UNKNOWN_IMAGE: &str =
+    " is not an app svcsim knows: it runs the default, nodejs (the svcsim.dev/app annotation chooses nodejs or echo)";
+
 /// Error, warning, or a note: something svcsim handles as documented, said once so nobody
 /// wonders (a headless Service skipped, the default app run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -165,7 +169,9 @@ impl<'n> Map<'n> {
     }
 
     /// Marks every key as read: the rest of this mapping is deliberately not looked at.
-    pub fn skip_rest(self) {}
+    pub fn skip_rest(&mut self) {
+        self.used.iter_mut().for_each(|u| *u = true);
+    }
 
     /// Reports the keys nobody read.
     pub fn finish(self, cx: &mut Cx<'_>) {
