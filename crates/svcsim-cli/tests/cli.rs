@@ -246,6 +246,13 @@ fn kubectl_dumps_run_and_say_only_what_matters() {
     expect_file!["dumps/three-deployments.check.txt"].assert_eq(&String::from_utf8(out.stderr).unwrap());
     let verbose = svcsim().args(["check", file, "--verbose"]).output().unwrap();
     assert_eq!(String::from_utf8(verbose.stderr).unwrap().lines().count(), 6);
+    // Legacy Endpoints are mirrored into EndpointSlices: the ready addresses are reachable, the
+    // not-ready one is not.
+    let file = "crates/svcsim-cli/tests/dumps/endpoints-mirrored.yaml";
+    let args = ["packet", file, "--node", "node-0", "--src", "198.51.100.7", "--dst", "203.0.113.10:1"];
+    let out = svcsim().args(args).args(["--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["endpoints"], serde_json::json!(["10.244.0.50:1", "10.244.1.51:1"]));
 }
 
 #[test]

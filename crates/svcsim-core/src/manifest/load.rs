@@ -50,6 +50,7 @@ pub struct Loaded {
 }
 
 /// Where each object came from, to point problems at their document.
+#[derive(Clone)]
 struct Origin {
     doc: usize,
     label: String,
@@ -156,6 +157,7 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
         "Deployment" => "apps/v1",
         "Service" | "Pod" => "v1",
         "EndpointSlice" => "discovery.k8s.io/v1",
+        "Endpoints" => "v1",
         "Simulation" => "svcsim.dev/v1alpha1",
         "KubeProxyConfiguration" => kube_proxy::API_VERSION,
         other => {
@@ -193,6 +195,7 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
         Service(Option<ServiceDoc>),
         Pod(Option<PodDoc>),
         Slice(Option<SliceDoc>),
+        Slices(Vec<SliceDoc>),
         Simulation(SimSpec),
     }
     let one = match kind.as_str() {
@@ -207,6 +210,7 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
         }
         "Pod" => Read::Pod(read_pod(cx, &mut m, name.clone(), namespace)),
         "EndpointSlice" => Read::Slice(read_slice(cx, &mut m, name.clone(), namespace)),
+        "Endpoints" => Read::Slices(read_endpoints(cx, &mut m, &name, namespace)),
         _ => Read::Simulation(read_simulation(cx, &mut m)),
     };
     m.finish(cx);
@@ -216,6 +220,7 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
         Read::Service(s) => read.services.push((s, o)),
         Read::Pod(p) => read.pods.push((p, o)),
         Read::Slice(s) => read.slices.push((s, o)),
+        Read::Slices(slices) => read.slices.extend(slices.into_iter().map(|s| (Some(s), o.clone()))),
         Read::Simulation(spec) => {
             if read.sim.is_some() {
                 cx.error("kind", node.pos, "only one Simulation document is allowed");
@@ -883,6 +888,8 @@ fn read_pod(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -
 }
 
 struct SliceDoc {
+    /// Mirrored from a legacy Endpoints object.
+    mirrored: bool,
     service: Option<(String, Pos)>,
     namespace: String,
     endpoints: Vec<(SliceEndpoint, Option<(String, Pos)>)>,
@@ -974,7 +981,66 @@ fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String
             ports.extend(port.map(|p| (name, p)));
         }
     }
-    Some(SliceDoc { service, namespace, endpoints, ports })
+    Some(SliceDoc { mirrored: false, service, namespace, endpoints, ports })
+}
+
+/// A legacy `Endpoints` object, mirrored into EndpointSlices as the EndpointSlice mirroring
+/// controller does: one slice per subset, `addresses` ready and `notReadyAddresses` not, for the
+/// Service of the same name (mirrored only when that Service has no selector, checked with the
+/// slices; `endpointslice.kubernetes.io/skip-mirror: "true"` opts out).
+fn read_endpoints(cx: &mut Cx<'_>, m: &mut Map<'_>, name: &str, namespace: String) -> Vec<SliceDoc> {
+    let labels_ = meta_map(cx, m, "labels");
+    let service = Some((name.to_string(), cx.pos_of("metadata.name").unwrap_or_default()));
+    let subsets = m.get(cx, "subsets");
+    if labels_.get("endpointslice.kubernetes.io/skip-mirror").map(String::as_str) == Some("true") {
+        return Vec::new();
+    }
+    let Some(subsets) = subsets else { return Vec::new() };
+    let mut out = Vec::new();
+    for (i, s) in read::seq(cx, subsets, "subsets").iter().enumerate() {
+        let spath = format!("subsets[{i}]");
+        let Some(mut sm) = Map::new(cx, s, &spath) else { continue };
+        let mut endpoints = Vec::new();
+        for (key, ready) in [("addresses", true), ("notReadyAddresses", false)] {
+            let Some(list) = sm.get(cx, key) else { continue };
+            for (j, a) in read::seq(cx, list, &format!("{spath}.{key}")).iter().enumerate() {
+                let apath = format!("{spath}.{key}[{j}]");
+                let Some(mut am) = Map::new(cx, a, &apath) else { continue };
+                let ip = am.get(cx, "ip").and_then(|n| read::ip(cx, n, &format!("{apath}.ip")));
+                let node = am
+                    .get(cx, "nodeName")
+                    .and_then(|n| read::string(cx, n, &format!("{apath}.nodeName")).map(|s| (s, n.pos)));
+                // Which pod the address is: svcsim finds the pod by its IP.
+                let _ = (am.get(cx, "targetRef"), am.get(cx, "hostname"));
+                am.finish(cx);
+                if let Some(ip) = ip {
+                    endpoints.push((SliceEndpoint { ip, node: None, ready, serving: ready, terminating: false }, node));
+                }
+            }
+        }
+        let mut ports = Vec::new();
+        if let Some(list) = sm.get(cx, "ports") {
+            for (j, p) in read::seq(cx, list, &format!("{spath}.ports")).iter().enumerate() {
+                let ppath = format!("{spath}.ports[{j}]");
+                let Some(mut pm) = Map::new(cx, p, &ppath) else { continue };
+                let pname =
+                    pm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{ppath}.name"))).unwrap_or_default();
+                let port = pm.get(cx, "port").and_then(|n| read::port(cx, n, &format!("{ppath}.port")));
+                let tcp = pm.get(cx, "protocol").is_none_or(|proto| {
+                    read::one_of(cx, proto, &format!("{ppath}.protocol"), &["TCP", "UDP", "SCTP"])
+                        .is_none_or(|p| p == "TCP")
+                });
+                let _ = pm.get(cx, "appProtocol");
+                pm.finish(cx);
+                if tcp {
+                    ports.extend(port.map(|p| (pname, p)));
+                }
+            }
+        }
+        sm.finish(cx);
+        out.push(SliceDoc { mirrored: true, service: service.clone(), namespace: namespace.clone(), endpoints, ports });
+    }
+    out
 }
 
 /// One entry of `spec.cluster.nodes`: name, optional IP and podCIDR, where it was written.
@@ -1591,33 +1657,41 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
     }
 
     // EndpointSlices for Services without a selector.
+    let mut reported: Vec<(&str, &str)> = Vec::new();
     for (sl, o) in &slices {
         let Some(sl) = sl else { continue };
         let Some((sname, spos)) = &sl.service else { continue };
         let Some(svc) = cluster.service_by_name(&sl.namespace, sname) else {
-            if skipped_services.iter().any(|(ns, n)| *ns == sl.namespace && n == sname) {
-                let message = format!("for {}/{sname}, which svcsim skips: skipped too", sl.namespace);
-                push(
-                    diags,
-                    Severity::Note,
-                    Some(o),
-                    "metadata.labels.kubernetes.io/service-name",
-                    Some(*spos),
-                    message,
-                );
+            // A mirrored Endpoints object is one report, however many subsets it has.
+            if reported.contains(&(&sl.namespace, sname)) && sl.mirrored {
                 continue;
             }
-            push(
-                diags,
-                Severity::Error,
-                Some(o),
-                "metadata.labels.kubernetes.io/service-name",
-                Some(*spos),
-                format!("no Service {}/{sname} in this file", sl.namespace),
-            );
+            reported.push((&sl.namespace, sname));
+            let path = if sl.mirrored { "metadata.name" } else { "metadata.labels.kubernetes.io/service-name" };
+            if skipped_services.iter().any(|(ns, n)| *ns == sl.namespace && n == sname) {
+                let message = format!("for {}/{sname}, which svcsim skips: skipped too", sl.namespace);
+                push(diags, Severity::Note, Some(o), path, Some(*spos), message);
+                continue;
+            }
+            // The mirroring controller does nothing for Endpoints without their Service: a
+            // warning, not an error, so a dump of every namespace's Endpoints still runs.
+            let (severity, message) = if sl.mirrored {
+                let m = format!(
+                    "no Service {}/{sname} in this file: nothing mirrors these Endpoints, ignored",
+                    sl.namespace
+                );
+                (Severity::Warning, m)
+            } else {
+                (Severity::Error, format!("no Service {}/{sname} in this file", sl.namespace))
+            };
+            push(diags, severity, Some(o), path, Some(*spos), message);
             continue;
         };
         if !cluster.service(svc).selector.is_empty() {
+            // The endpoints controller wrote these Endpoints from the pods; nothing mirrors them.
+            if sl.mirrored {
+                continue;
+            }
             push(
                 diags,
                 Severity::Warning,
