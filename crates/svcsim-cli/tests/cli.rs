@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use expect_test::expect_file;
+use expect_test::{expect, expect_file};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -246,6 +246,13 @@ fn kubectl_dumps_run_and_say_only_what_matters() {
     expect_file!["dumps/three-deployments.check.txt"].assert_eq(&String::from_utf8(out.stderr).unwrap());
     let verbose = svcsim().args(["check", file, "--verbose"]).output().unwrap();
     assert_eq!(String::from_utf8(verbose.stderr).unwrap().lines().count(), 6);
+    // A named targetPort no container port carries runs, and says why nothing answers.
+    let out = svcsim().args(["check", "crates/svcsim-cli/tests/dumps/named-target-port.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    expect![[r#"
+        crates/svcsim-cli/tests/dumps/named-target-port.yaml:8:34: warning: doc 1 (Service web) spec.ports[0].targetPort: http: no container port of Deployment web is named http, so the Service has no endpoints
+    "#]]
+    .assert_eq(&String::from_utf8(out.stderr).unwrap());
     // Legacy Endpoints are mirrored into EndpointSlices: the ready addresses are reachable, the
     // not-ready one is not.
     let file = "crates/svcsim-cli/tests/dumps/endpoints-mirrored.yaml";

@@ -201,9 +201,44 @@ pub fn check(cluster: &Cluster) -> Vec<Problem> {
                 field: "spec.selector".into(),
                 message: "matches no pod: the Service has no endpoints".into(),
             });
+            continue;
         }
+        named_target_ports(cluster, id, &mut out);
     }
     out
+}
+
+/// A named targetPort that no selected pod's container port carries: valid, and it routes
+/// nowhere, as the EndpointSlice controller leaves those pods out.
+fn named_target_ports(cluster: &Cluster, id: ServiceId, out: &mut Vec<Problem>) {
+    let s = cluster.service(id);
+    for (i, port) in s.ports.iter().enumerate() {
+        let crate::cluster::TargetPort::Name(name) = &port.target_port else { continue };
+        let has = |ports: &[crate::cluster::ContainerPort]| ports.iter().any(|p| p.name.as_deref() == Some(name));
+        let selected: Vec<&crate::cluster::Deployment> = cluster
+            .deployments
+            .iter()
+            .filter(|d| {
+                d.namespace == s.namespace && s.selector.iter().all(|(k, v)| d.template.labels.get(k) == Some(v))
+            })
+            .collect();
+        let deployments: Vec<&str> = selected.iter().map(|d| d.name.as_str()).collect();
+        let reaches = selected.iter().any(|d| has(&d.template.ports))
+            || cluster.pods.iter().any(|p| !p.deleted && p.matches(&s.namespace, &s.selector) && has(&p.ports));
+        if !reaches {
+            let of = match deployments.as_slice() {
+                [] => "of its pods".to_string(),
+                [one] => format!("of Deployment {one}"),
+                many => format!("of Deployments {}", many.join(", ")),
+            };
+            out.push(Problem {
+                severity: Severity::Warning,
+                object: Object::Service(id),
+                field: format!("spec.ports[{i}].targetPort"),
+                message: format!("{name}: no container port {of} is named {name}, so the Service has no endpoints"),
+            });
+        }
+    }
 }
 
 #[cfg(test)]
