@@ -223,7 +223,11 @@ fn check_reports_ok_and_warnings() {
 /// the API server fills in. It runs, and says only what matters.
 #[test]
 fn kubectl_dumps_run_and_say_only_what_matters() {
-    for file in ["tests/dumps/kubectl-get-aks-story.yaml", "tests/dumps/kubectl-get-echo.json"] {
+    for file in [
+        "tests/dumps/kubectl-get-aks-story.yaml",
+        "tests/dumps/kubectl-get-echo.json",
+        "tests/dumps/kubectl-get-nodes-aks.yaml",
+    ] {
         let out = svcsim().args(["check", &format!("crates/svcsim-cli/{file}")]).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(String::from_utf8(out.stderr).unwrap(), "", "{file}");
@@ -235,6 +239,11 @@ fn kubectl_dumps_run_and_say_only_what_matters() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let printed = v["requests"][0]["appOutput"].as_str().unwrap().to_string();
     assert!(printed.starts_with("client_address="), "the echoserver image runs the echo app: {printed}");
+    // Node objects give the cluster its nodes: their names and InternalIPs.
+    let out = svcsim().args(["run", "crates/svcsim-cli/tests/dumps/kubectl-get-nodes-aks.yaml"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("on aks-nodepool1-12345678-vmss000000"), "{text}");
+    assert!(text.contains("::ffff:10.224.0.5"), "node-1's InternalIP is the SNAT source: {text}");
     // Headless and ExternalName Services are noted and skipped; the rest runs.
     let out = svcsim().args(["check", "crates/svcsim-cli/tests/dumps/headless-and-alias.yaml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));

@@ -68,6 +68,8 @@ struct Docs {
     slices: Vec<(Option<SliceDoc>, Origin)>,
     /// Services kube-proxy programs nothing for (headless, ExternalName): (namespace, name).
     skipped_services: Vec<(String, String)>,
+    /// Node objects (`kubectl get nodes -o yaml`).
+    nodes: Vec<NodeDoc>,
 }
 
 /// `pos`, or the end of `text` if `pos` lies past it: the parser places the end of a text
@@ -106,7 +108,7 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
             continue;
         }
         let mut cx = Cx::new(&mut diags, Some(i + 1));
-        read_document(&mut cx, node, i + 1, &mut read);
+        read_document(&mut cx, node, i + 1, &mut read, None);
     }
     if read.services.is_empty() {
         diags.push(Diagnostic {
@@ -133,11 +135,12 @@ pub fn load(text: &str, overrides: &Overrides) -> Result<Loaded, Vec<Diagnostic>
 }
 
 /// One document, or each item of a `kind: List` (what `kubectl get -o yaml|json` prints), into
-/// `read`.
-fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
+/// `read`. `item_kind` is the kind of a typed list's items (`NodeList` → `Node`), which a client
+/// library prints without `kind` and `apiVersion`.
+fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs, item_kind: Option<&str>) {
     let Some(mut m) = Map::new(cx, node, "") else { return };
     let kind_node = m.get(cx, "kind");
-    let kind = kind_node.and_then(|n| read::string(cx, n, "kind"));
+    let kind = kind_node.and_then(|n| read::string(cx, n, "kind")).or_else(|| item_kind.map(str::to_string));
     let api_node = m.get(cx, "apiVersion");
     let api = api_node.and_then(|n| read::string(cx, n, "apiVersion"));
     let Some(kind) = kind else {
@@ -150,14 +153,15 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
     };
     // `kind: List`, and the typed lists (`ServiceList`, `PodList`, …) a client library dumps.
     if kind == "List" || (kind.ends_with("List") && m.peek("items").is_some()) {
-        read_list(cx, m, doc, read);
+        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string);
+        read_list(cx, m, doc, read, item_kind.as_deref());
         return;
     }
     let expected_api = match kind.as_str() {
         "Deployment" => "apps/v1",
         "Service" | "Pod" => "v1",
         "EndpointSlice" => "discovery.k8s.io/v1",
-        "Endpoints" => "v1",
+        "Endpoints" | "Node" => "v1",
         "Simulation" => "svcsim.dev/v1alpha1",
         "KubeProxyConfiguration" => kube_proxy::API_VERSION,
         other => {
@@ -175,6 +179,7 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
             api_node.map_or(node.pos, |n| n.pos),
             format!("{a:?}: svcsim reads {kind} as {expected_api}"),
         ),
+        None if item_kind.is_some() => {}
         None => cx.error("apiVersion", node.pos, format!("missing; {kind} is {expected_api}")),
     }
     if kind == "KubeProxyConfiguration" {
@@ -196,6 +201,7 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
         Pod(Option<PodDoc>),
         Slice(Option<SliceDoc>),
         Slices(Vec<SliceDoc>),
+        Node(NodeDoc),
         Simulation(SimSpec),
     }
     let one = match kind.as_str() {
@@ -211,6 +217,7 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
         "Pod" => Read::Pod(read_pod(cx, &mut m, name.clone(), namespace)),
         "EndpointSlice" => Read::Slice(read_slice(cx, &mut m, name.clone(), namespace)),
         "Endpoints" => Read::Slices(read_endpoints(cx, &mut m, &name, namespace)),
+        "Node" => Read::Node(read_node(cx, &mut m, &name)),
         _ => Read::Simulation(read_simulation(cx, &mut m)),
     };
     m.finish(cx);
@@ -221,6 +228,7 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
         Read::Pod(p) => read.pods.push((p, o)),
         Read::Slice(s) => read.slices.push((s, o)),
         Read::Slices(slices) => read.slices.extend(slices.into_iter().map(|s| (Some(s), o.clone()))),
+        Read::Node(n) => read.nodes.push(n),
         Read::Simulation(spec) => {
             if read.sim.is_some() {
                 cx.error("kind", node.pos, "only one Simulation document is allowed");
@@ -235,7 +243,7 @@ fn read_document(cx: &mut Cx<'_>, node: &YNode, doc: usize, read: &mut Docs) {
 
 /// `kind: List` (`apiVersion: v1`): its `items`, each read as a document of its own; its
 /// `metadata` (`resourceVersion`, `selfLink`) says nothing svcsim uses.
-fn read_list(cx: &mut Cx<'_>, mut m: Map<'_>, doc: usize, read: &mut Docs) {
+fn read_list(cx: &mut Cx<'_>, mut m: Map<'_>, doc: usize, read: &mut Docs, item_kind: Option<&str>) {
     let _ = m.get(cx, "metadata");
     let items = m.get(cx, "items");
     let pos = m.node.pos;
@@ -250,23 +258,32 @@ fn read_list(cx: &mut Cx<'_>, mut m: Map<'_>, doc: usize, read: &mut Docs) {
         }
         // Each item is an object of its own: its fields' positions start afresh.
         cx.positions.clear();
-        read_document(cx, item, doc, read);
+        read_document(cx, item, doc, read, item_kind);
+    }
+}
+
+/// The value at `key` of a mapping, without reporting anything.
+fn child<'n>(node: &'n YNode, key: &str) -> Option<&'n YNode> {
+    match &node.value {
+        tree::Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, tree::Value::Scalar { text, .. } if text == key))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// The scalar at `key` of a mapping, without reporting anything.
+fn scalar_at(node: &YNode, key: &str) -> Option<String> {
+    match &child(node, key)?.value {
+        tree::Value::Scalar { text, .. } => Some(text.clone()),
+        _ => None,
     }
 }
 
 /// `metadata.name` of a document, without reporting anything.
 fn peek_name(doc: &YNode) -> String {
-    let field = |node: &YNode, key: &str| match &node.value {
-        tree::Value::Map(entries) => entries
-            .iter()
-            .find(|(k, _)| matches!(&k.value, tree::Value::Scalar { text, .. } if text == key))
-            .map(|(_, v)| v.clone()),
-        _ => None,
-    };
-    match field(doc, "metadata").and_then(|md| field(&md, "name")).map(|n| n.value) {
-        Some(tree::Value::Scalar { text, .. }) => text,
-        _ => String::new(),
-    }
+    child(doc, "metadata").and_then(|md| scalar_at(md, "name")).unwrap_or_default()
 }
 
 fn origin(doc: usize, cx: &Cx<'_>) -> Origin {
@@ -984,6 +1001,62 @@ fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String
     Some(SliceDoc { mirrored: false, service, namespace, endpoints, ports })
 }
 
+/// A Node object, as `kubectl get nodes -o yaml` prints it.
+struct NodeDoc {
+    name: String,
+    /// `status.addresses[type=InternalIP]`, the IPv4 one.
+    ip: Option<IpAddr>,
+    /// `spec.podCIDR`, or the first IPv4 `spec.podCIDRs`.
+    pod_cidr: Option<IpCidr>,
+    /// `status.conditions[type=Ready].status`; a Node without one counts as Ready.
+    ready: bool,
+}
+
+/// A Node: its name, InternalIP, podCIDR and Ready condition. The rest — capacity, images,
+/// taints, the zone label (topology is not modelled) — is read without a word: it is the kubelet's
+/// report, and routes nothing.
+fn read_node(cx: &mut Cx<'_>, m: &mut Map<'_>, name: &str) -> NodeDoc {
+    let mut doc = NodeDoc { name: name.to_string(), ip: None, pod_cidr: None, ready: true };
+    if let Some(spec) = m.get(cx, "spec")
+        && let Some(mut sm) = Map::new(cx, spec, "spec")
+    {
+        doc.pod_cidr = sm.get(cx, "podCIDR").and_then(|n| read::cidr(cx, n, "spec.podCIDR"));
+        if let Some(list) = sm.get(cx, "podCIDRs") {
+            for n in read::seq(cx, list, "spec.podCIDRs") {
+                if let tree::Value::Scalar { text, .. } = &n.value
+                    && let Ok(c) = text.parse::<IpCidr>()
+                    && c.network().is_ipv4()
+                {
+                    doc.pod_cidr.get_or_insert(c);
+                }
+            }
+        }
+        sm.skip_rest();
+    }
+    if let Some(status) = m.get(cx, "status")
+        && let Some(mut st) = Map::new(cx, status, "status")
+    {
+        if let Some(list) = st.get(cx, "addresses") {
+            for a in read::seq(cx, list, "status.addresses") {
+                if scalar_at(a, "type").as_deref() == Some("InternalIP")
+                    && let Some(Ok(ip)) = scalar_at(a, "address").map(|t| t.parse::<std::net::Ipv4Addr>())
+                {
+                    doc.ip.get_or_insert(ip.into());
+                }
+            }
+        }
+        if let Some(list) = st.get(cx, "conditions") {
+            for c in read::seq(cx, list, "status.conditions") {
+                if scalar_at(c, "type").as_deref() == Some("Ready") {
+                    doc.ready = scalar_at(c, "status").as_deref() == Some("True");
+                }
+            }
+        }
+        st.skip_rest();
+    }
+    doc
+}
+
 /// A legacy `Endpoints` object, mirrored into EndpointSlices as the EndpointSlice mirroring
 /// controller does: one slice per subset, `addresses` ready and `notReadyAddresses` not, for the
 /// Service of the same name (mirrored only when that Service has no selector, checked with the
@@ -1395,7 +1468,8 @@ fn parse_rate(text: &str) -> Option<f64> {
 }
 
 fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> Option<Scenario> {
-    let Docs { sim: sim_doc, kube_proxy: kpc, deployments, services, pods, slices, skipped_services } = docs;
+    let Docs { sim: sim_doc, kube_proxy: kpc, deployments, services, pods, slices, skipped_services, nodes: node_docs } =
+        docs;
     let sim = sim_doc.as_ref().map(|(s, _, _)| s.clone()).unwrap_or_default();
     let sim_origin = sim_doc.as_ref().map(|(_, o, _)| o);
     let name =
@@ -1465,10 +1539,10 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
         }
     }
     let cluster_cidr_given = sim.cluster_cidr.is_some() || kpc.as_ref().is_some_and(|(k, _)| k.cluster_cidr.is_some());
-    if !cluster_cidr_given && let Some((cidr, whose)) = infer_cluster_cidr(&pods, config.cluster_cidr) {
+    if !cluster_cidr_given && let Some((cidr, whose)) = infer_cluster_cidr(&pods, &node_docs, config.cluster_cidr) {
         config.cluster_cidr = cidr;
         let message = format!(
-            "clusterCIDR {cidr} ({whose}), inferred from the pods' status.podIP: set spec.cluster.clusterCIDR in a Simulation document to say otherwise"
+            "clusterCIDR {cidr} ({whose}), inferred from the pods' status.podIP and the Nodes' spec.podCIDR: set spec.cluster.clusterCIDR in a Simulation document to say otherwise"
         );
         push(diags, Severity::Note, None, "", None, message);
     }
@@ -1511,6 +1585,19 @@ fn assemble(diags: &mut Vec<Diagnostic>, docs: Docs, overrides: &Overrides) -> O
                     ready: true,
                     kube_proxy_healthy: true,
                 });
+            }
+        }
+        (None, None) if sim.node_count.is_none() && !node_docs.is_empty() => {
+            for (i, n) in node_docs.iter().take(limits::MAX_NODES).enumerate() {
+                let d = default_node_in(i as u32, cluster.config.cluster_cidr);
+                let node = Node {
+                    name: n.name.clone(),
+                    ip: n.ip.unwrap_or(d.ip),
+                    pod_cidr: n.pod_cidr.unwrap_or(d.pod_cidr),
+                    ready: n.ready,
+                    kube_proxy_healthy: true,
+                };
+                cluster.nodes.push(node);
             }
         }
         (None, None) if sim.node_count.is_none() && !named_nodes(&pods, &deployments).is_empty() => {
@@ -1974,7 +2061,11 @@ fn default_node_in(i: u32, cluster_cidr: IpCidr) -> Node {
 /// The cluster CIDR the pods' given IPs come from, when one lies outside `default`: the first
 /// well-known default that holds them all, else the narrowest /16 or wider that does (each node
 /// takes a /24 of it).
-fn infer_cluster_cidr(pods: &[(Option<PodDoc>, Origin)], default: IpCidr) -> Option<(IpCidr, &'static str)> {
+fn infer_cluster_cidr(
+    pods: &[(Option<PodDoc>, Origin)],
+    nodes: &[NodeDoc],
+    default: IpCidr,
+) -> Option<(IpCidr, &'static str)> {
     const KNOWN: [(&str, &str); 5] = [
         ("10.244.0.0/16", "kubenet's, flannel's and kind's default"),
         ("10.42.0.0/16", "k3s's default"),
@@ -1982,7 +2073,9 @@ fn infer_cluster_cidr(pods: &[(Option<PodDoc>, Origin)], default: IpCidr) -> Opt
         ("172.17.0.0/16", "minikube's Docker bridge"),
         ("10.128.0.0/14", "OpenShift's default"),
     ];
-    let ips: Vec<IpAddr> = pods.iter().filter_map(|(p, _)| p.as_ref()?.pod.ip).filter(|ip| ip.is_ipv4()).collect();
+    let pod_ips = pods.iter().filter_map(|(p, _)| p.as_ref()?.pod.ip);
+    let node_cidrs = nodes.iter().filter_map(|n| n.pod_cidr).map(|c| c.network());
+    let ips: Vec<IpAddr> = pod_ips.chain(node_cidrs).filter(|ip| ip.is_ipv4()).collect();
     if ips.iter().all(|ip| default.contains(*ip)) {
         return None;
     }
