@@ -101,7 +101,9 @@ pub fn run() -> Result<()> {
 /// Deterministic, unlike timings: the same sources and Cargo.lock give the same bytes.
 /// docs/BENCHMARKS.md reports the measured size against the 250 KB goal.
 pub const BUNDLE_BUDGET_GZIP: usize = BUNDLE_BUDGET_KB * 1024;
-const BUNDLE_BUDGET_KB: usize = 360;
+// Raised from 360 for issue 14's readers (kubectl Lists, Nodes, Endpoints, the inferred CIDRs,
+// folded warnings: +8.7 KB gzip), measured and reported in docs/BENCHMARKS.md.
+const BUNDLE_BUDGET_KB: usize = 368;
 
 /// Fails when the release build's files, each gzip-compressed (level 9), add up to more than
 /// [`BUNDLE_BUDGET_GZIP`]; prints each file either way.
