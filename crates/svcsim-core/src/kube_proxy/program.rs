@@ -89,12 +89,17 @@ fn jump(chain: &ChainName) -> Target {
 /// The local-traffic detector's "is local" match, if one is configured
 /// (`docs/fidelity.md#detect-local`).
 fn detect_local(cluster: &Cluster, node: NodeId, negated: bool) -> Option<Match> {
-    let cidr = match cluster.config.kube_proxy.detect_local_mode {
-        DetectLocalMode::ClusterCidr => cluster.config.proxy_cluster_cidr(),
-        DetectLocalMode::NodeCidr => cluster.node(node).pod_cidr,
-        DetectLocalMode::None => return None,
-    };
-    Some(Match::Src { cidr, negated })
+    Some(Match::Src { cidr: detect_local_cidr(cluster, node)?, negated })
+}
+
+/// The CIDR kube-proxy's local-traffic detector takes for pod traffic on `node`, in either mode
+/// (`docs/fidelity.md#detect-local`); `None` without a detector.
+pub(crate) fn detect_local_cidr(cluster: &Cluster, node: NodeId) -> Option<IpCidr> {
+    match cluster.config.kube_proxy.detect_local_mode {
+        DetectLocalMode::ClusterCidr => Some(cluster.config.proxy_cluster_cidr()),
+        DetectLocalMode::NodeCidr => Some(cluster.node(node).pod_cidr),
+        DetectLocalMode::None => None,
+    }
 }
 
 /// The node's addresses that `--nodeport-addresses` selects, or `None` for "every local

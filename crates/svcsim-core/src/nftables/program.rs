@@ -12,7 +12,7 @@ use super::table::{
     BaseChain, Chain, ChainType, Element, ElementVerdict, Hook, KeyKind, Map, MapKey, Match, Name, Rule, Set, SetKind,
     SetOrMap, Statement, Table, priority,
 };
-use crate::cluster::{Cluster, DetectLocalMode, NodeId, NodePortAddresses, ServiceId, TrafficPolicy};
+use crate::cluster::{Cluster, NodeId, NodePortAddresses, ServiceId, TrafficPolicy};
 use crate::endpoints::{Endpoint, categorize, service_port_endpoints};
 use crate::net::{IpCidr, SockAddr};
 
@@ -243,12 +243,7 @@ fn node_port_dst(match_all: bool, in_services: bool) -> Vec<Match> {
 /// The local-traffic detector's match (`ip saddr [!=] <cidr>`), if one is configured
 /// (`docs/fidelity.md#detect-local`).
 fn detect_local(cluster: &Cluster, node: NodeId, negated: bool) -> Option<Match> {
-    let cidr = match cluster.config.kube_proxy.detect_local_mode {
-        DetectLocalMode::ClusterCidr => cluster.config.proxy_cluster_cidr(),
-        DetectLocalMode::NodeCidr => cluster.node(node).pod_cidr,
-        DetectLocalMode::None => return None,
-    };
-    Some(Match::Saddr { cidr, negated })
+    Some(Match::Saddr { cidr: crate::kube_proxy::detect_local_cidr(cluster, node)?, negated })
 }
 
 /// What `syncProxyRules` decides about one Service port on one node.
