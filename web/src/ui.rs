@@ -994,7 +994,7 @@ fn editor(model: &Model, dispatch: &Callback<Action>) -> Html {
     html! {
         <section class="panel editor" aria-label="Scenario YAML">
             <h2>{ "Your scenario" }</h2>
-            <p class="muted small">{ "Paste Kubernetes YAML (Deployments, Services, Pods, EndpointSlices) and optionally a kind: Simulation document. Problems are listed with their line; the current run stays until the YAML is valid." }</p>
+            <p class="muted small">{ "Paste Kubernetes YAML (Deployments, Services, Pods, EndpointSlices), or what kubectl get nodes,svc,deploy -o yaml (or -o json) prints for your cluster, and optionally a kind: Simulation document. Problems are listed with their line; the current run stays until the YAML is valid." }</p>
             <textarea aria-label="Scenario YAML" data-testid="yaml" spellcheck="false" rows="18" value={model.editor.text.clone()} oninput={on_input} />
             <div class="editor-actions">
                 <button class="btn" data-testid="apply-yaml" onclick={dispatch.reform(|_| Action::ApplyYaml)}>{ "Run this YAML" }</button>
