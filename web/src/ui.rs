@@ -434,7 +434,10 @@ fn topology_static(model: &Model, e: &Engine) -> Html {
                     <g class={cls} data-testid={format!("node-{i}")}>
                         <rect x={r.x.to_string()} y={r.y.to_string()} width={r.w.to_string()} height={r.h.to_string()} rx="8" />
                         <text x={(r.x + 12.0).to_string()} y={(r.y + 18.0).to_string()} class="strong">
-                            { format!("{}{}", n.name, if node_ready[i] { "" } else { " (NotReady)" }) }
+                            // A long node name (AKS's `aks-nodepool1-…-vmss000000`) stops short of the
+                            // badge; hovering shows all of it.
+                            <title>{ n.name.clone() }</title>
+                            { format!("{}{}", short(&n.name, node_title_chars(r.w, node_ready[i])), if node_ready[i] { "" } else { " (NotReady)" }) }
                         </text>
                         <text x={(r.x + 12.0).to_string()} y={(r.y + 33.0).to_string()} class="mono">{ format!("eth0 {} · {proxy}", n.ip) }</text>
                         <text x={(r.x + 12.0).to_string()} y={(r.y + 48.0).to_string()} class="mono small">{ bridge }</text>
@@ -545,6 +548,13 @@ fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, dispatch: &Callback<Act
             </g>
         </svg>
     }
+}
+
+/// How many characters of a node's name fit its box's title line beside the rotation badge
+/// (about 7.5 px a character in the bold face, and up to 110 px for the badge).
+fn node_title_chars(box_width: f64, ready: bool) -> usize {
+    let room = box_width - 24.0 - 110.0 - if ready { 0.0 } else { 85.0 };
+    ((room / 7.5) as usize).max(8)
 }
 
 fn short(s: &str, n: usize) -> String {

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
+import fs from 'node:fs';
 import { launch, openPage, screenshot, BASE_URL } from '../lib/browser.mjs';
 
 let browser;
@@ -402,6 +403,24 @@ test('12. a crowd of packets is drawn as one shape per kind, and a click on one 
     assert.match(inspector, /^Flow #\d+ — /, 'the inspector shows the clicked request');
     assert.equal(await page.locator('svg.topology g.packets > g.packet:not(.crowd)').count(), 1, 'the selected packet is drawn on its own');
     await screenshot(page, 'sim-12-crowd');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('13. a pasted kubectl dump runs on the nodes it names, without a warning', async () => {
+  const dump = fs.readFileSync(new URL('../../../crates/svcsim-cli/tests/dumps/kubectl-get-nodes-aks.yaml', import.meta.url), 'utf8');
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.getByRole('button', { name: 'Edit the YAML' }).click();
+    await page.getByTestId('yaml').fill(dump);
+    await page.getByTestId('apply-yaml').click();
+    await waitForText(page.locator('svg.topology'), (t) => t.includes('aks-nodepool1-12345678-vmss000000'));
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    assert.equal(await page.getByTestId('yaml-errors').count(), 0, 'a kubectl dump of the AKS story says nothing to warn about');
+    await screenshot(page, 'sim-13-kubectl-dump');
     assert.deepEqual(problems, []);
   } finally {
     await context.close();
