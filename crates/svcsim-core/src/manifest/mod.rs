@@ -6,6 +6,7 @@
 //!
 //! [`Scenario`]: crate::scenario::Scenario
 
+mod assemble;
 mod kube_proxy;
 mod load;
 mod read;
