@@ -12,8 +12,6 @@ fn main() {
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".yaml"))
-        // The page does not show kube-proxy's nftables mode yet; its presets stay with the CLI.
-        .filter(|n| !fs::read_to_string(dir.join(n)).unwrap_or_default().contains("mode: nftables"))
         .collect();
     names.sort();
     let mut out =

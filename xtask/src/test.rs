@@ -58,11 +58,6 @@ pub fn run() -> Result<()> {
         "core builds for wasm32",
         gate(&mut cargo(&["check", "-p", "svcsim-core", "--target", "wasm32-unknown-unknown"])),
     );
-    // The page builds the core without nftables mode: its tests must hold there too.
-    record(
-        "core tests without nftables (the page's build)",
-        cargo_test(&mut cargo(&["test", "-p", "svcsim-core", "--no-default-features", "--lib"])),
-    );
     // The determinism invariant across targets: the seed's trace, computed in wasm under node,
     // must equal the golden the native tests pin.
     let mut wasm_test = cargo(&["test", "-p", "svcsim-core", "--target", "wasm32-unknown-unknown", "--test", "wasm"]);
@@ -102,8 +97,9 @@ pub fn run() -> Result<()> {
 /// docs/BENCHMARKS.md reports the measured size against the 250 KB goal.
 pub const BUNDLE_BUDGET_GZIP: usize = BUNDLE_BUDGET_KB * 1024;
 // Raised from 360 for issue 14's readers (kubectl Lists, Nodes, Endpoints, the inferred CIDRs,
-// folded warnings: +8.7 KB gzip), measured and reported in docs/BENCHMARKS.md.
-const BUNDLE_BUDGET_KB: usize = 368;
+// folded warnings: +8.7 KB gzip), and from 368 for the page's nftables mode (the second
+// dataplane, its lesson and preset: +22.6 KB gzip), each measured in docs/BENCHMARKS.md.
+const BUNDLE_BUDGET_KB: usize = 392;
 
 /// Fails when the release build's files, each gzip-compressed (level 9), add up to more than
 /// [`BUNDLE_BUDGET_GZIP`]; prints each file either way.

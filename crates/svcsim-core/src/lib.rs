@@ -44,7 +44,6 @@ pub mod kube_proxy;
 pub mod lb;
 pub mod manifest;
 pub mod net;
-#[cfg(feature = "nftables")]
 pub mod nftables;
 pub mod order;
 pub mod record;

@@ -78,11 +78,7 @@ pub struct PacketCx<'a> {
 pub fn for_cluster(cluster: &Cluster) -> Box<dyn Dataplane> {
     match cluster.config.kube_proxy.mode {
         crate::cluster::ProxyMode::Iptables => Box::new(crate::kube_proxy::Iptables::new(&cluster.config.kube_proxy)),
-        #[cfg(feature = "nftables")]
         crate::cluster::ProxyMode::Nftables => Box::new(crate::nftables::Nftables::new(&cluster.config.kube_proxy)),
-        // Unreachable from a scenario file: without the feature the manifest refuses the mode.
-        #[cfg(not(feature = "nftables"))]
-        crate::cluster::ProxyMode::Nftables => Box::new(crate::kube_proxy::Iptables::new(&cluster.config.kube_proxy)),
     }
 }
 

@@ -15,7 +15,6 @@ use std::rc::Rc;
 
 pub use eval::{Chooser, ForcedPick, evaluate, every_outcome, random_port};
 pub use first_packet::first_packet;
-#[cfg(feature = "nftables")]
 pub(crate) use program::detect_local_cidr;
 pub use program::{PortChains, ProgramCache, endpoint_chain, node_port_ips, program, program_cached};
 pub use rules::{

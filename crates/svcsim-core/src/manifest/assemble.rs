@@ -108,14 +108,14 @@ fn cluster_config(
     if let Some(r) = sim.node_port_range {
         config.node_port_range = r;
     }
-    sim.kube_proxy.apply(&mut config.kube_proxy);
+    sim.kube_proxy.apply(&mut config.kube_proxy, overrides.proxy_mode);
     if let Some((spec, o)) = &kpc {
         for (field, pos) in sim.kube_proxy.overlap(spec) {
             let message =
                 format!("{field} is also set in the KubeProxyConfiguration (doc {}): set it in one place", o.doc);
             sink.push(Severity::Error, sink.sim, &format!("spec.cluster.kubeProxy.{field}"), Some(pos), message);
         }
-        spec.apply(&mut config.kube_proxy);
+        spec.apply(&mut config.kube_proxy, overrides.proxy_mode);
         // kube-proxy's clusterCIDR is the cluster's unless the Simulation gives another.
         match (sim.cluster_cidr, spec.cluster_cidr) {
             (None, Some((c, _))) => config.cluster_cidr = c,

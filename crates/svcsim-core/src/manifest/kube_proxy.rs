@@ -32,11 +32,12 @@ pub(super) struct KubeProxySpec {
 }
 
 impl KubeProxySpec {
-    /// Applies the settings given to `config`. A KubeProxyConfiguration keeps `masqueradeAll`
-    /// and `minSyncPeriod` per mode, and kube-proxy reads the block of the mode it runs; the
-    /// Simulation's flat block applies to either mode.
-    pub fn apply(&self, config: &mut KubeProxyConfig) {
-        if let Some((m, _)) = self.mode {
+    /// Applies the settings given to `config`, in `forced` mode if given (whatever `mode:`
+    /// says). A KubeProxyConfiguration keeps `masqueradeAll` and `minSyncPeriod` per mode, and
+    /// kube-proxy reads the block of the mode it runs; the Simulation's flat block applies to
+    /// either mode.
+    pub fn apply(&self, config: &mut KubeProxyConfig, forced: Option<ProxyMode>) {
+        if let Some(m) = forced.or(self.mode.map(|(m, _)| m)) {
             config.mode = m;
         }
         let (masquerade_all, min_sync_period) = match (self.from_configuration, config.mode) {
@@ -127,8 +128,7 @@ fn read_common(cx: &mut Cx<'_>, m: &mut Map<'_>, base: &str, s: &mut KubeProxySp
         match read::string(cx, n, &path).as_deref() {
             // An empty mode means the platform default: iptables on Linux.
             Some("" | "iptables") => s.mode = Some((ProxyMode::Iptables, n.pos)),
-            Some("nftables") if cfg!(feature = "nftables") => s.mode = Some((ProxyMode::Nftables, n.pos)),
-            Some("nftables") => cx.error(&path, n.pos, "nftables mode is not in this build yet (the CLI runs it)"),
+            Some("nftables") => s.mode = Some((ProxyMode::Nftables, n.pos)),
             Some(other @ ("ipvs" | "kernelspace")) => {
                 cx.error(&path, n.pos, format!("{other:?} is not simulated yet: svcsim runs {}", MODES.join(", ")))
             }

@@ -39,6 +39,9 @@ pub struct Overrides {
     /// Replaces the node count (only when nodes are given as a count).
     pub nodes: Option<u32>,
     pub provider: Option<Provider>,
+    /// Replaces kube-proxy's mode, as if `mode:` said so: the mode's own defaults follow it
+    /// (`nodePortAddresses`, and a KubeProxyConfiguration's per-mode block).
+    pub proxy_mode: Option<ProxyMode>,
 }
 
 /// A scenario that loaded, with the warnings it raised.

@@ -173,6 +173,7 @@ fn overrides_apply_from_the_start() {
         provider: Some(crate::cluster::Provider::Gcp),
         duration: Some(crate::time::Duration::from_secs(30)),
         external_traffic_policy: Some(TrafficPolicy::Local),
+        proxy_mode: None,
     };
     let s = load(SERVICE, &o).unwrap().scenario;
     assert_eq!((s.seed, s.cluster.nodes.len(), s.duration.to_string()), (9, 5, "30s".to_string()));
@@ -331,7 +332,6 @@ fn names_that_kubernetes_refuses_are_refused_and_quoted() {
 }
 
 #[test]
-#[cfg(feature = "nftables")]
 fn nftables_mode_reads_its_own_block_and_defaults_node_ports_to_the_primary_ip() {
     let yaml = format!(
         "{SERVICE}---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\niptables:\n  masqueradeAll: true\nnftables:\n  minSyncPeriod: 3s\n"
@@ -349,21 +349,26 @@ fn nftables_mode_reads_its_own_block_and_defaults_node_ports_to_the_primary_ip()
     assert_eq!(kp.node_port_addresses, crate::cluster::NodePortAddresses::Cidrs(vec!["0.0.0.0/0".parse().unwrap()]));
 }
 
-/// The page's build leaves nftables mode out (`cargo xtask test` runs the core's tests that way
-/// too): a scenario asking for it gets an error at the field, never an iptables run.
+/// `--proxy-mode` and the page's mode control: the file's mode is replaced, and that mode's
+/// defaults follow, as if the file said it.
 #[test]
-#[cfg(not(feature = "nftables"))]
-fn without_the_nftables_feature_nftables_mode_is_refused_at_its_line() {
-    let sim = "---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {name: x}\nspec:\n  cluster:\n    kubeProxy: {mode: nftables}\n";
-    let errors = load(&format!("{SERVICE}{sim}"), &Overrides::default()).unwrap_err();
-    let text: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
-    expect![[r#"
-        [
-            "14:23: error: doc 2 (Simulation x) spec.cluster.kubeProxy.mode: nftables mode is not in this build yet (the CLI runs it)",
-            "6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints",
-        ]
-    "#]]
-    .assert_debug_eq(&text);
+fn a_proxy_mode_override_brings_the_modes_defaults() {
+    use crate::cluster::{NodePortAddresses, ProxyMode};
+    let nft = Overrides { proxy_mode: Some(ProxyMode::Nftables), ..Overrides::default() };
+    let kp = load(SERVICE, &nft).unwrap().scenario.cluster.config.kube_proxy;
+    assert_eq!((kp.mode, kp.node_port_addresses), (ProxyMode::Nftables, NodePortAddresses::Primary));
+    // A KubeProxyConfiguration's nftables block is read once the mode is nftables.
+    let yaml = format!(
+        "{SERVICE}---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\nnftables:\n  masqueradeAll: true\n"
+    );
+    let kp = load(&yaml, &nft).unwrap().scenario.cluster.config.kube_proxy;
+    assert!(kp.masquerade_all, "nftables.masqueradeAll applies in nftables mode");
+    let ipt = Overrides { proxy_mode: Some(ProxyMode::Iptables), ..Overrides::default() };
+    let kp = load(&yaml, &ipt).unwrap().scenario.cluster.config.kube_proxy;
+    assert_eq!(
+        (kp.mode, kp.node_port_addresses, kp.masquerade_all),
+        (ProxyMode::Iptables, NodePortAddresses::All, false)
+    );
 }
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}\n";
