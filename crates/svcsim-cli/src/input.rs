@@ -78,8 +78,8 @@ fn read(path: &Path) -> Result<String, ExitCode> {
 }
 
 /// A ready-to-run simulation and the node called `node`.
-pub fn sim_with_node(path: &Path, node: &str) -> Result<(Sim, NodeId), ExitCode> {
-    let loaded = load(path, &Overrides::default())?;
+pub fn sim_with_node(path: &Path, node: &str, overrides: &Overrides) -> Result<(Sim, NodeId), ExitCode> {
+    let loaded = load(path, overrides)?;
     let sim = Sim::new(loaded.scenario);
     match sim.cluster().node_by_name(node) {
         Some(id) => Ok((sim, id)),

@@ -49,15 +49,16 @@ pub struct CheckArgs {
     /// How many labs run at once.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=16))]
     jobs: u64,
-    /// kube-proxy's mode in the random clusters: iptables, nftables, or both (each cluster
-    /// checked in each mode).
-    #[arg(long, value_enum, default_value_t = RandomModes::Iptables)]
-    proxy_mode: RandomModes,
+    /// kube-proxy's mode: iptables, nftables, or both (each scenario and random cluster
+    /// checked in each mode, with the mode's defaults). Unset, each file runs in its own mode
+    /// and random clusters in iptables mode.
+    #[arg(long, value_enum)]
+    proxy_mode: Option<Modes>,
 }
 
-/// The kube-proxy modes random clusters are checked in.
+/// The kube-proxy modes a check runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RandomModes {
+pub enum Modes {
     Iptables,
     Nftables,
     Both,

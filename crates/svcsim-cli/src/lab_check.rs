@@ -13,7 +13,7 @@ use svcsim_core::sim::Sim;
 use svcsim_lab::cases;
 
 use crate::input::{self, RUNTIME};
-use crate::lab::RandomModes;
+use crate::lab::Modes;
 use svcsim_core::cluster::{KubeProxyConfig, ProxyMode};
 
 /// One moment's checks: (name, agreed, or the differences, or why skipped).
@@ -26,18 +26,25 @@ enum Verdict {
     Skipped(String),
 }
 
-pub fn run(files: &[PathBuf], random: u64, seed: u64, modes: RandomModes, jobs: usize) -> Result<(), ExitCode> {
+pub fn run(files: &[PathBuf], random: u64, seed: u64, modes: Option<Modes>, jobs: usize) -> Result<(), ExitCode> {
+    let modes: Option<&[ProxyMode]> = modes.map(|m| match m {
+        Modes::Iptables => &[ProxyMode::Iptables][..],
+        Modes::Nftables => &[ProxyMode::Nftables][..],
+        Modes::Both => &[ProxyMode::Iptables, ProxyMode::Nftables][..],
+    });
     // Every file is read first: a bad one stops the check before any lab is built.
     let mut work: Vec<(String, Scenario)> = Vec::new();
     for file in files {
-        let loaded = input::load(file, &Overrides::default())?;
-        work.push((file.display().to_string(), loaded.scenario));
+        let Some(modes) = modes else {
+            work.push((file.display().to_string(), input::load(file, &Overrides::default())?.scenario));
+            continue;
+        };
+        for &mode in modes {
+            let overrides = Overrides { proxy_mode: Some(mode), ..Overrides::default() };
+            work.push((format!("{} ({mode})", file.display()), input::load(file, &overrides)?.scenario));
+        }
     }
-    let modes: &[ProxyMode] = match modes {
-        RandomModes::Iptables => &[ProxyMode::Iptables],
-        RandomModes::Nftables => &[ProxyMode::Nftables],
-        RandomModes::Both => &[ProxyMode::Iptables, ProxyMode::Nftables],
-    };
+    let modes = modes.unwrap_or(&[ProxyMode::Iptables]);
     for s in seed..seed.saturating_add(random) {
         for &mode in modes {
             let mut scenario = svcsim_lab::random::scenario(s);

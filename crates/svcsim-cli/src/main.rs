@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use svcsim_core::cluster::{Provider, TrafficPolicy};
+use svcsim_core::cluster::{Provider, ProxyMode, TrafficPolicy};
 use svcsim_core::dataplane::{FirstPacket, Origin, RulesText};
 use svcsim_core::manifest::Overrides;
 use svcsim_core::net::{Header, SockAddr};
@@ -69,6 +69,8 @@ enum Command {
         /// deleted (nftables mode: the sync's `nft -f` transaction, stale chains deleted).
         #[arg(long, value_enum, default_value_t = RulesFormat::Save)]
         format: RulesFormat,
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
     /// Show what one node's rules do with the first packet of a new TCP connection.
     Packet {
@@ -85,6 +87,8 @@ enum Command {
         at: Duration,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
     /// Validate a scenario: print its warnings and errors, run nothing.
     Check {
@@ -142,6 +146,9 @@ struct OverrideArgs {
     /// Set the cloud provider.
     #[arg(long, value_enum)]
     provider: Option<CloudProvider>,
+    /// Set kube-proxy's mode, with that mode's defaults (nftables: NodePorts on the node's IP only).
+    #[arg(long, value_enum)]
+    proxy_mode: Option<Mode>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -162,6 +169,12 @@ enum Policy {
     Cluster,
     #[value(name = "Local")]
     Local,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    Iptables,
+    Nftables,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -186,6 +199,10 @@ impl OverrideArgs {
                 CloudProvider::Azure => Provider::Azure,
                 CloudProvider::Aws => Provider::Aws,
                 CloudProvider::Gcp => Provider::Gcp,
+            }),
+            proxy_mode: self.proxy_mode.map(|m| match m {
+                Mode::Iptables => ProxyMode::Iptables,
+                Mode::Nftables => ProxyMode::Nftables,
             }),
         }
     }
@@ -239,8 +256,8 @@ fn run(command: Command) -> Result<(), ExitCode> {
             }
             Ok(())
         }
-        Command::Rules { file, node, at, format } => {
-            let (mut sim, node) = input::sim_with_node(&file, &node)?;
+        Command::Rules { file, node, at, format, overrides } => {
+            let (mut sim, node) = input::sim_with_node(&file, &node, &overrides.to_overrides())?;
             sim.run_until(Instant::ZERO + at);
             let form = match format {
                 RulesFormat::Save => RulesText::Save,
@@ -252,8 +269,8 @@ fn run(command: Command) -> Result<(), ExitCode> {
             print!("{}", sim.dataplane().render(node, form));
             Ok(())
         }
-        Command::Packet { file, node, src, dst, at, format } => {
-            let (mut sim, node) = input::sim_with_node(&file, &node)?;
+        Command::Packet { file, node, src, dst, at, format, overrides } => {
+            let (mut sim, node) = input::sim_with_node(&file, &node, &overrides.to_overrides())?;
             sim.run_until(Instant::ZERO + at);
             let (src, dst) = (SockAddr::from(src), SockAddr::from(dst));
             let origin = Origin::of(&sim.node_net(node), src.ip);

@@ -116,6 +116,40 @@ fn overrides_change_the_run_from_the_start() {
     assert_eq!(v["probes"]["perNode"].as_object().unwrap().len(), 3);
 }
 
+/// `--proxy-mode` switches kube-proxy's mode with the mode's defaults: in nftables mode an unset
+/// nodePortAddresses means the node's primary IP, so the NodePort on 127.0.0.1 is refused while
+/// the node IP still answers; iptables mode answers both. The rules say which mode ran.
+#[test]
+fn proxy_mode_switches_the_dataplane_and_its_node_port_default() {
+    let run = |mode: &str| {
+        let out = svcsim()
+            .args(["run", "scenarios/nodeport-localhost.yaml", "--proxy-mode", mode, "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let by_client = |client: &str| -> Vec<String> {
+            let requests = v["requests"].as_array().unwrap();
+            let mine = requests.iter().filter(|r| r["client"] == client);
+            mine.map(|r| r["outcome"].as_str().unwrap().to_string()).collect()
+        };
+        (by_client("curl-localhost"), by_client("curl-node-ip"))
+    };
+    let (localhost, node_ip) = run("iptables");
+    assert!(localhost.iter().chain(&node_ip).all(|o| o == "answered"), "{localhost:?} {node_ip:?}");
+    let (localhost, node_ip) = run("nftables");
+    assert!(!localhost.is_empty() && localhost.iter().all(|o| o == "rejected"), "{localhost:?}");
+    assert!(node_ip.iter().all(|o| o == "answered"), "{node_ip:?}");
+
+    let out = svcsim()
+        .args(["rules", "scenarios/aks-blog.yaml", "--node", "node-0", "--proxy-mode", "nftables"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("# svcsim: kube-proxy nftables mode"), "{text}");
+    assert!(text.contains("table ip kube-proxy {"), "{text}");
+}
+
 #[test]
 fn trace_rules_packet_and_explain() {
     let out = svcsim().args(["run", "scenarios/source-ip-nodeport-local.yaml", "--trace"]).output().unwrap();
@@ -196,6 +230,11 @@ fn trace_rules_packet_and_explain() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("MASQUERADE rewrites the source 198.51.100.79 to 10.240.0.5"), "{text}");
     assert!(text.contains("not the client's 198.51.100.79"), "{text}");
+    assert!(text.contains("kube-proxy's iptables rules catch the packet"), "{text}");
+    // In nftables mode the same request is told through the map element and each Service
+    // chain's rule, and the masquerade that did the SNAT.
+    let out = svcsim().args(["explain", "scenarios/aks-blog-nftables.yaml", "--request", "2"]).output().unwrap();
+    expect_file!["golden/explain-aks-blog-nftables-2.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
 }
 
 /// The lab's recipe, as `svcsim lab up --dry-run` prints it: runs anywhere, root or not.

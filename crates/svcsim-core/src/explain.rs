@@ -141,7 +141,8 @@ fn dataplane_step(cluster: &Cluster, node: &str, h: &Hop) -> String {
     let mut text = if parts.is_empty() {
         format!("On {node} no service rule matches the packet, so kube-proxy leaves it alone")
     } else {
-        format!("On {node}, kube-proxy's rules catch the packet: {}", parts.join("; "))
+        let mode = cluster.config.kube_proxy.mode;
+        format!("On {node}, kube-proxy's {mode} rules catch the packet: {}", parts.join("; "))
     };
     let nat = h.nat().unwrap_or_default();
     if let Some(to) = nat.dnat {

@@ -222,11 +222,13 @@ impl dataplane::Rule for Rule {
         let to = self.statement.target().map(|t| t.as_str()).filter(|t| is_story(t));
         [chain, to]
     }
+    /// `in service-…: numgen random mod 2 vmap { … }`: the rules of the Service's own chains,
+    /// the commented ones, and the masquerade itself; the plumbing between them is left out.
     fn narrate(&self) -> Option<String> {
-        if !is_service_chain(self.chain.as_str()) && self.comment.is_none() {
-            return None;
-        }
-        Some(format!("{} in {}", rule_text(self, Form::Listing), self.chain))
+        let told = is_service_chain(self.chain.as_str())
+            || self.comment.is_some()
+            || matches!(self.statement, table::Statement::Masquerade);
+        told.then(|| format!("in {}: {}", self.chain, rule_text(self, Form::Listing)))
     }
     fn listed(&self) -> Option<(&'static str, String)> {
         Some((text::TABLE, format!("{} {}", self.chain, rule_text(self, Form::Listing))))
@@ -248,7 +250,7 @@ impl dataplane::Rule for Element {
         }
     }
     fn narrate(&self) -> Option<String> {
-        Some(format!("@{} element {}", self.map, text::element_text(self)))
+        Some(format!("{} element {}", self.map, text::element_text(self)))
     }
     /// The kernel's trace names the rule that looked the element up, not the element.
     fn listed(&self) -> Option<(&'static str, String)> {
