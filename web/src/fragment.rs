@@ -3,7 +3,7 @@
 //! reported, never fatal: the page falls back to the default for it. Nothing in a fragment is
 //! ever fetched.
 
-use svcsim_core::cluster::{NetworkPlugin, Provider, TrafficPolicy};
+use svcsim_core::cluster::{NetworkPlugin, Provider, ProxyMode, TrafficPolicy};
 use svcsim_core::manifest::parse_duration;
 
 /// What a fragment asks for. Times are whole microseconds, the simulation's unit, so a link
@@ -19,6 +19,8 @@ pub struct Fragment {
     pub nodes: Option<u32>,
     pub provider: Option<Provider>,
     pub plugin: Option<NetworkPlugin>,
+    /// kube-proxy's mode (`mode=iptables|nftables`).
+    pub mode: Option<ProxyMode>,
     pub client_inside: bool,
     pub seed: Option<u64>,
     /// The user's `kubectl patch`-like changes, in the order given.
@@ -111,6 +113,11 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
                 "azure-cni" => f.plugin = Some(NetworkPlugin::AzureCni),
                 _ => f.problems.push(bad("kubenet or azure-cni")),
             },
+            "mode" => match value {
+                "iptables" => f.mode = Some(ProxyMode::Iptables),
+                "nftables" => f.mode = Some(ProxyMode::Nftables),
+                _ => f.problems.push(bad("iptables or nftables")),
+            },
             "client" => match value {
                 "inside" => f.client_inside = true,
                 "outside" => f.client_inside = false,
@@ -193,6 +200,9 @@ pub fn encode(f: &Fragment) -> String {
     }
     if let Some(p) = f.plugin {
         out.push(format!("plugin={p}"));
+    }
+    if let Some(m) = f.mode {
+        out.push(format!("mode={m}"));
     }
     if f.client_inside {
         out.push("client=inside".into());
@@ -380,8 +390,10 @@ mod tests {
                 "unknown link parameter \"x\"",
             ]
         );
-        let f =
-            parse("nodes=0&provider=azure&plugin=flannel&client=both&ch=5s:etp:Local,x&t=25h&sel=-1&editor=1", PRESETS);
+        let f = parse(
+            "nodes=0&provider=azure&plugin=flannel&mode=ipvs&client=both&ch=5s:etp:Local,x&t=25h&sel=-1&editor=1",
+            PRESETS,
+        );
         assert_eq!(f.provider, Some(Provider::Azure), "good parameters survive bad neighbours");
         assert_eq!(f.changes, []);
         assert_eq!(f.t, None);
@@ -390,6 +402,7 @@ mod tests {
             [
                 "nodes must be a node count from 1 to 8, not \"0\"",
                 "plugin must be kubenet or azure-cni, not \"flannel\"",
+                "mode must be iptables or nftables, not \"ipvs\"",
                 "client must be inside or outside, not \"both\"",
                 "ch: \"x\" is not TIME:FIELD:VALUE; the changes were ignored",
                 "t must be a time like 120s, 2m or 62.85s (at most 24h), not \"25h\"",
@@ -465,6 +478,7 @@ mod tests {
             nodes: Some(3),
             provider: Some(Provider::Aws),
             plugin: Some(NetworkPlugin::AzureCni),
+            mode: Some(ProxyMode::Nftables),
             client_inside: true,
             seed: Some(7),
             changes: vec![
@@ -482,7 +496,7 @@ mod tests {
             problems: vec![],
         };
         let text = encode(&f);
-        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open&compare=1&embed=1&lesson=aks&step=3"].assert_eq(&text);
+        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&mode=nftables&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open&compare=1&embed=1&lesson=aks&step=3"].assert_eq(&text);
         assert_eq!(parse(&text, PRESETS), f);
         assert_eq!(encode(&Fragment::default()), "");
     }

@@ -43,15 +43,15 @@ pub enum Check {
     AppPrints(&'static [&'static str]),
     /// Health Probe Status of the last complete minute, as the panel prints it.
     ProbePercent(&'static str),
-    /// Nodes in rotation, as the panel prints it (`1/3`).
-    InRotation(&'static str),
+    /// The named client's latest request was refused (a TCP reset).
+    Refused(&'static str),
 }
 
 pub fn find(id: &str) -> Option<&'static Lesson> {
     LESSONS.iter().find(|l| l.id == id)
 }
 
-pub const LESSONS: &[Lesson] = &[AKS, SOURCE_IP];
+pub const LESSONS: &[Lesson] = &[AKS, SOURCE_IP, NFTABLES];
 
 const AKS: Lesson = Lesson {
     id: "aks",
@@ -196,16 +196,86 @@ const SOURCE_IP: Lesson = Lesson {
         },
         Step {
             title: "LoadBalancer, externalTrafficPolicy: Local",
-            text: "Patched to Local, the Service gets a healthCheckNodePort, and the load balancer's health checks use it.",
+            text: "Patched to Local, the Service gets a healthCheckNodePort, and the load balancer's health checks use it. Three nodes, one pod: look at how many nodes the Health Probe Status panel has in rotation.",
             state: "preset=source-ip-lb-local&t=0s",
             quiz: Some(Quiz {
-                question: "Three nodes, one pod. How many nodes stay in the load balancer's rotation?",
-                choices: &["3/3", "1/3", "0/3"],
-                answer: 1,
-                why: "Only the pod's node answers the healthCheckNodePort with 200; the other two answer 503 and leave rotation after their failures (docs/fidelity.md#kube-proxy-health-servers, #probe-profiles). Every request then reaches the pod's node and the echoserver prints client_address=198.51.100.79 (the tutorial's case E).",
+                question: "What does the echoserver print now?",
+                choices: &[
+                    "client_address=198.51.100.79 for every request",
+                    "a node's address, depending on the node that received the request",
+                    "nothing for two requests in three: those nodes drop them",
+                ],
+                answer: 0,
+                why: "Only the pod's node answers the healthCheckNodePort with 200; the other two answer 503 and are out of rotation (docs/fidelity.md#kube-proxy-health-servers, #probe-profiles), so the load balancer sends every request to the pod's node, 1/3 in rotation. That node does not masquerade under Local, and the echoserver prints the client (the tutorial's case E).",
                 reveal: "preset=source-ip-lb-local&t=29s",
-                check: Check::InRotation("1/3"),
+                check: Check::AppPrints(&["client_address=198.51.100.79"]),
             }),
+        },
+    ],
+};
+
+const NFTABLES: Lesson = Lesson {
+    id: "nftables",
+    title: "The same story in kube-proxy's nftables mode",
+    steps: &[
+        Step {
+            title: "Other rules, the same job",
+            text: "This is the AKS cluster of the first lesson, with kube-proxy in nftables mode (GA since Kubernetes v1.33): each node box says kube-proxy (nftables), and the kube-proxy mode control under Change the cluster switches any scenario between the two.\n\nClick an orange diamond. Instead of a chain per Service, one verdict map, service-ips, sends the request to its Service's chain (\"service-ips element 203.0.113.10 . tcp . 80\"); numgen random picks the endpoint; the external- chain jumps to mark-for-masquerade, and masquerading masquerades it (docs/fidelity.md#kube-proxy-nftables-rules, #nftables-walk).",
+            state: "preset=aks-blog-nftables&t=6s",
+            quiz: None,
+        },
+        Step {
+            title: "Predict: what does the app print?",
+            text: "The Service still has externalTrafficPolicy: Cluster, and the rules are all new.",
+            state: "preset=aks-blog-nftables&t=0.4s",
+            quiz: Some(Quiz {
+                question: "What will the app print?",
+                choices: &[
+                    "::ffff:198.51.100.79, the laptop's address",
+                    "a private address from inside the cluster, as in iptables mode",
+                    "::ffff:203.0.113.10, the load balancer's address",
+                ],
+                answer: 1,
+                why: "Different rules, the same decisions: kube-proxy's two modes program one policy (docs/fidelity.md#one-answer-for-both-modes). Under Cluster the external- chain marks the packet, masquerading rewrites its source to the node's address, and Node.js prints it IPv4-mapped (docs/fidelity.md#masquerade, #what-the-app-prints).",
+                reveal: "preset=aks-blog-nftables&t=30s",
+                check: Check::AppPrints(&["::ffff:10.244.0.1", "::ffff:10.240.0."]),
+            }),
+        },
+        Step {
+            title: "Predict: Local and the health probes",
+            text: "At 90 s the Service is patched to externalTrafficPolicy: Local. In nftables mode node-1, which has no local endpoint, drops new connections through the no-endpoint-services map, where iptables mode used KUBE-EXTERNAL-SERVICES.",
+            state: "preset=aks-blog-nftables&t=95s",
+            quiz: Some(Quiz {
+                question: "Two minutes after the switch, what will Health Probe Status show?",
+                choices: &["100 %", "50 %", "0 %"],
+                answer: 1,
+                why: "The healthCheckNodePort server is not part of the rules: it is kube-proxy's own, the same in both modes, and answers 503 on a node without a ready local endpoint (docs/fidelity.md#kube-proxy-health-servers). One node of two answers 200, so 50 %, exactly as in iptables mode (docs/fidelity.md#health-probe-status).",
+                reveal: "preset=aks-blog-nftables&t=230s",
+                check: Check::ProbePercent("50%"),
+            }),
+        },
+        Step {
+            title: "Predict: a NodePort on 127.0.0.1",
+            text: "Here is one difference you can see. A process on node-0 curls the Service's NodePort twice a second: once on 127.0.0.1:30080 and once on the node's own IP. This cluster runs kube-proxy in iptables mode, and both requests are answered.",
+            state: "preset=nodeport-localhost&t=6s",
+            quiz: Some(Quiz {
+                question: "Switch kube-proxy to nftables mode. What happens to curl 127.0.0.1:30080?",
+                choices: &[
+                    "it is answered, as before",
+                    "it is refused: nothing listens on 127.0.0.1:30080",
+                    "it is answered, and the app sees 127.0.0.1",
+                ],
+                answer: 1,
+                why: "In nftables mode an unset nodePortAddresses means the node's primary IP only, so no rule takes NodePorts on 127.0.0.1, and the host's TCP stack refuses the connection. The node-IP request is still answered. iptables mode accepts NodePorts on every local address, localhost too, which needs route_localnet, and which kube-proxy is moving away from (docs/fidelity.md#nftables-nodeports). Look for the rejected rows in the event log.",
+                reveal: "preset=nodeport-localhost&mode=nftables&t=6s",
+                check: Check::Refused("curl-localhost"),
+            }),
+        },
+        Step {
+            title: "Recap",
+            text: "nftables mode gives the same answers as iptables mode, with verdict maps and numgen in place of chains of rules: a node-side address under Cluster, the client under Local, Health Probe Status at the share of nodes with a pod. Two things differ: NodePorts are not served on 127.0.0.1, and a new connection to an unallocated ClusterIP inside the service CIDR is dropped (docs/fidelity.md#one-answer-for-both-modes).\n\nThis is the whole story in nftables mode: the Service is patched to Local at 90 s. Try the kube-proxy mode control on any other scenario.",
+            state: "preset=aks-blog-nftables&t=0s",
+            quiz: None,
         },
     ],
 };

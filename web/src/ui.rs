@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::rc::Rc;
 
-use svcsim_core::cluster::{NetworkPlugin, NodeId, Provider, TrafficPolicy};
+use svcsim_core::cluster::{NetworkPlugin, NodeId, Provider, ProxyMode, TrafficPolicy};
 use svcsim_core::explain::explain;
 use svcsim_core::net::Header;
 use svcsim_core::record::{FlowId, Initiator};
@@ -428,7 +428,11 @@ fn topology_static(model: &Model, e: &Engine) -> Html {
                     NetworkPlugin::Kubenet => format!("cbr0 {} · podCIDR {}", n.bridge_ip(), n.pod_cidr),
                     NetworkPlugin::AzureCni => format!("azure-cni · pods {}", n.pod_cidr),
                 };
-                let proxy = if proxy_ok[i] { "kube-proxy (iptables)" } else { "kube-proxy UNHEALTHY" };
+                let proxy = if proxy_ok[i] {
+                    format!("kube-proxy ({})", cluster.config.kube_proxy.mode)
+                } else {
+                    "kube-proxy UNHEALTHY".to_string()
+                };
                 let cls = if !node_ready[i] { "node notready" } else if in_rot == Some(false) { "node out" } else { "node" };
                 html! {
                     <g class={cls} data-testid={format!("node-{i}")}>
@@ -818,6 +822,11 @@ fn controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
         let sel: HtmlSelectElement = ev.target_unchecked_into();
         Action::Plugin(if sel.value() == "azure-cni" { NetworkPlugin::AzureCni } else { NetworkPlugin::Kubenet })
     });
+    let on_mode = dispatch.reform(|ev: Event| {
+        let sel: HtmlSelectElement = ev.target_unchecked_into();
+        Action::ProxyMode(if sel.value() == "nftables" { ProxyMode::Nftables } else { ProxyMode::Iptables })
+    });
+    let mode = cluster.config.kube_proxy.mode;
     let inside = model.shape.client_inside;
     let affinity = model.affinity_at();
     html! {
@@ -859,6 +868,12 @@ fn controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
                 <select aria-label="Network plugin" onchange={on_plugin}>
                     <option value="kubenet" selected={cluster.config.network_plugin == NetworkPlugin::Kubenet}>{ "kubenet" }</option>
                     <option value="azure-cni" selected={cluster.config.network_plugin == NetworkPlugin::AzureCni}>{ "azure-cni" }</option>
+                </select>
+            </label>
+            <label class="row">{ "kube-proxy mode " }
+                <select aria-label="kube-proxy mode" onchange={on_mode}>
+                    <option value="iptables" selected={mode == ProxyMode::Iptables}>{ "iptables" }</option>
+                    <option value="nftables" selected={mode == ProxyMode::Nftables}>{ "nftables" }</option>
                 </select>
             </label>
             <fieldset role="radiogroup" aria-label="Client">
@@ -944,10 +959,11 @@ fn export_links(run: &svcsim_core::record::Run, flow: &svcsim_core::record::Flow
 fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
     let run = e.sim.record();
     let Some(flow) = model.selected.and_then(|f: FlowId| run.get_flow(f)) else {
+        let mode = e.sim.cluster().config.kube_proxy.mode;
         return html! {
             <section class="panel inspector" aria-label="Packet inspector">
                 <h2>{ "Packet inspector" }</h2>
-                <p class="muted">{ "Click a packet or an event-log row to see every hop: the headers before and after, the NAT that changed them, the iptables rules that fired and the conntrack entry." }</p>
+                <p class="muted">{ format!("Click a packet or an event-log row to see every hop: the headers before and after, the NAT that changed them, the {mode} rules that fired and the conntrack entry.") }</p>
             </section>
         };
     };

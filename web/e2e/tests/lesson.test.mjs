@@ -69,7 +69,7 @@ test('the Using Source IP lesson steps through every case', async () => {
       ['choice-1', null, null],
       ['choice-1', () => page.getByTestId('app-output').textContent(), 'client_address=198.51.100.79'],
       [null, null, null],
-      ['choice-1', () => page.getByTestId('in-rotation').textContent(), '1/3'],
+      ['choice-0', () => page.getByTestId('app-output').textContent(), 'client_address=198.51.100.79'],
     ];
     for (const [i, [choice, read, want]] of expected.entries()) {
       assert.match(await progress(page), new RegExp(`step ${i + 1} of 5$`));
@@ -80,7 +80,36 @@ test('the Using Source IP lesson steps through every case', async () => {
       }
       if (i < expected.length - 1) await page.getByTestId('lesson-next').click();
     }
+    assert.equal(await page.getByTestId('in-rotation').textContent(), '1/3');
     await screenshot(page, 'lesson-source-ip-last');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('the nftables lesson: the same answers, then the 127.0.0.1 NodePort refused once the mode switches', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#lesson=nftables' });
+  try {
+    assert.match(await progress(page), /step 1 of 5$/);
+    assert.match(await page.getByTestId('node-0').textContent(), /kube-proxy \(nftables\)/, 'the node boxes name the mode');
+    await page.getByTestId('lesson-next').click();
+    await page.getByTestId('choice-1').click();
+    assert.match(await page.getByTestId('verdict').textContent(), /Right/);
+    assert.match(await page.getByTestId('app-output').textContent(), /^::ffff:(10\.244\.0\.1|10\.240\.0\.\d+)$/);
+    await page.getByTestId('lesson-next').click();
+    await page.getByTestId('choice-1').click();
+    assert.equal(await page.getByTestId('probe-percent').textContent(), '50%');
+    await page.getByTestId('lesson-next').click();
+    // Step 4 starts in iptables mode, where both curls are answered.
+    assert.equal(await page.getByLabel('kube-proxy mode').inputValue(), 'iptables');
+    assert.doesNotMatch(await page.getByTestId('event-log').textContent(), /refused/);
+    await page.getByTestId('choice-0').click();
+    assert.match(await page.getByTestId('verdict').textContent(), /Not quite/);
+    assert.equal(await page.getByLabel('kube-proxy mode').inputValue(), 'nftables', 'the reveal switches the mode');
+    assert.match(await page.getByTestId('event-log').textContent(), /connection refused: nothing listens on 127\.0\.0\.1:30080/);
+    await screenshot(page, 'lesson-nftables-localhost');
+    assert.match(page.url(), /#lesson=nftables&step=4$/);
     assert.deepEqual(problems, []);
   } finally {
     await context.close();

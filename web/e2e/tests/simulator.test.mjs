@@ -426,3 +426,26 @@ test('13. a pasted kubectl dump runs on the nodes it names, without a warning', 
     await context.close();
   }
 });
+
+test('14. the kube-proxy mode control: nftables gives the same answer from other rules, and the link keeps it', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog&t=6s&sel=3' });
+  try {
+    assert.match(await page.getByTestId('node-0').textContent(), /kube-proxy \(iptables\)/);
+    assert.match(await page.getByTestId('inspector').textContent(), /KUBE-SVC-/);
+    await page.getByLabel('kube-proxy mode').selectOption('nftables');
+    await waitForText(page.getByTestId('node-0'), (t) => t.includes('kube-proxy (nftables)'));
+    assert.match(await page.getByTestId('node-1').textContent(), /kube-proxy \(nftables\)/, 'every node names the mode');
+    // The same request, now walked through the nftables rules: the verdict map's element, numgen.
+    const inspector = await waitForText(page.getByTestId('inspector'), (t) => t.includes('service-ips element'));
+    assert.match(inspector, /service-ips element 203\.0\.113\.10 \. tcp \. 80 : goto external-/);
+    assert.match(inspector, /numgen random mod 1 vmap/);
+    assert.doesNotMatch(inspector, /KUBE-SVC-/);
+    assert.match(await output(page).textContent(), /^::ffff:(10\.244\.\d+\.1|10\.240\.0\.\d+)$/, 'the same answer as iptables mode');
+    await screenshot(page, 'sim-14-nftables');
+    await page.getByRole('button', { name: /Share/ }).click();
+    assert.match(page.url(), /#preset=aks-blog&mode=nftables&t=6s&sel=3$/);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
