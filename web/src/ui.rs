@@ -976,7 +976,7 @@ fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
     html! {
         <section class="panel inspector" aria-label="Packet inspector" data-testid="inspector">
             <h2>{ format!("Flow #{} — {who}", flow.id.0) }</h2>
-            <p class="mono">{ format!("{} · {} · started {} s", flow.header, flow.outcome.label(), flow.start) }</p>
+            <p class="mono">{ format!("{} {} · {} · started {} s", flow.header.proto, flow.header, flow.outcome.label(), flow.start) }</p>
             <button class="btn small" onclick={dispatch.reform(|_| Action::Select(None))}>{ "Close" }</button>
             { export_links(run, flow) }
             <table class="hops">

@@ -29,7 +29,12 @@ pub fn guide(sim: &Sim, plan: &Plan) -> String {
         rows.push((plan.node_ns(i), format!("{} {}{cbr0}, kube-proxy's rules loaded", n.name, n.ip)));
     }
     for (i, pod) in plan.pods.iter().enumerate() {
-        let ports: Vec<String> = pod.ports.iter().map(|p| p.to_string()).collect();
+        // `8080`, and `5353/UDP` for a port that is not TCP.
+        let ports: Vec<String> = pod
+            .ports
+            .iter()
+            .map(|(proto, p)| if proto.as_lower() == "tcp" { p.to_string() } else { format!("{p}/{proto}") })
+            .collect();
         let on = &plan.nodes[pod.node].name;
         let what = format!("{} on {on}, {} app on port {}", pod.ip, pod.app.app(), ports.join(", "));
         rows.push((plan.pod_ns(i), what));

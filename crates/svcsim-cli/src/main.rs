@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use svcsim_core::cluster::{Provider, ProxyMode, TrafficPolicy};
 use svcsim_core::dataplane::{FirstPacket, Origin, RulesText};
 use svcsim_core::manifest::Overrides;
-use svcsim_core::net::{Header, SockAddr};
+use svcsim_core::net::{Header, Protocol, SockAddr};
 use svcsim_core::sim::Sim;
 use svcsim_core::time::{Duration, Instant};
 
@@ -72,7 +72,8 @@ enum Command {
         #[command(flatten)]
         overrides: OverrideArgs,
     },
-    /// Show what one node's rules do with the first packet of a new TCP connection.
+    /// Show what one node's rules do with the first packet of a new connection (TCP unless
+    /// --protocol says otherwise).
     Packet {
         file: PathBuf,
         #[arg(long)]
@@ -83,6 +84,9 @@ enum Command {
         /// Destination IP:PORT.
         #[arg(long)]
         dst: SocketAddrV4,
+        /// The packet's protocol.
+        #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+        protocol: Proto,
         #[arg(long, value_parser = duration, default_value = "0s")]
         at: Duration,
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -172,6 +176,13 @@ enum Policy {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum Proto {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum Mode {
     Iptables,
     Nftables,
@@ -221,6 +232,17 @@ fn source(s: &str) -> Result<SocketAddrV4, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`svcsim run … | head`) would panic;
+    // the default action ends the process quietly, as every Unix filter does. Not for the lab:
+    // it writes to its tools' stdin, and a tool that exits early must not kill it before it
+    // has removed its namespaces.
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Lab(_)) {
+        // SAFETY: before any thread exists, and SIG_DFL is a valid disposition for SIGPIPE.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(code) => code,
@@ -269,14 +291,20 @@ fn run(command: Command) -> Result<(), ExitCode> {
             print!("{}", sim.dataplane().render(node, form));
             Ok(())
         }
-        Command::Packet { file, node, src, dst, at, format, overrides } => {
+        Command::Packet { file, node, src, dst, protocol, at, format, overrides } => {
             let (mut sim, node) = input::sim_with_node(&file, &node, &overrides.to_overrides())?;
             sim.run_until(Instant::ZERO + at);
             let (src, dst) = (SockAddr::from(src), SockAddr::from(dst));
             let origin = Origin::of(&sim.node_net(node), src.ip);
-            let report = FirstPacket::of(&sim.dataplane().every_decision(node, origin, Header::tcp(src, dst)));
+            let proto = match protocol {
+                Proto::Tcp => Protocol::Tcp,
+                Proto::Udp => Protocol::Udp,
+                Proto::Sctp => Protocol::Sctp,
+            };
+            let header = Header::new(proto, src, dst);
+            let report = FirstPacket::of(&sim.dataplane().every_decision(node, origin, header));
             match format {
-                Format::Text => print!("{}", output::packet_text(&report, src, dst, &sim.cluster().node(node).name)),
+                Format::Text => print!("{}", output::packet_text(&report, header, &sim.cluster().node(node).name)),
                 Format::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&output::packet_json(&report)).expect("JSON values serialize")

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 use svcsim_core::cluster::{NodeId, ServiceId};
 use svcsim_core::dataplane::FirstPacket;
-use svcsim_core::net::SockAddr;
+use svcsim_core::net::{Header, Protocol};
 use svcsim_core::record::{Initiator, Outcome};
 use svcsim_core::sim::Sim;
 
@@ -144,6 +144,7 @@ pub fn json(sim: &Sim) -> Value {
             json!({
                 "t": f.start.as_secs_f64(),
                 "client": s.clients[client].name,
+                "protocol": f.header.proto.to_string(),
                 "from": f.header.src.ip.to_string(),
                 "to": f.header.dst.to_string(),
                 "ingressNode": f.ingress_node.map(|n| node_name(sim, n)),
@@ -195,8 +196,10 @@ pub fn json(sim: &Sim) -> Value {
 }
 
 /// The first-packet report as text.
-pub fn packet_text(r: &FirstPacket, src: SockAddr, dst: SockAddr, node: &str) -> String {
-    let mut out = format!("first packet {src} > {dst} on {node}: {}", r.verdict);
+pub fn packet_text(r: &FirstPacket, header: Header, node: &str) -> String {
+    // TCP, the default, goes unsaid.
+    let proto = if header.proto == Protocol::Tcp { String::new() } else { format!(" ({})", header.proto) };
+    let mut out = format!("first packet {} > {}{proto} on {node}: {}", header.src, header.dst, r.verdict);
     if let Some(reason) = &r.reason {
         let _ = write!(out, " (\"{reason}\")");
     }

@@ -197,6 +197,19 @@ fn trace_rules_packet_and_explain() {
     assert_eq!(v["masquerade"], true);
     assert!(v["rules"][1].as_str().unwrap().contains("default/node-service loadbalancer IP"));
 
+    // --protocol: the DNS preset's 53/UDP has its own rules, and a TCP packet to a UDP-only
+    // port matches none of them.
+    let udp = ["packet", "scenarios/dns-udp.yaml", "--node", "node-1", "--src", "198.51.100.79"];
+    let out = svcsim().args(udp).args(["--dst", "203.0.113.10:53", "--protocol", "udp"]).output().unwrap();
+    expect_file!["golden/packet-dns-udp-node-1.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
+    let out = svcsim()
+        .args(udp)
+        .args(["--dst", "203.0.113.10:53", "--protocol", "sctp", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "NONE", "no SCTP port: {v}");
+
     // After the patch to Local, node-1 has no local endpoint: DROP, no masquerade.
     let out = svcsim()
         .args([
@@ -412,4 +425,26 @@ fn the_corpus_of_real_manifests_gives_the_pinned_outcomes() {
     }
     report.push_str(&format!("{} run, {} refused\n", outcomes[0], outcomes[1]));
     expect_file!["golden/corpus.txt"].assert_eq(&report);
+}
+
+/// `svcsim run … --trace | head` ends quietly when the reader stops, as Unix tools do: no panic
+/// about a broken pipe.
+#[cfg(unix)]
+#[test]
+fn a_reader_that_stops_early_gets_no_panic() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("svcsim"))
+        .current_dir(root())
+        .args(["run", "scenarios/aks-blog-switch.yaml", "--trace"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe is closed here; the trace is far longer than the pipe's buffer.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

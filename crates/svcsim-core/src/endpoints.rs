@@ -82,7 +82,7 @@ fn unordered_endpoints(cluster: &Cluster, svc: ServiceId, port_idx: usize) -> Ve
             .iter_enumerated()
             .filter(|(_, p)| p.matches(&service.namespace, &service.selector))
             .filter_map(|(id, p)| {
-                let port = p.resolve_target_port(&sp.target_port)?;
+                let port = p.resolve_target_port(&sp.target_port, sp.protocol)?;
                 Some(Endpoint {
                     addr: SockAddr::new(p.ip?, port),
                     node: Some(p.node),

@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::cluster::{NodeId, Provider, Service, TrafficPolicy};
-use crate::net::{Header, SockAddr};
+use crate::net::{Header, Protocol, SockAddr};
 use crate::rng::fnv1a;
 use crate::time::{Duration, Instant};
 
@@ -38,8 +38,12 @@ impl fmt::Display for ProbeKind {
 pub enum ProbePort {
     /// The Service's healthCheckNodePort (Local policy).
     HealthCheckNodePort,
-    /// The first port's NodePort ("traffic-port").
+    /// The first port's NodePort ("traffic-port"), probed over TCP whatever the port's protocol
+    /// (AWS: a UDP-only NodePort refuses it).
     NodePort,
+    /// The first TCP port's NodePort; a Service without one gets no probe, and every node stays
+    /// in rotation (Azure: "UDP and SCTP ports get no probe").
+    TcpNodePort,
     /// kube-proxy's own `:10256/healthz` (GCE's Cluster-policy node health check).
     ProxyHealthz,
 }
@@ -92,19 +96,20 @@ impl LbProfile {
         let profile = match provider {
             Provider::None => return None,
             // Azure: HTTP /healthz on healthCheckNodePort for Local; TCP on the NodePort for
-            // Cluster (the default `servicenodeport` mode); every 5 s, threshold 2
-            // (cloud-provider-azure `azure_loadbalancer_healthprobe.go`). A TCP probe fails if
-            // unanswered within the interval; HTTP waits 30 s (Azure's probe overview).
+            // Cluster (the default `servicenodeport` mode), UDP and SCTP ports unprobed; every
+            // 5 s, threshold 2 (cloud-provider-azure `azure_loadbalancer_healthprobe.go`). A TCP
+            // probe fails if unanswered within the interval; HTTP waits 30 s (Azure's probe
+            // overview).
             Provider::Azure => LbProfile {
                 delivery: Delivery::FloatingIp,
                 probe: if local {
                     spec(ProbeKind::Http, ProbePort::HealthCheckNodePort, s(5), s(30), 2, 2)
                 } else {
-                    spec(ProbeKind::Tcp, ProbePort::NodePort, s(5), s(5), 2, 2)
+                    spec(ProbeKind::Tcp, ProbePort::TcpNodePort, s(5), s(5), 2, 2)
                 },
             },
             // AWS Load Balancer Controller, NLB instance targets (its `model_builder.go`
-            // defaults).
+            // defaults: TCP on the traffic port, also for a UDP listener).
             Provider::Aws => LbProfile {
                 delivery: Delivery::InstanceTarget,
                 probe: if local {
@@ -126,6 +131,18 @@ impl LbProfile {
             },
         };
         Some(profile)
+    }
+}
+
+impl ProbePort {
+    /// The node port a probe of `svc` targets, or `None` when the Service gets no probe.
+    pub fn of(self, svc: &Service) -> Option<u16> {
+        match self {
+            ProbePort::HealthCheckNodePort => svc.health_check_node_port,
+            ProbePort::NodePort => svc.ports.first().and_then(|p| p.node_port),
+            ProbePort::TcpNodePort => svc.ports.iter().find(|p| p.protocol == Protocol::Tcp).and_then(|p| p.node_port),
+            ProbePort::ProxyHealthz => Some(crate::dataplane::PROXY_HEALTHZ_PORT),
+        }
     }
 }
 

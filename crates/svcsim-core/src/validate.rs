@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use crate::cluster::{Cluster, NodeId, PodId, ServiceId, ServiceType, TargetPort, TrafficPolicy};
 use crate::id::Id;
+use crate::net::Protocol;
 
 /// The object a problem is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,7 +101,9 @@ pub fn check(cluster: &Cluster) -> Vec<Problem> {
     }
 
     let mut cluster_ips: BTreeMap<IpAddr, String> = BTreeMap::new();
-    let mut node_ports: BTreeMap<u16, String> = BTreeMap::new();
+    // Who holds each node port, and over which protocols: one Service may use a number for
+    // TCP and UDP alike, as a DNS Service does (the API server's `nodePorts` key).
+    let mut node_ports: BTreeMap<u16, (String, Vec<Protocol>)> = BTreeMap::new();
     let mut ingress: BTreeMap<IpAddr, String> = BTreeMap::new();
     for (id, s) in cluster.services.iter_enumerated() {
         let object = Object::Service(id);
@@ -117,6 +120,7 @@ pub fn check(cluster: &Cluster) -> Vec<Problem> {
             err(object, "spec.ports".into(), "a Service needs at least one port".into());
         }
         let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut numbers: Vec<(u16, Protocol)> = Vec::new();
         for (p_idx, p) in s.ports.iter().enumerate() {
             let field = |f: &str| format!("spec.ports[{p_idx}].{f}");
             if p.port == 0 {
@@ -131,19 +135,29 @@ pub fn check(cluster: &Cluster) -> Vec<Problem> {
             if !p.name.is_empty() && names.insert(&p.name, p_idx).is_some() {
                 err(object, field("name"), format!("the name {:?} is used by another port", p.name));
             }
+            if numbers.contains(&(p.port, p.protocol)) {
+                err(object, field("port"), format!("{}/{} is used by another port", p.port, p.protocol));
+            }
+            numbers.push((p.port, p.protocol));
             if let Some(np) = p.node_port {
                 if s.type_ == ServiceType::ClusterIP {
                     err(object, field("nodePort"), "only NodePort and LoadBalancer Services have nodePorts".into());
                 } else if !(lo..=hi).contains(&np) {
                     err(object, field("nodePort"), format!("{np} is outside {lo}-{hi}"));
-                } else if let Some(other) = node_ports.insert(np, who.clone()) {
-                    err(object, field("nodePort"), format!("{np} is already allocated to {other}"));
+                } else {
+                    let (holder, protocols) = node_ports.entry(np).or_insert_with(|| (who.clone(), Vec::new()));
+                    if *holder != who || protocols.contains(&p.protocol) {
+                        err(object, field("nodePort"), format!("{np} is already allocated to {holder}"));
+                    }
+                    protocols.push(p.protocol);
                 }
             }
             if let TargetPort::Name(name) = &p.target_port {
                 let selected: Vec<_> =
                     cluster.pods.iter().filter(|pod| pod.matches(&s.namespace, &s.selector)).collect();
-                if let Some(pod) = selected.iter().find(|pod| pod.resolve_target_port(&p.target_port).is_none()) {
+                if let Some(pod) =
+                    selected.iter().find(|pod| pod.resolve_target_port(&p.target_port, p.protocol).is_none())
+                {
                     err(
                         object,
                         field("targetPort"),
@@ -162,7 +176,7 @@ pub fn check(cluster: &Cluster) -> Vec<Problem> {
                 );
             } else if !(lo..=hi).contains(&hc) {
                 err(object, field, format!("{hc} is outside {lo}-{hi}"));
-            } else if let Some(other) = node_ports.insert(hc, who.clone()) {
+            } else if let Some((other, _)) = node_ports.insert(hc, (who.clone(), vec![Protocol::Tcp])) {
                 err(object, field, format!("{hc} is already allocated to {other}"));
             }
         }
@@ -278,6 +292,7 @@ mod tests {
                 "Error Service(ServiceId(1)) spec.clusterIP: 10.1.0.5 is already allocated to service default/a",
                 "Error Service(ServiceId(1)) spec.ports[0].name: every port of a multi-port Service needs a name",
                 "Error Service(ServiceId(1)) spec.ports[1].name: every port of a multi-port Service needs a name",
+                "Error Service(ServiceId(1)) spec.ports[1].port: 80/TCP is used by another port",
                 "Error Service(ServiceId(1)) spec.healthCheckNodePort: may only be set when type is LoadBalancer and externalTrafficPolicy is Local",
                 "Warning Service(ServiceId(1)) spec.selector: matches no pod: the Service has no endpoints",
             ]

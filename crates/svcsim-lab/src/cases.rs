@@ -67,17 +67,17 @@ pub struct Case {
 /// The cases of `sim` in `plan`'s lab. Client addresses the cases need (inside and outside
 /// `loadBalancerSourceRanges`, one per affinity case) are added to the plan.
 pub fn of(sim: &Sim, plan: &mut Plan) -> Vec<Case> {
-    let mut b = Builder { sim, plan, cases: Vec::new(), pool: 0, service: String::new() };
+    let mut b = Builder { sim, plan, cases: Vec::new(), pool: 0, service: String::new(), proto: Protocol::Tcp };
     for svc in sim.cluster().services.ids() {
         for port in 0..sim.cluster().service(svc).ports.len() {
-            if sim.cluster().service(svc).ports[port].protocol == Protocol::Tcp {
-                b.service_port(svc, port);
-            }
+            b.proto = sim.cluster().service(svc).ports[port].protocol;
+            b.service_port(svc, port);
         }
     }
+    b.proto = Protocol::Tcp;
     b.health();
     let mut seen = BTreeSet::new();
-    b.cases.retain(|c| seen.insert((format!("{:?}", c.source), c.dst, c.ingress)));
+    b.cases.retain(|c| seen.insert((format!("{:?}", c.source), c.header.proto, c.dst, c.ingress)));
     b.cases
 }
 
@@ -112,8 +112,9 @@ struct Builder<'a> {
     cases: Vec<Case>,
     /// How many addresses of 198.18.0.0/15 (for benchmarks, never routed) were handed out.
     pool: u32,
-    /// The Service port being enumerated.
+    /// The Service port being enumerated, and its protocol.
     service: String,
+    proto: Protocol,
 }
 
 impl Builder<'_> {
@@ -155,7 +156,7 @@ impl Builder<'_> {
             _ => dst,
         };
         // The port is the case runner's; svcsim's rules do not look at it.
-        let header = Header::tcp(SockAddr::new(src, 40000), SockAddr::from(delivered));
+        let header = Header::new(self.proto, SockAddr::new(src, 40000), SockAddr::from(delivered));
         let expected = outcomes(self.sim, self.node_id(ingress), origin, header);
         let service = self.service.clone();
         self.cases.push(Case {
@@ -184,7 +185,7 @@ impl Builder<'_> {
         let nodes = self.plan.nodes.len();
         // From the internet through the load balancer.
         for frontend in self.plan.frontends.clone().iter().filter(|f| f.service == s.namespaced_name()) {
-            if frontend.addr.port != sp.port {
+            if frontend.addr.port != sp.port || frontend.proto != sp.protocol {
                 continue;
             }
             let mut sources = vec![];

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use svcsim_core::net::Protocol;
 use svcsim_core::sim::Sim;
 
 use crate::cases::{self, Case, Source, Steer};
@@ -47,6 +48,12 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
     plan.add_probe_pods();
     let mut cases = cases::of(sim, &mut plan);
     let mut out = Vec::new();
+    // SCTP is in the rules and in svcsim, but not in the lab's clients and servers.
+    let (sctp, rest): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.header.proto == Protocol::Sctp);
+    cases = rest;
+    for c in sctp {
+        out.push(Checked { name: c.name, judgement: Judgement::Skipped(no_sctp()) });
+    }
     if cases.len() > MAX_CASES {
         for c in cases.drain(MAX_CASES..) {
             out.push(Checked {
@@ -81,7 +88,7 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
             .into_iter()
             .map(|(outcome, local)| {
                 let ns = lab.plan.node_ns(case.ingress);
-                let conntrack = conntrack::lookup(&ns, local).ok().flatten();
+                let conntrack = conntrack::lookup(&ns, case.header.proto, local).ok().flatten();
                 let hits = monitors[case.ingress].hits(local.ip(), local.port());
                 Observed { outcome, local, conntrack, hits }
             })
@@ -93,6 +100,14 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
     drop(servers);
     drop(lab);
     Ok(out)
+}
+
+/// Why SCTP cases are not run here.
+fn no_sctp() -> String {
+    match socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, Some(socket2::Protocol::from(132))) {
+        Err(e) => format!("SCTP: this kernel opens no SCTP socket ({e})"),
+        Ok(_) => "SCTP: the lab's clients and servers speak TCP and UDP only".into(),
+    }
 }
 
 /// One node's rules after a change, reached the way kube-proxy reaches them: the earlier rules
@@ -183,7 +198,8 @@ fn steer(plan: &Plan, cases: &[Case]) -> Result<()> {
         let dst = case.dst.ip();
         host::run(&Cmd::ip(&client, &format!("route add {dst}/32 via {node} src {ip} table {table}")))?;
         for (lo, hi) in ranges {
-            let rule = format!("rule add from {ip} ipproto tcp sport {lo}-{hi} lookup {table} pref {table}");
+            let proto = case.header.proto.as_lower();
+            let rule = format!("rule add from {ip} ipproto {proto} sport {lo}-{hi} lookup {table} pref {table}");
             host::run(&Cmd::ip(&client, &rule))?;
         }
         match steer {
@@ -191,9 +207,10 @@ fn steer(plan: &Plan, cases: &[Case]) -> Result<()> {
             Steer::Dnat(to) => {
                 for (lo, hi) in ranges {
                     dnat.push_str(&format!(
-                        "-A OUTPUT -s {ip}/32 -d {}/32 -p tcp -m tcp --sport {lo}:{hi} --dport {} -j DNAT --to-destination {to}\n",
+                        "-A OUTPUT -s {ip}/32 -d {}/32 -p {proto} -m {proto} --sport {lo}:{hi} --dport {} -j DNAT --to-destination {to}\n",
                         case.dst.ip(),
-                        case.dst.port()
+                        case.dst.port(),
+                        proto = case.header.proto.as_lower()
                     ));
                 }
             }
@@ -258,8 +275,8 @@ fn run_case(plan: &Plan, k: usize, case: &Case, affinity_sources: &mut BTreeSet<
     for i in 0..traced_count {
         let port = traced_base + i as u16;
         let (ns, src) = source(plan, case, port);
-        let (dst, path) = (case.dst, case.path);
-        let (outcome, local) = netns::run_in(&ns, move || Ok(probe::request(src, dst, path)))?;
+        let (proto, dst, path) = (case.header.proto, case.dst, case.path);
+        let (outcome, local) = netns::run_in(&ns, move || Ok(probe::request(proto, src, dst, path)))?;
         // A session-affinity entry from an earlier connection changes the path's first rules.
         let key = (local.ip(), case.service.clone());
         run.paths.push(!case.affinity || affinity_sources.insert(key));
@@ -271,10 +288,10 @@ fn run_case(plan: &Plan, k: usize, case: &Case, affinity_sources: &mut BTreeSet<
     if bulk > 0 && run.traced.iter().all(|(o, _)| matches!(o, Outcome::Answered { .. })) {
         let sources: Vec<(String, SocketAddr)> = (0..bulk).map(|i| source(plan, case, bulk_base + i as u16)).collect();
         let ns = sources[0].0.clone();
-        let (dst, path) = (case.dst, case.path);
+        let (proto, dst, path) = (case.header.proto, case.dst, case.path);
         let addrs: Vec<SocketAddr> = sources.into_iter().map(|(_, a)| a).collect();
-        run.bulk = netns::run_in(&ns, move || Ok(addrs.into_iter().map(|a| probe::request(a, dst, path).0).collect()))
-            .context("bulk connections")?;
+        let bulk = move || Ok(addrs.into_iter().map(|a| probe::request(proto, a, dst, path).0).collect());
+        run.bulk = netns::run_in(&ns, bulk).context("bulk connections")?;
     }
     Ok(run)
 }

@@ -28,10 +28,10 @@ impl Entry {
     }
 }
 
-/// The TCP entry in `ns` whose original direction came from `src`.
-pub fn lookup(ns: &str, src: SocketAddr) -> Result<Option<Entry>> {
+/// The `proto` entry in `ns` whose original direction came from `src`.
+pub fn lookup(ns: &str, proto: svcsim_core::net::Protocol, src: SocketAddr) -> Result<Option<Entry>> {
     let (ip, port) = (src.ip().to_string(), src.port().to_string());
-    let cmd = Cmd::exec(ns, "conntrack", &["-L", "-p", "tcp", "--orig-src", &ip, "--sport", &port]);
+    let cmd = Cmd::exec(ns, "conntrack", &["-L", "-p", proto.as_lower(), "--orig-src", &ip, "--sport", &port]);
     Ok(host::run(&cmd)?.lines().find_map(parse))
 }
 

@@ -9,7 +9,7 @@ use svcsim_core::cluster::{App, NetworkPlugin, NodeId};
 use svcsim_core::dataplane::{HealthResponse, PROXY_HEALTHZ_PORT, RulesText};
 use svcsim_core::endpoints::service_port_endpoints;
 use svcsim_core::lb::{Delivery, LbProfile};
-use svcsim_core::net::{IpCidr, SockAddr};
+use svcsim_core::net::{IpCidr, Protocol, SockAddr};
 use svcsim_core::scenario::ClientKind;
 use svcsim_core::sim::Sim;
 
@@ -76,8 +76,9 @@ pub struct PodPlan {
     /// Index into [`Plan::nodes`].
     pub node: usize,
     pub ip: IpAddr,
-    /// The ports its app listens on: its container ports and every port a Service targets.
-    pub ports: Vec<u16>,
+    /// The ports its app listens on, each with its protocol: its container ports and every port
+    /// a Service targets.
+    pub ports: Vec<(Protocol, u16)>,
     pub app: AppKind,
     /// The host end of its veth, in the node's namespace.
     pub host_if: String,
@@ -105,6 +106,7 @@ impl AppKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frontend {
     pub service: String,
+    pub proto: Protocol,
     pub addr: SockAddr,
     pub delivery: LbDelivery,
     /// Per node in rotation: (node index, where the packet is sent).
@@ -260,11 +262,11 @@ fn pod_plans(sim: &Sim) -> Vec<PodPlan> {
     let mut pods = Vec::new();
     for (id, pod) in cluster.pods.iter_enumerated().filter(|(_, p)| !p.deleted) {
         let Some(ip) = pod.ip else { continue };
-        let mut ports: Vec<u16> = pod.ports.iter().map(|p| p.port).collect();
+        let mut ports: Vec<(Protocol, u16)> = pod.ports.iter().map(|p| (p.protocol, p.port)).collect();
         for svc in cluster.services.ids() {
-            for port in 0..cluster.service(svc).ports.len() {
+            for (port, sp) in cluster.service(svc).ports.iter().enumerate() {
                 let targeted = service_port_endpoints(cluster, svc, port).into_iter().filter(|e| e.pod == Some(id));
-                ports.extend(targeted.map(|e| e.addr.port));
+                ports.extend(targeted.map(|e| (sp.protocol, e.addr.port)));
             }
         }
         ports.sort_unstable();
@@ -303,7 +305,7 @@ fn frontends(sim: &Sim) -> Vec<Frontend> {
                         Some((n.0 as usize, to))
                     })
                     .collect();
-                out.push(Frontend { service: svc.namespaced_name(), addr, delivery, targets });
+                out.push(Frontend { service: svc.namespaced_name(), proto: port.protocol, addr, delivery, targets });
             }
         }
     }

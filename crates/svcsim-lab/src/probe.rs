@@ -1,6 +1,7 @@
-//! A client's view of one TCP connection in the lab: opened from a chosen source address and
-//! port, so the kernel's trace and conntrack entry can be found again, with a short fixed timeout,
-//! and read to the end of the answer.
+//! A client's view of one connection in the lab: opened from a chosen source address and port,
+//! so the kernel's trace and conntrack entry can be found again, with a short fixed timeout, and
+//! read to the end of the answer. Over UDP, one datagram asks and one answers; an ICMP port
+//! unreachable comes back to the connected socket as a refusal.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -31,10 +32,22 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Connects from `src` to `dst` and asks for `path`; must run inside the source's namespace.
-/// Returns what happened and the source address the connection had (the kernel picks it when
-/// `src` has the unspecified address).
-pub fn request(src: SocketAddr, dst: SocketAddr, path: &str) -> (Outcome, SocketAddr) {
+/// Connects from `src` to `dst` over `proto` and asks for `path`; must run inside the source's
+/// namespace. Returns what happened and the source address the connection had (the kernel picks
+/// it when `src` has the unspecified address).
+pub fn request(
+    proto: svcsim_core::net::Protocol,
+    src: SocketAddr,
+    dst: SocketAddr,
+    path: &str,
+) -> (Outcome, SocketAddr) {
+    match proto {
+        svcsim_core::net::Protocol::Udp => datagram(src, dst, path),
+        _ => stream(src, dst, path),
+    }
+}
+
+fn stream(src: SocketAddr, dst: SocketAddr, path: &str) -> (Outcome, SocketAddr) {
     let socket = match open(src) {
         Ok(s) => s,
         Err(e) => return (Outcome::Failed(format!("binding {src}: {e}")), src),
@@ -46,12 +59,7 @@ pub fn request(src: SocketAddr, dst: SocketAddr, path: &str) -> (Outcome, Socket
 
 fn exchange(socket: Socket, connected: std::io::Result<()>, dst: SocketAddr, path: &str) -> Outcome {
     if let Err(e) = connected {
-        return match e.kind() {
-            ErrorKind::ConnectionRefused => Outcome::Refused,
-            ErrorKind::TimedOut | ErrorKind::WouldBlock => Outcome::TimedOut,
-            ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => Outcome::Unreachable,
-            _ => Outcome::Failed(e.to_string()),
-        };
+        return error_outcome(&e);
     }
     let mut stream: std::net::TcpStream = socket.into();
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
@@ -64,6 +72,56 @@ fn exchange(socket: Socket, connected: std::io::Result<()>, dst: SocketAddr, pat
         Ok(_) => parse(&String::from_utf8_lossy(&answer)),
         Err(e) if answer.is_empty() => Outcome::Failed(format!("reading the answer: {e}")),
         Err(_) => parse(&String::from_utf8_lossy(&answer)),
+    }
+}
+
+/// One datagram out, one back: no answer within [`CONNECT_TIMEOUT`] is a drop.
+fn datagram(src: SocketAddr, dst: SocketAddr, path: &str) -> (Outcome, SocketAddr) {
+    let opened = (|| -> std::io::Result<std::net::UdpSocket> {
+        let socket = Socket::new(Domain::for_address(src), Type::DGRAM, Some(Protocol::UDP))?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&RawAddr::from(src))?;
+        // Connected, so an ICMP error for this flow is reported to the socket.
+        socket.connect(&RawAddr::from(dst))?;
+        Ok(socket.into())
+    })();
+    let socket = match opened {
+        Ok(s) => s,
+        Err(e) => return (Outcome::Failed(format!("opening udp {src} > {dst}: {e}")), src),
+    };
+    let local = socket.local_addr().unwrap_or(src);
+    let _ = socket.set_read_timeout(Some(CONNECT_TIMEOUT));
+    let asked = format!("GET {path} HTTP/1.1\r\nHost: {dst}\r\n\r\n");
+    match socket.send(asked.as_bytes()) {
+        Ok(_) => {}
+        // The host's own datagram, dropped by a rule on its way out: send() fails with EPERM,
+        // whether the rule was a DROP or a REJECT. A REJECT also queues its ICMP port
+        // unreachable on the socket, which tells the two apart.
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            let _ = socket.set_read_timeout(Some(Duration::from_millis(200)));
+            let mut buf = [0u8; 16];
+            let outcome = match socket.recv(&mut buf) {
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => Outcome::Refused,
+                _ => Outcome::TimedOut,
+            };
+            return (outcome, local);
+        }
+        Err(e) => return (error_outcome(&e), local),
+    }
+    let mut buf = [0u8; 4096];
+    let outcome = match socket.recv(&mut buf) {
+        Ok(n) => parse(&String::from_utf8_lossy(&buf[..n])),
+        Err(e) => error_outcome(&e),
+    };
+    (outcome, local)
+}
+
+fn error_outcome(e: &std::io::Error) -> Outcome {
+    match e.kind() {
+        ErrorKind::ConnectionRefused => Outcome::Refused,
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => Outcome::TimedOut,
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => Outcome::Unreachable,
+        _ => Outcome::Failed(e.to_string()),
     }
 }
 

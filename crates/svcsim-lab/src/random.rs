@@ -1,6 +1,7 @@
 //! Random clusters for the kernel property test: from a seed, one to three nodes on kubenet or
-//! Azure CNI behind a random cloud, and one to three Services of random type, traffic policies,
-//! session affinity, source ranges and externalIPs over Deployments of zero to three pods. Pure
+//! Azure CNI behind a random cloud, and one to three Services of random type, protocol (TCP or
+//! UDP), traffic policies, session affinity, source ranges and externalIPs over Deployments of
+//! zero to three pods. Pure
 //! and deterministic: the same seed gives the same scenario.
 
 use std::collections::BTreeMap;
@@ -10,7 +11,7 @@ use svcsim_core::cluster::{
     App, Cluster, ClusterConfig, ContainerPort, Deployment, NetworkPlugin, PodTemplate, Provider, Service, ServiceType,
     TrafficPolicy,
 };
-use svcsim_core::net::IpCidr;
+use svcsim_core::net::{IpCidr, Protocol};
 use svcsim_core::rng::SimRng;
 use svcsim_core::scenario::{Client, ClientKind, Scenario, Schedule, Target};
 use svcsim_core::time::Duration;
@@ -36,7 +37,7 @@ pub fn scenario(seed: u64) -> Scenario {
             replicas: pick(&mut rng, 4) as u32,
             template: PodTemplate {
                 labels: labels.clone(),
-                ports: vec![ContainerPort { name: None, port: 8080 }],
+                ports: vec![ContainerPort::tcp(8080)],
                 app,
                 node_name: None,
             },
@@ -60,6 +61,13 @@ pub fn scenario(seed: u64) -> Scenario {
         if rng.one_in(4) {
             svc.external_ips = vec![Ipv4Addr::new(192, 0, 2, 10 + s as u8).into()];
         }
+        if rng.one_in(4) {
+            // A UDP Service, its pods listening on UDP.
+            svc.ports[0].protocol = Protocol::Udp;
+            if let Some(d) = cluster.deployments.last_mut() {
+                d.template.ports[0].protocol = Protocol::Udp;
+            }
+        }
         cluster.services.push(svc);
     }
     let client = Client {
@@ -67,7 +75,7 @@ pub fn scenario(seed: u64) -> Scenario {
         kind: ClientKind::External(Ipv4Addr::new(198, 51, 100, 79).into()),
         target: Target::ClusterIp { svc: svcsim_core::cluster::ServiceId(0), port: 0 },
         schedule: Schedule::At(vec![]),
-        protocol: svcsim_core::net::Protocol::Tcp,
+        protocol: Protocol::Tcp,
     };
     Scenario {
         name: format!("random-{seed}"),

@@ -1,15 +1,18 @@
 //! The lab's stand-ins for what listens in a cluster: each pod's app, which answers with the
 //! address it sees in the scenario app's format, and kube-proxy's health servers, which answer
-//! as svcsim says they would at this moment.
+//! as svcsim says they would at this moment. A pod's UDP port answers each datagram with one
+//! datagram holding the same HTTP-shaped answer, so both protocols are read alike.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+
+use svcsim_core::net::Protocol;
 
 use crate::netns;
 use crate::plan::Plan;
@@ -39,9 +42,15 @@ impl Servers {
         let mut servers =
             Servers { stop: Arc::new(AtomicBool::new(false)), listeners: Vec::new(), threads: Vec::new() };
         for (i, pod) in plan.pods.iter().enumerate().filter(|(_, p)| !p.probe) {
-            for port in &pod.ports {
+            for (proto, port) in &pod.ports {
                 let answer = Answer::App { pod: pod.name.clone(), app: pod.app.app() };
-                servers.listen(&plan.pod_ns(i), SocketAddr::new(pod.ip, *port), answer)?;
+                let addr = SocketAddr::new(pod.ip, *port);
+                match proto {
+                    Protocol::Tcp => servers.listen(&plan.pod_ns(i), addr, answer)?,
+                    Protocol::Udp => servers.listen_udp(&plan.pod_ns(i), addr, answer)?,
+                    // The lab sends no SCTP (its cases are skipped where the kernel has none).
+                    Protocol::Sctp => {}
+                }
             }
         }
         for (i, node) in plan.nodes.iter().enumerate() {
@@ -62,6 +71,18 @@ impl Servers {
         Ok(())
     }
 
+    fn listen_udp(&mut self, ns: &str, addr: SocketAddr, answer: Answer) -> Result<()> {
+        let socket =
+            netns::run_in(ns, move || UdpSocket::bind(addr).with_context(|| format!("listening on udp {addr}")))?;
+        // Shutting the socket down wakes a blocked recv (Linux does so even for an unconnected
+        // UDP socket); the timeout is a backstop.
+        socket.set_read_timeout(Some(Duration::from_secs(1)))?;
+        self.listeners.push(socket2::Socket::from(socket.try_clone()?));
+        let stop = Arc::clone(&self.stop);
+        self.threads.push(std::thread::spawn(move || datagram_loop(&socket, &answer, &stop)));
+        Ok(())
+    }
+
     /// Blocks while the servers run (the `svcsim lab up` daemon).
     pub fn wait(mut self) {
         for t in self.threads.drain(..) {
@@ -73,7 +94,7 @@ impl Servers {
 impl Drop for Servers {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // On Linux, shutting a listening socket down wakes its blocked accept().
+        // On Linux, shutting a socket down wakes its blocked accept() or recv().
         for l in &self.listeners {
             let _ = l.shutdown(std::net::Shutdown::Both);
         }
@@ -95,11 +116,26 @@ fn accept_loop(listener: &TcpListener, answer: &Answer, stop: &AtomicBool) -> Re
     Ok(())
 }
 
+fn datagram_loop(socket: &UdpSocket, answer: &Answer, stop: &AtomicBool) -> Result<()> {
+    let mut buf = [0u8; 2048];
+    while !stop.load(Ordering::SeqCst) {
+        if let Ok((_, peer)) = socket.recv_from(&mut buf) {
+            let _ = socket.send_to(response(answer, peer.ip()).as_bytes(), peer);
+        }
+    }
+    Ok(())
+}
+
 fn respond(mut stream: TcpStream, answer: &Answer) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     let peer = stream.peer_addr()?.ip();
     read_request(&mut stream)?;
-    let response = match answer {
+    stream.write_all(response(answer, peer).as_bytes())
+}
+
+/// The answer to a request from `peer`, as HTTP/1.1 text.
+fn response(answer: &Answer, peer: IpAddr) -> String {
+    match answer {
         Answer::App { pod, app } => {
             let body = app.respond(unmapped(peer));
             format!(
@@ -112,8 +148,7 @@ fn respond(mut stream: TcpStream, answer: &Answer) -> std::io::Result<()> {
             if *status == 200 { "OK" } else { "Service Unavailable" },
             body.len()
         ),
-    };
-    stream.write_all(response.as_bytes())
+    }
 }
 
 /// Reads an HTTP request's head (or whatever arrives before the timeout).

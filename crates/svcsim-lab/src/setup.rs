@@ -206,8 +206,10 @@ fn instance_target_rules(fe: &crate::plan::Frontend) -> String {
             String::new()
         };
         out.push_str(&format!(
-            "-A OUTPUT -d {}/32 -p tcp -m tcp --dport {}{pick} -j DNAT --to-destination {to}\n",
-            fe.addr.ip, fe.addr.port
+            "-A OUTPUT -d {}/32 -p {proto} -m {proto} --dport {}{pick} -j DNAT --to-destination {to}\n",
+            fe.addr.ip,
+            fe.addr.port,
+            proto = fe.proto.as_lower()
         ));
     }
     out

@@ -14,11 +14,18 @@ use anyhow::{Context, Result};
 /// connections (for the endpoint set) use others and leave no trace to lose.
 pub const TRACED_PORTS: (u16, u16) = (40000, 44999);
 
-/// The raw-table rules that mark traced SYNs, routed and host-originated alike.
+/// The raw-table rules that mark traced SYNs and datagrams, routed and host-originated alike.
+/// A case sends one datagram per traced port, so every UDP packet from those ports is a first.
 pub fn trace_rules() -> String {
     let (lo, hi) = TRACED_PORTS;
-    let m = format!("-p tcp -m tcp --sport {lo}:{hi} --tcp-flags SYN,ACK SYN -j TRACE");
-    format!("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING {m}\n-A OUTPUT {m}\nCOMMIT\n")
+    let tcp = format!("-p tcp -m tcp --sport {lo}:{hi} --tcp-flags SYN,ACK SYN -j TRACE");
+    let udp = format!("-p udp -m udp --sport {lo}:{hi} -j TRACE");
+    let mut out = String::from("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+    for m in [tcp, udp] {
+        out.push_str(&format!("-A PREROUTING {m}\n-A OUTPUT {m}\n"));
+    }
+    out.push_str("COMMIT\n");
+    out
 }
 
 /// How long a monitor may take to subscribe to the kernel's trace events.
@@ -108,7 +115,8 @@ impl Traces {
         };
         if let Some(fields) = event.strip_prefix("packet: ") {
             let field = |name: &str| fields.split(name).nth(1).and_then(|r| r.split_whitespace().next());
-            let (Some(src), Some(sport)) = (field("ip saddr "), field("tcp sport ")) else { return };
+            let sport = field("tcp sport ").or_else(|| field("udp sport "));
+            let (Some(src), Some(sport)) = (field("ip saddr "), sport) else { return };
             let (Ok(src), Ok(sport)) = (src.parse(), sport.parse()) else { return };
             let ip_id = field("ip id ").and_then(|i| i.parse().ok()).unwrap_or(0);
             self.last_seen.insert(id.to_string(), Header { src, sport, ip_id });

@@ -22,7 +22,7 @@ fn deployment(name: &str, replicas: u32) -> Deployment {
         replicas,
         template: PodTemplate {
             labels: labels(name),
-            ports: vec![ContainerPort { name: None, port: 8080 }],
+            ports: vec![ContainerPort::tcp(8080)],
             app: App::NodeJs,
             node_name: None,
         },

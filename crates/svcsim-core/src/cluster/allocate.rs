@@ -171,12 +171,22 @@ impl Cluster {
             let svc = &mut self.services[s];
             let full = || format!("service {key}: the node port range {}-{} is full", range.0, range.1);
             if svc.has_node_ports() {
+                // Ports with one number and different protocols (DNS's 53/TCP and 53/UDP) share
+                // one nodePort, as the API server's allocator gives them (`initNodePorts`).
+                let mut by_number: Vec<(u16, u16)> =
+                    svc.ports.iter().filter_map(|p| Some((p.port, p.node_port?))).collect();
                 for (p_idx, port) in svc.ports.iter_mut().enumerate() {
+                    if port.node_port.is_none()
+                        && let Some(&(_, np)) = by_number.iter().find(|(n, _)| *n == port.port)
+                    {
+                        port.node_port = Some(np);
+                    }
                     if port.node_port.is_none() {
                         match allocate_port(&format!("{key}:{p_idx}"), range, &used_ports) {
                             Some(p) => {
                                 used_ports.insert(p);
                                 port.node_port = Some(p);
+                                by_number.push((port.port, p));
                             }
                             None => failures.push(full()),
                         }
@@ -277,7 +287,7 @@ mod tests {
             replicas,
             template: PodTemplate {
                 labels: labels(&[("app", "node")]),
-                ports: vec![ContainerPort { name: None, port: 8080 }],
+                ports: vec![ContainerPort::tcp(8080)],
                 app: App::NodeJs,
                 node_name: None,
             },

@@ -87,11 +87,19 @@ impl fmt::Display for App {
     }
 }
 
-/// A named or unnamed container port.
+/// A named or unnamed container port, where the pod's app listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerPort {
     pub name: Option<String>,
     pub port: u16,
+    pub protocol: Protocol,
+}
+
+impl ContainerPort {
+    /// An unnamed TCP port.
+    pub fn tcp(port: u16) -> ContainerPort {
+        ContainerPort { name: None, port, protocol: Protocol::Tcp }
+    }
 }
 
 /// A pod.
@@ -132,13 +140,21 @@ impl Pod {
             owner: None,
         }
     }
-    /// Resolves a Service's targetPort against this pod's container ports; `None` when a named
-    /// port does not exist here (the endpoint controller then leaves the pod out for that port).
-    pub fn resolve_target_port(&self, target: &TargetPort) -> Option<u16> {
+    /// Resolves a Service port's targetPort against this pod's container ports; `None` when no
+    /// container port of the Service port's protocol has that name (the EndpointSlice
+    /// controller's `findPort` then leaves the pod out for that port).
+    pub fn resolve_target_port(&self, target: &TargetPort, protocol: Protocol) -> Option<u16> {
         match target {
             TargetPort::Number(n) => Some(*n),
-            TargetPort::Name(name) => self.ports.iter().find(|p| p.name.as_deref() == Some(name)).map(|p| p.port),
+            TargetPort::Name(name) => {
+                self.ports.iter().find(|p| p.name.as_deref() == Some(name) && p.protocol == protocol).map(|p| p.port)
+            }
         }
+    }
+    /// True if the pod's app listens on `port` over `protocol`: on every port when the pod
+    /// declares none (a container's `ports` are informational), else on those it declares.
+    pub fn listens(&self, protocol: Protocol, port: u16) -> bool {
+        self.ports.is_empty() || self.ports.iter().any(|c| c.port == port && c.protocol == protocol)
     }
     /// True if the pod exists and its labels match `selector` (an empty selector matches nothing,
     /// as for a Service without a selector).

@@ -508,7 +508,7 @@ fn clients(
                 kind: ClientKind::External(DEFAULT_CLIENT_IP),
                 target: Target::LoadBalancer { svc: *svc, port: 0 },
                 schedule: Schedule::Every(Duration::from_secs(1)),
-                protocol: Protocol::Tcp,
+                protocol: cluster.service(*svc).ports[0].protocol,
             });
             let _ = i;
         }
@@ -798,7 +798,7 @@ fn resolve_client(
         },
     };
     let (target_text, tpos) = c.target.clone()?;
-    let target = match parse_target(cluster, &target_text) {
+    let target = match parse_target(cluster, &target_text, c.protocol) {
         Ok(t) => t,
         Err(m) => {
             fail(format!("{}.target", c.path), tpos, m);
@@ -810,19 +810,28 @@ fn resolve_client(
         (None, false) => Schedule::At(c.at.clone()),
         (None, true) => return None,
     };
-    Some(Client { name: c.name.clone(), kind, target, schedule, protocol: Protocol::Tcp })
+    Some(Client { name: c.name.clone(), kind, target, schedule, protocol: c.protocol })
 }
 
 /// `service/<name>` (LB frontend, first port), `service/<name>:clusterIP`,
 /// `node/<name>:nodePort` (first Service with a nodePort), or `a.b.c.d:port`.
-fn parse_target(cluster: &Cluster, text: &str) -> Result<Target, String> {
+/// The first of the Service's ports that speaks `protocol`.
+fn port_of(s: &Service, protocol: Protocol) -> Result<usize, String> {
+    s.ports.iter().position(|p| p.protocol == protocol).ok_or_else(|| {
+        let has: Vec<String> = s.ports.iter().map(|p| format!("{}/{}", p.port, p.protocol)).collect();
+        format!("service {} has no {protocol} port (its ports: {}): set the client's protocol", s.name, has.join(", "))
+    })
+}
+
+fn parse_target(cluster: &Cluster, text: &str, protocol: Protocol) -> Result<Target, String> {
     if let Some(rest) = text.strip_prefix("service/") {
         let (name, via) = rest.split_once(':').map_or((rest, None), |(n, v)| (n, Some(v)));
         let svc = find_service(cluster, name)?;
         let s = cluster.service(svc);
+        let port = port_of(s, protocol)?;
         return match via {
             None if s.type_ == ServiceType::LoadBalancer && !s.load_balancer_ingress.is_empty() => {
-                Ok(Target::LoadBalancer { svc, port: 0 })
+                Ok(Target::LoadBalancer { svc, port })
             }
             None if s.type_ == ServiceType::LoadBalancer => Err(format!(
                 "service {name} has no load balancer address (provider none): use service/{name}:clusterIP"
@@ -831,7 +840,7 @@ fn parse_target(cluster: &Cluster, text: &str) -> Result<Target, String> {
                 "service {name} is {}, not LoadBalancer: use service/{name}:clusterIP or node/<node>:nodePort",
                 s.type_
             )),
-            Some("clusterIP") => Ok(Target::ClusterIp { svc, port: 0 }),
+            Some("clusterIP") => Ok(Target::ClusterIp { svc, port }),
             Some(other) => {
                 Err(format!("{other:?}: after service/{name} write nothing (the LB frontend) or :clusterIP"))
             }
@@ -846,7 +855,8 @@ fn parse_target(cluster: &Cluster, text: &str) -> Result<Target, String> {
             .map(ServiceId)
             .find(|s| cluster.service(*s).has_node_ports())
             .ok_or_else(|| "no NodePort or LoadBalancer Service has a nodePort".to_string())?;
-        return Ok(Target::NodePort { node, svc, port: 0 });
+        let port = port_of(cluster.service(svc), protocol)?;
+        return Ok(Target::NodePort { node, svc, port });
     }
     text.parse::<std::net::SocketAddrV4>().map(|a| Target::Addr(a.into())).map_err(|_| {
         format!(

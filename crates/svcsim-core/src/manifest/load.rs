@@ -475,14 +475,9 @@ fn container_ports(cx: &mut Cx<'_>, spec: &mut Map<'_>, base: &str) -> (Vec<Cont
                 let name = pm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{ppath}.name")));
                 let port =
                     pm.get(cx, "containerPort").and_then(|n| read::port(cx, n, &format!("{ppath}.containerPort")));
-                // A UDP or SCTP port is no TCP listener: a TCP Service port cannot reach it.
-                let tcp = pm.get(cx, "protocol").is_none_or(|proto| {
-                    read::one_of(cx, proto, &format!("{ppath}.protocol"), &["TCP", "UDP", "SCTP"])
-                        .is_none_or(|p| p == "TCP")
-                });
+                let protocol = protocol(cx, &mut pm, &ppath);
                 match port {
-                    Some(_) if !tcp => {}
-                    Some(port) => out.push(ContainerPort { name, port }),
+                    Some(port) => out.push(ContainerPort { name, port, protocol }),
                     None if pm.node.pos != Pos::default() => {
                         cx.error(&format!("{ppath}.containerPort"), p.pos, "missing")
                     }
@@ -603,7 +598,6 @@ fn read_service(
     let selector = spec.get(cx, "selector");
     let selector = labels(cx, selector, "spec.selector");
     let mut ports = Vec::new();
-    let mut left_out = 0;
     match spec.get(cx, "ports") {
         None => cx.error("spec.ports", spec_node.pos, "a Service needs at least one port"),
         Some(list) => {
@@ -635,31 +629,13 @@ fn read_service(
                         }
                     }
                 });
-                let mut tcp = true;
-                if let Some(proto) = pm.get(cx, "protocol")
-                    && let Some(p) = read::one_of(cx, proto, &format!("{path}.protocol"), &["TCP", "UDP", "SCTP"])
-                    && p != "TCP"
-                {
-                    // One port svcsim cannot run does not block the rest of the Service.
-                    let message = format!("{p}: not simulated yet (svcsim runs TCP): this port is left out");
-                    cx.warn(&format!("{path}.protocol"), proto.pos, message);
-                    tcp = false;
-                }
+                let protocol = protocol(cx, &mut pm, &path);
                 pm.finish(cx);
-                if let (Some(port), Some(target_port), true) = (port, target, tcp) {
-                    ports.push(ServicePort { name: pname, port, target_port, node_port, protocol: Protocol::Tcp });
-                } else if !tcp {
-                    left_out += 1;
+                if let (Some(port), Some(target_port)) = (port, target) {
+                    ports.push(ServicePort { name: pname, port, target_port, node_port, protocol });
                 }
             }
         }
-    }
-    if ports.is_empty() && left_out > 0 {
-        cx.note("spec.ports", spec_node.pos, "no TCP port: svcsim skips this Service until it simulates UDP and SCTP");
-        spec.skip_rest();
-        let _ = m.get(cx, "status");
-        *skipped = true;
-        return None;
     }
     let cluster_ip_node = spec.get(cx, "clusterIP");
     let cluster_ip = cluster_ip_node.and_then(|n| read::ip(cx, n, "spec.clusterIP"));
@@ -993,9 +969,8 @@ fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String
             let name =
                 pm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{path}.name"))).unwrap_or_default();
             let port = pm.get(cx, "port").and_then(|n| read::port(cx, n, &format!("{path}.port")));
-            if let Some(proto) = pm.get(cx, "protocol") {
-                read::one_of(cx, proto, &format!("{path}.protocol"), &["TCP"]);
-            }
+            // The slice's port is matched to the Service's by name, which is unique per Service.
+            let _ = protocol(cx, &mut pm, &path);
             pm.finish(cx);
             ports.extend(port.map(|p| (name, p)));
         }
@@ -1101,15 +1076,10 @@ fn read_endpoints(cx: &mut Cx<'_>, m: &mut Map<'_>, name: &str, namespace: Strin
                 let pname =
                     pm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{ppath}.name"))).unwrap_or_default();
                 let port = pm.get(cx, "port").and_then(|n| read::port(cx, n, &format!("{ppath}.port")));
-                let tcp = pm.get(cx, "protocol").is_none_or(|proto| {
-                    read::one_of(cx, proto, &format!("{ppath}.protocol"), &["TCP", "UDP", "SCTP"])
-                        .is_none_or(|p| p == "TCP")
-                });
+                let _ = protocol(cx, &mut pm, &ppath);
                 let _ = pm.get(cx, "appProtocol");
                 pm.finish(cx);
-                if tcp {
-                    ports.extend(port.map(|p| (pname, p)));
-                }
+                ports.extend(port.map(|p| (pname, p)));
             }
         }
         sm.finish(cx);
@@ -1147,6 +1117,9 @@ pub(super) struct ClientSpec {
     pub(super) target: Option<(String, Pos)>,
     pub(super) rate: Option<(f64, Pos)>,
     pub(super) at: Vec<Instant>,
+    /// `protocol:` TCP (default), UDP or SCTP: what the client sends, and which of the
+    /// Service's ports a `service/…` or `node/…` target means.
+    pub(super) protocol: Protocol,
 }
 
 #[derive(Debug, Clone)]
@@ -1309,8 +1282,10 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
             if rate.is_none() && at.is_empty() && cm.get(cx, "rate").is_none() && cm.get(cx, "at").is_none() {
                 cx.error(&path, c.pos, "a client needs rate (e.g. 1/s) or at (e.g. [5s, 10s])");
             }
+            let protocol = protocol(cx, &mut cm, &path);
             cm.finish(cx);
-            s.clients.push(ClientSpec { name, path, pos: c.pos, kind: kinds.into_iter().next(), target, rate, at });
+            let kind = kinds.into_iter().next();
+            s.clients.push(ClientSpec { name, path, pos: c.pos, kind, target, rate, at, protocol });
         }
     }
     if let Some(list) = spec.get(cx, "events") {
@@ -1467,4 +1442,15 @@ fn parse_rate(text: &str) -> Option<f64> {
         _ => return None,
     };
     (n > 0.0 && n.is_finite()).then_some(n / per)
+}
+
+/// A port's `protocol`: TCP (the API's default), UDP or SCTP.
+fn protocol(cx: &mut Cx<'_>, m: &mut Map<'_>, path: &str) -> Protocol {
+    let given =
+        m.get(cx, "protocol").and_then(|n| read::one_of(cx, n, &format!("{path}.protocol"), &["TCP", "UDP", "SCTP"]));
+    match given.as_deref() {
+        Some("UDP") => Protocol::Udp,
+        Some("SCTP") => Protocol::Sctp,
+        _ => Protocol::Tcp,
+    }
 }

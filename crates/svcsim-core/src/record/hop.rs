@@ -10,7 +10,7 @@ use crate::conntrack::Entry;
 use crate::dataplane::{Nat, RulePath};
 use crate::id::define_id;
 use crate::lb::ProbeResult;
-use crate::net::{Header, SockAddr};
+use crate::net::{Header, Protocol, SockAddr};
 use crate::time::Instant;
 use crate::topology::Place;
 
@@ -165,10 +165,10 @@ pub enum Reason {
     NoInstanceTargetPort,
     /// A reply reached the load balancer for a flow it never forwarded.
     NoLbFlow,
-    /// Nothing listens on the node at that address.
-    NotListening(SockAddr),
-    /// The pod has no container port `port`.
-    PodNotListening { pod: PodId, name: Box<str>, port: u16 },
+    /// Nothing listens on the node at that address, over that protocol.
+    NotListening(Protocol, SockAddr),
+    /// The pod has no container port `port` of protocol `proto`.
+    PodNotListening { pod: PodId, name: Box<str>, proto: Protocol, port: u16 },
     /// The client heard from another address than it connected to, and resets: (from, expected).
     Reset(Box<(SockAddr, SockAddr)>),
     /// A health probe's result (a failed probe's flow ends with it).
@@ -194,9 +194,14 @@ impl fmt::Display for Reason {
                 f.write_str("the Service port has no nodePort for the load balancer's instance target")
             }
             Reason::NoLbFlow => f.write_str("no load balancer flow for this reply"),
-            Reason::NotListening(dst) => write!(f, "connection refused: nothing listens on {dst}"),
-            Reason::PodNotListening { name, port, .. } => {
+            // TCP answers with a reset; UDP and SCTP with ICMP port unreachable.
+            Reason::NotListening(Protocol::Tcp, dst) => write!(f, "connection refused: nothing listens on {dst}"),
+            Reason::NotListening(proto, dst) => write!(f, "port unreachable: nothing listens on {proto} {dst}"),
+            Reason::PodNotListening { name, proto: Protocol::Tcp, port, .. } => {
                 write!(f, "connection refused: {name} does not listen on port {port}")
+            }
+            Reason::PodNotListening { name, proto, port, .. } => {
+                write!(f, "port unreachable: {name} does not listen on {proto} port {port}")
             }
             Reason::Reset(pair) => {
                 write!(f, "reply from {} but the client connected to {}: connection reset", pair.0, pair.1)

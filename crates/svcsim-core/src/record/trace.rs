@@ -10,7 +10,7 @@ use super::{FlowId, Initiator, Run};
 use crate::cluster::{App, NetworkPlugin, NodeId, PodId, Provider, Service, ServiceId};
 use crate::dataplane::SyncReport;
 use crate::lb::{ProbeKind, ProbeResult};
-use crate::net::IpCidr;
+use crate::net::{IpCidr, Protocol};
 use crate::scenario::{Change, ClientId, Target};
 use crate::time::Instant;
 use crate::topology::Place;
@@ -202,7 +202,13 @@ impl Run {
                     Initiator::Client(c) => names.clients[c].clone(),
                     Initiator::Probe { .. } => names.place(Place::Lb),
                 };
-                (who, format!("sends {}", h.before))
+                // TCP goes unsaid, as in tcpdump's lines; other protocols are named.
+                let proto = match h.before.proto {
+                    Protocol::Tcp => "",
+                    Protocol::Udp => "udp ",
+                    Protocol::Sctp => "sctp ",
+                };
+                (who, format!("sends {proto}{}", h.before))
             }
             Action::Balanced { node, in_rotation, total, by_source_ip } => {
                 let how = if *by_source_ip { "source-IP hash" } else { "5-tuple hash" };
@@ -252,7 +258,9 @@ fn service_line(s: &Service) -> String {
         s.cluster_ip.map_or("None".into(), |ip| ip.to_string())
     );
     for p in &s.ports {
-        let _ = write!(l, ", port {} -> {}", p.port, p.target_port);
+        // `port 53/UDP -> 5353`; TCP, the default, goes unsaid.
+        let proto = if p.protocol == Protocol::Tcp { String::new() } else { format!("/{}", p.protocol) };
+        let _ = write!(l, ", port {}{proto} -> {}", p.port, p.target_port);
         if let Some(np) = p.node_port {
             let _ = write!(l, " nodePort {np}");
         }

@@ -9,11 +9,11 @@ use super::client::EPHEMERAL;
 use super::queue::Event;
 use crate::cluster::{NodeId, ServiceId, ServiceType};
 use crate::conntrack::Entry;
-use crate::dataplane::{PROXY_HEALTHZ_PORT, RulePath};
+use crate::dataplane::RulePath;
 use crate::endpoints::service_port_endpoints;
 use crate::id::IdVec;
 use crate::lb::{self, BackendHealth, LbProfile, ProbePort, ProbeResult, RotationChange};
-use crate::net::{Header, SockAddr};
+use crate::net::{Header, Protocol, SockAddr};
 use crate::record::{
     Action, FlowId, Hop, Initiator, Outcome, PacketId, PacketKind, ProbeLine, Reason, RotationEvent, TraceEntry,
 };
@@ -87,7 +87,9 @@ impl Sim {
         let found = self.lbs.keys().copied().find_map(|svc| {
             let s = self.cluster.service(svc);
             let ip_ok = s.load_balancer_ingress.contains(&header.dst.ip);
-            s.ports.iter().position(|p| p.port == header.dst.port).filter(|_| ip_ok).map(|port| (svc, port))
+            // One load-balancing rule per port and protocol.
+            let rule = s.ports.iter().position(|p| p.port == header.dst.port && p.protocol == header.proto);
+            rule.filter(|_| ip_ok).map(|port| (svc, port))
         });
         let Some((svc, port)) = found else {
             return self.drop_packet(packet, Place::Lb, header, Reason::NoLbRule(header.dst), RulePath::default());
@@ -135,13 +137,9 @@ impl Sim {
         // A patch of externalTrafficPolicy changes the probe (the cloud controller reprograms it).
         lb.profile = profile;
         self.schedule(self.now + profile.probe.interval, Event::Probe { svc, node });
-        let service = self.cluster.service(svc);
-        let port = match profile.probe.port {
-            ProbePort::HealthCheckNodePort => service.health_check_node_port,
-            ProbePort::NodePort => service.ports.first().and_then(|p| p.node_port),
-            ProbePort::ProxyHealthz => Some(PROXY_HEALTHZ_PORT),
+        let Some(port) = profile.probe.port.of(self.cluster.service(svc)) else {
+            return self.unprobed(svc, node);
         };
-        let Some(port) = port else { return };
         let src_port = EPHEMERAL.0 + self.probe_rng.below(u64::from(EPHEMERAL.1 - EPHEMERAL.0)) as u16;
         let header =
             Header::tcp(SockAddr::new(lb::PROBE_SOURCE, src_port), SockAddr::new(self.cluster.node(node).ip, port));
@@ -183,9 +181,33 @@ impl Sim {
         self.trace(TraceEntry::Rotation(index));
     }
 
+    /// A Service the load balancer does not probe (an Azure Cluster Service with no TCP port)
+    /// keeps every node in rotation: after a patch from Local, the nodes that were out return.
+    fn unprobed(&mut self, svc: ServiceId, node: NodeId) {
+        let backend =
+            self.lbs.get_mut(&svc).and_then(|lb| lb.backends.get_mut(&node)).expect("every node is a backend");
+        if backend.in_rotation {
+            return;
+        }
+        *backend = BackendHealth::new(true);
+        let index = self.run.rotation.len() as u32;
+        self.run.rotation.push(RotationEvent { time: self.now, svc, node, in_rotation: true, reason: None });
+        self.trace(TraceEntry::Rotation(index));
+    }
+
     /// What a probe of each node for `svc` would report in the cluster's current steady state.
     fn steady_probe_ok(&self, svc: ServiceId, profile: &LbProfile) -> IdVec<NodeId, bool> {
-        let eps = service_port_endpoints(&self.cluster, svc, 0);
+        let service = self.cluster.service(svc);
+        if profile.probe.port.of(service).is_none() {
+            return self.cluster.nodes.iter().map(|_| true).collect();
+        }
+        // The port probed; a TCP probe of a UDP or SCTP port's NodePort finds no TCP listener.
+        let probed = match profile.probe.port {
+            ProbePort::TcpNodePort => service.ports.iter().position(|p| p.protocol == Protocol::Tcp).unwrap_or(0),
+            _ => 0,
+        };
+        let tcp = service.ports[probed].protocol == Protocol::Tcp;
+        let eps = service_port_endpoints(&self.cluster, svc, probed);
         let local: std::collections::BTreeSet<NodeId> = match profile.probe.port {
             ProbePort::HealthCheckNodePort => crate::order::set(
                 (0..self.cluster.service(svc).ports.len())
@@ -199,7 +221,8 @@ impl Sim {
         let probe_ok = |(node, n): (NodeId, &crate::cluster::Node)| match profile.probe.port {
             ProbePort::HealthCheckNodePort => n.kube_proxy_healthy && local.contains(&node),
             ProbePort::ProxyHealthz => n.kube_proxy_healthy,
-            ProbePort::NodePort => serving,
+            ProbePort::NodePort => serving && tcp,
+            ProbePort::TcpNodePort => serving,
         };
         self.cluster.nodes.iter_enumerated().map(probe_ok).collect()
     }

@@ -11,7 +11,7 @@ use crate::cluster::{Cluster, NodeId, ServiceType};
 use crate::conntrack::{Conntrack, Entry};
 use crate::dataplane::{Cause, Delivery, NodeNet, Origin, PacketCx, RulePath, Verdict};
 use crate::lb;
-use crate::net::{Header, IpCidr};
+use crate::net::{Header, IpCidr, Protocol};
 use crate::record::{Action, Hop, Initiator, PacketId, Reason};
 use crate::scenario::{ClientId, ClientKind, Scenario};
 use crate::time::Instant;
@@ -195,11 +195,12 @@ impl Sim {
     }
 
     /// A packet for a socket in the node's host network namespace: the dataplane's health
-    /// servers.
+    /// servers, which are HTTP over TCP.
     fn local_socket(&mut self, packet: PacketId, node: NodeId, header: Header) {
         let place = Place::Node(node);
-        let Some(response) = self.dataplane.serve(&self.cluster, node, header.dst) else {
-            let reason = Reason::NotListening(header.dst);
+        let served = (header.proto == Protocol::Tcp).then(|| self.dataplane.serve(&self.cluster, node, header.dst));
+        let Some(response) = served.flatten() else {
+            let reason = Reason::NotListening(header.proto, header.dst);
             return self.reject_packet(packet, place, header, reason, RulePath::default());
         };
         self.hop(packet, place, header, Action::HealthServer { status: response.status });

@@ -48,8 +48,9 @@ impl Sim {
             let reason = Reason::PodGone { pod, name: p.name.as_str().into() };
             return self.drop_packet(packet, place, header, reason, RulePath::default());
         }
-        if !p.ports.is_empty() && !p.ports.iter().any(|c| c.port == header.dst.port) {
-            let reason = Reason::PodNotListening { pod, name: p.name.as_str().into(), port: header.dst.port };
+        if !p.listens(header.proto, header.dst.port) {
+            let (name, proto, port) = (p.name.as_str().into(), header.proto, header.dst.port);
+            let reason = Reason::PodNotListening { pod, name, proto, port };
             return self.reject_packet(packet, place, header, reason, RulePath::default());
         }
         let (app, node) = (p.app, p.node);

@@ -22,7 +22,7 @@ pub fn deployment(name: &str, replicas: u32, app: App, port: u16) -> Deployment 
         replicas,
         template: PodTemplate {
             labels: labels(&[("app", name)]),
-            ports: vec![ContainerPort { name: Some("http".into()), port }],
+            ports: vec![ContainerPort { name: Some("http".into()), port, protocol: svcsim_core::net::Protocol::Tcp }],
             app,
             node_name: None,
         },

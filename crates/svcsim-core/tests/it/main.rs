@@ -9,3 +9,4 @@ mod properties;
 mod seam;
 mod seed;
 mod tutorial;
+mod udp;
