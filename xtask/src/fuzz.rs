@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use crate::{bootstrap, cmd, project_root};
 
 /// Every target, in the order they run.
-pub const TARGETS: [&str; 3] = ["scenario", "fragment", "packet"];
+pub const TARGETS: [&str; 4] = ["scenario", "fragment", "packet", "iptables_save"];
 
 pub fn run(seconds: u32, targets: &[String]) -> Result<()> {
     let env = bootstrap::ensure(bootstrap::Needs { web: false, browser: false, lab: false })?;
@@ -29,6 +29,10 @@ pub fn run(seconds: u32, targets: &[String]) -> Result<()> {
         if target == "scenario" {
             seeds.extend([project_root().join("scenarios"), project_root().join("crates/svcsim-cli/tests/bad")]);
         }
+        if target == "iptables_save" {
+            seeds.push(project_root().join("crates/svcsim-cli/tests/dumps/iptables"));
+        }
+        seeds.retain(|dir| dir.exists());
         let run = cmd::run(
             env.command("cargo")
                 .current_dir(&fuzz)

@@ -7,6 +7,7 @@
 mod bench;
 mod bootstrap;
 mod cmd;
+mod dumps;
 mod fuzz;
 mod static_server;
 mod test;

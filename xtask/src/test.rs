@@ -30,8 +30,8 @@ impl std::ops::AddAssign for Tally {
     }
 }
 
-const PASS: Tally = Tally { passed: 1, failed: 0, skipped: 0 };
-const FAIL: Tally = Tally { passed: 0, failed: 1, skipped: 0 };
+pub const PASS: Tally = Tally { passed: 1, failed: 0, skipped: 0 };
+pub const FAIL: Tally = Tally { passed: 0, failed: 1, skipped: 0 };
 
 pub fn run() -> Result<()> {
     let env = bootstrap::ensure(bootstrap::Needs::ALL)?;
@@ -265,14 +265,13 @@ fn kernel_lab(env: &ToolEnv, root: &Path) -> Tally {
     }
     let svcsim = root.join("target").join("debug").join("svcsim");
     let checked = lab_check(&svcsim, root);
-    // When the lab cannot run here, neither can `lab up`.
-    let up = if checked.passed == 0 && checked.skipped > 0 {
-        Tally { skipped: 6, ..Tally::default() }
-    } else {
-        lab_up_down(&svcsim, root)
-    };
+    // When the lab cannot run here, neither can `lab up`, nor the dumps be made.
+    let cannot = checked.passed == 0 && checked.skipped > 0;
+    let up = if cannot { Tally { skipped: 6, ..Tally::default() } } else { lab_up_down(&svcsim, root) };
+    let dumps = if cannot { Tally { skipped: 4, ..Tally::default() } } else { crate::dumps::check(&svcsim, root) };
     let mut total = checked;
     total += up;
+    total += dumps;
     total
 }
 

@@ -50,6 +50,13 @@ fn located(path: &Path, d: &manifest::Diagnostic) -> String {
 
 /// The file's text, refusing what cannot be a scenario before reading all of it.
 fn read(path: &Path) -> Result<String, ExitCode> {
+    read_limited(path, (limits::MAX_YAML_BYTES, "1 MiB", "a scenario"), "scenarios are YAML or JSON")
+}
+
+/// A text file of at most `limit.0` bytes (`limit.1` in words, for `limit.2`); `kind` says what
+/// text was expected, for a file that is not UTF-8.
+pub fn read_limited(path: &Path, limit: (usize, &str, &str), kind: &str) -> Result<String, ExitCode> {
+    let (max, size, what) = limit;
     let fail = |code: u8, message: String| {
         eprintln!("{}: error: {message}", path.display());
         ExitCode::from(code)
@@ -57,23 +64,15 @@ fn read(path: &Path) -> Result<String, ExitCode> {
     let file = fs::File::open(path).map_err(|e| fail(RUNTIME, format!("cannot read the file: {e}")))?;
     let mut bytes = Vec::new();
     // Read at most one byte past the limit: a 50 MiB file is refused without loading it.
-    file.take(limits::MAX_YAML_BYTES as u64 + 1)
+    file.take(max as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| fail(RUNTIME, format!("cannot read the file: {e}")))?;
-    if bytes.len() > limits::MAX_YAML_BYTES {
-        return Err(fail(
-            INVALID,
-            format!("the file is larger than {} bytes (1 MiB), svcsim's limit for a scenario", limits::MAX_YAML_BYTES),
-        ));
+    if bytes.len() > max {
+        return Err(fail(INVALID, format!("the file is larger than {max} bytes ({size}), svcsim's limit for {what}")));
     }
     String::from_utf8(bytes).map_err(|e| {
-        fail(
-            INVALID,
-            format!(
-                "not UTF-8 text at byte {} (is it a binary file?); scenarios are YAML or JSON",
-                e.utf8_error().valid_up_to()
-            ),
-        )
+        let at = e.utf8_error().valid_up_to();
+        fail(INVALID, format!("not UTF-8 text at byte {at} (is it a binary file?); {kind}"))
     })
 }
 

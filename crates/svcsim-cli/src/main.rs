@@ -10,8 +10,9 @@ mod lab;
 mod lab_check;
 mod lab_guide;
 mod output;
+mod trace;
 
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +33,7 @@ Examples:
   svcsim packet scenarios/aks-blog.yaml --node node-1 --src 198.51.100.79 --dst 203.0.113.10:80
   svcsim check my-deploy.yaml
   svcsim explain scenarios/aks-blog.yaml --request 2
+  svcsim trace --iptables-save node-1.rules --src 10.244.1.5 --dst 10.0.0.10:80 --node-ip 10.240.0.5
 
 Scenario files are Kubernetes YAML (Deployment, Service, Pod, EndpointSlice) plus an optional
 `kind: Simulation` document; see docs/scenarios.md. Exit codes: 0 ok, 1 runtime failure,
@@ -106,6 +108,37 @@ enum Command {
     /// `lab up`, `lab down`, and `lab check`, which compares the kernel with svcsim.
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// Walk a first packet through a real node's rules, from its iptables-save output: the
+    /// verdict, the endpoints, the rules that matched and the Service each kube-proxy chain
+    /// stands for; what needs a fact the dump lacks is named, never guessed.
+    Trace {
+        /// The node's `iptables-save` output.
+        #[arg(long, value_name = "FILE")]
+        iptables_save: PathBuf,
+        /// Source address, IP or IP:PORT (port defaults to 40000).
+        #[arg(long, value_parser = source)]
+        src: SocketAddrV4,
+        /// Destination IP:PORT.
+        #[arg(long)]
+        dst: SocketAddrV4,
+        #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+        protocol: Proto,
+        /// The node's own addresses, comma-separated: they decide `--dst-type LOCAL` and INPUT
+        /// vs FORWARD, and a packet from one of them starts in OUTPUT.
+        #[arg(long, value_delimiter = ',', value_name = "IP,…")]
+        node_ip: Option<Vec<IpAddr>>,
+        /// The node's `ipset save` output, for `-m set` matches.
+        #[arg(long, value_name = "FILE")]
+        ipset: Option<PathBuf>,
+        /// The interface the packet arrives on (`eth0`, `cbr0`, `docker0`), for `-i` matches.
+        #[arg(long, value_name = "IF")]
+        in_interface: Option<String>,
+        /// The interface the packet leaves by, for `-o` matches.
+        #[arg(long, value_name = "IF")]
+        out_interface: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Explain one request's journey in plain words, hop by hop.
     Explain {
         file: PathBuf,
@@ -180,6 +213,16 @@ enum Proto {
     Tcp,
     Udp,
     Sctp,
+}
+
+impl From<Proto> for Protocol {
+    fn from(p: Proto) -> Protocol {
+        match p {
+            Proto::Tcp => Protocol::Tcp,
+            Proto::Udp => Protocol::Udp,
+            Proto::Sctp => Protocol::Sctp,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -296,12 +339,7 @@ fn run(command: Command) -> Result<(), ExitCode> {
             sim.run_until(Instant::ZERO + at);
             let (src, dst) = (SockAddr::from(src), SockAddr::from(dst));
             let origin = Origin::of(&sim.node_net(node), src.ip);
-            let proto = match protocol {
-                Proto::Tcp => Protocol::Tcp,
-                Proto::Udp => Protocol::Udp,
-                Proto::Sctp => Protocol::Sctp,
-            };
-            let header = Header::new(proto, src, dst);
+            let header = Header::new(protocol.into(), src, dst);
             let report = FirstPacket::of(&sim.dataplane().every_decision(node, origin, header));
             match format {
                 Format::Text => print!("{}", output::packet_text(&report, header, &sim.cluster().node(node).name)),
@@ -328,6 +366,17 @@ fn run(command: Command) -> Result<(), ExitCode> {
             Ok(())
         }
         Command::Lab(command) => lab::run(command),
+        Command::Trace { iptables_save, src, dst, protocol, node_ip, ipset, in_interface, out_interface, format } => {
+            trace::run(trace::Asked {
+                iptables_save: &iptables_save,
+                ipset: ipset.as_ref(),
+                node_ips: node_ip,
+                in_interface,
+                out_interface,
+                header: Header::new(protocol.into(), SockAddr::from(src), SockAddr::from(dst)),
+                json: format == Format::Json,
+            })
+        }
         Command::Explain { file, request, overrides } => {
             let loaded = input::load(&file, &overrides.to_overrides())?;
             let mut sim = Sim::new(loaded.scenario);

@@ -262,3 +262,46 @@ impl Bytes<'_> {
         &items[usize::from(self.u8()) % items.len()]
     }
 }
+
+/// The `iptables-save` reader and the dumped-ruleset walk (`svcsim trace`) on any text: the
+/// first line of the input gives the packet (`src dst`, else a default one), the rest is the
+/// dump.
+///
+/// Contracts: a refused dump has at least one error, each at a line of the text; a dump that
+/// reads is walked to an end (loops, random cascades and undecidable matches included), each
+/// path's DNAT is its final destination, and the walk is deterministic.
+pub fn iptables_save(data: &[u8]) {
+    use crate::dump::{DumpedRuleset, Facts};
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let (first, dump) = text.split_once('\n').unwrap_or((text, ""));
+    let mut addrs = first.split_whitespace().filter_map(|w| w.parse::<std::net::SocketAddrV4>().ok());
+    let src = addrs.next().unwrap_or_else(|| "10.244.0.5:40000".parse().unwrap());
+    let dst = addrs.next().unwrap_or_else(|| "10.0.0.10:80".parse().unwrap());
+    let header = crate::net::Header::tcp(src.into(), dst.into());
+    let facts = Facts { node_ips: Some(vec!["10.240.0.4".parse().unwrap()]), ..Facts::default() };
+    let d = match DumpedRuleset::parse(dump, facts) {
+        Ok(d) => d,
+        Err(errors) => {
+            assert!(!errors.is_empty(), "refused without an error");
+            let lines = dump.lines().count().max(1);
+            for e in &errors {
+                assert!(e.line >= 1 && e.line <= lines, "{e} points outside a {lines}-line dump");
+            }
+            return;
+        }
+    };
+    let walks = d.walk(header);
+    assert!(!walks.is_empty(), "a walk gives at least one path");
+    for w in &walks {
+        if let Some(to) = w.decision.dnat {
+            assert_eq!(w.decision.after.dst, to, "the DNAT recorded is the destination");
+        }
+    }
+    let again: Vec<_> = d.walk(header).into_iter().map(|w| (w.decision, w.undecided)).collect();
+    assert_eq!(
+        walks.into_iter().map(|w| (w.decision, w.undecided)).collect::<Vec<_>>(),
+        again,
+        "the walk is deterministic"
+    );
+    let _ = (d.services(), d.flags());
+}

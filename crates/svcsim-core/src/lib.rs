@@ -11,7 +11,8 @@
 //! - [`cluster`]: nodes, pods, Deployments, Services, EndpointSlices; deterministic allocation.
 //! - [`endpoints`]: EndpointSlices as a service proxy reads and categorizes them.
 //! - [`dataplane`]: the seam a node's service proxy sits behind; [`kube_proxy`] is its
-//!   iptables-mode implementation, [`nftables`] its nftables-mode one.
+//!   iptables-mode implementation, [`nftables`] its nftables-mode one, [`dump`] a real node's
+//!   `iptables-save` output, evaluated as it stands.
 //! - [`conntrack`]: NAT remembered per connection, replies translated back.
 //! - [`lb`]: cloud load balancers, their health probes and the Health Probe Status metric.
 //! - `topology`: the network graph (petgraph stays inside) and its precomputed routes.
@@ -35,6 +36,7 @@
 pub mod cluster;
 pub mod conntrack;
 pub mod dataplane;
+pub mod dump;
 pub mod endpoints;
 pub mod explain;
 #[doc(hidden)]

@@ -19,3 +19,8 @@ fn scenario_corpus_and_crashes() {
 fn packet_corpus_and_crashes() {
     replay::replay(&root().join("fuzz"), "packet", &[], svcsim_core::fuzz::packet);
 }
+
+#[test]
+fn iptables_save_corpus_and_crashes() {
+    replay::replay(&root().join("fuzz"), "iptables_save", &[], svcsim_core::fuzz::iptables_save);
+}

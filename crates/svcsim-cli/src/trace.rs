@@ -1,0 +1,122 @@
+//! `svcsim trace`: a first packet through a real node's rules, read from its `iptables-save`
+//! output (and `ipset save`, for `-m set`), with the Service each kube-proxy chain stands for,
+//! what could not be decided without a fact the dump lacks, and what is unusual.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+use svcsim_core::dataplane::FirstPacket;
+use svcsim_core::dump::{DumpError, DumpedRuleset, Facts, Ipsets};
+use svcsim_core::net::Header;
+
+use crate::input::{INVALID, read_limited};
+use crate::output;
+
+/// A node's dump may be large: 10,000 Services write about 30 MiB.
+const MAX_DUMP_BYTES: usize = 64 << 20;
+
+/// What the command was asked.
+pub struct Asked<'a> {
+    pub iptables_save: &'a Path,
+    pub ipset: Option<&'a PathBuf>,
+    pub node_ips: Option<Vec<IpAddr>>,
+    pub in_interface: Option<String>,
+    pub out_interface: Option<String>,
+    pub header: Header,
+    pub json: bool,
+}
+
+pub fn run(a: Asked<'_>) -> Result<(), ExitCode> {
+    let ipsets = match a.ipset {
+        Some(path) => Some(Ipsets::parse(&read(path)?).map_err(|e| report(path, &e))?),
+        None => None,
+    };
+    let facts = Facts { node_ips: a.node_ips, in_interface: a.in_interface, out_interface: a.out_interface, ipsets };
+    let dump = DumpedRuleset::parse(&read(a.iptables_save)?, facts).map_err(|e| report(a.iptables_save, &e))?;
+    let walks = dump.walk(a.header);
+    let decisions: Vec<_> = walks.iter().map(|w| w.decision.clone()).collect();
+    let report = FirstPacket::of(&decisions);
+    let mut undecided: Vec<String> = Vec::new();
+    for why in walks.iter().filter_map(|w| w.undecided.clone()) {
+        if !undecided.contains(&why) {
+            undecided.push(why);
+        }
+    }
+    let all = dump.services();
+    let on_path: Vec<(String, String)> = all
+        .iter()
+        .filter(|(chain, _)| {
+            report.rules.iter().any(|r| r.contains(&format!("-A {chain} ")) || r.ends_with(&format!("-j {chain}")))
+        })
+        .map(|(c, s)| (c.clone(), s.clone()))
+        .collect();
+    let flags = dump.flags();
+    let unwalked = dump.unwalked_tables();
+    if a.json {
+        let mut v = output::packet_json(&report);
+        v["services"] =
+            on_path.iter().map(|(c, s)| (c.clone(), Value::from(s.clone()))).collect::<serde_json::Map<_, _>>().into();
+        v["undecided"] = json!(undecided);
+        v["unusual"] = json!(flags);
+        v["notWalked"] = json!(unwalked);
+        println!("{}", serde_json::to_string_pretty(&v).expect("JSON values serialize"));
+        return Ok(());
+    }
+    let name = a.iptables_save.display().to_string();
+    let mut text = output::packet_text(&report, a.header, &name);
+    // Each kube-proxy rule's Service, after it.
+    text = text
+        .lines()
+        .map(|l| {
+            let svc = on_path.iter().find(|(c, _)| l.contains(&format!("-A {c} "))).map(|(_, s)| s);
+            match svc {
+                Some(s) if l.starts_with("  ") => format!("{l}    # {s}"),
+                _ => l.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    println!("{text}");
+    if !undecided.is_empty() {
+        println!("not decided (the walk stopped here; the verdict above is what it found before):");
+        for u in &undecided {
+            println!("  {u}");
+        }
+    }
+    if !flags.is_empty() {
+        println!("unusual for a node kube-proxy programs:");
+        for f in &flags {
+            println!("  {f}");
+        }
+    }
+    if !unwalked.is_empty() {
+        println!(
+            "not walked: the {} table{} (svcsim walks nat and filter)",
+            unwalked.join(" and "),
+            if unwalked.len() == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String, ExitCode> {
+    read_limited(path, (MAX_DUMP_BYTES, "64 MiB", "a dump"), "dumps are iptables-save or ipset save text")
+}
+
+fn report(path: &Path, errors: &[DumpError]) -> ExitCode {
+    for e in errors.iter().take(20) {
+        eprintln!("{}:{}: error: {}", path.display(), e.line, e.message);
+    }
+    if errors.len() > 20 {
+        eprintln!("{}: … and {} more errors", path.display(), errors.len() - 20);
+    }
+    eprintln!(
+        "{}: {} error{} — nothing was traced",
+        path.display(),
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+    ExitCode::from(INVALID)
+}

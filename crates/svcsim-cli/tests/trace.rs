@@ -1,0 +1,157 @@
+//! `svcsim trace --iptables-save`, on dumps the real `iptables-save` printed
+//! (`tests/dumps/iptables/`, made by `cargo xtask test`'s kernel lab from what `svcsim rules`
+//! prints, alone and with Docker's and a CNI's chains): on kube-proxy's own chains its answer
+//! is `svcsim packet`'s, and around them it walks everyone else's rules as the kernel does.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn svcsim(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::cargo_bin("svcsim").unwrap().current_dir(root()).args(args).output().unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn json(args: &[&str]) -> Value {
+    let (code, out, err) = svcsim(&[args, &["--format", "json"]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+const DUMPS: &str = "crates/svcsim-cli/tests/dumps/iptables";
+
+/// (dump, scenario, node, time, `--node-ip`, packets as (src, dst)).
+type Case =
+    (&'static str, &'static str, &'static str, &'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+/// The same first packets through `svcsim packet` on the scenario and `svcsim trace` on the
+/// node's dump: the same verdict, endpoints, masquerade and reason, and as many rules.
+#[test]
+fn on_kube_proxys_own_chains_trace_answers_as_packet_does() {
+    let cases: &[Case] = &[
+        (
+            "aks-blog-node-0.txt",
+            "scenarios/aks-blog.yaml",
+            "node-0",
+            "0s",
+            "10.240.0.4,10.244.0.1",
+            &[
+                ("198.51.100.79:40000", "203.0.113.10:80"),
+                ("10.244.0.5:40000", "10.0.223.151:80"),
+                ("198.51.100.79:40000", "10.240.0.4:32547"),
+                ("10.240.0.4:40000", "10.0.223.151:80"),
+                ("10.244.0.5:40000", "10.0.223.151:81"),
+            ],
+        ),
+        (
+            "aks-blog-switch-node-1-100s.txt",
+            "scenarios/aks-blog-switch.yaml",
+            "node-1",
+            "100s",
+            "10.240.0.5,10.244.1.1",
+            &[("198.51.100.79:40000", "203.0.113.10:80"), ("10.244.1.5:40000", "10.0.223.151:80")],
+        ),
+    ];
+    for (dump, scenario, node, at, node_ips, packets) in cases {
+        let dump = format!("{DUMPS}/{dump}");
+        for (src, dst) in *packets {
+            let packet = json(&["packet", scenario, "--node", node, "--at", at, "--src", src, "--dst", dst]);
+            let trace = json(&["trace", "--iptables-save", &dump, "--src", src, "--dst", dst, "--node-ip", node_ips]);
+            for key in ["verdict", "endpoints", "masquerade", "reason"] {
+                assert_eq!(trace[key], packet[key], "{dump} {src} > {dst}: {key}\n{trace:#}\n{packet:#}");
+            }
+            let count = |v: &Value| v["rules"].as_array().unwrap().len();
+            assert_eq!(count(&trace), count(&packet), "{dump} {src} > {dst}\n{trace:#}\n{packet:#}");
+            assert_eq!(trace["undecided"], serde_json::json!([]), "{dump} {src} > {dst}");
+            assert_eq!(trace["unusual"], serde_json::json!([]), "{dump}: kube-proxy's own rules are not unusual");
+        }
+    }
+}
+
+/// kubernetes/kubernetes#40182: Docker sets FORWARD's policy to DROP, and a pod's connection to
+/// a ClusterIP, DNATed to a pod, is forwarded but no rule accepts it: dropped by the policy. A
+/// CNI that accepts its pods' traffic in FORWARD lets it through.
+#[test]
+fn dockers_forward_policy_drops_pod_to_cluster_ip_traffic_until_the_cni_accepts_it() {
+    let args = |dump: &str| -> Vec<String> {
+        ["trace", "--iptables-save", &format!("{DUMPS}/{dump}"), "--src", "10.244.0.5", "--dst", "10.0.223.151:80"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(
+                ["--node-ip", "10.240.0.4,10.244.0.1", "--in-interface", "cbr0", "--out-interface", "cbr0"]
+                    .map(String::from),
+            )
+            .collect()
+    };
+    let docker = args("aks-blog-node-0-docker.txt");
+    let (code, text, _) = svcsim(&docker.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, Some(0));
+    assert!(
+        text.starts_with("first packet 10.244.0.5:40000 > 10.0.223.151:80 on crates/svcsim-cli/tests/dumps/iptables/aks-blog-node-0-docker.txt: DROP (\"FORWARD's policy is DROP: no rule accepted the packet\")"),
+        "{text}"
+    );
+    assert!(text.contains("-t filter -A FORWARD -j DOCKER-ISOLATION-STAGE-1\n"), "{text}");
+    assert!(text.contains("    # default/node-service"), "kube-proxy's chains name their Service:\n{text}");
+    let cni = args("aks-blog-node-0-docker-cni.txt");
+    let v = json(&cni.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(v["verdict"], "DNAT", "{v:#}");
+    assert!(
+        v["rules"].as_array().unwrap().iter().any(|r| r == "-t filter -A CNI-FORWARD -s 10.244.0.0/16 -j ACCEPT"),
+        "{v:#}"
+    );
+    assert_eq!(v["services"]["KUBE-SVC-IXNP3UPK7A3TOQ6U"], "default/node-service");
+}
+
+/// A dump does not say which addresses are the node's, nor the packet's interfaces: without
+/// them the walk stops at the first match that needs one, and says which option gives it.
+#[test]
+fn what_the_dump_cannot_say_is_named_not_guessed() {
+    let dump = format!("{DUMPS}/aks-blog-node-0-docker.txt");
+    let v = json(&["trace", "--iptables-save", &dump, "--src", "10.244.0.5", "--dst", "10.0.223.151:80"]);
+    // kube-proxy's jump comes first in PREROUTING and DNATs; then INPUT or FORWARD is the
+    // question, and the node's addresses answer it.
+    let routing = "whether 10.244.0.2 is this node's own address decides INPUT or FORWARD: give --node-ip";
+    assert_eq!(v["undecided"], serde_json::json!([routing]), "{v:#}");
+    let v = json(&["trace", "--iptables-save", &dump, "--src", "198.51.100.79", "--dst", "10.240.0.4:8080"]);
+    // The last rule of KUBE-SERVICES, kube-proxy's jump to its NodePorts, asks the same of the node IP.
+    let addrtype =
+        "line 75: -m addrtype --dst-type LOCAL: whether 10.240.0.4 is this node's own address (give --node-ip)";
+    assert_eq!(v["undecided"], serde_json::json!([addrtype]), "{v:#}");
+    let v = json(&[
+        "trace",
+        "--iptables-save",
+        &dump,
+        "--src",
+        "10.244.0.5",
+        "--dst",
+        "10.0.223.151:80",
+        "--node-ip",
+        "10.240.0.4",
+    ]);
+    let undecided = v["undecided"].as_array().unwrap();
+    assert!(
+        undecided[0]
+            .as_str()
+            .unwrap()
+            .ends_with("-i docker0: the interface the packet came in on is not in the dump (give --in-interface)"),
+        "{v:#}"
+    );
+    assert_eq!(v["endpoints"], serde_json::json!(["10.244.0.2:8080"]), "what was decided before is still said");
+}
+
+#[test]
+fn a_file_that_is_no_dump_is_an_error_at_its_line() {
+    let (code, _, err) =
+        svcsim(&["trace", "--iptables-save", "scenarios/aks-blog.yaml", "--src", "10.0.0.1", "--dst", "10.0.0.2:80"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with("scenarios/aks-blog.yaml:7: error: \"apiVersion: apps/v1\" is not iptables-save output"),
+        "{err}"
+    );
+    assert!(err.ends_with("— nothing was traced\n"), "{err}");
+}

@@ -1,0 +1,383 @@
+//! The walk of a first packet through a dumped ruleset's nat and filter chains, hook by hook as
+//! the kernel orders them, built-in chains' policies included. A match that needs a fact the
+//! dump does not hold (the node's addresses, the interfaces, an ipset) stops the walk by name
+//! rather than guess; a random match forks it, so every endpoint the rules could pick is found.
+
+use std::net::IpAddr;
+
+use super::parse::{Match, Policy, Target};
+use super::{Asked, DumpedRuleset};
+use crate::dataplane::{Cause, Decision, Delivery, Origin, RulePath, RuleRef, Verdict};
+use crate::net::{Header, Protocol, SockAddr};
+
+/// One walk's answer: the decision so far, and why it stopped short, if it did.
+#[derive(Debug, Clone)]
+pub struct Walked {
+    pub decision: Decision,
+    pub undecided: Option<String>,
+}
+
+/// How a chain (or a hook) ended for the packet.
+#[derive(Debug, Clone, PartialEq)]
+enum End {
+    /// Fell off the chain's end, or RETURNed.
+    Return,
+    Accept,
+    Drop,
+    Reject,
+    Undecided(String),
+}
+
+/// At most this many paths through random matches (an endpoint cascade of 63 endpoints).
+const MAX_WALKS: usize = 64;
+/// Deeper jumps than this are a loop the kernel would have refused to load.
+const MAX_DEPTH: usize = 64;
+
+struct Walk<'a> {
+    d: &'a DumpedRuleset,
+    origin: Origin,
+    before: Header,
+    header: Header,
+    mark: u32,
+    dnat: Option<SockAddr>,
+    snat: Option<IpAddr>,
+    masquerade: bool,
+    path: Vec<RuleRef>,
+    /// Which random matches match, in the order met: the prefix to replay, then `true`.
+    choices: Vec<bool>,
+    at_choice: usize,
+    /// The interface the packet is on in the current hook (`lo` for a host's packet to itself).
+    in_iface: Option<String>,
+}
+
+/// Every path a first packet can take through `d`, one per random choice.
+pub fn walk_all(d: &DumpedRuleset, origin: Origin, header: Header) -> Vec<Walked> {
+    let mut out = Vec::new();
+    let mut todo: Vec<Vec<bool>> = vec![Vec::new()];
+    while let Some(prefix) = todo.pop() {
+        if out.len() == MAX_WALKS {
+            break;
+        }
+        let (walked, choices) = walk_one(d, origin, header, prefix.clone());
+        // Each `true` taken beyond the prefix could have been `false`.
+        for j in (prefix.len()..choices.len()).rev() {
+            if choices[j] {
+                let mut next = choices[..j].to_vec();
+                next.push(false);
+                todo.push(next);
+            }
+        }
+        out.push(walked);
+    }
+    out
+}
+
+fn walk_one(d: &DumpedRuleset, origin: Origin, header: Header, choices: Vec<bool>) -> (Walked, Vec<bool>) {
+    let mut w = Walk {
+        d,
+        origin,
+        before: header,
+        header,
+        mark: 0,
+        dnat: None,
+        snat: None,
+        masquerade: false,
+        path: Vec::new(),
+        choices,
+        at_choice: 0,
+        in_iface: match origin {
+            Origin::Routed => d.facts.in_interface.clone(),
+            Origin::Host => None,
+        },
+    };
+    let (end, delivery) = w.run();
+    let verdict = match &end {
+        End::Drop => Verdict::Drop(Cause::Rule),
+        End::Reject => Verdict::Reject(Cause::Rule),
+        _ => Verdict::Accept,
+    };
+    let undecided = match end {
+        End::Undecided(why) => Some(why),
+        _ => None,
+    };
+    let decision = Decision {
+        before: w.before,
+        after: w.header,
+        verdict,
+        delivery,
+        dnat: w.dnat,
+        snat: w.snat,
+        marked: w.masquerade,
+        path: RulePath::new(w.path),
+    };
+    let mut used = w.choices;
+    used.truncate(w.at_choice);
+    (Walked { decision, undecided }, used)
+}
+
+impl Walk<'_> {
+    /// The hooks in the kernel's order for the packet's origin.
+    fn run(&mut self) -> (End, Delivery) {
+        let first = match self.origin {
+            Origin::Routed => ("nat", "PREROUTING"),
+            Origin::Host => ("nat", "OUTPUT"),
+        };
+        if let Some(end) = stop(self.hook(first.0, first.1)) {
+            return (end, Delivery::Forward);
+        }
+        let local = match self.is_local(self.header.dst.ip) {
+            Some(local) => local,
+            None => {
+                let why = format!(
+                    "whether {} is this node's own address decides INPUT or FORWARD: give --node-ip",
+                    self.header.dst.ip
+                );
+                return (End::Undecided(why), Delivery::Forward);
+            }
+        };
+        let delivery = if local { Delivery::Local } else { Delivery::Forward };
+        let hooks: &[(&str, &str)] = match (self.origin, local) {
+            (Origin::Routed, true) => &[("filter", "INPUT")],
+            (Origin::Routed, false) => &[("filter", "FORWARD"), ("nat", "POSTROUTING")],
+            // A host's packet to its own address leaves through POSTROUTING onto lo and comes
+            // back in through INPUT (docs/fidelity.md#the-kernel-differential-test).
+            (Origin::Host, true) => &[("filter", "OUTPUT"), ("nat", "POSTROUTING"), ("filter", "INPUT")],
+            (Origin::Host, false) => &[("filter", "OUTPUT"), ("nat", "POSTROUTING")],
+        };
+        for &(table, chain) in hooks {
+            if (self.origin, table, chain) == (Origin::Host, "filter", "INPUT") {
+                self.in_iface = Some("lo".into());
+            }
+            if let Some(end) = stop(self.hook(table, chain)) {
+                return (end, delivery);
+            }
+        }
+        (End::Accept, delivery)
+    }
+
+    /// A built-in chain, ending in its policy when nothing decided.
+    fn hook(&mut self, table: &str, chain: &str) -> End {
+        match self.chain(table, chain, 0) {
+            End::Return => match self.d.policy(table, chain) {
+                Some((Policy::Drop, rule)) => {
+                    self.path.push(rule);
+                    End::Drop
+                }
+                _ => End::Accept,
+            },
+            other => other,
+        }
+    }
+
+    fn chain(&mut self, table: &str, chain: &str, depth: usize) -> End {
+        if depth > MAX_DEPTH {
+            return End::Undecided(format!("jumps nest deeper than {MAX_DEPTH} at {chain}: a loop"));
+        }
+        let Some(rules) = self.d.chain_rules(table, chain) else {
+            return if depth == 0 {
+                End::Return
+            } else {
+                End::Undecided(format!("a jump to {chain}, which the dump's {table} table does not declare"))
+            };
+        };
+        for &i in rules {
+            let rule = &self.d.saved.rules[i];
+            match self.matches(&rule.matches) {
+                Some(Ok(false)) | None => continue,
+                Some(Err(why)) => {
+                    return End::Undecided(format!("line {}: {why}", rule.line));
+                }
+                Some(Ok(true)) => {}
+            }
+            self.path.push(self.d.rule_ref(i));
+            let end = match &rule.target {
+                Target::Continue => continue,
+                Target::Jump { chain: next, goto } => {
+                    let before = self.path.len();
+                    let end = self.chain(table, next, depth + 1);
+                    // A filter jump into a chain where nothing matched is left out of the path,
+                    // as svcsim's kube-proxy walk leaves it (docs/fidelity.md#netfilter-walk).
+                    if end == End::Return && table == "filter" && self.path.len() == before {
+                        self.path.pop();
+                    }
+                    match (end, goto) {
+                        (End::Return, false) => continue,
+                        (end, _) => end,
+                    }
+                }
+                Target::Accept => End::Accept,
+                Target::Drop => End::Drop,
+                Target::Reject => End::Reject,
+                Target::Return => End::Return,
+                Target::Dnat(to) => self.dnat_to(*to),
+                Target::DnatAddr(ip) => self.dnat_to(SockAddr::new(*ip, self.header.dst.port)),
+                Target::Snat(ip) => {
+                    self.snat_to(Some(*ip));
+                    End::Accept
+                }
+                Target::Masquerade => {
+                    // The egress interface's address: with --node-ip, the first one given.
+                    self.snat_to(self.d.facts.node_ips.as_ref().and_then(|ips| ips.first().copied()));
+                    End::Accept
+                }
+                Target::Xmark { value, mask } => {
+                    self.mark = (self.mark & !mask) ^ value;
+                    continue;
+                }
+                Target::Unknown(text) => {
+                    End::Undecided(format!("line {}: {text} is a target svcsim does not evaluate", rule.line))
+                }
+            };
+            return end;
+        }
+        End::Return
+    }
+
+    fn dnat_to(&mut self, to: SockAddr) -> End {
+        self.dnat = Some(to);
+        self.header.dst = to;
+        End::Accept
+    }
+
+    fn snat_to(&mut self, ip: Option<IpAddr>) {
+        self.masquerade = true;
+        if let Some(ip) = ip {
+            self.snat = Some(ip);
+            self.header.src.ip = ip;
+        }
+    }
+
+    /// `None` is "no": a rule whose matches cannot all hold; `Some(Err)` names the first match
+    /// that could not be decided when every decidable one holds.
+    fn matches(&mut self, ms: &[Match]) -> Option<Result<bool, String>> {
+        let mut undecided = None;
+        for m in ms {
+            match self.one(m) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(why) => {
+                    undecided.get_or_insert(why);
+                }
+            }
+        }
+        Some(undecided.map_or(Ok(true), Err))
+    }
+
+    fn one(&mut self, m: &Match) -> Result<bool, String> {
+        let h = self.header;
+        let yes = |b: bool, negated: bool| Ok(b != negated);
+        match m {
+            Match::Proto(p, n) => yes(h.proto == *p, *n),
+            Match::Src(c, n) => yes(c.contains(h.src.ip), *n),
+            Match::Dst(c, n) => yes(c.contains(h.dst.ip), *n),
+            Match::InIface(name, n) => match &self.in_iface {
+                Some(iface) => yes(iface_matches(name, iface), *n),
+                None => Err(format!(
+                    "-i {name}: the interface the packet came in on is not in the dump (give --in-interface)"
+                )),
+            },
+            Match::OutIface(name, n) => match self.out_iface() {
+                Some(iface) => yes(iface_matches(name, &iface), *n),
+                None => Err(format!(
+                    "-o {name}: the interface the packet leaves by is not in the dump (give --out-interface)"
+                )),
+            },
+            Match::DstPort(p, n) => yes(p.contains(h.dst.port), *n),
+            Match::SrcPort(p, n) => yes(p.contains(h.src.port), *n),
+            Match::DstPorts(list, n) => yes(list.iter().any(|p| p.contains(h.dst.port)), *n),
+            Match::FirstSyn(n) => yes(h.proto == Protocol::Tcp, *n),
+            Match::AddrType { dst, kind, negated } => {
+                let ip = if *dst { h.dst.ip } else { h.src.ip };
+                let which = if *dst { "--dst-type" } else { "--src-type" };
+                match (kind.as_str(), self.is_local(ip)) {
+                    ("LOCAL", Some(local)) => yes(local, *negated),
+                    ("LOCAL", None) => Err(format!(
+                        "-m addrtype {which} LOCAL: whether {ip} is this node's own address (give --node-ip)"
+                    )),
+                    (other, _) => Err(format!("-m addrtype {which} {other} is not evaluated by svcsim")),
+                }
+            }
+            Match::Mark { value, mask, negated } => yes(self.mark & mask == *value, *negated),
+            // A first packet is NEW; DNAT and SNAT are the NAT already applied to it.
+            Match::CtState(states, n) => {
+                let holds = states.iter().any(|s| match s.as_str() {
+                    "NEW" => true,
+                    "DNAT" => self.dnat.is_some(),
+                    "SNAT" => self.snat.is_some(),
+                    _ => false,
+                });
+                yes(holds, *n)
+            }
+            Match::Random(_) => Ok(self.choose()),
+            // A first packet from a client with no affinity entry yet.
+            Match::Recent { set } => Ok(*set),
+            Match::Set { name, flags, negated } => self.in_set(name, flags).map(|b| b != *negated),
+            Match::Always => Ok(true),
+            Match::Unknown(text) => Err(format!("{text} is a match svcsim does not evaluate")),
+        }
+    }
+
+    fn choose(&mut self) -> bool {
+        let c = self.choices.get(self.at_choice).copied().unwrap_or(true);
+        if self.at_choice == self.choices.len() {
+            self.choices.push(c);
+        }
+        self.at_choice += 1;
+        c
+    }
+
+    fn is_local(&self, ip: IpAddr) -> Option<bool> {
+        if ip.is_loopback() {
+            return Some(true);
+        }
+        self.d.facts.node_ips.as_ref().map(|ips| ips.contains(&ip))
+    }
+
+    fn out_iface(&self) -> Option<String> {
+        if self.header.dst.ip.is_loopback()
+            || (self.origin == Origin::Host && self.is_local(self.header.dst.ip) == Some(true))
+        {
+            return Some("lo".into());
+        }
+        self.d.facts.out_interface.clone()
+    }
+
+    fn in_set(&self, name: &str, flags: &[bool]) -> Result<bool, String> {
+        let Some(sets) = &self.d.facts.ipsets else {
+            return Err(format!("-m set --match-set {name}: the set's members are not in the dump (give --ipset)"));
+        };
+        let Some(dims) = sets.dimensions(name) else {
+            return Err(format!("-m set --match-set {name}: no such set in the --ipset file"));
+        };
+        let kinds: Vec<&str> = sets.sets[name].kind.split_once(':').map_or(vec![], |(_, k)| k.split(',').collect());
+        let h = self.header;
+        let asked: Vec<Asked> = flags
+            .iter()
+            .take(dims)
+            .zip(kinds)
+            .map(|(dst, kind)| {
+                let addr = if *dst { h.dst } else { h.src };
+                if kind == "port" { Asked::Port(h.proto, addr.port) } else { Asked::Ip(addr.ip) }
+            })
+            .collect();
+        sets.contains(name, &asked).ok_or_else(|| {
+            format!("-m set --match-set {name}: svcsim does not read sets of type {}", sets.sets[name].kind)
+        })
+    }
+}
+
+/// `Some` when a hook ended the packet's walk.
+fn stop(end: End) -> Option<End> {
+    match end {
+        End::Accept | End::Return => None,
+        other => Some(other),
+    }
+}
+
+/// `eth+` matches every name starting `eth`.
+fn iface_matches(pattern: &str, iface: &str) -> bool {
+    match pattern.strip_suffix('+') {
+        Some(prefix) => iface.starts_with(prefix),
+        None => pattern == iface,
+    }
+}
