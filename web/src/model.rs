@@ -293,6 +293,9 @@ pub enum Action {
     EditorOpen(bool),
     EditYaml(String),
     ApplyYaml,
+    /// Files dropped on the editor, each (name, text or why it could not be read): joined into
+    /// one scenario and run.
+    DropFiles(Vec<(String, Result<String, String>)>),
     DismissNotices,
     /// Pause on the frame and put it in the URL (the app copies it to the clipboard).
     Share,
@@ -655,6 +658,29 @@ impl Model {
     }
 }
 
+impl Model {
+    /// Runs the editor's YAML; on errors the previous run stays on screen, the errors beside it.
+    fn apply_yaml(&mut self) {
+        match manifest::load(&self.editor.text, &Overrides::default()) {
+            Ok(loaded) => {
+                self.preset = None;
+                self.yaml = self.editor.text.as_str().into();
+                self.base = Rc::new(loaded.scenario.clone());
+                self.user_changes.clear();
+                self.shape = Shape::default();
+                self.editor.errors =
+                    svcsim_core::manifest::grouped(&loaded.warnings).iter().map(|w| w.to_string()).collect();
+                self.selected = None;
+                self.t = 0.0;
+                self.playing = true;
+                self.engine = Rc::new(RefCell::new(Engine::new(loaded.scenario)));
+                self.catch_up();
+            }
+            Err(diags) => self.editor.errors = diags.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+}
+
 impl Reducible for Model {
     type Action = Action;
 
@@ -754,24 +780,16 @@ impl Reducible for Model {
             }
             Action::EditorOpen(open) => m.editor.open = open,
             Action::EditYaml(text) => m.editor.text = text,
-            Action::ApplyYaml => match manifest::load(&m.editor.text, &Overrides::default()) {
-                Ok(loaded) => {
-                    m.preset = None;
-                    m.yaml = m.editor.text.as_str().into();
-                    m.base = Rc::new(loaded.scenario.clone());
-                    m.user_changes.clear();
-                    m.shape = Shape::default();
-                    m.editor.errors =
-                        svcsim_core::manifest::grouped(&loaded.warnings).iter().map(|w| w.to_string()).collect();
-                    m.selected = None;
-                    m.t = 0.0;
-                    m.playing = true;
-                    m.engine = Rc::new(RefCell::new(Engine::new(loaded.scenario)));
-                    m.catch_up();
+            Action::ApplyYaml => m.apply_yaml(),
+            Action::DropFiles(files) => {
+                let (text, problems) = join_files(&files);
+                m.notices.extend(problems);
+                if !text.is_empty() {
+                    m.editor.open = true;
+                    m.editor.text = text;
+                    m.apply_yaml();
                 }
-                // The previous run stays on screen.
-                Err(diags) => m.editor.errors = diags.iter().map(|d| d.to_string()).collect(),
-            },
+            }
             Action::DismissNotices => m.notices.clear(),
             Action::Lesson(Some(id)) => {
                 if let Some(l) = lesson::find(&id) {
@@ -823,6 +841,27 @@ impl Reducible for Model {
         }
         Rc::new(m)
     }
+}
+
+/// Dropped files as one YAML stream, in the order dropped: each after a `# file: NAME` comment
+/// and a `---`, so a line in an error points into the file it came from. JSON is YAML, so a
+/// `kubectl get -o json` dump joins like the rest. Files that could not be read are left out
+/// and named.
+pub fn join_files(files: &[(String, Result<String, String>)]) -> (String, Vec<String>) {
+    let mut text = String::new();
+    let mut problems = Vec::new();
+    for (name, read) in files {
+        match read {
+            Ok(body) => {
+                text.push_str(&format!("---\n# file: {name}\n{body}"));
+                if !body.ends_with('\n') {
+                    text.push('\n');
+                }
+            }
+            Err(why) => problems.push(format!("{name} was not read: {why}")),
+        }
+    }
+    (text, problems)
 }
 
 #[cfg(test)]
@@ -930,6 +969,36 @@ mod tests {
         assert_eq!(reopened.preset, None);
         assert_eq!(reopened.editor.text, yaml);
         assert_eq!(frame(&reopened), frame(&m));
+    }
+
+    /// Several files dropped on the editor run as one scenario, JSON beside YAML; one that
+    /// could not be read is named, and an error's line points into the file it came from.
+    #[test]
+    fn dropped_files_run_together_and_errors_point_into_their_file() {
+        let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, ports: [{containerPort: 8080}]}]}\n";
+        let service = r#"{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+ "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#;
+        let files = vec![
+            ("deploy.yaml".to_string(), Ok(deploy.to_string())),
+            ("svc.json".to_string(), Ok(service.to_string())),
+            ("logo.png".to_string(), Err("not UTF-8 text at byte 0".to_string())),
+        ];
+        let m = reduce(Model::with_preset("aks-blog", false), Action::DropFiles(files));
+        assert_eq!(m.preset, None, "{:?}", m.editor.errors);
+        assert_eq!(m.notices, ["logo.png was not read: not UTF-8 text at byte 0"]);
+        assert!(m.editor.text.contains("# file: svc.json\n{\"apiVersion\""), "{}", m.editor.text);
+        assert_eq!(m.engine.borrow().sim.cluster().services[0].name, "web");
+
+        let bad = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 99999}]\n";
+        let files =
+            vec![("deploy.yaml".to_string(), Ok(deploy.to_string())), ("bad.yaml".to_string(), Ok(bad.to_string()))];
+        let m = reduce(Model::with_preset("aks-blog", false), Action::DropFiles(files));
+        assert_eq!(m.preset.as_deref(), Some("aks-blog"), "the run stays");
+        let error = m.editor.errors.iter().find(|e| e.contains("99999")).expect("the port's error");
+        let line: usize = error.split(':').next().unwrap().parse().unwrap();
+        let lines: Vec<&str> = m.editor.text.lines().collect();
+        let header = lines[..line].iter().rev().find(|l| l.starts_with("# file: ")).unwrap();
+        assert_eq!((*header, lines[line - 1]), ("# file: bad.yaml", "  ports: [{port: 99999}]"));
     }
 
     #[test]

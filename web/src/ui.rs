@@ -1018,9 +1018,9 @@ fn editor(model: &Model, dispatch: &Callback<Action>) -> Html {
         Action::EditYaml(area.value())
     });
     html! {
-        <section class="panel editor" aria-label="Scenario YAML">
+        <section class="panel editor" aria-label="Scenario YAML" ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop(dispatch)}>
             <h2>{ "Your scenario" }</h2>
-            <p class="muted small">{ "Paste Kubernetes YAML (Deployments, Services, Pods, EndpointSlices), or what kubectl get nodes,svc,deploy -o yaml (or -o json) prints for your cluster, and optionally a kind: Simulation document. Problems are listed with their line; the current run stays until the YAML is valid." }</p>
+            <p class="muted small">{ "Paste Kubernetes YAML (Deployments, Services, Pods, EndpointSlices), or what kubectl get nodes,svc,deploy -o yaml (or -o json) prints for your cluster, and optionally a kind: Simulation document; or drop one or more files here. Problems are listed with their line; the current run stays until the YAML is valid." }</p>
             <textarea aria-label="Scenario YAML" data-testid="yaml" spellcheck="false" rows="18" value={model.editor.text.clone()} oninput={on_input} />
             <div class="editor-actions">
                 <button class="btn" data-testid="apply-yaml" onclick={dispatch.reform(|_| Action::ApplyYaml)}>{ "Run this YAML" }</button>
@@ -1032,6 +1032,38 @@ fn editor(model: &Model, dispatch: &Callback<Action>) -> Html {
             }
         </section>
     }
+}
+
+/// Files dropped on the editor, read as text (in the order dropped) and run as one scenario.
+fn on_drop(dispatch: &Callback<Action>) -> Callback<DragEvent> {
+    let dispatch = dispatch.clone();
+    Callback::from(move |ev: DragEvent| {
+        ev.prevent_default();
+        let Some(list) = ev.data_transfer().and_then(|dt| dt.files()) else { return };
+        let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+        let dispatch = dispatch.clone();
+        yew::platform::spawn_local(async move {
+            let mut read = Vec::new();
+            for f in files {
+                read.push((f.name(), read_text(&f).await));
+            }
+            dispatch.emit(Action::DropFiles(read));
+        });
+    })
+}
+
+async fn read_text(f: &web_sys::File) -> Result<String, String> {
+    let limit = svcsim_core::manifest::limits::MAX_YAML_BYTES;
+    if f.size() > limit as f64 {
+        return Err(format!("larger than {limit} bytes (1 MiB), svcsim's limit for a scenario"));
+    }
+    // The bytes, decoded here as the CLI decodes a file: the browser's own text() would sniff a
+    // UTF-16 byte-order mark and turn a binary file into text.
+    let Ok(buffer) = wasm_bindgen_futures::JsFuture::from(f.array_buffer()).await else {
+        return Err("the browser could not read it".into());
+    };
+    String::from_utf8(js_sys::Uint8Array::new(&buffer).to_vec())
+        .map_err(|e| format!("not UTF-8 text at byte {} (is it a binary file?)", e.utf8_error().valid_up_to()))
 }
 
 #[cfg(test)]

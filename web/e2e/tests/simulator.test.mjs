@@ -449,3 +449,32 @@ test('14. the kube-proxy mode control: nftables gives the same answer from other
     await context.close();
   }
 });
+
+test('15. several files dropped on the editor run as one scenario, a kubectl JSON dump beside YAML', async () => {
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.getByRole('button', { name: 'Edit the YAML' }).click();
+    const deploy = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: dropped}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: dropped}}\n  template:\n    metadata: {labels: {app: dropped}}\n    spec: {containers: [{name: web, ports: [{containerPort: 8080}]}]}\n';
+    const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'dropped' }, spec: { type: 'LoadBalancer', selector: { app: 'dropped' }, ports: [{ port: 80, targetPort: 8080 }] } }] });
+    const dataTransfer = await page.evaluateHandle(([a, b]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([a], 'deploy.yaml', { type: 'text/yaml' }));
+      dt.items.add(new File([b], 'svc.json', { type: 'application/json' }));
+      dt.items.add(new File([new Uint8Array([0xff, 0xfe, 0x00, 0x81])], 'logo.png', { type: 'image/png' }));
+      return dt;
+    }, [deploy, list]);
+    await page.locator('section.editor').dispatchEvent('drop', { dataTransfer });
+    // The files are read asynchronously: wait for the editor to hold them.
+    for (let i = 0; i < 100 && !(await page.getByTestId('yaml').inputValue()).includes('# file: svc.json'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(await page.getByTestId('yaml').inputValue(), /# file: deploy\.yaml\n[\s\S]*# file: svc\.json\n\{"apiVersion":"v1","kind":"List"/);
+    await waitForText(page.locator('svg.topology'), (t) => t.includes('dropped-'));
+    assert.match(await page.locator('body').textContent(), /logo\.png was not read: not UTF-8 text at byte 0/);
+    await screenshot(page, 'sim-15-dropped-files');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
