@@ -97,9 +97,10 @@ pub fn run() -> Result<()> {
 /// docs/BENCHMARKS.md reports the measured size against the 250 KB goal.
 pub const BUNDLE_BUDGET_GZIP: usize = BUNDLE_BUDGET_KB * 1024;
 // Raised from 360 for issue 14's readers (kubectl Lists, Nodes, Endpoints, the inferred CIDRs,
-// folded warnings: +8.7 KB gzip), and from 368 for the page's nftables mode (the second
-// dataplane, its lesson and preset: +23.6 KB gzip), each measured in docs/BENCHMARKS.md.
-const BUNDLE_BUDGET_KB: usize = 392;
+// folded warnings: +8.7 KB gzip), from 368 for the page's nftables mode (the second
+// dataplane, its lesson and preset: +23.6 KB gzip), and from 392 for UDP Services, the dns-udp
+// preset and dropped files (+4.2 KB gzip), each measured in docs/BENCHMARKS.md.
+const BUNDLE_BUDGET_KB: usize = 396;
 
 /// Fails when the release build's files, each gzip-compressed (level 9), add up to more than
 /// [`BUNDLE_BUDGET_GZIP`]; prints each file either way.

@@ -80,15 +80,8 @@ enum Command {
         file: PathBuf,
         #[arg(long)]
         node: String,
-        /// Source address, IP or IP:PORT (port defaults to 40000).
-        #[arg(long, value_parser = source)]
-        src: SocketAddrV4,
-        /// Destination IP:PORT.
-        #[arg(long)]
-        dst: SocketAddrV4,
-        /// The packet's protocol.
-        #[arg(long, value_enum, default_value_t = Proto::Tcp)]
-        protocol: Proto,
+        #[command(flatten)]
+        packet: PacketArgs,
         #[arg(long, value_parser = duration, default_value = "0s")]
         at: Duration,
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -115,14 +108,8 @@ enum Command {
         /// The node's `iptables-save` output.
         #[arg(long, value_name = "FILE")]
         iptables_save: PathBuf,
-        /// Source address, IP or IP:PORT (port defaults to 40000).
-        #[arg(long, value_parser = source)]
-        src: SocketAddrV4,
-        /// Destination IP:PORT.
-        #[arg(long)]
-        dst: SocketAddrV4,
-        #[arg(long, value_enum, default_value_t = Proto::Tcp)]
-        protocol: Proto,
+        #[command(flatten)]
+        packet: PacketArgs,
         /// The node's own addresses, comma-separated: they decide `--dst-type LOCAL` and INPUT
         /// vs FORWARD, and a packet from one of them starts in OUTPUT.
         #[arg(long, value_delimiter = ',', value_name = "IP,…")]
@@ -148,6 +135,26 @@ enum Command {
         #[command(flatten)]
         overrides: OverrideArgs,
     },
+}
+
+/// A first packet: `--src`, `--dst`, `--protocol`.
+#[derive(Debug, Args)]
+struct PacketArgs {
+    /// Source address, IP or IP:PORT (port defaults to 40000).
+    #[arg(long, value_parser = source)]
+    src: SocketAddrV4,
+    /// Destination IP:PORT.
+    #[arg(long)]
+    dst: SocketAddrV4,
+    /// The packet's protocol.
+    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    protocol: Proto,
+}
+
+impl PacketArgs {
+    fn header(&self) -> Header {
+        Header::new(self.protocol.into(), SockAddr::from(self.src), SockAddr::from(self.dst))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -334,12 +341,11 @@ fn run(command: Command) -> Result<(), ExitCode> {
             print!("{}", sim.dataplane().render(node, form));
             Ok(())
         }
-        Command::Packet { file, node, src, dst, protocol, at, format, overrides } => {
+        Command::Packet { file, node, packet, at, format, overrides } => {
             let (mut sim, node) = input::sim_with_node(&file, &node, &overrides.to_overrides())?;
             sim.run_until(Instant::ZERO + at);
-            let (src, dst) = (SockAddr::from(src), SockAddr::from(dst));
-            let origin = Origin::of(&sim.node_net(node), src.ip);
-            let header = Header::new(protocol.into(), src, dst);
+            let header = packet.header();
+            let origin = Origin::of(&sim.node_net(node), header.src.ip);
             let report = FirstPacket::of(&sim.dataplane().every_decision(node, origin, header));
             match format {
                 Format::Text => print!("{}", output::packet_text(&report, header, &sim.cluster().node(node).name)),
@@ -366,14 +372,14 @@ fn run(command: Command) -> Result<(), ExitCode> {
             Ok(())
         }
         Command::Lab(command) => lab::run(command),
-        Command::Trace { iptables_save, src, dst, protocol, node_ip, ipset, in_interface, out_interface, format } => {
+        Command::Trace { iptables_save, packet, node_ip, ipset, in_interface, out_interface, format } => {
             trace::run(trace::Asked {
                 iptables_save: &iptables_save,
                 ipset: ipset.as_ref(),
                 node_ips: node_ip,
                 in_interface,
                 out_interface,
-                header: Header::new(protocol.into(), SockAddr::from(src), SockAddr::from(dst)),
+                header: packet.header(),
                 json: format == Format::Json,
             })
         }
