@@ -10,8 +10,10 @@ use svcsim_core::cluster::{
     App, DEFAULT_AFFINITY_TIMEOUT, NetworkPlugin, NodeId, Pod, Provider, ProxyMode, ServiceId, ServiceType,
     TrafficPolicy,
 };
+use svcsim_core::dump::{DumpedRuleset, Facts, Report, looks_like_iptables_save};
 use svcsim_core::id::IdVec;
 use svcsim_core::manifest::{self, Overrides};
+use svcsim_core::net::{Header, Protocol, SockAddr};
 use svcsim_core::order;
 use svcsim_core::record::{Action as HopAction, FlowId, Initiator, TraceEntry};
 use svcsim_core::scenario::{Change, ClientKind, Scenario, TimedChange};
@@ -220,6 +222,74 @@ pub struct Editor {
     pub text: String,
     /// The last attempt's problems, `LINE:COL: error: …`.
     pub errors: Vec<String>,
+    /// The editor holds a node's `iptables-save` dump: the packet to trace through it, and
+    /// the last answer.
+    pub trace: Option<Trace>,
+}
+
+/// A packet typed to trace through a pasted dump, as `svcsim trace` takes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trace {
+    pub src: String,
+    pub dst: String,
+    /// The node's own addresses, comma-separated.
+    pub node_ips: String,
+    pub in_interface: String,
+    pub out_interface: String,
+    pub protocol: Protocol,
+    /// The last trace, or why the packet typed could not be traced.
+    pub report: Option<Result<Report, String>>,
+    /// Bumped by every change, so the editor's view is redrawn only when the trace changed.
+    pub revision: u32,
+}
+
+/// One field of the trace form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceField {
+    Src,
+    Dst,
+    NodeIps,
+    InInterface,
+    OutInterface,
+}
+
+impl Trace {
+    /// Traces the packet typed through `dump`.
+    fn run(&mut self, dump: &str) {
+        self.report = Some(self.report_for(dump));
+    }
+
+    fn report_for(&self, dump: &str) -> Result<Report, String> {
+        let sock = |what: &str, s: &str, default_port: Option<u16>| -> Result<SockAddr, String> {
+            let s = s.trim();
+            if let Ok(a) = s.parse::<std::net::SocketAddrV4>() {
+                return Ok(a.into());
+            }
+            match (s.parse::<std::net::Ipv4Addr>(), default_port) {
+                (Ok(ip), Some(port)) => Ok(SockAddr::new(ip, port)),
+                _ => Err(format!(
+                    "{what}: {s:?} is not {}",
+                    if default_port.is_some() { "an IPv4 address or IP:PORT" } else { "IP:PORT" }
+                )),
+            }
+        };
+        let src = sock("source", &self.src, Some(40000))?;
+        let dst = sock("destination", &self.dst, None)?;
+        let mut node_ips = Vec::new();
+        for ip in self.node_ips.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            node_ips
+                .push(ip.parse::<std::net::IpAddr>().map_err(|_| format!("node IPs: {ip:?} is not an IP address"))?);
+        }
+        let iface = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        let facts = Facts {
+            node_ips: (!node_ips.is_empty()).then_some(node_ips),
+            in_interface: iface(&self.in_interface),
+            out_interface: iface(&self.out_interface),
+            ipsets: None,
+        };
+        let dump = DumpedRuleset::parse(dump, facts).map_err(|e| format!("the dump: {}", e[0]))?;
+        Ok(dump.report(Header::new(self.protocol, src, dst)))
+    }
 }
 
 /// The whole page's state.
@@ -296,6 +366,11 @@ pub enum Action {
     /// Files dropped on the editor, each (name, text or why it could not be read): joined into
     /// one scenario and run.
     DropFiles(Vec<(String, Result<String, String>)>),
+    /// A field of the trace form, typed.
+    TraceInput(TraceField, String),
+    TraceProtocol(Protocol),
+    /// Trace the typed packet through the dump in the editor.
+    TraceDump,
     DismissNotices,
     /// Pause on the frame and put it in the URL (the app copies it to the clipboard).
     Share,
@@ -479,7 +554,7 @@ impl Model {
             playing: true,
             speed: 1.0,
             selected: None,
-            editor: Editor { open: false, text: yaml.to_string(), errors: Vec::new() },
+            editor: Editor { open: false, text: yaml.to_string(), errors: Vec::new(), trace: None },
             notices: Vec::new(),
             reduced_motion,
             shared: None,
@@ -660,7 +735,12 @@ impl Model {
 
 impl Model {
     /// Runs the editor's YAML; on errors the previous run stays on screen, the errors beside it.
+    /// A node's `iptables-save` dump is not run: it opens the trace form instead.
     fn apply_yaml(&mut self) {
+        if looks_like_iptables_save(&self.editor.text) {
+            return self.open_dump();
+        }
+        self.editor.trace = None;
         match manifest::load(&self.editor.text, &Overrides::default()) {
             Ok(loaded) => {
                 self.preset = None;
@@ -677,6 +757,24 @@ impl Model {
                 self.catch_up();
             }
             Err(diags) => self.editor.errors = diags.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+}
+
+impl Model {
+    /// The editor holds a dump: it is read, and the trace form opens (keeping what was typed).
+    fn open_dump(&mut self) {
+        match DumpedRuleset::parse(&self.editor.text, Facts::default()) {
+            Ok(_) => {
+                self.editor.errors.clear();
+                let trace = self.editor.trace.get_or_insert_with(Trace::default);
+                trace.report = None;
+                trace.revision += 1;
+            }
+            Err(errors) => {
+                self.editor.trace = None;
+                self.editor.errors = errors.iter().map(|e| format!("{}: error: {}", e.line, e.message)).collect();
+            }
         }
     }
 }
@@ -788,6 +886,32 @@ impl Reducible for Model {
                     m.editor.open = true;
                     m.editor.text = text;
                     m.apply_yaml();
+                }
+            }
+            Action::TraceInput(field, value) => {
+                if let Some(t) = &mut m.editor.trace {
+                    let slot = match field {
+                        TraceField::Src => &mut t.src,
+                        TraceField::Dst => &mut t.dst,
+                        TraceField::NodeIps => &mut t.node_ips,
+                        TraceField::InInterface => &mut t.in_interface,
+                        TraceField::OutInterface => &mut t.out_interface,
+                    };
+                    *slot = value;
+                    t.revision += 1;
+                }
+            }
+            Action::TraceProtocol(p) => {
+                if let Some(t) = &mut m.editor.trace {
+                    t.protocol = p;
+                    t.revision += 1;
+                }
+            }
+            Action::TraceDump => {
+                let dump = m.editor.text.clone();
+                if let Some(t) = &mut m.editor.trace {
+                    t.run(&dump);
+                    t.revision += 1;
                 }
             }
             Action::DismissNotices => m.notices.clear(),
@@ -999,6 +1123,42 @@ mod tests {
         let lines: Vec<&str> = m.editor.text.lines().collect();
         let header = lines[..line].iter().rev().find(|l| l.starts_with("# file: ")).unwrap();
         assert_eq!((*header, lines[line - 1]), ("# file: bad.yaml", "  ports: [{port: 99999}]"));
+    }
+
+    /// A node's iptables-save output in the editor is not run as a scenario: it opens the trace
+    /// form, and the packet typed is walked through it as `svcsim trace` walks it.
+    #[test]
+    fn a_pasted_dump_opens_the_trace_form_and_traces_the_packet_typed() {
+        let dump = include_str!("../../crates/svcsim-cli/tests/dumps/iptables/aks-blog-node-0-docker.txt");
+        let mut m = Model::with_preset("aks-blog", false);
+        m = reduce(m, Action::EditorOpen(true));
+        m = reduce(m, Action::EditYaml(dump.to_string()));
+        m = reduce(m, Action::ApplyYaml);
+        assert_eq!(m.preset.as_deref(), Some("aks-blog"), "the simulator stays as it was");
+        assert!(m.editor.errors.is_empty(), "{:?}", m.editor.errors);
+        for (f, v) in [
+            (TraceField::Src, "10.244.0.5"),
+            (TraceField::Dst, "10.0.223.151:80"),
+            (TraceField::NodeIps, "10.240.0.4, 10.244.0.1"),
+            (TraceField::InInterface, "cbr0"),
+            (TraceField::OutInterface, "cbr0"),
+        ] {
+            m = reduce(m, Action::TraceInput(f, v.into()));
+        }
+        m = reduce(m, Action::TraceDump);
+        let report = m.editor.trace.as_ref().unwrap().report.clone().unwrap().unwrap();
+        assert_eq!(report.packet.verdict.to_string(), "DROP");
+        assert_eq!(report.packet.reason.as_deref(), Some("FORWARD's policy is DROP: no rule accepted the packet"));
+        assert!(report.services.contains(&("KUBE-SVC-IXNP3UPK7A3TOQ6U".into(), "default/node-service".into())));
+        m = reduce(m, Action::TraceInput(TraceField::Dst, "10.0.223.151".into()));
+        m = reduce(m, Action::TraceDump);
+        let report = m.editor.trace.as_ref().unwrap().report.clone().unwrap();
+        assert_eq!(report, Err("destination: \"10.0.223.151\" is not IP:PORT".into()));
+        // A broken dump is an error at its line, as YAML is.
+        m = reduce(m, Action::EditYaml("*filter\n-A INPUT -x\n".into()));
+        m = reduce(m, Action::ApplyYaml);
+        assert_eq!(m.editor.errors, ["2: error: \"-x\" is not an option iptables-save writes"]);
+        assert!(m.editor.trace.is_none());
     }
 
     #[test]

@@ -8,15 +8,16 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::rc::Rc;
 
 use svcsim_core::cluster::{NetworkPlugin, NodeId, Provider, ProxyMode, TrafficPolicy};
+use svcsim_core::dump::Report;
 use svcsim_core::explain::explain;
-use svcsim_core::net::Header;
+use svcsim_core::net::{Header, Protocol};
 use svcsim_core::record::{FlowId, Initiator};
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::fragment::SPEEDS;
 use crate::layout::{NODE_HEADER, Point};
-use crate::model::{Action, Engine, MarkerKind, Model, PRESETS};
+use crate::model::{Action, Engine, MarkerKind, Model, PRESETS, Trace, TraceField};
 use crate::view::pct;
 use crate::view::{self, PodState, SpriteKind};
 
@@ -84,7 +85,8 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
         format!("{:?}{:?}{}", cluster.config.provider, cluster.config.network_plugin, cluster.nodes.len()),
         model.shape.client_inside,
     ));
-    let editor_stamp = stamp(&(model.editor.open, &model.editor.text, &model.editor.errors));
+    let trace = model.editor.trace.as_ref().map(|t| t.revision);
+    let editor_stamp = stamp(&(model.editor.open, &model.editor.text, &model.editor.errors, trace));
     let with = |f: fn(&Model, &Engine, &Callback<Action>) -> Html| {
         let (model, dispatch) = (model.clone(), dispatch.clone());
         move || f(&model, &model.engine.borrow(), &dispatch)
@@ -1020,17 +1022,97 @@ fn editor(model: &Model, dispatch: &Callback<Action>) -> Html {
     html! {
         <section class="panel editor" aria-label="Scenario YAML" ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop(dispatch)}>
             <h2>{ "Your scenario" }</h2>
-            <p class="muted small">{ "Paste Kubernetes YAML (Deployments, Services, Pods, EndpointSlices), or what kubectl get nodes,svc,deploy -o yaml (or -o json) prints for your cluster, and optionally a kind: Simulation document; or drop one or more files here. Problems are listed with their line; the current run stays until the YAML is valid." }</p>
+            <p class="muted small">{ "Paste Kubernetes YAML (Deployments, Services, Pods, EndpointSlices), or what kubectl get nodes,svc,deploy -o yaml (or -o json) prints for your cluster, and optionally a kind: Simulation document; or drop one or more files here. A node's iptables-save output opens a form to trace a packet through it. Problems are listed with their line; the current run stays until the YAML is valid." }</p>
             <textarea aria-label="Scenario YAML" data-testid="yaml" spellcheck="false" rows="18" value={model.editor.text.clone()} oninput={on_input} />
             <div class="editor-actions">
-                <button class="btn" data-testid="apply-yaml" onclick={dispatch.reform(|_| Action::ApplyYaml)}>{ "Run this YAML" }</button>
+                <button class="btn" data-testid="apply-yaml" onclick={dispatch.reform(|_| Action::ApplyYaml)}>
+                    { if svcsim_core::dump::looks_like_iptables_save(&model.editor.text) { "Read this dump" } else { "Run this YAML" } }
+                </button>
             </div>
             if !model.editor.errors.is_empty() {
                 <ul class="yaml-errors" data-testid="yaml-errors" role="alert">
                     { for model.editor.errors.iter().map(|e| html! { <li class="mono">{ e.clone() }</li> }) }
                 </ul>
             }
+            if let Some(t) = &model.editor.trace { { trace_form(t, dispatch) } }
         </section>
+    }
+}
+
+/// A pasted `iptables-save` dump: a packet to type, and its walk through the node's rules, as
+/// `svcsim trace` prints it (docs/cli.md).
+fn trace_form(t: &Trace, dispatch: &Callback<Action>) -> Html {
+    let field = |f: TraceField, label: &'static str, value: &str, hint: &'static str| {
+        let oninput = dispatch.reform(move |ev: InputEvent| {
+            let input: HtmlInputElement = ev.target_unchecked_into();
+            Action::TraceInput(f, input.value())
+        });
+        html! {
+            <label class="row">{ label }
+                <input class="mono" aria-label={label} placeholder={hint} value={value.to_string()} {oninput} />
+            </label>
+        }
+    };
+    let on_proto = dispatch.reform(|ev: Event| {
+        let sel: HtmlSelectElement = ev.target_unchecked_into();
+        Action::TraceProtocol(match sel.value().as_str() {
+            "udp" => Protocol::Udp,
+            "sctp" => Protocol::Sctp,
+            _ => Protocol::Tcp,
+        })
+    });
+    html! {
+        <div class="trace" data-testid="trace">
+            <h3>{ "Trace a packet through these rules" }</h3>
+            <p class="muted small">{ "This is a node's iptables-save output: it is walked as the kernel walks it, every chain included. The dump does not say which addresses are the node's, nor the packet's interfaces; give them, or the trace names what it could not decide." }</p>
+            { field(TraceField::Src, "source ", &t.src, "10.244.1.5 or IP:PORT") }
+            { field(TraceField::Dst, "destination ", &t.dst, "10.0.0.10:80") }
+            <label class="row">{ "protocol " }
+                <select aria-label="Protocol" onchange={on_proto}>
+                    <option value="tcp" selected={t.protocol == Protocol::Tcp}>{ "TCP" }</option>
+                    <option value="udp" selected={t.protocol == Protocol::Udp}>{ "UDP" }</option>
+                    <option value="sctp" selected={t.protocol == Protocol::Sctp}>{ "SCTP" }</option>
+                </select>
+            </label>
+            { field(TraceField::NodeIps, "node IPs ", &t.node_ips, "10.240.0.5,10.244.1.1") }
+            { field(TraceField::InInterface, "in interface ", &t.in_interface, "eth0, cbr0") }
+            { field(TraceField::OutInterface, "out interface ", &t.out_interface, "eth0, cbr0") }
+            <button class="btn" data-testid="trace-run" onclick={dispatch.reform(|_| Action::TraceDump)}>{ "Trace" }</button>
+            { match &t.report {
+                None => html! {},
+                Some(Err(why)) => html! { <p class="yaml-errors mono" role="alert">{ why.clone() }</p> },
+                Some(Ok(r)) => trace_report(r),
+            } }
+        </div>
+    }
+}
+
+fn trace_report(r: &Report) -> Html {
+    let p = &r.packet;
+    let verdict = match &p.reason {
+        Some(reason) => format!("{} (\"{reason}\")", p.verdict),
+        None => p.verdict.to_string(),
+    };
+    let eps: Vec<String> = p.endpoints.iter().map(|e| e.to_string()).collect();
+    let list = |title: &'static str, items: &[String]| {
+        if items.is_empty() {
+            return html! {};
+        }
+        html! { <><h4>{ title }</h4><ul class="mono small">{ for items.iter().map(|i| html! { <li>{ i.clone() }</li> }) }</ul></> }
+    };
+    let services: Vec<String> = r.services.iter().map(|(c, s)| format!("{c} → {s}")).collect();
+    html! {
+        <div class="trace-result" data-testid="trace-result" aria-live="polite">
+            <p class="mono"><strong>{ verdict }</strong></p>
+            if !eps.is_empty() { <p class="mono small">{ format!("endpoints the rules can pick: {}", eps.join(", ")) }</p> }
+            <p class="mono small">{ format!("masquerade (SNAT): {}", if p.masquerade { "yes" } else { "no" }) }</p>
+            <h4>{ "Rules that matched" }</h4>
+            <ol class="mono small">{ for p.rules.iter().map(|rule| html! { <li>{ rule.clone() }</li> }) }</ol>
+            { list("kube-proxy's chains and their Services", &services) }
+            { list("Not decided (the walk stopped here)", &r.undecided) }
+            { list("Unusual for a node kube-proxy programs", &r.unusual) }
+            { list("Not walked", &r.not_walked) }
+        </div>
     }
 }
 

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
-use svcsim_core::dataplane::FirstPacket;
-use svcsim_core::dump::{DumpError, DumpedRuleset, Facts, Ipsets};
+use svcsim_core::dump::{DumpError, DumpedRuleset, Facts, Ipsets, Report};
 use svcsim_core::net::Header;
 
 use crate::input::{INVALID, read_limited};
@@ -35,25 +34,8 @@ pub fn run(a: Asked<'_>) -> Result<(), ExitCode> {
     };
     let facts = Facts { node_ips: a.node_ips, in_interface: a.in_interface, out_interface: a.out_interface, ipsets };
     let dump = DumpedRuleset::parse(&read(a.iptables_save)?, facts).map_err(|e| report(a.iptables_save, &e))?;
-    let walks = dump.walk(a.header);
-    let decisions: Vec<_> = walks.iter().map(|w| w.decision.clone()).collect();
-    let report = FirstPacket::of(&decisions);
-    let mut undecided: Vec<String> = Vec::new();
-    for why in walks.iter().filter_map(|w| w.undecided.clone()) {
-        if !undecided.contains(&why) {
-            undecided.push(why);
-        }
-    }
-    let all = dump.services();
-    let on_path: Vec<(String, String)> = all
-        .iter()
-        .filter(|(chain, _)| {
-            report.rules.iter().any(|r| r.contains(&format!("-A {chain} ")) || r.ends_with(&format!("-j {chain}")))
-        })
-        .map(|(c, s)| (c.clone(), s.clone()))
-        .collect();
-    let flags = dump.flags();
-    let unwalked = dump.unwalked_tables();
+    let Report { packet: report, undecided, services: on_path, unusual: flags, not_walked: unwalked } =
+        dump.report(a.header);
     if a.json {
         let mut v = output::packet_json(&report);
         v["services"] =

@@ -478,3 +478,34 @@ test('15. several files dropped on the editor run as one scenario, a kubectl JSO
     await context.close();
   }
 });
+
+test('16. a node\'s iptables-save pasted in the editor traces a typed packet: Docker\'s FORWARD policy drops it', async () => {
+  const dump = fs.readFileSync(new URL('../../../crates/svcsim-cli/tests/dumps/iptables/aks-blog-node-0-docker.txt', import.meta.url), 'utf8');
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.getByRole('button', { name: 'Edit the YAML' }).click();
+    await page.getByTestId('yaml').fill(dump);
+    await page.getByTestId('apply-yaml').click();
+    const form = page.getByTestId('trace');
+    await form.getByLabel('source').fill('10.244.0.5');
+    await form.getByLabel('destination').fill('10.0.223.151:80');
+    await page.getByTestId('trace-run').click();
+    let result = await waitForText(page.getByTestId('trace-result'), (t) => t.includes('Not decided'));
+    assert.match(result, /give --node-ip/, 'without the node\'s addresses the trace says what it could not decide');
+    await form.getByLabel('node IPs').fill('10.240.0.4,10.244.0.1');
+    await form.getByLabel('in interface').fill('cbr0');
+    await form.getByLabel('out interface').fill('cbr0');
+    await page.getByTestId('trace-run').click();
+    result = await waitForText(page.getByTestId('trace-result'), (t) => t.startsWith('DROP'));
+    assert.match(result, /^DROP \("FORWARD's policy is DROP: no rule accepted the packet"\)/);
+    assert.match(result, /-t filter -P FORWARD DROP/);
+    assert.match(result, /KUBE-SVC-IXNP3UPK7A3TOQ6U → default\/node-service/);
+    assert.equal(await page.locator('select#preset').inputValue(), 'aks-blog', 'the simulator keeps its run');
+    await page.getByTestId('trace-result').scrollIntoViewIfNeeded();
+    await screenshot(page, 'sim-16-trace-dump');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});

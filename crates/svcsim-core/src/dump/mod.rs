@@ -37,6 +37,30 @@ pub struct Facts {
     pub ipsets: Option<Ipsets>,
 }
 
+/// What `svcsim trace` and the page show for one first packet through a dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Verdict, endpoints, masquerade, rules and reason over every path, as `svcsim packet`.
+    pub packet: dataplane::FirstPacket,
+    /// Why a path stopped short, each reason once, in the order met.
+    pub undecided: Vec<String>,
+    /// Each kube-proxy chain on the paths, with the Service it stands for.
+    pub services: Vec<(String, String)>,
+    /// What kube-proxy would not have written ([`DumpedRuleset::flags`]).
+    pub unusual: Vec<String>,
+    /// Tables holding rules the walk does not follow.
+    pub not_walked: Vec<String>,
+}
+
+/// True when `text` reads as `iptables-save` output rather than YAML: its first line that is
+/// not a comment opens a table (`*nat`, `*filter`).
+pub fn looks_like_iptables_save(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|l| l.starts_with('*') && l.len() > 1 && l[1..].chars().all(|c| c.is_ascii_lowercase()))
+}
+
 /// A dumped ruleset, ready to walk.
 pub struct DumpedRuleset {
     saved: Saved,
@@ -93,6 +117,36 @@ impl DumpedRuleset {
     /// Every path the first packet can take, with why a path stopped short, if one did.
     pub fn walk(&self, header: Header) -> Vec<Walked> {
         eval::walk_all(self, self.origin_of(header.src.ip), header)
+    }
+
+    /// The first packet's walk, summed up.
+    pub fn report(&self, header: Header) -> Report {
+        let walks = self.walk(header);
+        let decisions: Vec<Decision> = walks.iter().map(|w| w.decision.clone()).collect();
+        let mut undecided: Vec<String> = Vec::new();
+        for why in walks.into_iter().filter_map(|w| w.undecided) {
+            if !undecided.contains(&why) {
+                undecided.push(why);
+            }
+        }
+        let all = self.services();
+        let mut services: Vec<(String, String)> = Vec::new();
+        for rule in decisions.iter().flat_map(|d| d.path.rules()) {
+            for chain in rule.path_names().into_iter().flatten() {
+                if let Some(s) = all.get(chain)
+                    && !services.iter().any(|(c, _)| c == chain)
+                {
+                    services.push((chain.to_string(), s.clone()));
+                }
+            }
+        }
+        Report {
+            packet: dataplane::FirstPacket::of(&decisions),
+            undecided,
+            services,
+            unusual: self.flags(),
+            not_walked: self.unwalked_tables(),
+        }
     }
 
     /// The Service each kube-proxy chain stands for, from kube-proxy's comments: the comment of
