@@ -98,9 +98,10 @@ pub fn run() -> Result<()> {
 pub const BUNDLE_BUDGET_GZIP: usize = BUNDLE_BUDGET_KB * 1024;
 // Raised from 360 for issue 14's readers (kubectl Lists, Nodes, Endpoints, the inferred CIDRs,
 // folded warnings: +8.7 KB gzip), from 368 for the page's nftables mode (the second
-// dataplane, its lesson and preset: +23.6 KB gzip), and from 392 for UDP Services, the dns-udp
-// preset and dropped files (+4.2 KB gzip), each measured in docs/BENCHMARKS.md.
-const BUNDLE_BUDGET_KB: usize = 396;
+// dataplane, its lesson and preset: +23.6 KB gzip), from 392 for UDP Services, the dns-udp
+// preset and dropped files (+4.2 KB gzip), and from 396 for tracing a pasted iptables-save
+// dump on the page (+21.5 KB gzip), each measured in docs/BENCHMARKS.md.
+const BUNDLE_BUDGET_KB: usize = 418;
 
 /// Fails when the release build's files, each gzip-compressed (level 9), add up to more than
 /// [`BUNDLE_BUDGET_GZIP`]; prints each file either way.

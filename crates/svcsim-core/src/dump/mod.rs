@@ -85,15 +85,12 @@ impl DumpedRuleset {
         for (i, r) in saved.rules.iter().enumerate() {
             index.entry((r.table.clone(), r.chain.clone())).or_default().push(i);
         }
-        let policies = saved
-            .chains
-            .iter()
-            .filter_map(|c| {
-                let p = c.policy?;
-                let rule = Rc::new(DumpRule::policy(&c.table, &c.name, p)) as RuleRef;
-                Some(((c.table.clone(), c.name.clone()), (p, rule)))
-            })
-            .collect();
+        // Built by insertion (`crate::order::map`): collecting would compile another sort.
+        let policies = crate::order::map(saved.chains.iter().filter_map(|c| {
+            let p = c.policy?;
+            let rule = Rc::new(DumpRule::policy(&c.table, &c.name, p)) as RuleRef;
+            Some(((c.table.clone(), c.name.clone()), (p, rule)))
+        }));
         Ok(DumpedRuleset { saved, facts, refs, index, policies })
     }
 
