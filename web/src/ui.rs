@@ -1107,7 +1107,9 @@ fn trace_report(r: &Report) -> Html {
             if !eps.is_empty() { <p class="mono small">{ format!("endpoints the rules can pick: {}", eps.join(", ")) }</p> }
             <p class="mono small">{ format!("masquerade (SNAT): {}", if p.masquerade { "yes" } else { "no" }) }</p>
             <h4>{ "Rules that matched" }</h4>
-            <ol class="mono small">{ for p.rules.iter().map(|rule| html! { <li>{ rule.clone() }</li> }) }</ol>
+            <ol class="mono small">{ for p.rules.iter().zip(&r.rule_services).map(|(rule, svc)| html! {
+                <li>{ rule.clone() }if let Some(s) = svc { <span class="muted">{ format!("  # {s}") }</span> }</li>
+            }) }</ol>
             { list("kube-proxy's chains and their Services", &services) }
             { list("Not decided (the walk stopped here)", &r.undecided) }
             { list("Unusual for a node kube-proxy programs", &r.unusual) }

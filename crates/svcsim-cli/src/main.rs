@@ -348,7 +348,7 @@ fn run(command: Command) -> Result<(), ExitCode> {
             let origin = Origin::of(&sim.node_net(node), header.src.ip);
             let report = FirstPacket::of(&sim.dataplane().every_decision(node, origin, header));
             match format {
-                Format::Text => print!("{}", output::packet_text(&report, header, &sim.cluster().node(node).name)),
+                Format::Text => print!("{}", output::packet_text(&report, header, &sim.cluster().node(node).name, &[])),
                 Format::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&output::packet_json(&report)).expect("JSON values serialize")

@@ -195,8 +195,8 @@ pub fn json(sim: &Sim) -> Value {
     })
 }
 
-/// The first-packet report as text.
-pub fn packet_text(r: &FirstPacket, header: Header, node: &str) -> String {
+/// The first-packet report as text; `notes[i]`, when given, follows rule `i` as a comment.
+pub fn packet_text(r: &FirstPacket, header: Header, node: &str, notes: &[Option<String>]) -> String {
     // TCP, the default, goes unsaid.
     let proto = if header.proto == Protocol::Tcp { String::new() } else { format!(" ({})", header.proto) };
     let mut out = format!("first packet {} > {}{proto} on {node}: {}", header.src, header.dst, r.verdict);
@@ -210,8 +210,11 @@ pub fn packet_text(r: &FirstPacket, header: Header, node: &str) -> String {
     }
     let _ = writeln!(out, "masquerade (SNAT): {}", if r.masquerade { "yes" } else { "no" });
     let _ = writeln!(out, "rules that matched:");
-    for rule in &r.rules {
-        let _ = writeln!(out, "  {rule}");
+    for (i, rule) in r.rules.iter().enumerate() {
+        match notes.get(i).and_then(Option::as_deref) {
+            Some(note) => _ = writeln!(out, "  {rule}    # {note}"),
+            None => _ = writeln!(out, "  {rule}"),
+        }
     }
     out
 }

@@ -34,7 +34,7 @@ pub fn run(a: Asked<'_>) -> Result<(), ExitCode> {
     };
     let facts = Facts { node_ips: a.node_ips, in_interface: a.in_interface, out_interface: a.out_interface, ipsets };
     let dump = DumpedRuleset::parse(&read(a.iptables_save)?, facts).map_err(|e| report(a.iptables_save, &e))?;
-    let Report { packet: report, undecided, services: on_path, unusual: flags, not_walked: unwalked } =
+    let Report { packet: report, rule_services, undecided, services: on_path, unusual: flags, not_walked: unwalked } =
         dump.report(a.header);
     if a.json {
         let mut v = output::packet_json(&report);
@@ -47,20 +47,8 @@ pub fn run(a: Asked<'_>) -> Result<(), ExitCode> {
         return Ok(());
     }
     let name = a.iptables_save.display().to_string();
-    let mut text = output::packet_text(&report, a.header, &name);
     // Each kube-proxy rule's Service, after it.
-    text = text
-        .lines()
-        .map(|l| {
-            let svc = on_path.iter().find(|(c, _)| l.contains(&format!("-A {c} "))).map(|(_, s)| s);
-            match svc {
-                Some(s) if l.starts_with("  ") => format!("{l}    # {s}"),
-                _ => l.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    println!("{text}");
+    print!("{}", output::packet_text(&report, a.header, &name, &rule_services));
     if !undecided.is_empty() {
         println!("not decided (the walk stopped here; the verdict above is what it found before):");
         for u in &undecided {

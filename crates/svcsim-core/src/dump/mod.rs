@@ -42,6 +42,8 @@ pub struct Facts {
 pub struct Report {
     /// Verdict, endpoints, masquerade, rules and reason over every path, as `svcsim packet`.
     pub packet: dataplane::FirstPacket,
+    /// For each of `packet.rules`, the Service of the kube-proxy chain that holds it.
+    pub rule_services: Vec<Option<String>>,
     /// Why a path stopped short, each reason once, in the order met.
     pub undecided: Vec<String>,
     /// Each kube-proxy chain on the paths, with the Service it stands for.
@@ -137,13 +139,19 @@ impl DumpedRuleset {
                 }
             }
         }
-        Report {
-            packet: dataplane::FirstPacket::of(&decisions),
-            undecided,
-            services,
-            unusual: self.flags(),
-            not_walked: self.unwalked_tables(),
+        let packet = dataplane::FirstPacket::of(&decisions);
+        // The rules in `packet.rules`' order (first seen over every path), each with the Service
+        // of the chain that holds it.
+        let mut seen: Vec<String> = Vec::new();
+        let mut rule_services = Vec::new();
+        for rule in decisions.iter().flat_map(|d| d.path.rules()) {
+            let line = rule.to_string();
+            if !seen.contains(&line) {
+                seen.push(line);
+                rule_services.push(rule.path_names()[0].and_then(|chain| all.get(chain).cloned()));
+            }
         }
+        Report { packet, rule_services, undecided, services, unusual: self.flags(), not_walked: self.unwalked_tables() }
     }
 
     /// The Service each kube-proxy chain stands for, from kube-proxy's comments: the comment of
