@@ -179,7 +179,11 @@ impl Builder<'_> {
         let cluster = self.sim.cluster();
         let s = cluster.service(svc).clone();
         let sp = s.ports[port].clone();
-        let label = s.port_name(port);
+        // `default/dns:dns (UDP)`: TCP, the default, goes unsaid.
+        let label = match sp.protocol {
+            Protocol::Tcp => s.port_name(port),
+            other => format!("{} ({other})", s.port_name(port)),
+        };
         self.service = label.clone();
         let affinity = s.session_affinity.is_some();
         let nodes = self.plan.nodes.len();
