@@ -155,3 +155,17 @@ fn a_file_that_is_no_dump_is_an_error_at_its_line() {
     );
     assert!(err.ends_with("— nothing was traced\n"), "{err}");
 }
+
+#[test]
+fn an_ipset_file_that_is_no_ipset_save_is_an_error_at_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = tmp.path().join("sets.txt");
+    std::fs::write(&sets, "create KUBE-X hash:ip,port family inet\nadd KUBE-Y 10.0.0.1,tcp:80\nflush\n").unwrap();
+    let dump = format!("{DUMPS}/aks-blog-node-0.txt");
+    let sets = sets.to_str().unwrap();
+    let (code, _, err) =
+        svcsim(&["trace", "--iptables-save", &dump, "--ipset", sets, "--src", "10.0.0.1", "--dst", "10.0.0.2:80"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("sets.txt:2: error: add to KUBE-Y, which no create line made"), "{err}");
+    assert!(err.contains("sets.txt:3: error: \"flush\" is not ipset save output (create, add)"), "{err}");
+}

@@ -285,10 +285,15 @@ test('9. a link carries your own YAML, compressed, and reopens it', async () => 
   }
 });
 
-/** Once the default run plays, opens the editor and applies `edit(the YAML shown)`; returns it. */
-async function applyYaml(page, edit) {
+/** Once the default run plays, opens the editor. */
+async function openEditor(page) {
   await waitForText(output(page), (t) => t.startsWith('::ffff:'));
   await page.getByRole('button', { name: 'Edit the YAML' }).click();
+}
+
+/** Once the default run plays, opens the editor and applies `edit(the YAML shown)`; returns it. */
+async function applyYaml(page, edit) {
+  await openEditor(page);
   const yaml = edit(await page.getByTestId('yaml').inputValue());
   await page.getByTestId('yaml').fill(yaml);
   await page.getByTestId('apply-yaml').click();
@@ -413,10 +418,7 @@ test('13. a pasted kubectl dump runs on the nodes it names, without a warning', 
   const dump = fs.readFileSync(new URL('../../../crates/svcsim-cli/tests/dumps/kubectl-get-nodes-aks.yaml', import.meta.url), 'utf8');
   const { context, page, problems } = await openPage(browser);
   try {
-    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
-    await page.getByRole('button', { name: 'Edit the YAML' }).click();
-    await page.getByTestId('yaml').fill(dump);
-    await page.getByTestId('apply-yaml').click();
+    await applyYaml(page, () => dump);
     await waitForText(page.locator('svg.topology'), (t) => t.includes('aks-nodepool1-12345678-vmss000000'));
     await waitForText(output(page), (t) => t.startsWith('::ffff:'));
     assert.equal(await page.getByTestId('yaml-errors').count(), 0, 'a kubectl dump of the AKS story says nothing to warn about');
@@ -453,8 +455,7 @@ test('14. the kube-proxy mode control: nftables gives the same answer from other
 test('15. several files dropped on the editor run as one scenario, a kubectl JSON dump beside YAML', async () => {
   const { context, page, problems } = await openPage(browser);
   try {
-    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
-    await page.getByRole('button', { name: 'Edit the YAML' }).click();
+    await openEditor(page);
     const deploy = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: dropped}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: dropped}}\n  template:\n    metadata: {labels: {app: dropped}}\n    spec: {containers: [{name: web, ports: [{containerPort: 8080}]}]}\n';
     const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'dropped' }, spec: { type: 'LoadBalancer', selector: { app: 'dropped' }, ports: [{ port: 80, targetPort: 8080 }] } }] });
     const dataTransfer = await page.evaluateHandle(([a, b]) => {
@@ -483,10 +484,7 @@ test('16. a node\'s iptables-save pasted in the editor traces a typed packet: Do
   const dump = fs.readFileSync(new URL('../../../crates/svcsim-cli/tests/dumps/iptables/aks-blog-node-0-docker.txt', import.meta.url), 'utf8');
   const { context, page, problems } = await openPage(browser);
   try {
-    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
-    await page.getByRole('button', { name: 'Edit the YAML' }).click();
-    await page.getByTestId('yaml').fill(dump);
-    await page.getByTestId('apply-yaml').click();
+    await applyYaml(page, () => dump);
     const form = page.getByTestId('trace');
     await form.getByLabel('source').fill('10.244.0.5');
     await form.getByLabel('destination').fill('10.0.223.151:80');
