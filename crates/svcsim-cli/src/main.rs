@@ -101,26 +101,31 @@ enum Command {
     /// `lab up`, `lab down`, and `lab check`, which compares the kernel with svcsim.
     #[command(subcommand)]
     Lab(lab::LabCommand),
-    /// Walk a first packet through a real node's rules, from its iptables-save output: the
+    /// Walk a first packet through a real node's rules, from its iptables-save or nft list ruleset output: the
     /// verdict, the endpoints, the rules that matched and the Service each kube-proxy chain
     /// stands for; what needs a fact the dump lacks is named, never guessed.
+    #[command(group(clap::ArgGroup::new("dump").required(true).args(["iptables_save", "nft_ruleset"])))]
     Trace {
         /// The node's `iptables-save` output.
         #[arg(long, value_name = "FILE")]
-        iptables_save: PathBuf,
+        iptables_save: Option<PathBuf>,
+        /// The node's `nft list ruleset` output.
+        #[arg(long, value_name = "FILE")]
+        nft_ruleset: Option<PathBuf>,
         #[command(flatten)]
         packet: PacketArgs,
-        /// The node's own addresses, comma-separated: they decide `--dst-type LOCAL` and INPUT
-        /// vs FORWARD, and a packet from one of them starts in OUTPUT.
+        /// The node's own addresses, comma-separated: they decide `--dst-type LOCAL` (`fib daddr
+        /// type local`) and INPUT vs FORWARD, and a packet from one of them starts in OUTPUT.
         #[arg(long, value_delimiter = ',', value_name = "IP,…")]
         node_ip: Option<Vec<IpAddr>>,
         /// The node's `ipset save` output, for `-m set` matches.
         #[arg(long, value_name = "FILE")]
         ipset: Option<PathBuf>,
-        /// The interface the packet arrives on (`eth0`, `cbr0`, `docker0`), for `-i` matches.
+        /// The interface the packet arrives on (`eth0`, `cbr0`, `docker0`), for `-i` (`iifname`)
+        /// matches.
         #[arg(long, value_name = "IF")]
         in_interface: Option<String>,
-        /// The interface the packet leaves by, for `-o` matches.
+        /// The interface the packet leaves by, for `-o` (`oifname`) matches.
         #[arg(long, value_name = "IF")]
         out_interface: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -372,9 +377,14 @@ fn run(command: Command) -> Result<(), ExitCode> {
             Ok(())
         }
         Command::Lab(command) => lab::run(command),
-        Command::Trace { iptables_save, packet, node_ip, ipset, in_interface, out_interface, format } => {
+        Command::Trace { iptables_save, nft_ruleset, packet, node_ip, ipset, in_interface, out_interface, format } => {
+            let dump = match (&iptables_save, &nft_ruleset) {
+                (Some(path), _) => (svcsim_core::dump::Format::IptablesSave, path.as_path()),
+                (None, Some(path)) => (svcsim_core::dump::Format::NftRuleset, path.as_path()),
+                (None, None) => unreachable!("clap requires one of --iptables-save and --nft-ruleset"),
+            };
             trace::run(trace::Asked {
-                iptables_save: &iptables_save,
+                dump,
                 ipset: ipset.as_ref(),
                 node_ips: node_ip,
                 in_interface,

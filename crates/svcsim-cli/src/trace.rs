@@ -1,5 +1,5 @@
 //! `svcsim trace`: a first packet through a real node's rules, read from its `iptables-save`
-//! output (and `ipset save`, for `-m set`), with the Service each kube-proxy chain stands for,
+//! output (and `ipset save`, for `-m set`) or its `nft list ruleset` output, with the Service each kube-proxy chain stands for,
 //! what could not be decided without a fact the dump lacks, and what is unusual.
 
 use std::net::IpAddr;
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
-use svcsim_core::dump::{DumpError, DumpedRuleset, Facts, Ipsets, Report};
+use svcsim_core::dump::{DumpError, DumpedRuleset, Facts, Format, Ipsets, Report};
 use svcsim_core::net::Header;
 
 use crate::input::{INVALID, read_limited};
@@ -18,7 +18,8 @@ const MAX_DUMP_BYTES: usize = 64 << 20;
 
 /// What the command was asked.
 pub struct Asked<'a> {
-    pub iptables_save: &'a Path,
+    /// The dump and the tool that printed it.
+    pub dump: (Format, &'a Path),
     pub ipset: Option<&'a PathBuf>,
     pub node_ips: Option<Vec<IpAddr>>,
     pub in_interface: Option<String>,
@@ -33,7 +34,8 @@ pub fn run(a: Asked<'_>) -> Result<(), ExitCode> {
         None => None,
     };
     let facts = Facts { node_ips: a.node_ips, in_interface: a.in_interface, out_interface: a.out_interface, ipsets };
-    let dump = DumpedRuleset::parse(&read(a.iptables_save)?, facts).map_err(|e| report(a.iptables_save, &e))?;
+    let (format, path) = a.dump;
+    let dump = DumpedRuleset::parse_as(format, &read(path)?, facts).map_err(|e| report(path, &e))?;
     let Report { packet: report, rule_services, undecided, services: on_path, unusual: flags, not_walked: unwalked } =
         dump.report(a.header);
     if a.json {
@@ -46,7 +48,7 @@ pub fn run(a: Asked<'_>) -> Result<(), ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v).expect("JSON values serialize"));
         return Ok(());
     }
-    let name = a.iptables_save.display().to_string();
+    let name = path.display().to_string();
     // Each kube-proxy rule's Service, after it.
     print!("{}", output::packet_text(&report, a.header, &name, &rule_services));
     if !undecided.is_empty() {
@@ -63,16 +65,24 @@ pub fn run(a: Asked<'_>) -> Result<(), ExitCode> {
     }
     if !unwalked.is_empty() {
         println!(
-            "not walked: the {} table{} (svcsim walks nat and filter)",
+            "not walked: the {} table{} ({})",
             unwalked.join(" and "),
-            if unwalked.len() == 1 { "" } else { "s" }
+            if unwalked.len() == 1 { "" } else { "s" },
+            match format {
+                Format::IptablesSave => "svcsim walks nat and filter",
+                Format::NftRuleset => "an IP packet's routed path does not pass their hooks",
+            }
         );
     }
     Ok(())
 }
 
 fn read(path: &Path) -> Result<String, ExitCode> {
-    read_limited(path, (MAX_DUMP_BYTES, "64 MiB", "a dump"), "dumps are iptables-save or ipset save text")
+    read_limited(
+        path,
+        (MAX_DUMP_BYTES, "64 MiB", "a dump"),
+        "dumps are iptables-save, nft list ruleset or ipset save text",
+    )
 }
 
 fn report(path: &Path, errors: &[DumpError]) -> ExitCode {

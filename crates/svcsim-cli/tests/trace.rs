@@ -1,12 +1,23 @@
-//! `svcsim trace --iptables-save`, on dumps the real `iptables-save` printed
-//! (`tests/dumps/iptables/`, made by `cargo xtask test`'s kernel lab from what `svcsim rules`
-//! prints, alone and with Docker's and a CNI's chains): on kube-proxy's own chains its answer
-//! is `svcsim packet`'s, and around them it walks everyone else's rules as the kernel does.
+//! `svcsim trace --iptables-save` and `--nft-ruleset`, on dumps the real `iptables-save` and
+//! `nft list ruleset` printed (`tests/dumps/`, made by `cargo xtask test`'s kernel lab from what
+//! `svcsim rules` prints, alone and with Docker's, a CNI's and a firewall's rules): on
+//! kube-proxy's own chains its answer is `svcsim packet`'s, and around them it walks everyone
+//! else's rules as the kernel does.
 
+use std::fs;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use serde_json::Value;
+
+use svcsim_core::cluster::{NodeId, ProxyMode};
+use svcsim_core::dataplane::{FirstPacket, NodeNet, Origin, RulesText};
+use svcsim_core::dump::{DumpedRuleset, Facts, Format};
+use svcsim_core::manifest::{self, Overrides};
+use svcsim_core::net::{Header, SockAddr};
+use svcsim_core::sim::Sim;
+use svcsim_core::time::{Duration, Instant};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -168,4 +179,110 @@ fn an_ipset_file_that_is_no_ipset_save_is_an_error_at_its_line() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("sets.txt:2: error: add to KUBE-Y, which no create line made"), "{err}");
     assert!(err.contains("sets.txt:3: error: \"flush\" is not ipset save output (create, add)"), "{err}");
+}
+
+fn presets() -> Vec<(String, String)> {
+    let dir = root().join("scenarios");
+    let mut out: Vec<(String, String)> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read_to_string(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Each Service port's frontends a packet on `node` can be sent to.
+fn frontends(sim: &Sim, net: &NodeNet) -> Vec<(svcsim_core::net::Protocol, SockAddr)> {
+    let mut out = Vec::new();
+    for s in sim.cluster().services.iter() {
+        for p in &s.ports {
+            for ip in s.cluster_ip.iter().chain(&s.load_balancer_ingress).chain(&s.external_ips) {
+                out.push((p.protocol, SockAddr::new(*ip, p.port)));
+            }
+            if let Some(np) = p.node_port {
+                out.push((p.protocol, SockAddr::new(net.node_ip, np)));
+            }
+        }
+    }
+    out
+}
+
+/// A client outside, a pod on the node (or in its pod CIDR) and the node itself.
+fn sources(sim: &Sim, node: NodeId, net: &NodeNet) -> Vec<IpAddr> {
+    let pod = sim
+        .cluster()
+        .pods
+        .iter()
+        .filter(|p| p.node == node)
+        .find_map(|p| p.ip)
+        .or_else(|| net.pod_cidr.nth(5))
+        .unwrap();
+    vec!["198.51.100.79".parse().unwrap(), pod, net.node_ip]
+}
+
+/// `ip kube-proxy services: …` → `services: …`, as svcsim's single-table listing names it.
+fn unprefixed(rule: &str) -> &str {
+    rule.strip_prefix("ip kube-proxy ").unwrap_or(rule)
+}
+
+/// A dump of svcsim's own rules answers as svcsim does: every preset, in both of kube-proxy's
+/// modes, on every node, is listed as the node's tool lists it (`iptables-save`, `nft list
+/// table`, which the kernel lab checks byte for byte against the real tools) and read back as a
+/// dump; each first packet to each of the node's Service frontends, from outside, from a pod and
+/// from the node, gets the same verdict, endpoints, masquerade, reason and rules.
+#[test]
+fn a_dump_of_svcsims_rules_walks_as_svcsim_does() {
+    let mut checked = 0;
+    for (name, text) in presets() {
+        for (mode, format) in [(ProxyMode::Iptables, Format::IptablesSave), (ProxyMode::Nftables, Format::NftRuleset)] {
+            let overrides = Overrides { proxy_mode: Some(mode), ..Overrides::default() };
+            let loaded = manifest::load(&text, &overrides).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let mut sim = Sim::new(loaded.scenario);
+            // At the start, and after the presets' changes (a policy switch, a node failing).
+            for at in [1, 100] {
+                sim.run_until(Instant::ZERO + Duration::from_secs(at));
+                for (node, _) in sim.cluster().nodes.iter_enumerated() {
+                    let net = sim.node_net(node);
+                    let listing = sim.dataplane().render(node, RulesText::Save);
+                    let node_ips = Some([Some(net.node_ip), net.bridge_ip].into_iter().flatten().collect());
+                    let dump = DumpedRuleset::parse_as(format, &listing, Facts { node_ips, ..Facts::default() })
+                        .unwrap_or_else(|e| panic!("{name} {mode:?}: {e:?}\n{listing}"));
+                    for (proto, dst) in frontends(&sim, &net) {
+                        for src in sources(&sim, node, &net) {
+                            let header = Header::new(proto, SockAddr::new(src, 40000), dst);
+                            let at = format!("{name} {mode:?} at {at}s, node {node:?}: {header}");
+                            let origin = Origin::of(&net, src);
+                            let svcsim = FirstPacket::of(&sim.dataplane().every_decision(node, origin, header));
+                            let walks = dump.walk(header);
+                            let undecided: Vec<_> = walks.iter().filter_map(|w| w.undecided.clone()).collect();
+                            assert_eq!(undecided, Vec::<String>::new(), "{at}");
+                            let traced = FirstPacket::of(&walks.into_iter().map(|w| w.decision).collect::<Vec<_>>());
+                            assert_eq!(traced.verdict, svcsim.verdict, "{at}\n{traced:#?}\n{svcsim:#?}");
+                            assert_eq!(traced.endpoints, svcsim.endpoints, "{at}");
+                            assert_eq!(traced.masquerade, svcsim.masquerade, "{at}");
+                            assert_eq!(traced.reason, svcsim.reason, "{at}");
+                            // nftables rules read back as listed; iptables-save normalizes a rule's
+                            // argument order, so there only the count is the same.
+                            if format == Format::NftRuleset {
+                                let rules: Vec<&str> = traced.rules.iter().map(|r| unprefixed(r)).collect();
+                                assert_eq!(rules, svcsim.rules, "{at}");
+                            } else {
+                                assert_eq!(traced.rules.len(), svcsim.rules.len(), "{at}\n{traced:#?}\n{svcsim:#?}");
+                            }
+                            checked += 1;
+                        }
+                    }
+                    assert_eq!(
+                        dump.flags(),
+                        Vec::<String>::new(),
+                        "{name} {mode:?}: kube-proxy's own rules are not unusual"
+                    );
+                }
+            }
+        }
+    }
+    eprintln!("{checked} first packets walked alike");
+    assert!(checked > 1000, "only {checked} packets were checked");
 }

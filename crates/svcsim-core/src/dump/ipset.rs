@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::parse::DumpError;
+use super::DumpError;
 use crate::net::{IpCidr, Protocol};
 
 /// One member: the parts of the packet it names, in the set type's order.

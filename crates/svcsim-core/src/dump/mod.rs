@@ -1,40 +1,120 @@
-//! A node's rules as they really are: an `iptables-save` dump (and, for `-m set`, an
-//! `ipset save` file), evaluated for one first packet. This is the dataplane seam's
-//! implementation that programs nothing: kube-proxy's chains, Docker's, a CNI's and anyone's
-//! custom rules are walked as the kernel walks them, and each kube-proxy chain is mapped back to
-//! the Service it stands for from its comments (`docs/fidelity.md#dumped-rulesets`).
+//! A node's rules as they really are, read from a dump and evaluated for one first packet: the
+//! dataplane seam's implementation that programs nothing. Two readers share one report —
+//! `iptables-save` output ([`iptables`]) and `nft list ruleset` output ([`nft`]) — and each
+//! maps kube-proxy's chains back to the Service they stand for
+//! (`docs/fidelity.md#dumped-rulesets`).
 
-mod eval;
 mod ipset;
-mod parse;
-#[cfg(test)]
-mod tests;
+mod iptables;
+mod nft;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::rc::Rc;
 
-pub use eval::Walked;
 pub use ipset::{Asked, Ipsets};
-pub use parse::{DumpError, Policy, Saved};
-use parse::{Match, SavedRule, Target};
+pub use iptables::{Policy, Saved};
 
 use crate::cluster::{Cluster, NodeId};
 use crate::dataplane::{self, Dataplane, Decision, HealthResponse, Origin, PacketCx, RuleRef, RulesText, SyncReport};
 use crate::net::{Header, SockAddr};
 use crate::time::{Duration, Instant};
 
+/// One problem with a dump's text, at its 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for DumpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Which tool printed a dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `iptables-save` (or `iptables-nft-save`, `iptables-legacy-save`).
+    IptablesSave,
+    /// `nft list ruleset`.
+    NftRuleset,
+}
+
+impl Format {
+    /// The tool's name, as the user ran it.
+    pub fn tool(self) -> &'static str {
+        match self {
+            Format::IptablesSave => "iptables-save",
+            Format::NftRuleset => "nft list ruleset",
+        }
+    }
+
+    /// The format `text` reads as, from its first line that is not a comment: `*nat` opens an
+    /// `iptables-save` table, `table ip kube-proxy {` an nftables one; `None` for anything else
+    /// (YAML, say).
+    pub fn of(text: &str) -> Option<Format> {
+        let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'))?;
+        if first.len() > 1 && first.starts_with('*') && first[1..].chars().all(|c| c.is_ascii_lowercase()) {
+            return Some(Format::IptablesSave);
+        }
+        let mut words = first.split_whitespace();
+        let table = words.next() == Some("table")
+            && words.next().is_some_and(|f| nft::FAMILIES.contains(&f))
+            && words.next().is_some()
+            && words.next() == Some("{");
+        table.then_some(Format::NftRuleset)
+    }
+}
+
+/// True when `text` reads as a dump of either kind rather than YAML.
+pub fn looks_like_dump(text: &str) -> bool {
+    Format::of(text).is_some()
+}
+
 /// What the dump cannot say and the user may: which addresses are the node's, the packet's
 /// interfaces, the ipsets.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
-    /// The node's own addresses (`--node-ip`): they decide `--dst-type LOCAL` and INPUT vs
-    /// FORWARD, and the first is MASQUERADE's source.
+    /// The node's own addresses (`--node-ip`): they decide `--dst-type LOCAL` (`fib daddr type
+    /// local`) and INPUT vs FORWARD, and the first is MASQUERADE's source.
     pub node_ips: Option<Vec<IpAddr>>,
     pub in_interface: Option<String>,
     pub out_interface: Option<String>,
+    /// `ipset save` output, for iptables' `-m set`.
     pub ipsets: Option<Ipsets>,
+}
+
+impl Facts {
+    /// Whether `ip` is the node's own: loopback always is; otherwise only `--node-ip` knows.
+    fn is_local(&self, ip: IpAddr) -> Option<bool> {
+        if ip.is_loopback() {
+            return Some(true);
+        }
+        self.node_ips.as_ref().map(|ips| ips.contains(&ip))
+    }
+
+    /// Where a packet from `src` enters: the node's own socket when `src` is one of its
+    /// addresses, else arriving from the network or a pod.
+    fn origin_of(&self, src: IpAddr) -> Origin {
+        if self.is_local(src) == Some(true) { Origin::Host } else { Origin::Routed }
+    }
+
+    /// The interface a packet leaves by: `lo` to a local address, else `--out-interface`.
+    fn out_iface(&self, origin: Origin, dst: IpAddr) -> Option<String> {
+        if dst.is_loopback() || (origin == Origin::Host && self.is_local(dst) == Some(true)) {
+            return Some("lo".into());
+        }
+        self.out_interface.clone()
+    }
+}
+
+/// One walk's answer: the decision so far, and why it stopped short, if it did.
+#[derive(Debug, Clone)]
+pub struct Walked {
+    pub decision: Decision,
+    pub undecided: Option<String>,
 }
 
 /// What `svcsim trace` and the page show for one first packet through a dump.
@@ -54,73 +134,16 @@ pub struct Report {
     pub not_walked: Vec<String>,
 }
 
-/// True when `text` reads as `iptables-save` output rather than YAML: its first line that is
-/// not a comment opens a table (`*nat`, `*filter`).
-pub fn looks_like_iptables_save(text: &str) -> bool {
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .is_some_and(|l| l.starts_with('*') && l.len() > 1 && l[1..].chars().all(|c| c.is_ascii_lowercase()))
-}
-
-/// A dumped ruleset, ready to walk.
-pub struct DumpedRuleset {
-    saved: Saved,
-    facts: Facts,
-    /// Each rule as the path's rules are kept.
-    refs: Vec<RuleRef>,
-    /// (table, chain) → its rules' indices, in order.
-    index: BTreeMap<(String, String), Vec<usize>>,
-    /// Built-in chains' policies, each with the pseudo-rule a policy drop shows.
-    policies: BTreeMap<(String, String), (Policy, RuleRef)>,
-}
-
-impl DumpedRuleset {
-    /// Reads an `iptables-save` dump.
-    pub fn parse(text: &str, facts: Facts) -> Result<DumpedRuleset, Vec<DumpError>> {
-        let saved = parse::parse(text)?;
-        let refs = saved.rules.iter().map(|r| Rc::new(DumpRule::of(r)) as RuleRef).collect();
-        let mut index: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-        for c in &saved.chains {
-            index.entry((c.table.clone(), c.name.clone())).or_default();
-        }
-        for (i, r) in saved.rules.iter().enumerate() {
-            index.entry((r.table.clone(), r.chain.clone())).or_default().push(i);
-        }
-        // Built by insertion (`crate::order::map`): collecting would compile another sort.
-        let policies = crate::order::map(saved.chains.iter().filter_map(|c| {
-            let p = c.policy?;
-            let rule = Rc::new(DumpRule::policy(&c.table, &c.name, p)) as RuleRef;
-            Some(((c.table.clone(), c.name.clone()), (p, rule)))
-        }));
-        Ok(DumpedRuleset { saved, facts, refs, index, policies })
-    }
-
-    fn chain_rules(&self, table: &str, chain: &str) -> Option<&[usize]> {
-        self.index.get(&(table.to_string(), chain.to_string())).map(Vec::as_slice)
-    }
-    fn policy(&self, table: &str, chain: &str) -> Option<(Policy, RuleRef)> {
-        self.policies.get(&(table.to_string(), chain.to_string())).map(|(p, r)| (*p, Rc::clone(r)))
-    }
-    fn rule_ref(&self, i: usize) -> RuleRef {
-        Rc::clone(&self.refs[i])
-    }
-
-    /// Where a packet from `src` enters: the node's own socket when `src` is one of its
-    /// addresses (given by `--node-ip`), else arriving from the network or a pod.
-    pub fn origin_of(&self, src: IpAddr) -> Origin {
-        let own = self.facts.node_ips.as_ref().is_some_and(|ips| ips.contains(&src)) || src.is_loopback();
-        if own { Origin::Host } else { Origin::Routed }
-    }
-
-    /// Every path the first packet can take, with why a path stopped short, if one did.
-    pub fn walk(&self, header: Header) -> Vec<Walked> {
-        eval::walk_all(self, self.origin_of(header.src.ip), header)
-    }
-
-    /// The first packet's walk, summed up.
-    pub fn report(&self, header: Header) -> Report {
-        let walks = self.walk(header);
+impl Report {
+    /// Sums up every path's walk; `all` maps kube-proxy's chains to their Services, and
+    /// `service` names the Service a rule on the path belongs to.
+    fn of(
+        walks: Vec<Walked>,
+        all: &BTreeMap<String, String>,
+        service: impl Fn(&RuleRef) -> Option<String>,
+        unusual: Vec<String>,
+        not_walked: Vec<String>,
+    ) -> Report {
         let decisions: Vec<Decision> = walks.iter().map(|w| w.decision.clone()).collect();
         let mut undecided: Vec<String> = Vec::new();
         for why in walks.into_iter().filter_map(|w| w.undecided) {
@@ -128,7 +151,6 @@ impl DumpedRuleset {
                 undecided.push(why);
             }
         }
-        let all = self.services();
         let mut services: Vec<(String, String)> = Vec::new();
         for rule in decisions.iter().flat_map(|d| d.path.rules()) {
             for chain in rule.path_names().into_iter().flatten() {
@@ -140,223 +162,80 @@ impl DumpedRuleset {
             }
         }
         let packet = dataplane::FirstPacket::of(&decisions);
-        // The rules in `packet.rules`' order (first seen over every path), each with the Service
-        // of the chain that holds it.
+        // The rules in `packet.rules`' order (first seen over every path), each with its Service.
         let mut seen: Vec<String> = Vec::new();
         let mut rule_services = Vec::new();
         for rule in decisions.iter().flat_map(|d| d.path.rules()) {
             let line = rule.to_string();
             if !seen.contains(&line) {
                 seen.push(line);
-                rule_services.push(rule.path_names()[0].and_then(|chain| all.get(chain).cloned()));
+                rule_services.push(service(rule));
             }
         }
-        Report { packet, rule_services, undecided, services, unusual: self.flags(), not_walked: self.unwalked_tables() }
+        Report { packet, rule_services, undecided, services, unusual, not_walked }
+    }
+}
+
+/// A dumped ruleset of either kind, ready to walk.
+pub struct DumpedRuleset(Inner);
+
+enum Inner {
+    Iptables(iptables::SavedRuleset),
+    Nft(nft::ListedRuleset),
+}
+
+impl DumpedRuleset {
+    /// Reads a dump of the format its text reads as ([`Format::of`]); text of neither kind is
+    /// read as `iptables-save`, whose errors say what a line should be.
+    pub fn parse(text: &str, facts: Facts) -> Result<DumpedRuleset, Vec<DumpError>> {
+        DumpedRuleset::parse_as(Format::of(text).unwrap_or(Format::IptablesSave), text, facts)
     }
 
-    /// The Service each kube-proxy chain stands for, from kube-proxy's comments: the comment of
-    /// a rule in the chain, or of a rule jumping to it (`"default/web:http cluster IP"` →
-    /// `default/web:http`). A Service port's KUBE-SVC, KUBE-SVL, KUBE-EXT and KUBE-FW chains
-    /// share one hash, so one named chain names the others.
+    /// Reads `text` as `format`'s output.
+    pub fn parse_as(format: Format, text: &str, facts: Facts) -> Result<DumpedRuleset, Vec<DumpError>> {
+        Ok(DumpedRuleset(match format {
+            Format::IptablesSave => Inner::Iptables(iptables::SavedRuleset::parse(text, facts)?),
+            Format::NftRuleset => Inner::Nft(nft::ListedRuleset::parse(text, facts)?),
+        }))
+    }
+
+    pub fn format(&self) -> Format {
+        match &self.0 {
+            Inner::Iptables(_) => Format::IptablesSave,
+            Inner::Nft(_) => Format::NftRuleset,
+        }
+    }
+
+    /// Every path the first packet can take, with why a path stopped short, if one did.
+    pub fn walk(&self, header: Header) -> Vec<Walked> {
+        match &self.0 {
+            Inner::Iptables(d) => d.walk(header),
+            Inner::Nft(d) => d.walk(header),
+        }
+    }
+
+    /// The first packet's walk, summed up.
+    pub fn report(&self, header: Header) -> Report {
+        match &self.0 {
+            Inner::Iptables(d) => d.report(header),
+            Inner::Nft(d) => d.report(header),
+        }
+    }
+
+    /// The Service each kube-proxy chain stands for.
     pub fn services(&self) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        for r in &self.saved.rules {
-            let Some(service) = r.comment.as_deref().and_then(service_of) else { continue };
-            for chain in std::iter::once(r.chain.as_str()).chain(jump(r)) {
-                if is_service_chain(chain) {
-                    out.entry(chain.to_string()).or_insert_with(|| service.to_string());
-                }
-            }
+        match &self.0 {
+            Inner::Iptables(d) => d.services(),
+            Inner::Nft(d) => d.services(),
         }
-        const PORT_CHAINS: [&str; 4] = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-"];
-        for c in &self.saved.chains {
-            let Some(hash) = PORT_CHAINS.iter().find_map(|p| c.name.strip_prefix(p)) else { continue };
-            let known = PORT_CHAINS.iter().find_map(|p| out.get(&format!("{p}{hash}")).cloned());
-            if let Some(service) = known {
-                out.entry(c.name.clone()).or_insert(service);
-            }
-        }
-        out
     }
 
-    /// What is unusual, for a node kube-proxy programs: missing jumps into its chains, an
-    /// external chain without its masquerade rule, a cascade whose last pick is random, and
-    /// rules kube-proxy would not write in its own chains.
+    /// What is unusual for a node kube-proxy programs.
     pub fn flags(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if !self.saved.chains.iter().any(|c| c.name.starts_with("KUBE-")) {
-            return out;
+        match &self.0 {
+            Inner::Iptables(d) => d.flags(),
+            Inner::Nft(d) => d.flags(),
         }
-        let has_jump = |table: &str, chain: &str, to: &str| {
-            self.chain_rules(table, chain).is_some_and(|rs| rs.iter().any(|&i| jump(&self.saved.rules[i]) == Some(to)))
-        };
-        for (table, chain, to, what) in [
-            ("nat", "PREROUTING", "KUBE-SERVICES", "no Service is reachable from the network or a pod"),
-            ("nat", "OUTPUT", "KUBE-SERVICES", "no Service is reachable from the node's own processes"),
-            ("nat", "POSTROUTING", "KUBE-POSTROUTING", "nothing kube-proxy marks is masqueraded"),
-            ("filter", "FORWARD", "KUBE-FORWARD", "marked and established Service traffic is not accepted in FORWARD"),
-        ] {
-            if self.chain_rules(table, to).is_some() && !has_jump(table, chain, to) {
-                out.push(format!("{table} {chain} has no jump to {to}: {what}"));
-            }
-        }
-        let services = self.services();
-        for ((table, chain), rules) in &self.index {
-            let rules: Vec<&SavedRule> = rules.iter().map(|&i| &self.saved.rules[i]).collect();
-            let svc = services.get(chain).map(|s| format!(" ({s})")).unwrap_or_default();
-            if chain.starts_with("KUBE-EXT-")
-                && !rules.iter().any(|r| jump(r).is_some_and(|j| j == "KUBE-MARK-MASQ" || j.starts_with("KUBE-SVL-")))
-            {
-                out.push(format!(
-                    "{chain}{svc} has no masquerade rule (-j KUBE-MARK-MASQ) and no Local chain: under Cluster kube-proxy writes one, so this Service's external traffic keeps the client's address"
-                ));
-            }
-            if chain.starts_with("KUBE-SVC-") || chain.starts_with("KUBE-SVL-") {
-                let picks: Vec<&&SavedRule> =
-                    rules.iter().filter(|r| jump(r).is_some_and(|j| j.starts_with("KUBE-SEP-"))).collect();
-                if let Some(last) = picks.last()
-                    && last.matches.iter().any(|m| matches!(m, Match::Random(_)))
-                {
-                    out.push(format!(
-                        "line {}: {chain}{svc}'s last endpoint rule is random: a packet can fall through every pick, an order kube-proxy does not write",
-                        last.line
-                    ));
-                }
-            }
-            if table != "raw" && table != "mangle" && chain.starts_with("KUBE-") && chain != "KUBE-FIREWALL" {
-                for r in rules.iter().filter(|r| !kube_proxy_writes(r)) {
-                    out.push(format!(
-                        "line {}: a rule kube-proxy does not write, in its chain {chain}: -A {chain} {}",
-                        r.line, r.text
-                    ));
-                }
-            }
-        }
-        out
-    }
-
-    /// The tables the walk leaves out, when they hold rules: their effect is not shown.
-    pub fn unwalked_tables(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for r in &self.saved.rules {
-            if r.table != "nat" && r.table != "filter" && !out.contains(&r.table) {
-                out.push(r.table.clone());
-            }
-        }
-        out
-    }
-}
-
-fn jump(r: &SavedRule) -> Option<&str> {
-    match &r.target {
-        Target::Jump { chain, .. } => Some(chain),
-        _ => None,
-    }
-}
-
-fn is_service_chain(chain: &str) -> bool {
-    ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"].iter().any(|p| chain.starts_with(p))
-}
-
-/// `default/web:http cluster IP` → `default/web:http`.
-fn service_of(comment: &str) -> Option<&str> {
-    let first = comment.split_whitespace().next()?;
-    first.contains('/').then_some(first)
-}
-
-/// The matches and targets kube-proxy's iptables mode writes in its chains.
-fn kube_proxy_writes(r: &SavedRule) -> bool {
-    let matches_ok = r.matches.iter().all(|m| {
-        !matches!(
-            m,
-            Match::InIface(..) | Match::OutIface(..) | Match::Set { .. } | Match::Unknown(_) | Match::DstPorts(..)
-        )
-    });
-    let target_ok = match &r.target {
-        Target::Jump { chain, goto } => !goto && chain.starts_with("KUBE-"),
-        Target::Accept | Target::Drop | Target::Reject | Target::Return | Target::Dnat(_) => true,
-        Target::Xmark { .. } | Target::Masquerade => true,
-        Target::Continue => r.comment.is_some(),
-        _ => false,
-    };
-    matches_ok && target_ok
-}
-
-/// A rule of the dump, as a first packet's path keeps it.
-struct DumpRule {
-    table: String,
-    chain: String,
-    text: String,
-    comment: Option<String>,
-    /// Why a packet that ends here was dropped or refused, when the rule carries no comment.
-    why: Option<String>,
-    jump: Option<String>,
-    /// A built-in chain's policy, shown as `-P`.
-    policy: bool,
-}
-
-impl DumpRule {
-    fn of(r: &SavedRule) -> DumpRule {
-        let terminal = matches!(r.target, Target::Drop | Target::Reject);
-        DumpRule {
-            table: r.table.clone(),
-            chain: r.chain.clone(),
-            text: r.text.clone(),
-            comment: r.comment.clone(),
-            why: (terminal && r.comment.is_none()).then(|| format!("line {}: -A {} {}", r.line, r.chain, r.text)),
-            jump: jump(r).map(str::to_string),
-            policy: false,
-        }
-    }
-    fn policy(table: &str, chain: &str, p: Policy) -> DumpRule {
-        let name = match p {
-            Policy::Accept => "ACCEPT",
-            Policy::Drop => "DROP",
-        };
-        DumpRule {
-            table: table.into(),
-            chain: chain.into(),
-            text: name.into(),
-            comment: None,
-            why: Some(format!("{chain}'s policy is {name}: no rule accepted the packet")),
-            jump: None,
-            policy: true,
-        }
-    }
-    fn is_story(chain: &str) -> bool {
-        !crate::kube_proxy::chains::is_builtin(chain) && chain != "KUBE-MARK-MASQ" && chain != "KUBE-POSTROUTING"
-    }
-}
-
-/// `-t nat -A KUBE-SERVICES <rule as saved>`, and `-t filter -P FORWARD DROP` for a policy.
-impl dataplane::Rule for DumpRule {
-    fn fmt_native(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.policy {
-            write!(f, "-t {} -P {} {}", self.table, self.chain, self.text)
-        } else {
-            write!(f, "-t {} -A {} {}", self.table, self.chain, self.text)
-        }
-    }
-    fn comment(&self) -> Option<&str> {
-        self.comment.as_deref().or(self.why.as_deref())
-    }
-    fn path_names(&self) -> [Option<&str>; 2] {
-        let chain = Some(self.chain.as_str()).filter(|c| !self.policy && DumpRule::is_story(c));
-        let to = self.jump.as_deref().filter(|c| self.table == "nat" && DumpRule::is_story(c));
-        [chain, to]
-    }
-    fn narrate(&self) -> Option<String> {
-        let comment = self.comment.as_deref()?;
-        let to = self.jump.as_deref().map(|j| format!(" → {j}")).unwrap_or_default();
-        Some(format!("\"{comment}\" in {}{to}", self.chain))
-    }
-    fn listed(&self) -> Option<(&'static str, String)> {
-        let table = match self.table.as_str() {
-            "nat" => "nat",
-            "filter" => "filter",
-            _ => return None,
-        };
-        (!self.policy).then(|| (table, format!("-A {} {}", self.chain, self.text)))
     }
 }
 
@@ -364,10 +243,10 @@ impl dataplane::Rule for DumpRule {
 /// dumped one.
 impl Dataplane for DumpedRuleset {
     fn agent(&self) -> &'static str {
-        "iptables-save"
+        self.format().tool()
     }
     fn describe(&self) -> String {
-        "a dumped iptables ruleset (iptables-save)".into()
+        format!("a dumped ruleset ({})", self.format().tool())
     }
     fn min_sync_period(&self) -> Duration {
         Duration::ZERO
@@ -381,32 +260,20 @@ impl Dataplane for DumpedRuleset {
         all.into_iter().nth(pick).expect("a walk gives at least one decision")
     }
     fn every_decision(&self, _: NodeId, origin: Origin, header: Header) -> Vec<Decision> {
-        eval::walk_all(self, origin, header).into_iter().map(|w| w.decision).collect()
+        match &self.0 {
+            Inner::Iptables(d) => d.decisions(origin, header),
+            Inner::Nft(d) => d.decisions(origin, header),
+        }
     }
     fn serve(&self, _: &Cluster, _: NodeId, _: SockAddr) -> Option<HealthResponse> {
         None
     }
-    /// The rules as read, each table's chains then rules, as iptables-save lists them.
+    /// The rules as read, as the tool lists them.
     fn render(&self, _: NodeId, _: RulesText) -> String {
-        let mut out = String::new();
-        let mut tables: Vec<&str> = self.saved.chains.iter().map(|c| c.table.as_str()).collect();
-        tables.dedup();
-        for t in tables {
-            out.push_str(&format!("*{t}\n"));
-            for c in self.saved.chains.iter().filter(|c| c.table == t) {
-                let policy = match c.policy {
-                    None => "-",
-                    Some(Policy::Accept) => "ACCEPT",
-                    Some(Policy::Drop) => "DROP",
-                };
-                out.push_str(&format!(":{} {policy} [0:0]\n", c.name));
-            }
-            for r in self.saved.rules.iter().filter(|r| r.table == t) {
-                out.push_str(&format!("-A {} {}\n", r.chain, r.text));
-            }
-            out.push_str("COMMIT\n");
+        match &self.0 {
+            Inner::Iptables(d) => d.listing(),
+            Inner::Nft(d) => d.listing(),
         }
-        out
     }
     fn sweep(&mut self, _: Instant) {}
 }

@@ -202,7 +202,7 @@ impl Chooser for SimChooser<'_> {
 
 /// Chains a packet's path names in the trace's `via A > B`: the ones that hold a Service's
 /// rules, and the dispatch and check chains.
-fn is_story(chain: &str) -> bool {
+pub(crate) fn is_story(chain: &str) -> bool {
     !chain.starts_with("filter-")
         && !chain.starts_with("nat-")
         && chain != program::names::MARK_FOR_MASQUERADE

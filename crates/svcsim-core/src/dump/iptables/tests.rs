@@ -8,6 +8,7 @@ use expect_test::expect;
 
 use super::*;
 use crate::dataplane::{FirstPacket, Verdict};
+use crate::dump::{Facts, Ipsets};
 use crate::net::{Header, SockAddr};
 
 fn sock(s: &str) -> SockAddr {
@@ -18,11 +19,11 @@ fn node_ips() -> Option<Vec<IpAddr>> {
     Some(vec!["10.240.0.4".parse().unwrap()])
 }
 
-fn dump(text: &str, facts: Facts) -> DumpedRuleset {
-    DumpedRuleset::parse(text, facts).unwrap_or_else(|e| panic!("{e:?}"))
+fn dump(text: &str, facts: Facts) -> SavedRuleset {
+    SavedRuleset::parse(text, facts).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
-fn first(d: &DumpedRuleset, src: &str, dst: &str) -> (FirstPacket, Vec<String>) {
+fn first(d: &SavedRuleset, src: &str, dst: &str) -> (FirstPacket, Vec<String>) {
     let walks = d.walk(Header::tcp(sock(src), sock(dst)));
     let undecided = walks.iter().filter_map(|w| w.undecided.clone()).collect();
     (FirstPacket::of(&walks.into_iter().map(|w| w.decision).collect::<Vec<_>>()), undecided)
@@ -148,7 +149,7 @@ fn a_goto_returns_past_its_chain_and_marks_are_tracked() {
 
 #[test]
 fn text_that_is_no_dump_is_refused_line_by_line() {
-    let errors = DumpedRuleset::parse(
+    let errors = SavedRuleset::parse(
         "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"open -j ACCEPT\n-A INPUT -x\nhello\n:OUTPUT MAYBE [0:0]\n",
         Facts::default(),
     )
@@ -164,6 +165,6 @@ fn text_that_is_no_dump_is_refused_line_by_line() {
         ]
     "#]]
     .assert_debug_eq(&text);
-    let empty = DumpedRuleset::parse("", Facts::default()).err().unwrap();
+    let empty = SavedRuleset::parse("", Facts::default()).err().unwrap();
     assert_eq!(empty[0].to_string(), "line 1: no tables: this is not iptables-save output");
 }

@@ -5,17 +5,11 @@
 
 use std::net::IpAddr;
 
+use super::SavedRuleset;
 use super::parse::{Match, Policy, Target};
-use super::{Asked, DumpedRuleset};
 use crate::dataplane::{Cause, Decision, Delivery, Origin, RulePath, RuleRef, Verdict};
+use crate::dump::{Asked, Walked};
 use crate::net::{Header, Protocol, SockAddr};
-
-/// One walk's answer: the decision so far, and why it stopped short, if it did.
-#[derive(Debug, Clone)]
-pub struct Walked {
-    pub decision: Decision,
-    pub undecided: Option<String>,
-}
 
 /// How a chain (or a hook) ended for the packet.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +28,7 @@ const MAX_WALKS: usize = 64;
 const MAX_DEPTH: usize = 64;
 
 struct Walk<'a> {
-    d: &'a DumpedRuleset,
+    d: &'a SavedRuleset,
     origin: Origin,
     before: Header,
     header: Header,
@@ -51,7 +45,7 @@ struct Walk<'a> {
 }
 
 /// Every path a first packet can take through `d`, one per random choice.
-pub fn walk_all(d: &DumpedRuleset, origin: Origin, header: Header) -> Vec<Walked> {
+pub fn walk_all(d: &SavedRuleset, origin: Origin, header: Header) -> Vec<Walked> {
     let mut out = Vec::new();
     let mut todo: Vec<Vec<bool>> = vec![Vec::new()];
     while let Some(prefix) = todo.pop() {
@@ -72,7 +66,7 @@ pub fn walk_all(d: &DumpedRuleset, origin: Origin, header: Header) -> Vec<Walked
     out
 }
 
-fn walk_one(d: &DumpedRuleset, origin: Origin, header: Header, choices: Vec<bool>) -> (Walked, Vec<bool>) {
+fn walk_one(d: &SavedRuleset, origin: Origin, header: Header, choices: Vec<bool>) -> (Walked, Vec<bool>) {
     let mut w = Walk {
         d,
         origin,
@@ -327,19 +321,11 @@ impl Walk<'_> {
     }
 
     fn is_local(&self, ip: IpAddr) -> Option<bool> {
-        if ip.is_loopback() {
-            return Some(true);
-        }
-        self.d.facts.node_ips.as_ref().map(|ips| ips.contains(&ip))
+        self.d.facts.is_local(ip)
     }
 
     fn out_iface(&self) -> Option<String> {
-        if self.header.dst.ip.is_loopback()
-            || (self.origin == Origin::Host && self.is_local(self.header.dst.ip) == Some(true))
-        {
-            return Some("lo".into());
-        }
-        self.d.facts.out_interface.clone()
+        self.d.facts.out_iface(self.origin, self.header.dst.ip)
     }
 
     fn in_set(&self, name: &str, flags: &[bool]) -> Result<bool, String> {

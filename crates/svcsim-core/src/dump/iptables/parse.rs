@@ -7,18 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 
 use crate::net::{IpCidr, Protocol, SockAddr};
 
-/// One problem with the text, at its 1-based line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DumpError {
-    pub line: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for DumpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
+use crate::dump::DumpError;
 
 /// A built-in chain's policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
