@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use crate::{bootstrap, cmd, project_root};
 
 /// Every target, in the order they run.
-pub const TARGETS: [&str; 4] = ["scenario", "fragment", "packet", "iptables_save"];
+pub const TARGETS: [&str; 5] = ["scenario", "fragment", "packet", "iptables_save", "nft_ruleset"];
 
 pub fn run(seconds: u32, targets: &[String]) -> Result<()> {
     let env = bootstrap::ensure(bootstrap::Needs { web: false, browser: false, lab: false })?;
@@ -31,6 +31,9 @@ pub fn run(seconds: u32, targets: &[String]) -> Result<()> {
         }
         if target == "iptables_save" {
             seeds.push(project_root().join("crates/svcsim-cli/tests/dumps/iptables"));
+        }
+        if target == "nft_ruleset" {
+            seeds.push(project_root().join("crates/svcsim-cli/tests/dumps/nft"));
         }
         seeds.retain(|dir| dir.exists());
         let run = cmd::run(

@@ -50,6 +50,10 @@ enum Command {
         /// Test file stems under web/e2e/tests (`embed`, `simulator`, …).
         names: Vec<String>,
     },
+    /// Only the kernel-made dumps: rebuild `svcsim`, remake each dump under
+    /// crates/svcsim-cli/tests/dumps/ in a network namespace and compare (`UPDATE_EXPECT=1`
+    /// rewrites them). Linux, root; `test` runs this too.
+    Dumps,
     /// Install every tool `test` needs, and nothing else.
     Bootstrap,
     /// Run the cargo-fuzz targets (nightly) for a while each and minimize their corpus in
@@ -84,6 +88,7 @@ fn main() {
         Command::Dist => dist(),
         Command::Test => test::run(),
         Command::E2e { names } => test::e2e_only(&names),
+        Command::Dumps => dumps::only(),
         Command::Bootstrap => bootstrap::ensure(bootstrap::Needs::ALL).map(drop),
         Command::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
         Command::Bench { core, web, soak_minutes } => {

@@ -270,7 +270,11 @@ fn kernel_lab(env: &ToolEnv, root: &Path) -> Tally {
     // When the lab cannot run here, neither can `lab up`, nor the dumps be made.
     let cannot = checked.passed == 0 && checked.skipped > 0;
     let up = if cannot { Tally { skipped: 6, ..Tally::default() } } else { lab_up_down(&svcsim, root) };
-    let dumps = if cannot { Tally { skipped: 4, ..Tally::default() } } else { crate::dumps::check(&svcsim, root) };
+    let dumps = if cannot {
+        Tally { skipped: crate::dumps::CHECKS, ..Tally::default() }
+    } else {
+        crate::dumps::check(&svcsim, root)
+    };
     let mut total = checked;
     total += up;
     total += dumps;

@@ -227,6 +227,134 @@ fn unprefixed(rule: &str) -> &str {
     rule.strip_prefix("ip kube-proxy ").unwrap_or(rule)
 }
 
+const NFT: &str = "crates/svcsim-cli/tests/dumps/nft";
+
+/// The same first packets through `svcsim packet --proxy-mode nftables` and `svcsim trace
+/// --nft-ruleset` on what the real `nft list ruleset` printed for the node: the same answer.
+#[test]
+fn on_kube_proxys_nftables_table_trace_answers_as_packet_does() {
+    let cases: &[Case] = &[
+        (
+            "aks-blog-node-0.nft",
+            "scenarios/aks-blog.yaml",
+            "node-0",
+            "0s",
+            "10.240.0.4,10.244.0.1",
+            &[
+                ("198.51.100.79:40000", "203.0.113.10:80"),
+                ("10.244.0.5:40000", "10.0.223.151:80"),
+                ("198.51.100.79:40000", "10.240.0.4:32547"),
+                ("10.240.0.4:40000", "10.0.223.151:80"),
+                ("10.244.0.5:40000", "10.0.223.151:81"),
+                ("10.244.0.5:40000", "10.0.99.99:80"),
+            ],
+        ),
+        (
+            "aks-blog-switch-node-1-100s.nft",
+            "scenarios/aks-blog-switch.yaml",
+            "node-1",
+            "100s",
+            "10.240.0.5,10.244.1.1",
+            &[("198.51.100.79:40000", "203.0.113.10:80"), ("10.244.1.5:40000", "10.0.223.151:80")],
+        ),
+    ];
+    for (dump, scenario, node, at, node_ips, packets) in cases {
+        let dump = format!("{NFT}/{dump}");
+        for (src, dst) in *packets {
+            let packet = json(&[
+                "packet",
+                scenario,
+                "--node",
+                node,
+                "--at",
+                at,
+                "--src",
+                src,
+                "--dst",
+                dst,
+                "--proxy-mode",
+                "nftables",
+            ]);
+            let trace = json(&["trace", "--nft-ruleset", &dump, "--src", src, "--dst", dst, "--node-ip", node_ips]);
+            for key in ["verdict", "endpoints", "masquerade", "reason"] {
+                assert_eq!(trace[key], packet[key], "{dump} {src} > {dst}: {key}\n{trace:#}\n{packet:#}");
+            }
+            let rules = |v: &Value| -> Vec<String> {
+                let all = v["rules"].as_array().unwrap().iter().map(|r| r.as_str().unwrap());
+                all.map(|r| r.strip_prefix("ip kube-proxy ").unwrap_or(r).to_string()).collect()
+            };
+            assert_eq!(rules(&trace), rules(&packet), "{dump} {src} > {dst}");
+            assert_eq!(trace["undecided"], serde_json::json!([]), "{dump} {src} > {dst}");
+            assert_eq!(trace["unusual"], serde_json::json!([]), "{dump}: kube-proxy's own rules are not unusual");
+        }
+    }
+}
+
+/// In nftables mode kube-proxy writes no accept for the traffic it DNATs (an accept in its
+/// table could not overrule another table's drop), so Docker's FORWARD policy, kept by
+/// iptables-nft in `table ip filter`, drops an external client's packet to a LoadBalancer IP;
+/// the CNI's accept for its pod range saves a pod's packet. A firewall's own `inet filter`
+/// table with `policy drop` does the same, unless the packet comes from the pod bridge.
+#[test]
+fn another_tables_drop_policy_drops_what_kube_proxys_nftables_rules_dnat() {
+    let trace = |dump: &str, src: &str, dst: &str, iif: &str| {
+        let dump = format!("{NFT}/{dump}");
+        let args = ["trace", "--nft-ruleset", &dump, "--src", src, "--dst", dst, "--node-ip", "10.240.0.4,10.244.0.1"];
+        json(&[&args[..], &["--in-interface", iif, "--out-interface", "cbr0"]].concat())
+    };
+    let v = trace("aks-blog-node-0-docker.nft", "198.51.100.79", "203.0.113.10:80", "eth0");
+    assert_eq!(v["verdict"], "DROP", "{v:#}");
+    assert_eq!(v["reason"], "FORWARD's policy is drop: no rule accepted the packet");
+    assert_eq!(v["services"]["external-POY56EFC-default/node-service/tcp/"], "default/node-service");
+    assert!(v["rules"].as_array().unwrap().iter().any(|r| r == "ip filter FORWARD: policy drop"), "{v:#}");
+    let v = trace("aks-blog-node-0-docker.nft", "10.244.0.5", "10.0.223.151:80", "cbr0");
+    assert_eq!(v["verdict"], "DNAT", "{v:#}");
+    assert!(
+        v["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "ip filter CNI-FORWARD: ip saddr 10.244.0.0/16 counter packets 0 bytes 0 accept"),
+        "{v:#}"
+    );
+    let v = trace("aks-blog-node-0-firewall.nft", "198.51.100.79", "203.0.113.10:80", "eth0");
+    assert_eq!(v["reason"], "forward's policy is drop: no rule accepted the packet", "{v:#}");
+    let v = trace("aks-blog-node-0-firewall.nft", "10.244.0.5", "10.0.223.151:80", "cbr0");
+    assert_eq!(v["verdict"], "DNAT", "{v:#}");
+    // The text form says the same, each kube-proxy rule with its Service.
+    let dump = format!("{NFT}/aks-blog-node-0-firewall.nft");
+    let (code, text, _) = svcsim(&[
+        "trace",
+        "--nft-ruleset",
+        &dump,
+        "--src",
+        "198.51.100.79",
+        "--dst",
+        "203.0.113.10:80",
+        "--node-ip",
+        "10.240.0.4",
+        "--in-interface",
+        "eth0",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(text.starts_with(&format!("first packet 198.51.100.79:40000 > 203.0.113.10:80 on {dump}: DROP (\"forward's policy is drop: no rule accepted the packet\")")), "{text}");
+    assert!(text.contains("  inet filter forward: policy drop\n"), "{text}");
+    assert!(text.contains("dnat to 10.244.0.2:8080    # default/node-service\n"), "{text}");
+}
+
+#[test]
+fn a_file_that_is_no_nft_listing_is_an_error_at_its_line() {
+    let (code, _, err) =
+        svcsim(&["trace", "--nft-ruleset", "scenarios/aks-blog.yaml", "--src", "10.0.0.1", "--dst", "10.0.0.2:80"]);
+    assert_eq!(code, Some(2));
+    assert!(err.starts_with("scenarios/aks-blog.yaml:"), "{err}");
+    assert!(err.contains(": error: expected `table <family> <name> {`"), "{err}");
+    assert!(err.ends_with("— nothing was traced\n"), "{err}");
+    let (code, _, err) = svcsim(&["trace", "--src", "10.0.0.1", "--dst", "10.0.0.2:80"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--iptables-save <FILE>|--nft-ruleset <FILE>"), "{err}");
+}
+
 /// A dump of svcsim's own rules answers as svcsim does: every preset, in both of kube-proxy's
 /// modes, on every node, is listed as the node's tool lists it (`iptables-save`, `nft list
 /// table`, which the kernel lab checks byte for byte against the real tools) and read back as a
