@@ -265,12 +265,20 @@ impl Bytes<'_> {
 
 /// The `iptables-save` reader and the dumped-ruleset walk (`svcsim trace`) on any text: the
 /// first line of the input gives the packet (`src dst`, else a default one), the rest is the
-/// dump.
-///
-/// Contracts: a refused dump has at least one error, each at a line of the text; a dump that
-/// reads is walked to an end (loops, random cascades and undecidable matches included), each
-/// path's DNAT is its final destination, and the walk is deterministic.
+/// dump. Contracts: [`dumped`]'s.
 pub fn iptables_save(data: &[u8]) {
+    dumped(crate::dump::Format::IptablesSave, data);
+}
+
+/// The `nft list ruleset` reader and its walk, as [`iptables_save`] for the other format.
+pub fn nft_ruleset(data: &[u8]) {
+    dumped(crate::dump::Format::NftRuleset, data);
+}
+
+/// Contracts: a refused dump has at least one error, each at a line of the text; a dump that
+/// reads is walked to an end (loops, random picks and undecidable matches included), each
+/// path's DNAT is its final destination, and the walk is deterministic.
+fn dumped(format: crate::dump::Format, data: &[u8]) {
     use crate::dump::{DumpedRuleset, Facts};
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (first, dump) = text.split_once('\n').unwrap_or((text, ""));
@@ -279,7 +287,7 @@ pub fn iptables_save(data: &[u8]) {
     let dst = addrs.next().unwrap_or_else(|| "10.0.0.10:80".parse().unwrap());
     let header = crate::net::Header::tcp(src.into(), dst.into());
     let facts = Facts { node_ips: Some(vec!["10.240.0.4".parse().unwrap()]), ..Facts::default() };
-    let d = match DumpedRuleset::parse(dump, facts) {
+    let d = match DumpedRuleset::parse_as(format, dump, facts) {
         Ok(d) => d,
         Err(errors) => {
             assert!(!errors.is_empty(), "refused without an error");

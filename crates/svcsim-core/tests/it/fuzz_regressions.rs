@@ -24,3 +24,8 @@ fn packet_corpus_and_crashes() {
 fn iptables_save_corpus_and_crashes() {
     replay::replay(&root().join("fuzz"), "iptables_save", &[], svcsim_core::fuzz::iptables_save);
 }
+
+#[test]
+fn nft_ruleset_corpus_and_crashes() {
+    replay::replay(&root().join("fuzz"), "nft_ruleset", &[], svcsim_core::fuzz::nft_ruleset);
+}
