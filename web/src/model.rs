@@ -10,7 +10,7 @@ use svcsim_core::cluster::{
     App, DEFAULT_AFFINITY_TIMEOUT, NetworkPlugin, NodeId, Pod, Provider, ProxyMode, ServiceId, ServiceType,
     TrafficPolicy,
 };
-use svcsim_core::dump::{DumpedRuleset, Facts, Report, looks_like_iptables_save};
+use svcsim_core::dump::{DumpedRuleset, Facts, Report, looks_like_dump};
 use svcsim_core::id::IdVec;
 use svcsim_core::manifest::{self, Overrides};
 use svcsim_core::net::{Header, Protocol, SockAddr};
@@ -222,8 +222,8 @@ pub struct Editor {
     pub text: String,
     /// The last attempt's problems, `LINE:COL: error: …`.
     pub errors: Vec<String>,
-    /// The editor holds a node's `iptables-save` dump: the packet to trace through it, and
-    /// the last answer.
+    /// The editor holds a node's dump (`iptables-save`, `nft list ruleset`): the packet to trace
+    /// through it, and the last answer.
     pub trace: Option<Trace>,
 }
 
@@ -735,9 +735,9 @@ impl Model {
 
 impl Model {
     /// Runs the editor's YAML; on errors the previous run stays on screen, the errors beside it.
-    /// A node's `iptables-save` dump is not run: it opens the trace form instead.
+    /// A node's dump (`iptables-save`, `nft list ruleset`) is not run: it opens the trace form.
     fn apply_yaml(&mut self) {
-        if looks_like_iptables_save(&self.editor.text) {
+        if looks_like_dump(&self.editor.text) {
             return self.open_dump();
         }
         self.editor.trace = None;
@@ -1159,6 +1159,32 @@ mod tests {
         m = reduce(m, Action::ApplyYaml);
         assert_eq!(m.editor.errors, ["2: error: \"-x\" is not an option iptables-save writes"]);
         assert!(m.editor.trace.is_none());
+    }
+
+    /// `nft list ruleset` output opens the same form; kube-proxy's nftables chains name their
+    /// Service, and Docker's iptables-nft FORWARD policy drops the external client's packet
+    /// that kube-proxy DNATed (nftables mode writes no accept that could save it).
+    #[test]
+    fn a_pasted_nft_ruleset_opens_the_trace_form_too() {
+        let dump = include_str!("../../crates/svcsim-cli/tests/dumps/nft/aks-blog-node-0-docker.nft");
+        let mut m = Model::with_preset("aks-blog", false);
+        m = reduce(m, Action::EditorOpen(true));
+        m = reduce(m, Action::EditYaml(dump.to_string()));
+        m = reduce(m, Action::ApplyYaml);
+        assert!(m.editor.errors.is_empty(), "{:?}", m.editor.errors);
+        for (f, v) in [
+            (TraceField::Src, "198.51.100.79"),
+            (TraceField::Dst, "203.0.113.10:80"),
+            (TraceField::NodeIps, "10.240.0.4, 10.244.0.1"),
+            (TraceField::InInterface, "eth0"),
+            (TraceField::OutInterface, "cbr0"),
+        ] {
+            m = reduce(m, Action::TraceInput(f, v.into()));
+        }
+        m = reduce(m, Action::TraceDump);
+        let report = m.editor.trace.as_ref().unwrap().report.clone().unwrap().unwrap();
+        assert_eq!(report.packet.reason.as_deref(), Some("FORWARD's policy is drop: no rule accepted the packet"));
+        assert!(report.services.iter().any(|(_, s)| s == "default/node-service"), "{:?}", report.services);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::rc::Rc;
 
 use svcsim_core::cluster::{NetworkPlugin, NodeId, Provider, ProxyMode, TrafficPolicy};
-use svcsim_core::dump::Report;
+use svcsim_core::dump::{Format, Report};
 use svcsim_core::explain::explain;
 use svcsim_core::net::{Header, Protocol};
 use svcsim_core::record::{FlowId, Initiator};
@@ -1022,11 +1022,11 @@ fn editor(model: &Model, dispatch: &Callback<Action>) -> Html {
     html! {
         <section class="panel editor" aria-label="Scenario YAML" ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop(dispatch)}>
             <h2>{ "Your scenario" }</h2>
-            <p class="muted small">{ "Paste Kubernetes YAML (Deployments, Services, Pods, EndpointSlices), or what kubectl get nodes,svc,deploy -o yaml (or -o json) prints for your cluster, and optionally a kind: Simulation document; or drop one or more files here. A node's iptables-save output opens a form to trace a packet through it. Problems are listed with their line; the current run stays until the YAML is valid." }</p>
+            <p class="muted small">{ "Paste Kubernetes YAML (Deployments, Services, Pods, EndpointSlices), or what kubectl get nodes,svc,deploy -o yaml (or -o json) prints for your cluster, and optionally a kind: Simulation document; or drop one or more files here. A node's iptables-save or nft list ruleset output opens a form to trace a packet through it. Problems are listed with their line; the current run stays until the YAML is valid." }</p>
             <textarea aria-label="Scenario YAML" data-testid="yaml" spellcheck="false" rows="18" value={model.editor.text.clone()} oninput={on_input} />
             <div class="editor-actions">
                 <button class="btn" data-testid="apply-yaml" onclick={dispatch.reform(|_| Action::ApplyYaml)}>
-                    { if svcsim_core::dump::looks_like_iptables_save(&model.editor.text) { "Read this dump" } else { "Run this YAML" } }
+                    { if svcsim_core::dump::looks_like_dump(&model.editor.text) { "Read this dump" } else { "Run this YAML" } }
                 </button>
             </div>
             if !model.editor.errors.is_empty() {
@@ -1034,14 +1034,15 @@ fn editor(model: &Model, dispatch: &Callback<Action>) -> Html {
                     { for model.editor.errors.iter().map(|e| html! { <li class="mono">{ e.clone() }</li> }) }
                 </ul>
             }
-            if let Some(t) = &model.editor.trace { { trace_form(t, dispatch) } }
+            if let Some(t) = &model.editor.trace { { trace_form(t, Format::of(&model.editor.text), dispatch) } }
         </section>
     }
 }
 
-/// A pasted `iptables-save` dump: a packet to type, and its walk through the node's rules, as
-/// `svcsim trace` prints it (docs/cli.md).
-fn trace_form(t: &Trace, dispatch: &Callback<Action>) -> Html {
+/// A pasted dump (`iptables-save`, `nft list ruleset`): a packet to type, and its walk through
+/// the node's rules, as `svcsim trace` prints it (docs/cli.md).
+fn trace_form(t: &Trace, format: Option<Format>, dispatch: &Callback<Action>) -> Html {
+    let tool = format.unwrap_or(Format::IptablesSave).tool();
     let field = |f: TraceField, label: &'static str, value: &str, hint: &'static str| {
         let oninput = dispatch.reform(move |ev: InputEvent| {
             let input: HtmlInputElement = ev.target_unchecked_into();
@@ -1064,7 +1065,7 @@ fn trace_form(t: &Trace, dispatch: &Callback<Action>) -> Html {
     html! {
         <div class="trace" data-testid="trace">
             <h3>{ "Trace a packet through these rules" }</h3>
-            <p class="muted small">{ "This is a node's iptables-save output: it is walked as the kernel walks it, every chain included. The dump does not say which addresses are the node's, nor the packet's interfaces; give them, or the trace names what it could not decide." }</p>
+            <p class="muted small">{ format!("This is a node's {tool} output: it is walked as the kernel walks it, every chain of every table included. The dump does not say which addresses are the node's, nor the packet's interfaces; give them, or the trace names what it could not decide.") }</p>
             { field(TraceField::Src, "source ", &t.src, "10.244.1.5 or IP:PORT") }
             { field(TraceField::Dst, "destination ", &t.dst, "10.0.0.10:80") }
             <label class="row">{ "protocol " }

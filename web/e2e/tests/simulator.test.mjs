@@ -507,3 +507,34 @@ test('16. a node\'s iptables-save pasted in the editor traces a typed packet: Do
     await context.close();
   }
 });
+
+test('17. a node\'s nft list ruleset traces the same way: kube-proxy\'s nftables chains name their Service', async () => {
+  const dump = fs.readFileSync(new URL('../../../crates/svcsim-cli/tests/dumps/nft/aks-blog-node-0-firewall.nft', import.meta.url), 'utf8');
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await applyYaml(page, () => dump);
+    const form = page.getByTestId('trace');
+    assert.match(await form.innerText(), /This is a node's nft list ruleset output/);
+    await form.getByLabel('source').fill('198.51.100.79');
+    await form.getByLabel('destination').fill('203.0.113.10:80');
+    await form.getByLabel('node IPs').fill('10.240.0.4,10.244.0.1');
+    await form.getByLabel('in interface').fill('eth0');
+    await page.getByTestId('trace-run').click();
+    let result = await waitForText(page.getByTestId('trace-result'), (t) => t.startsWith('DROP'));
+    assert.match(result, /^DROP \("forward's policy is drop: no rule accepted the packet"\)/);
+    assert.match(result, /inet filter forward: policy drop/);
+    assert.match(result, /external-POY56EFC-default\/node-service\/tcp\/ → default\/node-service/);
+    // From the pod bridge the firewall accepts, and kube-proxy's DNAT stands.
+    await form.getByLabel('source').fill('10.244.0.5');
+    await form.getByLabel('destination').fill('10.0.223.151:80');
+    await form.getByLabel('in interface').fill('cbr0');
+    await page.getByTestId('trace-run').click();
+    result = await waitForText(page.getByTestId('trace-result'), (t) => t.startsWith('DNAT'));
+    assert.match(result, /10\.244\.0\.2:8080/);
+    await page.getByTestId('trace-result').scrollIntoViewIfNeeded();
+    await screenshot(page, 'sim-17-trace-nft');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
