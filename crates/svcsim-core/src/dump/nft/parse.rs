@@ -22,9 +22,19 @@ pub fn parse(text: &str) -> Result<Vec<Table>, Vec<DumpError>> {
             }
             continue;
         }
+        let stray = !matches!(stmt[0].t, T::Word("table"));
         match p.table(&stmt) {
             Ok(t) => tables.push(t),
-            Err(e) => p.errors.push(e),
+            Err(mut e) => {
+                // Text outside any table is one error, however many lines run to the next one.
+                if stray {
+                    let last = p.skip_to_table().unwrap_or(e.line);
+                    if last > e.line {
+                        e.message.push_str(&format!(" (lines {}-{last} are not nft list ruleset output)", e.line));
+                    }
+                }
+                p.errors.push(e);
+            }
         }
     }
     if p.errors.is_empty() { Ok(tables) } else { Err(p.errors) }
@@ -112,6 +122,21 @@ impl<'t, 'a> Parser<'t, 'a> {
         } else {
             Err(err(line, format!("{what} is not closed by a `}}`")))
         }
+    }
+
+    /// Skips top-level statements up to the next `table`; the last skipped line, if any.
+    fn skip_to_table(&mut self) -> Option<usize> {
+        let mut last = None;
+        while let Some(tok) = self.toks.get(self.i) {
+            if tok.t == T::Word("table") && self.i > 0 && self.toks[self.i - 1].t == T::Nl {
+                break;
+            }
+            if !matches!(tok.t, T::Nl) {
+                last = Some(tok.line);
+            }
+            self.i += 1;
+        }
+        last
     }
 
     /// Skips the rest of a block opened by a statement the reader does not model.
