@@ -32,8 +32,6 @@ pub struct ListedRuleset {
     text: String,
     /// Per hook, the base chains as (table, chain), in the order netfilter runs them.
     order: [Vec<(usize, usize)>; 5],
-    /// (table, chain name) → chain index.
-    chain_index: BTreeMap<(usize, String), usize>,
     /// Each rule as a path keeps it, by table, chain and rule.
     refs: Vec<Vec<Vec<RuleRef>>>,
 }
@@ -43,12 +41,10 @@ impl ListedRuleset {
     pub fn parse(text: &str, facts: Facts) -> Result<ListedRuleset, Vec<DumpError>> {
         let tables = parse::parse(text)?;
         let mut order: [Vec<(usize, usize)>; 5] = Default::default();
-        let mut chain_index = BTreeMap::new();
         let mut refs = Vec::new();
         for (t, table) in tables.iter().enumerate() {
             let mut by_chain = Vec::new();
             for (c, chain) in table.chains.iter().enumerate() {
-                chain_index.insert((t, chain.name.clone()), c);
                 by_chain
                     .push(chain.rules.iter().map(|r| Rc::new(NftRule::of(table, &chain.name, r)) as RuleRef).collect());
                 let Some(base) = chain.base.filter(|_| !table.dormant) else { continue };
@@ -62,14 +58,15 @@ impl ListedRuleset {
             // Stable: equal priorities keep the listing's order.
             crate::order::sort_by_key(hook, |&(t, c)| tables[t].chains[c].base.map(|b| b.runs_at()));
         }
-        Ok(ListedRuleset { tables, facts, text: text.to_string(), order, chain_index, refs })
+        Ok(ListedRuleset { tables, facts, text: text.to_string(), order, refs })
     }
 
     fn base_chains(&self, hook: Hook) -> &[(usize, usize)] {
         hook_slot(hook).map_or(&[], |i| &self.order[i])
     }
+    /// A jump's target: found by name, as the walk meets only a few jumps per packet.
     fn chain_index(&self, t: usize, name: &str) -> Option<usize> {
-        self.chain_index.get(&(t, name.to_string())).copied()
+        self.tables[t].chains.iter().position(|c| c.name == name)
     }
     fn set(&self, t: usize, name: &str) -> Option<&Set> {
         self.tables[t].sets.iter().find(|s| s.name == name)
