@@ -151,12 +151,13 @@ pub fn app() -> Html {
         });
     }
 
-    // A lesson's progress lives in the address bar, so a reload or a shared link returns to it.
-    use_effect_with(model.lesson.map(|l| (l.lesson.id, l.step)), |at| {
-        if let (Some((id, step)), Some(window)) = (at, web_sys::window())
+    // The address bar follows the page (a lesson's step included), so a reload or a shared
+    // address returns to it; no history entry is made per change.
+    use_effect_with(model.address.clone(), |address| {
+        if let (Some(fragment), Some(window)) = (address, web_sys::window())
             && let Ok(history) = window.history()
         {
-            let url = format!("{}#lesson={id}&step={}", page_url(), step + 1);
+            let url = format!("{}#{fragment}", page_url());
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
         }
     });

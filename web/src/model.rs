@@ -314,6 +314,9 @@ pub struct Model {
     pub reduced_motion: bool,
     /// The fragment last shared (the Share button's result), shown for copying.
     pub shared: Option<String>,
+    /// What the address bar shows, kept current as the user changes the page ([`Model::address`]);
+    /// `None` until a change, and in the embed.
+    pub address: Option<Rc<str>>,
     /// The compact layout for an iframe (`docs/embedding.md`).
     pub embed: bool,
     /// The guided lesson being followed, if any.
@@ -488,9 +491,25 @@ impl Model {
         full.to_fragment()
     }
 
+    /// The fragment the address bar keeps while the user explores, so a reload or Back returns
+    /// to it: this page as a link, the time only while paused (a link with a time opens paused;
+    /// a playing page reopens playing). `None` in the embed, whose address its author chose,
+    /// and for a page too large for a link.
+    pub fn address(&self) -> Option<String> {
+        if self.embed {
+            return None;
+        }
+        let link = self.fragment_with_time(!self.playing);
+        (link.len() <= fragment::MAX_FRAGMENT).then_some(link)
+    }
+
     /// This page as a link: what the Share button copies. The user's own YAML travels in it,
     /// compressed; [`fragment::MAX_FRAGMENT`] bounds how long a link may be.
     pub fn to_fragment(&self) -> String {
+        self.fragment_with_time(true)
+    }
+
+    fn fragment_with_time(&self, with_time: bool) -> String {
         if let Some(l) = &self.lesson {
             // A lesson link returns to its step, which sets everything else.
             let f = Fragment {
@@ -527,7 +546,7 @@ impl Model {
             client_inside: self.shape.client_inside,
             seed: self.shape.seed,
             changes,
-            t: Some(self.cursor().as_micros()),
+            t: with_time.then(|| self.cursor().as_micros()),
             speed: (self.speed != 1.0).then_some(self.speed),
             sel: self.selected.map(|f| u64::from(f.0)),
             editor: self.editor.open,
@@ -558,6 +577,7 @@ impl Model {
             notices: Vec::new(),
             reduced_motion,
             shared: None,
+            address: None,
             embed: false,
             lesson: None,
             twin: None,
@@ -784,6 +804,8 @@ impl Reducible for Model {
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Model> {
         let mut m = (*self).clone();
+        // A frame only moves the clock; Share writes its own exact link.
+        let moves_address = !matches!(action, Action::Frame(_) | Action::Share);
         if !matches!(action, Action::Frame(_) | Action::Share | Action::DismissNotices) {
             // The shown link no longer describes the page.
             m.shared = None;
@@ -961,6 +983,12 @@ impl Reducible for Model {
                 } else {
                     m.shared = Some(link);
                 }
+            }
+        }
+        if moves_address {
+            let address = m.address();
+            if address.as_deref() != m.address.as_deref() {
+                m.address = address.map(Rc::from);
             }
         }
         Rc::new(m)
@@ -1159,6 +1187,36 @@ mod tests {
         m = reduce(m, Action::ApplyYaml);
         assert_eq!(m.editor.errors, ["2: error: \"-x\" is not an option iptables-save writes"]);
         assert!(m.editor.trace.is_none());
+    }
+
+    /// The address bar follows the page: a change is in it at once (without a time while
+    /// playing, so a reload plays on from the start), a pause adds the frame, and what it says
+    /// reopens the same page. Frames and the Share button leave it alone.
+    #[test]
+    fn the_address_follows_the_page_and_reopens_it() {
+        let mut m = Model::with_preset("aks-blog", false);
+        assert_eq!(m.address, None, "an unchanged page keeps the address it was opened with");
+        m = reduce(m, Action::Frame(500.0));
+        assert_eq!(m.address, None);
+        m = reduce(m, Action::Policy(TrafficPolicy::Local));
+        let playing = m.address.clone().unwrap();
+        assert!(playing.starts_with("preset=aks-blog&ch=") && playing.contains(":etp:Local"), "{playing}");
+        assert!(!playing.contains("&t="), "{playing}");
+        m = reduce(m, Action::Frame(500.0));
+        assert_eq!(m.address.as_deref(), Some(&*playing), "frames do not rewrite the address");
+        m = reduce(m, Action::TogglePlay);
+        let paused = m.address.clone().unwrap();
+        assert!(paused.contains("&t="), "{paused}");
+        let reopened = Model::from_fragment(&paused, false);
+        assert_eq!(reopened.to_fragment(), m.to_fragment(), "the address reopens the same frame");
+        assert!(!reopened.playing);
+        m = reduce(m, Action::Share);
+        assert_eq!(m.address.as_deref(), Some(&*paused), "Share writes its own link");
+        m = reduce(m, Action::Lesson(Some("aks".into())));
+        assert_eq!(m.address.as_deref(), Some("lesson=aks&step=1"));
+        let mut e = Model::from_fragment("preset=gke&embed=1", false);
+        e = reduce(e, Action::Policy(TrafficPolicy::Local));
+        assert_eq!(e.address, None, "the embed's address is its author's");
     }
 
     /// `nft list ruleset` output opens the same form; kube-proxy's nftables chains name their

@@ -538,3 +538,26 @@ test('17. a node\'s nft list ruleset traces the same way: kube-proxy\'s nftables
     await context.close();
   }
 });
+
+test('18. the address bar follows the page: a change is in it at once, and a reload reopens it', async () => {
+  const { context, page, problems } = await openPage(browser);
+  try {
+    await waitForText(output(page), (t) => t.startsWith('::ffff:'));
+    await page.getByRole('radiogroup', { name: 'externalTrafficPolicy' }).getByLabel('Local').click();
+    await page.waitForFunction(() => location.hash.includes(':etp:Local'));
+    assert.doesNotMatch(page.url(), /&t=/, 'while playing the address holds no frame');
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.waitForFunction(() => /&t=[\d.]+s/.test(location.hash));
+    const paused = page.url();
+    const seen = await output(page).textContent();
+    await page.reload();
+    await waitForText(output(page), (t) => t === seen);
+    assert.equal(page.url(), paused, 'the reload keeps the address');
+    assert.ok(await page.getByRole('radiogroup', { name: 'externalTrafficPolicy' }).getByLabel('Local').isChecked());
+    assert.equal(await page.getByRole('button', { name: 'Play' }).count(), 1, 'it reopens paused on the frame');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
