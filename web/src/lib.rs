@@ -3,6 +3,7 @@
 //! ([`fragment`]), lessons and exports — which are tested natively and fuzzed (`fuzz/`).
 
 pub mod app;
+pub mod chart;
 pub mod export;
 pub mod fragment;
 pub mod layout;

@@ -712,6 +712,7 @@ fn probes(model: &Model, e: &Engine) -> Html {
         return html! { <section class="panel"><h2>{ "Health probes" }</h2><p class="muted">{ "No cloud load balancer in this scenario." }</p></section> };
     };
     let up = p.in_rotation.iter().filter(|u| **u).count();
+    let names: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
     let (percent, minute) = match p.last_minute {
         Some((m, v)) => (pct(v), format!("minute {m}")),
         None => ("—".to_string(), "no complete minute yet".to_string()),
@@ -731,7 +732,7 @@ fn probes(model: &Model, e: &Engine) -> Html {
                     html! { <li class={cls}>{ format!("{}: last probe {last}{}", n.name, if p.in_rotation[i] { "" } else { " — out of rotation" }) }</li> }
                 }) }
             </ul>
-            { chart(&p, cluster.nodes.len(), model.t) }
+            <ProbeChartView chart={Rc::new(crate::chart::probe_chart(&p, &names, e.sim.record(), model.t))} />
             { chart_exports(&p, e, model.t) }
         </section>
     }
@@ -758,33 +759,76 @@ fn chart_exports(p: &view::ProbePanel, e: &Engine, t: f64) -> Html {
     }
 }
 
-fn chart(p: &view::ProbePanel, nodes: usize, t: f64) -> Html {
-    let (w, h) = (300.0, 110.0);
-    let last = (t / 60.0).floor().max(1.0);
-    let first = (last - 30.0).max(0.0);
-    let x = move |m: u64| 30.0 + (m as f64 + 0.5 - first) / 30.0 * (w - 40.0);
-    let y = move |v: f64| 10.0 + (100.0 - v) / 100.0 * (h - 30.0);
-    let line = |pts: Vec<(u64, f64)>| {
-        pts.iter().map(|(m, v)| format!("{:.1},{:.1}", x(*m), y(*v))).collect::<Vec<_>>().join(" ")
+#[derive(Properties, PartialEq)]
+struct ChartProps {
+    chart: Rc<crate::chart::ProbeChart>,
+}
+
+/// The Health Probe Status chart ([`crate::chart`]): each minute's point can be hovered or
+/// focused (Tab) to read its value, announced to screen readers.
+#[function_component(ProbeChartView)]
+fn probe_chart_view(props: &ChartProps) -> Html {
+    use crate::chart::{HEIGHT, PLOT, WIDTH};
+    let readout = use_state(|| None::<String>);
+    let c = &props.chart;
+    let (x0, y0, x1, y1) = PLOT;
+    let polyline = |pts: &[(f64, f64)]| pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
+    let agg: Vec<(f64, f64)> = c.aggregate.iter().map(|p| (p.x, p.y)).collect();
+    let read = |text: String| -> (Callback<MouseEvent>, Callback<FocusEvent>) {
+        let (on_hover, on_focus) = (readout.clone(), readout.clone());
+        let again = text.clone();
+        (
+            Callback::from(move |_| on_hover.set(Some(text.clone()))),
+            Callback::from(move |_| on_focus.set(Some(again.clone()))),
+        )
     };
-    let agg: Vec<(u64, f64)> = p.series.iter().map(|(m, v, _)| (*m, *v)).collect();
     html! {
-        <svg class="chart" viewBox={format!("0 0 {w} {h}")} role="img"
-             aria-label={format!("Health Probe Status per minute over the last 30 minutes: {}", agg.iter().map(|(m, v)| format!("minute {m} {}", pct(*v))).collect::<Vec<_>>().join(", "))}>
-            <line x1="30" y1={y(100.0).to_string()} x2={(w - 10.0).to_string()} y2={y(100.0).to_string()} class="grid" />
-            <line x1="30" y1={y(50.0).to_string()} x2={(w - 10.0).to_string()} y2={y(50.0).to_string()} class="grid" />
-            <line x1="30" y1={y(0.0).to_string()} x2={(w - 10.0).to_string()} y2={y(0.0).to_string()} class="grid" />
-            <text x="2" y={(y(100.0) + 4.0).to_string()} class="small">{ "100" }</text>
-            <text x="8" y={(y(50.0) + 4.0).to_string()} class="small">{ "50" }</text>
-            <text x="14" y={(y(0.0) + 4.0).to_string()} class="small">{ "0" }</text>
-            { for (0..nodes).map(|n| {
-                let pts: Vec<(u64, f64)> = p.series.iter().filter_map(|(m, _, per)| per[n].map(|v| (*m, v))).collect();
-                html! { <polyline points={line(pts)} class={format!("node-line n{}", n % 6)} /> }
-            }) }
-            <polyline points={line(agg.clone())} class="agg-line" />
-            { for agg.iter().map(|(m, v)| html! { <circle cx={x(*m).to_string()} cy={y(*v).to_string()} r="2.5" class="agg-dot" /> }) }
-            <text x="30" y={(h - 4.0).to_string()} class="small">{ "aggregate (thick), per node (thin) · 1-minute points, last 30 minutes" }</text>
-        </svg>
+        <figure class="chart-figure">
+            <svg class="chart" viewBox={format!("0 0 {WIDTH} {HEIGHT}")} role="group" aria-label={c.summary.clone()} data-testid="probe-chart">
+                { for c.y_ticks.iter().map(|(y, label)| html! {
+                    <g>
+                        <line x1={x0.to_string()} y1={y.to_string()} x2={x1.to_string()} y2={y.to_string()} class="grid" />
+                        <text x={(x0 - 4.0).to_string()} y={(y + 3.5).to_string()} text-anchor="end">{ *label }</text>
+                    </g>
+                }) }
+                { for c.x_ticks.iter().map(|(x, label)| html! {
+                    <g>
+                        <line x1={x.to_string()} y1={y1.to_string()} x2={x.to_string()} y2={(y1 + 3.0).to_string()} class="grid" />
+                        <text x={x.to_string()} y={(y1 + 13.0).to_string()} text-anchor="middle">{ label.clone() }</text>
+                    </g>
+                }) }
+                <text x={((x0 + x1) / 2.0).to_string()} y={(HEIGHT - 6.0).to_string()} text-anchor="middle" class="axis-title">{ "minute of the run" }</text>
+                <text transform={format!("translate(10 {}) rotate(-90)", (y0 + y1) / 2.0)} text-anchor="middle" class="axis-title">{ "probes answered" }</text>
+                { for c.transitions.iter().map(|(x, what)| html! {
+                    <line x1={x.to_string()} y1={y0.to_string()} x2={x.to_string()} y2={y1.to_string()} class="transition">
+                        <title>{ what.clone() }</title>
+                    </line>
+                }) }
+                { for c.nodes.iter().enumerate().map(|(n, line)| html! {
+                    <g class={format!("node-series n{}", n % 6)}>
+                        <polyline points={polyline(&line.points)} class="node-line" />
+                        if let Some(y) = line.label_y {
+                            <text x={(x1 + 6.0).to_string()} y={(y + 3.5).to_string()} class="node-label">{ line.label.clone() }</text>
+                        }
+                    </g>
+                }) }
+                <polyline points={polyline(&agg)} class="agg-line" />
+                { for c.aggregate.iter().map(|p| {
+                    let (onmouseenter, onfocus) = read(p.readout.clone());
+                    html! {
+                        <circle cx={p.x.to_string()} cy={p.y.to_string()} r="3" class="agg-dot" tabindex="0"
+                                role="img" aria-label={p.readout.clone()} {onmouseenter} {onfocus} />
+                    }
+                }) }
+            </svg>
+            <figcaption class="small muted">
+                <span class="readout" aria-live="polite" data-testid="chart-readout">
+                    { readout.as_ref().cloned().unwrap_or_else(|| "Hover or Tab to a minute to read it.".into()) }
+                </span>
+                { "Thick: all nodes; thin, named: each node" }
+                { if c.transitions.is_empty() { "." } else { "; dashed: a change." } }
+            </figcaption>
+        </figure>
     }
 }
 

@@ -561,3 +561,34 @@ test('18. the address bar follows the page: a change is in it at once, and a rel
   }
 });
 
+test('19. the probe chart is large enough to read: axes, a named line per node, the change marked, a keyboard readout', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog-switch&t=300s' });
+  try {
+    const chart = page.getByTestId('probe-chart');
+    await chart.waitFor();
+    const box = await chart.boundingBox();
+    assert.ok(box.width >= 320 && box.height >= 160, `the chart is ${box.width}×${box.height}`);
+    const text = await chart.textContent();
+    for (const label of ['100%', '50%', '0%', 'minute of the run', 'probes answered', 'node-0', 'node-1']) {
+      assert.ok(text.includes(label), `the chart shows ${label}: ${text}`);
+    }
+    assert.ok(await chart.locator('.transition').count() >= 1, 'the switch to Local is marked');
+    // The node names at the lines' ends never overlap.
+    const labels = await chart.locator('.node-label').evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => [r.top, r.bottom]));
+    for (let i = 0; i < labels.length; i++) {
+      for (let j = i + 1; j < labels.length; j++) {
+        assert.ok(labels[i][1] <= labels[j][0] + 0.5 || labels[j][1] <= labels[i][0] + 0.5, `labels ${i} and ${j} overlap`);
+      }
+    }
+    await chart.locator('.agg-dot').last().focus();
+    const readout = await waitForText(page.getByTestId('chart-readout'), (t) => t.startsWith('minute '));
+    assert.match(readout, /^minute 4: 50% \(node-0 100%, node-1 0%\)$/);
+    assert.equal(await page.getByTestId('chart-readout').getAttribute('aria-live'), 'polite');
+    await chart.scrollIntoViewIfNeeded();
+    await screenshot(page, 'sim-19-chart');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
