@@ -135,7 +135,8 @@ fn short_name(name: &str) -> String {
 /// closer than a label's height and all stay within the plot's height.
 fn spread_labels(nodes: &mut [NodeLine]) {
     let mut order: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].label_y.is_some()).collect();
-    order.sort_by(|&a, &b| {
+    // Through the core's one sort routine (a slice sort would compile another into the bundle).
+    svcsim_core::order::sort_by(&mut order, |&a, &b| {
         nodes[a].label_y.partial_cmp(&nodes[b].label_y).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b))
     });
     let mut ys: Vec<f64> = order.iter().map(|&i| nodes[i].label_y.unwrap_or(0.0)).collect();
