@@ -4,22 +4,15 @@
 //! dump, gets the verdict, endpoints, masquerade and reason of svcsim's own dataplane
 //! (`docs/fidelity.md#nftables-dumps`).
 
-use svcsim_core::cluster::{KubeProxyConfig, NodeId, ProxyMode};
+mod common;
+
+use svcsim_core::cluster::{NodeId, ProxyMode};
 use svcsim_core::dataplane::{FirstPacket, RulesText};
 use svcsim_core::dump::{DumpedRuleset, Facts, Format};
-use svcsim_core::sim::Sim;
-use svcsim_core::time::Instant;
 use svcsim_lab::cases;
 use svcsim_lab::plan::Plan;
 
-fn in_mode(scenario: &svcsim_core::scenario::Scenario, mode: ProxyMode) -> Sim {
-    let mut s = scenario.clone();
-    let random_fully = s.cluster.config.kube_proxy.random_fully;
-    s.cluster.config.kube_proxy = KubeProxyConfig { random_fully, ..KubeProxyConfig::for_mode(mode) };
-    let mut sim = Sim::new(s);
-    sim.run_until(Instant::ZERO);
-    sim
-}
+use common::in_mode;
 
 #[test]
 fn a_dump_of_a_random_clusters_rules_walks_as_svcsim_does() {

@@ -3,16 +3,18 @@
 //! iptables and the nftables dataplane — except where kube-proxy itself differs, each exception
 //! named here and required to occur (`docs/fidelity.md#one-answer-for-both-modes`).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use svcsim_core::cluster::{KubeProxyConfig, NodeId, ProxyMode};
+use svcsim_core::cluster::{NodeId, ProxyMode};
 use svcsim_core::dataplane::{Decision, FirstPacketVerdict, Origin};
 use svcsim_core::net::{Header, SockAddr};
-use svcsim_core::sim::Sim;
-use svcsim_core::time::Instant;
 use svcsim_lab::cases;
 use svcsim_lab::plan::Plan;
+
+use common::in_mode;
 
 /// What must agree: the verdict, the endpoints reachable, and whether the source is rewritten.
 fn answer(decisions: &[Decision]) -> (FirstPacketVerdict, BTreeSet<SockAddr>, bool) {
@@ -37,15 +39,6 @@ enum Exception {
     /// nftables mode's firewall needs no endpoints and drops it before the no-endpoints reject;
     /// iptables mode writes its firewall only with endpoints, so the packet is rejected.
     FirewallWithoutEndpoints,
-}
-
-fn in_mode(scenario: &svcsim_core::scenario::Scenario, mode: ProxyMode) -> Sim {
-    let mut s = scenario.clone();
-    let random_fully = s.cluster.config.kube_proxy.random_fully;
-    s.cluster.config.kube_proxy = KubeProxyConfig { random_fully, ..KubeProxyConfig::for_mode(mode) };
-    let mut sim = Sim::new(s);
-    sim.run_until(Instant::ZERO);
-    sim
 }
 
 #[test]

@@ -7,6 +7,7 @@
 mod ipset;
 mod iptables;
 mod nft;
+mod walk;
 
 use std::collections::BTreeMap;
 use std::fmt;

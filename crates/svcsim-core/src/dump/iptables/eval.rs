@@ -7,106 +7,35 @@ use std::net::IpAddr;
 
 use super::SavedRuleset;
 use super::parse::{Match, Policy, Target};
-use crate::dataplane::{Cause, Decision, Delivery, Origin, RulePath, RuleRef, Verdict};
+use crate::dataplane::{Delivery, Origin};
+use crate::dump::walk::{End, Packet, Picks, every_path, stop};
 use crate::dump::{Asked, Walked};
 use crate::net::{Header, Protocol, SockAddr};
 
-/// How a chain (or a hook) ended for the packet.
-#[derive(Debug, Clone, PartialEq)]
-enum End {
-    /// Fell off the chain's end, or RETURNed.
-    Return,
-    Accept,
-    Drop,
-    Reject,
-    Undecided(String),
-}
-
-/// At most this many paths through random matches (an endpoint cascade of 63 endpoints).
-const MAX_WALKS: usize = 64;
 /// Deeper jumps than this are a loop the kernel would have refused to load.
 const MAX_DEPTH: usize = 64;
 
 struct Walk<'a> {
     d: &'a SavedRuleset,
     origin: Origin,
-    before: Header,
-    header: Header,
-    mark: u32,
-    dnat: Option<SockAddr>,
-    snat: Option<IpAddr>,
-    masquerade: bool,
-    path: Vec<RuleRef>,
-    /// Which random matches match, in the order met: the prefix to replay, then `true`.
-    choices: Vec<bool>,
-    at_choice: usize,
+    p: Packet,
+    /// At each random match, 0 is "matches" and 1 "does not".
+    picks: Picks,
     /// The interface the packet is on in the current hook (`lo` for a host's packet to itself).
     in_iface: Option<String>,
 }
 
 /// Every path a first packet can take through `d`, one per random choice.
 pub fn walk_all(d: &SavedRuleset, origin: Origin, header: Header) -> Vec<Walked> {
-    let mut out = Vec::new();
-    let mut todo: Vec<Vec<bool>> = vec![Vec::new()];
-    while let Some(prefix) = todo.pop() {
-        if out.len() == MAX_WALKS {
-            break;
-        }
-        let (walked, choices) = walk_one(d, origin, header, prefix.clone());
-        // Each `true` taken beyond the prefix could have been `false`.
-        for j in (prefix.len()..choices.len()).rev() {
-            if choices[j] {
-                let mut next = choices[..j].to_vec();
-                next.push(false);
-                todo.push(next);
-            }
-        }
-        out.push(walked);
-    }
-    out
-}
-
-fn walk_one(d: &SavedRuleset, origin: Origin, header: Header, choices: Vec<bool>) -> (Walked, Vec<bool>) {
-    let mut w = Walk {
-        d,
-        origin,
-        before: header,
-        header,
-        mark: 0,
-        dnat: None,
-        snat: None,
-        masquerade: false,
-        path: Vec::new(),
-        choices,
-        at_choice: 0,
-        in_iface: match origin {
+    every_path(|picks| {
+        let in_iface = match origin {
             Origin::Routed => d.facts.in_interface.clone(),
             Origin::Host => None,
-        },
-    };
-    let (end, delivery) = w.run();
-    let verdict = match &end {
-        End::Drop => Verdict::Drop(Cause::Rule),
-        End::Reject => Verdict::Reject(Cause::Rule),
-        _ => Verdict::Accept,
-    };
-    let undecided = match end {
-        End::Undecided(why) => Some(why),
-        _ => None,
-    };
-    let decision = Decision {
-        before: w.before,
-        after: w.header,
-        verdict,
-        delivery,
-        dnat: w.dnat,
-        snat: w.snat,
-        marked: w.masquerade,
-        path: RulePath::new(w.path),
-    };
-    let mut used = w.choices;
-    used.truncate(w.at_choice);
-    (Walked { decision, undecided }, used)
+        };
+        let mut w = Walk { d, origin, p: Packet::new(header), picks, in_iface };
+        let (end, delivery) = w.run();
+        (w.p.finish(end, delivery), w.picks)
+    })
 }
 
 impl Walk<'_> {
@@ -119,12 +48,12 @@ impl Walk<'_> {
         if let Some(end) = stop(self.hook(first.0, first.1)) {
             return (end, Delivery::Forward);
         }
-        let local = match self.is_local(self.header.dst.ip) {
+        let local = match self.is_local(self.p.header.dst.ip) {
             Some(local) => local,
             None => {
                 let why = format!(
                     "whether {} is this node's own address decides INPUT or FORWARD: give --node-ip",
-                    self.header.dst.ip
+                    self.p.header.dst.ip
                 );
                 return (End::Undecided(why), Delivery::Forward);
             }
@@ -154,7 +83,7 @@ impl Walk<'_> {
         match self.chain(table, chain, 0) {
             End::Return => match self.d.policy(table, chain) {
                 Some((Policy::Drop, rule)) => {
-                    self.path.push(rule);
+                    self.p.path.push(rule);
                     End::Drop
                 }
                 _ => End::Accept,
@@ -183,16 +112,16 @@ impl Walk<'_> {
                 }
                 Some(Ok(true)) => {}
             }
-            self.path.push(self.d.rule_ref(i));
+            self.p.path.push(self.d.rule_ref(i));
             let end = match &rule.target {
                 Target::Continue => continue,
                 Target::Jump { chain: next, goto } => {
-                    let before = self.path.len();
+                    let before = self.p.path.len();
                     let end = self.chain(table, next, depth + 1);
                     // A filter jump into a chain where nothing matched is left out of the path,
                     // as svcsim's kube-proxy walk leaves it (docs/fidelity.md#netfilter-walk).
-                    if end == End::Return && table == "filter" && self.path.len() == before {
-                        self.path.pop();
+                    if end == End::Return && table == "filter" && self.p.path.len() == before {
+                        self.p.path.pop();
                     }
                     match (end, goto) {
                         (End::Return, false) => continue,
@@ -204,7 +133,7 @@ impl Walk<'_> {
                 Target::Reject => End::Reject,
                 Target::Return => End::Return,
                 Target::Dnat(to) => self.dnat_to(*to),
-                Target::DnatAddr(ip) => self.dnat_to(SockAddr::new(*ip, self.header.dst.port)),
+                Target::DnatAddr(ip) => self.dnat_to(SockAddr::new(*ip, self.p.header.dst.port)),
                 Target::Snat(ip) => {
                     self.snat_to(Some(*ip));
                     End::Accept
@@ -215,7 +144,7 @@ impl Walk<'_> {
                     End::Accept
                 }
                 Target::Xmark { value, mask } => {
-                    self.mark = (self.mark & !mask) ^ value;
+                    self.p.mark = (self.p.mark & !mask) ^ value;
                     continue;
                 }
                 Target::Unknown(text) => {
@@ -228,17 +157,12 @@ impl Walk<'_> {
     }
 
     fn dnat_to(&mut self, to: SockAddr) -> End {
-        self.dnat = Some(to);
-        self.header.dst = to;
+        self.p.dnat_to(to);
         End::Accept
     }
 
     fn snat_to(&mut self, ip: Option<IpAddr>) {
-        self.masquerade = true;
-        if let Some(ip) = ip {
-            self.snat = Some(ip);
-            self.header.src.ip = ip;
-        }
+        self.p.snat_to(ip);
     }
 
     /// `None` is "no": a rule whose matches cannot all hold; `Some(Err)` names the first match
@@ -258,7 +182,7 @@ impl Walk<'_> {
     }
 
     fn one(&mut self, m: &Match) -> Result<bool, String> {
-        let h = self.header;
+        let h = self.p.header;
         let yes = |b: bool, negated: bool| Ok(b != negated);
         match m {
             Match::Proto(p, n) => yes(h.proto == *p, *n),
@@ -291,18 +215,18 @@ impl Walk<'_> {
                     (other, _) => Err(format!("-m addrtype {which} {other} is not evaluated by svcsim")),
                 }
             }
-            Match::Mark { value, mask, negated } => yes(self.mark & mask == *value, *negated),
+            Match::Mark { value, mask, negated } => yes(self.p.mark & mask == *value, *negated),
             // A first packet is NEW; DNAT and SNAT are the NAT already applied to it.
             Match::CtState(states, n) => {
                 let holds = states.iter().any(|s| match s.as_str() {
                     "NEW" => true,
-                    "DNAT" => self.dnat.is_some(),
-                    "SNAT" => self.snat.is_some(),
+                    "DNAT" => self.p.dnat.is_some(),
+                    "SNAT" => self.p.snat.is_some(),
                     _ => false,
                 });
                 yes(holds, *n)
             }
-            Match::Random(_) => Ok(self.choose()),
+            Match::Random(_) => Ok(self.picks.pick(2) == 0),
             // A first packet from a client with no affinity entry yet.
             Match::Recent { set } => Ok(*set),
             Match::Set { name, flags, negated } => self.in_set(name, flags).map(|b| b != *negated),
@@ -311,21 +235,12 @@ impl Walk<'_> {
         }
     }
 
-    fn choose(&mut self) -> bool {
-        let c = self.choices.get(self.at_choice).copied().unwrap_or(true);
-        if self.at_choice == self.choices.len() {
-            self.choices.push(c);
-        }
-        self.at_choice += 1;
-        c
-    }
-
     fn is_local(&self, ip: IpAddr) -> Option<bool> {
         self.d.facts.is_local(ip)
     }
 
     fn out_iface(&self) -> Option<String> {
-        self.d.facts.out_iface(self.origin, self.header.dst.ip)
+        self.d.facts.out_iface(self.origin, self.p.header.dst.ip)
     }
 
     fn in_set(&self, name: &str, flags: &[bool]) -> Result<bool, String> {
@@ -336,7 +251,7 @@ impl Walk<'_> {
             return Err(format!("-m set --match-set {name}: no such set in the --ipset file"));
         };
         let kinds: Vec<&str> = sets.sets[name].kind.split_once(':').map_or(vec![], |(_, k)| k.split(',').collect());
-        let h = self.header;
+        let h = self.p.header;
         let asked: Vec<Asked> = flags
             .iter()
             .take(dims)
@@ -349,14 +264,6 @@ impl Walk<'_> {
         sets.contains(name, &asked).ok_or_else(|| {
             format!("-m set --match-set {name}: svcsim does not read sets of type {}", sets.sets[name].kind)
         })
-    }
-}
-
-/// `Some` when a hook ended the packet's walk.
-fn stop(end: End) -> Option<End> {
-    match end {
-        End::Accept | End::Return => None,
-        other => Some(other),
     }
 }
 

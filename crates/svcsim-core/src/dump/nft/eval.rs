@@ -8,20 +8,10 @@ use std::net::IpAddr;
 
 use super::ListedRuleset;
 use super::ruleset::{BitOp, ChainType, Element, Expr, Field, Hook, MapRef, Match, Op, Rhs, Stmt, Val, Verdict};
-use crate::dataplane::{Cause, Decision, Delivery, Origin, RulePath, RuleRef, Verdict as Final};
+use crate::dataplane::{Delivery, Origin};
 use crate::dump::Walked;
+use crate::dump::walk::{End, Packet, Picks, every_path, stop};
 use crate::net::{Header, SockAddr};
-
-/// How a chain (or a hook) ended for the packet.
-#[derive(Debug, Clone, PartialEq)]
-enum End {
-    /// Fell off the chain's end, or `return`ed.
-    Return,
-    Accept,
-    Drop,
-    Reject,
-    Undecided(String),
-}
 
 /// What one rule did.
 enum Step {
@@ -30,8 +20,6 @@ enum Step {
     End(End),
 }
 
-/// At most this many paths through `numgen` picks.
-const MAX_WALKS: usize = 64;
 /// Deeper jumps than this are a loop the kernel would have refused to load.
 const MAX_DEPTH: usize = 64;
 
@@ -39,83 +27,22 @@ struct Walk<'a> {
     d: &'a ListedRuleset,
     origin: Origin,
     v6: bool,
-    before: Header,
-    header: Header,
-    mark: u32,
-    dnat: Option<SockAddr>,
-    snat: Option<IpAddr>,
-    masquerade: bool,
-    path: Vec<RuleRef>,
-    /// The `numgen` picks, in the order met: the prefix to replay, then 0s; with each's modulus.
-    choices: Vec<(u32, u32)>,
-    at_choice: usize,
+    p: Packet,
+    picks: Picks,
     in_iface: Option<String>,
 }
 
 /// Every path a first packet can take through `d`, one per `numgen` pick.
 pub fn walk_all(d: &ListedRuleset, origin: Origin, header: Header) -> Vec<Walked> {
-    let mut out = Vec::new();
-    let mut todo: Vec<Vec<(u32, u32)>> = vec![Vec::new()];
-    while let Some(prefix) = todo.pop() {
-        if out.len() == MAX_WALKS {
-            break;
-        }
-        let (walked, choices) = walk_one(d, origin, header, prefix.clone());
-        // Each pick made beyond the prefix could have been any other.
-        for j in (prefix.len()..choices.len()).rev() {
-            for k in (1..choices[j].1).rev() {
-                let mut next = choices[..j].to_vec();
-                next.push((k, choices[j].1));
-                todo.push(next);
-            }
-        }
-        out.push(walked);
-    }
-    out
-}
-
-fn walk_one(d: &ListedRuleset, origin: Origin, header: Header, choices: Vec<(u32, u32)>) -> (Walked, Vec<(u32, u32)>) {
-    let mut w = Walk {
-        d,
-        origin,
-        v6: header.dst.ip.is_ipv6(),
-        before: header,
-        header,
-        mark: 0,
-        dnat: None,
-        snat: None,
-        masquerade: false,
-        path: Vec::new(),
-        choices,
-        at_choice: 0,
-        in_iface: match origin {
+    every_path(|picks| {
+        let in_iface = match origin {
             Origin::Routed => d.facts.in_interface.clone(),
             Origin::Host => None,
-        },
-    };
-    let (end, delivery) = w.run();
-    let verdict = match &end {
-        End::Drop => Final::Drop(Cause::Rule),
-        End::Reject => Final::Reject(Cause::Rule),
-        _ => Final::Accept,
-    };
-    let undecided = match end {
-        End::Undecided(why) => Some(why),
-        _ => None,
-    };
-    let decision = Decision {
-        before: w.before,
-        after: w.header,
-        verdict,
-        delivery,
-        dnat: w.dnat,
-        snat: w.snat,
-        marked: w.masquerade,
-        path: RulePath::new(w.path),
-    };
-    let mut used = w.choices;
-    used.truncate(w.at_choice);
-    (Walked { decision, undecided }, used)
+        };
+        let mut w = Walk { d, origin, v6: header.dst.ip.is_ipv6(), p: Packet::new(header), picks, in_iface };
+        let (end, delivery) = w.run();
+        (w.p.finish(end, delivery), w.picks)
+    })
 }
 
 impl Walk<'_> {
@@ -128,10 +55,10 @@ impl Walk<'_> {
         if let Some(end) = stop(self.hook(first)) {
             return (end, Delivery::Forward);
         }
-        let Some(local) = self.d.facts.is_local(self.header.dst.ip) else {
+        let Some(local) = self.d.facts.is_local(self.p.header.dst.ip) else {
             let why = format!(
                 "whether {} is this node's own address decides input or forward: give --node-ip",
-                self.header.dst.ip
+                self.p.header.dst.ip
             );
             return (End::Undecided(why), Delivery::Forward);
         };
@@ -169,16 +96,16 @@ impl Walk<'_> {
             if nat && nat_done {
                 continue;
             }
-            let before = (self.dnat, self.snat, self.masquerade);
+            let before = (self.p.dnat, self.p.snat, self.p.masquerade);
             match self.chain(t, c, 0) {
                 End::Return if base.policy_drop => {
-                    self.path.push(self.d.policy_ref(t, c));
+                    self.p.path.push(self.d.policy_ref(t, c));
                     return End::Drop;
                 }
                 End::Return | End::Accept => {}
                 other => return other,
             }
-            nat_done |= nat && (self.dnat, self.snat, self.masquerade) != before;
+            nat_done |= nat && (self.p.dnat, self.p.snat, self.p.masquerade) != before;
         }
         End::Accept
     }
@@ -230,56 +157,54 @@ impl Walk<'_> {
             }
             let looked_up = matches!(stmt, Stmt::Vmap { .. } | Stmt::Numgen { .. });
             if !pushed && !looked_up {
-                self.path.push(self.d.rule_ref(t, c, r));
+                self.p.path.push(self.d.rule_ref(t, c, r));
                 pushed = true;
             }
             let step = match stmt {
                 Stmt::Verdict(v) => self.verdict(t, v, depth),
                 Stmt::Vmap { fields, map } => {
                     let Some(element) = self.lookup(t, fields, map) else { return Step::Next };
-                    self.path.push(self.d.rule_ref(t, c, r));
-                    self.path.push(self.d.element_ref(t, c, r, &element));
+                    self.p.path.push(self.d.rule_ref(t, c, r));
+                    self.p.path.push(self.d.element_ref(t, c, r, &element));
                     pushed = true;
                     self.verdict(t, element.verdict.as_ref().unwrap_or(&Verdict::Continue), depth)
                 }
                 Stmt::Numgen { modulus, offset, map } => {
-                    let pick = self.choose(*modulus) + offset;
+                    let pick = self.picks.pick(*modulus) + offset;
                     let Some(element) =
                         map.iter().find(|e| matches!(e.key[..], [Val::Ints(a, b)] if (a..=b).contains(&pick)))
                     else {
                         return Step::Next;
                     };
-                    self.path.push(self.d.rule_ref(t, c, r));
+                    self.p.path.push(self.d.rule_ref(t, c, r));
                     pushed = true;
                     self.verdict(t, element.verdict.as_ref().unwrap_or(&Verdict::Continue), depth)
                 }
                 Stmt::Masquerade => {
-                    self.snat_to(self.d.facts.node_ips.as_ref().and_then(|ips| ips.first().copied()));
+                    self.p.snat_to(self.d.facts.node_ips.as_ref().and_then(|ips| ips.first().copied()));
                     Step::End(End::Accept)
                 }
                 Stmt::Snat(ip) => {
-                    self.snat_to(*ip);
+                    self.p.snat_to(*ip);
                     Step::End(End::Accept)
                 }
                 Stmt::Dnat { ip, port } => {
-                    let to = SockAddr::new(ip.unwrap_or(self.header.dst.ip), port.unwrap_or(self.header.dst.port));
-                    self.dnat = Some(to);
-                    self.header.dst = to;
+                    let to = SockAddr::new(ip.unwrap_or(self.p.header.dst.ip), port.unwrap_or(self.p.header.dst.port));
+                    self.p.dnat_to(to);
                     Step::End(End::Accept)
                 }
                 Stmt::Redirect(port) => {
                     let ip = self.d.facts.node_ips.as_ref().and_then(|ips| ips.first().copied());
-                    let to = SockAddr::new(ip.unwrap_or(self.header.dst.ip), port.unwrap_or(self.header.dst.port));
-                    self.dnat = Some(to);
-                    self.header.dst = to;
+                    let to = SockAddr::new(ip.unwrap_or(self.p.header.dst.ip), port.unwrap_or(self.p.header.dst.port));
+                    self.p.dnat_to(to);
                     Step::End(End::Accept)
                 }
                 Stmt::MarkSet { op, value } => {
-                    self.mark = match op {
+                    self.p.mark = match op {
                         BitOp::Set => *value,
-                        BitOp::Or => self.mark | value,
-                        BitOp::Xor => self.mark ^ value,
-                        BitOp::And => self.mark & value,
+                        BitOp::Or => self.p.mark | value,
+                        BitOp::Xor => self.p.mark ^ value,
+                        BitOp::And => self.p.mark & value,
                     };
                     Step::Next
                 }
@@ -314,13 +239,13 @@ impl Walk<'_> {
             Verdict::Return => Step::End(End::Return),
             Verdict::Continue => Step::Next,
             Verdict::Jump(to) => {
-                let before = self.path.len();
+                let before = self.p.path.len();
                 match self.enter(t, to, depth) {
                     End::Return => {
                         // A jump into a chain where nothing fired is left out of the path, as
                         // svcsim's nftables walk leaves it (docs/fidelity.md#nftables-walk).
-                        if self.path.len() == before {
-                            self.path.pop();
+                        if self.p.path.len() == before {
+                            self.p.path.pop();
                         }
                         Step::Next
                     }
@@ -329,23 +254,6 @@ impl Walk<'_> {
             }
             Verdict::Goto(to) => Step::End(self.enter(t, to, depth)),
         }
-    }
-
-    fn snat_to(&mut self, ip: Option<IpAddr>) {
-        self.masquerade = true;
-        if let Some(ip) = ip {
-            self.snat = Some(ip);
-            self.header.src.ip = ip;
-        }
-    }
-
-    fn choose(&mut self, modulus: u32) -> u32 {
-        let k = self.choices.get(self.at_choice).map_or(0, |c| c.0);
-        if self.at_choice == self.choices.len() {
-            self.choices.push((k, modulus));
-        }
-        self.at_choice += 1;
-        k
     }
 
     /// The element of `map` the packet's `fields` find, if one.
@@ -362,7 +270,7 @@ impl Walk<'_> {
         match m {
             Match::Const(b) => Ok(*b),
             Match::Unknown(text) => Err(format!("`{text}` is a match svcsim does not evaluate")),
-            Match::Masked { mask, op, value } => Ok((self.mark & mask == *value) == (*op == Op::Eq)),
+            Match::Masked { mask, op, value } => Ok((self.p.mark & mask == *value) == (*op == Op::Eq)),
             Match::Cmp { fields, op, rhs } => {
                 // `tcp dport 80` also requires TCP, and `ip saddr` an IPv4 packet.
                 for f in fields {
@@ -391,7 +299,7 @@ impl Walk<'_> {
     fn applies(&self, f: Field) -> bool {
         match f {
             Field::Saddr { v6 } | Field::Daddr { v6 } => v6 == self.v6,
-            Field::Sport { proto: Some(p) } | Field::Dport { proto: Some(p) } => self.header.proto.number() == p,
+            Field::Sport { proto: Some(p) } | Field::Dport { proto: Some(p) } => self.p.header.proto.number() == p,
             _ => true,
         }
     }
@@ -409,14 +317,14 @@ impl Walk<'_> {
     }
 
     fn value_matches(&self, f: Field, v: &Val) -> Result<bool, String> {
-        let h = self.header;
+        let h = self.p.header;
         Ok(match (f, v) {
             (Field::Saddr { .. }, v) => addr_in(h.src.ip, v),
             (Field::Daddr { .. }, v) => addr_in(h.dst.ip, v),
             (Field::L4proto, Val::Proto(p)) => h.proto.number() == *p,
             (Field::Sport { .. }, Val::Ports(a, b)) => (*a..=*b).contains(&h.src.port),
             (Field::Dport { .. }, Val::Ports(a, b)) => (*a..=*b).contains(&h.dst.port),
-            (Field::Mark, Val::Ints(a, b)) => (*a..=*b).contains(&self.mark),
+            (Field::Mark, Val::Ints(a, b)) => (*a..=*b).contains(&self.p.mark),
             (Field::Iifname | Field::Iif, Val::Iface(name)) => match &self.in_iface {
                 Some(iface) => iface_matches(name, iface),
                 None => {
@@ -436,8 +344,8 @@ impl Walk<'_> {
             // A first packet is new; `dnat` and `snat` are the NAT already applied to it.
             (Field::CtState, Val::Flag(s)) => s == "new",
             (Field::CtStatus, Val::Flag(s)) => match s.as_str() {
-                "dnat" => self.dnat.is_some(),
-                "snat" => self.snat.is_some() || self.masquerade,
+                "dnat" => self.p.dnat.is_some(),
+                "snat" => self.p.snat.is_some() || self.p.masquerade,
                 _ => false,
             },
             (Field::Nfproto, Val::Flag(s)) => s == if self.v6 { "ipv6" } else { "ipv4" },
@@ -463,14 +371,6 @@ fn addr_in(ip: IpAddr, v: &Val) -> bool {
         Val::Cidr(c) => c.contains(ip),
         Val::AddrRange(a, b) => ip.is_ipv6() == a.is_ipv6() && (*a..=*b).contains(&ip),
         _ => false,
-    }
-}
-
-/// `Some` when a hook ended the packet's walk.
-fn stop(end: End) -> Option<End> {
-    match end {
-        End::Accept | End::Return => None,
-        other => Some(other),
     }
 }
 
