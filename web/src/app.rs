@@ -151,6 +151,21 @@ pub fn app() -> Html {
         });
     }
 
+    // A narrow viewport (a phone) gets the topology drawn tall, so its text stays readable.
+    {
+        let model = model.clone();
+        use_effect_with(model.embed, move |embed| {
+            let query = if *embed { "(max-width: 599px)" } else { "(max-width: 759px)" };
+            let list = web_sys::window().and_then(|w| w.match_media(query).ok().flatten());
+            let listener = list.map(|list| {
+                model.dispatch(Action::Narrow(list.matches()));
+                let changed = list.clone();
+                EventListener::new(&list, "change", move |_| model.dispatch(Action::Narrow(changed.matches())))
+            });
+            move || drop(listener)
+        });
+    }
+
     // The address bar follows the page (a lesson's step included), so a reload or a shared
     // address returns to it; no history entry is made per change.
     use_effect_with(model.address.clone(), |address| {

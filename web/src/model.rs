@@ -22,7 +22,7 @@ use svcsim_core::time::Instant;
 use yew::Reducible;
 
 use crate::fragment::{self, Fragment, LinkChange, LinkChangeKind, SPEEDS};
-use crate::layout::Layout;
+use crate::layout::{Layout, Orientation};
 use crate::lesson::{self, Lesson, Step};
 use crate::view;
 
@@ -61,7 +61,8 @@ pub enum MarkerKind {
 /// The recorded run, grown in chunks, with the indexes the view needs.
 pub struct Engine {
     pub sim: Sim,
-    pub layout: Layout,
+    /// The drawing, arranged wide and tall ([`Engine::layout`]).
+    layouts: [Layout; 2],
     /// Trace lines by the time they are shown: (display time, line index), sorted.
     pub log: Vec<(f64, u32)>,
     pub markers: Vec<Marker>,
@@ -76,11 +77,11 @@ pub struct Engine {
 impl Engine {
     pub fn new(scenario: Scenario) -> Engine {
         let sim = Sim::new(scenario);
-        let layout = Layout::new(sim.scenario(), sim.cluster());
+        let layouts = Self::lay_out(&sim);
         let nodes = sim.cluster().nodes.len();
         let mut e = Engine {
             sim,
-            layout,
+            layouts,
             log: Vec::new(),
             markers: Vec::new(),
             indexed_lines: 0,
@@ -91,6 +92,18 @@ impl Engine {
         };
         e.index();
         e
+    }
+
+    fn lay_out(sim: &Sim) -> [Layout; 2] {
+        [Orientation::Wide, Orientation::Tall].map(|o| Layout::new(sim.scenario(), sim.cluster(), o))
+    }
+
+    /// The drawing arranged `o`.
+    pub fn layout(&self, o: Orientation) -> &Layout {
+        &self.layouts[match o {
+            Orientation::Wide => 0,
+            Orientation::Tall => 1,
+        }]
     }
 
     /// Scenario seconds computed so far.
@@ -139,8 +152,8 @@ impl Engine {
 
     fn index(&mut self) {
         let run = self.sim.record();
-        if run.names.pods.len() != self.layout.pods.len() {
-            self.layout = Layout::new(self.sim.scenario(), self.sim.cluster());
+        if run.names.pods.len() != self.layouts[0].pods.len() {
+            self.layouts = Self::lay_out(&self.sim);
         }
         let run = self.sim.record();
         for i in self.indexed_lines..run.trace.len() {
@@ -312,6 +325,8 @@ pub struct Model {
     /// Messages for the user (a bad link, a change that could not be made).
     pub notices: Vec<String>,
     pub reduced_motion: bool,
+    /// The viewport is narrow (a phone): the topology is drawn tall.
+    pub narrow: bool,
     /// The fragment last shared (the Share button's result), shown for copying.
     pub shared: Option<String>,
     /// What the address bar shows, kept current as the user changes the page ([`Model::address`]);
@@ -385,6 +400,8 @@ pub enum Action {
     LessonAnswer(usize),
     /// Cluster and Local side by side (true), or back to one run (false).
     Compare(bool),
+    /// The viewport became narrow (true) or wide.
+    Narrow(bool),
 }
 
 impl Model {
@@ -576,6 +593,7 @@ impl Model {
             editor: Editor { open: false, text: yaml.to_string(), errors: Vec::new(), trace: None },
             notices: Vec::new(),
             reduced_motion,
+            narrow: false,
             shared: None,
             address: None,
             embed: false,
@@ -805,7 +823,9 @@ impl Reducible for Model {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Model> {
         let mut m = (*self).clone();
         // A frame only moves the clock; Share writes its own exact link.
-        let moves_address = !matches!(action, Action::Frame(_) | Action::Share);
+        let moves_address = !matches!(action, Action::Frame(_) | Action::Share | Action::Narrow(_));
+        // The viewport outlives any model an action builds afresh (a preset, a lesson's step).
+        let narrow = if let Action::Narrow(n) = action { n } else { self.narrow };
         if !matches!(action, Action::Frame(_) | Action::Share | Action::DismissNotices) {
             // The shown link no longer describes the page.
             m.shared = None;
@@ -948,6 +968,7 @@ impl Reducible for Model {
                     m.run(on);
                 }
             }
+            Action::Narrow(_) => {}
             Action::LessonStep(dir) => {
                 if let Some(l) = m.lesson {
                     let step = (l.step as i64 + i64::from(dir)).clamp(0, l.lesson.steps.len() as i64 - 1) as usize;
@@ -985,6 +1006,7 @@ impl Reducible for Model {
                 }
             }
         }
+        m.narrow = narrow;
         if moves_address {
             let address = m.address();
             if address.as_deref() != m.address.as_deref() {

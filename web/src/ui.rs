@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::rc::Rc;
 
-use svcsim_core::cluster::{NetworkPlugin, NodeId, Provider, ProxyMode, TrafficPolicy};
+use svcsim_core::cluster::{NetworkPlugin, Provider, ProxyMode, TrafficPolicy};
 use svcsim_core::dump::{Format, Report};
 use svcsim_core::explain::explain;
 use svcsim_core::net::{Header, Protocol};
@@ -16,10 +16,13 @@ use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::fragment::SPEEDS;
-use crate::layout::{NODE_HEADER, Point};
+use crate::layout::Point;
 use crate::model::{Action, Engine, MarkerKind, Model, PRESETS, Trace, TraceField};
 use crate::view::pct;
-use crate::view::{self, PodState, SpriteKind};
+use crate::view::{self, SpriteKind};
+
+mod topology;
+use topology::{shape, topology};
 
 /// Props of [`Memo`]: equal when their stamps are, whatever the closure.
 #[derive(Properties)]
@@ -51,9 +54,6 @@ fn stamp(what: &impl Hash) -> u64 {
     what.hash(&mut h);
     h.finish()
 }
-
-/// Packet labels are drawn while at most this many packets are on screen.
-const LABELS_UP_TO: usize = 60;
 
 /// The scenario clock as shown: `75.40 s`.
 pub fn clock(t: f64) -> String {
@@ -96,15 +96,22 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
             { header(model, dispatch) }
             { notices(model, dispatch) }
             <div class="layout">
+                <div class="main-col">
                 <section class="stage" aria-label="Topology and time">
                     if let Some(twin) = &model.twin {
                         { compare_view(model, &e, twin, dispatch) }
                     } else {
-                        { topology(model, &model.engine, dispatch) }
+                        { topology(model, &model.engine, false, dispatch) }
                     }
                     { time_controls(model, &e, dispatch) }
                     { memo(0, legend) }
                 </section>
+                // The log and the inspector continue the left column, so it is as long as the side.
+                <div class="lower">
+                    { memo(log_stamp, with(event_log)) }
+                    { memo(inspector_stamp, with(inspector)) }
+                </div>
+                </div>
                 <aside class="side">
                     { lesson_panel(model, dispatch) }
                     // In compare mode the table beside the panes says this for both runs.
@@ -114,10 +121,6 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
                     }
                     { memo(controls_stamp, with(controls)) }
                 </aside>
-            </div>
-            <div class="lower">
-                { memo(log_stamp, with(event_log)) }
-                { memo(inspector_stamp, with(inspector)) }
             </div>
             { memo(editor_stamp, { let (m, d) = (model.clone(), dispatch.clone()); move || editor(&m, &d) }) }
             <footer class="app-footer">{ format!("svcsim-core {}", svcsim_core::VERSION) }</footer>
@@ -147,7 +150,7 @@ fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
                 <a href={full} target="_blank" rel="noopener" data-testid="open-full">{ "Open in full simulator ↗" }</a>
             </div>
             { notices(model, dispatch) }
-            { topology(model, &model.engine, dispatch) }
+            { topology(model, &model.engine, false, dispatch) }
             <div class="embed-panel">
                 <div class="embed-time">
                     <button class="btn play" data-testid="play" aria-label={if model.playing { "Pause (Space)" } else { "Play (Space)" }} onclick={dispatch.reform(|_| Action::TogglePlay)}>
@@ -236,11 +239,11 @@ fn compare_view(model: &Model, e: &Engine, twin: &Rc<RefCell<Engine>>, dispatch:
             <div class="compare-panes">
                 <div class="pane" data-testid="pane-cluster" data-t={t.clone()}>
                     <h2>{ "externalTrafficPolicy: Cluster" }</h2>
-                    { topology(model, &model.engine, dispatch) }
+                    { topology(model, &model.engine, true, dispatch) }
                 </div>
                 <div class="pane" data-testid="pane-local" data-t={t}>
                     <h2>{ "externalTrafficPolicy: Local" }</h2>
-                    { topology(model, twin, dispatch) }
+                    { topology(model, twin, true, dispatch) }
                 </div>
             </div>
             <table class="compare-table" data-testid="compare-table">
@@ -328,239 +331,6 @@ fn notices(model: &Model, dispatch: &Callback<Action>) -> Html {
             <button class="btn small" onclick={dispatch.reform(|_| Action::DismissNotices)}>{ "Dismiss" }</button>
         </div>
     }
-}
-
-fn shape(kind: SpriteKind, at: Point) -> Html {
-    let (x, y) = (at.x, at.y);
-    match kind {
-        SpriteKind::Original => html! { <circle cx={x.to_string()} cy={y.to_string()} r="7" /> },
-        SpriteKind::Dnat | SpriteKind::DnatSnat => {
-            let pts = format!("{},{} {},{} {},{} {},{}", x, y - 9.0, x + 9.0, y, x, y + 9.0, x - 9.0, y);
-            html! { <polygon points={pts} /> }
-        }
-        SpriteKind::Reply => {
-            html! { <rect x={(x - 7.0).to_string()} y={(y - 7.0).to_string()} width="14" height="14" /> }
-        }
-        SpriteKind::Probe | SpriteKind::ProbeOk | SpriteKind::ProbeFailed => {
-            let pts = format!("{},{} {},{} {},{}", x, y - 8.0, x + 8.0, y + 7.0, x - 8.0, y + 7.0);
-            html! { <polygon points={pts} /> }
-        }
-        SpriteKind::Dropped | SpriteKind::Rejected => {
-            let d = format!(
-                "M{} {} L{} {} M{} {} L{} {}",
-                x - 8.0,
-                y - 8.0,
-                x + 8.0,
-                y + 8.0,
-                x + 8.0,
-                y - 8.0,
-                x - 8.0,
-                y + 8.0
-            );
-            html! { <path d={d} class="x" /> }
-        }
-    }
-}
-
-/// The parts of the topology that change only with pod, node and rotation states.
-fn topology_static(model: &Model, e: &Engine) -> Html {
-    let run = e.sim.record();
-    let scenario = e.sim.scenario();
-    let cluster = e.sim.cluster();
-    let l = &e.layout;
-    let t = model.t;
-    let (pod_states, node_ready, proxy_ok) = view::states(run, cluster.pods.len(), cluster.nodes.len(), t);
-    let panel = view::probe_panel(run, cluster.nodes.len(), t);
-    let lb_name = match cluster.config.provider {
-        Provider::Azure => "Azure LB",
-        Provider::Aws => "AWS NLB",
-        Provider::Gcp => "Google Cloud LB",
-        Provider::None => "no cloud LB",
-    };
-    let frontends: Vec<String> = cluster
-        .services
-        .iter()
-        .filter_map(|s| Some(format!("{}:{}", s.load_balancer_ingress.first()?, s.ports.first()?.port)))
-        .collect();
-    let lbc = l.lb.center();
-    html! {
-        <g class="static">
-            // Links.
-            <g class="links">
-                { for l.clients.iter().map(|(_, r)| html! {
-                    <line x1={(r.x + r.w).to_string()} y1={(r.y + r.h / 2.0).to_string()} x2={l.internet.x.to_string()} y2={l.internet.y.to_string()} />
-                }) }
-                <line x1={l.internet.x.to_string()} y1={l.internet.y.to_string()} x2={l.lb.x.to_string()} y2={lbc.y.to_string()} />
-                { for l.nodes.iter().map(|n| html! {
-                    <line x1={(l.lb.x + l.lb.w).to_string()} y1={lbc.y.to_string()} x2={n.x.to_string()} y2={(n.y + 26.0).to_string()} />
-                }) }
-            </g>
-            <g class="internet">
-                <ellipse cx={l.internet.x.to_string()} cy={l.internet.y.to_string()} rx="42" ry="26" />
-                <text x={l.internet.x.to_string()} y={(l.internet.y + 4.0).to_string()} text-anchor="middle">{ "internet" }</text>
-            </g>
-            { for l.clients.iter().map(|(c, r)| {
-                let client = &scenario.clients[*c];
-                let ip = match &client.kind { svcsim_core::scenario::ClientKind::External(ip) => ip.to_string(), _ => String::new() };
-                html! {
-                    <g class="client">
-                        <rect x={r.x.to_string()} y={r.y.to_string()} width={r.w.to_string()} height={r.h.to_string()} rx="6" />
-                        <text x={(r.x + 8.0).to_string()} y={(r.y + 19.0).to_string()} class="strong">{ client.name.clone() }</text>
-                        <text x={(r.x + 8.0).to_string()} y={(r.y + 37.0).to_string()} class="mono">{ ip }</text>
-                    </g>
-                }
-            }) }
-            <g class="lb">
-                <rect x={l.lb.x.to_string()} y={l.lb.y.to_string()} width={l.lb.w.to_string()} height={l.lb.h.to_string()} rx="8" />
-                <text x={(l.lb.x + 10.0).to_string()} y={(l.lb.y + 22.0).to_string()} class="strong">{ lb_name }</text>
-                { for frontends.iter().take(3).enumerate().map(|(i, f)| html! {
-                    <text x={(l.lb.x + 10.0).to_string()} y={(l.lb.y + 44.0 + 18.0 * i as f64).to_string()} class="mono">{ f.clone() }</text>
-                }) }
-            </g>
-            { for cluster.nodes.iter().enumerate().map(|(i, n)| {
-                let r = l.nodes[i];
-                let in_rot = panel.as_ref().map(|p| p.in_rotation[i]);
-                let reason = panel.as_ref().and_then(|p| p.reasons[i].clone());
-                let (badge, badge_class) = match in_rot {
-                    Some(true) => ("in rotation".to_string(), "badge ok"),
-                    Some(false) => (format!("out of rotation{}", reason.map(|r| format!(": {r}")).unwrap_or_default()), "badge bad"),
-                    None => (String::new(), "badge"),
-                };
-                let bridge = match cluster.config.network_plugin {
-                    NetworkPlugin::Kubenet => format!("cbr0 {} · podCIDR {}", n.bridge_ip(), n.pod_cidr),
-                    NetworkPlugin::AzureCni => format!("azure-cni · pods {}", n.pod_cidr),
-                };
-                let proxy = if proxy_ok[i] {
-                    format!("kube-proxy ({})", cluster.config.kube_proxy.mode)
-                } else {
-                    "kube-proxy UNHEALTHY".to_string()
-                };
-                let cls = if !node_ready[i] { "node notready" } else if in_rot == Some(false) { "node out" } else { "node" };
-                html! {
-                    <g class={cls} data-testid={format!("node-{i}")}>
-                        <rect x={r.x.to_string()} y={r.y.to_string()} width={r.w.to_string()} height={r.h.to_string()} rx="8" />
-                        <text x={(r.x + 12.0).to_string()} y={(r.y + 18.0).to_string()} class="strong">
-                            // A long node name (AKS's `aks-nodepool1-…-vmss000000`) stops short of the
-                            // badge; hovering shows all of it.
-                            <title>{ n.name.clone() }</title>
-                            { format!("{}{}", short(&n.name, node_title_chars(r.w, node_ready[i])), if node_ready[i] { "" } else { " (NotReady)" }) }
-                        </text>
-                        <text x={(r.x + 12.0).to_string()} y={(r.y + 33.0).to_string()} class="mono">{ format!("eth0 {} · {proxy}", n.ip) }</text>
-                        <text x={(r.x + 12.0).to_string()} y={(r.y + 48.0).to_string()} class="mono small">{ bridge }</text>
-                        <text x={(r.x + r.w - 8.0).to_string()} y={(r.y + 18.0).to_string()} text-anchor="end" class={badge_class}>{ badge }</text>
-                        if cluster.pods.iter().all(|p| p.node != NodeId(i as u32)) || (0..cluster.pods.len()).all(|p| cluster.pods[p].node != NodeId(i as u32) || pod_states[p] == PodState::Absent) {
-                            <text x={(r.x + 14.0).to_string()} y={(r.y + NODE_HEADER + 15.0).to_string()} class="muted small">{ "no pod" }</text>
-                        }
-                    </g>
-                }
-            }) }
-            { for l.pods.iter().filter(|(p, _)| pod_states.get(p.0 as usize).is_some_and(|s| *s != PodState::Absent)).map(|(p, r)| {
-                let pod = cluster.pod(*p);
-                let state = pod_states[p.0 as usize];
-                let (word, cls) = match state {
-                    PodState::Ready => ("Ready", "pod"),
-                    PodState::NotReady => ("NotReady", "pod notready"),
-                    PodState::Terminating => ("Terminating", "pod terminating"),
-                    PodState::Absent => ("", "pod"),
-                };
-                html! {
-                    <g class={cls}>
-                        <rect x={r.x.to_string()} y={r.y.to_string()} width={r.w.to_string()} height={r.h.to_string()} rx="4" />
-                        <text x={(r.x + 16.0).to_string()} y={(r.y + 14.0).to_string()} class="small">
-                            { format!("{} · {} · {}", short(&pod.name, 28), pod.ip.map_or("no IP".into(), |ip| ip.to_string()), word) }
-                        </text>
-                    </g>
-                }
-            }) }
-        </g>
-    }
-}
-
-/// The topology of one run (`engine`: the page's, or the compare view's twin) at the cursor.
-fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, dispatch: &Callback<Action>) -> Html {
-    let e = engine.borrow();
-    let run = e.sim.record();
-    let l = &e.layout;
-    let t = model.t;
-    let cluster = e.sim.cluster();
-    let sprites = view::sprites(run, l, e.sim.scenario(), cluster, t, model.reduced_motion);
-    // A crowded screen shows shapes and colours; the legend and the tooltips still name them.
-    let labels = sprites.len() <= LABELS_UP_TO;
-    // A very crowded screen draws each kind of packet as one path (the selected one stays apart).
-    let crowded = sprites.len() > view::CROWD_FROM;
-    // A click on a crowd selects the packet drawn under the pointer.
-    let on_crowd_click = {
-        let places: Vec<_> = if crowded { sprites.iter().map(|s| (s.flow, s.at)).collect() } else { Vec::new() };
-        let (width, height) = (l.width, l.height);
-        dispatch.reform(move |ev: MouseEvent| {
-            let svg = ev.target_unchecked_into::<web_sys::Element>().closest("svg").ok().flatten();
-            let at = svg.map(|svg| {
-                // The viewBox is fitted into the element, centred (preserveAspectRatio's default).
-                let r = svg.get_bounding_client_rect();
-                let scale = (r.width() / width).min(r.height() / height);
-                let x = (f64::from(ev.client_x()) - r.left() - (r.width() - width * scale) / 2.0) / scale;
-                let y = (f64::from(ev.client_y()) - r.top() - (r.height() - height * scale) / 2.0) / scale;
-                Point { x, y }
-            });
-            Action::Select(at.and_then(|at| view::nearest(&places, at, 12.0)))
-        })
-    };
-    // Redrawn when what it shows changes, not every frame.
-    let (pods, ready, proxy) = view::states(run, cluster.pods.len(), cluster.nodes.len(), t);
-    let rotation = view::probe_panel(run, cluster.nodes.len(), t).map(|p| (p.in_rotation, p.reasons));
-    let stamp = stamp(&(Rc::as_ptr(engine), e.layout.pods.len(), format!("{pods:?}{ready:?}{proxy:?}{rotation:?}")));
-    let static_part = {
-        let (model, engine) = (model.clone(), Rc::clone(engine));
-        memo(stamp, move || topology_static(&model, &engine.borrow()))
-    };
-    html! {
-        <svg class="topology" viewBox={format!("0 0 {} {}", l.width, l.height)} role="img"
-             aria-label="Topology: clients, internet, load balancer, nodes and pods, with packets moving between them">
-            { static_part }
-            <g class="packets" data-packets={sprites.len().to_string()}>
-                if crowded {
-                    { for view::crowd(&sprites, model.selected).into_iter().map(|c| {
-                        let title = format!("{} × {}", c.count, c.kind.label());
-                        let drop = matches!(c.kind, SpriteKind::Dropped | SpriteKind::Rejected);
-                        html! {
-                            <g class={format!("packet crowd {}", c.kind.class())} onclick={on_crowd_click.clone()}>
-                                <title>{ title }</title>
-                                <path class={if drop { "x" } else { "shapes" }} d={c.d} />
-                            </g>
-                        }
-                    }) }
-                }
-                { for sprites.iter().filter(|s| !crowded || model.selected == Some(s.flow)).map(|s| {
-                    let flow = s.flow;
-                    let onclick = dispatch.reform(move |_| Action::Select(Some(flow)));
-                    let selected = model.selected == Some(s.flow);
-                    let cls = format!("packet {}{}", s.kind.class(), if selected { " selected" } else { "" });
-                    let drop_note = matches!(s.kind, SpriteKind::Dropped | SpriteKind::Rejected);
-                    // Drawn once at the origin and moved as a whole: one attribute changes per frame.
-                    let transform = format!("translate({:.1} {:.1})", s.at.x, s.at.y);
-                    html! {
-                        <g key={flow.0} class={cls} {transform} {onclick}>
-                            <title>{ format!("{}: {}", s.kind.label(), s.detail) }</title>
-                            { shape(s.kind, Point { x: 0.0, y: 0.0 }) }
-                            if labels || selected || drop_note {
-                                <text x="11" y="-8" class="pk-label">{ s.kind.label() }</text>
-                            }
-                            if drop_note && (labels || selected) {
-                                <text x="11" y="16" class="pk-reason">{ short(&s.detail, 64) }</text>
-                            }
-                        </g>
-                    }
-                }) }
-            </g>
-        </svg>
-    }
-}
-
-/// How many characters of a node's name fit its box's title line beside the rotation badge
-/// (about 7.5 px a character in the bold face, and up to 110 px for the badge).
-fn node_title_chars(box_width: f64, ready: bool) -> usize {
-    let room = box_width - 24.0 - 110.0 - if ready { 0.0 } else { 85.0 };
-    ((room / 7.5) as usize).max(8)
 }
 
 fn short(s: &str, n: usize) -> String {

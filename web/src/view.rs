@@ -18,7 +18,7 @@ use svcsim_core::record::{
 };
 use svcsim_core::scenario::Scenario;
 
-use crate::layout::{Layout, Point};
+use crate::layout::{Layout, Point, along};
 
 /// Scenario seconds each hop takes on screen.
 pub const HOP: f64 = 0.35;
@@ -82,7 +82,18 @@ pub struct Segment {
     pub from: Place,
     pub to: Place,
     pub header: Header,
+    /// The header as it reached the hop this leg leaves, when that hop rewrote it (NAT, un-NAT).
+    pub was: Option<Header>,
     pub kind: SpriteKind,
+}
+
+impl Segment {
+    fn of(flow: &FlowRecord, p: &PacketRecord, k: usize) -> Segment {
+        let (a, b) = (&p.hops[k], &p.hops[k + 1]);
+        let header = a.after();
+        let was = (a.before != header).then_some(a.before);
+        Segment { from: a.at, to: b.at, header, was, kind: sprite_kind(flow, p, k) }
+    }
 }
 
 /// The legs of a flow, request then reply, built independently of [`segment_at`] (the test
@@ -91,9 +102,8 @@ pub struct Segment {
 pub fn segments(run: &Run, flow: &FlowRecord) -> Vec<Segment> {
     let mut out = Vec::new();
     for p in run.packets_of(flow) {
-        for (k, w) in p.hops.windows(2).enumerate() {
-            let kind = sprite_kind(flow, p, k);
-            out.push(Segment { from: w[0].at, to: w[1].at, header: w[0].after(), kind });
+        for k in 0..p.hops.len().saturating_sub(1) {
+            out.push(Segment::of(flow, p, k));
         }
     }
     out
@@ -129,8 +139,7 @@ pub fn segment_at(run: &Run, flow: &FlowRecord, k: usize) -> Option<Segment> {
     for p in run.packets_of(flow) {
         let legs = p.hops.len().saturating_sub(1);
         if k < legs {
-            let (a, b) = (&p.hops[k], &p.hops[k + 1]);
-            return Some(Segment { from: a.at, to: b.at, header: a.after(), kind: sprite_kind(flow, p, k) });
+            return Some(Segment::of(flow, p, k));
         }
         k -= legs;
     }
@@ -168,8 +177,14 @@ pub fn display_time(run: &Run, line: &TraceLine) -> f64 {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sprite {
     pub flow: FlowId,
+    /// Which leg of its flow it is on (a drop's mark: its last).
+    pub leg: u32,
     pub at: Point,
     pub kind: SpriteKind,
+    /// The header it carries (none for a drop's mark).
+    pub header: Option<Header>,
+    /// The header before the rewrite at the hop it is leaving, if that hop rewrote it.
+    pub was: Option<Header>,
     /// The header it carries, or the reason it was dropped.
     pub detail: String,
 }
@@ -260,10 +275,16 @@ pub fn sprites(
                 frac = if frac < 0.5 { 0.0 } else { 1.0 };
             }
             let Some(s) = segment_at(run, flow, k) else { continue };
-            let a = layout.anchor(s.from, scenario, cluster);
-            let b = layout.anchor(s.to, scenario, cluster);
-            let at = Point { x: a.x + (b.x - a.x) * frac, y: a.y + (b.y - a.y) * frac };
-            out.push(Sprite { flow: flow.id, at, kind: s.kind, detail: s.header.to_string() });
+            let at = along(&layout.route(s.from, s.to, scenario, cluster), frac);
+            out.push(Sprite {
+                flow: flow.id,
+                leg: k as u32,
+                at,
+                kind: s.kind,
+                header: Some(s.header),
+                was: s.was,
+                detail: s.header.to_string(),
+            });
         } else if elapsed < end + LINGER {
             // A drop or refusal stays marked where it happened.
             let last =
@@ -274,7 +295,8 @@ pub fn sprites(
                     Action::Rejected(reason) => (SpriteKind::Rejected, reason.to_string()),
                     _ => continue,
                 };
-                out.push(Sprite { flow: flow.id, at: layout.anchor(h.at, scenario, cluster), kind, detail: reason });
+                let at = layout.anchor(h.at, scenario, cluster);
+                out.push(Sprite { flow: flow.id, leg: legs as u32, at, kind, header: None, was: None, detail: reason });
             }
         }
     }
@@ -508,8 +530,11 @@ mod tests {
     fn a_crowd_draws_each_kind_as_one_path_of_legend_shapes_leaving_out_the_selected() {
         let sprite = |flow: u32, kind: SpriteKind, x: f64| Sprite {
             flow: FlowId(flow),
+            leg: 0,
             at: Point { x, y: 20.0 },
             kind,
+            header: None,
+            was: None,
             detail: String::new(),
         };
         let sprites = [
@@ -552,7 +577,7 @@ mod tests {
     fn a_request_moves_hop_by_hop_in_slow_motion_and_changes_kind_at_the_nat() {
         let sim = seed_sim(include_str!("../../scenarios/aks-blog.yaml"), 5);
         let run = sim.record();
-        let layout = Layout::new(sim.scenario(), sim.cluster());
+        let layout = Layout::new(sim.scenario(), sim.cluster(), crate::layout::Orientation::Wide);
         let first = &run.flows.iter().find(|f| matches!(f.initiator, Initiator::Client(_))).unwrap();
         let start = first.start.as_secs_f64();
         let kinds: Vec<SpriteKind> = segments(run, first).iter().map(|s| s.kind).collect();

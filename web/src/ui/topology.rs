@@ -1,0 +1,191 @@
+//! The topology panel: the still picture ([`Scene`]) redrawn only when the cluster's state
+//! changes, and over it the packets and their tags ([`tags`]) every frame.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use yew::prelude::*;
+
+use crate::layout::{Orientation, Point};
+use crate::model::{Action, Engine, Model};
+use crate::scene::{Scene, Shape, Status, Text};
+use crate::tags::{TAG_SIZE, Tag, tags};
+use crate::view::{self, SpriteKind};
+
+use super::{memo, stamp};
+
+/// A packet's shape, as the legend draws it, centred at `at`.
+pub fn shape(kind: SpriteKind, at: Point) -> Html {
+    let (x, y) = (at.x, at.y);
+    match kind {
+        SpriteKind::Original => html! { <circle cx={x.to_string()} cy={y.to_string()} r="7" /> },
+        SpriteKind::Dnat | SpriteKind::DnatSnat => {
+            let pts = format!("{},{} {},{} {},{} {},{}", x, y - 9.0, x + 9.0, y, x, y + 9.0, x - 9.0, y);
+            html! { <polygon points={pts} /> }
+        }
+        SpriteKind::Reply => {
+            html! { <rect x={(x - 7.0).to_string()} y={(y - 7.0).to_string()} width="14" height="14" /> }
+        }
+        SpriteKind::Probe | SpriteKind::ProbeOk | SpriteKind::ProbeFailed => {
+            let pts = format!("{},{} {},{} {},{}", x, y - 8.0, x + 8.0, y + 7.0, x - 8.0, y + 7.0);
+            html! { <polygon points={pts} /> }
+        }
+        SpriteKind::Dropped | SpriteKind::Rejected => {
+            let d = format!(
+                "M{} {} L{} {} M{} {} L{} {}",
+                x - 8.0,
+                y - 8.0,
+                x + 8.0,
+                y + 8.0,
+                x + 8.0,
+                y - 8.0,
+                x - 8.0,
+                y + 8.0
+            );
+            html! { <path d={d} class="x" /> }
+        }
+    }
+}
+
+fn points(path: &[Point]) -> String {
+    path.iter().map(|p| format!("{:.1},{:.1}", p.x, p.y)).collect::<Vec<_>>().join(" ")
+}
+
+fn text(t: &Text) -> Html {
+    html! {
+        <text x={format!("{:.1}", t.x)} y={format!("{:.1}", t.y)} font-size={t.size.to_string()} text-anchor={t.anchor.svg()} class={t.class}>
+            if let Some(title) = &t.title { <title>{ title.clone() }</title> }
+            { t.text.clone() }
+        </text>
+    }
+}
+
+/// The still picture: links, then each box with its texts.
+fn still(scene: &Scene) -> Html {
+    html! {
+        <g class="static">
+            <g class="links">
+                { for scene.links.iter().map(|l| html! { <polyline points={points(l)} /> }) }
+            </g>
+            { for scene.items.iter().map(|item| html! {
+                <g class={item.class.clone()} data-testid={item.testid.clone()}>
+                    { for item.shapes.iter().map(|s| match s {
+                        Shape::Rect { rect, rx, class } => html! {
+                            <rect class={*class} x={rect.x.to_string()} y={rect.y.to_string()} width={rect.w.to_string()} height={rect.h.to_string()} rx={rx.to_string()} />
+                        },
+                        Shape::Ellipse { center, rx, ry } => html! {
+                            <ellipse cx={center.x.to_string()} cy={center.y.to_string()} rx={rx.to_string()} ry={ry.to_string()} />
+                        },
+                    }) }
+                    { for item.texts.iter().map(text) }
+                </g>
+            }) }
+        </g>
+    }
+}
+
+/// A packet's tag: a leader line to the packet, a plate, and its two lines.
+fn tag(t: &Tag) -> Html {
+    let (a, b) = t.leader;
+    let class = format!("tag {}{}", t.kind.class(), if t.selected { " selected" } else { "" });
+    html! {
+        <g key={format!("{}-{}", t.flow.0, t.leg)} {class} data-testid="packet-tag" data-flow={t.flow.0.to_string()} data-leg={t.leg.to_string()}>
+            <line class="leader" x1={format!("{:.1}", a.x)} y1={format!("{:.1}", a.y)} x2={format!("{:.1}", b.x)} y2={format!("{:.1}", b.y)} />
+            <rect class="plate" x={format!("{:.1}", t.rect.x)} y={format!("{:.1}", t.rect.y)} width={format!("{:.1}", t.rect.w)} height={format!("{:.1}", t.rect.h)} rx="4" />
+            { for (0..2).filter(|i| !t.lines[*i].is_empty()).map(|i| html! {
+                <text x={format!("{:.1}", t.rect.x + 4.0)} y={format!("{:.1}", t.baseline(i))} font-size={TAG_SIZE.to_string()}>
+                    { for t.lines[i].iter().enumerate().map(|(k, s)| html! {
+                        <>
+                            { if k > 0 { " " } else { "" } }
+                            <tspan class={s.class}>{ s.text.clone() }</tspan>
+                        </>
+                    }) }
+                </text>
+            }) }
+        </g>
+    }
+}
+
+/// The arrangement the topology is drawn in for this page and pane.
+pub fn orientation(model: &Model, pane: bool) -> Orientation {
+    if pane || model.narrow { Orientation::Tall } else { Orientation::Wide }
+}
+
+/// The topology of one run (`engine`: the page's, or the compare view's twin) at the cursor;
+/// `pane` when it is one of the compare view's two.
+pub fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, pane: bool, dispatch: &Callback<Action>) -> Html {
+    let e = engine.borrow();
+    let run = e.sim.record();
+    let o = orientation(model, pane);
+    let l = e.layout(o);
+    let t = model.t;
+    let cluster = e.sim.cluster();
+    let sprites = view::sprites(run, l, e.sim.scenario(), cluster, t, model.reduced_motion);
+    let tags = tags(run, l, &sprites, model.selected);
+    // A very crowded screen draws each kind of packet as one path (the selected one stays apart).
+    let crowded = sprites.len() > view::CROWD_FROM;
+    // A click on a crowd selects the packet drawn under the pointer.
+    let on_crowd_click = {
+        let places: Vec<_> = if crowded { sprites.iter().map(|s| (s.flow, s.at)).collect() } else { Vec::new() };
+        let (width, height) = (l.width, l.height);
+        dispatch.reform(move |ev: MouseEvent| {
+            let svg = ev.target_unchecked_into::<web_sys::Element>().closest("svg").ok().flatten();
+            let at = svg.map(|svg| {
+                // The viewBox is fitted into the element, centred (preserveAspectRatio's default).
+                let r = svg.get_bounding_client_rect();
+                let scale = (r.width() / width).min(r.height() / height);
+                let x = (f64::from(ev.client_x()) - r.left() - (r.width() - width * scale) / 2.0) / scale;
+                let y = (f64::from(ev.client_y()) - r.top() - (r.height() - height * scale) / 2.0) / scale;
+                Point { x, y }
+            });
+            Action::Select(at.and_then(|at| view::nearest(&places, at, 12.0)))
+        })
+    };
+    // Redrawn when what it shows changes, not every frame.
+    let status = Status::at(run, cluster, t);
+    let still_part = {
+        let stamp = stamp(&(Rc::as_ptr(engine), l.pods.len(), o == Orientation::Wide, format!("{status:?}")));
+        let engine = Rc::clone(engine);
+        memo(stamp, move || {
+            let e = engine.borrow();
+            still(&Scene::new(e.layout(o), e.sim.scenario(), e.sim.cluster(), &status))
+        })
+    };
+    let class = if o == Orientation::Wide { "topology wide" } else { "topology tall" };
+    html! {
+        <svg {class} viewBox={format!("0 0 {} {}", l.width, l.height)} role="img" data-testid="topology"
+             aria-label="Topology: clients, internet, load balancer, nodes with their NIC, kube-proxy and pods, with packets moving between them">
+            { still_part }
+            // Tags under the packets: a tag never hides the packet it names.
+            <g class="tags">{ for tags.iter().map(tag) }</g>
+            <g class="packets" data-packets={sprites.len().to_string()}>
+                if crowded {
+                    { for view::crowd(&sprites, model.selected).into_iter().map(|c| {
+                        let title = format!("{} × {}", c.count, c.kind.label());
+                        let drop = matches!(c.kind, SpriteKind::Dropped | SpriteKind::Rejected);
+                        html! {
+                            <g class={format!("packet crowd {}", c.kind.class())} onclick={on_crowd_click.clone()}>
+                                <title>{ title }</title>
+                                <path class={if drop { "x" } else { "shapes" }} d={c.d} />
+                            </g>
+                        }
+                    }) }
+                }
+                { for sprites.iter().filter(|s| !crowded || model.selected == Some(s.flow)).map(|s| {
+                    let flow = s.flow;
+                    let onclick = dispatch.reform(move |_| Action::Select(Some(flow)));
+                    let selected = model.selected == Some(s.flow);
+                    let cls = format!("packet {}{}", s.kind.class(), if selected { " selected" } else { "" });
+                    // Drawn once at the origin and moved as a whole: one attribute changes per frame.
+                    let transform = format!("translate({:.1} {:.1})", s.at.x, s.at.y);
+                    html! {
+                        <g key={flow.0} class={cls} {transform} {onclick}>
+                            <title>{ format!("{}: {}", s.kind.label(), s.detail) }</title>
+                            { shape(s.kind, Point { x: 0.0, y: 0.0 }) }
+                        </g>
+                    }
+                }) }
+            </g>
+        </svg>
+    }
+}
