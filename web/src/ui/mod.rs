@@ -1,0 +1,269 @@
+//! The page's panels, drawn from the model and the view model: topology with packets, controls,
+//! what the app sees, health probes, time controls, event log, inspector, legend and the YAML
+//! editor. Every name from a scenario is rendered as text, never as markup.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::rc::Rc;
+
+use web_sys::HtmlSelectElement;
+use yew::prelude::*;
+
+use crate::model::{Action, Engine, Model, PRESETS};
+use crate::view::{self, pct};
+
+mod compare;
+mod controls;
+mod editor;
+mod inspect;
+mod lesson;
+mod probes;
+mod seen;
+mod time;
+mod topology;
+use compare::compare_view;
+use controls::{controls, policy_radios};
+use editor::editor;
+use inspect::{event_log, inspector};
+use lesson::lesson_panel;
+use probes::probes;
+use seen::app_seen;
+use time::{legend, narration, time_controls};
+use topology::topology;
+
+/// Props of [`Memo`]: equal when their stamps are, whatever the closure.
+#[derive(Properties)]
+pub struct MemoProps {
+    pub stamp: u64,
+    pub view: Rc<dyn Fn() -> Html>,
+}
+
+impl PartialEq for MemoProps {
+    fn eq(&self, other: &Self) -> bool {
+        self.stamp == other.stamp
+    }
+}
+
+/// Renders its closure again only when its stamp changes: the page is re-rendered every animation
+/// frame, but most panels change far less often than packets move.
+#[function_component(Memo)]
+pub fn memo_view(props: &MemoProps) -> Html {
+    (props.view)()
+}
+
+fn memo(stamp: u64, view: impl Fn() -> Html + 'static) -> Html {
+    html! { <Memo {stamp} view={Rc::new(view) as Rc<dyn Fn() -> Html>} /> }
+}
+
+/// A stamp for what a panel shows (a hash; only ever compared within one page's life).
+fn stamp(what: &impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    what.hash(&mut h);
+    h.finish()
+}
+
+/// The scenario clock as shown: `75.40 s`.
+pub fn clock(t: f64) -> String {
+    format!("{t:.2} s")
+}
+
+pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
+    if model.embed {
+        return embed_page(model, dispatch);
+    }
+    let e = model.engine.borrow();
+    let run = e.sim.record();
+    let engine = Rc::as_ptr(&model.engine) as usize;
+    let t = model.t;
+    // What each panel shows, cheaply: it is redrawn only when this changes.
+    let log_stamp = stamp(&(engine, e.log.partition_point(|(d, _)| *d <= t), model.selected));
+    let inspected = model
+        .selected
+        .and_then(|f| run.get_flow(f))
+        .map(|f| (f.end.is_some(), f.reply.is_some(), run.packet(f.request).hops.len()));
+    let inspector_stamp = stamp(&(engine, model.selected, inspected));
+    // The pod table changes when an answer completes, and so does the latest answer.
+    let seen_stamp = stamp(&(engine, view::app_output(run, t).map(|o| o.2.0)));
+    let probes_stamp = stamp(&(engine, format!("{:?}", view::probe_panel(run, e.sim.cluster().nodes.len(), t))));
+    let cluster = e.sim.cluster();
+    let controls_stamp = stamp(&(
+        engine,
+        format!("{:?}{:?}{:?}", model.policy_at(), model.replicas_at(), model.affinity_at()),
+        format!("{:?}{:?}{}", cluster.config.provider, cluster.config.network_plugin, cluster.nodes.len()),
+        model.shape.client_inside,
+    ));
+    let trace = model.editor.trace.as_ref().map(|t| t.revision);
+    let editor_stamp = stamp(&(model.editor.open, &model.editor.text, &model.editor.errors, trace));
+    let with = |f: fn(&Model, &Engine, &Callback<Action>) -> Html| {
+        let (model, dispatch) = (model.clone(), dispatch.clone());
+        move || f(&model, &model.engine.borrow(), &dispatch)
+    };
+    html! {
+        <div class="app" data-testid="app-root">
+            { header(model, dispatch) }
+            { notices(model, dispatch) }
+            <div class="layout">
+                <div class="main-col">
+                <section class="stage" aria-label="Topology and time">
+                    if let Some(twin) = &model.twin {
+                        { compare_view(model, &e, twin, dispatch) }
+                    } else {
+                        { topology(model, &model.engine, false, dispatch) }
+                    }
+                    { time_controls(model, &e, dispatch) }
+                    { memo(0, legend) }
+                </section>
+                // The log and the inspector continue the left column, so it is as long as the side.
+                <div class="lower">
+                    { memo(log_stamp, with(event_log)) }
+                    { memo(inspector_stamp, with(inspector)) }
+                </div>
+                </div>
+                <aside class="side">
+                    { lesson_panel(model, dispatch) }
+                    // In compare mode the table beside the panes says this for both runs.
+                    if model.twin.is_none() {
+                        { memo(seen_stamp, with(app_seen)) }
+                        { memo(probes_stamp, with(|m, e, _| probes(m, e))) }
+                    }
+                    { memo(controls_stamp, with(controls)) }
+                </aside>
+            </div>
+            { memo(editor_stamp, { let (m, d) = (model.clone(), dispatch.clone()); move || editor(&m, &d) }) }
+            <footer class="app-footer">{ format!("svcsim-core {}", svcsim_core::VERSION) }</footer>
+        </div>
+    }
+}
+
+/// The compact layout for an iframe (`embed=1`): the topology, what the app prints, the probe
+/// status, the policy toggle and play, in 700×450 and down to 360 px wide.
+fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
+    let e = model.engine.borrow();
+    let run = e.sim.record();
+    let t = model.t;
+    let text =
+        view::app_output(run, t).map_or("…".to_string(), |(_, o, _)| o.lines().next().unwrap_or("").to_string());
+    let probe = view::probe_panel(run, e.sim.cluster().nodes.len(), t).map(|p| {
+        let up = p.in_rotation.iter().filter(|u| **u).count();
+        (p.last_minute.map_or("—".to_string(), |(_, v)| pct(v)), format!("{up}/{}", p.in_rotation.len()))
+    });
+    let full = format!("{}#{}", crate::app::full_page_url(), model.full_page_fragment());
+    let narration = narration(model, &e);
+    let title = model.preset.clone().unwrap_or_else(|| "your YAML".into());
+    html! {
+        <div class="app embed" data-testid="app-root">
+            <div class="embed-bar">
+                <span><strong>{ "svcsim" }</strong>{ format!(" · {title}") }</span>
+                <a href={full} target="_blank" rel="noopener" data-testid="open-full">{ "Open in full simulator ↗" }</a>
+            </div>
+            { notices(model, dispatch) }
+            { topology(model, &model.engine, false, dispatch) }
+            <div class="embed-panel">
+                <div class="embed-time">
+                    <button class="btn play" data-testid="play" aria-label={if model.playing { "Pause (Space)" } else { "Play (Space)" }} onclick={dispatch.reform(|_| Action::TogglePlay)}>
+                        { if model.playing { "Pause" } else { "Play" } }
+                    </button>
+                    <span class="clock" data-testid="clock">{ format!("t = {}", clock(t)) }</span>
+                </div>
+                { policy_radios(model, dispatch) }
+                <div class="embed-out">
+                    <span class="muted small">{ "the app prints" }</span>
+                    <span class="app-output" data-testid="app-output">{ text }</span>
+                </div>
+                if let Some((percent, up)) = probe {
+                    <div class="embed-probe">
+                        <span class="muted small">{ "Health Probe Status" }</span>
+                        <span><strong data-testid="probe-percent">{ percent }</strong>{ " · in rotation " }<strong data-testid="in-rotation">{ up }</strong></span>
+                    </div>
+                }
+            </div>
+            <p class="narration" aria-live="polite" data-testid="narration">{ narration }</p>
+        </div>
+    }
+}
+
+fn header(model: &Model, dispatch: &Callback<Action>) -> Html {
+    let on_preset = dispatch.reform(|e: Event| {
+        let sel: HtmlSelectElement = e.target_unchecked_into();
+        Action::LoadPreset(sel.value())
+    });
+    let on_lesson = dispatch.reform(|e: Event| {
+        let sel: HtmlSelectElement = e.target_unchecked_into();
+        let id = sel.value();
+        Action::Lesson((!id.is_empty()).then_some(id))
+    });
+    let toggle_editor = {
+        let open = model.editor.open;
+        dispatch.reform(move |_| Action::EditorOpen(!open))
+    };
+    html! {
+        <header class="app-header">
+            <div>
+                <h1 class="app-title">{ "svcsim" }</h1>
+                <p class="app-tagline">
+                    { "Kubernetes Service routing, simulated: a request crosses the cloud load balancer, kube-proxy's DNAT (and SNAT under externalTrafficPolicy: Cluster) and reaches the pod, whose app prints the address it sees." }
+                </p>
+            </div>
+            <div class="scenario-pick">
+                <label for="preset">{ "Scenario" }</label>
+                <select id="preset" aria-label="Scenario" onchange={on_preset}>
+                    { for PRESETS.iter().map(|(name, _)| html! {
+                        <option value={*name} selected={model.preset.as_deref() == Some(*name)}>{ *name }</option>
+                    }) }
+                    if model.preset.is_none() { <option value="" selected=true disabled=true>{ "your YAML" }</option> }
+                </select>
+                <button class="btn" onclick={toggle_editor} aria-expanded={model.editor.open.to_string()}>
+                    { if model.editor.open { "Close the YAML" } else { "Edit the YAML" } }
+                </button>
+                <label for="lesson" class="sr-only">{ "Lesson" }</label>
+                <select id="lesson" data-testid="lesson-pick" aria-label="Lesson" onchange={on_lesson}>
+                    <option value="" selected={model.lesson.is_none()}>{ "Lessons…" }</option>
+                    { for crate::lesson::LESSONS.iter().map(|l| html! {
+                        <option value={l.id} selected={model.lesson.is_some_and(|s| s.lesson.id == l.id)}>{ l.title }</option>
+                    }) }
+                </select>
+                <button class="btn" data-testid="compare-toggle" aria-pressed={model.twin.is_some().to_string()}
+                    title="Cluster and Local side by side, on the same traffic"
+                    onclick={{ let on = model.twin.is_none(); dispatch.reform(move |_| Action::Compare(on)) }}>{ "Compare Cluster | Local" }</button>
+                <button class="btn" data-testid="share" title="Pause here and copy a link that opens this exact frame"
+                    onclick={dispatch.reform(|_| Action::Share)}>{ "Share this frame" }</button>
+            </div>
+            if let Some(fragment) = &model.shared {
+                <div class="share" role="status" data-testid="share-panel">
+                    <label for="share-url">{ "Link to this frame (copied to the clipboard when the browser allows):" }</label>
+                    <input id="share-url" data-testid="share-url" readonly=true
+                        value={format!("{}#{fragment}", crate::app::page_url())} />
+                </div>
+            }
+        </header>
+    }
+}
+
+fn notices(model: &Model, dispatch: &Callback<Action>) -> Html {
+    if model.notices.is_empty() {
+        return html! {};
+    }
+    html! {
+        <div class="notice" role="status" data-testid="notice">
+            <ul>{ for model.notices.iter().map(|n| html! { <li>{ n.clone() }</li> }) }</ul>
+            <button class="btn small" onclick={dispatch.reform(|_| Action::DismissNotices)}>{ "Dismiss" }</button>
+        </div>
+    }
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_read_like_the_portal() {
+        assert_eq!(pct(50.0), "50%");
+        assert_eq!(pct(46.153846), "46.15%");
+        assert_eq!(pct(83.3333), "83.33%");
+        assert_eq!(pct(37.5), "37.5%");
+        assert_eq!(clock(75.4), "75.40 s");
+    }
+}

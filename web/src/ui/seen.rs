@@ -1,0 +1,59 @@
+//! What the app sees: the browser's answer and the source addresses each pod has seen.
+
+use std::fmt::Write as _;
+
+use yew::prelude::*;
+
+use crate::model::{Action, Engine, Model};
+use crate::view;
+
+use super::short;
+
+pub(super) fn app_seen(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+    let run = e.sim.record();
+    let out = view::app_output(run, model.t);
+    let seen = view::seen_by_pod(run, model.t);
+    let url = e
+        .sim
+        .scenario()
+        .cluster
+        .services
+        .iter()
+        .find_map(|s| s.load_balancer_ingress.first().map(|ip| format!("http://{ip}/")))
+        .unwrap_or_else(|| "http://service/".into());
+    let (client, text, flow) = match &out {
+        Some((c, o, f)) => (c.clone(), o.lines().next().unwrap_or("").to_string(), Some(*f)),
+        None => (String::new(), "…".to_string(), None),
+    };
+    let inspect = dispatch.reform(move |_| Action::Select(flow));
+    html! {
+        <section class="panel app-seen" aria-label="What the app sees">
+            <h2>{ "What the app sees" }</h2>
+            <div class="browser">
+                <div class="browser-bar mono">{ url }</div>
+                <div class="browser-page">
+                    <span class="app-output" data-testid="app-output">{ text }</span>
+                </div>
+            </div>
+            <p class="muted small">
+                if flow.is_some() {
+                    { format!("The app's answer to {client}'s latest request. ") }
+                    <button class="link" onclick={inspect}>{ "Inspect it" }</button>
+                } else {
+                    { "No answer yet." }
+                }
+            </p>
+            <table class="seen">
+                <caption class="sr-only">{ "Source addresses each pod has seen" }</caption>
+                <thead><tr><th>{ "pod" }</th><th>{ "source addresses seen" }</th></tr></thead>
+                <tbody>
+                    { for seen.iter().map(|(pod, m)| {
+                        let mut s = String::new();
+                        for (ip, k) in m { let _ = write!(s, "{ip} ×{k}  "); }
+                        html! { <tr><td>{ short(&e.sim.cluster().pod(*pod).name, 30) }</td><td class="mono">{ s }</td></tr> }
+                    }) }
+                </tbody>
+            </table>
+        </section>
+    }
+}
