@@ -3,7 +3,10 @@
 //! ([`fragment`]), lessons and exports — which are tested natively and fuzzed (`fuzz/`).
 
 pub mod app;
+pub mod browser;
 pub mod chart;
+pub mod editor;
+pub mod engine;
 pub mod export;
 pub mod fragment;
 pub mod layout;

@@ -10,207 +10,24 @@ use svcsim_core::cluster::{
     App, DEFAULT_AFFINITY_TIMEOUT, NetworkPlugin, NodeId, Pod, Provider, ProxyMode, ServiceId, ServiceType,
     TrafficPolicy,
 };
-use svcsim_core::dump::{DumpedRuleset, Facts, Report, looks_like_dump};
-use svcsim_core::id::IdVec;
+use svcsim_core::dump::{DumpedRuleset, Facts, looks_like_dump};
 use svcsim_core::manifest::{self, Overrides};
-use svcsim_core::net::{Header, Protocol, SockAddr};
+use svcsim_core::net::Protocol;
 use svcsim_core::order;
-use svcsim_core::record::{Action as HopAction, FlowId, Initiator, TraceEntry};
+use svcsim_core::record::FlowId;
 use svcsim_core::scenario::{Change, ClientKind, Scenario, TimedChange};
-use svcsim_core::sim::Sim;
 use svcsim_core::time::Instant;
 use yew::Reducible;
 
+pub use crate::editor::{Editor, Trace, TraceField, join_files};
+pub use crate::engine::{EVENT_BUDGET, Engine, LOOKAHEAD, Marker, MarkerKind};
 use crate::fragment::{self, Fragment, LinkChange, LinkChangeKind, SPEEDS};
-use crate::layout::{Layout, Orientation};
 use crate::lesson::{self, Lesson, Step};
-use crate::view;
 
 include!(concat!(env!("OUT_DIR"), "/presets.rs"));
 
 /// The preset the page opens with.
 pub const DEFAULT_PRESET: &str = "aks-blog";
-/// How far ahead of the cursor the run is computed, in scenario seconds.
-const LOOKAHEAD: f64 = 5.0;
-/// Scenario time computed per step of [`Engine::extend`].
-const STEP: f64 = 1.0;
-/// The most simulation events computed per call (per animation frame, or per user action), so
-/// the page never freezes: tens of milliseconds in wasm at worst; the rest follows on later frames.
-const EVENT_BUDGET: u64 = 40_000;
-/// History kept behind the newest computed time: the 30-minute chart window and a margin.
-const KEEP: f64 = 31.0 * 60.0;
-/// How often old history is forgotten, in scenario seconds.
-const FORGET_EVERY: f64 = 120.0;
-
-/// A notable moment, marked on the scrubber.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Marker {
-    pub t: f64,
-    pub kind: MarkerKind,
-    pub label: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MarkerKind {
-    Change,
-    FirstSnat,
-    ProbeFailure,
-    Drop,
-}
-
-/// The recorded run, grown in chunks, with the indexes the view needs.
-pub struct Engine {
-    pub sim: Sim,
-    /// The drawing, arranged wide and tall ([`Engine::layout`]).
-    layouts: [Layout; 2],
-    /// Trace lines by the time they are shown: (display time, line index), sorted.
-    pub log: Vec<(f64, u32)>,
-    pub markers: Vec<Marker>,
-    indexed_lines: usize,
-    indexed_flows: usize,
-    /// Nothing before this scenario time is kept (an open-ended run forgets its oldest history).
-    pub kept_from: f64,
-    seen_snat: bool,
-    probe_ok: IdVec<NodeId, bool>,
-}
-
-impl Engine {
-    pub fn new(scenario: Scenario) -> Engine {
-        let sim = Sim::new(scenario);
-        let layouts = Self::lay_out(&sim);
-        let nodes = sim.cluster().nodes.len();
-        let mut e = Engine {
-            sim,
-            layouts,
-            log: Vec::new(),
-            markers: Vec::new(),
-            indexed_lines: 0,
-            indexed_flows: 0,
-            kept_from: 0.0,
-            seen_snat: false,
-            probe_ok: vec![true; nodes].into(),
-        };
-        e.index();
-        e
-    }
-
-    fn lay_out(sim: &Sim) -> [Layout; 2] {
-        [Orientation::Wide, Orientation::Tall].map(|o| Layout::new(sim.scenario(), sim.cluster(), o))
-    }
-
-    /// The drawing arranged `o`.
-    pub fn layout(&self, o: Orientation) -> &Layout {
-        &self.layouts[match o {
-            Orientation::Wide => 0,
-            Orientation::Tall => 1,
-        }]
-    }
-
-    /// Scenario seconds computed so far.
-    pub fn computed(&self) -> f64 {
-        self.sim.now().as_secs_f64()
-    }
-
-    /// Computes toward `until` in [`STEP`]s until it gets there or [`EVENT_BUDGET`] events have
-    /// run; true if anything was computed. Compared in whole microseconds, the simulation's unit,
-    /// so repeated calls always converge.
-    pub fn extend(&mut self, until: f64) -> bool {
-        let target = (until.max(0.0) * 1e6).ceil() as u64;
-        let start_events = self.sim.record().events;
-        let mut progressed = false;
-        while self.sim.now().as_micros() < target && self.sim.record().events - start_events < EVENT_BUDGET {
-            let to = target.min(self.sim.now().as_micros() + (STEP * 1e6) as u64);
-            self.sim.run_until(Instant::from_micros(to));
-            progressed = true;
-        }
-        if progressed {
-            self.index();
-            self.forget_old();
-        }
-        progressed
-    }
-
-    /// Keeps memory bounded on an open-ended run: history older than [`KEEP`] behind the newest
-    /// computed time is forgotten, every [`FORGET_EVERY`] seconds.
-    fn forget_old(&mut self) {
-        let cutoff = self.computed() - KEEP;
-        if cutoff < self.kept_from + FORGET_EVERY {
-            return;
-        }
-        let flows_before = self.sim.record().flow_base;
-        self.sim.forget_before(Instant::from_micros((cutoff * 1e6) as u64));
-        let forgotten = (self.sim.record().flow_base - flows_before) as usize;
-        self.indexed_flows = self.indexed_flows.saturating_sub(forgotten);
-        self.kept_from = cutoff;
-        // Trace lines moved: rebuild the display index over what is left.
-        let run = self.sim.record();
-        self.log = run.trace.iter().enumerate().map(|(i, l)| (view::display_time(run, l), i as u32)).collect();
-        order::sort_by(&mut self.log, |a, b| a.0.total_cmp(&b.0));
-        self.indexed_lines = run.trace.len();
-        self.markers.retain(|m| m.t >= cutoff);
-    }
-
-    fn index(&mut self) {
-        let run = self.sim.record();
-        if run.names.pods.len() != self.layouts[0].pods.len() {
-            self.layouts = Self::lay_out(&self.sim);
-        }
-        let run = self.sim.record();
-        for i in self.indexed_lines..run.trace.len() {
-            let line = &run.trace[i];
-            let t = view::display_time(run, line);
-            let at = self.log.partition_point(|(d, _)| *d <= t);
-            self.log.insert(at, (t, i as u32));
-            if let TraceEntry::Change(change) = &line.entry {
-                self.markers.push(Marker { t, kind: MarkerKind::Change, label: run.names.change(change) });
-            }
-        }
-        self.indexed_lines = run.trace.len();
-        // Flows are finished in order but not all at once: index those whose outcome is known.
-        while let Some(f) = run.flows.get(self.indexed_flows) {
-            if f.end.is_none() && f.start.as_secs_f64() + 60.0 > self.sim.now().as_secs_f64() {
-                break;
-            }
-            self.indexed_flows += 1;
-            match f.initiator {
-                Initiator::Probe { node, .. } => {
-                    let ok = f.probe_result.as_ref().is_some_and(|r| r.success());
-                    let was = &mut self.probe_ok[node];
-                    if *was && !ok {
-                        let name = &run.names.nodes[node];
-                        let what = f.probe_result.as_ref().map_or("no answer".to_string(), |r| r.to_string());
-                        self.markers.push(Marker {
-                            t: f.end.map_or(f.start, |e| e).as_secs_f64(),
-                            kind: MarkerKind::ProbeFailure,
-                            label: format!("{name} probe failed: {what}"),
-                        });
-                    }
-                    *was = ok;
-                }
-                Initiator::Client(_) => {
-                    let req = run.packet(f.request);
-                    if !self.seen_snat
-                        && let Some(k) = req.hops.iter().position(|h| h.snat())
-                    {
-                        self.seen_snat = true;
-                        self.markers.push(Marker {
-                            t: f.start.as_secs_f64() + k as f64 * view::HOP,
-                            kind: MarkerKind::FirstSnat,
-                            label: "first SNAT".into(),
-                        });
-                    }
-                    if let Some(h) = req.hops.last()
-                        && let HopAction::Dropped(reason) | HopAction::Rejected(reason) = &h.action
-                    {
-                        let t = f.start.as_secs_f64() + (req.hops.len() - 1) as f64 * view::HOP;
-                        self.markers.push(Marker { t, kind: MarkerKind::Drop, label: reason.to_string() });
-                    }
-                }
-            }
-        }
-        order::sort_by(&mut self.markers, |a, b| a.t.total_cmp(&b.t));
-    }
-}
 
 /// Cluster-shape choices that re-run the scenario from the start (the cursor stays).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -226,83 +43,6 @@ pub struct Shape {
     pub etp: Option<TrafficPolicy>,
     /// The scenario's seed, replaced (a link's `seed=`).
     pub seed: Option<u64>,
-}
-
-/// The YAML editor.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Editor {
-    pub open: bool,
-    pub text: String,
-    /// The last attempt's problems, `LINE:COL: error: …`.
-    pub errors: Vec<String>,
-    /// The editor holds a node's dump (`iptables-save`, `nft list ruleset`): the packet to trace
-    /// through it, and the last answer.
-    pub trace: Option<Trace>,
-}
-
-/// A packet typed to trace through a pasted dump, as `svcsim trace` takes it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Trace {
-    pub src: String,
-    pub dst: String,
-    /// The node's own addresses, comma-separated.
-    pub node_ips: String,
-    pub in_interface: String,
-    pub out_interface: String,
-    pub protocol: Protocol,
-    /// The last trace, or why the packet typed could not be traced.
-    pub report: Option<Result<Report, String>>,
-    /// Bumped by every change, so the editor's view is redrawn only when the trace changed.
-    pub revision: u32,
-}
-
-/// One field of the trace form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TraceField {
-    Src,
-    Dst,
-    NodeIps,
-    InInterface,
-    OutInterface,
-}
-
-impl Trace {
-    /// Traces the packet typed through `dump`.
-    fn run(&mut self, dump: &str) {
-        self.report = Some(self.report_for(dump));
-    }
-
-    fn report_for(&self, dump: &str) -> Result<Report, String> {
-        let sock = |what: &str, s: &str, default_port: Option<u16>| -> Result<SockAddr, String> {
-            let s = s.trim();
-            if let Ok(a) = s.parse::<std::net::SocketAddrV4>() {
-                return Ok(a.into());
-            }
-            match (s.parse::<std::net::Ipv4Addr>(), default_port) {
-                (Ok(ip), Some(port)) => Ok(SockAddr::new(ip, port)),
-                _ => Err(format!(
-                    "{what}: {s:?} is not {}",
-                    if default_port.is_some() { "an IPv4 address or IP:PORT" } else { "IP:PORT" }
-                )),
-            }
-        };
-        let src = sock("source", &self.src, Some(40000))?;
-        let dst = sock("destination", &self.dst, None)?;
-        let mut node_ips = Vec::new();
-        for ip in self.node_ips.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            node_ips
-                .push(ip.parse::<std::net::IpAddr>().map_err(|_| format!("node IPs: {ip:?} is not an IP address"))?);
-        }
-        let iface = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-        let facts = Facts {
-            node_ips: (!node_ips.is_empty()).then_some(node_ips),
-            in_interface: iface(&self.in_interface),
-            out_interface: iface(&self.out_interface),
-            ipsets: None,
-        };
-        let dump = DumpedRuleset::parse(dump, facts).map_err(|e| format!("the dump: {}", e[0]))?;
-        Ok(dump.report(Header::new(self.protocol, src, dst)))
-    }
 }
 
 /// The whole page's state.
@@ -1017,30 +757,12 @@ impl Reducible for Model {
     }
 }
 
-/// Dropped files as one YAML stream, in the order dropped: each after a `# file: NAME` comment
-/// and a `---`, so a line in an error points into the file it came from. JSON is YAML, so a
-/// `kubectl get -o json` dump joins like the rest. Files that could not be read are left out
-/// and named.
-pub fn join_files(files: &[(String, Result<String, String>)]) -> (String, Vec<String>) {
-    let mut text = String::new();
-    let mut problems = Vec::new();
-    for (name, read) in files {
-        match read {
-            Ok(body) => {
-                text.push_str(&format!("---\n# file: {name}\n{body}"));
-                if !body.ends_with('\n') {
-                    text.push('\n');
-                }
-            }
-            Err(why) => problems.push(format!("{name} was not read: {why}")),
-        }
-    }
-    (text, problems)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::view;
+    use svcsim_core::record::Initiator;
+    use svcsim_core::sim::Sim;
 
     fn reduce(m: Model, a: Action) -> Model {
         (*Rc::new(m).reduce(a)).clone()

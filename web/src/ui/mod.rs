@@ -146,7 +146,7 @@ fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
         let up = p.in_rotation.iter().filter(|u| **u).count();
         (p.last_minute.map_or("—".to_string(), |(_, v)| pct(v)), format!("{up}/{}", p.in_rotation.len()))
     });
-    let full = format!("{}#{}", crate::app::full_page_url(), model.full_page_fragment());
+    let full = format!("{}#{}", crate::browser::full_page_url(), model.full_page_fragment());
     let narration = narration(model, &e);
     let title = model.preset.clone().unwrap_or_else(|| "your YAML".into());
     html! {
@@ -231,7 +231,7 @@ fn header(model: &Model, dispatch: &Callback<Action>) -> Html {
                 <div class="share" role="status" data-testid="share-panel">
                     <label for="share-url">{ "Link to this frame (copied to the clipboard when the browser allows):" }</label>
                     <input id="share-url" data-testid="share-url" readonly=true
-                        value={format!("{}#{fragment}", crate::app::page_url())} />
+                        value={format!("{}#{fragment}", crate::browser::page_url())} />
                 </div>
             }
         </header>

@@ -47,7 +47,7 @@ pub(super) fn chart_exports(p: &view::ProbePanel, e: &Engine, t: f64) -> Html {
     let png = {
         let svg = svg.clone();
         Callback::from(move |_: MouseEvent| {
-            crate::app::download_png(&svg, format!("svcsim-probes-minute-{minute}.png"))
+            crate::browser::download_png(&svg, format!("svcsim-probes-minute-{minute}.png"))
         })
     };
     html! {
