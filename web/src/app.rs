@@ -1,5 +1,5 @@
 //! The root component: owns the one reducer, drives it with animation frames and the keyboard,
-//! and lays out the panels (drawn by `ui`).
+//! computes the run in an effect (never in the reducer), and lays out the panels (drawn by `ui`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -112,9 +112,24 @@ pub fn app() -> Html {
         }
     });
 
+    // The run is computed here, after the render, never in the reducer: toward the cursor in
+    // budgeted chunks; each chunk that computed something bumps `generation`, which redraws the
+    // page and runs this again until the run is ahead of the cursor.
+    let generation = use_state(|| 0u64);
+    {
+        let (model, generation) = (model.clone(), generation.clone());
+        let engines = (Rc::as_ptr(&model.engine) as usize, model.twin.as_ref().map(|t| Rc::as_ptr(t) as usize));
+        use_effect_with((engines, model.t.to_bits(), *generation), move |_| {
+            if model.advance() {
+                generation.set(*generation + 1);
+            }
+        });
+    }
+
+    // One callback for the page's life, so panels' props compare equal from frame to frame.
     let dispatch = {
-        let model = model.clone();
-        Callback::from(move |a: Action| model.dispatch(a))
+        let dispatcher = model.dispatcher();
+        use_memo((), move |_| Callback::from(move |a: Action| dispatcher.dispatch(a)))
     };
     ui::page(&model, &dispatch)
 }

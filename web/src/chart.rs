@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn the_switch_to_local_is_marked_and_each_minute_reads_its_nodes() {
-        let m = crate::model::Model::from_fragment("preset=aks-blog-switch&t=300s", false);
+        let m = crate::model::Model::from_fragment("preset=aks-blog-switch&t=300s", false).settled();
         let e = m.engine.borrow();
         let names: Vec<String> = e.sim.cluster().nodes.iter().map(|n| n.name.clone()).collect();
         let p = crate::view::probe_panel(e.sim.record(), names.len(), m.t).unwrap();

@@ -61,7 +61,8 @@ pub struct Model {
     pub playing: bool,
     pub speed: f64,
     pub selected: Option<FlowId>,
-    pub editor: Editor,
+    /// Shared: a frame clones the model, not the YAML in the editor.
+    pub editor: Rc<Editor>,
     /// Messages for the user (a bad link, a change that could not be made).
     pub notices: Vec<String>,
     pub reduced_motion: bool,
@@ -168,19 +169,18 @@ impl Model {
                     m.preset = None;
                     m.yaml = yaml.as_str().into();
                     m.base = Rc::new(loaded.scenario.clone());
-                    m.editor.text = yaml.clone();
-                    m.editor.errors =
+                    m.editor_mut().text = yaml.clone();
+                    m.editor_mut().errors =
                         svcsim_core::manifest::grouped(&loaded.warnings).iter().map(|w| w.to_string()).collect();
                     m.engine = Rc::new(RefCell::new(Engine::new(loaded.scenario)));
-                    m.catch_up();
                 }
                 Err(diags) => {
                     m.notices.push(format!("Link: the YAML in the link has problems, so {preset} is shown instead:"));
                     m.notices.extend(diags.iter().take(20).map(|d| d.to_string()));
                     // The link's YAML stays in the editor, to fix and apply.
-                    m.editor.text = yaml.clone();
-                    m.editor.errors = diags.iter().map(|d| d.to_string()).collect();
-                    m.editor.open = true;
+                    m.editor_mut().text = yaml.clone();
+                    m.editor_mut().errors = diags.iter().map(|d| d.to_string()).collect();
+                    m.editor_mut().open = true;
                 }
             }
         }
@@ -217,7 +217,7 @@ impl Model {
         if m.shape != Shape::default() || !m.user_changes.is_empty() {
             m.rebuild();
         }
-        m.editor.open |= f.editor;
+        m.editor_mut().open |= f.editor;
         m.embed = f.embed;
         if f.compare {
             m.run(true);
@@ -225,7 +225,6 @@ impl Model {
         if let Some(t) = f.t {
             m.t = t as f64 / 1e6;
             m.playing = false;
-            m.catch_up();
         }
         m.selected = f.sel.and_then(|s| u32::try_from(s).ok()).map(FlowId);
         m
@@ -319,7 +318,7 @@ impl Model {
         let yaml = PRESETS.iter().find(|(n, _)| *n == name).map_or(PRESETS[0].1, |(_, y)| *y);
         let base = manifest::load(yaml, &Overrides::default()).expect("presets are valid (tested)").scenario;
         let engine = Engine::new(base.clone());
-        let mut m = Model {
+        Model {
             engine: Rc::new(RefCell::new(engine)),
             preset: Some(name.to_string()),
             yaml: yaml.into(),
@@ -330,7 +329,7 @@ impl Model {
             playing: true,
             speed: 1.0,
             selected: None,
-            editor: Editor { open: false, text: yaml.to_string(), errors: Vec::new(), trace: None },
+            editor: Rc::new(Editor { open: false, text: yaml.to_string(), errors: Vec::new(), trace: None }),
             notices: Vec::new(),
             reduced_motion,
             narrow: false,
@@ -339,9 +338,7 @@ impl Model {
             embed: false,
             lesson: None,
             twin: None,
-        };
-        m.catch_up();
-        m
+        }
     }
 
     /// The Service the policy and affinity controls act on: the first LoadBalancer, else the
@@ -479,19 +476,28 @@ impl Model {
             Ok((main, twin)) => {
                 self.engine = Rc::new(RefCell::new(Engine::new(main)));
                 self.twin = twin.map(|s| Rc::new(RefCell::new(Engine::new(s))));
-                self.catch_up();
             }
             Err(errors) => self.notices.extend(errors),
         }
     }
 
-    /// Computes the run toward the cursor, within one call's event budget; animation frames
-    /// finish the rest while the page shows that it is computing.
-    fn catch_up(&mut self) {
-        self.engine.borrow_mut().extend(self.t + LOOKAHEAD);
+    /// Computes the run (and its twin) toward the cursor and [`LOOKAHEAD`] beyond, within one
+    /// call's event budget; true if anything was computed. The app calls it from an effect after
+    /// each render, and again while it returns true; the reducer never does, so reducing is pure
+    /// over the recorded run.
+    pub fn advance(&self) -> bool {
+        let mut progressed = self.engine.borrow_mut().extend(self.t + LOOKAHEAD);
         if let Some(twin) = &self.twin {
-            twin.borrow_mut().extend(self.t + LOOKAHEAD);
+            progressed |= twin.borrow_mut().extend(self.t + LOOKAHEAD);
         }
+        progressed
+    }
+
+    /// The model with its run computed as far as the app's effect would take it.
+    #[cfg(test)]
+    pub fn settled(self) -> Model {
+        while self.advance() {}
+        self
     }
 
     /// True while the run (or its twin) has not been computed up to the cursor yet.
@@ -512,13 +518,17 @@ impl Model {
 }
 
 impl Model {
+    fn editor_mut(&mut self) -> &mut Editor {
+        Rc::make_mut(&mut self.editor)
+    }
+
     /// Runs the editor's YAML; on errors the previous run stays on screen, the errors beside it.
     /// A node's dump (`iptables-save`, `nft list ruleset`) is not run: it opens the trace form.
     fn apply_yaml(&mut self) {
         if looks_like_dump(&self.editor.text) {
             return self.open_dump();
         }
-        self.editor.trace = None;
+        self.editor_mut().trace = None;
         match manifest::load(&self.editor.text, &Overrides::default()) {
             Ok(loaded) => {
                 self.preset = None;
@@ -526,15 +536,14 @@ impl Model {
                 self.base = Rc::new(loaded.scenario.clone());
                 self.user_changes.clear();
                 self.shape = Shape::default();
-                self.editor.errors =
+                self.editor_mut().errors =
                     svcsim_core::manifest::grouped(&loaded.warnings).iter().map(|w| w.to_string()).collect();
                 self.selected = None;
                 self.t = 0.0;
                 self.playing = true;
                 self.engine = Rc::new(RefCell::new(Engine::new(loaded.scenario)));
-                self.catch_up();
             }
-            Err(diags) => self.editor.errors = diags.iter().map(|d| d.to_string()).collect(),
+            Err(diags) => self.editor_mut().errors = diags.iter().map(|d| d.to_string()).collect(),
         }
     }
 }
@@ -544,14 +553,14 @@ impl Model {
     fn open_dump(&mut self) {
         match DumpedRuleset::parse(&self.editor.text, Facts::default()) {
             Ok(_) => {
-                self.editor.errors.clear();
-                let trace = self.editor.trace.get_or_insert_with(Trace::default);
+                self.editor_mut().errors.clear();
+                let trace = self.editor_mut().trace.get_or_insert_with(Trace::default);
                 trace.report = None;
                 trace.revision += 1;
             }
             Err(errors) => {
-                self.editor.trace = None;
-                self.editor.errors = errors.iter().map(|e| format!("{}: error: {}", e.line, e.message)).collect();
+                self.editor_mut().trace = None;
+                self.editor_mut().errors = errors.iter().map(|e| format!("{}: error: {}", e.line, e.message)).collect();
             }
         }
     }
@@ -561,6 +570,12 @@ impl Reducible for Model {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Model> {
+        // A frame while paused (or while the run catches up) changes nothing: the same state, so
+        // nothing is cloned or redrawn.
+        if matches!(action, Action::Frame(_)) && (!self.playing || self.computing()) {
+            return self;
+        }
+        // A cheap clone: the run, the scenario and the editor are shared.
         let mut m = (*self).clone();
         // A frame only moves the clock; Share writes its own exact link.
         let moves_address = !matches!(action, Action::Frame(_) | Action::Share | Action::Narrow(_));
@@ -572,19 +587,12 @@ impl Reducible for Model {
         }
         match action {
             Action::Frame(dt_ms) => {
-                if m.playing && !m.computing() {
-                    // A stalled tab does not jump the clock by minutes.
-                    m.t += dt_ms.clamp(0.0, 250.0) / 1000.0 * m.speed;
-                }
-                m.engine.borrow_mut().extend(m.t + LOOKAHEAD);
-                if let Some(twin) = &m.twin {
-                    twin.borrow_mut().extend(m.t + LOOKAHEAD);
-                }
+                // A stalled tab does not jump the clock by minutes.
+                m.t += dt_ms.clamp(0.0, 250.0) / 1000.0 * m.speed;
             }
             Action::TogglePlay => m.playing = !m.playing,
             Action::Seek(t) => {
                 m.t = t.max(m.engine.borrow().kept_from);
-                m.catch_up();
             }
             Action::SeekAndSelect(t, flow) => {
                 m.t = t.max(m.engine.borrow().kept_from);
@@ -592,14 +600,11 @@ impl Reducible for Model {
                 if flow.is_some() {
                     m.selected = flow;
                 }
-                m.catch_up();
             }
             Action::Step(dir) => {
                 m.playing = false;
-                m.catch_up();
                 if let Some(t) = m.step_target(dir) {
                     m.t = t;
-                    m.catch_up();
                 }
             }
             Action::Speed(s) if SPEEDS.contains(&s) => m.speed = s,
@@ -655,23 +660,23 @@ impl Reducible for Model {
             Action::LoadPreset(name) => {
                 let (reduced, editor_open, embed) = (m.reduced_motion, m.editor.open, m.embed);
                 m = Model::with_preset(&name, reduced);
-                m.editor.open = editor_open;
+                m.editor_mut().open = editor_open;
                 m.embed = embed;
             }
-            Action::EditorOpen(open) => m.editor.open = open,
-            Action::EditYaml(text) => m.editor.text = text,
+            Action::EditorOpen(open) => m.editor_mut().open = open,
+            Action::EditYaml(text) => m.editor_mut().text = text,
             Action::ApplyYaml => m.apply_yaml(),
             Action::DropFiles(files) => {
                 let (text, problems) = join_files(&files);
                 m.notices.extend(problems);
                 if !text.is_empty() {
-                    m.editor.open = true;
-                    m.editor.text = text;
+                    m.editor_mut().open = true;
+                    m.editor_mut().text = text;
                     m.apply_yaml();
                 }
             }
             Action::TraceInput(field, value) => {
-                if let Some(t) = &mut m.editor.trace {
+                if let Some(t) = &mut m.editor_mut().trace {
                     let slot = match field {
                         TraceField::Src => &mut t.src,
                         TraceField::Dst => &mut t.dst,
@@ -684,14 +689,14 @@ impl Reducible for Model {
                 }
             }
             Action::TraceProtocol(p) => {
-                if let Some(t) = &mut m.editor.trace {
+                if let Some(t) = &mut m.editor_mut().trace {
                     t.protocol = p;
                     t.revision += 1;
                 }
             }
             Action::TraceDump => {
                 let dump = m.editor.text.clone();
-                if let Some(t) = &mut m.editor.trace {
+                if let Some(t) = &mut m.editor_mut().trace {
                     t.run(&dump);
                     t.revision += 1;
                 }
@@ -764,8 +769,9 @@ mod tests {
     use svcsim_core::record::Initiator;
     use svcsim_core::sim::Sim;
 
+    /// Reduces, then computes the run as the app's effect would.
     fn reduce(m: Model, a: Action) -> Model {
-        (*Rc::new(m).reduce(a)).clone()
+        (*Rc::new(m).reduce(a)).clone().settled()
     }
 
     /// What a user would compare: the frame's time, the run up to it, the controls' state.
@@ -789,7 +795,7 @@ mod tests {
 
     #[test]
     fn a_shared_link_reopens_the_same_frame() {
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         m = reduce(m, Action::Nodes(1));
         m = reduce(m, Action::Plugin(NetworkPlugin::AzureCni));
         m = reduce(m, Action::ProxyMode(ProxyMode::Nftables));
@@ -809,7 +815,7 @@ mod tests {
         let link = m.shared.clone().expect("a preset can be shared");
         expect_test::expect![[r#"preset=aks-blog&nodes=3&plugin=azure-cni&mode=nftables&ch=30.25s:etp:Local,47.5s:replicas:2,47.5s:affinity:on&t=51.508s&speed=4&sel=40&editor=open"#]]
             .assert_eq(&link);
-        let reopened = Model::from_fragment(&format!("#{link}"), false);
+        let reopened = Model::from_fragment(&format!("#{link}"), false).settled();
         assert!(reopened.notices.is_empty(), "{:?}", reopened.notices);
         assert_eq!(frame(&reopened), frame(&m));
         assert_eq!(reopened.speed, 4.0);
@@ -818,7 +824,7 @@ mod tests {
 
     #[test]
     fn an_embed_links_to_the_full_page_in_the_same_state() {
-        let m = Model::from_fragment("#preset=gke&etp=Local&embed=1&t=30s", false);
+        let m = Model::from_fragment("#preset=gke&etp=Local&embed=1&t=30s", false).settled();
         assert!(m.embed);
         assert!(m.notices.is_empty(), "{:?}", m.notices);
         let m = reduce(m, Action::Replicas(1));
@@ -830,7 +836,7 @@ mod tests {
 
     #[test]
     fn a_scenario_too_large_for_a_link_is_refused_with_a_message_and_the_page_keeps_going() {
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         // 30,000 characters of comment that do not compress: more than a link may carry.
         let mut x: u32 = 1;
         let noise: String = (0..30_000)
@@ -851,7 +857,7 @@ mod tests {
 
     #[test]
     fn own_yaml_travels_in_the_link() {
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         let yaml = PRESETS.iter().find(|(n, _)| *n == "gke").unwrap().1.replace("seed: ", "seed: 4");
         m = reduce(m, Action::EditYaml(yaml.clone()));
         m = reduce(m, Action::ApplyYaml);
@@ -860,7 +866,7 @@ mod tests {
         m = reduce(m, Action::Share);
         let link = m.shared.clone().expect("own YAML can be shared");
         assert!(link.starts_with("yaml=") && link.ends_with("&ch=12s:etp:Local&t=12s"), "{link}");
-        let reopened = Model::from_fragment(&link, false);
+        let reopened = Model::from_fragment(&link, false).settled();
         assert!(reopened.notices.is_empty(), "{:?}", reopened.notices);
         assert_eq!(reopened.preset, None);
         assert_eq!(reopened.editor.text, yaml);
@@ -879,7 +885,7 @@ mod tests {
             ("svc.json".to_string(), Ok(service.to_string())),
             ("logo.png".to_string(), Err("not UTF-8 text at byte 0".to_string())),
         ];
-        let m = reduce(Model::with_preset("aks-blog", false), Action::DropFiles(files));
+        let m = reduce(Model::with_preset("aks-blog", false).settled(), Action::DropFiles(files));
         assert_eq!(m.preset, None, "{:?}", m.editor.errors);
         assert_eq!(m.notices, ["logo.png was not read: not UTF-8 text at byte 0"]);
         assert!(m.editor.text.contains("# file: svc.json\n{\"apiVersion\""), "{}", m.editor.text);
@@ -888,7 +894,7 @@ mod tests {
         let bad = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 99999}]\n";
         let files =
             vec![("deploy.yaml".to_string(), Ok(deploy.to_string())), ("bad.yaml".to_string(), Ok(bad.to_string()))];
-        let m = reduce(Model::with_preset("aks-blog", false), Action::DropFiles(files));
+        let m = reduce(Model::with_preset("aks-blog", false).settled(), Action::DropFiles(files));
         assert_eq!(m.preset.as_deref(), Some("aks-blog"), "the run stays");
         let error = m.editor.errors.iter().find(|e| e.contains("99999")).expect("the port's error");
         let line: usize = error.split(':').next().unwrap().parse().unwrap();
@@ -902,7 +908,7 @@ mod tests {
     #[test]
     fn a_pasted_dump_opens_the_trace_form_and_traces_the_packet_typed() {
         let dump = include_str!("../../crates/svcsim-cli/tests/dumps/iptables/aks-blog-node-0-docker.txt");
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         m = reduce(m, Action::EditorOpen(true));
         m = reduce(m, Action::EditYaml(dump.to_string()));
         m = reduce(m, Action::ApplyYaml);
@@ -938,7 +944,7 @@ mod tests {
     /// reopens the same page. Frames and the Share button leave it alone.
     #[test]
     fn the_address_follows_the_page_and_reopens_it() {
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         assert_eq!(m.address, None, "an unchanged page keeps the address it was opened with");
         m = reduce(m, Action::Frame(500.0));
         assert_eq!(m.address, None);
@@ -951,14 +957,14 @@ mod tests {
         m = reduce(m, Action::TogglePlay);
         let paused = m.address.clone().unwrap();
         assert!(paused.contains("&t="), "{paused}");
-        let reopened = Model::from_fragment(&paused, false);
+        let reopened = Model::from_fragment(&paused, false).settled();
         assert_eq!(reopened.to_fragment(), m.to_fragment(), "the address reopens the same frame");
         assert!(!reopened.playing);
         m = reduce(m, Action::Share);
         assert_eq!(m.address.as_deref(), Some(&*paused), "Share writes its own link");
         m = reduce(m, Action::Lesson(Some("aks".into())));
         assert_eq!(m.address.as_deref(), Some("lesson=aks&step=1"));
-        let mut e = Model::from_fragment("preset=gke&embed=1", false);
+        let mut e = Model::from_fragment("preset=gke&embed=1", false).settled();
         e = reduce(e, Action::Policy(TrafficPolicy::Local));
         assert_eq!(e.address, None, "the embed's address is its author's");
     }
@@ -969,7 +975,7 @@ mod tests {
     #[test]
     fn a_pasted_nft_ruleset_opens_the_trace_form_too() {
         let dump = include_str!("../../crates/svcsim-cli/tests/dumps/nft/aks-blog-node-0-docker.nft");
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         m = reduce(m, Action::EditorOpen(true));
         m = reduce(m, Action::EditYaml(dump.to_string()));
         m = reduce(m, Action::ApplyYaml);
@@ -993,7 +999,7 @@ mod tests {
     fn a_link_with_invalid_yaml_opens_the_preset_and_the_yaml_in_the_editor() {
         let bad = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 99999}]\n";
         let link = fragment::encode(&Fragment { yaml: Some(bad.into()), ..Fragment::default() });
-        let m = Model::from_fragment(&link, false);
+        let m = Model::from_fragment(&link, false).settled();
         assert_eq!(m.preset.as_deref(), Some(DEFAULT_PRESET));
         assert!(m.notices[0].starts_with("Link: the YAML in the link has problems"), "{:?}", m.notices);
         assert!(m.notices[1].contains("6:32: error:"), "{:?}", m.notices);
@@ -1003,7 +1009,7 @@ mod tests {
 
     #[test]
     fn a_tampered_link_opens_the_default_with_a_message() {
-        let m = Model::from_fragment("#preset=aks-blog&ch=10s:etp:Locale&nodes=900&sel=x", false);
+        let m = Model::from_fragment("#preset=aks-blog&ch=10s:etp:Locale&nodes=900&sel=x", false).settled();
         assert_eq!(m.user_changes, []);
         assert_eq!(m.engine.borrow().sim.cluster().nodes.len(), 2);
         assert_eq!(m.notices.len(), 3, "{:?}", m.notices);
@@ -1047,7 +1053,7 @@ mod tests {
             };
             assert!(steps.contains(&l.steps.len()), "{}: {} steps", l.id, l.steps.len());
             for (i, step) in l.steps.iter().enumerate() {
-                let m = Model::at_lesson_step(l, i, false, false);
+                let m = Model::at_lesson_step(l, i, false, false).settled();
                 assert!(m.notices.is_empty(), "{} step {}: {:?}", l.id, i + 1, m.notices);
                 let Some(quiz) = &step.quiz else { continue };
                 assert!(quiz.answer < quiz.choices.len());
@@ -1080,7 +1086,7 @@ mod tests {
     #[test]
     fn compare_runs_cluster_and_local_on_one_cursor_and_comes_back() {
         let policy = |e: &Rc<RefCell<Engine>>| e.borrow().sim.scenario().cluster.services[0].external_traffic_policy;
-        let mut m = Model::from_fragment("#preset=aks-blog-switch&t=150s", false);
+        let mut m = Model::from_fragment("#preset=aks-blog-switch&t=150s", false).settled();
         m = reduce(m, Action::Compare(true));
         let twin = m.twin.clone().expect("compare mode");
         assert_eq!((policy(&m.engine), policy(&twin)), (TrafficPolicy::Cluster, TrafficPolicy::Local));
@@ -1097,7 +1103,7 @@ mod tests {
         m = reduce(m, Action::Seek(200.0));
         assert!(m.engine.borrow().computed() >= 200.0 && twin.borrow().computed() >= 200.0, "one cursor drives both");
         assert_eq!(m.to_fragment(), "preset=aks-blog-switch&t=200s&compare=1");
-        assert!(Model::from_fragment(&m.to_fragment(), false).twin.is_some(), "a link reopens compare mode");
+        assert!(Model::from_fragment(&m.to_fragment(), false).settled().twin.is_some(), "a link reopens compare mode");
         m = reduce(m, Action::Compare(false));
         assert!(m.twin.is_none());
         assert_eq!(m.policy_at(), TrafficPolicy::Local, "one run again, with the preset's own switch");
@@ -1105,37 +1111,37 @@ mod tests {
 
     #[test]
     fn lesson_progress_lives_in_the_link() {
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         m = reduce(m, Action::Lesson(Some("aks".into())));
         m = reduce(m, Action::LessonStep(1));
         m = reduce(m, Action::LessonStep(1));
         assert_eq!(m.to_fragment(), "lesson=aks&step=3");
-        let reopened = Model::from_fragment("#lesson=aks&step=3", false);
+        let reopened = Model::from_fragment("#lesson=aks&step=3", false).settled();
         assert_eq!(reopened.lesson.unwrap().step, 2);
         assert_eq!(frame(&reopened), frame(&m));
         let m = reduce(m, Action::LessonStep(-5));
         assert_eq!(m.lesson.unwrap().step, 0, "back stops at the first step");
-        let m = Model::from_fragment("#lesson=nope&step=2", false);
+        let m = Model::from_fragment("#lesson=nope&step=2", false).settled();
         assert!(m.lesson.is_none());
         assert_eq!(m.notices, ["Link: no lesson is called \"nope\"."]);
-        let m = Model::from_fragment("#lesson=source-ip&step=99", false);
+        let m = Model::from_fragment("#lesson=source-ip&step=99", false).settled();
         assert_eq!(m.lesson.unwrap().step, 4, "a step past the end opens the last");
     }
 
     #[test]
     fn every_preset_loads_and_the_default_is_the_seed() {
         for (name, _) in PRESETS {
-            let m = Model::with_preset(name, false);
+            let m = Model::with_preset(name, false).settled();
             assert!(m.engine.borrow().computed() >= LOOKAHEAD, "{name}");
         }
-        let m = Model::from_fragment("", false);
+        let m = Model::from_fragment("", false).settled();
         assert_eq!(m.preset.as_deref(), Some("aks-blog"));
         assert!(m.playing);
     }
 
     #[test]
     fn switching_to_local_is_a_timeline_event_at_the_cursor() {
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         m = reduce(m, Action::Seek(30.0));
         assert_eq!(m.policy_at(), TrafficPolicy::Cluster);
         m = reduce(m, Action::Policy(TrafficPolicy::Local));
@@ -1147,7 +1153,7 @@ mod tests {
             let e = m.engine.borrow();
             e.sim.record().requests().filter(|f| f.start.as_secs_f64() < 3.0).map(|f| f.app_output.clone()).collect()
         };
-        assert_eq!(early_answers(&Model::with_preset("aks-blog", false)), early_answers(&m));
+        assert_eq!(early_answers(&Model::with_preset("aks-blog", false).settled()), early_answers(&m));
         // Played on past the probe threshold, the pod-less node is out of rotation.
         for _ in 0..200 {
             m = reduce(m, Action::Frame(100.0));
@@ -1160,7 +1166,7 @@ mod tests {
 
     #[test]
     fn a_link_opens_paused_at_its_time_with_its_policy() {
-        let m = Model::from_fragment("#preset=aks-blog&etp=Local&t=120s&speed=4", false);
+        let m = Model::from_fragment("#preset=aks-blog&etp=Local&t=120s&speed=4", false).settled();
         assert_eq!((m.t, m.playing, m.speed), (120.0, false, 4.0));
         assert_eq!(m.policy_at(), TrafficPolicy::Local);
         let e = m.engine.borrow();
@@ -1174,7 +1180,7 @@ mod tests {
     #[test]
     fn a_change_at_any_fractional_time_terminates() {
         // Regression: extending to a time that is not a whole microsecond looped forever.
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         m = reduce(m, Action::Seek(31.123_456_789_1));
         m = reduce(m, Action::Policy(TrafficPolicy::Local));
         assert!(m.engine.borrow().computed() >= 31.123_456_789_1 + LOOKAHEAD);
@@ -1182,7 +1188,7 @@ mod tests {
 
     #[test]
     fn an_open_ended_run_forgets_history_beyond_the_chart_window() {
-        let mut e = Engine::new(Model::with_preset("aks-blog", false).base.as_ref().clone());
+        let mut e = Engine::new(Model::with_preset("aks-blog", false).settled().base.as_ref().clone());
         while e.extend(3.0 * 3600.0) {}
         let run = e.sim.record();
         // Three hours computed, but only ~33 minutes of flows, packets and trace kept.
@@ -1196,14 +1202,14 @@ mod tests {
         assert_eq!(panel.series.len(), 30);
         assert!(view::app_output(run, t).is_some());
         // The run is the same as one that never forgot.
-        let mut whole = Sim::new(Model::with_preset("aks-blog", false).base.as_ref().clone());
+        let mut whole = Sim::new(Model::with_preset("aks-blog", false).settled().base.as_ref().clone());
         whole.run_until(e.sim.now());
         assert_eq!(whole.record().requests().last().unwrap().app_output, run.requests().last().unwrap().app_output);
     }
 
     #[test]
     fn one_call_computes_at_most_the_event_budget_so_a_frame_never_freezes() {
-        let mut e = Engine::new(Model::with_preset("aks-blog", false).base.as_ref().clone());
+        let mut e = Engine::new(Model::with_preset("aks-blog", false).settled().base.as_ref().clone());
         let before = e.sim.record().events;
         // Ten hours ahead in one call (a seek far into an open-ended run) stops after the
         // budget, give or take the one step that crossed it; later calls carry on.
@@ -1218,7 +1224,7 @@ mod tests {
 
     #[test]
     fn stepping_moves_between_events_and_pauses() {
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         m = reduce(m, Action::Step(1));
         assert!(!m.playing);
         let first = m.t;
@@ -1231,7 +1237,7 @@ mod tests {
 
     #[test]
     fn a_bad_yaml_keeps_the_previous_run_and_says_where() {
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         let before = Rc::clone(&m.engine);
         m = reduce(
             m,
@@ -1247,7 +1253,7 @@ mod tests {
 
     #[test]
     fn shape_controls_re_run_with_the_new_cluster() {
-        let mut m = Model::with_preset("aks-blog", false);
+        let mut m = Model::with_preset("aks-blog", false).settled();
         m = reduce(m, Action::Nodes(1));
         assert_eq!(m.engine.borrow().sim.cluster().nodes.len(), 3);
         m = reduce(m, Action::Replicas(2));

@@ -4,11 +4,12 @@ use svcsim_core::cluster::{NetworkPlugin, Provider, ProxyMode, TrafficPolicy};
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
-use crate::model::{Action, Engine, Model};
+use crate::model::{Action, Shape};
+
+use super::RunRef;
 
 /// The externalTrafficPolicy radio group, shared by the full page and the embed.
-pub(super) fn policy_radios(model: &Model, dispatch: &Callback<Action>) -> Html {
-    let policy = model.policy_at();
+pub(super) fn policy_radios(policy: TrafficPolicy, dispatch: &Callback<Action>) -> Html {
     let radio = |p: TrafficPolicy, label: &'static str| {
         let onchange = dispatch.reform(move |_| Action::Policy(p));
         html! {
@@ -27,9 +28,24 @@ pub(super) fn policy_radios(model: &Model, dispatch: &Callback<Action>) -> Html 
     }
 }
 
-pub(super) fn controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+/// What the controls show: the run's cluster, and the controls' state at the cursor.
+#[derive(Properties, PartialEq)]
+pub(super) struct ControlsProps {
+    pub run: RunRef,
+    pub policy: TrafficPolicy,
+    pub replicas: Option<u32>,
+    pub affinity: bool,
+    pub shape: Shape,
+    pub compare: bool,
+    pub dispatch: Callback<Action>,
+}
+
+#[function_component(Controls)]
+pub(super) fn controls(p: &ControlsProps) -> Html {
+    let e = p.run.0.borrow();
+    let dispatch = &p.dispatch;
     let cluster = e.sim.cluster();
-    let replicas = model.replicas_at();
+    let replicas = p.replicas;
     let on_provider = dispatch.reform(|ev: Event| {
         let sel: HtmlSelectElement = ev.target_unchecked_into();
         Action::Provider(match sel.value().as_str() {
@@ -47,16 +63,16 @@ pub(super) fn controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -
         Action::ProxyMode(if sel.value() == "nftables" { ProxyMode::Nftables } else { ProxyMode::Iptables })
     });
     let mode = cluster.config.kube_proxy.mode;
-    let inside = model.shape.client_inside;
-    let affinity = model.affinity_at();
+    let inside = p.shape.client_inside;
+    let affinity = p.affinity;
     html! {
         <section class="panel controls" aria-label="Controls">
             <h2>{ "Change the cluster" }</h2>
             <p class="muted small">{ "Policy, replicas and affinity apply at the current time, like kubectl patch: watch the transition." }</p>
-            if model.twin.is_some() {
+            if p.compare {
                 <p class="small">{ "Comparing both policies side by side: go back to one run to switch it." }</p>
             } else {
-                { policy_radios(model, dispatch) }
+                { policy_radios(p.policy, dispatch) }
             }
             <label class="check">
                 <input type="checkbox" checked={affinity} onchange={dispatch.reform(move |_| Action::Affinity(!affinity))} />

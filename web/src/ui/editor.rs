@@ -1,14 +1,25 @@
 //! The YAML editor, dropped files, and the trace form for a pasted node dump.
 
+use std::rc::Rc;
+
 use svcsim_core::dump::{Format, Report};
 use svcsim_core::net::Protocol;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use crate::model::{Action, Model, Trace, TraceField};
+use crate::model::{Action, Editor, Trace, TraceField};
 
-pub(super) fn editor(model: &Model, dispatch: &Callback<Action>) -> Html {
-    if !model.editor.open {
+#[derive(Properties, PartialEq)]
+pub(super) struct EditorProps {
+    pub editor: Rc<Editor>,
+    pub dispatch: Callback<Action>,
+}
+
+/// The editor panel, redrawn only when the editor's state changes.
+#[function_component(EditorPanel)]
+pub(super) fn editor(p: &EditorProps) -> Html {
+    let (editor, dispatch) = (&p.editor, &p.dispatch);
+    if !editor.open {
         return html! {};
     }
     let on_input = dispatch.reform(|ev: InputEvent| {
@@ -19,18 +30,18 @@ pub(super) fn editor(model: &Model, dispatch: &Callback<Action>) -> Html {
         <section class="panel editor" aria-label="Scenario YAML" ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop(dispatch)}>
             <h2>{ "Your scenario" }</h2>
             <p class="muted small">{ "Paste Kubernetes YAML (Deployments, Services, Pods, EndpointSlices), or what kubectl get nodes,svc,deploy -o yaml (or -o json) prints for your cluster, and optionally a kind: Simulation document; or drop one or more files here. A node's iptables-save or nft list ruleset output opens a form to trace a packet through it. Problems are listed with their line; the current run stays until the YAML is valid." }</p>
-            <textarea aria-label="Scenario YAML" data-testid="yaml" spellcheck="false" rows="18" value={model.editor.text.clone()} oninput={on_input} />
+            <textarea aria-label="Scenario YAML" data-testid="yaml" spellcheck="false" rows="18" value={editor.text.clone()} oninput={on_input} />
             <div class="editor-actions">
                 <button class="btn" data-testid="apply-yaml" onclick={dispatch.reform(|_| Action::ApplyYaml)}>
-                    { if svcsim_core::dump::looks_like_dump(&model.editor.text) { "Read this dump" } else { "Run this YAML" } }
+                    { if svcsim_core::dump::looks_like_dump(&editor.text) { "Read this dump" } else { "Run this YAML" } }
                 </button>
             </div>
-            if !model.editor.errors.is_empty() {
+            if !editor.errors.is_empty() {
                 <ul class="yaml-errors" data-testid="yaml-errors" role="alert">
-                    { for model.editor.errors.iter().map(|e| html! { <li class="mono">{ e.clone() }</li> }) }
+                    { for editor.errors.iter().map(|e| html! { <li class="mono">{ e.clone() }</li> }) }
                 </ul>
             }
-            if let Some(t) = &model.editor.trace { { trace_form(t, Format::of(&model.editor.text), dispatch) } }
+            if let Some(t) = &editor.trace { { trace_form(t, Format::of(&editor.text), dispatch) } }
         </section>
     }
 }

@@ -5,21 +5,36 @@ use svcsim_core::net::Header;
 use svcsim_core::record::{FlowId, Initiator};
 use yew::prelude::*;
 
-use crate::model::{Action, Engine, Model};
+use crate::model::Action;
+
+use super::RunRef;
 use crate::view;
 
 use super::short;
 
-pub(super) fn event_log(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+/// What the log shows: the run's lines whose display time is at most `upto` (the last one
+/// shown at the cursor), and the selection.
+#[derive(Properties, PartialEq)]
+pub(super) struct LogProps {
+    pub run: RunRef,
+    pub upto: f64,
+    pub selected: Option<FlowId>,
+    pub dispatch: Callback<Action>,
+}
+
+#[function_component(EventLog)]
+pub(super) fn event_log(p: &LogProps) -> Html {
+    let e = p.run.0.borrow();
     let run = e.sim.record();
+    let dispatch = &p.dispatch;
     // Rows in true-time order, each shown once the animation has reached it; newest first.
-    let end = run.trace.partition_point(|l| l.time.as_secs_f64() <= model.t);
+    let end = run.trace.partition_point(|l| l.time.as_secs_f64() <= p.upto);
     let rows: Vec<(usize, f64)> = run.trace[..end]
         .iter()
         .enumerate()
         .rev()
         .map(|(i, l)| (i, view::display_time(run, l)))
-        .filter(|(_, d)| *d <= model.t)
+        .filter(|(_, d)| *d <= p.upto)
         .take(120)
         .collect();
     html! {
@@ -30,7 +45,7 @@ pub(super) fn event_log(model: &Model, e: &Engine, dispatch: &Callback<Action>) 
                     let line = &run.trace[i];
                     let flow = line.packet().map(|p| run.packet(p).flow);
                     let onclick = dispatch.reform(move |_| Action::SeekAndSelect(d, flow));
-                    let selected = flow.is_some() && flow == model.selected;
+                    let selected = flow.is_some() && flow == p.selected;
                     html! {
                         <li class={if selected { "selected" } else { "" }}>
                             <button class="log-row" {onclick} title="Go to this moment and inspect it">
@@ -81,9 +96,22 @@ pub(super) fn export_links(run: &svcsim_core::record::Run, flow: &svcsim_core::r
     }
 }
 
-pub(super) fn inspector(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+/// What the inspector shows: the selected flow, and how far it has got (finished, replied,
+/// hops), which grows while the run is computed.
+#[derive(Properties, PartialEq)]
+pub(super) struct InspectorProps {
+    pub run: RunRef,
+    pub selected: Option<FlowId>,
+    pub progress: Option<(bool, bool, usize)>,
+    pub dispatch: Callback<Action>,
+}
+
+#[function_component(Inspector)]
+pub(super) fn inspector(p: &InspectorProps) -> Html {
+    let e = p.run.0.borrow();
     let run = e.sim.record();
-    let Some(flow) = model.selected.and_then(|f: FlowId| run.get_flow(f)) else {
+    let dispatch = &p.dispatch;
+    let Some(flow) = p.selected.and_then(|f: FlowId| run.get_flow(f)) else {
         let mode = e.sim.cluster().config.kube_proxy.mode;
         return html! {
             <section class="panel inspector" aria-label="Packet inspector">

@@ -2,13 +2,13 @@
 //! what the app sees, health probes, time controls, event log, inspector, legend and the YAML
 //! editor. Every name from a scenario is rendered as text, never as markup.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
-use crate::model::{Action, Engine, Model, PRESETS};
+use crate::model::{Action, Engine, MarkerKind, Model, PRESETS};
 use crate::view::{self, pct};
 
 mod compare;
@@ -21,44 +21,24 @@ mod seen;
 mod time;
 mod topology;
 use compare::compare_view;
-use controls::{controls, policy_radios};
-use editor::editor;
-use inspect::{event_log, inspector};
+use controls::{Controls, policy_radios};
+use editor::EditorPanel;
+use inspect::{EventLog, Inspector};
 use lesson::lesson_panel;
-use probes::probes;
-use seen::app_seen;
-use time::{legend, narration, time_controls};
+use probes::Probes;
+use seen::AppSeen;
+use time::{Legend, narration, time_controls};
 use topology::topology;
 
-/// Props of [`Memo`]: equal when their stamps are, whatever the closure.
-#[derive(Properties)]
-pub struct MemoProps {
-    pub stamp: u64,
-    pub view: Rc<dyn Fn() -> Html>,
-}
+/// The page's run, compared by identity: a panel given one is redrawn when the run is replaced
+/// or its own narrow props change, not on every animation frame.
+#[derive(Clone)]
+pub struct RunRef(pub Rc<RefCell<Engine>>);
 
-impl PartialEq for MemoProps {
+impl PartialEq for RunRef {
     fn eq(&self, other: &Self) -> bool {
-        self.stamp == other.stamp
+        Rc::ptr_eq(&self.0, &other.0)
     }
-}
-
-/// Renders its closure again only when its stamp changes: the page is re-rendered every animation
-/// frame, but most panels change far less often than packets move.
-#[function_component(Memo)]
-pub fn memo_view(props: &MemoProps) -> Html {
-    (props.view)()
-}
-
-fn memo(stamp: u64, view: impl Fn() -> Html + 'static) -> Html {
-    html! { <Memo {stamp} view={Rc::new(view) as Rc<dyn Fn() -> Html>} /> }
-}
-
-/// A stamp for what a panel shows (a hash; only ever compared within one page's life).
-fn stamp(what: &impl Hash) -> u64 {
-    let mut h = DefaultHasher::new();
-    what.hash(&mut h);
-    h.finish()
 }
 
 /// The scenario clock as shown: `75.40 s`.
@@ -72,31 +52,17 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
     }
     let e = model.engine.borrow();
     let run = e.sim.record();
-    let engine = Rc::as_ptr(&model.engine) as usize;
     let t = model.t;
-    // What each panel shows, cheaply: it is redrawn only when this changes.
-    let log_stamp = stamp(&(engine, e.log.partition_point(|(d, _)| *d <= t), model.selected));
-    let inspected = model
+    let rr = RunRef(model.engine.clone());
+    // Each panel's narrow inputs at this frame: it is redrawn only when they change.
+    let upto = e.log[..e.log.partition_point(|(d, _)| *d <= t)].last().map_or(-1.0, |(d, _)| *d);
+    let progress = model
         .selected
         .and_then(|f| run.get_flow(f))
         .map(|f| (f.end.is_some(), f.reply.is_some(), run.packet(f.request).hops.len()));
-    let inspector_stamp = stamp(&(engine, model.selected, inspected));
-    // The pod table changes when an answer completes, and so does the latest answer.
-    let seen_stamp = stamp(&(engine, view::app_output(run, t).map(|o| o.2.0)));
-    let probes_stamp = stamp(&(engine, format!("{:?}", view::probe_panel(run, e.sim.cluster().nodes.len(), t))));
-    let cluster = e.sim.cluster();
-    let controls_stamp = stamp(&(
-        engine,
-        format!("{:?}{:?}{:?}", model.policy_at(), model.replicas_at(), model.affinity_at()),
-        format!("{:?}{:?}{}", cluster.config.provider, cluster.config.network_plugin, cluster.nodes.len()),
-        model.shape.client_inside,
-    ));
-    let trace = model.editor.trace.as_ref().map(|t| t.revision);
-    let editor_stamp = stamp(&(model.editor.open, &model.editor.text, &model.editor.errors, trace));
-    let with = |f: fn(&Model, &Engine, &Callback<Action>) -> Html| {
-        let (model, dispatch) = (model.clone(), dispatch.clone());
-        move || f(&model, &model.engine.borrow(), &dispatch)
-    };
+    let answered = view::app_output(run, t).and_then(|o| run.get_flow(o.2)).map_or(0.0, |f| view::display_end(run, f));
+    let panel = view::probe_panel(run, e.sim.cluster().nodes.len(), t);
+    let changes = e.markers.iter().filter(|m| m.kind == MarkerKind::Change && m.t <= t).count();
     html! {
         <div class="app" data-testid="app-root">
             { header(model, dispatch) }
@@ -110,25 +76,26 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
                         { topology(model, &model.engine, false, dispatch) }
                     }
                     { time_controls(model, &e, dispatch) }
-                    { memo(0, legend) }
+                    <Legend />
                 </section>
                 // The log and the inspector continue the left column, so it is as long as the side.
                 <div class="lower">
-                    { memo(log_stamp, with(event_log)) }
-                    { memo(inspector_stamp, with(inspector)) }
+                    <EventLog run={rr.clone()} {upto} selected={model.selected} dispatch={dispatch.clone()} />
+                    <Inspector run={rr.clone()} selected={model.selected} {progress} dispatch={dispatch.clone()} />
                 </div>
                 </div>
                 <aside class="side">
                     { lesson_panel(model, dispatch) }
                     // In compare mode the table beside the panes says this for both runs.
                     if model.twin.is_none() {
-                        { memo(seen_stamp, with(app_seen)) }
-                        { memo(probes_stamp, with(|m, e, _| probes(m, e))) }
+                        <AppSeen run={rr.clone()} at={answered} dispatch={dispatch.clone()} />
+                        <Probes run={rr.clone()} {panel} {changes} {t} />
                     }
-                    { memo(controls_stamp, with(controls)) }
+                    <Controls run={rr.clone()} policy={model.policy_at()} replicas={model.replicas_at()} affinity={model.affinity_at()}
+                              shape={model.shape.clone()} compare={model.twin.is_some()} dispatch={dispatch.clone()} />
                 </aside>
             </div>
-            { memo(editor_stamp, { let (m, d) = (model.clone(), dispatch.clone()); move || editor(&m, &d) }) }
+            <EditorPanel editor={model.editor.clone()} dispatch={dispatch.clone()} />
             <footer class="app-footer">{ format!("svcsim-core {}", svcsim_core::VERSION) }</footer>
         </div>
     }
@@ -164,7 +131,7 @@ fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
                     </button>
                     <span class="clock" data-testid="clock">{ format!("t = {}", clock(t)) }</span>
                 </div>
-                { policy_radios(model, dispatch) }
+                { policy_radios(model.policy_at(), dispatch) }
                 <div class="embed-out">
                     <span class="muted small">{ "the app prints" }</span>
                     <span class="app-output" data-testid="app-output">{ text }</span>

@@ -4,12 +4,33 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
-use crate::model::{Engine, Model};
-use crate::view::{self, pct};
+use crate::model::Engine;
+use crate::view::{self, ProbePanel, pct};
 
-pub(super) fn probes(model: &Model, e: &Engine) -> Html {
+use super::RunRef;
+
+/// What the panel shows: the probe panel at the cursor and how many changes the chart marks.
+/// `t` is the cursor the chart is drawn at; it is not compared, because between changes of
+/// `panel` and `changes` the drawing does not depend on it.
+#[derive(Properties)]
+pub(super) struct ProbesProps {
+    pub run: RunRef,
+    pub panel: Option<ProbePanel>,
+    pub changes: usize,
+    pub t: f64,
+}
+
+impl PartialEq for ProbesProps {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.run, &self.panel, self.changes) == (&other.run, &other.panel, other.changes)
+    }
+}
+
+#[function_component(Probes)]
+pub(super) fn probes(props: &ProbesProps) -> Html {
+    let e = props.run.0.borrow();
     let cluster = e.sim.cluster();
-    let Some(p) = view::probe_panel(e.sim.record(), cluster.nodes.len(), model.t) else {
+    let Some(p) = props.panel.clone() else {
         return html! { <section class="panel"><h2>{ "Health probes" }</h2><p class="muted">{ "No cloud load balancer in this scenario." }</p></section> };
     };
     let up = p.in_rotation.iter().filter(|u| **u).count();
@@ -33,8 +54,8 @@ pub(super) fn probes(model: &Model, e: &Engine) -> Html {
                     html! { <li class={cls}>{ format!("{}: last probe {last}{}", n.name, if p.in_rotation[i] { "" } else { " — out of rotation" }) }</li> }
                 }) }
             </ul>
-            <ProbeChartView chart={Rc::new(crate::chart::probe_chart(&p, &names, e.sim.record(), model.t))} />
-            { chart_exports(&p, e, model.t) }
+            <ProbeChartView chart={Rc::new(crate::chart::probe_chart(&p, &names, e.sim.record(), props.t))} />
+            { chart_exports(&p, &e, props.t) }
         </section>
     }
 }

@@ -4,15 +4,28 @@ use std::fmt::Write as _;
 
 use yew::prelude::*;
 
-use crate::model::{Action, Engine, Model};
+use crate::model::Action;
+
+use super::RunRef;
 use crate::view;
 
 use super::short;
 
-pub(super) fn app_seen(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+/// What the panel shows: the run as of `at`, the moment its latest answer reached the client.
+#[derive(Properties, PartialEq)]
+pub(super) struct SeenProps {
+    pub run: RunRef,
+    pub at: f64,
+    pub dispatch: Callback<Action>,
+}
+
+#[function_component(AppSeen)]
+pub(super) fn app_seen(p: &SeenProps) -> Html {
+    let e = p.run.0.borrow();
     let run = e.sim.record();
-    let out = view::app_output(run, model.t);
-    let seen = view::seen_by_pod(run, model.t);
+    let out = view::app_output(run, p.at);
+    let seen = view::seen_by_pod(run, p.at);
+    let dispatch = &p.dispatch;
     let url = e
         .sim
         .scenario()

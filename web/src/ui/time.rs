@@ -1,7 +1,5 @@
 //! The time controls under the topology (play, step, speed, the scrubber and its markers), the narration line and the legend.
 
-use std::rc::Rc;
-
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -11,7 +9,7 @@ use crate::model::{Action, Engine, MarkerKind, Model};
 use crate::view::{self, SpriteKind};
 
 use super::topology::shape;
-use super::{clock, memo, stamp};
+use super::{RunRef, clock};
 
 pub(super) fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
     // Whole minutes, so the markers move only when the scale does.
@@ -43,10 +41,7 @@ pub(super) fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Actio
                 }
             </div>
             <div class="scrubber">
-                { memo(stamp(&(Rc::as_ptr(&model.engine) as usize, e.markers.len(), horizon.to_bits(), e.kept_from.to_bits())), {
-                    let model = model.clone();
-                    move || markers(&model.engine.borrow(), horizon)
-                }) }
+                <Markers run={RunRef(model.engine.clone())} count={e.markers.len()} {horizon} kept_from={e.kept_from} />
                 <input type="range" aria-label="Time (scenario seconds)" data-testid="scrubber" min={format!("{:.2}", e.kept_from)} max={format!("{horizon:.2}")} step="0.05"
                        value={format!("{:.2}", model.t)} oninput={on_scrub} />
             </div>
@@ -67,7 +62,19 @@ pub(super) fn narration(model: &Model, e: &Engine) -> String {
     }
 }
 
-pub(super) fn markers(e: &Engine, horizon: f64) -> Html {
+/// The scrubber's markers: redrawn when there are more of them or the scale changes.
+#[derive(Properties, PartialEq)]
+pub(super) struct MarkersProps {
+    pub run: RunRef,
+    pub count: usize,
+    pub horizon: f64,
+    pub kept_from: f64,
+}
+
+#[function_component(Markers)]
+pub(super) fn markers(p: &MarkersProps) -> Html {
+    let e = p.run.0.borrow();
+    let horizon = p.horizon;
     html! {
         <div class="markers" aria-hidden="true">
             { for e.markers.iter().take(300).map(|m| {
@@ -79,6 +86,8 @@ pub(super) fn markers(e: &Engine, horizon: f64) -> Html {
     }
 }
 
+/// The legend: the same every frame, so drawn once.
+#[function_component(Legend)]
 pub(super) fn legend() -> Html {
     let item = |kind: SpriteKind, text: &str| {
         html! {

@@ -12,7 +12,7 @@ use crate::scene::{Scene, Shape, Status, Text};
 use crate::tags::{TAG_SIZE, Tag, tags};
 use crate::view::{self, SpriteKind};
 
-use super::{memo, stamp};
+use super::RunRef;
 
 /// A packet's shape, as the legend draws it, centred at `at`.
 pub fn shape(kind: SpriteKind, at: Point) -> Html {
@@ -60,8 +60,20 @@ fn text(t: &Text) -> Html {
     }
 }
 
-/// The still picture: links, then each box with its texts.
-fn still(scene: &Scene) -> Html {
+/// What the still picture depends on: the run (its layout and cluster), the arrangement and the
+/// state of pods, nodes and rotation.
+#[derive(Properties, PartialEq)]
+struct StillProps {
+    run: RunRef,
+    orientation: Orientation,
+    status: Status,
+}
+
+/// The still picture: links, then each box with its texts. Redrawn only when its props change.
+#[function_component(Still)]
+fn still(p: &StillProps) -> Html {
+    let e = p.run.0.borrow();
+    let scene = Scene::new(e.layout(p.orientation), e.sim.scenario(), e.sim.cluster(), &p.status);
     html! {
         <g class="static">
             <g class="links">
@@ -143,19 +155,11 @@ pub fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, pane: bool, dispatc
     };
     // Redrawn when what it shows changes, not every frame.
     let status = Status::at(run, cluster, t);
-    let still_part = {
-        let stamp = stamp(&(Rc::as_ptr(engine), l.pods.len(), o == Orientation::Wide, format!("{status:?}")));
-        let engine = Rc::clone(engine);
-        memo(stamp, move || {
-            let e = engine.borrow();
-            still(&Scene::new(e.layout(o), e.sim.scenario(), e.sim.cluster(), &status))
-        })
-    };
     let class = if o == Orientation::Wide { "topology wide" } else { "topology tall" };
     html! {
         <svg {class} viewBox={format!("0 0 {} {}", l.width, l.height)} role="img" data-testid="topology"
              aria-label="Topology: clients, internet, load balancer, nodes with their NIC, kube-proxy and pods, with packets moving between them">
-            { still_part }
+            <Still run={RunRef(Rc::clone(engine))} orientation={o} {status} />
             // Tags under the packets: a tag never hides the packet it names.
             <g class="tags">{ for tags.iter().map(tag) }</g>
             <g class="packets" data-packets={sprites.len().to_string()}>
