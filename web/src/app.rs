@@ -113,14 +113,17 @@ pub fn app() -> Html {
     });
 
     // The run is computed here, after the render, never in the reducer: toward the cursor in
-    // budgeted chunks; each chunk that computed something bumps `generation`, which redraws the
-    // page and runs this again until the run is ahead of the cursor.
+    // budgeted chunks. When the clock is not running, a chunk that computed something bumps
+    // `generation`, which redraws the page and runs this again until the run is ahead of the
+    // cursor; while it runs, every frame does.
     let generation = use_state(|| 0u64);
     {
         let (model, generation) = (model.clone(), generation.clone());
         let engines = (Rc::as_ptr(&model.engine) as usize, model.twin.as_ref().map(|t| Rc::as_ptr(t) as usize));
         use_effect_with((engines, model.t.to_bits(), *generation), move |_| {
-            if model.advance() {
+            // While the clock runs, the next frame draws what was computed; otherwise (paused,
+            // or the cursor waiting for the run) a redraw is asked for.
+            if model.advance() && (!model.playing || model.computing()) {
                 generation.set(*generation + 1);
             }
         });

@@ -264,6 +264,9 @@ pub fn sprites(
     reduced_motion: bool,
 ) -> Vec<Sprite> {
     let mut out = Vec::new();
+    // A crowd travels a few legs many times over: each leg's route is computed once per frame.
+    // (A few dozen legs at most: a list, not another B-tree's code in the bundle.)
+    let mut routes: Vec<((Place, Place), Vec<Point>)> = Vec::new();
     for flow in &run.flows[first_visible(run, t)..started(run, t)] {
         let legs = segment_count(run, flow);
         let elapsed = t - flow.start.as_secs_f64();
@@ -275,7 +278,14 @@ pub fn sprites(
                 frac = if frac < 0.5 { 0.0 } else { 1.0 };
             }
             let Some(s) = segment_at(run, flow, k) else { continue };
-            let at = along(&layout.route(s.from, s.to, scenario, cluster), frac);
+            let i = match routes.iter().position(|(leg, _)| *leg == (s.from, s.to)) {
+                Some(i) => i,
+                None => {
+                    routes.push(((s.from, s.to), layout.route(s.from, s.to, scenario, cluster)));
+                    routes.len() - 1
+                }
+            };
+            let at = along(&routes[i].1, frac);
             out.push(Sprite {
                 flow: flow.id,
                 leg: k as u32,

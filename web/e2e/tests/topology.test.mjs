@@ -212,3 +212,20 @@ test('a 10-node, 30-pod cluster: no overlapping text, wide or on a phone', async
     }
   }
 });
+
+test('from 360 to 800 px wide the page stacks: no sideways scrolling, the topology readable', async () => {
+  for (const width of [360, 600, 800]) {
+    const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog-switch&t=200s', viewport: { width, height: 800 } });
+    try {
+      await page.locator('svg.topology text').first().waitFor();
+      await noSidewaysScroll(page, `${width} px`);
+      await assertNoOverlap(page, `${width} px`, 1);
+      // The smallest text in the topology is drawn at 8 CSS pixels or more.
+      const smallest = await page.locator('svg.topology').evaluate((svg) => Math.min(...[...svg.querySelectorAll('text')].map((t) => t.getBoundingClientRect().height).filter((h) => h > 0)));
+      assert.ok(smallest >= 8, `${width} px: text ${smallest.toFixed(1)} px high`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  }
+});

@@ -96,24 +96,29 @@ fn still(p: &StillProps) -> Html {
     }
 }
 
-/// A packet's tag: a leader line to the packet, a plate, and its two lines.
+/// A packet's tag: a leader line to the packet, a plate, and its two lines. The plate and its
+/// text are drawn at the origin and moved as a whole, so a moving tag changes one transform and
+/// its text is never laid out again.
 fn tag(t: &Tag) -> Html {
     let (a, b) = t.leader;
     let class = format!("tag {}{}", t.kind.class(), if t.selected { " selected" } else { "" });
+    let (x, y) = (t.rect.x, t.rect.y);
     html! {
         <g key={format!("{}-{}", t.flow.0, t.leg)} {class} data-testid="packet-tag" data-flow={t.flow.0.to_string()} data-leg={t.leg.to_string()}>
             <line class="leader" x1={format!("{:.1}", a.x)} y1={format!("{:.1}", a.y)} x2={format!("{:.1}", b.x)} y2={format!("{:.1}", b.y)} />
-            <rect class="plate" x={format!("{:.1}", t.rect.x)} y={format!("{:.1}", t.rect.y)} width={format!("{:.1}", t.rect.w)} height={format!("{:.1}", t.rect.h)} rx="4" />
-            { for (0..2).filter(|i| !t.lines[*i].is_empty()).map(|i| html! {
-                <text x={format!("{:.1}", t.rect.x + 4.0)} y={format!("{:.1}", t.baseline(i))} font-size={TAG_SIZE.to_string()}>
-                    { for t.lines[i].iter().enumerate().map(|(k, s)| html! {
-                        <>
-                            { if k > 0 { " " } else { "" } }
-                            <tspan class={s.class}>{ s.text.clone() }</tspan>
-                        </>
-                    }) }
-                </text>
-            }) }
+            <g transform={format!("translate({x:.1} {y:.1})")}>
+                <rect class="plate" width={format!("{:.1}", t.rect.w)} height={format!("{:.1}", t.rect.h)} rx="4" />
+                { for (0..2).filter(|i| !t.lines[*i].is_empty()).map(|i| html! {
+                    <text x="4" y={format!("{:.1}", t.baseline(i) - y)} font-size={TAG_SIZE.to_string()}>
+                        { for t.lines[i].iter().enumerate().map(|(k, s)| html! {
+                            <>
+                                { if k > 0 { " " } else { "" } }
+                                <tspan class={s.class}>{ s.text.clone() }</tspan>
+                            </>
+                        }) }
+                    </text>
+                }) }
+            </g>
         </g>
     }
 }
