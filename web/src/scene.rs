@@ -71,6 +71,16 @@ impl Text {
         }
         self
     }
+    /// Shortens the text to `width` user units, keeping its start (a badge's first words say
+    /// what it means).
+    fn fit_end(mut self, width: f64) -> Text {
+        let max = ((width / (self.size * CHAR_W)) as usize).max(4);
+        if self.text.chars().count() > max {
+            let short: String = self.text.chars().take(max - 1).chain(['…']).collect();
+            self.title = Some(std::mem::replace(&mut self.text, short));
+        }
+        self
+    }
     /// The box the text is estimated to cover.
     pub fn extent(&self) -> Rect {
         extent(self.x, self.y, self.size, self.anchor, self.text.chars().count())
@@ -246,14 +256,25 @@ fn node(l: &Layout, cluster: &Cluster, status: &Status, id: NodeId) -> Item {
         }
         None => None,
     };
-    let mut room = r.w - 24.0;
+    // The title (with "(NotReady)", which must not be lost) gets up to half the line; the badge
+    // the rest, shortened at its end if it must be ("out of rotation: probe HT…").
+    let suffix = if ready { "" } else { " (NotReady)" };
+    let wanted = (n.name.chars().count() + suffix.chars().count()) as f64 * 13.0 * CHAR_W;
+    let line = r.w - 24.0;
+    let mut room = line;
     if let Some((text, class)) = badge {
-        let badge = Text::new(r.right() - 10.0, y, 11.0, class, text).anchored(Anchor::End).fit(r.w - 24.0 - 90.0);
+        let badge_room = line - 12.0 - wanted.min(line * 0.5);
+        let badge = Text::new(r.right() - 10.0, y, 11.0, class, text).anchored(Anchor::End).fit_end(badge_room);
         room -= badge.extent().w + 12.0;
         item.texts.push(badge);
     }
-    let title = if ready { n.name.clone() } else { format!("{} (NotReady)", n.name) };
-    item.texts.push(Text::new(r.x + 12.0, y, 13.0, "strong", title).fit(room));
+    let suffix_w = suffix.chars().count() as f64 * 13.0 * CHAR_W;
+    let mut title = Text::new(r.x + 12.0, y, 13.0, "strong", n.name.clone()).fit(room - suffix_w);
+    if !ready {
+        title.title.get_or_insert_with(|| n.name.clone());
+        title.text.push_str(suffix);
+    }
+    item.texts.push(title);
     let proxy = if status.proxy.get(i).copied().unwrap_or(true) {
         cluster.config.kube_proxy.mode.to_string()
     } else {
@@ -393,6 +414,14 @@ mod tests {
                 assert_eq!(scene.items.iter().filter(|i| i.class.starts_with("pod")).count(), pods);
             }
         }
+    }
+
+    #[test]
+    fn a_node_that_is_not_ready_says_so_whole_beside_a_shortened_badge() {
+        let (scene, _) = scene_of(include_str!("../../scenarios/node-failure.yaml"), 200, Orientation::Wide);
+        let texts: Vec<&str> = scene.texts().map(|t| t.text.as_str()).collect();
+        assert!(texts.contains(&"node-1 (NotReady)"), "{texts:?}");
+        assert!(texts.iter().any(|t| t.starts_with("out of rotation")), "{texts:?}");
     }
 
     #[test]
