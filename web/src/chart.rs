@@ -7,15 +7,31 @@ use svcsim_core::record::{Run, TraceEntry};
 
 use crate::view::{ProbePanel, pct};
 
-/// The chart's drawing size: at least 320×160 wherever the page shows it at its width.
-pub const WIDTH: f64 = 360.0;
-pub const HEIGHT: f64 = 190.0;
-/// The plot area's edges: room for the y ticks and title on the left, the node names on the
-/// right, the x ticks and title below.
-const LEFT: f64 = 40.0;
-const RIGHT: f64 = WIDTH - 74.0;
-const TOP: f64 = 12.0;
-const BOTTOM: f64 = HEIGHT - 38.0;
+/// A chart's drawing size and plot area, in the SVG's user units (drawn one to one with CSS
+/// pixels, so its text keeps the page's size).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Size {
+    pub width: f64,
+    pub height: f64,
+    /// The plot area's edges: room for the y ticks (and title) on the left, the node names on
+    /// the right, the x ticks and title below.
+    pub left: f64,
+    pub right: f64,
+    pub top: f64,
+    pub bottom: f64,
+    /// The y axis is titled and the caption says which line is which; in the compact chart
+    /// the ticks (`100%`, `0%`) and the lines' names say it alone.
+    pub titled: bool,
+}
+
+/// The full page's chart: at least 320×160 wherever the page shows it.
+pub const FULL: Size =
+    Size { width: 360.0, height: 190.0, left: 40.0, right: 286.0, top: 12.0, bottom: 152.0, titled: true };
+/// The embed's: beside the controls in a 700×450 frame, its text at the full chart's size; the
+/// x axis is titled at the start of its tick row.
+pub const COMPACT: Size =
+    Size { width: 300.0, height: 86.0, left: 48.0, right: 226.0, top: 8.0, bottom: 68.0, titled: false };
+
 /// A label's height: node names closer than this are moved apart.
 const LABEL_GAP: f64 = 11.0;
 /// How many minutes the chart shows.
@@ -50,19 +66,19 @@ pub struct ProbeChart {
     pub transitions: Vec<(f64, String)>,
     /// The whole chart in words, for a screen reader.
     pub summary: String,
+    pub size: Size,
 }
 
-pub const PLOT: (f64, f64, f64, f64) = (LEFT, TOP, RIGHT, BOTTOM);
-
-/// Lays out the chart of `p` at scenario time `t`; `names` are the nodes' names, and the run's
-/// changes mark their minutes.
-pub fn probe_chart(p: &ProbePanel, names: &[String], run: &Run, t: f64) -> ProbeChart {
+/// Lays out the chart of `p` at scenario time `t` in `size`; `names` are the nodes' names, and
+/// the run's changes mark their minutes.
+pub fn probe_chart(p: &ProbePanel, names: &[String], run: &Run, t: f64, size: Size) -> ProbeChart {
+    let Size { left, right, top, bottom, .. } = size;
     let last = (t / 60.0).floor().max(1.0);
     let first = (last - WINDOW).max(0.0);
     // The minutes so far fill the width, at least five of them, at most the window.
     let span = (last - first).max(5.0);
-    let x = |minute: f64| LEFT + (minute - first) / span * (RIGHT - LEFT);
-    let y = |v: f64| TOP + (100.0 - v) / 100.0 * (BOTTOM - TOP);
+    let x = |minute: f64| left + (minute - first) / span * (right - left);
+    let y = |v: f64| top + (100.0 - v) / 100.0 * (bottom - top);
     // A minute's point sits in the middle of its minute.
     let at = |m: u64| x(m as f64 + 0.5);
     let step = if last - first > 15.0 {
@@ -99,7 +115,7 @@ pub fn probe_chart(p: &ProbePanel, names: &[String], run: &Run, t: f64) -> Probe
             NodeLine { label: short_name(name), label_y: points.last().map(|(_, y)| *y), points }
         })
         .collect();
-    spread_labels(&mut nodes);
+    spread_labels(&mut nodes, bottom);
     let transitions = run
         .trace
         .iter()
@@ -119,7 +135,7 @@ pub fn probe_chart(p: &ProbePanel, names: &[String], run: &Run, t: f64) -> Probe
             aggregate.iter().map(|p| p.readout.clone()).collect::<Vec<_>>().join("; ")
         }
     );
-    ProbeChart { x_ticks, y_ticks, aggregate, nodes, transitions, summary }
+    ProbeChart { x_ticks, y_ticks, aggregate, nodes, transitions, summary, size }
 }
 
 /// `aks-nodepool1-1234…`: a name cut to the right margin's 11 characters.
@@ -132,8 +148,8 @@ fn short_name(name: &str) -> String {
 }
 
 /// Moves the names at the lines' ends apart, keeping their order by height, so that no two are
-/// closer than a label's height and all stay within the plot's height.
-fn spread_labels(nodes: &mut [NodeLine]) {
+/// closer than a label's height and all stay within the plot's height (`bottom`).
+fn spread_labels(nodes: &mut [NodeLine], bottom: f64) {
     let mut order: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].label_y.is_some()).collect();
     // Through the core's one sort routine (a slice sort would compile another into the bundle).
     svcsim_core::order::sort_by(&mut order, |&a, &b| {
@@ -144,7 +160,7 @@ fn spread_labels(nodes: &mut [NodeLine]) {
         ys[k] = ys[k].max(ys[k - 1] + LABEL_GAP);
     }
     // Pushed past the bottom: slide the stack up, still a label apart.
-    let bottom = BOTTOM + 4.0;
+    let bottom = bottom + 4.0;
     if let Some(&overflow) = ys.last().filter(|y| **y > bottom) {
         let shift = overflow - bottom;
         for y in ys.iter_mut() {
@@ -169,8 +185,10 @@ mod tests {
 
     #[test]
     fn node_names_at_one_value_are_moved_a_label_apart_and_stay_in_the_plot() {
+        const BOTTOM: f64 = FULL.bottom;
+        const TOP: f64 = FULL.top;
         let mut nodes: Vec<NodeLine> = (0..10).map(|i| line(&format!("node-{i}"), BOTTOM)).collect();
-        spread_labels(&mut nodes);
+        spread_labels(&mut nodes, BOTTOM);
         let mut ys: Vec<f64> = nodes.iter().map(|n| n.label_y.unwrap()).collect();
         ys.sort_by(f64::total_cmp);
         for w in ys.windows(2) {
@@ -178,7 +196,7 @@ mod tests {
         }
         assert!(*ys.last().unwrap() <= BOTTOM + 4.0, "{ys:?}");
         let mut two = vec![line("node-0", TOP), line("node-1", BOTTOM)];
-        spread_labels(&mut two);
+        spread_labels(&mut two, BOTTOM);
         assert_eq!((two[0].label_y, two[1].label_y), (Some(TOP), Some(BOTTOM)), "names far apart stay put");
     }
 
@@ -188,14 +206,21 @@ mod tests {
         let e = m.engine.borrow();
         let names: Vec<String> = e.sim.cluster().nodes.iter().map(|n| n.name.clone()).collect();
         let p = crate::view::probe_panel(e.sim.record(), names.len(), m.t).unwrap();
-        let c = probe_chart(&p, &names, e.sim.record(), m.t);
+        let c = probe_chart(&p, &names, e.sim.record(), m.t, FULL);
         assert_eq!(c.transitions.len(), 1, "{:?}", c.transitions);
         assert!(c.transitions[0].1.starts_with("minute 1: "), "{:?}", c.transitions);
         assert_eq!(c.aggregate.first().unwrap().readout, "minute 0: 100% (node-0 100%, node-1 100%)");
         assert_eq!(c.aggregate.last().unwrap().readout, "minute 4: 50% (node-0 100%, node-1 0%)");
         let ticks: Vec<&str> = c.x_ticks.iter().map(|t| t.1.as_str()).collect();
         assert_eq!(ticks, ["0", "1", "2", "3", "4", "5"]);
-        assert_eq!(c.x_ticks.last().unwrap().0, RIGHT, "five minutes fill the width");
+        assert_eq!(c.x_ticks.last().unwrap().0, FULL.right, "five minutes fill the width");
+        // The compact chart says the same, in less room.
+        let small = probe_chart(&p, &names, e.sim.record(), m.t, COMPACT);
+        assert_eq!(
+            small.aggregate.iter().map(|p| &p.readout).collect::<Vec<_>>(),
+            c.aggregate.iter().map(|p| &p.readout).collect::<Vec<_>>()
+        );
+        assert_eq!(small.x_ticks.last().unwrap().0, COMPACT.right);
     }
 
     #[test]

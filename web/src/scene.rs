@@ -132,10 +132,17 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn at(run: &Run, cluster: &Cluster, t: f64) -> Status {
+    /// The state at `t`; `probes` is the probe panel at `t`, whose rotation the nodes are drawn in.
+    pub fn new(run: &Run, cluster: &Cluster, t: f64, probes: Option<&view::ProbePanel>) -> Status {
         let (pods, ready, proxy) = view::states(run, cluster.pods.len(), cluster.nodes.len(), t);
-        let rotation = view::probe_panel(run, cluster.nodes.len(), t).map(|p| (p.in_rotation, p.reasons));
+        let rotation = probes.map(|p| (p.in_rotation.clone(), p.reasons.clone()));
         Status { pods, ready, proxy, rotation }
+    }
+
+    /// The state at `t`, with the probe panel computed for it.
+    #[cfg(test)]
+    pub fn at(run: &Run, cluster: &Cluster, t: f64) -> Status {
+        Status::new(run, cluster, t, view::probe_panel(run, cluster.nodes.len(), t).as_ref())
     }
 }
 

@@ -336,16 +336,18 @@ impl CompareRow {
     }
 }
 
+/// A run as the compare view reads it: the record, its cluster and its probe panel at the cursor.
+pub type Compared<'a> = (&'a Run, &'a Cluster, Option<&'a ProbePanel>);
+
 /// The facts the compare view sets side by side, each computed the same way from both runs:
 /// the latest answer, the address the pod saw, its hop count and SNAT, probe status, rotation,
 /// load per pod and drops.
-pub fn compare_rows(cluster: (&Run, &Cluster), local: (&Run, &Cluster), t: f64) -> Vec<CompareRow> {
-    let facts = |(run, c): (&Run, &Cluster)| -> Vec<String> {
+pub fn compare_rows(cluster: Compared, local: Compared, t: f64) -> Vec<CompareRow> {
+    let facts = |(run, c, probes): Compared| -> Vec<String> {
         let latest = app_output(run, t).and_then(|(_, _, id)| run.get_flow(id));
         let hops = latest
             .map_or(0, |f| std::iter::once(f.request).chain(f.reply).map(|p| run.packet(p).hops.len()).sum::<usize>());
         let snat = latest.map(|f| run.packet(f.request).hops.iter().any(|h| h.snat()));
-        let probes = probe_panel(run, c.nodes.len(), t);
         let per_pod = seen_by_pod(run, t)
             .iter()
             .map(|(pod, seen)| {
@@ -383,8 +385,8 @@ pub fn compare_rows(cluster: (&Run, &Cluster), local: (&Run, &Cluster), t: f64) 
             if hops == 0 { "—".into() } else { hops.to_string() },
             format!("{extra_hop} of {answered}"),
             snat.map_or("—".into(), |s| if s { "yes".into() } else { "no".into() }),
-            probes.as_ref().and_then(|p| p.last_minute).map_or("—".into(), |(_, v)| pct(v)),
-            probes.as_ref().map_or("—".into(), |p| {
+            probes.and_then(|p| p.last_minute).map_or("—".into(), |(_, v)| pct(v)),
+            probes.map_or("—".into(), |p| {
                 format!("{}/{}", p.in_rotation.iter().filter(|u| **u).count(), p.in_rotation.len())
             }),
             if per_pod.is_empty() { "—".into() } else { per_pod },
@@ -620,7 +622,8 @@ mod tests {
         };
         let (c, l) =
             (run(svcsim_core::cluster::TrafficPolicy::Cluster), run(svcsim_core::cluster::TrafficPolicy::Local));
-        let rows = compare_rows((c.record(), c.cluster()), (l.record(), l.cluster()), 190.0);
+        let (pc, pl) = (probe_panel(c.record(), 2, 190.0), probe_panel(l.record(), 2, 190.0));
+        let rows = compare_rows((c.record(), c.cluster(), pc.as_ref()), (l.record(), l.cluster(), pl.as_ref()), 190.0);
         let text: Vec<String> = rows
             .iter()
             .map(|r| format!("{}{}: {} | {}", if r.differs() { "≠ " } else { "  " }, r.label, r.cluster, r.local))

@@ -32,7 +32,7 @@ for (const [width, height] of [[700, 450], [360, 640]]) {
       for (const id of ['play', 'clock', 'probe-percent', 'open-full']) {
         assert.ok(await page.getByTestId(id).isVisible(), `${id} is visible`);
       }
-      assert.ok(await page.locator('svg.topology').isVisible());
+      assert.ok(await page.locator('.topology').isVisible());
       assert.ok(await page.getByRole('radiogroup', { name: 'externalTrafficPolicy' }).getByLabel('Local').isChecked());
       assert.equal(await page.getByTestId('event-log').count(), 0, 'the full page\'s panels stay out');
       if (width === 700) {
@@ -45,6 +45,33 @@ for (const [width, height] of [[700, 450], [360, 640]]) {
       assert.match(href, /\/sub\/svcsim\/#preset=aks-blog&etp=Local&t=[\d.]+s&speed=4$|#preset=aks-blog&etp=Local&t=[\d.]+s&speed=4$/);
       assert.doesNotMatch(href, /embed/);
       await screenshot(page, `embed-${width}x${height}`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+}
+
+for (const [width, height] of [[700, 450], [360, 640]]) {
+  test(`the embed's compact probe chart at ${width}×${height}: full-size text, named lines, read from the keyboard`, async () => {
+    const { context, page, problems } = await openPage(browser, { path: '?embed=1#preset=aks-blog-switch&t=200s', viewport: { width, height } });
+    try {
+      const chart = page.getByTestId('probe-chart');
+      await waitFor(() => chart.locator('.agg-dot').count(), (n) => n === 3, 'three complete minutes');
+      const box = await chart.boundingBox();
+      assert.ok(box.width >= 280 && box.height >= 80, `the chart is ${box.width}×${box.height}`);
+      assert.ok(box.x >= 0 && box.x + box.width <= width, 'the chart is inside the frame');
+      await screenshot(page, `embed-chart-${width}x${height}`);
+      if (width === 700) assert.ok(box.y + box.height <= height, `beside the controls, above the fold (bottom at ${box.y + box.height}px)`);
+      assert.equal(await overflowX(page), 0, 'no horizontal scroll');
+      // Its text is drawn as large as the full page's chart: one user unit per CSS pixel.
+      const tick = await chart.locator('text').first().evaluate((t) => t.getBoundingClientRect().height);
+      assert.ok(tick >= 10, `tick labels are ${tick}px tall`);
+      assert.deepEqual(await chart.locator('.node-label').allTextContents(), ['node-0', 'node-1']);
+      assert.equal(await chart.locator('.transition').count(), 1, 'the switch to Local is marked');
+      await chart.locator('.agg-dot').last().focus();
+      assert.equal(await page.getByTestId('chart-readout').textContent(), 'minute 2: 50% (node-0 100%, node-1 0%)');
+      await screenshot(page, `embed-chart-${width}x${height}`);
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

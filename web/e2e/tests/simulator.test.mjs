@@ -61,7 +61,7 @@ test('3. a link opens on its frame; step, back and scrub are deterministic', asy
     // The frame is a pure function of (run, t): compare the drawn SVG exactly. (Pixels of two
     // identical SVGs can differ by anti-aliasing between repaints, so screenshots are kept as
     // artifacts rather than compared byte for byte.)
-    const frame = () => page.locator('svg.topology').evaluate((e) => e.outerHTML);
+    const frame = () => page.locator('.topology').evaluate((e) => e.outerHTML);
     await waitForText(page.getByTestId('clock'), (t) => t.startsWith('t = 120.00 s'));
     assert.equal(await output(page).textContent(), '::ffff:198.51.100.79');
     assert.equal(await page.getByTestId('probe-percent').textContent(), '50%');
@@ -100,7 +100,7 @@ test('4. a bad YAML paste shows the error with its line and keeps the old run', 
     assert.match(errors, /6:32: error: doc 1 \(Service web\) spec\.ports\[0\]\.nodePort: 99999 is outside 30000-32767/);
     assert.equal(await page.locator('select#preset').inputValue(), 'aks-blog', 'the previous scenario is still selected');
     await waitForText(output(page), (t) => t.startsWith('::ffff:'));
-    assert.match(await page.locator('svg.topology').textContent(), /node-deployment/, 'the old run is still drawn');
+    assert.match(await page.locator('.topology').textContent(), /node-deployment/, 'the old run is still drawn');
     await screenshot(page, 'sim-4-bad-yaml');
     assert.deepEqual(problems, []);
   } finally {
@@ -146,7 +146,7 @@ test('6. Share: the link reopens the same frame, state and all', async () => {
   const { context, page, problems } = await openPage(browser);
   const panels = (p) =>
     p.evaluate(() =>
-      ['svg.topology', '[data-testid=app-output]', '[data-testid=probe-percent]', '[data-testid=in-rotation]', '[data-testid=clock]', '[data-testid=inspector]', '[data-testid=replicas]']
+      ['.topology', '[data-testid=app-output]', '[data-testid=probe-percent]', '[data-testid=in-rotation]', '[data-testid=clock]', '[data-testid=inspector]', '[data-testid=replicas]']
         .map((sel) => {
           // Markup with attributes sorted: a patched element and a fresh one may list them in
           // a different order for the same picture.
@@ -333,7 +333,7 @@ test('10. names from YAML are text everywhere: a client called <img onerror> run
     await page.getByTestId('play').click();
     await page.getByTestId('scrubber').fill('20');
     await page.getByTestId('event-log').locator('button.log-row').filter({ hasText: 'DNAT' }).first().click();
-    assert.ok((await page.locator('svg.topology').textContent()).includes(evil), 'the topology shows the name literally');
+    assert.ok((await page.locator('.topology').textContent()).includes(evil), 'the topology shows the name literally');
     assert.ok((await page.getByTestId('inspector').textContent()).includes(evil), 'so does the inspector');
     assert.ok((await page.getByTestId('mermaid-text').textContent()).includes('participant L0 as <img src=x onerror=alert(1)>'));
     const svgHref = await page.getByTestId('export-svg').getAttribute('href');
@@ -346,8 +346,8 @@ test('10. names from YAML are text everywhere: a client called <img onerror> run
     await page.getByTestId('share').click();
     const link = await page.getByTestId('share-url').inputValue();
     await openHostile(link.slice(link.indexOf('#')).replace('&compare=1', '') + '&embed=1', dialogs, async (fresh) => {
-      await fresh.locator('svg.topology').waitFor();
-      assert.ok((await fresh.locator('svg.topology').textContent()).includes(evil), 'and the embed of a shared link');
+      await fresh.locator('.topology').waitFor();
+      assert.ok((await fresh.locator('.topology').textContent()).includes(evil), 'and the embed of a shared link');
     });
     await assertInert(page, dialogs, problems, 'sim-10-injection');
   } finally {
@@ -394,8 +394,8 @@ test('12. a crowd of packets is drawn as one shape per kind, and a click on one 
     await applyYaml(page, (y) => y.replace('rate: 1/s', 'rate: 80/s').replace('replicas: 1', 'replicas: 4')); // plays from the start
     await page.waitForFunction(() => Number(document.querySelector('g.packets')?.dataset.packets) > 60, null, { timeout: 20_000 });
     await page.getByTestId('play').click(); // pause, so the packets hold still
-    assert.ok((await page.locator('svg.topology g.packet.crowd').count()) >= 2, 'a few crowd paths');
-    assert.equal(await page.locator('svg.topology g.packets > g.packet:not(.crowd)').count(), 0, 'no per-packet elements');
+    assert.ok((await page.locator('.topology g.packet.crowd').count()) >= 2, 'a few crowd paths');
+    assert.equal(await page.locator('.topology g.packets > g.packet:not(.crowd)').count(), 0, 'no per-packet elements');
     // The centre of the first circle of the original-request crowd, in page coordinates.
     const at = await page.evaluate(() => {
       const path = document.querySelector('g.packet.crowd.pk-orig path');
@@ -406,7 +406,7 @@ test('12. a crowd of packets is drawn as one shape per kind, and a click on one 
     await page.mouse.click(at.x, at.y);
     const inspector = await page.getByTestId('inspector').textContent();
     assert.match(inspector, /^Flow #\d+ — /, 'the inspector shows the clicked request');
-    assert.equal(await page.locator('svg.topology g.packets > g.packet:not(.crowd)').count(), 1, 'the selected packet is drawn on its own');
+    assert.equal(await page.locator('.topology g.packets > g.packet:not(.crowd)').count(), 1, 'the selected packet is drawn on its own');
     await screenshot(page, 'sim-12-crowd');
     assert.deepEqual(problems, []);
   } finally {
@@ -419,7 +419,7 @@ test('13. a pasted kubectl dump runs on the nodes it names, without a warning', 
   const { context, page, problems } = await openPage(browser);
   try {
     await applyYaml(page, () => dump);
-    await waitForText(page.locator('svg.topology'), (t) => t.includes('aks-nodepool1-12345678-vmss000000'));
+    await waitForText(page.locator('.topology'), (t) => t.includes('aks-nodepool1-12345678-vmss000000'));
     await waitForText(output(page), (t) => t.startsWith('::ffff:'));
     assert.equal(await page.getByTestId('yaml-errors').count(), 0, 'a kubectl dump of the AKS story says nothing to warn about');
     await screenshot(page, 'sim-13-kubectl-dump');
@@ -471,7 +471,7 @@ test('15. several files dropped on the editor run as one scenario, a kubectl JSO
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(await page.getByTestId('yaml').inputValue(), /# file: deploy\.yaml\n[\s\S]*# file: svc\.json\n\{"apiVersion":"v1","kind":"List"/);
-    await waitForText(page.locator('svg.topology'), (t) => t.includes('dropped-'));
+    await waitForText(page.locator('.topology'), (t) => t.includes('dropped-'));
     assert.match(await page.locator('body').textContent(), /logo\.png was not read: not UTF-8 text at byte 0/);
     await screenshot(page, 'sim-15-dropped-files');
     assert.deepEqual(problems, []);

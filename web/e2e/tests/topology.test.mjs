@@ -14,7 +14,7 @@ const HOP = 0.35;
 
 /** Every text's box in each topology on the page, in CSS pixels. */
 async function textBoxes(page) {
-  return page.evaluate(() => [...document.querySelectorAll('svg.topology')].map((svg) =>
+  return page.evaluate(() => [...document.querySelectorAll('.topology')].map((svg) =>
     [...svg.querySelectorAll('text')].map((t) => {
       const r = t.getBoundingClientRect();
       return { text: t.textContent, x: r.x, y: r.y, w: r.width, h: r.height };
@@ -132,7 +132,7 @@ test('no text overlaps other text in any preset, wide, embedded or on a phone; s
     for (const v of VIEWS) {
       const { context, page, problems } = await openPage(browser, { path: `${v.query}#preset=${preset}&t=200s`, viewport: v.viewport });
       try {
-        await page.locator('svg.topology text').first().waitFor();
+        await page.locator('.topology text').first().waitFor();
         await assertNoOverlap(page, `${preset} ${v.name}`, 3);
         await noSidewaysScroll(page, `${preset} ${v.name}`);
         for (const scheme of ['light', 'dark']) {
@@ -200,8 +200,8 @@ test('a 10-node, 30-pod cluster: no overlapping text, wide or on a phone', async
       await page.getByRole('button', { name: 'Edit the YAML' }).click();
       await page.getByTestId('yaml').fill(bigCluster(10, 30));
       await page.getByTestId('apply-yaml').click();
-      await page.waitForFunction(() => document.querySelectorAll('svg.topology [data-testid^=node-]').length === 10);
-      assert.equal(await page.locator('svg.topology .pod').count(), 30);
+      await page.waitForFunction(() => document.querySelectorAll('.topology [data-testid^=node-]').length === 10);
+      assert.equal(await page.locator('.topology .pod').count(), 30);
       await page.getByTestId('scrubber').fill('20');
       await assertNoOverlap(page, `10×30 ${v.name}`, 4);
       await noSidewaysScroll(page, `10×30 ${v.name}`);
@@ -217,11 +217,11 @@ test('from 360 to 800 px wide the page stacks: no sideways scrolling, the topolo
   for (const width of [360, 600, 800]) {
     const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog-switch&t=200s', viewport: { width, height: 800 } });
     try {
-      await page.locator('svg.topology text').first().waitFor();
+      await page.locator('.topology text').first().waitFor();
       await noSidewaysScroll(page, `${width} px`);
       await assertNoOverlap(page, `${width} px`, 1);
       // The smallest text in the topology is drawn at 8 CSS pixels or more.
-      const smallest = await page.locator('svg.topology').evaluate((svg) => Math.min(...[...svg.querySelectorAll('text')].map((t) => t.getBoundingClientRect().height).filter((h) => h > 0)));
+      const smallest = await page.locator('.topology').evaluate((svg) => Math.min(...[...svg.querySelectorAll('text')].map((t) => t.getBoundingClientRect().height).filter((h) => h > 0)));
       assert.ok(smallest >= 8, `${width} px: text ${smallest.toFixed(1)} px high`);
       assert.deepEqual(problems, []);
     } finally {

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
+use crate::frame::Frame;
 use crate::model::{Action, Engine, Model};
 use crate::view;
 
@@ -12,20 +13,31 @@ use super::clock;
 use super::topology::topology;
 
 /// Cluster and Local side by side on one cursor, and what differs between them.
-pub(super) fn compare_view(model: &Model, e: &Engine, twin: &Rc<RefCell<Engine>>, dispatch: &Callback<Action>) -> Html {
-    let tw = twin.borrow();
-    let rows = view::compare_rows((e.sim.record(), e.sim.cluster()), (tw.sim.record(), tw.sim.cluster()), model.t);
+/// `frame` is the page's run (under Cluster) at the cursor, drawn tall; the twin's is computed here.
+pub(super) fn compare_view(
+    model: &Model,
+    frame: &Frame,
+    twin: &Rc<RefCell<Engine>>,
+    dispatch: &Callback<Action>,
+) -> Html {
+    let (e, tw) = (model.engine.borrow(), twin.borrow());
+    let twin_frame = super::frame_of(model, &tw, true);
+    let rows = view::compare_rows(
+        (e.sim.record(), e.sim.cluster(), frame.probes.as_ref()),
+        (tw.sim.record(), tw.sim.cluster(), twin_frame.probes.as_ref()),
+        model.t,
+    );
     let t = format!("{:.2}", model.t);
     html! {
         <div class="compare" data-testid="compare">
             <div class="compare-panes">
                 <div class="pane" data-testid="pane-cluster" data-t={t.clone()}>
                     <h2>{ "externalTrafficPolicy: Cluster" }</h2>
-                    { topology(model, &model.engine, true, dispatch) }
+                    { topology(model, &model.engine, &frame.picture, dispatch) }
                 </div>
                 <div class="pane" data-testid="pane-local" data-t={t}>
                     <h2>{ "externalTrafficPolicy: Local" }</h2>
-                    { topology(model, twin, true, dispatch) }
+                    { topology(model, twin, &twin_frame.picture, dispatch) }
                 </div>
             </div>
             <table class="compare-table" data-testid="compare-table">

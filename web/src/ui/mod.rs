@@ -8,8 +8,10 @@ use std::rc::Rc;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
-use crate::model::{Action, Engine, MarkerKind, Model, PRESETS};
-use crate::view::{self, pct};
+use crate::frame::Frame;
+use crate::model::{Action, Engine, Model, PRESETS};
+#[cfg(test)]
+use crate::view::pct;
 
 mod compare;
 mod controls;
@@ -25,10 +27,10 @@ use controls::{Controls, policy_radios};
 use editor::EditorPanel;
 use inspect::{EventLog, Inspector};
 use lesson::lesson_panel;
-use probes::Probes;
+use probes::{EmbedProbes, Probes};
 use seen::AppSeen;
-use time::{Legend, narration, time_controls};
-use topology::topology;
+use time::{Legend, time_controls};
+use topology::{orientation, topology};
 
 /// The page's run, compared by identity: a panel given one is redrawn when the run is replaced
 /// or its own narrow props change, not on every animation frame.
@@ -46,23 +48,20 @@ pub fn clock(t: f64) -> String {
     format!("{t:.2} s")
 }
 
+/// The frame each view of the page draws at the cursor: the page's run, drawn as its topology
+/// is arranged (tall in the compare view's panes and on a phone).
+fn frame_of(model: &Model, e: &Engine, pane: bool) -> Frame {
+    Frame::at(e, model.t, orientation(model, pane), model.selected, model.reduced_motion)
+}
+
 pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
     if model.embed {
         return embed_page(model, dispatch);
     }
     let e = model.engine.borrow();
-    let run = e.sim.record();
-    let t = model.t;
+    let frame = frame_of(model, &e, model.twin.is_some());
     let rr = RunRef(model.engine.clone());
-    // Each panel's narrow inputs at this frame: it is redrawn only when they change.
-    let upto = e.log[..e.log.partition_point(|(d, _)| *d <= t)].last().map_or(-1.0, |(d, _)| *d);
-    let progress = model
-        .selected
-        .and_then(|f| run.get_flow(f))
-        .map(|f| (f.end.is_some(), f.reply.is_some(), run.packet(f.request).hops.len()));
-    let answered = view::app_output(run, t).and_then(|o| run.get_flow(o.2)).map_or(0.0, |f| view::display_end(run, f));
-    let panel = view::probe_panel(run, e.sim.cluster().nodes.len(), t);
-    let changes = e.markers.iter().filter(|m| m.kind == MarkerKind::Change && m.t <= t).count();
+    let answered = frame.answer.as_ref().map_or(0.0, |a| a.at);
     html! {
         <div class="app" data-testid="app-root">
             { header(model, dispatch) }
@@ -71,17 +70,17 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
                 <div class="main-col">
                 <section class="stage" aria-label="Topology and time">
                     if let Some(twin) = &model.twin {
-                        { compare_view(model, &e, twin, dispatch) }
+                        { compare_view(model, &frame, twin, dispatch) }
                     } else {
-                        { topology(model, &model.engine, false, dispatch) }
+                        { topology(model, &model.engine, &frame.picture, dispatch) }
                     }
-                    { time_controls(model, &e, dispatch) }
+                    { time_controls(model, &e, &frame.narration, dispatch) }
                     <Legend />
                 </section>
                 // The log and the inspector continue the left column, so it is as long as the side.
                 <div class="lower">
-                    <EventLog run={rr.clone()} {upto} selected={model.selected} dispatch={dispatch.clone()} />
-                    <Inspector run={rr.clone()} selected={model.selected} {progress} dispatch={dispatch.clone()} />
+                    <EventLog run={rr.clone()} upto={frame.log_upto} selected={model.selected} dispatch={dispatch.clone()} />
+                    <Inspector run={rr.clone()} selected={model.selected} progress={frame.progress} dispatch={dispatch.clone()} />
                 </div>
                 </div>
                 <aside class="side">
@@ -89,7 +88,7 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
                     // In compare mode the table beside the panes says this for both runs.
                     if model.twin.is_none() {
                         <AppSeen run={rr.clone()} at={answered} dispatch={dispatch.clone()} />
-                        <Probes run={rr.clone()} {panel} {changes} {t} />
+                        <Probes run={rr.clone()} panel={frame.probes.clone()} changes={frame.changes} t={frame.t} />
                     }
                     <Controls run={rr.clone()} policy={model.policy_at()} replicas={model.replicas_at()} affinity={model.affinity_at()}
                               shape={model.shape.clone()} compare={model.twin.is_some()} dispatch={dispatch.clone()} />
@@ -102,19 +101,12 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
 }
 
 /// The compact layout for an iframe (`embed=1`): the topology, what the app prints, the probe
-/// status, the policy toggle and play, in 700×450 and down to 360 px wide.
+/// status with its chart, the policy toggle and play, in 700×450 and down to 360 px wide.
 fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
     let e = model.engine.borrow();
-    let run = e.sim.record();
-    let t = model.t;
-    let text =
-        view::app_output(run, t).map_or("…".to_string(), |(_, o, _)| o.lines().next().unwrap_or("").to_string());
-    let probe = view::probe_panel(run, e.sim.cluster().nodes.len(), t).map(|p| {
-        let up = p.in_rotation.iter().filter(|u| **u).count();
-        (p.last_minute.map_or("—".to_string(), |(_, v)| pct(v)), format!("{up}/{}", p.in_rotation.len()))
-    });
+    let frame = frame_of(model, &e, false);
+    let text = frame.answer.as_ref().map_or("…", |a| a.first_line()).to_string();
     let full = format!("{}#{}", crate::browser::full_page_url(), model.full_page_fragment());
-    let narration = narration(model, &e);
     let title = model.preset.clone().unwrap_or_else(|| "your YAML".into());
     html! {
         <div class="app embed" data-testid="app-root">
@@ -123,27 +115,24 @@ fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
                 <a href={full} target="_blank" rel="noopener" data-testid="open-full">{ "Open in full simulator ↗" }</a>
             </div>
             { notices(model, dispatch) }
-            { topology(model, &model.engine, false, dispatch) }
+            { topology(model, &model.engine, &frame.picture, dispatch) }
             <div class="embed-panel">
+                <div class="embed-controls">
                 <div class="embed-time">
                     <button class="btn play" data-testid="play" aria-label={if model.playing { "Pause (Space)" } else { "Play (Space)" }} onclick={dispatch.reform(|_| Action::TogglePlay)}>
                         { if model.playing { "Pause" } else { "Play" } }
                     </button>
-                    <span class="clock" data-testid="clock">{ format!("t = {}", clock(t)) }</span>
+                    <span class="clock" data-testid="clock">{ format!("t = {}", clock(frame.t)) }</span>
                 </div>
                 { policy_radios(model.policy_at(), dispatch) }
                 <div class="embed-out">
                     <span class="muted small">{ "the app prints" }</span>
                     <span class="app-output" data-testid="app-output">{ text }</span>
                 </div>
-                if let Some((percent, up)) = probe {
-                    <div class="embed-probe">
-                        <span class="muted small">{ "Health Probe Status" }</span>
-                        <span><strong data-testid="probe-percent">{ percent }</strong>{ " · in rotation " }<strong data-testid="in-rotation">{ up }</strong></span>
-                    </div>
-                }
+                </div>
+                <EmbedProbes run={RunRef(model.engine.clone())} panel={frame.probes.clone()} changes={frame.changes} t={frame.t} />
             </div>
-            <p class="narration" aria-live="polite" data-testid="narration">{ narration }</p>
+            <p class="narration" aria-live="polite" data-testid="narration">{ frame.narration.clone() }</p>
         </div>
     }
 }

@@ -54,7 +54,7 @@ pub(super) fn probes(props: &ProbesProps) -> Html {
                     html! { <li class={cls}>{ format!("{}: last probe {last}{}", n.name, if p.in_rotation[i] { "" } else { " — out of rotation" }) }</li> }
                 }) }
             </ul>
-            <ProbeChartView chart={Rc::new(crate::chart::probe_chart(&p, &names, e.sim.record(), props.t))} />
+            <ProbeChartView chart={Rc::new(crate::chart::probe_chart(&p, &names, e.sim.record(), props.t, crate::chart::FULL))} />
             { chart_exports(&p, &e, props.t) }
         </section>
     }
@@ -81,6 +81,25 @@ pub(super) fn chart_exports(p: &view::ProbePanel, e: &Engine, t: f64) -> Html {
     }
 }
 
+/// The embed's Health Probe Status: the last minute, the nodes in rotation and the compact
+/// chart. Compared as [`Probes`] is: `t` alone does not redraw it.
+#[function_component(EmbedProbes)]
+pub(super) fn embed_probes(props: &ProbesProps) -> Html {
+    let Some(p) = &props.panel else { return html! {} };
+    let e = props.run.0.borrow();
+    let names: Vec<String> = e.sim.cluster().nodes.iter().map(|n| n.name.clone()).collect();
+    let up = p.in_rotation.iter().filter(|u| **u).count();
+    let percent = p.last_minute.map_or("—".to_string(), |(_, v)| pct(v));
+    let chart = crate::chart::probe_chart(p, &names, e.sim.record(), props.t, crate::chart::COMPACT);
+    html! {
+        <div class="embed-probe">
+            <span class="muted small">{ "Health Probe Status" }</span>
+            <span><strong data-testid="probe-percent">{ percent }</strong>{ " · in rotation " }<strong data-testid="in-rotation">{ format!("{up}/{}", p.in_rotation.len()) }</strong></span>
+            <ProbeChartView chart={Rc::new(chart)} />
+        </div>
+    }
+}
+
 #[derive(Properties, PartialEq)]
 struct ChartProps {
     chart: Rc<crate::chart::ProbeChart>,
@@ -90,10 +109,9 @@ struct ChartProps {
 /// focused (Tab) to read its value, announced to screen readers.
 #[function_component(ProbeChartView)]
 fn probe_chart_view(props: &ChartProps) -> Html {
-    use crate::chart::{HEIGHT, PLOT, WIDTH};
     let readout = use_state(|| None::<String>);
     let c = &props.chart;
-    let (x0, y0, x1, y1) = PLOT;
+    let crate::chart::Size { width, height, left: x0, right: x1, top: y0, bottom: y1, titled } = c.size;
     let polyline = |pts: &[(f64, f64)]| pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
     let agg: Vec<(f64, f64)> = c.aggregate.iter().map(|p| (p.x, p.y)).collect();
     let read = |text: String| -> (Callback<MouseEvent>, Callback<FocusEvent>) {
@@ -106,7 +124,7 @@ fn probe_chart_view(props: &ChartProps) -> Html {
     };
     html! {
         <figure class="chart-figure">
-            <svg class="chart" viewBox={format!("0 0 {WIDTH} {HEIGHT}")} role="group" aria-label={c.summary.clone()} data-testid="probe-chart">
+            <svg class="chart" viewBox={format!("0 0 {width} {height}")} width={width.to_string()} height={height.to_string()} role="group" aria-label={c.summary.clone()} data-testid="probe-chart">
                 { for c.y_ticks.iter().map(|(y, label)| html! {
                     <g>
                         <line x1={x0.to_string()} y1={y.to_string()} x2={x1.to_string()} y2={y.to_string()} class="grid" />
@@ -119,8 +137,14 @@ fn probe_chart_view(props: &ChartProps) -> Html {
                         <text x={x.to_string()} y={(y1 + 13.0).to_string()} text-anchor="middle">{ label.clone() }</text>
                     </g>
                 }) }
-                <text x={((x0 + x1) / 2.0).to_string()} y={(HEIGHT - 6.0).to_string()} text-anchor="middle" class="axis-title">{ "minute of the run" }</text>
-                <text transform={format!("translate(10 {}) rotate(-90)", (y0 + y1) / 2.0)} text-anchor="middle" class="axis-title">{ "probes answered" }</text>
+                if titled {
+                    <text x={((x0 + x1) / 2.0).to_string()} y={(height - 6.0).to_string()} text-anchor="middle" class="axis-title">{ "minute of the run" }</text>
+                } else {
+                    <text x={(x0 - 8.0).to_string()} y={(y1 + 13.0).to_string()} text-anchor="end" class="axis-title">{ "minute" }</text>
+                }
+                if titled {
+                    <text transform={format!("translate(10 {}) rotate(-90)", (y0 + y1) / 2.0)} text-anchor="middle" class="axis-title">{ "probes answered" }</text>
+                }
                 { for c.transitions.iter().map(|(x, what)| html! {
                     <line x1={x.to_string()} y1={y0.to_string()} x2={x.to_string()} y2={y1.to_string()} class="transition">
                         <title>{ what.clone() }</title>
@@ -147,8 +171,10 @@ fn probe_chart_view(props: &ChartProps) -> Html {
                 <span class="readout" aria-live="polite" data-testid="chart-readout">
                     { readout.as_ref().cloned().unwrap_or_else(|| "Hover or Tab to a minute to read it.".into()) }
                 </span>
-                { "Thick: all nodes; thin, named: each node" }
-                { if c.transitions.is_empty() { "." } else { "; dashed: a change." } }
+                if titled {
+                    { "Thick: all nodes; thin, named: each node" }
+                    { if c.transitions.is_empty() { "." } else { "; dashed: a change." } }
+                }
             </figcaption>
         </figure>
     }

@@ -11,7 +11,8 @@ use crate::view::{self, SpriteKind};
 use super::topology::shape;
 use super::{RunRef, clock};
 
-pub(super) fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Action>) -> Html {
+/// `narration` is the frame's latest event in words.
+pub(super) fn time_controls(model: &Model, e: &Engine, narration: &str, dispatch: &Callback<Action>) -> Html {
     // Whole minutes, so the markers move only when the scale does.
     let horizon = ((e.computed().max(model.t) / 60.0).ceil() * 60.0).max(e.sim.scenario().duration.as_secs_f64());
     let on_scrub = dispatch.reform(|ev: InputEvent| {
@@ -22,7 +23,6 @@ pub(super) fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Actio
         let sel: HtmlSelectElement = ev.target_unchecked_into();
         Action::Speed(sel.value().parse().unwrap_or(1.0))
     });
-    let narration = narration(model, e);
     html! {
         <div class="time">
             <div class="time-buttons">
@@ -45,20 +45,11 @@ pub(super) fn time_controls(model: &Model, e: &Engine, dispatch: &Callback<Actio
                 <input type="range" aria-label="Time (scenario seconds)" data-testid="scrubber" min={format!("{:.2}", e.kept_from)} max={format!("{horizon:.2}")} step="0.05"
                        value={format!("{:.2}", model.t)} oninput={on_scrub} />
             </div>
-            <p class="narration" aria-live="polite" data-testid="narration">{ narration }</p>
+            <p class="narration" aria-live="polite" data-testid="narration">{ narration.to_string() }</p>
             <p class="muted small">
                 { format!("Time-lapse and slow motion: the clock, health probes and the per-minute metric run in true time (at 1× a second is a second; 16× squeezes a minute into 4 s), while every packet hop is drawn over {} s of the clock whatever its real latency — the inspector shows the true times.", view::HOP) }
             </p>
         </div>
-    }
-}
-
-/// The latest event at the cursor, as the trace says it: read out by screen readers.
-pub(super) fn narration(model: &Model, e: &Engine) -> String {
-    let shown = e.log.partition_point(|(d, _)| *d <= model.t);
-    match shown.checked_sub(1) {
-        Some(i) => e.sim.record().render(&e.sim.record().trace[e.log[i].1 as usize]),
-        None => "Press Play (or Space) to run the scenario.".into(),
     }
 }
 

@@ -6,10 +6,11 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
+use crate::frame::Picture;
 use crate::layout::{Orientation, Point};
 use crate::model::{Action, Engine, Model};
 use crate::scene::{Scene, Shape, Status, Text};
-use crate::tags::{TAG_SIZE, Tag, tags};
+use crate::tags::{TAG_SIZE, Tag};
 use crate::view::{self, SpriteKind};
 
 use super::RunRef;
@@ -128,19 +129,15 @@ pub fn orientation(model: &Model, pane: bool) -> Orientation {
     if pane || model.narrow { Orientation::Tall } else { Orientation::Wide }
 }
 
-/// The topology of one run (`engine`: the page's, or the compare view's twin) at the cursor;
-/// `pane` when it is one of the compare view's two.
-pub fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, pane: bool, dispatch: &Callback<Action>) -> Html {
+/// The topology of one run (`engine`: the page's, or the compare view's twin) as its frame's
+/// `picture` has it.
+pub fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, picture: &Picture, dispatch: &Callback<Action>) -> Html {
     let e = engine.borrow();
-    let run = e.sim.record();
-    let o = orientation(model, pane);
+    let o = picture.orientation;
     let l = e.layout(o);
-    let t = model.t;
-    let cluster = e.sim.cluster();
-    let sprites = view::sprites(run, l, e.sim.scenario(), cluster, t, model.reduced_motion);
-    let tags = tags(run, l, &sprites, model.selected);
+    let (sprites, tags) = (&picture.sprites, &picture.tags);
     // A very crowded screen draws each kind of packet as one path (the selected one stays apart).
-    let crowded = sprites.len() > view::CROWD_FROM;
+    let crowded = picture.crowded();
     // A click on a crowd selects the packet drawn under the pointer.
     let on_crowd_click = {
         let places: Vec<_> = if crowded { sprites.iter().map(|s| (s.flow, s.at)).collect() } else { Vec::new() };
@@ -159,17 +156,23 @@ pub fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, pane: bool, dispatc
         })
     };
     // Redrawn when what it shows changes, not every frame.
-    let status = Status::at(run, cluster, t);
+    let status = picture.status.clone();
     let class = if o == Orientation::Wide { "topology wide" } else { "topology tall" };
+    let view_box = format!("0 0 {} {}", l.width, l.height);
+    // Two layers with one viewBox: the still picture, painted again only when it changes, and
+    // over it the packets and tags, which change every frame and are their own layer.
     html! {
-        <svg {class} viewBox={format!("0 0 {} {}", l.width, l.height)} role="img" data-testid="topology"
+        <div {class} role="img" data-testid="topology"
              aria-label="Topology: clients, internet, load balancer, nodes with their NIC, kube-proxy and pods, with packets moving between them">
-            <Still run={RunRef(Rc::clone(engine))} orientation={o} {status} />
+            <svg class="still" viewBox={view_box.clone()}>
+                <Still run={RunRef(Rc::clone(engine))} orientation={o} {status} />
+            </svg>
+            <svg class="moving" viewBox={view_box}>
             // Tags under the packets: a tag never hides the packet it names.
             <g class="tags">{ for tags.iter().map(tag) }</g>
             <g class="packets" data-packets={sprites.len().to_string()}>
                 if crowded {
-                    { for view::crowd(&sprites, model.selected).into_iter().map(|c| {
+                    { for view::crowd(sprites, model.selected).into_iter().map(|c| {
                         let title = format!("{} × {}", c.count, c.kind.label());
                         let drop = matches!(c.kind, SpriteKind::Dropped | SpriteKind::Rejected);
                         html! {
@@ -195,6 +198,7 @@ pub fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, pane: bool, dispatc
                     }
                 }) }
             </g>
-        </svg>
+            </svg>
+        </div>
     }
 }
