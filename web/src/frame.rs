@@ -51,7 +51,8 @@ impl Picture {
 #[derive(Debug)]
 pub struct Frame {
     pub t: f64,
-    /// The time of the last event the log shows (`-1` before the first).
+    /// The time of the last event the log shows (`-1` before the first): the last at `t`, or
+    /// while playing the last at the start of its [`Frame::at`] `log_every` step.
     pub log_upto: f64,
     /// The latest event, in the trace's words: the narration line screen readers read out.
     pub narration: String,
@@ -71,11 +72,24 @@ pub const NO_EVENT_YET: &str = "Press Play (or Space) to run the scenario.";
 impl Frame {
     /// The frame of `e`'s run at `t`, drawn in `orientation`; `selected` is the packet the user
     /// picked, and `reduced_motion` makes packets jump from place to place.
-    pub fn at(e: &Engine, t: f64, orientation: Orientation, selected: Option<FlowId>, reduced_motion: bool) -> Frame {
+    ///
+    /// `log_every` (seconds of the run, 0 for every frame) is how often the event log moves on:
+    /// at hundreds of events a second nobody reads a log redrawn sixty times a second, and
+    /// redrawing it was a quarter of a frame's work.
+    pub fn at(
+        e: &Engine,
+        t: f64,
+        orientation: Orientation,
+        selected: Option<FlowId>,
+        reduced_motion: bool,
+        log_every: f64,
+    ) -> Frame {
         let run = e.sim.record();
         let cluster = e.sim.cluster();
         let shown = e.log.partition_point(|(d, _)| *d <= t);
         let last = shown.checked_sub(1).map(|i| e.log[i]);
+        let log_t = if log_every > 0.0 { (t / log_every).floor() * log_every } else { t };
+        let log_upto = e.log[..shown].iter().rev().find(|(d, _)| *d <= log_t).map_or(-1.0, |(d, _)| *d);
         let narration = last.map_or(NO_EVENT_YET.to_string(), |(_, i)| run.render(&run.trace[i as usize]));
         let progress = selected
             .and_then(|f| run.get_flow(f))
@@ -91,7 +105,7 @@ impl Frame {
         let tags = tags(run, layout, &sprites, selected);
         let status = Status::new(run, cluster, t, probes.as_ref());
         let picture = Picture { orientation, sprites, tags, status };
-        Frame { t, log_upto: last.map_or(-1.0, |(d, _)| d), narration, progress, answer, probes, changes, picture }
+        Frame { t, log_upto, narration, progress, answer, probes, changes, picture }
     }
 }
 
@@ -104,7 +118,17 @@ mod tests {
     fn frame(fragment: &str) -> Frame {
         let m = Model::from_fragment(fragment, false).settled();
         let e = m.engine.borrow();
-        Frame::at(&e, m.t, Orientation::Wide, m.selected, m.reduced_motion)
+        Frame::at(&e, m.t, Orientation::Wide, m.selected, m.reduced_motion, 0.0)
+    }
+
+    #[test]
+    fn while_playing_the_log_moves_on_in_steps_and_paused_it_is_exact() {
+        let m = Model::from_fragment("preset=aks-blog&t=30.9s", false).settled();
+        let e = m.engine.borrow();
+        let at = |t: f64, every: f64| Frame::at(&e, t, Orientation::Wide, None, false, every).log_upto;
+        assert!(at(30.9, 0.0) > 30.5, "paused: the last event up to the cursor, {}", at(30.9, 0.0));
+        assert!(at(30.9, 1.0) <= 30.0, "playing: the last event up to the step's start, {}", at(30.9, 1.0));
+        assert_eq!(at(30.9, 1.0), at(30.1, 1.0), "one step, one log");
     }
 
     #[test]

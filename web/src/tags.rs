@@ -66,7 +66,8 @@ fn lines(run: &Run, s: &Sprite) -> [Vec<Span>; 2] {
     match (s.kind, s.header) {
         (SpriteKind::Dropped | SpriteKind::Rejected, _) | (_, None) => {
             let word = if s.kind == SpriteKind::Rejected { "REJECT" } else { "DROP" };
-            let (a, b) = split(&s.detail, 44);
+            let detail = s.detail();
+            let (a, b) = split(&detail, 44);
             [vec![span("tag drop", word), span("", a)], vec![span("", b)]]
         }
         (SpriteKind::Probe, Some(h)) => [

@@ -185,8 +185,20 @@ pub struct Sprite {
     pub header: Option<Header>,
     /// The header before the rewrite at the hop it is leaving, if that hop rewrote it.
     pub was: Option<Header>,
-    /// The header it carries, or the reason it was dropped.
-    pub detail: String,
+    /// Why it was dropped or refused (a drop's mark only).
+    pub reason: Option<String>,
+}
+
+impl Sprite {
+    /// The header it carries, or the reason it was dropped: its tooltip. Written only for the
+    /// few packets drawn one by one, not for every packet of a crowd each frame.
+    pub fn detail(&self) -> String {
+        match (&self.reason, self.header) {
+            (Some(reason), _) => reason.clone(),
+            (None, Some(h)) => h.to_string(),
+            (None, None) => String::new(),
+        }
+    }
 }
 
 /// Above this many packets on screen the topology draws them as a crowd: one path per kind
@@ -293,7 +305,7 @@ pub fn sprites(
                 kind: s.kind,
                 header: Some(s.header),
                 was: s.was,
-                detail: s.header.to_string(),
+                reason: None,
             });
         } else if elapsed < end + LINGER {
             // A drop or refusal stays marked where it happened.
@@ -306,7 +318,15 @@ pub fn sprites(
                     _ => continue,
                 };
                 let at = layout.anchor(h.at, scenario, cluster);
-                out.push(Sprite { flow: flow.id, leg: legs as u32, at, kind, header: None, was: None, detail: reason });
+                out.push(Sprite {
+                    flow: flow.id,
+                    leg: legs as u32,
+                    at,
+                    kind,
+                    header: None,
+                    was: None,
+                    reason: Some(reason),
+                });
             }
         }
     }
@@ -547,7 +567,7 @@ mod tests {
             kind,
             header: None,
             was: None,
-            detail: String::new(),
+            reason: None,
         };
         let sprites = [
             sprite(1, SpriteKind::Original, 10.0),

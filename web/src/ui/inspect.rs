@@ -13,14 +13,20 @@ use crate::view;
 use super::short;
 
 /// What the log shows: the run's lines whose display time is at most `upto` (the last one
-/// shown at the cursor), and the selection.
+/// shown at the cursor), and the selection. While the clock runs (`playing`) it holds fewer
+/// rows: each step of a fast run replaces all of them.
 #[derive(Properties, PartialEq)]
 pub(super) struct LogProps {
     pub run: RunRef,
     pub upto: f64,
+    pub playing: bool,
     pub selected: Option<FlowId>,
     pub dispatch: Callback<Action>,
 }
+
+/// The log's length paused, and while the clock runs (about what its box shows).
+const ROWS: usize = 120;
+const LIVE_ROWS: usize = 24;
 
 #[function_component(EventLog)]
 pub(super) fn event_log(p: &LogProps) -> Html {
@@ -35,7 +41,7 @@ pub(super) fn event_log(p: &LogProps) -> Html {
         .rev()
         .map(|(i, l)| (i, view::display_time(run, l)))
         .filter(|(_, d)| *d <= p.upto)
-        .take(120)
+        .take(if p.playing { LIVE_ROWS } else { ROWS })
         .collect();
     html! {
         <section class="panel log" aria-label="Event log">
@@ -46,8 +52,10 @@ pub(super) fn event_log(p: &LogProps) -> Html {
                     let flow = line.packet().map(|p| run.packet(p).flow);
                     let onclick = dispatch.reform(move |_| Action::SeekAndSelect(d, flow));
                     let selected = flow.is_some() && flow == p.selected;
+                    // Keyed by trace line: a new line is one inserted row, not every row's text
+                    // rewritten (at hundreds of requests a second that relaid out the whole log).
                     html! {
-                        <li class={if selected { "selected" } else { "" }}>
+                        <li key={i} class={if selected { "selected" } else { "" }}>
                             <button class="log-row" {onclick} title="Go to this moment and inspect it">
                                 <span class="mono t">{ format!("{:>10}", line.time.to_string()) }</span>
                                 <span class="mono">{ run.render(line) }</span>

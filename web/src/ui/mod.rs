@@ -48,10 +48,15 @@ pub fn clock(t: f64) -> String {
     format!("{t:.2} s")
 }
 
+/// While playing, the event log moves on every quarter of a second of wall time (at any speed);
+/// paused, it shows every event up to the cursor.
+const LOG_EVERY: f64 = 0.25;
+
 /// The frame each view of the page draws at the cursor: the page's run, drawn as its topology
 /// is arranged (tall in the compare view's panes and on a phone).
 fn frame_of(model: &Model, e: &Engine, pane: bool) -> Frame {
-    Frame::at(e, model.t, orientation(model, pane), model.selected, model.reduced_motion)
+    let log_every = if model.playing { LOG_EVERY * model.speed } else { 0.0 };
+    Frame::at(e, model.t, orientation(model, pane), model.selected, model.reduced_motion, log_every)
 }
 
 pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
@@ -79,7 +84,7 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
                 </section>
                 // The log and the inspector continue the left column, so it is as long as the side.
                 <div class="lower">
-                    <EventLog run={rr.clone()} upto={frame.log_upto} selected={model.selected} dispatch={dispatch.clone()} />
+                    <EventLog run={rr.clone()} upto={frame.log_upto} playing={model.playing} selected={model.selected} dispatch={dispatch.clone()} />
                     <Inspector run={rr.clone()} selected={model.selected} progress={frame.progress} dispatch={dispatch.clone()} />
                 </div>
                 </div>

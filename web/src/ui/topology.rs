@@ -192,7 +192,7 @@ pub fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, picture: &Picture, 
                     let transform = format!("translate({:.1} {:.1})", s.at.x, s.at.y);
                     html! {
                         <g key={flow.0} class={cls} {transform} {onclick}>
-                            <title>{ format!("{}: {}", s.kind.label(), s.detail) }</title>
+                            <title>{ format!("{}: {}", s.kind.label(), s.detail()) }</title>
                             { shape(s.kind, Point { x: 0.0, y: 0.0 }) }
                         </g>
                     }
