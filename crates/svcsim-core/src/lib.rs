@@ -33,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cilium;
 pub mod cluster;
 pub mod conntrack;
 pub mod dataplane;

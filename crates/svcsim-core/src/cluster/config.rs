@@ -154,6 +154,179 @@ impl Default for KubeProxyConfig {
     }
 }
 
+/// Cilium's `loadBalancer.mode`: how a node forwards north-south traffic to a backend on
+/// another node (`docs/fidelity.md#cilium-north-south`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CiliumLbMode {
+    /// SNAT to the node's address; replies come back through it (the default).
+    #[default]
+    Snat,
+    /// Direct server return: the backend's node answers the client itself.
+    Dsr,
+    /// DSR for TCP, SNAT for UDP and SCTP.
+    Hybrid,
+}
+
+/// Cilium's `loadBalancer.algorithm`: how a node picks a backend for north-south traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CiliumLbAlgorithm {
+    /// A uniform random pick per new connection (the default).
+    #[default]
+    Random,
+    /// Maglev consistent hashing: the same 5-tuple picks the same backend on every node.
+    Maglev,
+}
+
+/// Cilium's `loadBalancer.dsrDispatch`: how a DSR request carries the service address to the
+/// backend's node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DsrDispatch {
+    /// An IPv4 option (IPv6: a Destination Option) on the request; native routing only.
+    #[default]
+    Opt,
+    /// A Geneve tunnel option.
+    Geneve,
+}
+
+/// Cilium's `routingMode`: how pod traffic crosses between nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RoutingMode {
+    /// Encapsulated between nodes (VXLAN or Geneve): Helm's default.
+    #[default]
+    Tunnel,
+    /// Routed as is, the way AKS runs it.
+    Native,
+}
+
+/// Cilium's configuration, by its Helm value names, when it replaces kube-proxy
+/// (`kubeProxyReplacement: true`; `docs/fidelity.md#cilium`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiliumConfig {
+    /// `loadBalancer.mode`.
+    pub mode: CiliumLbMode,
+    /// `loadBalancer.algorithm`.
+    pub algorithm: CiliumLbAlgorithm,
+    /// `maglev.tableSize`: a prime from Cilium's list, 16381 by default.
+    pub maglev_table_size: u32,
+    /// `maglev.hashSeed`: base64 of 12 bytes, Cilium's built-in seed by default.
+    pub maglev_hash_seed: String,
+    /// `loadBalancer.dsrDispatch`.
+    pub dsr_dispatch: DsrDispatch,
+    /// `routingMode`.
+    pub routing_mode: RoutingMode,
+    /// `socketLB.enabled`: translate a pod's or host's `connect()` to a service (true by
+    /// default with kube-proxy replacement).
+    pub socket_lb: bool,
+    /// `socketLB.hostNamespaceOnly`: only host processes get socket-LB; pods go per packet.
+    pub socket_lb_host_namespace_only: bool,
+    /// `nodePort.enableHealthCheck`: Cilium serves healthCheckNodePort.
+    pub health_check_node_port: bool,
+    /// `kubeProxyReplacementHealthzBindAddr` (`0.0.0.0:10256`): the kube-proxy-style healthz;
+    /// empty (off) by default.
+    pub healthz_bind: Option<u16>,
+    /// `serviceNoBackendResponse`: `reject` (ICMP port unreachable, the default) or `drop`.
+    pub no_backend_reject: bool,
+    /// `bpf.lbExternalClusterIP`: ClusterIPs answer traffic from outside the cluster.
+    pub external_cluster_ip: bool,
+    /// `bpf.masquerade`: pod egress masquerading in eBPF instead of iptables (recorded; pod
+    /// egress to the internet is not simulated).
+    pub bpf_masquerade: bool,
+}
+
+impl CiliumConfig {
+    /// Cilium's own defaults for the values svcsim reads (Helm chart 1.18).
+    pub const DEFAULT_MAGLEV_TABLE_SIZE: u32 = 16381;
+    /// `maglev.hashSeed` when unset (`pkg/maglev`'s `DefaultHashSeed`).
+    pub const DEFAULT_HASH_SEED: &str = "JLfvgnHc2kaSUFaI";
+    /// The table sizes Cilium accepts.
+    pub const MAGLEV_TABLE_SIZES: [u32; 10] = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071];
+
+    /// True when a TCP (`tcp`) or other connection to a remote backend goes by DSR.
+    pub fn uses_dsr(&self, tcp: bool) -> bool {
+        match self.mode {
+            CiliumLbMode::Snat => false,
+            CiliumLbMode::Dsr => true,
+            CiliumLbMode::Hybrid => tcp,
+        }
+    }
+}
+
+impl Default for CiliumConfig {
+    fn default() -> CiliumConfig {
+        CiliumConfig {
+            mode: CiliumLbMode::Snat,
+            algorithm: CiliumLbAlgorithm::Random,
+            maglev_table_size: CiliumConfig::DEFAULT_MAGLEV_TABLE_SIZE,
+            maglev_hash_seed: CiliumConfig::DEFAULT_HASH_SEED.into(),
+            dsr_dispatch: DsrDispatch::Opt,
+            routing_mode: RoutingMode::Tunnel,
+            socket_lb: true,
+            socket_lb_host_namespace_only: false,
+            health_check_node_port: true,
+            healthz_bind: None,
+            no_backend_reject: true,
+            external_cluster_ip: false,
+            bpf_masquerade: false,
+        }
+    }
+}
+
+impl fmt::Display for CiliumLbMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CiliumLbMode::Snat => "snat",
+            CiliumLbMode::Dsr => "dsr",
+            CiliumLbMode::Hybrid => "hybrid",
+        })
+    }
+}
+
+impl fmt::Display for CiliumLbAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CiliumLbAlgorithm::Random => "random",
+            CiliumLbAlgorithm::Maglev => "maglev",
+        })
+    }
+}
+
+impl fmt::Display for DsrDispatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DsrDispatch::Opt => "opt",
+            DsrDispatch::Geneve => "geneve",
+        })
+    }
+}
+
+impl fmt::Display for RoutingMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RoutingMode::Tunnel => "tunnel",
+            RoutingMode::Native => "native",
+        })
+    }
+}
+
+/// Which implementation of the dataplane seam programs the nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataplaneKind {
+    /// kube-proxy, in its configured mode.
+    KubeProxy(ProxyMode),
+    /// Cilium's kube-proxy replacement.
+    Cilium,
+}
+
+impl fmt::Display for DataplaneKind {
+    /// `kube-proxy iptables`, `kube-proxy nftables`, `Cilium eBPF`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataplaneKind::KubeProxy(mode) => write!(f, "kube-proxy {mode}"),
+            DataplaneKind::Cilium => f.write_str("Cilium eBPF"),
+        }
+    }
+}
+
 /// Cluster-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
@@ -164,9 +337,19 @@ pub struct ClusterConfig {
     /// `--service-node-port-range`, inclusive.
     pub node_port_range: (u16, u16),
     pub kube_proxy: KubeProxyConfig,
+    /// Cilium replacing kube-proxy (`cilium: {kubeProxyReplacement: true}`), or `None` when
+    /// kube-proxy runs.
+    pub cilium: Option<CiliumConfig>,
 }
 
 impl ClusterConfig {
+    /// The dataplane the nodes run.
+    pub fn dataplane(&self) -> DataplaneKind {
+        match self.cilium {
+            Some(_) => DataplaneKind::Cilium,
+            None => DataplaneKind::KubeProxy(self.kube_proxy.mode),
+        }
+    }
     /// The cluster CIDR kube-proxy's detect-local uses: its own if configured, else the cluster's.
     pub fn proxy_cluster_cidr(&self) -> IpCidr {
         self.kube_proxy.cluster_cidr.unwrap_or(self.cluster_cidr)
@@ -182,6 +365,7 @@ impl Default for ClusterConfig {
             service_cidr: IpCidr::new(Ipv4Addr::new(10, 0, 0, 0), 16),
             node_port_range: (30000, 32767),
             kube_proxy: KubeProxyConfig::default(),
+            cilium: None,
         }
     }
 }

@@ -12,7 +12,8 @@ mod objects;
 use std::net::IpAddr;
 
 pub use config::{
-    ClusterConfig, DetectLocalMode, KubeProxyConfig, NetworkPlugin, NodePortAddresses, Provider, ProxyMode,
+    CiliumConfig, CiliumLbAlgorithm, CiliumLbMode, ClusterConfig, DataplaneKind, DetectLocalMode, DsrDispatch,
+    KubeProxyConfig, NetworkPlugin, NodePortAddresses, Provider, ProxyMode, RoutingMode,
 };
 pub use objects::*;
 

@@ -1,0 +1,3 @@
+//! Cilium's eBPF kube-proxy replacement.
+
+pub mod maglev;
