@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use svcsim_core::manifest::Overrides;
+use svcsim_core::manifest::{DataplaneOverride, Overrides};
 use svcsim_core::scenario::Scenario;
 use svcsim_core::sim::Sim;
 use svcsim_lab::cases;
@@ -40,7 +40,7 @@ pub fn run(files: &[PathBuf], random: u64, seed: u64, modes: Option<Modes>, jobs
             continue;
         };
         for &mode in modes {
-            let overrides = Overrides { proxy_mode: Some(mode), ..Overrides::default() };
+            let overrides = Overrides { dataplane: Some(DataplaneOverride::KubeProxy(mode)), ..Overrides::default() };
             work.push((format!("{} ({mode})", file.display()), input::load(file, &overrides)?.scenario));
         }
     }

@@ -17,9 +17,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use svcsim_core::cluster::{Provider, ProxyMode, TrafficPolicy};
+use svcsim_core::cluster::{CiliumLbAlgorithm, CiliumLbMode, Provider, ProxyMode, TrafficPolicy};
 use svcsim_core::dataplane::{FirstPacket, Origin, RulesText};
-use svcsim_core::manifest::Overrides;
+use svcsim_core::manifest::{DataplaneOverride, Overrides};
 use svcsim_core::net::{Header, Protocol, SockAddr};
 use svcsim_core::sim::Sim;
 use svcsim_core::time::{Duration, Instant};
@@ -196,8 +196,38 @@ struct OverrideArgs {
     #[arg(long, value_enum)]
     provider: Option<CloudProvider>,
     /// Set kube-proxy's mode, with that mode's defaults (nftables: NodePorts on the node's IP only).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "dataplane")]
     proxy_mode: Option<Mode>,
+    /// Run this dataplane on the nodes: kube-proxy in either mode, or Cilium's kube-proxy
+    /// replacement (with the file's cilium values, or Cilium's defaults).
+    #[arg(long, value_enum)]
+    dataplane: Option<DataplaneArg>,
+    /// With Cilium: loadBalancer.mode.
+    #[arg(long, value_enum)]
+    cilium_mode: Option<CiliumModeArg>,
+    /// With Cilium: loadBalancer.algorithm.
+    #[arg(long, value_enum)]
+    cilium_algorithm: Option<CiliumAlgorithmArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DataplaneArg {
+    Iptables,
+    Nftables,
+    Cilium,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CiliumModeArg {
+    Snat,
+    Dsr,
+    Hybrid,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CiliumAlgorithmArg {
+    Random,
+    Maglev,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -266,10 +296,35 @@ impl OverrideArgs {
                 CloudProvider::Aws => Provider::Aws,
                 CloudProvider::Gcp => Provider::Gcp,
             }),
-            proxy_mode: self.proxy_mode.map(|m| match m {
-                Mode::Iptables => ProxyMode::Iptables,
-                Mode::Nftables => ProxyMode::Nftables,
-            }),
+            dataplane: self.dataplane(),
+        }
+    }
+
+    /// `--proxy-mode`, `--dataplane` and the Cilium flags as one choice. A Cilium flag alone
+    /// means Cilium.
+    fn dataplane(&self) -> Option<DataplaneOverride> {
+        let cilium_flags = self.cilium_mode.is_some() || self.cilium_algorithm.is_some();
+        let dataplane = self.dataplane.or(self.proxy_mode.map(|m| match m {
+            Mode::Iptables => DataplaneArg::Iptables,
+            Mode::Nftables => DataplaneArg::Nftables,
+        }));
+        match dataplane {
+            Some(DataplaneArg::Iptables) => Some(DataplaneOverride::KubeProxy(ProxyMode::Iptables)),
+            Some(DataplaneArg::Nftables) => Some(DataplaneOverride::KubeProxy(ProxyMode::Nftables)),
+            Some(DataplaneArg::Cilium) | None if cilium_flags || dataplane.is_some() => {
+                Some(DataplaneOverride::Cilium {
+                    mode: self.cilium_mode.map(|m| match m {
+                        CiliumModeArg::Snat => CiliumLbMode::Snat,
+                        CiliumModeArg::Dsr => CiliumLbMode::Dsr,
+                        CiliumModeArg::Hybrid => CiliumLbMode::Hybrid,
+                    }),
+                    algorithm: self.cilium_algorithm.map(|a| match a {
+                        CiliumAlgorithmArg::Random => CiliumLbAlgorithm::Random,
+                        CiliumAlgorithmArg::Maglev => CiliumLbAlgorithm::Maglev,
+                    }),
+                })
+            }
+            _ => None,
         }
     }
 }

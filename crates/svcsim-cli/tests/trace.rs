@@ -365,7 +365,10 @@ fn a_dump_of_svcsims_rules_walks_as_svcsim_does() {
     let mut checked = 0;
     for (name, text) in presets() {
         for (mode, format) in [(ProxyMode::Iptables, Format::IptablesSave), (ProxyMode::Nftables, Format::NftRuleset)] {
-            let overrides = Overrides { proxy_mode: Some(mode), ..Overrides::default() };
+            let overrides = Overrides {
+                dataplane: Some(svcsim_core::manifest::DataplaneOverride::KubeProxy(mode)),
+                ..Overrides::default()
+            };
             let loaded = manifest::load(&text, &overrides).unwrap_or_else(|e| panic!("{name}: {e:?}"));
             let mut sim = Sim::new(loaded.scenario);
             // At the start, and after the presets' changes (a policy switch, a node failing).

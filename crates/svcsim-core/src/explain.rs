@@ -67,6 +67,13 @@ fn step(run: &Run, cluster: &Cluster, flow: &FlowRecord, client: &str, kind: Pac
             };
             format!("{client} {opens} from {} to {}.", h.before.src, h.before.dst)
         }
+        Action::Connected { service } => format!(
+            "{client} calls connect() to the Service at {service}. Before any packet exists, {}'s socket-LB program ({}) looks the address up in its service map and connects the socket straight to the backend {}: the packet leaves {} already addressed to the pod, so no node rewrites it and no NAT hop appears. The app still believes it talks to {service} (getpeername() is translated back).",
+            place(h.at),
+            h.rules.via().to_string().trim_start_matches(" via "),
+            h.before.dst,
+            h.before.src.ip,
+        ),
         Action::Balanced { node, in_rotation, total, by_source_ip } => {
             let lb = match cluster.config.provider {
                 Provider::Azure => "The Azure load balancer",
@@ -104,6 +111,23 @@ fn step(run: &Run, cluster: &Cluster, flow: &FlowRecord, client: &str, kind: Pac
         Action::UnNat if h.at == Place::Lb => {
             format!("The load balancer translates the reply back: {} becomes {}.", h.before, h.after())
         }
+        Action::UnNat if cluster.config.cilium.is_some() => {
+            if h.nat().is_some_and(|n| n.snat.is_some()) {
+                format!(
+                    "The reply reaches {}: tail_nodeport_nat_ingress_ipv4 reverses the SNAT from its cilium_snat_v4_external entry, then tail_nodeport_rev_dnat_ipv4 the DNAT through cilium_lb4_reverse_nat: {} becomes {}.",
+                    place(h.at),
+                    h.before,
+                    h.after()
+                )
+            } else {
+                format!(
+                    "The reply leaves {} by its device, where nodeport_rev_dnat_fwd_ipv4 finds the connection's entry and puts the service address back as its source: {} becomes {}.",
+                    place(h.at),
+                    h.before,
+                    h.after()
+                )
+            }
+        }
         Action::UnNat => {
             let ct = h.conntrack.as_ref().map(|e| format!(" (entry: {e})")).unwrap_or_default();
             format!(
@@ -137,6 +161,9 @@ fn step(run: &Run, cluster: &Cluster, flow: &FlowRecord, client: &str, kind: Pac
 
 /// What the node's dataplane did with the first packet, in order.
 fn dataplane_step(cluster: &Cluster, node: &str, h: &Hop) -> String {
+    if cluster.config.cilium.is_some() {
+        return cilium_step(node, h);
+    }
     let parts: Vec<String> = h.rules.rules().iter().filter_map(|r| r.narrate()).collect();
     let mut text = if parts.is_empty() {
         format!("On {node} no service rule matches the packet, so kube-proxy leaves it alone")
@@ -160,6 +187,42 @@ fn dataplane_step(cluster: &Cluster, node: &str, h: &Hop) -> String {
     }
     if nat.is_none() && parts.is_empty() {
         text.push_str(&format!(" and forwards it to {}", h.after().dst));
+    }
+    text.push('.');
+    text
+}
+
+/// A node's Cilium datapath deciding a packet, as a teacher would tell it: the programs and
+/// map entries, then what they did to the packet.
+fn cilium_step(node: &str, h: &Hop) -> String {
+    let parts: Vec<String> = h.rules.rules().iter().filter_map(|r| r.narrate()).collect();
+    let dsr_ingress = h.conntrack.as_ref().map(|e| e.original.dst).filter(|svc| *svc != h.before.dst);
+    if parts.is_empty() {
+        return format!(
+            "On {node} the packet is for no Service frontend, so Cilium's eBPF programs let it through to {}.",
+            h.after().dst
+        );
+    }
+    let mut text = format!("On {node}, Cilium's eBPF datapath handles the packet: {}", parts.join("; "));
+    let nat = h.nat().unwrap_or_default();
+    if let Some(to) = nat.dnat {
+        text.push_str(&format!(". The destination {} becomes the backend {to}", h.before.dst));
+    }
+    match nat.snat {
+        Some(to) => text.push_str(&format!(
+            ". The backend is on another node, so the source {} becomes {to} (SNAT): the reply must come back through {node} to be translated back",
+            h.before.src.ip
+        )),
+        None if nat.dnat.is_some() && h.rules.rules().iter().any(|r| r.to_string().starts_with("tail_nodeport_ipv4_dsr")) => {
+            text.push_str(". The backend is on another node, but in DSR mode the source stays the client's: the backend's node will answer the client itself")
+        }
+        None if nat.dnat.is_some() => text.push_str(". No SNAT: the client's address reaches the pod"),
+        None => {}
+    }
+    if let Some(svc) = dsr_ingress {
+        text.push_str(&format!(
+            ". The request keeps the client's source address, and this node will send the pod's reply straight to the client with {svc} as its source"
+        ));
     }
     text.push('.');
     text

@@ -243,7 +243,7 @@ impl Model {
             provider: self.shape.provider,
             external_traffic_policy: forced.or(self.shape.etp),
             seed: self.shape.seed,
-            proxy_mode: self.shape.mode,
+            dataplane: self.shape.mode.map(manifest::DataplaneOverride::KubeProxy),
             ..Overrides::default()
         };
         let mut s = match manifest::load(&self.yaml, &overrides) {

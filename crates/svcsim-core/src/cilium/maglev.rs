@@ -280,8 +280,11 @@ mod tests {
 
     #[test]
     fn equal_weights_give_every_backend_its_share_to_one_slot() {
-        let backends: Vec<TableBackend<u32>> =
-            [1, 3, 4, 5].iter().zip(0..).map(|(n, id)| backend(format!("[0.0.0.{n}:{n}/TCP,State:active]"), 100, id)).collect();
+        let backends: Vec<TableBackend<u32>> = [1, 3, 4, 5]
+            .iter()
+            .zip(0..)
+            .map(|(n, id)| backend(format!("[0.0.0.{n}:{n}/TCP,State:active]"), 100, id))
+            .collect();
         let table = lookup_table(&backends, 251, seeds().murmur);
         let counts: Vec<usize> = (0..4).map(|id| table.iter().filter(|t| **t == id).count()).collect();
         assert_eq!(counts, [63, 63, 63, 62], "the 251 mod 4 extra slots go to the first backends in hash-string order");

@@ -10,7 +10,9 @@
 //!   holding the typed verdict, the NAT and the path through its own rules as [`RuleRef`]s;
 //! - **render** its state in its native text form ([`Dataplane::render`]);
 //! - **serve** the health ports it owns ([`Dataplane::serve`]): healthCheckNodePort and the
-//!   proxy's own `:10256/healthz`.
+//!   proxy's own `:10256/healthz`;
+//! - optionally **translate a socket's `connect()`** before any packet exists
+//!   ([`Dataplane::connect`]: Cilium's socket-LB).
 
 mod report;
 mod rule;
@@ -65,20 +67,60 @@ pub trait Dataplane {
     fn render(&self, node: NodeId, form: RulesText) -> String;
     /// Forgets runtime state that has expired by `now` (old session-affinity entries).
     fn sweep(&mut self, now: Instant);
+    /// A process on `node` (in one of its pods when `from_pod`, else in its host network
+    /// namespace) calls `connect()` from `src` to `dst`: the address the socket really connects
+    /// to, if the dataplane translates it before any packet exists (Cilium's socket-LB), or why
+    /// the call fails. `None`: the socket connects to `dst` as asked, which is what a
+    /// netfilter-based proxy does.
+    fn connect(
+        &mut self,
+        node: NodeId,
+        from_pod: bool,
+        src: SockAddr,
+        dst: SockAddr,
+        cx: ConnectCx<'_>,
+    ) -> Option<Connect> {
+        let _ = (node, from_pod, src, dst, cx);
+        None
+    }
 }
 
-/// The decisions only the running simulation can supply: the time, and the random stream of
-/// the flow's initiator.
+/// What [`Dataplane::connect`] needs from the running simulation.
+pub struct ConnectCx<'a> {
+    pub now: Instant,
+    pub proto: crate::net::Protocol,
+    pub rng: &'a mut SimRng,
+}
+
+/// A `connect()` the dataplane translated: the socket's real peer, or the error the call
+/// returns, and the program steps and map entries that decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connect {
+    pub to: Result<SockAddr, Cause>,
+    pub path: RulePath,
+}
+
+/// The decisions only the running simulation can supply: the time, the random stream of
+/// the flow's initiator, and what the packet carries besides its header.
 pub struct PacketCx<'a> {
     pub now: Instant,
     pub rng: &'a mut SimRng,
+    /// The service address a DSR option (or Geneve option) on the packet carries, put there by
+    /// the node that balanced it ([`Dsr::Dispatch`]).
+    pub dsr: Option<SockAddr>,
 }
 
 /// The dataplane the cluster's configuration names.
 pub fn for_cluster(cluster: &Cluster) -> Box<dyn Dataplane> {
-    match cluster.config.kube_proxy.mode {
-        crate::cluster::ProxyMode::Iptables => Box::new(crate::kube_proxy::Iptables::new(&cluster.config.kube_proxy)),
-        crate::cluster::ProxyMode::Nftables => Box::new(crate::nftables::Nftables::new(&cluster.config.kube_proxy)),
+    use crate::cluster::{DataplaneKind, ProxyMode};
+    match cluster.config.dataplane() {
+        DataplaneKind::KubeProxy(ProxyMode::Iptables) => {
+            Box::new(crate::kube_proxy::Iptables::new(&cluster.config.kube_proxy))
+        }
+        DataplaneKind::KubeProxy(ProxyMode::Nftables) => {
+            Box::new(crate::nftables::Nftables::new(&cluster.config.kube_proxy))
+        }
+        DataplaneKind::Cilium => Box::new(crate::cilium::Cilium::new(cluster)),
     }
 }
 
@@ -154,6 +196,21 @@ pub struct Decision {
     pub marked: bool,
     /// The rules that matched, in the order they fired.
     pub path: RulePath,
+    /// Direct server return: the request leaves carrying the service address, or arrived with
+    /// it and its replies are to leave from that address.
+    pub dsr: Option<Dsr>,
+}
+
+/// Direct server return (Cilium's `loadBalancer.mode: dsr`; `docs/fidelity.md#cilium-dsr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dsr {
+    /// The balancing node sends the request, DNATed to a backend on another node, with the
+    /// service address it was sent to in an IP option (or a Geneve option). The reply will not
+    /// pass this node again, so it keeps no connection entry for it.
+    Dispatch { service: SockAddr, dispatch: crate::cluster::DsrDispatch },
+    /// The backend's node read that option: its replies leave with `service` as their source,
+    /// straight to the client.
+    Ingress { service: SockAddr },
 }
 
 impl Decision {

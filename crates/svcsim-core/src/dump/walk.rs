@@ -118,6 +118,7 @@ impl Packet {
             snat: self.snat,
             marked: self.masquerade,
             path: RulePath::new(self.path),
+            dsr: None,
         };
         Walked { decision, undecided: if let End::Undecided(why) = end { Some(why) } else { None } }
     }

@@ -92,7 +92,7 @@ pub fn evaluate(rules: &Ruleset, net: &NodeNet, origin: Origin, pkt: Header, cho
         break;
     }
     let path = RulePath::new(st.hits.into_iter().map(|r| r as RuleRef).collect());
-    Decision { before: pkt, after: st.header, verdict, delivery, dnat: st.dnat, snat, marked, path }
+    Decision { before: pkt, after: st.header, verdict, delivery, dnat: st.dnat, snat, marked, path, dsr: None }
 }
 
 /// The source port `MASQUERADE --random-fully` gives a connection: the kernel draws it at random

@@ -108,14 +108,14 @@ fn cluster_config(
     if let Some(r) = sim.node_port_range {
         config.node_port_range = r;
     }
-    sim.kube_proxy.apply(&mut config.kube_proxy, overrides.proxy_mode);
+    sim.kube_proxy.apply(&mut config.kube_proxy, overrides.proxy_mode());
     if let Some((spec, o)) = &kpc {
         for (field, pos) in sim.kube_proxy.overlap(spec) {
             let message =
                 format!("{field} is also set in the KubeProxyConfiguration (doc {}): set it in one place", o.doc);
             sink.push(Severity::Error, sink.sim, &format!("spec.cluster.kubeProxy.{field}"), Some(pos), message);
         }
-        spec.apply(&mut config.kube_proxy, overrides.proxy_mode);
+        spec.apply(&mut config.kube_proxy, overrides.proxy_mode());
         // kube-proxy's clusterCIDR is the cluster's unless the Simulation gives another.
         match (sim.cluster_cidr, spec.cluster_cidr) {
             (None, Some((c, _))) => config.cluster_cidr = c,
@@ -147,7 +147,42 @@ fn cluster_config(
     if config.kube_proxy.mode == crate::cluster::ProxyMode::Nftables && !addresses_given {
         config.kube_proxy.node_port_addresses = crate::cluster::NodePortAddresses::Primary;
     }
+    config.cilium = cilium(sim, overrides);
+    if config.cilium.is_some() {
+        let replaced = "Cilium replaces kube-proxy (kubeProxyReplacement: true): kube-proxy's settings are not used";
+        if sim.kube_proxy.is_set() {
+            let pos = sink.sim.and_then(|o| o.positions.get("spec.cluster.kubeProxy").copied());
+            sink.push(Severity::Warning, sink.sim, "spec.cluster.kubeProxy", pos, replaced.into());
+        }
+        if let Some((_, o)) = &kpc {
+            sink.push(Severity::Warning, Some(o), "", None, replaced.into());
+        }
+    }
     config
+}
+
+/// Cilium replacing kube-proxy, as the file and the overrides say (`docs/fidelity.md#cilium`).
+fn cilium(sim: &SimSpec, overrides: &Overrides) -> Option<crate::cluster::CiliumConfig> {
+    let from_file = sim.cilium.as_ref().and_then(|c| c.config.clone());
+    match overrides.dataplane {
+        Some(DataplaneOverride::KubeProxy(_)) => None,
+        Some(DataplaneOverride::Cilium { mode, algorithm }) => {
+            let mut c = from_file.unwrap_or_default();
+            if let Some(m) = mode {
+                c.mode = m;
+                // DSR from the page or the CLI on a tunnelled default: the option cannot cross a
+                // tunnel, so route natively as DSR needs.
+                if m != crate::cluster::CiliumLbMode::Snat && c.dsr_dispatch == crate::cluster::DsrDispatch::Opt {
+                    c.routing_mode = crate::cluster::RoutingMode::Native;
+                }
+            }
+            if let Some(a) = algorithm {
+                c.algorithm = a;
+            }
+            Some(c)
+        }
+        None => from_file,
+    }
 }
 
 /// The nodes: the Simulation's list, else the Node objects, else the ones the pods name, else

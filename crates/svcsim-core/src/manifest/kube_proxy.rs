@@ -63,6 +63,17 @@ impl KubeProxySpec {
         }
     }
 
+    /// True if any field is set.
+    pub fn is_set(&self) -> bool {
+        self.mode.is_some()
+            || self.masquerade_all.is_some()
+            || self.detect_local.is_some()
+            || self.cluster_cidr.is_some()
+            || self.min_sync_period.is_some()
+            || self.node_port_addresses.is_some()
+            || self.nftables.is_some()
+    }
+
     /// The fields set in both `self` and `other`, with `self`'s position and name.
     pub fn overlap(&self, other: &KubeProxySpec) -> Vec<(&'static str, Pos)> {
         let mut out = Vec::new();

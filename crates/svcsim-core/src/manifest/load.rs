@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::cilium;
 use super::kube_proxy::{self, KubeProxySpec};
 use super::read::{self, Cx, Diagnostic, Map, Severity};
 use super::tree::{self, Node as YNode, Pos};
@@ -39,9 +40,30 @@ pub struct Overrides {
     /// Replaces the node count (only when nodes are given as a count).
     pub nodes: Option<u32>,
     pub provider: Option<Provider>,
-    /// Replaces kube-proxy's mode, as if `mode:` said so: the mode's own defaults follow it
-    /// (`nodePortAddresses`, and a KubeProxyConfiguration's per-mode block).
-    pub proxy_mode: Option<ProxyMode>,
+    /// Replaces the dataplane the scenario names (the page's and the CLI's dataplane choice).
+    pub dataplane: Option<DataplaneOverride>,
+}
+
+/// The dataplane chosen outside the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataplaneOverride {
+    /// kube-proxy in this mode, as if `mode:` said so: the mode's own defaults follow it
+    /// (`nodePortAddresses`, and a KubeProxyConfiguration's per-mode block). A file's Cilium
+    /// block is then not used.
+    KubeProxy(ProxyMode),
+    /// Cilium replacing kube-proxy, with the file's `cilium:` values (or Cilium's defaults) and
+    /// these replacing theirs.
+    Cilium { mode: Option<crate::cluster::CiliumLbMode>, algorithm: Option<crate::cluster::CiliumLbAlgorithm> },
+}
+
+impl Overrides {
+    /// The kube-proxy mode the overrides force, if they force one.
+    pub fn proxy_mode(&self) -> Option<ProxyMode> {
+        match self.dataplane {
+            Some(DataplaneOverride::KubeProxy(m)) => Some(m),
+            _ => None,
+        }
+    }
 }
 
 /// A scenario that loaded, with the warnings it raised.
@@ -1104,6 +1126,7 @@ pub(super) struct SimSpec {
     pub(super) node_list: Option<Vec<NodeSpec>>,
     pub(super) node_port_range: Option<(u16, u16)>,
     pub(super) kube_proxy: KubeProxySpec,
+    pub(super) cilium: Option<cilium::CiliumSpec>,
     pub(super) clients: Vec<ClientSpec>,
     pub(super) events: Vec<EventSpec>,
 }
@@ -1228,6 +1251,12 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
         {
             s.kube_proxy = kube_proxy::read_simulation_block(cx, &mut km);
             km.finish(cx);
+        }
+        if let Some(c) = cm.get(cx, "cilium")
+            && let Some(mut ci) = Map::new(cx, c, "spec.cluster.cilium")
+        {
+            s.cilium = Some(cilium::read(cx, &mut ci));
+            ci.finish(cx);
         }
         cm.finish(cx);
     }

@@ -7,13 +7,14 @@
 //! [`Scenario`]: crate::scenario::Scenario
 
 mod assemble;
+mod cilium;
 mod kube_proxy;
 mod load;
 mod read;
 mod summary;
 pub mod tree;
 
-pub use load::{APP_ANNOTATION, Loaded, Overrides, limits, load};
+pub use load::{APP_ANNOTATION, DataplaneOverride, Loaded, Overrides, limits, load};
 pub use read::{Diagnostic, NOT_MODELLED, Severity, parse_duration};
 pub use summary::grouped;
 

@@ -173,7 +173,7 @@ fn overrides_apply_from_the_start() {
         provider: Some(crate::cluster::Provider::Gcp),
         duration: Some(crate::time::Duration::from_secs(30)),
         external_traffic_policy: Some(TrafficPolicy::Local),
-        proxy_mode: None,
+        dataplane: None,
     };
     let s = load(SERVICE, &o).unwrap().scenario;
     assert_eq!((s.seed, s.cluster.nodes.len(), s.duration.to_string()), (9, 5, "30s".to_string()));
@@ -354,7 +354,7 @@ fn nftables_mode_reads_its_own_block_and_defaults_node_ports_to_the_primary_ip()
 #[test]
 fn a_proxy_mode_override_brings_the_modes_defaults() {
     use crate::cluster::{NodePortAddresses, ProxyMode};
-    let nft = Overrides { proxy_mode: Some(ProxyMode::Nftables), ..Overrides::default() };
+    let nft = Overrides { dataplane: Some(DataplaneOverride::KubeProxy(ProxyMode::Nftables)), ..Overrides::default() };
     let kp = load(SERVICE, &nft).unwrap().scenario.cluster.config.kube_proxy;
     assert_eq!((kp.mode, kp.node_port_addresses), (ProxyMode::Nftables, NodePortAddresses::Primary));
     // A KubeProxyConfiguration's nftables block is read once the mode is nftables.
@@ -363,7 +363,7 @@ fn a_proxy_mode_override_brings_the_modes_defaults() {
     );
     let kp = load(&yaml, &nft).unwrap().scenario.cluster.config.kube_proxy;
     assert!(kp.masquerade_all, "nftables.masqueradeAll applies in nftables mode");
-    let ipt = Overrides { proxy_mode: Some(ProxyMode::Iptables), ..Overrides::default() };
+    let ipt = Overrides { dataplane: Some(DataplaneOverride::KubeProxy(ProxyMode::Iptables)), ..Overrides::default() };
     let kp = load(&yaml, &ipt).unwrap().scenario.cluster.config.kube_proxy;
     assert_eq!(
         (kp.mode, kp.node_port_addresses, kp.masquerade_all),

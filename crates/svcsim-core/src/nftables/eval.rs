@@ -113,6 +113,7 @@ pub fn evaluate(table: &Table, net: &NodeNet, origin: Origin, pkt: Header, choos
         snat,
         marked,
         path,
+        dsr: None,
     }
 }
 

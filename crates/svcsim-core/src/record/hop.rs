@@ -66,6 +66,10 @@ pub fn packet_label(kind: PacketKind, id: PacketId) -> String {
 pub enum Action {
     /// Left its origin.
     Sent,
+    /// Left its origin after the dataplane translated the socket's `connect()` to `service`
+    /// (Cilium's socket-LB): the packet already carries the backend's address, and no node
+    /// rewrites it. The hop's rules are the program steps that picked the backend.
+    Connected { service: SockAddr },
     /// The cloud LB chose a backend node among `in_rotation` of `total`, hashing the source IP
     /// (ClientIP affinity) or the 5-tuple. An instance target's rewrite of the destination is the
     /// hop's connection entry.

@@ -210,6 +210,24 @@ impl Run {
                 };
                 (who, format!("sends {proto}{}", h.before))
             }
+            Action::Connected { service } => {
+                let who = match flow.initiator {
+                    Initiator::Client(c) => names.clients[c].clone(),
+                    Initiator::Probe { .. } => names.place(Place::Lb),
+                };
+                let proto = match h.before.proto {
+                    Protocol::Tcp => "",
+                    Protocol::Udp => "udp ",
+                    Protocol::Sctp => "sctp ",
+                };
+                (
+                    who,
+                    format!(
+                        "connect()s to {service}, socket-LB connects it to {}: sends {proto}{}",
+                        h.before.dst, h.before
+                    ),
+                )
+            }
             Action::Balanced { node, in_rotation, total, by_source_ip } => {
                 let how = if *by_source_ip { "source-IP hash" } else { "5-tuple hash" };
                 let rewrite = match h.nat().and_then(|n| n.dnat) {
@@ -229,7 +247,15 @@ impl Run {
                 }
                 (at, format!("{}{}", what.join(", "), h.rules.via()))
             }
-            Action::Forwarded => (at, format!("accepts {}", h.after())),
+            // A DSR request's backend node: its entry remembers the service the client asked.
+            Action::Forwarded => {
+                match h.conntrack.as_ref().map(|e| e.original.dst).filter(|svc| *svc != h.before.dst) {
+                    Some(svc) => {
+                        (at, format!("accepts {} (DSR: its reply leaves as {svc}){}", h.after(), h.rules.via()))
+                    }
+                    None => (at, format!("accepts {}", h.after())),
+                }
+            }
             Action::UnNat if h.at == Place::Lb => (at, format!("translates {} => {}", h.before, h.after())),
             Action::UnNat => (at, format!("un-NAT {} => {} (conntrack)", h.before, h.after())),
             Action::App { .. } | Action::Backend => {

@@ -5,10 +5,10 @@ use std::net::IpAddr;
 
 use super::Sim;
 use super::queue::Event;
-use crate::dataplane::{Origin, RulePath};
+use crate::dataplane::{Connect, ConnectCx, Origin, RulePath};
 use crate::lb;
 use crate::net::{Header, SockAddr};
-use crate::record::{Action, Initiator, Outcome, PacketId, PacketKind, Reason, TraceEntry};
+use crate::record::{Action, Hop, Initiator, Outcome, PacketId, PacketKind, Reason, TraceEntry};
 use crate::scenario::{ClientId, ClientKind, Schedule, Target};
 use crate::topology::Place;
 
@@ -43,13 +43,27 @@ impl Sim {
                 Ok((self.node_net(*node).source_for(dst.ip), Place::Node(*node), Some(*node)))
             }
         };
-        let (src_ip, place, host) = match from {
+        let (mut src_ip, place, host) = match from {
             Ok(from) => from,
             Err(pod) => return self.trace(TraceEntry::NoClientPod { client, pod }),
         };
+        // A socket in the cluster may be connected elsewhere before any packet exists.
+        let connect = self.connect(client, place, SockAddr::new(src_ip, port), dst);
+        let (dst, action, path) = match connect {
+            None => (dst, Action::Sent, RulePath::default()),
+            Some(Connect { to: Ok(to), path }) => (to, Action::Connected { service: dst }, path),
+            Some(Connect { to: Err(_), path }) => {
+                let header = Header::new(protocol, SockAddr::new(src_ip, port), dst);
+                let (_, packet) = self.new_flow(Initiator::Client(client), header, PacketKind::Request);
+                return self.reject_packet(packet, place, header, Reason::Rule(path.clone()), path);
+            }
+        };
+        if let Some(node) = host {
+            src_ip = self.node_net(node).source_for(dst.ip);
+        }
         let header = Header::new(protocol, SockAddr::new(src_ip, port), dst);
         let (_, packet) = self.new_flow(Initiator::Client(client), header, PacketKind::Request);
-        self.hop(packet, place, header, Action::Sent);
+        self.push_hop(packet, Hop { at: place, time: self.now, before: header, action, rules: path, conntrack: None });
         self.trace_hop(packet);
         match (place, host) {
             (_, Some(node)) => self.at_node(packet, node, header, Origin::Host),
@@ -65,6 +79,18 @@ impl Sim {
                 }
             },
         }
+    }
+
+    /// The dataplane's say on a client's `connect()` from a pod or a node (socket-LB).
+    fn connect(&mut self, client: ClientId, place: Place, src: SockAddr, dst: SockAddr) -> Option<Connect> {
+        let (node, from_pod) = match place {
+            Place::Pod(pod) => (self.cluster.pod(pod).node, true),
+            Place::Node(node) => (node, false),
+            _ => return None,
+        };
+        let proto = self.scenario.clients[client].protocol;
+        let cx = ConnectCx { now: self.now, proto, rng: &mut self.clients[client].rng };
+        self.dataplane.connect(node, from_pod, src, dst, cx)
     }
 
     fn resolve_target(&self, target: &Target) -> Option<SockAddr> {

@@ -28,7 +28,7 @@ use crate::conntrack::Conntrack;
 use crate::dataplane::{self, Dataplane, NodeNet};
 use crate::id::IdVec;
 use crate::lb::{BackendHealth, ProbeResult};
-use crate::record::{FlowId, Names, Run};
+use crate::record::{FlowId, Names, PacketId, Run};
 use crate::rng::SimRng;
 use crate::scenario::{ClientId, Scenario, Schedule};
 use crate::time::{Duration, Instant};
@@ -64,6 +64,8 @@ pub struct Sim {
     probe_rng: SimRng,
     names_rng: SimRng,
     pending_probe: BTreeMap<FlowId, ProbeResult>,
+    /// Requests in flight that carry a DSR option: the service address it holds.
+    dsr_options: BTreeMap<PacketId, crate::net::SockAddr>,
     /// EndpointSlice addresses that are no pod: (address, the node named by nodeName).
     backends: IdVec<BackendId, (IpAddr, Option<NodeId>)>,
     /// Live pods by IP, rebuilt whenever pods come or go.
@@ -112,6 +114,7 @@ impl Sim {
             probe_rng: root.stream("lb/probes"),
             names_rng,
             pending_probe: BTreeMap::new(),
+            dsr_options: BTreeMap::new(),
             backends: IdVec::new(),
             pod_ips: BTreeMap::new(),
             routes: Routes::default(),

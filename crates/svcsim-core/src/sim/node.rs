@@ -9,7 +9,7 @@ use std::rc::Rc;
 use super::Sim;
 use crate::cluster::{Cluster, NodeId, ServiceType};
 use crate::conntrack::{Conntrack, Entry};
-use crate::dataplane::{Cause, Delivery, NodeNet, Origin, PacketCx, RulePath, Verdict};
+use crate::dataplane::{Cause, Delivery, Dsr, NodeNet, Origin, PacketCx, RulePath, Verdict};
 use crate::lb;
 use crate::net::{Header, IpCidr, Protocol};
 use crate::record::{Action, Hop, Initiator, PacketId, Reason};
@@ -97,12 +97,25 @@ impl Sim {
             Initiator::Probe { .. } => &mut self.probe_rng,
         };
         let now = self.now;
-        let mut d = self.dataplane.first_packet(node, origin, header, PacketCx { now, rng });
+        let dsr = self.dsr_options.remove(&packet);
+        let mut d = self.dataplane.first_packet(node, origin, header, PacketCx { now, rng, dsr });
         if d.after.src != header.src {
             d.after = self.nodes[node].conntrack.unique_source(header, d.after);
         }
-        let entry = Rc::new(Entry::new(header, d.after, now));
-        self.nodes[node].conntrack.insert(Rc::clone(&entry));
+        // A DSR request's backend node remembers the connection as the client made it, to the
+        // service address, so that its replies leave from that address.
+        let original = match d.dsr {
+            Some(Dsr::Ingress { service }) => Header { dst: service, ..header },
+            _ => header,
+        };
+        let entry = Rc::new(Entry::new(original, d.after, now));
+        match d.dsr {
+            // The reply never passes here again: nothing to track (`nodeport_svc_lb4`).
+            Some(Dsr::Dispatch { service, .. }) => {
+                self.dsr_options.insert(packet, service);
+            }
+            _ => self.nodes[node].conntrack.insert(Rc::clone(&entry)),
+        }
         let place = Place::Node(node);
         let reason = |cause: &Cause, path: &RulePath| match cause {
             Cause::Rule => Reason::Rule(path.clone()),

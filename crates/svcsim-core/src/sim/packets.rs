@@ -126,6 +126,7 @@ impl Sim {
 
     /// Drops `packet` at `at` for `reason`, with the rules that decided.
     pub(super) fn drop_packet(&mut self, packet: PacketId, at: Place, header: Header, reason: Reason, rules: RulePath) {
+        self.dsr_options.remove(&packet);
         let reason = Rc::new(reason);
         let action = Action::Dropped(Rc::clone(&reason));
         self.push_hop(packet, Hop { at, time: self.now, before: header, action, rules, conntrack: None });

@@ -93,6 +93,7 @@ impl Dataplane for Toy {
             snat: None,
             marked: false,
             path: RulePath::new(rule.map(|r| Rc::clone(r) as RuleRef).into_iter().collect()),
+            dsr: None,
         }]
     }
     fn serve(&self, _cluster: &Cluster, _node: NodeId, _dst: SockAddr) -> Option<HealthResponse> {
