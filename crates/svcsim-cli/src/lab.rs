@@ -105,6 +105,14 @@ pub fn run(command: LabCommand) -> Result<(), ExitCode> {
 /// The scenario run to `--at`, and its lab plan.
 fn plan(target: &Target) -> Result<(Sim, Plan), ExitCode> {
     let loaded = input::load(&target.file, &Overrides::default())?;
+    if loaded.scenario.cluster.config.cilium.is_some() {
+        eprintln!(
+            "{}: error: this scenario cannot be built as a lab: {}",
+            target.file.display(),
+            crate::lab_check::CILIUM
+        );
+        return Err(ExitCode::from(INVALID));
+    }
     let mut sim = Sim::new(loaded.scenario);
     sim.run_until(Instant::ZERO + target.at);
     match Plan::of(&sim, &target.prefix) {

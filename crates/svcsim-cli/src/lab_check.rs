@@ -80,6 +80,9 @@ fn planned(scenario: &Scenario) -> usize {
     total
 }
 
+/// Why a Cilium scenario is not checked against the kernel.
+pub const CILIUM: &str = "Cilium's datapath is eBPF programs, which the lab does not load (it loads netfilter rules); check this cluster under kube-proxy with --proxy-mode";
+
 #[cfg(target_os = "linux")]
 fn unavailable() -> Option<String> {
     svcsim_lab::host::unavailable()
@@ -134,6 +137,9 @@ fn check_scenario(label: &str, scenario: Scenario, prefix: &str) -> Vec<Moment> 
         Judgement::Disagree(d) => Verdict::Disagree(d),
         Judgement::Skipped(s) => Verdict::Skipped(s),
     };
+    if scenario.cluster.config.cilium.is_some() {
+        return vec![(label.to_string(), vec![("Cilium's datapath".into(), Verdict::Skipped(CILIUM.into()))])];
+    }
     let moments = cases::moments(&scenario);
     let mut sim = Sim::new(scenario);
     let mut before: Option<Vec<String>> = None;

@@ -404,15 +404,39 @@ fn run(command: Command) -> Result<(), ExitCode> {
         Command::Packet { file, node, packet, at, format, overrides } => {
             let (mut sim, node) = input::sim_with_node(&file, &node, &overrides.to_overrides())?;
             sim.run_until(Instant::ZERO + at);
-            let header = packet.header();
-            let origin = Origin::of(&sim.node_net(node), header.src.ip);
+            let asked = packet.header();
+            let net = sim.node_net(node);
+            let origin = Origin::of(&net, asked.src.ip);
+            // A socket in a pod or the host may be connected elsewhere before any packet exists.
+            let from_pod = net.pod_cidr.contains(asked.src.ip) && Some(asked.src.ip) != net.bridge_ip;
+            let connects = if from_pod || origin == Origin::Host {
+                sim.dataplane().every_connect(node, from_pod, asked.src, asked.dst, asked.proto)
+            } else {
+                Vec::new()
+            };
+            let header = match connects.first().map(|c| &c.to) {
+                Some(Ok(backend)) => Header { dst: *backend, ..asked },
+                _ => asked,
+            };
             let report = FirstPacket::of(&sim.dataplane().every_decision(node, origin, header));
+            let name = &sim.cluster().node(node).name;
             match format {
-                Format::Text => print!("{}", output::packet_text(&report, header, &sim.cluster().node(node).name, &[])),
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&output::packet_json(&report)).expect("JSON values serialize")
-                ),
+                Format::Text => {
+                    if !connects.is_empty() {
+                        print!("{}", output::connect_text(&connects, asked, name));
+                    }
+                    if connects.iter().all(|c| c.to.is_ok()) {
+                        let steps = sim.cluster().config.cilium.is_some();
+                        print!("{}", output::packet_text(&report, header, name, &[], steps));
+                    }
+                }
+                Format::Json => {
+                    let mut json = output::packet_json(&report);
+                    if !connects.is_empty() {
+                        json["connect"] = output::connect_json(&connects);
+                    }
+                    println!("{}", serde_json::to_string_pretty(&json).expect("JSON values serialize"))
+                }
             }
             Ok(())
         }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 use svcsim_core::cluster::{NodeId, ServiceId};
-use svcsim_core::dataplane::FirstPacket;
+use svcsim_core::dataplane::{Connect, FirstPacket};
 use svcsim_core::net::{Header, Protocol};
 use svcsim_core::record::{Initiator, Outcome};
 use svcsim_core::sim::Sim;
@@ -56,6 +56,15 @@ pub fn summary(sim: &Sim) -> String {
         c.config.network_plugin,
         c.nodes.len()
     );
+    // The dataplane, when it is not kube-proxy (whose mode the nftables presets name).
+    if let Some(cilium) = &c.config.cilium {
+        let socket_lb = if cilium.socket_lb { "on" } else { "off" };
+        let _ = writeln!(
+            out,
+            "dataplane: Cilium kube-proxy replacement, loadBalancer.mode {}, algorithm {}, socket-LB {socket_lb}",
+            cilium.mode, cilium.algorithm
+        );
+    }
     let mut by_outcome: BTreeMap<&str, usize> = BTreeMap::new();
     for f in run.requests() {
         *by_outcome.entry(f.outcome.label()).or_default() += 1;
@@ -141,12 +150,14 @@ pub fn json(sim: &Sim) -> Value {
         .requests()
         .map(|f| {
             let Initiator::Client(client) = f.initiator else { unreachable!("requests are client flows") };
+            let asked = run.asked(f);
             json!({
                 "t": f.start.as_secs_f64(),
                 "client": s.clients[client].name,
                 "protocol": f.header.proto.to_string(),
                 "from": f.header.src.ip.to_string(),
-                "to": f.header.dst.to_string(),
+                "to": asked.to_string(),
+                "connectedTo": (asked != f.header.dst).then(|| f.header.dst.to_string()),
                 "ingressNode": f.ingress_node.map(|n| node_name(sim, n)),
                 "pod": f.pod.map(|p| c.pod(p).name.clone()),
                 "node": f.pod.map(|p| node_name(sim, c.pod(p).node)),
@@ -154,6 +165,7 @@ pub fn json(sim: &Sim) -> Value {
                 "appOutput": f.app_output,
                 "outcome": f.outcome.label(),
                 "reason": f.outcome.reason().map(|r| r.to_string()),
+                "replyPath": run.reply_path(f).into_iter().map(|p| run.names.place(p)).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -196,7 +208,8 @@ pub fn json(sim: &Sim) -> Value {
 }
 
 /// The first-packet report as text; `notes[i]`, when given, follows rule `i` as a comment.
-pub fn packet_text(r: &FirstPacket, header: Header, node: &str, notes: &[Option<String>]) -> String {
+/// `steps` says the path is a dataplane's program steps (Cilium), not rules.
+pub fn packet_text(r: &FirstPacket, header: Header, node: &str, notes: &[Option<String>], steps: bool) -> String {
     // TCP, the default, goes unsaid.
     let proto = if header.proto == Protocol::Tcp { String::new() } else { format!(" ({})", header.proto) };
     let mut out = format!("first packet {} > {}{proto} on {node}: {}", header.src, header.dst, r.verdict);
@@ -206,10 +219,11 @@ pub fn packet_text(r: &FirstPacket, header: Header, node: &str, notes: &[Option<
     out.push('\n');
     if !r.endpoints.is_empty() {
         let eps: Vec<String> = r.endpoints.iter().map(|e| e.to_string()).collect();
-        let _ = writeln!(out, "endpoints the rules can pick: {}", eps.join(", "));
+        let what = if steps { "endpoints the datapath can pick" } else { "endpoints the rules can pick" };
+        let _ = writeln!(out, "{what}: {}", eps.join(", "));
     }
     let _ = writeln!(out, "masquerade (SNAT): {}", if r.masquerade { "yes" } else { "no" });
-    let _ = writeln!(out, "rules that matched:");
+    let _ = writeln!(out, "{}", if steps { "program steps and map entries:" } else { "rules that matched:" });
     for (i, rule) in r.rules.iter().enumerate() {
         match notes.get(i).and_then(Option::as_deref) {
             Some(note) => _ = writeln!(out, "  {rule}    # {note}"),
@@ -217,6 +231,38 @@ pub fn packet_text(r: &FirstPacket, header: Header, node: &str, notes: &[Option<
         }
     }
     out
+}
+
+/// What socket-LB does with a `connect()`: every backend it could connect the socket to, and
+/// its steps (those of the first pick).
+pub fn connect_text(connects: &[Connect], asked: Header, node: &str) -> String {
+    let mut out = format!("connect() from {} to {} on {node}: ", asked.src, asked.dst);
+    match connects[0].to {
+        Ok(_) => {
+            let backends: Vec<String> =
+                connects.iter().filter_map(|c| c.to.as_ref().ok()).map(|b| b.to_string()).collect();
+            let _ = writeln!(out, "translated by socket-LB before any packet exists");
+            let _ = writeln!(out, "backends the socket can be connected to: {}", backends.join(", "));
+        }
+        Err(_) => {
+            let _ = writeln!(out, "fails (\"{}\")", connects[0].path.reason());
+        }
+    }
+    let _ = writeln!(out, "steps:");
+    for step in connects[0].path.rules() {
+        let _ = writeln!(out, "  {step}");
+    }
+    out.push_str("then, for the socket's packets: ");
+    out
+}
+
+/// The socket-LB part of `svcsim packet --format json`.
+pub fn connect_json(connects: &[Connect]) -> Value {
+    json!({
+        "backends": connects.iter().filter_map(|c| c.to.as_ref().ok()).map(|b| b.to_string()).collect::<Vec<_>>(),
+        "error": connects[0].to.is_err().then(|| connects[0].path.reason().to_string()),
+        "steps": connects[0].path.rules().iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+    })
 }
 
 /// The first-packet report as JSON (docs/cli.md).

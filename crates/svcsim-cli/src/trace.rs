@@ -50,7 +50,7 @@ pub fn run(a: Asked<'_>) -> Result<(), ExitCode> {
     }
     let name = path.display().to_string();
     // Each kube-proxy rule's Service, after it.
-    print!("{}", output::packet_text(&report, a.header, &name, &rule_services));
+    print!("{}", output::packet_text(&report, a.header, &name, &rule_services, false));
     if !undecided.is_empty() {
         println!("not decided (the walk stopped here; the verdict above is what it found before):");
         for u in &undecided {

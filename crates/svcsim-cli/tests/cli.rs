@@ -252,6 +252,65 @@ fn trace_rules_packet_and_explain() {
 
 /// The lab's recipe, as `svcsim lab up --dry-run` prints it: runs anywhere, root or not.
 #[test]
+fn cilium_maps_packets_explanations_and_reply_paths() {
+    let text = |args: &[&str]| String::from_utf8(svcsim().args(args).output().unwrap().stdout).unwrap();
+    // The node's service and backend maps, as cilium-dbg lists them.
+    expect_file!["golden/rules-aks-cilium-node-1.txt"].assert_eq(&text(&[
+        "rules",
+        "scenarios/aks-cilium.yaml",
+        "--node",
+        "node-1",
+    ]));
+    // An external client through node-1 in DSR mode: the option, no SNAT.
+    let packet = [
+        "packet",
+        "scenarios/aks-cilium-dsr.yaml",
+        "--node",
+        "node-1",
+        "--src",
+        "198.51.100.79:40000",
+        "--dst",
+        "203.0.113.10:80",
+    ];
+    expect_file!["golden/packet-aks-cilium-dsr-node-1.txt"].assert_eq(&text(&packet));
+    // A pod's connect() to the ClusterIP with socket-LB: translated before any packet exists.
+    let out = text(&["run", "scenarios/gke-dataplane-v2.yaml", "--format", "json", "--duration", "11s"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let busybox = v["requests"].as_array().unwrap().iter().find(|r| r["client"] == "busybox").unwrap();
+    let cluster_ip = busybox["to"].as_str().unwrap().to_string();
+    let pod_ip = busybox["from"].as_str().unwrap().to_string();
+    let connect = text(&[
+        "packet",
+        "scenarios/gke-dataplane-v2.yaml",
+        "--node",
+        "node-2",
+        "--src",
+        &format!("{pod_ip}:40000"),
+        "--dst",
+        &cluster_ip,
+    ]);
+    assert!(connect.starts_with(&format!("connect() from {pod_ip}:40000 to {cluster_ip} on node-2: translated by socket-LB before any packet exists\n")), "{connect}");
+    assert!(connect.contains("then, for the socket's packets: first packet"), "{connect}");
+    assert_eq!(busybox["connectedTo"].as_str().unwrap(), "10.244.0.2:8080", "the JSON says where the socket went");
+    // The reply path: through node-1 under SNAT, straight from node-0 under DSR.
+    for (file, via_node_1) in [("scenarios/aks-cilium.yaml", true), ("scenarios/aks-cilium-dsr.yaml", false)] {
+        let v: serde_json::Value =
+            serde_json::from_str(&text(&["run", file, "--format", "json", "--duration", "20s"])).unwrap();
+        for r in v["requests"].as_array().unwrap().iter().filter(|r| r["ingressNode"] == "node-1") {
+            let path: Vec<&str> = r["replyPath"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+            assert_eq!(path.contains(&"node-1"), via_node_1, "{file}: {path:?}");
+            assert_eq!(path.last(), Some(&"laptop"));
+        }
+    }
+    expect_file!["golden/explain-aks-cilium-dsr-2.txt"].assert_eq(&text(&[
+        "explain",
+        "scenarios/aks-cilium-dsr.yaml",
+        "--request",
+        "2",
+    ]));
+}
+
+#[test]
 fn the_lab_recipe_for_the_seed_story_is_pinned() {
     let out = svcsim().args(["lab", "up", "scenarios/aks-blog.yaml", "--dry-run"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

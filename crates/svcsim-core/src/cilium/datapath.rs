@@ -251,17 +251,7 @@ impl Datapath<'_> {
         if !self.config.socket_lb || (from_pod && self.config.socket_lb_host_namespace_only) {
             return None;
         }
-        let fe = self.maps.lookup_east_west(dst, proto).or_else(|| {
-            let (lo, hi) = self.node_port_range;
-            let node_address = dst.ip.is_loopback() || self.node_ips.contains(&dst.ip);
-            (node_address && (lo..=hi).contains(&dst.port))
-                .then(|| self.maps.lookup_wildcard(dst.port, proto))
-                .flatten()
-        })?;
-        // External IPs that are not this host's are left alone (the CVE-2020-8554 mitigation).
-        if fe.kind == FrontendKind::ExternalIPs && !self.net.is_local(dst.ip) {
-            return None;
-        }
+        let fe = self.sock_frontend(dst, proto)?;
         let hook = if proto == Protocol::Tcp { "cil_sock4_connect" } else { "cil_sock4_sendmsg" };
         let mut w = Walk { steps: Vec::new() };
         w.push(Step::new(
@@ -284,6 +274,21 @@ impl Datapath<'_> {
             format!("post-xlate-fwd {} {proto}; cilium_lb4_reverse_sk remembers {dst} for getpeername()", backend.addr),
         ));
         Some(Connect { to: Ok(backend.addr), path: RulePath::new(w.steps) })
+    }
+
+    /// The frontend socket-LB translates a `connect()` to `dst` through: the exact entry (its
+    /// internal twin for a two-scope Service), else for a NodePort on a node's or a loopback
+    /// address the `0.0.0.0:<nodePort>` wildcard. External IPs that are not this host's are
+    /// left alone (the CVE-2020-8554 mitigation).
+    pub fn sock_frontend(&self, dst: SockAddr, proto: Protocol) -> Option<&Frontend> {
+        let fe = self.maps.lookup_east_west(dst, proto).or_else(|| {
+            let (lo, hi) = self.node_port_range;
+            let node_address = dst.ip.is_loopback() || self.node_ips.contains(&dst.ip);
+            (node_address && (lo..=hi).contains(&dst.port))
+                .then(|| self.maps.lookup_wildcard(dst.port, proto))
+                .flatten()
+        })?;
+        (fe.kind != FrontendKind::ExternalIPs || self.net.is_local(dst.ip)).then_some(fe)
     }
 
     /// `lb4_local`: the backend for a new connection through `fe` — the client's affinity entry,

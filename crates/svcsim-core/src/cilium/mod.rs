@@ -180,6 +180,19 @@ impl Dataplane for Cilium {
         }
     }
 
+    fn every_connect(
+        &self,
+        node: NodeId,
+        from_pod: bool,
+        src: SockAddr,
+        dst: SockAddr,
+        proto: crate::net::Protocol,
+    ) -> Vec<Connect> {
+        let dp = self.datapath(node);
+        let n = dp.sock_frontend(dst, proto).map_or(1, |f| f.backends.len().max(1) as u32);
+        (0..n).filter_map(|i| dp.connect(from_pod, src, dst, proto, &mut ForcedSlot(i))).collect()
+    }
+
     fn connect(
         &mut self,
         node: NodeId,

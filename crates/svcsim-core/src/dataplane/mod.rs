@@ -83,6 +83,20 @@ pub trait Dataplane {
         let _ = (node, from_pod, src, dst, cx);
         None
     }
+    /// Every way [`Dataplane::connect`] could translate one `connect()` (one per backend a
+    /// random pick could take), without changing any state: what `svcsim packet` shows for a
+    /// socket in the cluster. Empty when the dataplane leaves the call alone.
+    fn every_connect(
+        &self,
+        node: NodeId,
+        from_pod: bool,
+        src: SockAddr,
+        dst: SockAddr,
+        proto: crate::net::Protocol,
+    ) -> Vec<Connect> {
+        let _ = (node, from_pod, src, dst, proto);
+        Vec::new()
+    }
 }
 
 /// What [`Dataplane::connect`] needs from the running simulation.

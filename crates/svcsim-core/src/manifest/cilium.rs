@@ -18,6 +18,7 @@ pub(super) fn read(cx: &mut Cx<'_>, m: &mut Map<'_>) -> CiliumSpec {
     let path = m.path.clone();
     let pos = m.node.pos;
     let mut c = CiliumConfig::default();
+    let given = m.peek("kubeProxyReplacement").is_some();
     let kpr = m
         .get(cx, "kubeProxyReplacement")
         .and_then(|n| kube_proxy_replacement(cx, n, &format!("{path}.kubeProxyReplacement")));
@@ -150,6 +151,8 @@ pub(super) fn read(cx: &mut Cx<'_>, m: &mut Map<'_>) -> CiliumSpec {
             );
             CiliumSpec { config: None }
         }
+        // An unreadable value has its error already.
+        None if given => CiliumSpec { config: None },
         None => {
             cx.warn(
                 &path,

@@ -462,3 +462,82 @@ fn kube_proxy_settings_change_what_it_does() {
         run.trace.iter().filter(|l| run.render(l).contains("synced")).map(|l| l.time.to_string()).collect();
     assert_eq!(synced, ["8.000000", "8.000000"]);
 }
+
+fn with_cilium(cilium: &str) -> String {
+    format!(
+        "{SERVICE}---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: c}}\nspec:\n  cluster:\n    cilium: {cilium}\n"
+    )
+}
+
+#[test]
+fn cilium_values_are_read_by_their_helm_names_and_only_kube_proxy_replacement_switches_it_on() {
+    let c = load(&with_cilium("{kubeProxyReplacement: true, loadBalancer: {mode: dsr, algorithm: maglev}, routingMode: native, maglev: {tableSize: 65521}, socketLB: {enabled: false}}"), &Overrides::default()).unwrap();
+    let cilium = c.scenario.cluster.config.cilium.clone().expect("Cilium replaces kube-proxy");
+    use crate::cluster::{CiliumLbAlgorithm, CiliumLbMode, RoutingMode};
+    assert_eq!(
+        (cilium.mode, cilium.algorithm, cilium.maglev_table_size, cilium.routing_mode, cilium.socket_lb),
+        (CiliumLbMode::Dsr, CiliumLbAlgorithm::Maglev, 65521, RoutingMode::Native, false)
+    );
+    // Without kubeProxyReplacement: true, kube-proxy handles Services, and svcsim says so.
+    check_errors(
+        &with_cilium("{loadBalancer: {mode: snat}}"),
+        expect![[r#"
+            6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints
+            14:13: warning: doc 2 (Simulation c) spec.cluster.cilium: kubeProxyReplacement is not set (Cilium's default is false): kube-proxy handles Services, so svcsim runs kube-proxy; say kubeProxyReplacement: true to simulate Cilium's eBPF service handling
+        "#]],
+    );
+    assert!(
+        load(&with_cilium("{loadBalancer: {mode: snat}}"), &Overrides::default())
+            .unwrap()
+            .scenario
+            .cluster
+            .config
+            .cilium
+            .is_none()
+    );
+}
+
+#[test]
+fn cilium_values_cilium_would_refuse_are_located_errors() {
+    check_errors(
+        &with_cilium("{kubeProxyReplacement: partial, loadBalancer: {mode: annotation, dsrDispatch: ipip}}"),
+        expect![[r#"
+            14:36: error: doc 2 (Simulation c) spec.cluster.cilium.kubeProxyReplacement: "partial" is not true or false ("partial" was removed in Cilium 1.14)
+            14:66: error: doc 2 (Simulation c) spec.cluster.cilium.loadBalancer.mode: "annotation" (a mode per Service) is not simulated: use snat, dsr or hybrid
+            14:91: error: doc 2 (Simulation c) spec.cluster.cilium.loadBalancer.dsrDispatch: "ipip" is not simulated: use opt or geneve
+            6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints
+        "#]],
+    );
+    // DSR in tunnel mode needs Geneve dispatch over a Geneve tunnel.
+    check_errors(
+        &with_cilium(
+            "{kubeProxyReplacement: true, loadBalancer: {mode: hybrid, dsrDispatch: geneve}, tunnelProtocol: vxlan}",
+        ),
+        expect![[r#"
+            14:109: error: doc 2 (Simulation c) spec.cluster.cilium.tunnelProtocol: dsrDispatch geneve in tunnel mode needs tunnelProtocol: geneve (the Helm default is vxlan)
+            6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints
+        "#]],
+    );
+    check_errors(
+        &with_cilium("{kubeProxyReplacement: strict, kubeProxyReplacementHealthzBindAddr: \"10256\"}"),
+        expect![[r#"
+            14:81: error: doc 2 (Simulation c) spec.cluster.cilium.kubeProxyReplacementHealthzBindAddr: "10256" is not an address and port like 0.0.0.0:10256
+            6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints
+            14:36: warning: doc 2 (Simulation c) spec.cluster.cilium.kubeProxyReplacement: "strict" is Cilium 1.13's spelling of true: read as true
+        "#]],
+    );
+}
+
+#[test]
+fn kube_proxy_settings_beside_cilium_are_said_to_be_unused() {
+    let yaml = format!(
+        "{SERVICE}---\napiVersion: svcsim.dev/v1alpha1\nkind: Simulation\nmetadata: {{name: c}}\nspec:\n  cluster:\n    kubeProxy: {{mode: nftables}}\n    cilium: {{kubeProxyReplacement: true}}\n"
+    );
+    check_errors(
+        &yaml,
+        expect![[r#"
+            6:13: warning: doc 1 (Service web) spec.selector: matches no pod: the Service has no endpoints
+            14:16: warning: doc 2 (Simulation c) spec.cluster.kubeProxy: Cilium replaces kube-proxy (kubeProxyReplacement: true): kube-proxy's settings are not used
+        "#]],
+    );
+}

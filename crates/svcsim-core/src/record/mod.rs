@@ -15,9 +15,10 @@ pub use trace::{ClusterLine, HopProse, NodeLine, PodLine, ProbeLine, SyncLine, T
 
 use crate::cluster::{NodeId, PodId, ServiceId};
 use crate::lb::{ProbeMetric, ProbeResult, ProbeStatus};
-use crate::net::Header;
+use crate::net::{Header, SockAddr};
 use crate::scenario::ClientId;
 use crate::time::Instant;
+use crate::topology::Place;
 
 /// Who started a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +161,29 @@ impl Run {
         let base = self.packet_base;
         self.trace.retain(|l| l.time >= cutoff && l.packet().is_none_or(|p| p.0 >= base));
         self.probe_metric.forget_before(cutoff.minute());
+    }
+
+    /// The places a flow's reply crossed, in order, from the server to where it ended (the
+    /// client, or where it was dropped); empty when there was no reply. Under kube-proxy or
+    /// Cilium's SNAT a reply through another node lists that node; under DSR it goes from the
+    /// backend's node to the client.
+    pub fn reply_path(&self, flow: &FlowRecord) -> Vec<Place> {
+        let mut path: Vec<Place> = Vec::new();
+        for h in flow.reply.map(|p| self.packet(p).hops.as_slice()).unwrap_or_default() {
+            if path.last() != Some(&h.at) {
+                path.push(h.at);
+            }
+        }
+        path
+    }
+
+    /// The address the client's app asked to connect to: the flow's destination, or the
+    /// Service a socket-LB `connect()` was translated from.
+    pub fn asked(&self, flow: &FlowRecord) -> SockAddr {
+        match self.packet(flow.request).hops.first().map(|h| &h.action) {
+            Some(Action::Connected { service }) => *service,
+            _ => flow.header.dst,
+        }
     }
 
     /// Client requests (not probes), in the order they were sent.

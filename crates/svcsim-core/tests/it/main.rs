@@ -1,6 +1,7 @@
 //! svcsim-core's integration tests: whole runs, asserted through what users see.
 
 mod behaviours;
+mod cilium;
 mod determinism;
 mod fixtures;
 mod fuzz_regressions;
