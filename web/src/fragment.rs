@@ -3,8 +3,8 @@
 //! reported, never fatal: the page falls back to the default for it. Nothing in a fragment is
 //! ever fetched.
 
-use svcsim_core::cluster::{NetworkPlugin, Provider, ProxyMode, TrafficPolicy};
-use svcsim_core::manifest::parse_duration;
+use svcsim_core::cluster::{CiliumLbAlgorithm, CiliumLbMode, NetworkPlugin, Provider, ProxyMode, TrafficPolicy};
+use svcsim_core::manifest::{DataplaneOverride, parse_duration};
 
 /// What a fragment asks for. Times are whole microseconds, the simulation's unit, so a link
 /// reproduces a frame exactly.
@@ -19,8 +19,9 @@ pub struct Fragment {
     pub nodes: Option<u32>,
     pub provider: Option<Provider>,
     pub plugin: Option<NetworkPlugin>,
-    /// kube-proxy's mode (`mode=iptables|nftables`).
-    pub mode: Option<ProxyMode>,
+    /// The dataplane: kube-proxy's mode (`mode=iptables|nftables`), or Cilium (`mode=cilium`,
+    /// with `lbmode=snat|dsr|hybrid` and `lbalg=random|maglev`).
+    pub dataplane: Option<DataplaneOverride>,
     pub client_inside: bool,
     pub seed: Option<u64>,
     /// The user's `kubectl patch`-like changes, in the order given.
@@ -36,10 +37,20 @@ pub struct Fragment {
     pub embed: bool,
     /// A guided lesson and its step (1-based): `lesson=aks&step=3`. The step sets the rest.
     pub lesson: Option<(String, u32)>,
-    /// Cluster and Local side by side (`compare=1`).
-    pub compare: bool,
+    /// Two runs side by side: Cluster and Local (`compare=1`), or Cilium's SNAT and DSR under
+    /// Cluster (`compare=dsr`).
+    pub compare: Option<CompareKind>,
     /// What could not be used, for a message on the page.
     pub problems: Vec<String>,
+}
+
+/// What the compare view sets side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareKind {
+    /// externalTrafficPolicy: Cluster and Local.
+    Policy,
+    /// Cilium's loadBalancer.mode snat and dsr, both under Cluster.
+    Dsr,
 }
 
 /// One user change at a time (µs): `55s:etp:Local`, `80.5s:replicas:2`, `90s:affinity:on`.
@@ -83,6 +94,8 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
         ));
         return f;
     }
+    // The dataplane's keys may come in any order: read, then put together.
+    let (mut mode, mut lb_mode, mut lb_algorithm) = (None, None, None);
     for pair in text.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let bad = |what: &str| format!("{key} must be {what}, not {:?}", truncate(value));
@@ -114,9 +127,19 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
                 _ => f.problems.push(bad("kubenet or azure-cni")),
             },
             "mode" => match value {
-                "iptables" => f.mode = Some(ProxyMode::Iptables),
-                "nftables" => f.mode = Some(ProxyMode::Nftables),
-                _ => f.problems.push(bad("iptables or nftables")),
+                "iptables" | "nftables" | "cilium" => mode = Some(value),
+                _ => f.problems.push(bad("iptables, nftables or cilium")),
+            },
+            "lbmode" => match value {
+                "snat" => lb_mode = Some(CiliumLbMode::Snat),
+                "dsr" => lb_mode = Some(CiliumLbMode::Dsr),
+                "hybrid" => lb_mode = Some(CiliumLbMode::Hybrid),
+                _ => f.problems.push(bad("snat, dsr or hybrid")),
+            },
+            "lbalg" => match value {
+                "random" => lb_algorithm = Some(CiliumLbAlgorithm::Random),
+                "maglev" => lb_algorithm = Some(CiliumLbAlgorithm::Maglev),
+                _ => f.problems.push(bad("random or maglev")),
             },
             "client" => match value {
                 "inside" => f.client_inside = true,
@@ -161,9 +184,10 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
                 _ => f.problems.push(bad("a step number from 1")),
             },
             "compare" => match value {
-                "1" => f.compare = true,
-                "0" => f.compare = false,
-                _ => f.problems.push(bad("1 or 0")),
+                "1" => f.compare = Some(CompareKind::Policy),
+                "dsr" => f.compare = Some(CompareKind::Dsr),
+                "0" => f.compare = None,
+                _ => f.problems.push(bad("1, dsr or 0")),
             },
             "embed" => match value {
                 "1" => f.embed = true,
@@ -172,6 +196,16 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
             },
             _ => f.problems.push(format!("unknown link parameter {:?}", truncate(key))),
         }
+    }
+    f.dataplane = match mode {
+        Some("cilium") => Some(DataplaneOverride::Cilium { mode: lb_mode, algorithm: lb_algorithm }),
+        Some(m) => {
+            Some(DataplaneOverride::KubeProxy(if m == "nftables" { ProxyMode::Nftables } else { ProxyMode::Iptables }))
+        }
+        None => None,
+    };
+    if !matches!(f.dataplane, Some(DataplaneOverride::Cilium { .. })) && (lb_mode.is_some() || lb_algorithm.is_some()) {
+        f.problems.push("lbmode and lbalg are Cilium's: they need mode=cilium, and were ignored".into());
     }
     // The link's own YAML takes the place of a preset: keep one scenario, as `encode` does.
     if f.yaml.is_some() {
@@ -201,8 +235,18 @@ pub fn encode(f: &Fragment) -> String {
     if let Some(p) = f.plugin {
         out.push(format!("plugin={p}"));
     }
-    if let Some(m) = f.mode {
-        out.push(format!("mode={m}"));
+    match f.dataplane {
+        Some(DataplaneOverride::KubeProxy(m)) => out.push(format!("mode={m}")),
+        Some(DataplaneOverride::Cilium { mode, algorithm }) => {
+            out.push("mode=cilium".into());
+            if let Some(m) = mode {
+                out.push(format!("lbmode={m}"));
+            }
+            if let Some(a) = algorithm {
+                out.push(format!("lbalg={a}"));
+            }
+        }
+        None => {}
     }
     if f.client_inside {
         out.push("client=inside".into());
@@ -237,8 +281,10 @@ pub fn encode(f: &Fragment) -> String {
     if f.editor {
         out.push("editor=open".into());
     }
-    if f.compare {
-        out.push("compare=1".into());
+    match f.compare {
+        Some(CompareKind::Policy) => out.push("compare=1".into()),
+        Some(CompareKind::Dsr) => out.push("compare=dsr".into()),
+        None => {}
     }
     if f.embed {
         out.push("embed=1".into());
@@ -374,6 +420,18 @@ mod tests {
     }
 
     #[test]
+    fn the_dataplane_round_trips_and_cilium_s_keys_need_mode_cilium() {
+        let f = parse("preset=aks-blog&lbalg=maglev&mode=cilium&lbmode=dsr&compare=dsr", PRESETS);
+        let cilium =
+            DataplaneOverride::Cilium { mode: Some(CiliumLbMode::Dsr), algorithm: Some(CiliumLbAlgorithm::Maglev) };
+        assert_eq!((f.dataplane, f.compare), (Some(cilium), Some(CompareKind::Dsr)));
+        assert_eq!(encode(&f), "preset=aks-blog&mode=cilium&lbmode=dsr&lbalg=maglev&compare=dsr");
+        let f = parse("preset=aks-blog&mode=nftables&lbmode=dsr", PRESETS);
+        assert_eq!(f.dataplane, Some(DataplaneOverride::KubeProxy(ProxyMode::Nftables)));
+        assert_eq!(f.problems, ["lbmode and lbalg are Cilium's: they need mode=cilium, and were ignored"]);
+    }
+
+    #[test]
     fn tampered_values_are_reported_and_ignored() {
         let f = parse("preset=nope&etp=local&t=forever&speed=3&x=<script>", PRESETS);
         assert_eq!(f.preset, None);
@@ -402,7 +460,7 @@ mod tests {
             [
                 "nodes must be a node count from 1 to 8, not \"0\"",
                 "plugin must be kubenet or azure-cni, not \"flannel\"",
-                "mode must be iptables or nftables, not \"ipvs\"",
+                "mode must be iptables, nftables or cilium, not \"ipvs\"",
                 "client must be inside or outside, not \"both\"",
                 "ch: \"x\" is not TIME:FIELD:VALUE; the changes were ignored",
                 "t must be a time like 120s, 2m or 62.85s (at most 24h), not \"25h\"",
@@ -412,13 +470,13 @@ mod tests {
         );
         let f =
             parse(&format!("provider=moon&seed=x&compare=yes&embed=true&step=0&lesson={}", "l".repeat(41)), PRESETS);
-        assert_eq!((f.compare, f.embed, f.lesson), (false, false, None));
+        assert_eq!((f.compare, f.embed, f.lesson), (None, false, None));
         assert_eq!(
             f.problems,
             [
                 "provider must be azure, aws, gcp or none, not \"moon\"",
                 "seed must be a whole number, not \"x\"",
-                "compare must be 1 or 0, not \"yes\"",
+                "compare must be 1, dsr or 0, not \"yes\"",
                 "embed must be 1 or 0, not \"true\"",
                 "step must be a step number from 1, not \"0\"",
                 format!("lesson must be a lesson name, not {:?}", "l".repeat(40)).as_str(),
@@ -478,7 +536,7 @@ mod tests {
             nodes: Some(3),
             provider: Some(Provider::Aws),
             plugin: Some(NetworkPlugin::AzureCni),
-            mode: Some(ProxyMode::Nftables),
+            dataplane: Some(DataplaneOverride::KubeProxy(ProxyMode::Nftables)),
             client_inside: true,
             seed: Some(7),
             changes: vec![
@@ -492,7 +550,7 @@ mod tests {
             editor: true,
             embed: true,
             lesson: Some(("aks".into(), 3)),
-            compare: true,
+            compare: Some(CompareKind::Policy),
             problems: vec![],
         };
         let text = encode(&f);

@@ -45,13 +45,15 @@ pub enum Check {
     ProbePercent(&'static str),
     /// The named client's latest request was refused (a TCP reset).
     Refused(&'static str),
+    /// The reply to the app's latest answer went through these places after the pod, in order.
+    ReplyPath(&'static [&'static str]),
 }
 
 pub fn find(id: &str) -> Option<&'static Lesson> {
     LESSONS.iter().find(|l| l.id == id)
 }
 
-pub const LESSONS: &[Lesson] = &[AKS, SOURCE_IP, NFTABLES];
+pub const LESSONS: &[Lesson] = &[AKS, SOURCE_IP, NFTABLES, DSR];
 
 const AKS: Lesson = Lesson {
     id: "aks",
@@ -275,6 +277,89 @@ const NFTABLES: Lesson = Lesson {
             title: "Recap",
             text: "nftables mode gives the same answers as iptables mode, with verdict maps and numgen in place of chains of rules: a node-side address under Cluster, the client under Local, Health Probe Status at the share of nodes with a pod. Two things differ: NodePorts are not served on 127.0.0.1, and a new connection to an unallocated ClusterIP inside the service CIDR is dropped (docs/fidelity.md#one-answer-for-both-modes).\n\nThis is the whole story in nftables mode: the Service is patched to Local at 90 s. Try the kube-proxy mode control on any other scenario.",
             state: "preset=aks-blog-nftables&t=0s",
+            quiz: None,
+        },
+    ],
+};
+
+const DSR: Lesson = Lesson {
+    id: "dsr",
+    title: "Keep the client IP without Local: Cilium's DSR",
+    steps: &[
+        Step {
+            title: "Cilium instead of kube-proxy",
+            text: "This is the AKS cluster of the first lesson on Azure CNI Powered by Cilium: there is no kube-proxy. Each node's proxy stage says cilium eBPF snat: Cilium's load balancer runs as eBPF programs on the node's device, in its default SNAT mode (docs/fidelity.md#cilium).\n\nClick a packet at a node: nodeport_lb4 finds the load balancer's address in the cilium_lb4_services_v2 map, and lb4_local picks the backend (docs/fidelity.md#cilium-north-south).",
+            state: "preset=aks-cilium&t=6s",
+            quiz: None,
+        },
+        Step {
+            title: "Predict: the pod's own node, under Cluster",
+            text: "The Service has externalTrafficPolicy: Cluster, and the load balancer is about to send the first request to node-0, the node the pod runs on. With kube-proxy the app would print a node-side address.",
+            state: "preset=aks-cilium&t=0.4s",
+            quiz: Some(Quiz {
+                question: "What will the app print?",
+                choices: &[
+                    "a node-side address, as with kube-proxy under Cluster",
+                    "::ffff:198.51.100.79, the laptop's address",
+                    "::ffff:203.0.113.10, the load balancer's address",
+                ],
+                answer: 1,
+                why: "Cilium SNATs only toward a backend on another node: a backend on the balancing node gets the packet DNATed and nothing more, so the pod sees the client even under Cluster (nodeport_svc_lb4; docs/fidelity.md#cilium-north-south). kube-proxy masquerades every external packet under Cluster, wherever the endpoint is.",
+                reveal: "preset=aks-cilium&t=3.2s",
+                check: Check::AppPrints(&["::ffff:198.51.100.79"]),
+            }),
+        },
+        Step {
+            title: "Predict: through the other node",
+            text: "The next request goes to node-1, which has no pod: Cilium picks the backend on node-0 and must get the packet there and the reply back.",
+            state: "preset=aks-cilium&t=1.4s",
+            quiz: Some(Quiz {
+                question: "What will the app print this time?",
+                choices: &[
+                    "::ffff:198.51.100.79, the laptop's address",
+                    "::ffff:10.240.0.5, node-1's address",
+                    "::ffff:10.244.1.1, node-1's bridge",
+                ],
+                answer: 1,
+                why: "In SNAT mode (the default) tail_nodeport_nat_egress_ipv4 rewrites the source to the node's own address so that the reply comes back through node-1, which undoes both translations (docs/fidelity.md#cilium-north-south). Open the inspector on this request: its reply goes pod → node-0 → node-1 → laptop.",
+                reveal: "preset=aks-cilium&t=4.2s",
+                check: Check::AppPrints(&["::ffff:10.240.0.5"]),
+            }),
+        },
+        Step {
+            title: "Predict: DSR",
+            text: "Now the same cluster with Cilium's loadBalancer.mode: dsr (direct server return). node-1 still balances the request to the pod on node-0.",
+            state: "preset=aks-cilium-dsr&t=1.4s",
+            quiz: Some(Quiz {
+                question: "What will the app print, and which way does the reply go?",
+                choices: &[
+                    "node-1's address; back through node-1, as in SNAT mode",
+                    "the laptop's address; straight from node-0 to the laptop, from 203.0.113.10:80",
+                    "the laptop's address; back through node-1, which forwards it",
+                ],
+                answer: 1,
+                why: "In DSR mode node-1 DNATs the request but keeps the client's source, and puts the service address 203.0.113.10:80 in an IPv4 option (0x9a). node-0 reads the option and remembers to answer from the service address, so the pod sees the laptop and the reply leaves node-0 straight for the laptop: it never passes node-1 (docs/fidelity.md#cilium-dsr). Click the reply square to see its path.",
+                reveal: "preset=aks-cilium-dsr&t=4.2s",
+                check: Check::ReplyPath(&["node-0", "laptop"]),
+            }),
+        },
+        Step {
+            title: "Predict: the health probes",
+            text: "Under Local, the nodes without a pod fail their health probe and leave rotation: that is how Local keeps the client IP. DSR keeps it under Cluster.",
+            state: "preset=aks-cilium-dsr&t=50s",
+            quiz: Some(Quiz {
+                question: "What does Health Probe Status show under DSR?",
+                choices: &["100 %", "50 %", "0 %"],
+                answer: 0,
+                why: "Under Cluster, Azure probes the NodePort over TCP, and Cilium answers it on every node by balancing the probe to a backend (docs/fidelity.md#cilium-health). Both nodes stay in rotation: traffic is spread over all nodes and every pod still sees the client.",
+                reveal: "preset=aks-cilium-dsr&t=130s",
+                check: Check::ProbePercent("100%"),
+            }),
+        },
+        Step {
+            title: "What it costs",
+            text: "DSR is not free. node-0 answers the laptop directly, so it needs a route to the client and nothing on the way may drop a reply from a node that never saw the request. Cloud fabrics may drop the unknown IP option (Geneve dispatch carries the address in a tunnel option instead), AWS needs source/destination checks off, and the option (or the tunnel) takes bytes from every SYN's MTU. Hybrid mode uses DSR for TCP only and SNAT for UDP (docs/fidelity.md#cilium-dsr).\n\nHere are both modes side by side on the same traffic: Compare SNAT | DSR in the header shows them for any Cilium scenario, with the reply's path in the table.",
+            state: "preset=aks-cilium&compare=dsr&t=30s",
             quiz: None,
         },
     ],

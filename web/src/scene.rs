@@ -282,21 +282,29 @@ fn node(l: &Layout, cluster: &Cluster, status: &Status, id: NodeId) -> Item {
         title.text.push_str(suffix);
     }
     item.texts.push(title);
-    let proxy = if status.proxy.get(i).copied().unwrap_or(true) {
-        cluster.config.kube_proxy.mode.to_string()
-    } else {
-        "UNHEALTHY".to_string()
+    // The service-proxy stage names its dataplane: kube-proxy's mode, or Cilium's eBPF with
+    // its load-balancing mode (and Maglev when it picks the backends).
+    let (agent, mode) = match &cluster.config.cilium {
+        Some(c) if c.algorithm == svcsim_core::cluster::CiliumLbAlgorithm::Maglev => {
+            ("cilium eBPF", format!("{} maglev", c.mode))
+        }
+        Some(c) => ("cilium eBPF", c.mode.to_string()),
+        None => ("kube-proxy", cluster.config.kube_proxy.mode.to_string()),
     };
-    let (bridge, bridge_addr) = match cluster.config.network_plugin {
-        NetworkPlugin::Kubenet => ("cbr0", format!("{}/{}", n.bridge_ip(), n.pod_cidr.prefix())),
-        NetworkPlugin::AzureCni => ("azure-cni", n.pod_cidr.to_string()),
+    let proxy = if status.proxy.get(i).copied().unwrap_or(true) { mode } else { "UNHEALTHY".to_string() };
+    // The pods' side of the node: Cilium's cilium_host router address, kubenet's cbr0, or the
+    // Azure CNI's pod range.
+    let (bridge, bridge_addr) = match (cluster.config.cilium.is_some(), cluster.config.network_plugin) {
+        (true, _) => ("cilium_host", format!("{}/{}", n.bridge_ip(), n.pod_cidr.prefix())),
+        (false, NetworkPlugin::Kubenet) => ("cbr0", format!("{}/{}", n.bridge_ip(), n.pod_cidr.prefix())),
+        (false, NetworkPlugin::AzureCni) => ("azure-cni", n.pod_cidr.to_string()),
     };
     for (stage, class) in [(b.nic, "stage-box nic"), (b.proxy, "stage-box proxy"), (b.bridge, "stage-box bridge")] {
         item.shapes.push(Shape::Rect { rect: stage, rx: 5.0, class });
     }
     for (stage, (name, value), class) in [
         (b.nic, ("eth0".to_string(), n.ip.to_string()), "stage nic"),
-        (b.proxy, ("kube-proxy".to_string(), proxy), "stage proxy"),
+        (b.proxy, (agent.to_string(), proxy), "stage proxy"),
         (b.bridge, (bridge.to_string(), bridge_addr), "stage bridge"),
     ] {
         let c = stage.center().x;

@@ -405,6 +405,9 @@ pub fn compare_rows(cluster: Compared, local: Compared, t: f64) -> Vec<CompareRo
             if hops == 0 { "—".into() } else { hops.to_string() },
             format!("{extra_hop} of {answered}"),
             snat.map_or("—".into(), |s| if s { "yes".into() } else { "no".into() }),
+            latest.map(|f| run.reply_path(f)).filter(|p| !p.is_empty()).map_or("—".into(), |p| {
+                p.into_iter().map(|place| run.names.place(place)).collect::<Vec<_>>().join(" → ")
+            }),
             probes.and_then(|p| p.last_minute).map_or("—".into(), |(_, v)| pct(v)),
             probes.map_or("—".into(), |p| {
                 format!("{}/{}", p.in_rotation.iter().filter(|u| **u).count(), p.in_rotation.len())
@@ -413,12 +416,13 @@ pub fn compare_rows(cluster: Compared, local: Compared, t: f64) -> Vec<CompareRo
             dropped.to_string(),
         ]
     };
-    const LABELS: [&str; 9] = [
+    const LABELS: [&str; 10] = [
         "the app prints",
         "the pod sees the source",
         "hops of that request (there and back)",
         "answers that crossed to another node",
         "SNAT on the way in",
+        "its reply's path",
         "Health Probe Status, last complete minute",
         "nodes in rotation",
         "requests per pod",
@@ -654,6 +658,7 @@ mod tests {
               hops of that request (there and back): 7 | 7
             ≠ answers that crossed to another node: 83 of 188 | 0 of 188
             ≠ SNAT on the way in: yes | no
+              its reply's path: pod node-deployment-p9sfq9jkfn-6wnqr → node-0 → laptop | pod node-deployment-p9sfq9jkfn-6wnqr → node-0 → laptop
             ≠ Health Probe Status, last complete minute: 100% | 50%
             ≠ nodes in rotation: 2/2 | 1/2
               requests per pod: …6wnqr 189 | …6wnqr 189

@@ -128,6 +128,7 @@ fn core_section(native: &Cases, wasm: &Cases) -> String {
         ("aks-blog", "`aks-blog` preset (2 nodes, 1 pod, 1 request/s for 120 s)"),
         ("large", "large (100 nodes, 1,000 pods, 5 Services, 1,000 requests/s for 60 s)"),
         ("large-nftables", "the same, kube-proxy in nftables mode"),
+        ("large-cilium", "the same, Cilium replacing kube-proxy (SNAT, random, socket-LB)"),
     ] {
         let Some(n) = native.get(name) else { continue };
         let w = wasm.get(name).map_or("–".into(), |w| format!("{:.2} M", mevents(w)));

@@ -53,3 +53,40 @@ test('compare: both panes follow one scrubber, and the table calls out the diffe
     await context.close();
   }
 });
+
+test('compare SNAT | DSR: on a Cilium cluster both modes run under Cluster, and only DSR keeps the client IP from the pod-less node', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-cilium&t=4.2s' });
+  try {
+    // The button exists only where Cilium runs.
+    await page.getByTestId('compare-dsr').click();
+    assert.equal(await page.getByTestId('compare-dsr').getAttribute('aria-pressed'), 'true');
+    assert.deepEqual(
+      await page.locator('[data-testid=compare] h2').allTextContents(),
+      ['Cilium loadBalancer.mode: snat', 'Cilium loadBalancer.mode: dsr'],
+    );
+    // The latest answer came through node-1, which has no pod.
+    const r = await rows(page);
+    assert.deepEqual(r['the app prints'], { cluster: '::ffff:10.240.0.5', local: '::ffff:198.51.100.79', differs: true });
+    assert.deepEqual(r['SNAT on the way in'], { cluster: 'yes', local: 'no', differs: true });
+    assert.match(r["its reply's path"].cluster, /→ node-0 → node-1 → laptop$/, 'SNAT: the reply comes back through node-1');
+    assert.match(r["its reply's path"].local, /→ node-0 → laptop$/, 'DSR: straight from the backend node');
+    assert.equal(r['nodes in rotation'].differs, false, 'both under Cluster: every node in rotation');
+    await screenshot(page, 'compare-snat-dsr');
+    await page.getByTestId('share').click();
+    assert.match(await page.getByTestId('share-url').inputValue(), /&compare=dsr$/);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a kube-proxy cluster has no SNAT | DSR button', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog&t=4s' });
+  try {
+    await page.getByTestId('compare-toggle').waitFor();
+    assert.equal(await page.getByTestId('compare-dsr').count(), 0);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});

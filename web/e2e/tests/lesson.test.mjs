@@ -102,11 +102,11 @@ test('the nftables lesson: the same answers, then the 127.0.0.1 NodePort refused
     assert.equal(await page.getByTestId('probe-percent').textContent(), '50%');
     await page.getByTestId('lesson-next').click();
     // Step 4 starts in iptables mode, where both curls are answered.
-    assert.equal(await page.getByLabel('kube-proxy mode').inputValue(), 'iptables');
+    assert.equal(await page.getByLabel('Dataplane').inputValue(), 'iptables');
     assert.doesNotMatch(await page.getByTestId('event-log').textContent(), /refused/);
     await page.getByTestId('choice-0').click();
     assert.match(await page.getByTestId('verdict').textContent(), /Not quite/);
-    assert.equal(await page.getByLabel('kube-proxy mode').inputValue(), 'nftables', 'the reveal switches the mode');
+    assert.equal(await page.getByLabel('Dataplane').inputValue(), 'nftables', 'the reveal switches the mode');
     assert.match(await page.getByTestId('event-log').textContent(), /connection refused: nothing listens on 127\.0\.0\.1:30080/);
     await screenshot(page, 'lesson-nftables-localhost');
     assert.match(page.url(), /#lesson=nftables&step=4$/);
@@ -115,3 +115,34 @@ test('the nftables lesson: the same answers, then the 127.0.0.1 NodePort refused
     await context.close();
   }
 });
+
+test('the DSR lesson: Cilium keeps the client IP on the pod\'s node, SNATs through the other, and DSR keeps it everywhere', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#lesson=dsr' });
+  try {
+    assert.match(await progress(page), /step 1 of 6$/);
+    assert.match(await page.getByTestId('node-0').textContent(), /cilium eBPF\s*snat/);
+    await page.getByTestId('lesson-next').click();
+    await page.getByTestId('choice-1').click();
+    assert.match(await page.getByTestId('verdict').textContent(), /Right/);
+    assert.equal(await page.getByTestId('app-output').textContent(), '::ffff:198.51.100.79');
+    await page.getByTestId('lesson-next').click();
+    await page.getByTestId('choice-0').click();
+    assert.match(await page.getByTestId('verdict').textContent(), /Not quite/);
+    assert.equal(await page.getByTestId('app-output').textContent(), '::ffff:10.240.0.5');
+    await page.getByTestId('lesson-next').click();
+    await page.getByTestId('choice-1').click();
+    assert.match(await page.getByTestId('node-1').textContent(), /cilium eBPF\s*dsr/);
+    assert.equal(await page.getByTestId('app-output').textContent(), '::ffff:198.51.100.79');
+    await screenshot(page, 'lesson-dsr-reply');
+    await page.getByTestId('lesson-next').click();
+    await page.getByTestId('choice-0').click();
+    assert.equal(await page.getByTestId('probe-percent').textContent(), '100%');
+    await page.getByTestId('lesson-next').click();
+    await page.getByTestId('compare').waitFor();
+    assert.match(page.url(), /#lesson=dsr&step=6$/);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+

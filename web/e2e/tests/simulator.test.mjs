@@ -429,12 +429,12 @@ test('13. a pasted kubectl dump runs on the nodes it names, without a warning', 
   }
 });
 
-test('14. the kube-proxy mode control: nftables gives the same answer from other rules, and the link keeps it', async () => {
+test('14. the dataplane control: kube-proxy\'s nftables mode gives the same answer from other rules, and the link keeps it', async () => {
   const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog&t=6s&sel=3' });
   try {
     assert.match(await page.getByTestId('node-0').textContent(), /kube-proxy\s*iptables/);
     assert.match(await page.getByTestId('inspector').textContent(), /KUBE-SVC-/);
-    await page.getByLabel('kube-proxy mode').selectOption('nftables');
+    await page.getByLabel('Dataplane').selectOption('nftables');
     await waitForText(page.getByTestId('node-0'), (t) => /kube-proxy\s*nftables/.test(t));
     assert.match(await page.getByTestId('node-1').textContent(), /kube-proxy\s*nftables/, 'every node names the mode');
     // The same request, now walked through the nftables rules: the verdict map's element, numgen.
@@ -586,6 +586,36 @@ test('19. the probe chart is large enough to read: axes, a named line per node, 
     assert.equal(await page.getByTestId('chart-readout').getAttribute('aria-live'), 'polite');
     await chart.scrollIntoViewIfNeeded();
     await screenshot(page, 'sim-19-chart');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('20. the dataplane control: Cilium replaces kube-proxy, each proxy stage says so, DSR keeps the client IP from the pod-less node and the link keeps it', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog&t=4.2s' });
+  try {
+    await page.getByLabel('Dataplane').selectOption('cilium');
+    await waitForText(page.getByTestId('node-1'), (t) => /cilium eBPF\s*snat/.test(t));
+    assert.match(await page.getByTestId('node-0').textContent(), /cilium_host/, 'the pods\' side is cilium_host');
+    assert.equal(await page.getByTestId('cilium-mode').inputValue(), 'snat', "Cilium's default mode");
+    // The request through node-1 is SNATed to node-1's cilium_host address (Cilium's default
+    // tunnel routing), and the inspector names Cilium's steps.
+    await waitForText(output(page), (t) => t === '::ffff:10.244.1.1');
+    await page.getByTestId('event-log').locator('button.log-row').filter({ hasText: 'tail_nodeport_nat_egress_ipv4' }).first().click();
+    const inspector = await page.getByTestId('inspector').textContent();
+    assert.match(inspector, /nodeport_lb4: cilium_lb4_services_v2 203\.0\.113\.10:80\/TCP \(0\) \[LoadBalancer\]/);
+    assert.match(inspector, /XLATE_SRC 10\.244\.1\.1/);
+    // DSR: the same request now reaches the pod with the laptop's address.
+    await page.getByTestId('cilium-mode').selectOption('dsr');
+    await waitForText(page.getByTestId('node-1'), (t) => /cilium eBPF\s*dsr/.test(t));
+    await page.getByTestId('scrubber').fill('4.2');
+    await waitForText(output(page), (t) => t === '::ffff:198.51.100.79');
+    await page.getByTestId('event-log').locator('button.log-row').filter({ hasText: 'tail_nodeport_ipv4_dsr' }).first().click();
+    assert.match(await page.getByTestId('inspector').textContent(), /IPv4 option 0x9a carries 203\.0\.113\.10:80/);
+    await screenshot(page, 'sim-20-cilium-dsr');
+    await page.getByTestId('share').click();
+    assert.match(page.url(), /&mode=cilium&lbmode=dsr&lbalg=random&/);
     assert.deepEqual(problems, []);
   } finally {
     await context.close();

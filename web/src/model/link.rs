@@ -53,7 +53,7 @@ impl Model {
             nodes: f.nodes,
             provider: f.provider,
             plugin: f.plugin,
-            mode: f.mode,
+            dataplane: f.dataplane,
             client_inside: f.client_inside,
             etp: f.etp,
             seed: f.seed,
@@ -80,8 +80,8 @@ impl Model {
         }
         m.editor_mut().open |= f.editor;
         m.embed = f.embed;
-        if f.compare {
-            m.run(true);
+        if f.compare.is_some() {
+            m.run(f.compare);
         }
         if let Some(t) = f.t {
             m.t = t as f64 / 1e6;
@@ -159,7 +159,7 @@ impl Model {
             nodes: self.shape.nodes,
             provider: self.shape.provider,
             plugin: self.shape.plugin,
-            mode: self.shape.mode,
+            dataplane: self.shape.dataplane,
             client_inside: self.shape.client_inside,
             seed: self.shape.seed,
             changes,
@@ -169,7 +169,7 @@ impl Model {
             editor: self.editor.open,
             embed: self.embed,
             lesson: None,
-            compare: self.twin.is_some(),
+            compare: self.twin.is_some().then_some(self.comparing),
             problems: Vec::new(),
         };
         fragment::encode(&f)
@@ -199,6 +199,7 @@ impl Model {
             embed: false,
             lesson: None,
             twin: None,
+            comparing: CompareKind::Policy,
         }
     }
 }

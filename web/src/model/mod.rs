@@ -9,11 +9,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use svcsim_core::cluster::{
-    App, DEFAULT_AFFINITY_TIMEOUT, NetworkPlugin, NodeId, Pod, Provider, ProxyMode, ServiceId, ServiceType,
+    App, CiliumLbMode, DEFAULT_AFFINITY_TIMEOUT, NetworkPlugin, NodeId, Pod, Provider, ServiceId, ServiceType,
     TrafficPolicy,
 };
 use svcsim_core::dump::{DumpedRuleset, Facts, looks_like_dump};
-use svcsim_core::manifest::{self, Overrides};
+use svcsim_core::manifest::{self, DataplaneOverride, Overrides};
 use svcsim_core::net::Protocol;
 use svcsim_core::order;
 use svcsim_core::record::FlowId;
@@ -23,6 +23,7 @@ use yew::Reducible;
 
 pub use crate::editor::{Editor, Trace, TraceField, join_files};
 pub use crate::engine::{EVENT_BUDGET, Engine, LOOKAHEAD, Marker, MarkerKind};
+pub use crate::fragment::CompareKind;
 use crate::fragment::{self, Fragment, LinkChange, LinkChangeKind, SPEEDS};
 use crate::lesson::{self, Lesson, Step};
 
@@ -42,8 +43,9 @@ pub struct Shape {
     pub nodes: Option<u32>,
     pub provider: Option<Provider>,
     pub plugin: Option<NetworkPlugin>,
-    /// kube-proxy's mode, with that mode's defaults (a link's `mode=`).
-    pub mode: Option<ProxyMode>,
+    /// The dataplane: kube-proxy in a mode, with that mode's defaults, or Cilium with its mode
+    /// and algorithm (a link's `mode=`, `lbmode=`, `lbalg=`).
+    pub dataplane: Option<DataplaneOverride>,
     /// Move the external clients into a pod on the last node.
     pub client_inside: bool,
     /// externalTrafficPolicy from the start (a link's `etp=`): the scenario as if written so.
@@ -84,9 +86,11 @@ pub struct Model {
     pub embed: bool,
     /// The guided lesson being followed, if any.
     pub lesson: Option<LessonState>,
-    /// Compare mode: `engine` runs the scenario under Cluster and this twin under Local, on the
-    /// same seed, so both panes share one cursor (the fragment's `compare=1`).
+    /// Compare mode: `engine` runs the scenario one way and this twin the other ([`Model::comparing`]),
+    /// on the same seed, so both panes share one cursor (the fragment's `compare=`).
     pub twin: Option<Rc<RefCell<Engine>>>,
+    /// What the twin differs in: Cluster | Local, or Cilium's SNAT | DSR under Cluster.
+    pub comparing: CompareKind,
 }
 
 /// Where the learner is in a lesson.
@@ -122,7 +126,7 @@ pub enum Action {
     Nodes(i32),
     Provider(Provider),
     Plugin(NetworkPlugin),
-    ProxyMode(ProxyMode),
+    Dataplane(DataplaneOverride),
     ClientInside(bool),
     Select(Option<FlowId>),
     LoadPreset(String),
@@ -146,8 +150,8 @@ pub enum Action {
     LessonStep(i32),
     /// A quiz choice: judged, then the simulator moves to the reveal.
     LessonAnswer(usize),
-    /// Cluster and Local side by side (true), or back to one run (false).
-    Compare(bool),
+    /// Two runs side by side (Cluster | Local, or SNAT | DSR), or back to one run (`None`).
+    Compare(Option<CompareKind>),
     /// The viewport became narrow (true) or wide.
     Narrow(bool),
 }
@@ -232,18 +236,23 @@ impl Model {
 
     /// The scenario with the user's shape and changes.
     fn scenario(&self) -> Result<Scenario, Vec<String>> {
-        self.scenario_with(None)
+        self.scenario_with(None, None)
     }
 
     /// The scenario; with `forced`, externalTrafficPolicy is that on every external Service for
-    /// the whole run (compare mode: no timeline change switches it back).
-    fn scenario_with(&self, forced: Option<TrafficPolicy>) -> Result<Scenario, Vec<String>> {
+    /// the whole run (compare mode: no timeline change switches it back), and with `dataplane`
+    /// that dataplane instead of the shape's.
+    fn scenario_with(
+        &self,
+        forced: Option<TrafficPolicy>,
+        dataplane: Option<DataplaneOverride>,
+    ) -> Result<Scenario, Vec<String>> {
         let overrides = Overrides {
             nodes: self.shape.nodes,
             provider: self.shape.provider,
             external_traffic_policy: forced.or(self.shape.etp),
             seed: self.shape.seed,
-            dataplane: self.shape.mode.map(manifest::DataplaneOverride::KubeProxy),
+            dataplane: dataplane.or(self.shape.dataplane),
             ..Overrides::default()
         };
         let mut s = match manifest::load(&self.yaml, &overrides) {
@@ -276,22 +285,35 @@ impl Model {
 
     /// Re-runs the scenario as it now stands, as one run or as the compare pair.
     fn rebuild(&mut self) {
-        self.run(self.twin.is_some());
+        self.run(self.twin.is_some().then_some(self.comparing));
     }
 
-    /// Starts the run (`compare`: the Cluster run and its Local twin) from the scenario. If the
-    /// scenario cannot be built, the page keeps what it shows and the problems become notices.
-    fn run(&mut self, compare: bool) {
-        let runs = if compare {
-            self.scenario_with(Some(TrafficPolicy::Cluster))
-                .and_then(|cluster| Ok((cluster, Some(self.scenario_with(Some(TrafficPolicy::Local))?))))
-        } else {
-            self.scenario().map(|s| (s, None))
+    /// Starts the run (`compare`: a pair, the Cluster run and its Local twin, or Cilium's SNAT
+    /// run and its DSR twin under Cluster) from the scenario. If the scenario cannot be built,
+    /// the page keeps what it shows and the problems become notices.
+    fn run(&mut self, compare: Option<CompareKind>) {
+        let cluster = Some(TrafficPolicy::Cluster);
+        let cilium = |mode| {
+            let algorithm = match self.shape.dataplane {
+                Some(DataplaneOverride::Cilium { algorithm, .. }) => algorithm,
+                _ => None,
+            };
+            Some(DataplaneOverride::Cilium { mode: Some(mode), algorithm })
+        };
+        let runs = match compare {
+            Some(CompareKind::Policy) => self
+                .scenario_with(cluster, None)
+                .and_then(|main| Ok((main, Some(self.scenario_with(Some(TrafficPolicy::Local), None)?)))),
+            Some(CompareKind::Dsr) => self
+                .scenario_with(cluster, cilium(CiliumLbMode::Snat))
+                .and_then(|main| Ok((main, Some(self.scenario_with(cluster, cilium(CiliumLbMode::Dsr))?)))),
+            None => self.scenario().map(|s| (s, None)),
         };
         match runs {
             Ok((main, twin)) => {
                 self.engine = Rc::new(RefCell::new(Engine::new(main)));
                 self.twin = twin.map(|s| Rc::new(RefCell::new(Engine::new(s))));
+                self.comparing = compare.unwrap_or(CompareKind::Policy);
             }
             Err(errors) => self.notices.extend(errors),
         }

@@ -129,8 +129,8 @@ impl Reducible for Model {
                 m.shape.plugin = Some(p);
                 m.rebuild();
             }
-            Action::ProxyMode(mode) => {
-                m.shape.mode = Some(mode);
+            Action::Dataplane(dataplane) => {
+                m.shape.dataplane = Some(dataplane);
                 m.rebuild();
             }
             Action::ClientInside(inside) => {
@@ -189,9 +189,9 @@ impl Reducible for Model {
                 }
             }
             Action::Lesson(None) => m.lesson = None,
-            Action::Compare(on) => {
-                if on != m.twin.is_some() {
-                    m.run(on);
+            Action::Compare(kind) => {
+                if kind != m.twin.is_some().then_some(m.comparing) {
+                    m.run(kind);
                 }
             }
             Action::Narrow(_) => {}

@@ -33,7 +33,7 @@ fn a_shared_link_reopens_the_same_frame() {
     let mut m = Model::with_preset("aks-blog", false).settled();
     m = reduce(m, Action::Nodes(1));
     m = reduce(m, Action::Plugin(NetworkPlugin::AzureCni));
-    m = reduce(m, Action::ProxyMode(ProxyMode::Nftables));
+    m = reduce(m, Action::Dataplane(DataplaneOverride::KubeProxy(svcsim_core::cluster::ProxyMode::Nftables)));
     m = reduce(m, Action::Seek(30.25));
     m = reduce(m, Action::Policy(TrafficPolicy::Local));
     m = reduce(m, Action::Seek(47.5));
@@ -265,6 +265,13 @@ fn check_holds(m: &Model, check: &lesson::Check) -> Result<(), String> {
             let got = view::probe_panel(run, nodes, m.t).and_then(|p| p.last_minute).map(|(_, v)| view::pct(v));
             (got.as_deref() == Some(*want)).then_some(()).ok_or(format!("probe status {got:?}"))
         }
+        lesson::Check::ReplyPath(want) => {
+            let latest = view::app_output(run, m.t).and_then(|(_, _, f)| run.get_flow(f));
+            let got: Vec<String> = latest
+                .map(|f| run.reply_path(f).into_iter().skip(1).map(|p| run.names.place(p)).collect())
+                .unwrap_or_default();
+            (got == *want).then_some(()).ok_or(format!("the reply went {got:?}"))
+        }
         lesson::Check::Refused(client) => {
             let latest = run
                 .flows
@@ -322,7 +329,7 @@ fn every_lesson_step_opens_cleanly_and_every_quiz_answer_is_what_the_simulation_
 fn compare_runs_cluster_and_local_on_one_cursor_and_comes_back() {
     let policy = |e: &Rc<RefCell<Engine>>| e.borrow().sim.scenario().cluster.services[0].external_traffic_policy;
     let mut m = Model::from_fragment("#preset=aks-blog-switch&t=150s", false).settled();
-    m = reduce(m, Action::Compare(true));
+    m = reduce(m, Action::Compare(Some(CompareKind::Policy)));
     let twin = m.twin.clone().expect("compare mode");
     assert_eq!((policy(&m.engine), policy(&twin)), (TrafficPolicy::Cluster, TrafficPolicy::Local));
     assert!(
@@ -339,7 +346,7 @@ fn compare_runs_cluster_and_local_on_one_cursor_and_comes_back() {
     assert!(m.engine.borrow().computed() >= 200.0 && twin.borrow().computed() >= 200.0, "one cursor drives both");
     assert_eq!(m.to_fragment(), "preset=aks-blog-switch&t=200s&compare=1");
     assert!(Model::from_fragment(&m.to_fragment(), false).settled().twin.is_some(), "a link reopens compare mode");
-    m = reduce(m, Action::Compare(false));
+    m = reduce(m, Action::Compare(None));
     assert!(m.twin.is_none());
     assert_eq!(m.policy_at(), TrafficPolicy::Local, "one run again, with the preset's own switch");
 }

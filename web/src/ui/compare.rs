@@ -1,4 +1,5 @@
-//! The compare view: Cluster and Local side by side on one cursor, and the table of what differs.
+//! The compare view: two runs side by side on one cursor (Cluster | Local, or Cilium's SNAT | DSR),
+//! and the table of what differs.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -6,7 +7,7 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use crate::frame::Frame;
-use crate::model::{Action, Engine, Model};
+use crate::model::{Action, CompareKind, Engine, Model};
 use crate::view;
 
 use super::clock;
@@ -28,21 +29,33 @@ pub(super) fn compare_view(
         model.t,
     );
     let t = format!("{:.2}", model.t);
+    let (a, b, each) = match model.comparing {
+        CompareKind::Policy => (
+            ("externalTrafficPolicy: Cluster", "Cluster"),
+            ("externalTrafficPolicy: Local", "Local"),
+            "one policy each",
+        ),
+        CompareKind::Dsr => (
+            ("Cilium loadBalancer.mode: snat", "SNAT"),
+            ("Cilium loadBalancer.mode: dsr", "DSR"),
+            "both under Cluster, one mode each",
+        ),
+    };
     html! {
         <div class="compare" data-testid="compare">
             <div class="compare-panes">
                 <div class="pane" data-testid="pane-cluster" data-t={t.clone()}>
-                    <h2>{ "externalTrafficPolicy: Cluster" }</h2>
+                    <h2>{ a.0 }</h2>
                     { topology(model, &model.engine, &frame.picture, dispatch) }
                 </div>
                 <div class="pane" data-testid="pane-local" data-t={t}>
-                    <h2>{ "externalTrafficPolicy: Local" }</h2>
+                    <h2>{ b.0 }</h2>
                     { topology(model, twin, &twin_frame.picture, dispatch) }
                 </div>
             </div>
             <table class="compare-table" data-testid="compare-table">
-                <caption>{ format!("At t = {}: the same seed and traffic, one policy each. ≠ marks a difference.", clock(model.t)) }</caption>
-                <thead><tr><th scope="col">{ "" }</th><th scope="col">{ "Cluster" }</th><th scope="col">{ "Local" }</th></tr></thead>
+                <caption>{ format!("At t = {}: the same seed and traffic, {each}. ≠ marks a difference.", clock(model.t)) }</caption>
+                <thead><tr><th scope="col">{ "" }</th><th scope="col">{ a.1 }</th><th scope="col">{ b.1 }</th></tr></thead>
                 <tbody>
                     { for rows.iter().map(|r| html! {
                         <tr class={if r.differs() { "differs" } else { "" }}>
@@ -53,7 +66,7 @@ pub(super) fn compare_view(
                     }) }
                 </tbody>
             </table>
-            <button class="btn small" data-testid="compare-off" onclick={dispatch.reform(|_| Action::Compare(false))}>{ "Back to one run" }</button>
+            <button class="btn small" data-testid="compare-off" onclick={dispatch.reform(|_| Action::Compare(None))}>{ "Back to one run" }</button>
         </div>
     }
 }

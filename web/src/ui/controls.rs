@@ -1,6 +1,9 @@
-//! The cluster controls: externalTrafficPolicy, affinity, replicas and the shape (nodes, provider, CNI, mode, client).
+//! The cluster controls: externalTrafficPolicy, affinity, replicas and the shape (nodes, provider, CNI, dataplane, client).
 
-use svcsim_core::cluster::{NetworkPlugin, Provider, ProxyMode, TrafficPolicy};
+use svcsim_core::cluster::{
+    CiliumLbAlgorithm, CiliumLbMode, DataplaneKind, NetworkPlugin, Provider, ProxyMode, TrafficPolicy,
+};
+use svcsim_core::manifest::DataplaneOverride;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
@@ -58,11 +61,31 @@ pub(super) fn controls(p: &ControlsProps) -> Html {
         let sel: HtmlSelectElement = ev.target_unchecked_into();
         Action::Plugin(if sel.value() == "azure-cni" { NetworkPlugin::AzureCni } else { NetworkPlugin::Kubenet })
     });
-    let on_mode = dispatch.reform(|ev: Event| {
+    let dataplane = cluster.config.dataplane();
+    let cilium = cluster.config.cilium.as_ref().map(|c| (c.mode, c.algorithm));
+    let on_dataplane = dispatch.reform(|ev: Event| {
         let sel: HtmlSelectElement = ev.target_unchecked_into();
-        Action::ProxyMode(if sel.value() == "nftables" { ProxyMode::Nftables } else { ProxyMode::Iptables })
+        Action::Dataplane(match sel.value().as_str() {
+            "nftables" => DataplaneOverride::KubeProxy(ProxyMode::Nftables),
+            "cilium" => DataplaneOverride::Cilium { mode: None, algorithm: None },
+            _ => DataplaneOverride::KubeProxy(ProxyMode::Iptables),
+        })
     });
-    let mode = cluster.config.kube_proxy.mode;
+    let on_cilium = |field: &'static str| {
+        let (mode, algorithm) = cilium.unwrap_or_default();
+        dispatch.reform(move |ev: Event| {
+            let value = ev.target_unchecked_into::<HtmlSelectElement>().value();
+            let (mut mode, mut algorithm) = (mode, algorithm);
+            match (field, value.as_str()) {
+                ("mode", "dsr") => mode = CiliumLbMode::Dsr,
+                ("mode", "hybrid") => mode = CiliumLbMode::Hybrid,
+                ("mode", _) => mode = CiliumLbMode::Snat,
+                (_, "maglev") => algorithm = CiliumLbAlgorithm::Maglev,
+                _ => algorithm = CiliumLbAlgorithm::Random,
+            }
+            Action::Dataplane(DataplaneOverride::Cilium { mode: Some(mode), algorithm: Some(algorithm) })
+        })
+    };
     let inside = p.shape.client_inside;
     let affinity = p.affinity;
     html! {
@@ -70,7 +93,7 @@ pub(super) fn controls(p: &ControlsProps) -> Html {
             <h2>{ "Change the cluster" }</h2>
             <p class="muted small">{ "Policy, replicas and affinity apply at the current time, like kubectl patch: watch the transition." }</p>
             if p.compare {
-                <p class="small">{ "Comparing both policies side by side: go back to one run to switch it." }</p>
+                <p class="small">{ "Comparing two runs side by side: go back to one run to switch the policy." }</p>
             } else {
                 { policy_radios(p.policy, dispatch) }
             }
@@ -106,12 +129,28 @@ pub(super) fn controls(p: &ControlsProps) -> Html {
                     <option value="azure-cni" selected={cluster.config.network_plugin == NetworkPlugin::AzureCni}>{ "azure-cni" }</option>
                 </select>
             </label>
-            <label class="row">{ "kube-proxy mode " }
-                <select aria-label="kube-proxy mode" onchange={on_mode}>
-                    <option value="iptables" selected={mode == ProxyMode::Iptables}>{ "iptables" }</option>
-                    <option value="nftables" selected={mode == ProxyMode::Nftables}>{ "nftables" }</option>
+            <label class="row">{ "dataplane " }
+                <select aria-label="Dataplane" data-testid="dataplane" onchange={on_dataplane}>
+                    <option value="iptables" selected={dataplane == DataplaneKind::KubeProxy(ProxyMode::Iptables)}>{ "kube-proxy iptables" }</option>
+                    <option value="nftables" selected={dataplane == DataplaneKind::KubeProxy(ProxyMode::Nftables)}>{ "kube-proxy nftables" }</option>
+                    <option value="cilium" selected={dataplane == DataplaneKind::Cilium}>{ "Cilium eBPF" }</option>
                 </select>
             </label>
+            if let Some((mode, algorithm)) = cilium {
+                <label class="row">{ "Cilium mode " }
+                    <select aria-label="Cilium loadBalancer.mode" data-testid="cilium-mode" onchange={on_cilium("mode")}>
+                        <option value="snat" selected={mode == CiliumLbMode::Snat}>{ "snat" }</option>
+                        <option value="dsr" selected={mode == CiliumLbMode::Dsr}>{ "dsr" }</option>
+                        <option value="hybrid" selected={mode == CiliumLbMode::Hybrid}>{ "hybrid (DSR for TCP)" }</option>
+                    </select>
+                </label>
+                <label class="row">{ "algorithm " }
+                    <select aria-label="Cilium loadBalancer.algorithm" data-testid="cilium-algorithm" onchange={on_cilium("algorithm")}>
+                        <option value="random" selected={algorithm == CiliumLbAlgorithm::Random}>{ "random" }</option>
+                        <option value="maglev" selected={algorithm == CiliumLbAlgorithm::Maglev}>{ "maglev" }</option>
+                    </select>
+                </label>
+            }
             <fieldset role="radiogroup" aria-label="Client">
                 <legend>{ "client" }</legend>
                 <label class="radio"><input type="radio" name="client" checked={!inside} onchange={dispatch.reform(|_| Action::ClientInside(false))} />{ "outside the cluster" }</label>

@@ -120,11 +120,15 @@ pub(super) fn inspector(p: &InspectorProps) -> Html {
     let run = e.sim.record();
     let dispatch = &p.dispatch;
     let Some(flow) = p.selected.and_then(|f: FlowId| run.get_flow(f)) else {
-        let mode = e.sim.cluster().config.kube_proxy.mode;
+        let config = &e.sim.cluster().config;
+        let rules = match config.cilium {
+            Some(_) => "Cilium's eBPF program steps and the map entries that decided".to_string(),
+            None => format!("the {} rules that fired", config.kube_proxy.mode),
+        };
         return html! {
             <section class="panel inspector" aria-label="Packet inspector">
                 <h2>{ "Packet inspector" }</h2>
-                <p class="muted">{ format!("Click a packet or an event-log row to see every hop: the headers before and after, the NAT that changed them, the {mode} rules that fired and the conntrack entry.") }</p>
+                <p class="muted">{ format!("Click a packet or an event-log row to see every hop: the headers before and after, the NAT that changed them, {rules}, and the conntrack entry.") }</p>
             </section>
         };
     };
@@ -135,7 +139,7 @@ pub(super) fn inspector(p: &InspectorProps) -> Html {
     };
     let steps = explain(run, e.sim.cluster(), flow);
     html! {
-        <section class="panel inspector" aria-label="Packet inspector" data-testid="inspector">
+        <section class="panel inspector wide" aria-label="Packet inspector" data-testid="inspector">
             <h2>{ format!("Flow #{} — {who}", flow.id.0) }</h2>
             <p class="mono">{ format!("{} {} · {} · started {} s", flow.header.proto, flow.header, flow.outcome.label(), flow.start) }</p>
             <button class="btn small" onclick={dispatch.reform(|_| Action::Select(None))}>{ "Close" }</button>
@@ -165,7 +169,17 @@ pub(super) fn inspector(p: &InspectorProps) -> Html {
                     }) }
                 </tbody>
             </table>
-            <ol class="explain">{ for steps.iter().map(|s| html! { <li>{ s.trim_start().to_string() }</li> }) }</ol>
+            <ol class="explain">{ for steps.iter().map(|s| html! { <li>{ unnumbered(s) }</li> }) }</ol>
         </section>
+    }
+}
+
+/// An explanation step without the number `svcsim explain` puts before it: the list numbers it.
+fn unnumbered(step: &str) -> String {
+    let s = step.trim_start();
+    let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    match s[digits..].strip_prefix(". ") {
+        Some(rest) if digits > 0 => rest.to_string(),
+        _ => s.to_string(),
     }
 }

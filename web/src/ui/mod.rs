@@ -9,7 +9,7 @@ use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use crate::frame::Frame;
-use crate::model::{Action, Engine, Model, PRESETS};
+use crate::model::{Action, CompareKind, Engine, Model, PRESETS};
 #[cfg(test)]
 use crate::view::pct;
 
@@ -105,6 +105,22 @@ pub fn page(model: &Model, dispatch: &Callback<Action>) -> Html {
     }
 }
 
+/// A header button that turns a compare view of `kind` on, or off when it is showing.
+fn compare_button(
+    model: &Model,
+    kind: CompareKind,
+    label: &'static str,
+    title: &'static str,
+    dispatch: &Callback<Action>,
+) -> Html {
+    let on = model.twin.is_some() && model.comparing == kind;
+    let testid = if kind == CompareKind::Policy { "compare-toggle" } else { "compare-dsr" };
+    html! {
+        <button class="btn" data-testid={testid} aria-pressed={on.to_string()} {title}
+            onclick={dispatch.reform(move |_| Action::Compare((!on).then_some(kind)))}>{ label }</button>
+    }
+}
+
 /// The compact layout for an iframe (`embed=1`): the topology, what the app prints, the probe
 /// status with its chart, the policy toggle and play, in 700×450 and down to 360 px wide.
 fn embed_page(model: &Model, dispatch: &Callback<Action>) -> Html {
@@ -161,7 +177,7 @@ fn header(model: &Model, dispatch: &Callback<Action>) -> Html {
             <div>
                 <h1 class="app-title">{ "svcsim" }</h1>
                 <p class="app-tagline">
-                    { "Kubernetes Service routing, simulated: a request crosses the cloud load balancer, kube-proxy's DNAT (and SNAT under externalTrafficPolicy: Cluster) and reaches the pod, whose app prints the address it sees." }
+                    { "Kubernetes Service routing, simulated: a request crosses the cloud load balancer and the node's service proxy — kube-proxy's DNAT (and SNAT under externalTrafficPolicy: Cluster), or Cilium's eBPF — and reaches the pod, whose app prints the address it sees." }
                 </p>
             </div>
             <div class="scenario-pick">
@@ -182,9 +198,10 @@ fn header(model: &Model, dispatch: &Callback<Action>) -> Html {
                         <option value={l.id} selected={model.lesson.is_some_and(|s| s.lesson.id == l.id)}>{ l.title }</option>
                     }) }
                 </select>
-                <button class="btn" data-testid="compare-toggle" aria-pressed={model.twin.is_some().to_string()}
-                    title="Cluster and Local side by side, on the same traffic"
-                    onclick={{ let on = model.twin.is_none(); dispatch.reform(move |_| Action::Compare(on)) }}>{ "Compare Cluster | Local" }</button>
+                { compare_button(model, CompareKind::Policy, "Compare Cluster | Local", "Cluster and Local side by side, on the same traffic", dispatch) }
+                if model.engine.borrow().sim.cluster().config.cilium.is_some() || model.comparing == CompareKind::Dsr && model.twin.is_some() {
+                    { compare_button(model, CompareKind::Dsr, "Compare SNAT | DSR", "Cilium's SNAT and DSR modes side by side under Cluster, on the same traffic", dispatch) }
+                }
                 <button class="btn" data-testid="share" title="Pause here and copy a link that opens this exact frame"
                     onclick={dispatch.reform(|_| Action::Share)}>{ "Share this frame" }</button>
             </div>

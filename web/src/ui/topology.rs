@@ -163,7 +163,7 @@ pub fn topology(model: &Model, engine: &Rc<RefCell<Engine>>, picture: &Picture, 
     // over it the packets and tags, which change every frame and are their own layer.
     html! {
         <div {class} role="img" data-testid="topology"
-             aria-label="Topology: clients, internet, load balancer, nodes with their NIC, kube-proxy and pods, with packets moving between them">
+             aria-label="Topology: clients, internet, load balancer, nodes with their NIC, service proxy and pods, with packets moving between them">
             <svg class="still" viewBox={view_box.clone()}>
                 <Still run={RunRef(Rc::clone(engine))} orientation={o} {status} />
             </svg>

@@ -78,6 +78,13 @@ pub fn large_nftables() -> Scenario {
     s
 }
 
+/// The large cluster with Cilium replacing kube-proxy (its defaults: SNAT, random, socket-LB).
+pub fn large_cilium() -> Scenario {
+    let mut s = large();
+    s.cluster.config.cilium = Some(svcsim_core::cluster::CiliumConfig::default());
+    s
+}
+
 /// A named workload: its scenario builder and the argument it is built with.
 pub type Case = (String, fn(u64) -> Scenario, u64);
 
@@ -89,6 +96,7 @@ pub fn cases() -> Vec<Case> {
         ("aks-blog".into(), |_| aks_blog(), 0),
         ("large".into(), |_| large(), 0),
         ("large-nftables".into(), |_| large_nftables(), 0),
+        ("large-cilium".into(), |_| large_cilium(), 0),
     ];
     for n in [2, 4, 8, 16, 32, 64, 128, 256] {
         out.push((format!("nodes-{n}"), |n| scenario(n as u32, 100, 1, 100, 20, false), n));

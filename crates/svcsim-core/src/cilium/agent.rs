@@ -12,36 +12,63 @@ use crate::cluster::{CiliumConfig, CiliumLbAlgorithm, Cluster, NodeId, ServiceId
 use crate::endpoints::{Endpoint, service_port_endpoints};
 use crate::net::SockAddr;
 
-/// Every backend of the cluster, with the id the agent gives it: in the order Services, their
-/// ports and their endpoints come, so every node's agent numbers them alike.
-pub fn backends(cluster: &Cluster) -> Vec<Backend> {
-    let mut out: Vec<Backend> = Vec::new();
-    for (svc, s) in cluster.services.iter_enumerated() {
-        for (port_idx, p) in s.ports.iter().enumerate() {
-            for e in service_port_endpoints(cluster, svc, port_idx) {
-                if !out.iter().any(|b| b.addr == e.addr && b.proto == p.protocol) {
-                    let id = BackendId(out.len() as u32 + 1);
-                    out.push(Backend { id, addr: e.addr, proto: p.protocol, node: e.node, terminating: e.terminating });
-                }
-            }
-        }
-    }
-    out
+/// What the agent knows of the cluster's Services once per change, shared by every node: every
+/// backend with the id it gives it (in the order Services, their ports and their endpoints
+/// come, so every node's agent numbers them alike), and each Service port's active backends in
+/// slot order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    pub backends: Rc<[Backend]>,
+    /// (Service, port index) → its active backends, in slot order.
+    pub ports: Vec<((ServiceId, usize), Vec<BackendId>)>,
 }
 
-/// The maps of `node`, given the cluster's `backends` (from [`backends`]) and Cilium's
-/// configuration.
-pub fn program(cluster: &Cluster, node: NodeId, backends: &[Backend], config: &CiliumConfig) -> NodeMaps {
+impl Catalog {
+    pub fn of(cluster: &Cluster) -> Catalog {
+        let mut backends: Vec<Backend> = Vec::new();
+        let mut ports = Vec::new();
+        for (svc, s) in cluster.services.iter_enumerated() {
+            for (port_idx, p) in s.ports.iter().enumerate() {
+                let endpoints = service_port_endpoints(cluster, svc, port_idx);
+                let mut ids = Vec::with_capacity(endpoints.len());
+                for e in &endpoints {
+                    let id = match backends.iter().rposition(|b| b.addr == e.addr && b.proto == p.protocol) {
+                        Some(i) => backends[i].id,
+                        None => {
+                            let id = BackendId(backends.len() as u32 + 1);
+                            backends.push(Backend {
+                                id,
+                                addr: e.addr,
+                                proto: p.protocol,
+                                node: e.node,
+                                terminating: e.terminating,
+                            });
+                            id
+                        }
+                    };
+                    ids.push((e, id));
+                }
+                ports.push(((svc, port_idx), active(&ids)));
+            }
+        }
+        Catalog { backends: backends.into(), ports }
+    }
+    fn backend(&self, id: BackendId) -> &Backend {
+        &self.backends[id.0 as usize - 1]
+    }
+}
+
+/// The maps of `node`, given the cluster's [`Catalog`] and Cilium's configuration.
+pub fn program(cluster: &Cluster, node: NodeId, catalog: &Catalog, config: &CiliumConfig) -> NodeMaps {
     let seeds = Seeds::from_hash_seed(&config.maglev_hash_seed).expect("the seed was validated when read");
     let mut frontends: Vec<Frontend> = Vec::new();
     let node_ip = cluster.node(node).ip;
     for (svc, s) in cluster.services.iter_enumerated() {
         let Some(cluster_ip) = s.cluster_ip else { continue };
         for (port_idx, p) in s.ports.iter().enumerate() {
-            let endpoints = service_port_endpoints(cluster, svc, port_idx);
-            let all = active(&endpoints, backends, p.protocol);
+            let Some((_, all)) = catalog.ports.iter().find(|(k, _)| *k == (svc, port_idx)) else { continue };
             let local: Vec<BackendId> =
-                all.iter().copied().filter(|id| backends[id.0 as usize - 1].node.is_none_or(|n| n == node)).collect();
+                all.iter().copied().filter(|id| catalog.backend(*id).node.is_none_or(|n| n == node)).collect();
             let (etp, itp) =
                 (s.external_traffic_policy == TrafficPolicy::Local, s.internal_traffic_policy == TrafficPolicy::Local);
             let mut add = |kind: FrontendKind, addr: SockAddr, scope: Scope, two_scopes: bool, chosen: &[BackendId]| {
@@ -76,7 +103,7 @@ pub fn program(cluster: &Cluster, node: NodeId, backends: &[Backend], config: &C
                 SockAddr::new(cluster_ip, p.port),
                 Scope::External,
                 false,
-                if itp { &local } else { &all },
+                if itp { &local } else { all },
             );
             let mut external: Vec<(FrontendKind, SockAddr)> = Vec::new();
             if let (ServiceType::NodePort | ServiceType::LoadBalancer, Some(np)) = (s.type_, p.node_port) {
@@ -91,7 +118,7 @@ pub fn program(cluster: &Cluster, node: NodeId, backends: &[Backend], config: &C
             // Two scopes only when exactly one policy is Local (`twoScopes` in conversions.go).
             let two = etp != itp;
             for (kind, addr) in &external {
-                add(*kind, *addr, Scope::External, two, if etp { &local } else { &all });
+                add(*kind, *addr, Scope::External, two, if etp { &local } else { all });
             }
             for ip in &s.external_ips {
                 add(
@@ -99,12 +126,12 @@ pub fn program(cluster: &Cluster, node: NodeId, backends: &[Backend], config: &C
                     SockAddr::new(*ip, p.port),
                     Scope::External,
                     false,
-                    if etp { &local } else { &all },
+                    if etp { &local } else { all },
                 );
             }
             if two {
                 for (kind, addr) in &external {
-                    add(*kind, *addr, Scope::Internal, true, if itp { &local } else { &all });
+                    add(*kind, *addr, Scope::Internal, true, if itp { &local } else { all });
                 }
             }
         }
@@ -115,29 +142,24 @@ pub fn program(cluster: &Cluster, node: NodeId, backends: &[Backend], config: &C
                 .backends
                 .iter()
                 .map(|id| {
-                    let b = &backends[id.0 as usize - 1];
+                    let b = catalog.backend(*id);
                     TableBackend { hash_string: maglev::backend_hash_string(b.addr, b.proto), weight: 100, id: *id }
                 })
                 .collect();
             f.maglev = Some(maglev::lookup_table(&table, config.maglev_table_size, seeds.murmur).into());
         }
     }
-    NodeMaps { frontends, backends: backends.to_vec() }
+    NodeMaps { frontends, backends: Rc::clone(&catalog.backends) }
 }
 
 /// The backends a frontend balances over, in slot order: the active ones (ready), or when none
 /// is, the terminating ones still serving (KEP-1669); healthy first, then by address and port
 /// (`sortedBackends`).
-fn active(endpoints: &[Endpoint], backends: &[Backend], proto: crate::net::Protocol) -> Vec<BackendId> {
-    let ready: Vec<&Endpoint> = endpoints.iter().filter(|e| e.ready).collect();
-    let chosen: Vec<&Endpoint> =
-        if ready.is_empty() { endpoints.iter().filter(|e| e.serving && e.terminating).collect() } else { ready };
-    let mut ids: Vec<(IpAddr, u16, BackendId)> = chosen
-        .iter()
-        .filter_map(|e| {
-            backends.iter().find(|b| b.addr == e.addr && b.proto == proto).map(|b| (e.addr.ip, e.addr.port, b.id))
-        })
-        .collect();
+fn active(endpoints: &[(&Endpoint, BackendId)]) -> Vec<BackendId> {
+    let ready: Vec<&(&Endpoint, BackendId)> = endpoints.iter().filter(|(e, _)| e.ready).collect();
+    let chosen: Vec<&(&Endpoint, BackendId)> =
+        if ready.is_empty() { endpoints.iter().filter(|(e, _)| e.serving && e.terminating).collect() } else { ready };
+    let mut ids: Vec<(IpAddr, u16, BackendId)> = chosen.iter().map(|(e, id)| (e.addr.ip, e.addr.port, *id)).collect();
     crate::order::sort(&mut ids);
     ids.into_iter().map(|(_, _, id)| id).collect()
 }
@@ -177,6 +199,3 @@ pub fn health_ports(cluster: &Cluster, node: NodeId, maps: &NodeMaps) -> Vec<(Se
     }
     out
 }
-
-/// A shared, immutable copy of a node's maps.
-pub type SharedMaps = Rc<NodeMaps>;

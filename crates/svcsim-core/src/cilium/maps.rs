@@ -123,11 +123,11 @@ impl Frontend {
 }
 
 /// Everything the datapath of one node reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeMaps {
     pub frontends: Vec<Frontend>,
-    /// By id: `backends[i].id == BackendId(i + 1)`.
-    pub backends: Vec<Backend>,
+    /// By id: `backends[i].id == BackendId(i + 1)`; the same on every node, shared.
+    pub backends: Rc<[Backend]>,
 }
 
 impl NodeMaps {

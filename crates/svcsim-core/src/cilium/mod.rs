@@ -40,8 +40,8 @@ pub struct Cilium {
     /// Every node's address, and the NodePort range (socket-LB's wildcard lookup).
     node_ips: Vec<IpAddr>,
     node_port_range: (u16, u16),
-    /// The backends of the cluster as of an epoch: every node's agent numbers them alike.
-    backends: Option<(u64, Rc<[Backend]>)>,
+    /// The cluster's backends and Service ports as of an epoch: every node's agent sees them alike.
+    catalog: Option<(u64, Rc<agent::Catalog>)>,
 }
 
 /// One node's agent and datapath state.
@@ -68,7 +68,7 @@ impl Cilium {
             nodes: IdVec::new(),
             node_ips: Vec::new(),
             node_port_range: cluster.config.node_port_range,
-            backends: None,
+            catalog: None,
         }
     }
     /// The maps `node` holds since its last sync.
@@ -110,16 +110,16 @@ impl Dataplane for Cilium {
     }
 
     fn sync(&mut self, cluster: &Cluster, epoch: u64, node: NodeId) -> Option<SyncReport> {
-        let backends = match &self.backends {
-            Some((e, b)) if *e == epoch => Rc::clone(b),
+        let catalog = match &self.catalog {
+            Some((e, c)) if *e == epoch => Rc::clone(c),
             _ => {
-                let b: Rc<[Backend]> = agent::backends(cluster).into();
-                self.backends = Some((epoch, Rc::clone(&b)));
+                let c = Rc::new(agent::Catalog::of(cluster));
+                self.catalog = Some((epoch, Rc::clone(&c)));
                 self.node_ips = cluster.nodes.iter().map(|n| n.ip).collect();
-                b
+                c
             }
         };
-        let maps = agent::program(cluster, node, &backends, &self.config);
+        let maps = agent::program(cluster, node, &catalog, &self.config);
         let health =
             if self.config.health_check_node_port { agent::health_ports(cluster, node, &maps) } else { Vec::new() };
         let report = SyncReport {
