@@ -7,37 +7,49 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::{Cluster, Deployment, DeploymentId, NodeId, Pod, PodId, Provider, ServiceType};
 use crate::id::IdVec;
+use crate::net::{IpCidr, IpFamily};
 use crate::rng::{SimRng, fnv1a};
 
-/// host-local IPAM over every node's podCIDR: the addresses in use, and per node where the next
-/// search starts, so allocating n pods costs n log n rather than n².
+/// host-local IPAM over every node's podCIDRs: the addresses in use, and per node and family
+/// where the next search starts, so allocating n pods costs n log n rather than n².
 struct Ipam {
     used: BTreeSet<IpAddr>,
-    /// Per node, the offset in its podCIDR where the search resumes.
-    cursor: IdVec<NodeId, u128>,
+    /// Per node and family, the offset in its podCIDR where the search resumes.
+    cursor: BTreeMap<(NodeId, IpFamily), u128>,
 }
 
 impl Ipam {
     fn of(cluster: &Cluster) -> Ipam {
+        let live = cluster.pods.iter().filter(|p| !p.deleted);
         Ipam {
-            used: crate::order::set(cluster.pods.iter().filter(|p| !p.deleted).filter_map(|p| p.ip)),
-            cursor: vec![2; cluster.nodes.len()].into(),
+            used: crate::order::set(live.flat_map(|p| p.ip.into_iter().chain(p.secondary_ip))),
+            cursor: BTreeMap::new(),
         }
     }
 
-    /// The next free address of `node`'s podCIDR: host-local starts at .2 (.1 is the bridge) and
-    /// never hands out the last address (IPv4's broadcast).
-    fn next(&mut self, cluster: &Cluster, node: NodeId) -> Option<IpAddr> {
-        let cidr = cluster.node(node).pod_cidr;
+    /// The next free address of `node`'s podCIDR of `family`: host-local starts at .2 (.1 is the
+    /// bridge) and never hands out the last address (IPv4's broadcast).
+    fn next(&mut self, cluster: &Cluster, node: NodeId, family: IpFamily) -> Option<IpAddr> {
+        let cidr = cluster.node(node).addresses(family)?.pod_cidr;
         let end = cidr.size().saturating_sub(1);
-        let start = self.cursor.get(node).copied().unwrap_or(2);
+        let start = self.cursor.get(&(node, family)).copied().unwrap_or(2);
         let found = (start..end).find_map(|n| cidr.nth(n).filter(|ip| !self.used.contains(ip)).map(|ip| (n, ip)));
         let (n, ip) = found?;
         self.used.insert(ip);
-        if let Some(cursor) = self.cursor.get_mut(node) {
-            *cursor = n + 1;
-        }
+        self.cursor.insert((node, family), n + 1);
         Some(ip)
+    }
+
+    /// A new pod's `status.podIPs` on `node`: one of each of the cluster's families, or `None`
+    /// if a podCIDR is full (the pod stays Pending).
+    fn pod_ips(&mut self, cluster: &Cluster, node: NodeId) -> Option<(IpAddr, Option<IpAddr>)> {
+        let families = cluster.config.families();
+        let first = self.next(cluster, node, families[0])?;
+        let second = match families.get(1) {
+            Some(f) => Some(self.next(cluster, node, *f)?),
+            None => None,
+        };
+        Some((first, second))
     }
 }
 
@@ -46,7 +58,9 @@ impl Cluster {
     /// starts at .2: .1 is the bridge); `None` if the podCIDR is full (the pod stays Pending).
     pub fn add_pod(&mut self, mut pod: Pod) -> Option<PodId> {
         if pod.ip.is_none() {
-            pod.ip = Some(Ipam::of(self).next(self, pod.node)?);
+            let (ip, secondary) = Ipam::of(self).pod_ips(self, pod.node)?;
+            pod.ip = Some(ip);
+            pod.secondary_ip = secondary;
         }
         Some(self.pods.push(pod))
     }
@@ -87,7 +101,7 @@ impl Cluster {
             for _ in live.len()..want {
                 let Some(node) = self.schedule(id, &per_node, &per_node_owned[id]) else { break };
                 // The node's podCIDR is full: the pod stays Pending.
-                let Some(ip) = ipam.next(self, node) else { break };
+                let Some((ip, secondary_ip)) = ipam.pod_ips(self, node) else { break };
                 per_node[node] += 1;
                 per_node_owned[id][node] += 1;
                 let d = &self.deployments[id];
@@ -97,6 +111,7 @@ impl Cluster {
                     labels: d.template.labels.clone(),
                     node,
                     ip: Some(ip),
+                    secondary_ip,
                     ready: true,
                     terminating: false,
                     deleted: false,
@@ -141,30 +156,48 @@ impl Cluster {
                 .iter()
                 .flat_map(|s| s.ports.iter().filter_map(|p| p.node_port).chain(s.health_check_node_port)),
         );
-        let mut used_ips: BTreeSet<IpAddr> = crate::order::set(self.services.iter().filter_map(|s| s.cluster_ip));
+        let mut used_ips: BTreeSet<IpAddr> =
+            crate::order::set(self.services.iter().flat_map(|s| s.cluster_ip.into_iter().chain(s.secondary_cluster_ip)));
         // Pods given without status.podIP get the next free address of their node's podCIDR,
         // after every given address is known.
         let mut ipam = Ipam::of(self);
+        let families = self.config.families();
         for id in self.pods.ids() {
-            if self.pods[id].ip.is_none() && !self.pods[id].deleted {
-                match ipam.next(self, self.pods[id].node) {
-                    Some(ip) => self.pods[id].ip = Some(ip),
-                    None => failures.push(format!("pod {}: the podCIDR of its node is full", self.pods[id].name)),
+            let pod = &self.pods[id];
+            if pod.deleted {
+                continue;
+            }
+            // The first family's address, then the second's: each given one kept.
+            let missing: Vec<IpFamily> = families.iter().copied().filter(|f| pod.ip_of(*f).is_none()).collect();
+            for family in missing {
+                match ipam.next(self, self.pods[id].node, family) {
+                    Some(ip) if self.pods[id].ip.is_none() => self.pods[id].ip = Some(ip),
+                    Some(ip) => self.pods[id].secondary_ip = Some(ip),
+                    None => failures.push(format!("pod {}: the {family} podCIDR of its node is full", self.pods[id].name)),
                 }
             }
         }
         let mut next_lb = 10u8;
         for s in self.services.ids() {
             let key = self.services[s].namespaced_name();
-            if self.services[s].cluster_ip.is_none() {
-                match self.allocate_cluster_ip(&key, &used_ips) {
+            // `clusterIPs` in `ipFamilies` order, the first family's hashed from the name alone.
+            for (i, family) in self.services[s].families(&self.config).into_iter().enumerate() {
+                if self.services[s].cluster_ip_of(family).is_some() {
+                    continue;
+                }
+                let Some(cidr) = self.config.service_cidr_of(family) else { continue };
+                let hashed = if i == 0 { key.clone() } else { format!("{key}/{family}") };
+                match allocate_cluster_ip(&hashed, cidr, &used_ips) {
                     Some(ip) => {
                         used_ips.insert(ip);
-                        self.services[s].cluster_ip = Some(ip);
+                        let svc = &mut self.services[s];
+                        if i == 0 {
+                            svc.cluster_ip = Some(ip);
+                        } else {
+                            svc.secondary_cluster_ip = Some(ip);
+                        }
                     }
-                    None => {
-                        failures.push(format!("service {key}: the service CIDR {} is full", self.config.service_cidr))
-                    }
+                    None => failures.push(format!("service {key}: the service CIDR {cidr} is full")),
                 }
             }
             let provider = self.config.provider;
@@ -207,11 +240,13 @@ impl Cluster {
                 // (the API's ServiceSpec docs).
                 svc.health_check_node_port = None;
             }
-            if svc.type_ == ServiceType::LoadBalancer
-                && svc.load_balancer_ingress.is_empty()
-                && provider != Provider::None
-            {
-                svc.load_balancer_ingress.push(Ipv4Addr::new(203, 0, 113, next_lb).into());
+            // One frontend per family (Azure's `-IPv6` frontend of a dual-stack Service).
+            if svc.type_ == ServiceType::LoadBalancer && provider != Provider::None {
+                for family in svc.families(&self.config) {
+                    if !svc.load_balancer_ingress.iter().any(|ip| IpFamily::of(*ip) == family) {
+                        svc.load_balancer_ingress.push(default_ingress(family, next_lb));
+                    }
+                }
             }
             if svc.type_ == ServiceType::LoadBalancer {
                 next_lb = next_lb.saturating_add(1);
@@ -220,22 +255,35 @@ impl Cluster {
         failures
     }
 
-    fn allocate_cluster_ip(&self, key: &str, used: &BTreeSet<IpAddr>) -> Option<IpAddr> {
-        let cidr = self.config.service_cidr;
-        // Skip the network address, .1 (the `kubernetes` Service) and the last address.
-        // Offsets are hashed in 64 bits (no 128-bit division in the wasm bundle): an IPv6 range
-        // wider than /64 is searched in its first 2^64 addresses. kube-apiserver's bitmap
-        // allocator caps IPv6 Service CIDRs at /108 anyway.
-        let usable = u64::try_from(cidr.size().saturating_sub(3)).unwrap_or(u64::MAX);
-        let mut h = fnv1a(key.as_bytes());
-        for _ in 0..usable.min(u64::from(u32::MAX)) {
-            let ip = cidr.nth(2 + u128::from(h % usable))?;
-            if !used.contains(&ip) {
-                return Some(ip);
-            }
-            h = h.wrapping_add(1);
+}
+
+/// A free address of `cidr` for the Service hashed as `key`.
+fn allocate_cluster_ip(key: &str, cidr: IpCidr, used: &BTreeSet<IpAddr>) -> Option<IpAddr> {
+    // Skip the network address, .1 (the `kubernetes` Service) and the last address.
+    // Offsets are hashed in 64 bits (no 128-bit division in the wasm bundle): an IPv6 range
+    // wider than /64 is searched in its first 2^64 addresses. kube-apiserver's bitmap
+    // allocator caps IPv6 Service CIDRs at /108 anyway.
+    let usable = u64::try_from(cidr.size().saturating_sub(3)).unwrap_or(u64::MAX);
+    let mut h = fnv1a(key.as_bytes());
+    for _ in 0..usable.min(u64::from(u32::MAX)) {
+        let ip = cidr.nth(2 + u128::from(h % usable))?;
+        if !used.contains(&ip) {
+            return Some(ip);
         }
-        None
+        h = h.wrapping_add(1);
+    }
+    None
+}
+
+/// The address the cloud gives the `n`-th LoadBalancer Service's frontend of `family`:
+/// 203.0.113.n or 2001:db8:113::n, documentation ranges (`docs/fidelity.md#dual-stack`).
+fn default_ingress(family: IpFamily, n: u8) -> IpAddr {
+    match family {
+        IpFamily::Ipv4 => Ipv4Addr::new(203, 0, 113, n).into(),
+        IpFamily::Ipv6 => {
+            let n = u16::from(n / 100) << 8 | u16::from(n / 10 % 10) << 4 | u16::from(n % 10);
+            std::net::Ipv6Addr::new(0x2001, 0xdb8, 0x113, 0, 0, 0, 0, n).into()
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use crate::net::IpCidr;
+use crate::net::{IpCidr, IpFamily};
 use crate::time::Duration;
 
 /// The cloud whose load balancer fronts `type: LoadBalancer` Services
@@ -327,13 +327,26 @@ impl fmt::Display for DataplaneKind {
     }
 }
 
+/// The second IP family's ranges of a dual-stack cluster: `clusterCIDR: 10.244.0.0/16,fd12::/64`
+/// and `serviceCIDR: 10.0.0.0/16,fd12:1::/108`, as kube-controller-manager's and the API server's
+/// flags take them (`docs/fidelity.md#dual-stack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondaryCidrs {
+    pub cluster_cidr: IpCidr,
+    pub service_cidr: IpCidr,
+}
+
 /// Cluster-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     pub provider: Provider,
     pub network_plugin: NetworkPlugin,
+    /// The pod CIDR of the cluster's first IP family.
     pub cluster_cidr: IpCidr,
+    /// The service CIDR of the first family: a Service's default family.
     pub service_cidr: IpCidr,
+    /// The second family's CIDRs on a dual-stack cluster.
+    pub secondary: Option<SecondaryCidrs>,
     /// `--service-node-port-range`, inclusive.
     pub node_port_range: (u16, u16),
     pub kube_proxy: KubeProxyConfig,
@@ -343,6 +356,46 @@ pub struct ClusterConfig {
 }
 
 impl ClusterConfig {
+    /// The cluster's IP families, the default (first) first.
+    pub fn families(&self) -> Vec<IpFamily> {
+        let mut out = vec![self.service_cidr.family()];
+        out.extend(self.secondary.map(|s| s.service_cidr.family()));
+        out
+    }
+    pub fn is_dual_stack(&self) -> bool {
+        self.secondary.is_some()
+    }
+    /// The service CIDR of `family`, if the cluster has that family.
+    pub fn service_cidr_of(&self, family: IpFamily) -> Option<IpCidr> {
+        std::iter::once(self.service_cidr).chain(self.secondary.map(|s| s.service_cidr)).find(|c| c.family() == family)
+    }
+    /// The pod CIDR of `family`, if the cluster has that family.
+    pub fn cluster_cidr_of(&self, family: IpFamily) -> Option<IpCidr> {
+        std::iter::once(self.cluster_cidr).chain(self.secondary.map(|s| s.cluster_cidr)).find(|c| c.family() == family)
+    }
+    /// The cluster's first family: a Service's default.
+    pub fn primary_family(&self) -> IpFamily {
+        self.service_cidr.family()
+    }
+    /// Node `i` as the cluster's defaults make it: `node-<i>`, an address of each family, its
+    /// podCIDRs the `i`-th of each cluster CIDR (`None` where a CIDR has no `i`-th).
+    pub fn default_node(&self, i: u32) -> super::Node {
+        use super::{FamilyAddresses, default_node_ip, nth_pod_cidr};
+        let mut node = super::default_node(i);
+        let primary = self.cluster_cidr.family();
+        node.ip = default_node_ip(i, primary);
+        if let Some(c) = nth_pod_cidr(self.cluster_cidr, i) {
+            node.pod_cidr = c;
+        } else if primary == IpFamily::Ipv6 {
+            node.pod_cidr = IpCidr::new(self.cluster_cidr.network(), 128);
+        }
+        node.secondary = self.secondary.map(|s| {
+            let family = s.cluster_cidr.family();
+            let pod_cidr = nth_pod_cidr(s.cluster_cidr, i).unwrap_or(IpCidr::new(s.cluster_cidr.network(), 128));
+            FamilyAddresses { ip: default_node_ip(i, family), pod_cidr }
+        });
+        node
+    }
     /// The dataplane the nodes run.
     pub fn dataplane(&self) -> DataplaneKind {
         match self.cilium {
@@ -366,6 +419,7 @@ impl Default for ClusterConfig {
             node_port_range: (30000, 32767),
             kube_proxy: KubeProxyConfig::default(),
             cilium: None,
+            secondary: None,
         }
     }
 }

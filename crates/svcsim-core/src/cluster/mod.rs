@@ -6,6 +6,7 @@
 //! [`Cluster::allocate`].
 
 mod allocate;
+pub mod families;
 mod config;
 mod objects;
 
@@ -13,7 +14,7 @@ use std::net::IpAddr;
 
 pub use config::{
     CiliumConfig, CiliumLbAlgorithm, CiliumLbMode, ClusterConfig, DataplaneKind, DetectLocalMode, DsrDispatch,
-    KubeProxyConfig, NetworkPlugin, NodePortAddresses, Provider, ProxyMode, RoutingMode,
+    KubeProxyConfig, NetworkPlugin, NodePortAddresses, Provider, ProxyMode, RoutingMode, SecondaryCidrs,
 };
 pub use objects::*;
 
@@ -34,7 +35,7 @@ impl Cluster {
     /// A cluster of `n` nodes named `node-0` … with IPs 10.240.0.4, .5, … and podCIDRs
     /// 10.244.0.0/24, 10.244.1.0/24, … (the defaults of the scenario format).
     pub fn with_nodes(config: ClusterConfig, n: u32) -> Cluster {
-        let nodes = (0..n).map(default_node).collect();
+        let nodes = (0..n).map(|i| config.default_node(i)).collect();
         Cluster { config, nodes, ..Cluster::default() }
     }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::id::define_id;
-use crate::net::{IpCidr, Protocol};
+use crate::net::{IpCidr, IpFamily, Protocol};
 use crate::time::Duration;
 
 define_id!(
@@ -31,13 +31,22 @@ define_id!(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     pub name: String,
-    /// eth0's address: the node's InternalIP.
+    /// eth0's address: the node's InternalIP of the cluster's first family.
     pub ip: IpAddr,
     pub pod_cidr: IpCidr,
+    /// Its address and pod range in the cluster's second family (dual-stack).
+    pub secondary: Option<FamilyAddresses>,
     /// The Node's Ready condition. A NotReady node is not eligible for new pods.
     pub ready: bool,
     /// False when kube-proxy has stopped syncing: its health servers answer 503.
     pub kube_proxy_healthy: bool,
+}
+
+/// A node's address and pod range in one IP family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FamilyAddresses {
+    pub ip: IpAddr,
+    pub pod_cidr: IpCidr,
 }
 
 impl Node {
@@ -46,14 +55,61 @@ impl Node {
     pub fn bridge_ip(&self) -> IpAddr {
         self.pod_cidr.nth(1).expect("a podCIDR holds at least two addresses")
     }
+    /// The family of the node's first address.
+    pub fn family(&self) -> IpFamily {
+        IpFamily::of(self.ip)
+    }
+    /// The node's address and pod range in `family`, if it has that family.
+    pub fn addresses(&self, family: IpFamily) -> Option<FamilyAddresses> {
+        std::iter::once(FamilyAddresses { ip: self.ip, pod_cidr: self.pod_cidr })
+            .chain(self.secondary)
+            .find(|a| IpFamily::of(a.ip) == family)
+    }
+    /// Every address of the node, the first family's first.
+    pub fn ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        std::iter::once(self.ip).chain(self.secondary.map(|s| s.ip))
+    }
 }
 
 /// `node-<i>` with IP 10.240.0.(4+i) and podCIDR 10.244.i.0/24: the defaults of the scenario
 /// format, as AKS numbers a VNet's nodes.
 pub fn default_node(i: u32) -> Node {
-    let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 240, 0, 4)) + i);
     let pod_cidr = IpCidr::new(Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 244, 0, 0)) + (i << 8)), 24);
-    Node { name: format!("node-{i}"), ip: ip.into(), pod_cidr, ready: true, kube_proxy_healthy: true }
+    let ip = default_node_ip(i, IpFamily::Ipv4);
+    Node { name: format!("node-{i}"), ip, pod_cidr, secondary: None, ready: true, kube_proxy_healthy: true }
+}
+
+/// Node `i`'s default InternalIP in `family`: 10.240.0.(4+i), or 2001:1234:5678:9abc::(4+i) as
+/// AKS's dual-stack documentation numbers them (`docs/fidelity.md#dual-stack`).
+pub fn default_node_ip(i: u32, family: IpFamily) -> IpAddr {
+    match family {
+        IpFamily::Ipv4 => Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 240, 0, 4)) + i).into(),
+        IpFamily::Ipv6 => {
+            let base = u128::from(std::net::Ipv6Addr::new(0x2001, 0x1234, 0x5678, 0x9abc, 0, 0, 0, 4));
+            std::net::Ipv6Addr::from(base + u128::from(i)).into()
+        }
+    }
+}
+
+/// The prefix length of a node's podCIDR in `family`: /24 for IPv4, /80 for IPv6 (AKS's node
+/// masks; kube-controller-manager's `--node-cidr-mask-size-ipv4/-ipv6`).
+pub fn node_cidr_mask(family: IpFamily) -> u8 {
+    match family {
+        IpFamily::Ipv4 => 24,
+        IpFamily::Ipv6 => 80,
+    }
+}
+
+/// Node `i`'s podCIDR carved from `cluster_cidr` as kube-controller-manager's range allocator
+/// does: its `i`-th subnet of [`node_cidr_mask`] bits, if it has one.
+pub fn nth_pod_cidr(cluster_cidr: IpCidr, i: u32) -> Option<IpCidr> {
+    let mask = node_cidr_mask(cluster_cidr.family());
+    let bits = u32::from(mask.checked_sub(cluster_cidr.prefix())?);
+    if bits < 32 && u64::from(i) >= 1u64 << bits {
+        return None;
+    }
+    let base = cluster_cidr.nth(u128::from(i) << (u32::from(cluster_cidr.family().bits()) - u32::from(mask)))?;
+    Some(IpCidr::new(base, mask))
 }
 
 /// What the container in a pod runs, which decides what it prints for a request.
@@ -111,6 +167,8 @@ pub struct Pod {
     pub node: NodeId,
     /// `status.podIP`; `None` until allocated (and while the node's podCIDR is full: Pending).
     pub ip: Option<IpAddr>,
+    /// `status.podIPs[1]` on a dual-stack cluster: the address of the second family.
+    pub secondary_ip: Option<IpAddr>,
     /// The Ready condition (readiness probe passing).
     pub ready: bool,
     /// `metadata.deletionTimestamp` is set.
@@ -132,6 +190,7 @@ impl Pod {
             labels,
             node,
             ip: None,
+            secondary_ip: None,
             ready: true,
             terminating: false,
             deleted: false,
@@ -155,6 +214,10 @@ impl Pod {
     /// declares none (a container's `ports` are informational), else on those it declares.
     pub fn listens(&self, protocol: Protocol, port: u16) -> bool {
         self.ports.is_empty() || self.ports.iter().any(|c| c.port == port && c.protocol == protocol)
+    }
+    /// The pod's address in `family`, if it has one.
+    pub fn ip_of(&self, family: IpFamily) -> Option<IpAddr> {
+        self.ip.into_iter().chain(self.secondary_ip).find(|ip| IpFamily::of(*ip) == family)
     }
     /// True if the pod exists and its labels match `selector` (an empty selector matches nothing,
     /// as for a Service without a selector).
@@ -250,8 +313,16 @@ pub struct Service {
     /// Empty for a Service without a selector (its EndpointSlices are given explicitly).
     pub selector: BTreeMap<String, String>,
     pub ports: Vec<ServicePort>,
-    /// `spec.clusterIP`, allocated from the service CIDR when absent.
+    /// `spec.clusterIP` (`clusterIPs[0]`), allocated from the service CIDR of its first family
+    /// when absent.
     pub cluster_ip: Option<IpAddr>,
+    /// `spec.ipFamilyPolicy` as the API server defaulted it.
+    pub ip_family_policy: IpFamilyPolicy,
+    /// `spec.ipFamilies` as the API server defaulted it, in `clusterIPs` order; empty until then
+    /// (the cluster's default family).
+    pub ip_families: Vec<IpFamily>,
+    /// `spec.clusterIPs[1]`, for a Service of both families.
+    pub secondary_cluster_ip: Option<IpAddr>,
     pub external_traffic_policy: TrafficPolicy,
     pub internal_traffic_policy: TrafficPolicy,
     /// Only for LoadBalancer + Local.
@@ -264,10 +335,45 @@ pub struct Service {
     pub load_balancer_ingress: Vec<IpAddr>,
 }
 
+/// `spec.ipFamilyPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IpFamilyPolicy {
+    #[default]
+    SingleStack,
+    PreferDualStack,
+    RequireDualStack,
+}
+
+impl fmt::Display for IpFamilyPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
 /// `sessionAffinityConfig.clientIP.timeoutSeconds` when not given: 3 hours.
 pub const DEFAULT_AFFINITY_TIMEOUT: Duration = Duration::from_secs(10_800);
 
 impl Service {
+    /// `spec.ipFamilies`: as defaulted, else the family of its clusterIP, else the cluster's
+    /// default family.
+    pub fn families(&self, config: &super::ClusterConfig) -> Vec<IpFamily> {
+        if !self.ip_families.is_empty() {
+            return self.ip_families.clone();
+        }
+        vec![self.cluster_ip.map_or(config.primary_family(), IpFamily::of)]
+    }
+    /// Its `clusterIPs` entry of `family`, if it has one.
+    pub fn cluster_ip_of(&self, family: IpFamily) -> Option<IpAddr> {
+        self.cluster_ips().find(|ip| IpFamily::of(*ip) == family)
+    }
+    /// `spec.clusterIPs`, in family order.
+    pub fn cluster_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.cluster_ip.into_iter().chain(self.secondary_cluster_ip)
+    }
+    /// True if it has addresses of both families.
+    pub fn is_dual_stack(&self) -> bool {
+        self.secondary_cluster_ip.is_some()
+    }
     /// A Service in `default` with one unnamed TCP port `port` → `target_port` and the API
     /// server's defaults for the rest: both traffic policies Cluster, no affinity, nothing
     /// assigned yet (clusterIP, nodePort and the LB ingress are allocated later).
@@ -291,6 +397,9 @@ impl Service {
                 protocol: Protocol::Tcp,
             }],
             cluster_ip: None,
+            ip_family_policy: IpFamilyPolicy::SingleStack,
+            ip_families: Vec::new(),
+            secondary_cluster_ip: None,
             external_traffic_policy: TrafficPolicy::Cluster,
             internal_traffic_policy: TrafficPolicy::Cluster,
             health_check_node_port: None,
@@ -342,6 +451,8 @@ pub struct SliceEndpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointSlice {
     pub service: ServiceId,
+    /// `addressType`: the family of its addresses.
+    pub address_type: IpFamily,
     pub endpoints: Vec<SliceEndpoint>,
     /// `ports[]` as (name, port); matched to Service ports by name, as kube-proxy does.
     pub ports: Vec<(String, u16)>,

@@ -53,6 +53,9 @@ fn only_local_external_ips() -> (Cluster, NodeId) {
         external_ips: vec![ip("192.168.99.11")],
         load_balancer_source_ranges: vec![],
         load_balancer_ingress: vec![],
+        ip_family_policy: IpFamilyPolicy::SingleStack,
+        ip_families: vec![],
+        secondary_cluster_ip: None,
     });
     let ep = |addr: &str, node: Option<NodeId>| SliceEndpoint {
         ip: ip(addr),
@@ -62,6 +65,7 @@ fn only_local_external_ips() -> (Cluster, NodeId) {
         terminating: false,
     };
     cluster.endpoint_slices.push(EndpointSlice {
+        address_type: crate::net::IpFamily::Ipv4,
         service: ServiceId(0),
         endpoints: vec![ep("10.180.0.1", None), ep("10.180.2.1", Some(NodeId(0)))],
         ports: vec![("p80".into(), 80)],

@@ -11,7 +11,7 @@ use super::load::*;
 use super::read::{Diagnostic, Severity};
 use super::tree::Pos;
 use crate::cluster::*;
-use crate::net::{IpCidr, Protocol};
+use crate::net::{IpCidr, IpFamily, Protocol};
 use crate::scenario::{Change, Client, ClientKind, Scenario, Schedule, Target, TimedChange};
 use crate::time::{Duration, Instant};
 use crate::validate;
@@ -93,10 +93,10 @@ fn cluster_config(
         network_plugin: sim.plugin.unwrap_or_default(),
         ..ClusterConfig::default()
     };
-    if let Some(c) = sim.cluster_cidr {
+    if let Some((c, _)) = sim.cluster_cidr {
         config.cluster_cidr = c;
     }
-    if let Some(c) = sim.service_cidr {
+    if let Some((c, _)) = sim.service_cidr {
         config.service_cidr = c;
     } else if let Some((cidr, whose)) = infer_service_cidr(services, config.service_cidr) {
         config.service_cidr = cidr;
@@ -117,7 +117,7 @@ fn cluster_config(
         }
         spec.apply(&mut config.kube_proxy, overrides.proxy_mode());
         // kube-proxy's clusterCIDR is the cluster's unless the Simulation gives another.
-        match (sim.cluster_cidr, spec.cluster_cidr) {
+        match (sim.cluster_cidr.map(|c| c.0), spec.cluster_cidr) {
             (None, Some((c, _))) => config.cluster_cidr = c,
             (Some(cluster), Some((kp, pos))) if cluster != kp => sink.push(Severity::Warning,
                 Some(o),
@@ -138,6 +138,7 @@ fn cluster_config(
         );
         sink.push(Severity::Note, None, "", None, message);
     }
+    config.secondary = secondary_cidrs(sink, sim, &config, services, pods, node_docs);
     if config.kube_proxy.cluster_cidr == Some(config.cluster_cidr) {
         config.kube_proxy.cluster_cidr = None;
     }
@@ -205,37 +206,29 @@ fn nodes(
             "--nodes cannot override a list of named nodes".into(),
         ),
         (Some(list), None) => {
-            for (i, (nname, ip, pod_cidr, pos)) in list.iter().enumerate() {
-                let d = default_node_in(i as u32, cluster.config.cluster_cidr);
-                if cluster.nodes.iter().any(|n| &n.name == nname) {
+            for (i, n) in list.iter().enumerate() {
+                if cluster.nodes.iter().any(|x| x.name == n.name) {
                     sink.push(
                         Severity::Error,
                         sink.sim,
                         &format!("spec.cluster.nodes[{i}].name"),
-                        Some(*pos),
-                        format!("duplicate node name {nname:?}"),
+                        Some(n.pos),
+                        format!("duplicate node name {:?}", n.name),
                     );
                 }
-                cluster.nodes.push(Node {
-                    name: nname.clone(),
-                    ip: ip.unwrap_or(d.ip),
-                    pod_cidr: pod_cidr.unwrap_or(d.pod_cidr),
-                    ready: true,
-                    kube_proxy_healthy: true,
-                });
+                let ips: Vec<IpAddr> = n.ip.iter().flat_map(|(a, b)| std::iter::once(*a).chain(*b)).collect();
+                let cidrs: Vec<IpCidr> = n.pod_cidr.iter().flat_map(|(a, b)| std::iter::once(*a).chain(*b)).collect();
+                let path = format!("spec.cluster.nodes[{i}]");
+                let o = sink.sim;
+                let node = node_with(sink, (o, &path, Some(n.pos), Severity::Error), &cluster.config, i as u32, &ips, &cidrs);
+                cluster.nodes.push(Node { name: n.name.clone(), ..node });
             }
         }
         (None, None) if sim.node_count.is_none() && !node_docs.is_empty() => {
             for (i, n) in node_docs.iter().take(limits::MAX_NODES).enumerate() {
-                let d = default_node_in(i as u32, cluster.config.cluster_cidr);
-                let node = Node {
-                    name: n.name.clone(),
-                    ip: n.ip.unwrap_or(d.ip),
-                    pod_cidr: n.pod_cidr.unwrap_or(d.pod_cidr),
-                    ready: n.ready,
-                    kube_proxy_healthy: true,
-                };
-                cluster.nodes.push(node);
+                let at = (None, "", None, Severity::Warning);
+                let node = node_with(sink, at, &cluster.config, i as u32, &n.ips, &n.pod_cidrs);
+                cluster.nodes.push(Node { name: n.name.clone(), ready: n.ready, ..node });
             }
         }
         (None, None) if sim.node_count.is_none() && !named_nodes(pods, deployments).is_empty() => {
@@ -246,7 +239,7 @@ fn nodes(
             );
             sink.push(Severity::Note, None, "", None, message);
             for (i, nname) in names.into_iter().take(limits::MAX_NODES).enumerate() {
-                let d = default_node_in(i as u32, cluster.config.cluster_cidr);
+                let d = cluster.config.default_node(i as u32);
                 cluster.nodes.push(Node { name: nname, ..d });
             }
         }
@@ -262,22 +255,24 @@ fn nodes(
                 );
                 return None;
             }
-            let cidr = cluster.config.cluster_cidr;
-            cluster.nodes = (0..count).map(|i| default_node_in(i, cidr)).collect();
+            cluster.nodes = (0..count).map(|i| cluster.config.default_node(i)).collect();
         }
     }
-    // One cause, one message: the nodes' podCIDRs are carved from the cluster CIDR, a /24 each.
-    let cidr = cluster.config.cluster_cidr;
-    let fits = |n: usize| cidr.prefix() <= 24 && (n as u128) <= 1u128 << (24 - cidr.prefix());
-    let defaulted = cluster.nodes.iter().filter(|n| !cidr.covers(n.pod_cidr)).count();
-    if defaulted > 0 && !fits(cluster.nodes.len()) {
-        let path = "spec.cluster.clusterCIDR";
-        let message = format!(
-            "{} nodes' /24 podCIDRs do not fit in the cluster CIDR {cidr}: widen it, or give each node its podCIDR",
-            cluster.nodes.len()
-        );
-        sink.push(Severity::Error, sink.sim, path, sink.sim_pos(path), message);
-        return None;
+    // One cause, one message: the nodes' podCIDRs are carved from the cluster CIDR, a /24 (IPv4)
+    // or /80 (IPv6) each.
+    for family in cluster.config.families() {
+        let Some(cidr) = cluster.config.cluster_cidr_of(family) else { continue };
+        let mask = node_cidr_mask(family);
+        let count = cluster.nodes.len();
+        let defaulted = cluster.nodes.iter().filter(|n| n.addresses(family).is_none_or(|a| !cidr.covers(a.pod_cidr))).count();
+        if defaulted > 0 && nth_pod_cidr(cidr, count.saturating_sub(1) as u32).is_none() {
+            let path = "spec.cluster.clusterCIDR";
+            let message = format!(
+                "{count} nodes' /{mask} podCIDRs do not fit in the cluster CIDR {cidr}: widen it, or give each node its podCIDR"
+            );
+            sink.push(Severity::Error, sink.sim, path, sink.sim_pos(path), message);
+            return None;
+        }
     }
     if cluster.nodes.is_empty() || cluster.nodes.len() > limits::MAX_NODES {
         sink.push(
@@ -383,6 +378,19 @@ fn add_services<'o>(
             sink.push(Severity::Error, Some(o), path, Some(*pos), format!("{v} is outside {lo}-{hi}"));
         }
         let mut svc = s.service.clone();
+        // The API server's defaulting of ipFamilyPolicy and ipFamilies (`docs/fidelity.md#dual-stack`).
+        match crate::cluster::families::default_families(&s.families, &cluster.config.families()) {
+            Ok(f) => {
+                svc.ip_family_policy = f.policy;
+                svc.ip_families = f.families;
+            }
+            Err(errors) => {
+                // Reported; the Service stays, so what names it is still checked.
+                for e in errors {
+                    sink.push(Severity::Error, Some(o), &e.field, at(o, &e.field), e.message);
+                }
+            }
+        }
         if cluster.services.iter().any(|x| x.name == svc.name && x.namespace == svc.namespace) {
             sink.duplicate_name(o, "Service", &svc.namespace, &svc.name);
         }
@@ -468,7 +476,12 @@ fn add_slices(
             }
             endpoints.push(ep);
         }
-        cluster.endpoint_slices.push(EndpointSlice { service: svc, endpoints, ports: sl.ports.clone() });
+        cluster.endpoint_slices.push(EndpointSlice {
+            service: svc,
+            address_type: sl.address_type,
+            endpoints,
+            ports: sl.ports.clone(),
+        });
     }
 }
 
@@ -710,17 +723,156 @@ fn infer_service_cidr(services: &[(Option<ServiceDoc>, Origin)], default: IpCidr
     (8..=24).rev().map(|p| IpCidr::new(ips[0], p)).find(holds).map(|c| (c, "the narrowest prefix that holds them"))
 }
 
-/// Node `i` as `default_node` makes it, its podCIDR the `i`-th /24 of `cluster_cidr` (kept as
-/// `default_node`'s when the CIDR has no `i`-th /24: the caller reports that once).
-fn default_node_in(i: u32, cluster_cidr: IpCidr) -> Node {
-    let mut node = default_node(i);
-    if cluster_cidr.prefix() <= 24
-        && let Some(base) = cluster_cidr.nth(u128::from(i) << 8)
-        && cluster_cidr.contains(base)
+/// Node `i` with the given addresses and podCIDRs, one per family, the cluster's defaults for
+/// the families not given. A value of a family the cluster does not have is reported at `at`
+/// (path, position, severity) and left out.
+fn node_with(
+    sink: &mut Sink<'_>,
+    at: (Option<&Origin>, &str, Option<Pos>, Severity),
+    config: &ClusterConfig,
+    i: u32,
+    ips: &[IpAddr],
+    cidrs: &[IpCidr],
+) -> Node {
+    let (o, path, pos, severity) = at;
+    let families = config.families();
+    let d = config.default_node(i);
+    for (value, family, field) in ips
+        .iter()
+        .map(|ip| (ip.to_string(), IpFamily::of(*ip), "ip"))
+        .chain(cidrs.iter().map(|c| (c.to_string(), c.family(), "podCIDR")))
     {
-        node.pod_cidr = IpCidr::new(base, 24);
+        if !families.contains(&family) {
+            let field = if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
+            let message = format!(
+                "{value} is {family}, and the cluster has no {family} range: give clusterCIDR and serviceCIDR one prefix per family for a dual-stack cluster"
+            );
+            sink.push(severity, o, &field, pos, message);
+        }
     }
-    node
+    let ip_of = |f: IpFamily, default: IpAddr| ips.iter().copied().find(|ip| IpFamily::of(*ip) == f).unwrap_or(default);
+    let cidr_of = |f: IpFamily, default: IpCidr| cidrs.iter().copied().find(|c| c.family() == f).unwrap_or(default);
+    let primary = d.family();
+    Node {
+        ip: ip_of(primary, d.ip),
+        pod_cidr: cidr_of(primary, d.pod_cidr),
+        secondary: d.secondary.map(|s| {
+            let f = IpFamily::of(s.ip);
+            FamilyAddresses { ip: ip_of(f, s.ip), pod_cidr: cidr_of(f, s.pod_cidr) }
+        }),
+        ..d
+    }
+}
+
+/// The second family's ranges: the Simulation's (`clusterCIDR: 10.244.0.0/16,fd12:3456:789a::/64`
+/// and `serviceCIDR` likewise), or, when it gives neither, IPv6 ranges inferred from the objects
+/// that use IPv6 (a Service asking for it, a pod's or Node's IPv6 address), said in a note.
+fn secondary_cidrs(
+    sink: &mut Sink<'_>,
+    sim: &SimSpec,
+    config: &ClusterConfig,
+    services: &[(Option<ServiceDoc>, Origin)],
+    pods: &[(Option<PodDoc>, Origin)],
+    node_docs: &[NodeDoc],
+) -> Option<SecondaryCidrs> {
+    const BOTH: &str = "a dual-stack cluster gives one prefix per family in both clusterCIDR and serviceCIDR, e.g. \
+                        10.244.0.0/16,fd12:3456:789a::/64 and 10.0.0.0/16,fd12:3456:789a:1::/108";
+    let (cpath, spath) = ("spec.cluster.clusterCIDR", "spec.cluster.serviceCIDR");
+    match (sim.cluster_cidr, sim.service_cidr) {
+        (Some((c, Some(c2))), Some((s, Some(s2)))) => {
+            if c.family() != s.family() {
+                let message = format!(
+                    "{c},{c2} lists {} first and serviceCIDR lists {} first: list the families in one order",
+                    c.family(),
+                    s.family()
+                );
+                sink.push(Severity::Error, sink.sim, cpath, sink.sim_pos(cpath), message);
+            }
+            let (cluster_cidr, service_cidr) = if c.family() == s.family() { (c2, s2) } else { (c, s2) };
+            return Some(SecondaryCidrs { cluster_cidr, service_cidr });
+        }
+        (Some((_, Some(_))), _) => {
+            sink.push(Severity::Error, sink.sim, spath, sink.sim_pos(spath).or(sink.sim_pos(cpath)), BOTH.into());
+            return None;
+        }
+        (_, Some((_, Some(_)))) => {
+            sink.push(Severity::Error, sink.sim, cpath, sink.sim_pos(cpath).or(sink.sim_pos(spath)), BOTH.into());
+            return None;
+        }
+        (c, s) => {
+            if config.cluster_cidr.family() != config.service_cidr.family() {
+                let message = format!(
+                    "clusterCIDR {} is {} and serviceCIDR {} is {}: a single-stack cluster has one family ({BOTH})",
+                    config.cluster_cidr,
+                    config.cluster_cidr.family(),
+                    config.service_cidr,
+                    config.service_cidr.family()
+                );
+                let path = if s.is_some() { spath } else { cpath };
+                sink.push(Severity::Error, sink.sim, path, sink.sim_pos(path), message);
+            }
+            if c.is_some() || s.is_some() {
+                return None;
+            }
+        }
+    }
+    let other = IpFamily::Ipv6;
+    if config.service_cidr.family() == other {
+        return None;
+    }
+    let asks = services.iter().find_map(|(s, o)| {
+        let s = s.as_ref()?;
+        let r = &s.families;
+        let dual_policy = matches!(r.policy, Some(IpFamilyPolicy::PreferDualStack | IpFamilyPolicy::RequireDualStack))
+            && r.families.len() != 1
+            && r.cluster_ips.len() != 1;
+        let v6 = r.cluster_ips.iter().any(|ip| ip.is_ipv6())
+            || r.families.contains(&other)
+            || s.service.load_balancer_ingress.iter().any(|ip| ip.is_ipv6());
+        (dual_policy || v6).then(|| o.label.clone())
+    });
+    let pod_v6: Vec<IpAddr> = pods
+        .iter()
+        .filter_map(|(p, _)| p.as_ref())
+        .flat_map(|p| p.pod.ip.into_iter().chain(p.pod.secondary_ip))
+        .filter(|ip| ip.is_ipv6())
+        .chain(node_docs.iter().flat_map(|n| n.pod_cidrs.iter().filter(|c| c.family() == other).map(|c| c.network())))
+        .collect();
+    let node_v6 = node_docs.iter().any(|n| n.ips.iter().any(|ip| ip.is_ipv6()));
+    let why = asks.map(|label| format!("{label} asks for IPv6")).or_else(|| {
+        (!pod_v6.is_empty() || node_v6).then(|| "the pods or Nodes have IPv6 addresses".to_string())
+    })?;
+    let svc_v6: Vec<IpAddr> = services
+        .iter()
+        .filter_map(|(s, _)| s.as_ref())
+        .flat_map(|s| s.families.cluster_ips.iter().copied())
+        .filter(|ip| ip.is_ipv6())
+        .collect();
+    let cluster_cidr = narrowest(&pod_v6, AKS_V6_PODS, [64, 56, 48, 32, 16]);
+    let service_cidr = narrowest(&svc_v6, AKS_V6_SERVICES, [108, 96, 80, 64, 48]);
+    let message = format!(
+        "dual-stack: {why}, so the cluster has IPv6 ranges too, clusterCIDR {cluster_cidr} and serviceCIDR {service_cidr} \
+         (AKS's defaults, or the narrowest prefixes that hold the addresses given): set spec.cluster.clusterCIDR and \
+         serviceCIDR in a Simulation document to say otherwise"
+    );
+    sink.push(Severity::Note, None, "", None, message);
+    Some(SecondaryCidrs { cluster_cidr, service_cidr })
+}
+
+/// AKS's IPv6 defaults for a dual-stack cluster (`--pod-cidrs`, `--service-cidrs`).
+const AKS_V6_PODS: &str = "fd12:3456:789a::/64";
+const AKS_V6_SERVICES: &str = "fd12:3456:789a:1::/108";
+
+/// `default` if it holds every one of `ips`, else the longest of `prefixes` around the first
+/// that holds them all (the widest one if none does).
+fn narrowest<const N: usize>(ips: &[IpAddr], default: &str, prefixes: [u8; N]) -> IpCidr {
+    let default: IpCidr = default.parse().expect("a CIDR");
+    let holds = |c: &IpCidr| ips.iter().all(|ip| c.contains(*ip));
+    if holds(&default) {
+        return default;
+    }
+    let candidates = prefixes.map(|p| IpCidr::new(ips[0], p));
+    candidates.iter().copied().find(holds).unwrap_or(candidates[N - 1])
 }
 
 /// The cluster CIDR the pods' given IPs come from, when one lies outside `default`: the first
@@ -739,7 +891,7 @@ fn infer_cluster_cidr(
         ("10.128.0.0/14", "OpenShift's default"),
     ];
     let pod_ips = pods.iter().filter_map(|(p, _)| p.as_ref()?.pod.ip);
-    let node_cidrs = nodes.iter().filter_map(|n| n.pod_cidr).map(|c| c.network());
+    let node_cidrs = nodes.iter().flat_map(|n| n.pod_cidrs.iter().map(|c| c.network()));
     let ips: Vec<IpAddr> = pod_ips.chain(node_cidrs).filter(|ip| ip.is_ipv4()).collect();
     if ips.iter().all(|ip| default.contains(*ip)) {
         return None;

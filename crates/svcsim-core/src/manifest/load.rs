@@ -8,8 +8,9 @@ use super::cilium;
 use super::kube_proxy::{self, KubeProxySpec};
 use super::read::{self, Cx, Diagnostic, Map, Severity};
 use super::tree::{self, Node as YNode, Pos};
+use crate::cluster::families::FamilyRequest;
 use crate::cluster::*;
-use crate::net::{IpCidr, Protocol};
+use crate::net::{IpCidr, IpFamily, Protocol};
 use crate::scenario::Scenario;
 use crate::time::{Duration, Instant};
 
@@ -24,6 +25,14 @@ pub mod limits {
 
 /// The laptop of the seed story, the default external client.
 pub(super) const DEFAULT_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 79));
+
+fn ip_family(ip: &IpAddr) -> IpFamily {
+    IpFamily::of(*ip)
+}
+
+fn cidr_family(c: &IpCidr) -> IpFamily {
+    c.family()
+}
 
 /// The annotation that chooses a pod's app.
 pub const APP_ANNOTATION: &str = "svcsim.dev/app";
@@ -588,6 +597,8 @@ fn read_deployment(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: St
 pub(super) struct ServiceDoc {
     pub(super) service: Service,
     pub(super) bad_node_ports: Vec<(String, Pos, i64)>,
+    /// Its IP family fields as written, defaulted once the cluster's families are known.
+    pub(super) families: FamilyRequest,
 }
 
 /// A Service, or `None`; `skipped` is set for one kube-proxy programs nothing for.
@@ -659,14 +670,7 @@ fn read_service(
             }
         }
     }
-    let cluster_ip_node = spec.get(cx, "clusterIP");
-    let cluster_ip = cluster_ip_node.and_then(|n| read::ip(cx, n, "spec.clusterIP"));
-    // One cause, one message: an IPv6 clusterIP was reported at its field already.
-    if cluster_ip_node.is_none() || cluster_ip.is_some() {
-        ip_families(cx, &mut spec, cluster_ip);
-    } else {
-        let _ = (spec.get(cx, "clusterIPs"), spec.get(cx, "ipFamilies"), spec.get(cx, "ipFamilyPolicy"));
-    }
+    let families = family_request(cx, &mut spec);
     let policy = |cx: &mut Cx<'_>, spec: &mut Map<'_>, key: &str| {
         let path = format!("spec.{key}");
         spec.get(cx, key).map(|n| (read::one_of(cx, n, &path, &["Cluster", "Local"]), n.pos))
@@ -758,7 +762,11 @@ fn read_service(
             type_,
             selector,
             ports,
-            cluster_ip,
+            cluster_ip: families.cluster_ips.first().copied(),
+            secondary_cluster_ip: families.cluster_ips.get(1).copied(),
+            // Defaulted with the cluster's families during the assembly.
+            ip_family_policy: families.policy.unwrap_or_default(),
+            ip_families: Vec::new(),
             external_traffic_policy: to_policy(etp),
             internal_traffic_policy: to_policy(itp),
             health_check_node_port,
@@ -768,6 +776,7 @@ fn read_service(
             load_balancer_ingress: ingress,
         },
         bad_node_ports,
+        families,
     })
 }
 
@@ -792,43 +801,46 @@ fn programs_nothing(cx: &mut Cx<'_>, spec: &mut Map<'_>) -> Option<(String, Pos,
     }
 }
 
-/// `clusterIPs`, `ipFamilies` and `ipFamilyPolicy`, as the API server fills them in: accepted
-/// for an IPv4 single-stack Service; anything IPv6 is an error at its field until svcsim
-/// simulates dual-stack, never an IPv4 run.
-fn ip_families(cx: &mut Cx<'_>, spec: &mut Map<'_>, cluster_ip: Option<IpAddr>) {
-    const NOT_YET: &str = "IPv6 and dual-stack Services are not simulated yet";
-    let before = cx.diags.len();
-    let reported = |cx: &Cx<'_>| cx.diags[before..].iter().any(|d| d.severity == Severity::Error);
+/// `clusterIP`, `clusterIPs`, `ipFamilies` and `ipFamilyPolicy` as written, each problem of
+/// form at its field. Defaulting them needs the cluster's families, so it waits for the assembly
+/// (`crate::cluster::families`).
+fn family_request(cx: &mut Cx<'_>, spec: &mut Map<'_>) -> FamilyRequest {
+    let mut request = FamilyRequest::default();
+    let cluster_ip = spec.get(cx, "clusterIP").and_then(|n| read::ip(cx, n, "spec.clusterIP"));
     if let Some(list) = spec.get(cx, "clusterIPs") {
         for (i, n) in read::seq(cx, list, "spec.clusterIPs").iter().enumerate() {
             let path = format!("spec.clusterIPs[{i}]");
-            let Some(text) = read::string(cx, n, &path) else { continue };
-            match text.parse::<IpAddr>() {
-                Ok(IpAddr::V6(_)) => cx.error(&path, n.pos, format!("{text}: {NOT_YET}")),
-                Ok(ip) if i == 0 && cluster_ip.is_some_and(|c| c != ip) => {
-                    cx.error(&path, n.pos, format!("{text} is not spec.clusterIP: the first clusterIPs entry must be"))
+            match read::ip(cx, n, &path) {
+                Some(ip) if i == 0 && cluster_ip.is_some_and(|c| c != ip) => {
+                    cx.error(&path, n.pos, format!("{ip} is not spec.clusterIP: the first clusterIPs entry must be"))
                 }
-                Ok(_) => {}
-                Err(_) if text == "None" => {}
-                Err(_) => cx.error(&path, n.pos, format!("{text:?} is not an IP address")),
+                Some(ip) => request.cluster_ips.push(ip),
+                None => {}
             }
         }
     }
+    if request.cluster_ips.is_empty() {
+        request.cluster_ips.extend(cluster_ip);
+    }
     if let Some(list) = spec.get(cx, "ipFamilies") {
         for (i, n) in read::seq(cx, list, "spec.ipFamilies").iter().enumerate() {
-            let path = format!("spec.ipFamilies[{i}]");
-            if read::one_of(cx, n, &path, &["IPv4", "IPv6"]).as_deref() == Some("IPv6") && !reported(cx) {
-                cx.error(&path, n.pos, format!("IPv6: {NOT_YET}"));
+            match read::one_of(cx, n, &format!("spec.ipFamilies[{i}]"), &["IPv4", "IPv6"]).as_deref() {
+                Some("IPv4") => request.families.push(IpFamily::Ipv4),
+                Some(_) => request.families.push(IpFamily::Ipv6),
+                None => {}
             }
         }
     }
     if let Some(n) = spec.get(cx, "ipFamilyPolicy") {
         let allowed = ["SingleStack", "PreferDualStack", "RequireDualStack"];
-        if read::one_of(cx, n, "spec.ipFamilyPolicy", &allowed).as_deref() == Some("RequireDualStack") && !reported(cx)
-        {
-            cx.error("spec.ipFamilyPolicy", n.pos, format!("RequireDualStack: {NOT_YET}"));
-        }
+        request.policy = match read::one_of(cx, n, "spec.ipFamilyPolicy", &allowed).as_deref() {
+            Some("SingleStack") => Some(IpFamilyPolicy::SingleStack),
+            Some("PreferDualStack") => Some(IpFamilyPolicy::PreferDualStack),
+            Some(_) => Some(IpFamilyPolicy::RequireDualStack),
+            None => None,
+        };
     }
+    request
 }
 
 pub(super) struct PodDoc {
@@ -864,13 +876,33 @@ fn read_pod(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -
         );
     }
     spec.finish(cx);
-    let mut ip = None;
+    let mut ips: Vec<IpAddr> = Vec::new();
     let mut ready = true;
     if let Some(status) = m.get(cx, "status")
         && let Some(mut sm) = Map::new(cx, status, "status")
     {
-        if let Some(n) = sm.get(cx, "podIP") {
-            ip = read::ip(cx, n, "status.podIP");
+        let pod_ip = sm.get(cx, "podIP").and_then(|n| read::ip(cx, n, "status.podIP"));
+        // `status.podIPs`: one per family, `podIP` first.
+        if let Some(list) = sm.get(cx, "podIPs") {
+            for (i, n) in read::seq(cx, list, "status.podIPs").iter().enumerate() {
+                let path = format!("status.podIPs[{i}]");
+                let Some(mut im) = Map::new(cx, n, &path) else { continue };
+                let ip = im.get(cx, "ip").and_then(|n| read::ip(cx, n, &format!("{path}.ip")));
+                im.finish(cx);
+                match ip {
+                    Some(ip) if i == 0 && pod_ip.is_some_and(|p| p != ip) => {
+                        cx.error(&format!("{path}.ip"), n.pos, format!("{ip} is not status.podIP: podIPs[0] must be"));
+                    }
+                    Some(ip) if ips.iter().any(|x| IpFamily::of(*x) == IpFamily::of(ip)) => {
+                        cx.error(&format!("{path}.ip"), n.pos, format!("{ip}: a second {} address; a pod has at most one per family", IpFamily::of(ip)));
+                    }
+                    Some(ip) => ips.push(ip),
+                    None => {}
+                }
+            }
+        }
+        if ips.is_empty() {
+            ips.extend(pod_ip);
         }
         if let Some(conds) = sm.get(cx, "conditions") {
             for (i, c) in read::seq(cx, conds, "status.conditions").iter().enumerate() {
@@ -893,7 +925,8 @@ fn read_pod(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -
         namespace,
         labels: labels_,
         node: NodeId(0),
-        ip,
+        ip: ips.first().copied(),
+        secondary_ip: ips.get(1).copied(),
         ready,
         terminating,
         deleted: false,
@@ -911,6 +944,8 @@ pub(super) struct SliceDoc {
     pub(super) namespace: String,
     pub(super) endpoints: Vec<(SliceEndpoint, Option<(String, Pos)>)>,
     pub(super) ports: Vec<(String, u16)>,
+    /// `addressType`: the family of every endpoint address in it.
+    pub(super) address_type: IpFamily,
 }
 
 fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String) -> Option<SliceDoc> {
@@ -926,15 +961,20 @@ fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String
             "an EndpointSlice names its Service with the label kubernetes.io/service-name",
         );
     }
-    if let Some(t) = m.get(cx, "addressType")
-        && let Some(kind) = read::one_of(cx, t, "addressType", &["IPv4", "IPv6", "FQDN"])
-        && kind != "IPv4"
-    {
-        // kube-proxy's IPv4 proxier reads IPv4 slices only; the rest of the Service still runs.
-        let note = format!("{kind}: kube-proxy's IPv4 side does not read this slice, so svcsim skips it");
-        cx.note("addressType", t.pos, note);
-        m.skip_rest();
-        return None;
+    let mut address_type = IpFamily::Ipv4;
+    match m.get(cx, "addressType") {
+        None => cx.error("addressType", m.node.pos, "missing: IPv4 or IPv6"),
+        Some(t) => match read::one_of(cx, t, "addressType", &["IPv4", "IPv6", "FQDN"]).as_deref() {
+            Some("IPv6") => address_type = IpFamily::Ipv6,
+            Some("FQDN") => {
+                // Deprecated, and no proxy reads it; the rest of the Service still runs.
+                let note = "FQDN: no service proxy reads an FQDN slice, so svcsim skips it";
+                cx.note("addressType", t.pos, note);
+                m.skip_rest();
+                return None;
+            }
+            _ => {}
+        },
     }
     let mut endpoints = Vec::new();
     if let Some(list) = m.get(cx, "endpoints") {
@@ -955,6 +995,13 @@ fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String
             }
             if ip.is_none() {
                 cx.error(&format!("{path}.addresses"), e.pos, "an endpoint needs an address");
+            }
+            if let Some(a) = ip
+                && IpFamily::of(a) != address_type
+            {
+                let pos = cx.pos_of(&format!("{path}.addresses[0]")).unwrap_or(e.pos);
+                cx.error(&format!("{path}.addresses[0]"), pos, format!("{a} is not an {address_type} address, as the slice's addressType says"));
+                ip = None;
             }
             // nil means ready; serving defaults to ready; terminating to false (discovery/v1).
             let (mut ready, mut serving, mut terminating) = (None, None, false);
@@ -997,38 +1044,46 @@ fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String
             ports.extend(port.map(|p| (name, p)));
         }
     }
-    Some(SliceDoc { mirrored: false, service, namespace, endpoints, ports })
+    Some(SliceDoc { mirrored: false, service, namespace, endpoints, ports, address_type })
 }
 
 /// A Node object, as `kubectl get nodes -o yaml` prints it.
 pub(super) struct NodeDoc {
     pub(super) name: String,
-    /// `status.addresses[type=InternalIP]`, the IPv4 one.
-    pub(super) ip: Option<IpAddr>,
-    /// `spec.podCIDR`, or the first IPv4 `spec.podCIDRs`.
-    pub(super) pod_cidr: Option<IpCidr>,
+    /// `status.addresses[type=InternalIP]`: the first of each family, in the order listed.
+    pub(super) ips: Vec<IpAddr>,
+    /// `spec.podCIDRs` (or `spec.podCIDR`): the first of each family, in the order listed.
+    pub(super) pod_cidrs: Vec<IpCidr>,
     /// `status.conditions[type=Ready].status`; a Node without one counts as Ready.
     pub(super) ready: bool,
 }
 
-/// A Node: its name, InternalIP, podCIDR and Ready condition. The rest — capacity, images,
+/// Pushes `v` unless `list` already holds a value of its family: the first of each family wins.
+fn push_first_of_family<T: Copy>(list: &mut Vec<T>, v: T, family: impl Fn(&T) -> IpFamily) {
+    if list.len() < 2 && !list.iter().any(|x| family(x) == family(&v)) {
+        list.push(v);
+    }
+}
+
+/// A Node: its name, InternalIPs, podCIDRs and Ready condition. The rest — capacity, images,
 /// taints, the zone label (topology is not modelled) — is read without a word: it is the kubelet's
 /// report, and routes nothing.
 fn read_node(cx: &mut Cx<'_>, m: &mut Map<'_>, name: &str) -> NodeDoc {
-    let mut doc = NodeDoc { name: name.to_string(), ip: None, pod_cidr: None, ready: true };
+    let mut doc = NodeDoc { name: name.to_string(), ips: Vec::new(), pod_cidrs: Vec::new(), ready: true };
     if let Some(spec) = m.get(cx, "spec")
         && let Some(mut sm) = Map::new(cx, spec, "spec")
     {
-        doc.pod_cidr = sm.get(cx, "podCIDR").and_then(|n| read::cidr(cx, n, "spec.podCIDR"));
+        let single = sm.get(cx, "podCIDR").and_then(|n| read::cidr(cx, n, "spec.podCIDR"));
         if let Some(list) = sm.get(cx, "podCIDRs") {
-            for n in read::seq(cx, list, "spec.podCIDRs") {
-                if let tree::Value::Scalar { text, .. } = &n.value
-                    && let Ok(c) = text.parse::<IpCidr>()
-                    && c.network().is_ipv4()
-                {
-                    doc.pod_cidr.get_or_insert(c);
+            for (i, n) in read::seq(cx, list, "spec.podCIDRs").iter().enumerate() {
+                if let Some(c) = read::cidr(cx, n, &format!("spec.podCIDRs[{i}]")) {
+                    push_first_of_family(&mut doc.pod_cidrs, c, cidr_family);
                 }
             }
+        }
+        // `podCIDR` is `podCIDRs[0]`.
+        if doc.pod_cidrs.is_empty() {
+            doc.pod_cidrs.extend(single);
         }
         sm.skip_rest();
     }
@@ -1038,9 +1093,9 @@ fn read_node(cx: &mut Cx<'_>, m: &mut Map<'_>, name: &str) -> NodeDoc {
         if let Some(list) = st.get(cx, "addresses") {
             for a in read::seq(cx, list, "status.addresses") {
                 if scalar_at(a, "type").as_deref() == Some("InternalIP")
-                    && let Some(Ok(ip)) = scalar_at(a, "address").map(|t| t.parse::<std::net::Ipv4Addr>())
+                    && let Some(Ok(ip)) = scalar_at(a, "address").map(|t| t.parse::<IpAddr>())
                 {
-                    doc.ip.get_or_insert(ip.into());
+                    push_first_of_family(&mut doc.ips, ip, ip_family);
                 }
             }
         }
@@ -1105,13 +1160,37 @@ fn read_endpoints(cx: &mut Cx<'_>, m: &mut Map<'_>, name: &str, namespace: Strin
             }
         }
         sm.finish(cx);
-        out.push(SliceDoc { mirrored: true, service: service.clone(), namespace: namespace.clone(), endpoints, ports });
+        // The mirroring controller writes one slice per address family.
+        for family in [IpFamily::Ipv4, IpFamily::Ipv6] {
+            let of_family: Vec<_> = endpoints.iter().filter(|(e, _)| IpFamily::of(e.ip) == family).cloned().collect();
+            if of_family.is_empty() && (family == IpFamily::Ipv6 || !endpoints.is_empty()) {
+                continue;
+            }
+            out.push(SliceDoc {
+                mirrored: true,
+                service: service.clone(),
+                namespace: namespace.clone(),
+                endpoints: of_family,
+                ports: ports.clone(),
+                address_type: family,
+            });
+        }
     }
     out
 }
 
-/// One entry of `spec.cluster.nodes`: name, optional IP and podCIDR, where it was written.
-type NodeSpec = (String, Option<IpAddr>, Option<IpCidr>, Pos);
+/// One value, or one per IP family: `10.240.0.4` or `10.240.0.4,2001:db8::4`.
+pub(super) type Dual<T> = (T, Option<T>);
+
+/// One entry of `spec.cluster.nodes`: its name, its IPs and podCIDRs as given (one per family),
+/// and where it was written.
+#[derive(Debug, Clone)]
+pub(super) struct NodeSpec {
+    pub(super) name: String,
+    pub(super) ip: Option<Dual<IpAddr>>,
+    pub(super) pod_cidr: Option<Dual<IpCidr>>,
+    pub(super) pos: Pos,
+}
 
 /// The `Simulation` document, unresolved.
 #[derive(Debug, Clone, Default)]
@@ -1120,8 +1199,10 @@ pub(super) struct SimSpec {
     pub(super) duration: Option<Duration>,
     pub(super) provider: Option<Provider>,
     pub(super) plugin: Option<NetworkPlugin>,
-    pub(super) cluster_cidr: Option<IpCidr>,
-    pub(super) service_cidr: Option<IpCidr>,
+    /// `clusterCIDR`, one prefix per family, the first family's first.
+    pub(super) cluster_cidr: Option<Dual<IpCidr>>,
+    /// `serviceCIDR`, likewise: its first family is a Service's default.
+    pub(super) service_cidr: Option<Dual<IpCidr>>,
     pub(super) node_count: Option<(u32, Pos)>,
     pub(super) node_list: Option<Vec<NodeSpec>>,
     pub(super) node_port_range: Option<(u16, u16)>,
@@ -1194,8 +1275,8 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
             .get(cx, "networkPlugin")
             .and_then(|n| read::one_of(cx, n, "spec.cluster.networkPlugin", &["kubenet", "azure-cni"]))
             .map(|p| if p == "kubenet" { NetworkPlugin::Kubenet } else { NetworkPlugin::AzureCni });
-        s.cluster_cidr = cm.get(cx, "clusterCIDR").and_then(|n| read::cidr(cx, n, "spec.cluster.clusterCIDR"));
-        s.service_cidr = cm.get(cx, "serviceCIDR").and_then(|n| read::cidr(cx, n, "spec.cluster.serviceCIDR"));
+        s.cluster_cidr = cm.get(cx, "clusterCIDR").and_then(|n| read::dual(cx, n, "spec.cluster.clusterCIDR", cidr_family));
+        s.service_cidr = cm.get(cx, "serviceCIDR").and_then(|n| read::dual(cx, n, "spec.cluster.serviceCIDR", cidr_family));
         if let Some(nodes) = cm.get(cx, "nodes") {
             match &nodes.value {
                 tree::Value::Seq(items) => {
@@ -1204,9 +1285,10 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
                         let path = format!("spec.cluster.nodes[{i}]");
                         let Some(mut nm) = Map::new(cx, item, &path) else { continue };
                         let name = nm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{path}.name")));
-                        let ip = nm.get(cx, "ip").and_then(|n| read::ip(cx, n, &format!("{path}.ip")));
-                        let pod_cidr =
-                            nm.get(cx, "podCIDR").and_then(|n| read::cidr(cx, n, &format!("{path}.podCIDR")));
+                        let ip = nm.get(cx, "ip").and_then(|n| read::dual(cx, n, &format!("{path}.ip"), ip_family));
+                        let pod_cidr = nm
+                            .get(cx, "podCIDR")
+                            .and_then(|n| read::dual(cx, n, &format!("{path}.podCIDR"), cidr_family));
                         nm.finish(cx);
                         match name {
                             Some(name) if !is_dns_subdomain(&name) => {
@@ -1219,7 +1301,7 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
                                     ),
                                 );
                             }
-                            Some(name) => list.push((name, ip, pod_cidr, item.pos)),
+                            Some(name) => list.push(NodeSpec { name, ip, pod_cidr, pos: item.pos }),
                             None => cx.error(&format!("{path}.name"), item.pos, "missing"),
                         }
                     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use super::tree::{Node, Pos, Value};
 use crate::net::IpCidr;
@@ -254,35 +254,64 @@ pub fn one_of(cx: &mut Cx<'_>, node: &Node, path: &str, allowed: &[&str]) -> Opt
     }
 }
 
-/// An IPv4 address (svcsim simulates IPv4 Services).
+/// An IP address of either family (`10.0.0.1`, `fd00::1`).
 pub fn ip(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<IpAddr> {
     let s = string(cx, node, path)?;
-    match s.parse::<Ipv4Addr>() {
-        Ok(ip) => Some(ip.into()),
-        Err(_) if s.parse::<std::net::Ipv6Addr>().is_ok() => {
-            cx.error(path, node.pos, format!("{s}: IPv6 is not simulated yet (svcsim's clusters are IPv4)"));
-            None
-        }
+    match s.parse::<IpAddr>() {
+        Ok(ip) => Some(ip),
         Err(_) => {
-            cx.error(path, node.pos, format!("{s:?} is not an IPv4 address"));
+            cx.error(path, node.pos, format!("{s:?} is not an IP address"));
             None
         }
     }
 }
 
-/// An IPv4 prefix with its host bits cleared.
+/// A prefix of either family with its host bits cleared.
 pub fn cidr(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<IpCidr> {
     let s = string(cx, node, path)?;
-    if let Some((addr, _)) = s.split_once('/')
-        && addr.parse::<Ipv4Addr>().is_err()
-    {
-        cx.error(path, node.pos, format!("{addr:?} is not an IPv4 address"));
-        return None;
-    }
     match s.parse() {
         Ok(c) => Some(c),
         Err(e) => {
             cx.error(path, node.pos, e.to_string());
+            None
+        }
+    }
+}
+
+/// One value or two of different families, comma-separated as Kubernetes' flags write them
+/// (`10.244.0.0/16,fd12:3456:789a::/64`; `10.240.0.4,2001:db8::4`): the first family's first.
+pub fn dual<T: std::str::FromStr>(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    path: &str,
+    family: impl Fn(&T) -> crate::net::IpFamily,
+) -> Option<(T, Option<T>)>
+where
+    T::Err: std::fmt::Display,
+{
+    let s = string(cx, node, path)?;
+    let mut parts = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        match part.parse::<T>() {
+            Ok(v) => parts.push(v),
+            Err(e) => {
+                cx.error(path, node.pos, format!("{part:?}: {e}"));
+                return None;
+            }
+        }
+    }
+    match parts.len() {
+        1 => parts.pop().map(|v| (v, None)),
+        2 if family(&parts[0]) != family(&parts[1]) => {
+            let second = parts.pop();
+            parts.pop().map(|first| (first, second))
+        }
+        2 => {
+            cx.error(path, node.pos, format!("{s:?}: two values of one family; a dual-stack value is one of each, e.g. 10.244.0.0/16,fd12:3456:789a::/64"));
+            None
+        }
+        _ => {
+            cx.error(path, node.pos, format!("{s:?}: at most two comma-separated values, one per IP family"));
             None
         }
     }

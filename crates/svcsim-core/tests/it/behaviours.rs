@@ -286,6 +286,7 @@ fn an_endpoint_slice_address_outside_the_cluster_answers_like_an_echo_server() {
         terminating: false,
     };
     c.endpoint_slices.push(EndpointSlice {
+        address_type: svcsim_core::net::IpFamily::Ipv4,
         service: ServiceId(0),
         endpoints: vec![ep],
         ports: vec![("http".into(), 8080)],

@@ -41,6 +41,9 @@ pub(crate) fn overall() -> (Cluster, NodeId) {
         external_ips: vec![],
         load_balancer_source_ranges: vec![],
         load_balancer_ingress: vec![],
+        ip_family_policy: IpFamilyPolicy::SingleStack,
+        ip_families: vec![],
+        secondary_cluster_ip: None,
     };
     let svc1 = service("ns1", "svc1", ServiceType::ClusterIP, "172.30.0.41", None);
     let svc2 = Service {
@@ -82,6 +85,7 @@ pub(crate) fn overall() -> (Cluster, NodeId) {
     ];
     for (svc, endpoints) in slices {
         cluster.endpoint_slices.push(EndpointSlice {
+            address_type: crate::net::IpFamily::Ipv4,
             service: ServiceId(svc),
             endpoints,
             ports: vec![("p80".into(), 80)],

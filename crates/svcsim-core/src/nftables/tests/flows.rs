@@ -68,6 +68,9 @@ fn service(
         external_ips: vec![],
         load_balancer_source_ranges: vec![],
         load_balancer_ingress: vec![],
+        ip_family_policy: IpFamilyPolicy::SingleStack,
+        ip_families: vec![],
+        secondary_cluster_ip: None,
     }
 }
 
@@ -83,6 +86,7 @@ fn slice(cluster: &mut Cluster, endpoints: &[Ep], ports: &[(&str, u16)]) {
     let service = ServiceId(cluster.services.len() as u32 - 1);
     cluster.endpoint_slices.push(EndpointSlice {
         service,
+        address_type: crate::net::IpFamily::Ipv4,
         endpoints: endpoints
             .iter()
             .map(|&(a, local, ready, serving, terminating)| SliceEndpoint {
