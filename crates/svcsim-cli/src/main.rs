@@ -12,7 +12,7 @@ mod lab_guide;
 mod output;
 mod trace;
 
-use std::net::{IpAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,7 +20,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use svcsim_core::cluster::{CiliumLbAlgorithm, CiliumLbMode, Provider, ProxyMode, TrafficPolicy};
 use svcsim_core::dataplane::{FirstPacket, Origin, RulesText};
 use svcsim_core::manifest::{DataplaneOverride, Overrides};
-use svcsim_core::net::{Header, Protocol, SockAddr};
+use svcsim_core::net::{Header, IpFamily, Protocol, SockAddr};
 use svcsim_core::sim::Sim;
 use svcsim_core::time::{Duration, Instant};
 
@@ -145,12 +145,12 @@ enum Command {
 /// A first packet: `--src`, `--dst`, `--protocol`.
 #[derive(Debug, Args)]
 struct PacketArgs {
-    /// Source address, IP or IP:PORT (port defaults to 40000).
+    /// Source address: IP or IP:PORT, an IPv6 one as [IP]:PORT (port defaults to 40000).
     #[arg(long, value_parser = source)]
-    src: SocketAddrV4,
-    /// Destination IP:PORT.
-    #[arg(long)]
-    dst: SocketAddrV4,
+    src: SocketAddr,
+    /// Destination IP:PORT, or [IPv6]:PORT.
+    #[arg(long, value_parser = destination)]
+    dst: SocketAddr,
     /// The packet's protocol.
     #[arg(long, value_enum, default_value_t = Proto::Tcp)]
     protocol: Proto,
@@ -158,7 +158,8 @@ struct PacketArgs {
 
 impl PacketArgs {
     fn header(&self) -> Header {
-        Header::new(self.protocol.into(), SockAddr::from(self.src), SockAddr::from(self.dst))
+        let addr = |a: SocketAddr| SockAddr::new(a.ip(), a.port());
+        Header::new(self.protocol.into(), addr(self.src), addr(self.dst))
     }
 }
 
@@ -208,6 +209,26 @@ struct OverrideArgs {
     /// With Cilium: loadBalancer.algorithm.
     #[arg(long, value_enum)]
     cilium_algorithm: Option<CiliumAlgorithmArg>,
+    /// On a dual-stack cluster: the family clients use where their target names none (`run`),
+    /// and the side of the rules to print (`rules`: iptables or ip6tables, table ip or ip6).
+    /// Default: the cluster's first family.
+    #[arg(long, value_enum)]
+    family: Option<FamilyArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FamilyArg {
+    Ipv4,
+    Ipv6,
+}
+
+impl From<FamilyArg> for IpFamily {
+    fn from(f: FamilyArg) -> IpFamily {
+        match f {
+            FamilyArg::Ipv4 => IpFamily::Ipv4,
+            FamilyArg::Ipv6 => IpFamily::Ipv6,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -297,6 +318,7 @@ impl OverrideArgs {
                 CloudProvider::Gcp => Provider::Gcp,
             }),
             dataplane: self.dataplane(),
+            family: self.family.map(IpFamily::from),
         }
     }
 
@@ -333,11 +355,20 @@ pub(crate) fn duration(s: &str) -> Result<Duration, String> {
     svcsim_core::manifest::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 90s, 2m, 1m30s)"))
 }
 
-fn source(s: &str) -> Result<SocketAddrV4, String> {
-    if let Ok(a) = s.parse::<SocketAddrV4>() {
+fn source(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
     }
-    s.parse().map(|ip| SocketAddrV4::new(ip, 40000)).map_err(|_| format!("{s:?} is not an IPv4 address or IP:PORT"))
+    s.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 40000))
+        .map_err(|_| format!("{s:?} is not an address: IP or IP:PORT, an IPv6 one as [2001:db8::7]:40000"))
+}
+
+fn destination(s: &str) -> Result<SocketAddr, String> {
+    s.parse::<SocketAddr>().map_err(|_| match s.parse::<std::net::Ipv6Addr>() {
+        Ok(_) => format!("{s:?}: write an IPv6 destination as [{s}]:PORT"),
+        Err(_) => format!("{s:?} is not IP:PORT (an IPv6 one as [2001:db8::10]:80)"),
+    })
 }
 
 fn main() -> ExitCode {
@@ -395,17 +426,29 @@ fn run(command: Command) -> Result<(), ExitCode> {
                 RulesFormat::Save => RulesText::Save,
                 RulesFormat::Restore => RulesText::Restore,
             };
-            // A comment line both loaders skip: which proxy, release and moment this is.
+            let families = sim.cluster().config.families();
+            let family = overrides.family.map_or(families[0], IpFamily::from);
+            if !families.contains(&family) {
+                eprintln!(
+                    "error: --family {}: the cluster is single-stack {} (give clusterCIDR and serviceCIDR one prefix per family for a dual-stack cluster)",
+                    family.to_string().to_lowercase(),
+                    families[0]
+                );
+                return Err(ExitCode::from(2));
+            }
+            let text = sim.dataplane().render_family(node, form, family).unwrap_or_default();
+            // A comment line both loaders skip: which proxy, release, family and moment this is.
             let name = &sim.cluster().node(node).name;
-            println!("# svcsim: {} on {name} at {at}", sim.dataplane().describe());
-            print!("{}", sim.dataplane().render(node, form));
+            let side = if families.len() > 1 { format!(", {family} side") } else { String::new() };
+            println!("# svcsim: {}{side} on {name} at {at}", sim.dataplane().describe());
+            print!("{text}");
             Ok(())
         }
         Command::Packet { file, node, packet, at, format, overrides } => {
             let (mut sim, node) = input::sim_with_node(&file, &node, &overrides.to_overrides())?;
             sim.run_until(Instant::ZERO + at);
             let asked = packet.header();
-            let net = sim.node_net(node);
+            let net = sim.node_net(node, asked.family());
             let origin = Origin::of(&net, asked.src.ip);
             // A socket in a pod or the host may be connected elsewhere before any packet exists.
             let from_pod = net.pod_cidr.contains(asked.src.ip) && Some(asked.src.ip) != net.bridge_ip;

@@ -375,7 +375,7 @@ fn a_dump_of_svcsims_rules_walks_as_svcsim_does() {
             for at in [1, 100] {
                 sim.run_until(Instant::ZERO + Duration::from_secs(at));
                 for (node, _) in sim.cluster().nodes.iter_enumerated() {
-                    let net = sim.node_net(node);
+                    let net = sim.node_net(node, svcsim_core::net::IpFamily::Ipv4);
                     let listing = sim.dataplane().render(node, RulesText::Save);
                     let node_ips = Some([Some(net.node_ip), net.bridge_ip].into_iter().flatten().collect());
                     let dump = DumpedRuleset::parse_as(format, &listing, Facts { node_ips, ..Facts::default() })

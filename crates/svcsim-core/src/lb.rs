@@ -6,14 +6,46 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::cluster::{NodeId, Provider, Service, TrafficPolicy};
-use crate::net::{Header, Protocol, SockAddr};
+use crate::cluster::{NodeId, Provider, Service, ServiceId, TrafficPolicy};
+use crate::net::{Header, IpFamily, Protocol, SockAddr};
 use crate::rng::fnv1a;
 use crate::time::{Duration, Instant};
 
 /// Azure's probe source address (`docs/fidelity.md#azure-probes`); svcsim uses it for every
-/// provider's probes.
+/// provider's IPv4 probes.
 pub const PROBE_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16));
+
+/// Azure's IPv6 probe source: a link-local address, "Azure Load Balancer sends health probes to
+/// IPv6 destinations from a link-local address" (`docs/fidelity.md#dual-stack-probes`).
+pub const AZURE_PROBE_SOURCE_V6: IpAddr =
+    IpAddr::V6(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0x1234, 0x5678, 0x9abc));
+
+/// An address of Google's IPv6 health-check range `2600:2d00:1:b029::/64`.
+pub const GCP_PROBE_SOURCE_V6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::new(0x2600, 0x2d00, 1, 0xb029, 0, 0, 0, 1));
+
+/// Where `provider`'s probes of `family` come from.
+pub fn probe_source(provider: Provider, family: IpFamily) -> IpAddr {
+    match (family, provider) {
+        (IpFamily::Ipv4, _) => PROBE_SOURCE,
+        (IpFamily::Ipv6, Provider::Gcp) => GCP_PROBE_SOURCE_V6,
+        (IpFamily::Ipv6, _) => AZURE_PROBE_SOURCE_V6,
+    }
+}
+
+/// True if probes come from `ip` (replies to it go back to the load balancer).
+pub fn is_probe_source(ip: IpAddr) -> bool {
+    [PROBE_SOURCE, AZURE_PROBE_SOURCE_V6, GCP_PROBE_SOURCE_V6].contains(&ip)
+}
+
+/// One load balancer of a Service: its frontends of one family, and the backend pool and probes
+/// behind them. Azure gives a dual-stack Service one per family (the `-IPv6` frontend, rule and
+/// probe); an AWS NLB's IPv6 frontend shares the Service's IPv4 target group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Frontend {
+    pub svc: ServiceId,
+    /// The family of its probes and of the packets it delivers to the nodes.
+    pub family: IpFamily,
+}
 
 /// How a probe checks a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,12 +297,12 @@ fn push_ip(key: &mut [u8; 37], at: usize, ip: IpAddr) -> usize {
     }
 }
 
-/// Probe results per 1-minute window and backend node, over every load balancer: what the Health
-/// Probe Status metric averages (`docs/fidelity.md#health-probe-status`).
+/// Probe results per 1-minute window, backend node and probe family, over every load balancer:
+/// what the Health Probe Status metric averages (`docs/fidelity.md#health-probe-status`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProbeMetric {
-    /// (minute, node) → (successful probes, all probes).
-    pub windows: BTreeMap<(u64, NodeId), (u32, u32)>,
+    /// (minute, node, family) → (successful probes, all probes).
+    pub windows: BTreeMap<(u64, NodeId, IpFamily), (u32, u32)>,
 }
 
 /// The Health Probe Status over some minutes: successful ÷ total probes, as the Azure portal
@@ -282,16 +314,21 @@ pub struct ProbeStatus {
 }
 
 impl ProbeMetric {
-    pub fn record(&mut self, at: Instant, node: NodeId, ok: bool) {
-        let w = self.windows.entry((at.minute(), node)).or_default();
+    pub fn record(&mut self, at: Instant, node: NodeId, family: IpFamily, ok: bool) {
+        let w = self.windows.entry((at.minute(), node, family)).or_default();
         w.0 += u32::from(ok);
         w.1 += 1;
     }
 
-    /// The status over `minutes`, or `None` if no probe finished in them.
-    pub fn status(&self, minutes: std::ops::Range<u64>) -> Option<ProbeStatus> {
+    /// The status over `minutes` of the probes of `family` (every family's when `None`), or
+    /// `None` if no such probe finished in them.
+    pub fn status(&self, minutes: std::ops::Range<u64>, family: Option<IpFamily>) -> Option<ProbeStatus> {
         let mut per_node: BTreeMap<NodeId, (u32, u32)> = BTreeMap::new();
-        for ((_, node), (ok, n)) in self.windows.range((minutes.start, NodeId(0))..(minutes.end, NodeId(0))) {
+        let range = (minutes.start, NodeId(0), IpFamily::Ipv4)..(minutes.end, NodeId(0), IpFamily::Ipv4);
+        for ((_, node, f), (ok, n)) in self.windows.range(range) {
+            if family.is_some_and(|family| family != *f) {
+                continue;
+            }
             let w = per_node.entry(*node).or_default();
             w.0 += ok;
             w.1 += n;
@@ -305,14 +342,20 @@ impl ProbeMetric {
 
     /// Minutes with at least one probe.
     pub fn minutes(&self) -> Vec<u64> {
-        let mut m: Vec<u64> = self.windows.keys().map(|(m, _)| *m).collect();
+        let mut m: Vec<u64> = self.windows.keys().map(|(m, _, _)| *m).collect();
         m.dedup();
         m
     }
 
+    /// The families probed.
+    pub fn families(&self) -> Vec<IpFamily> {
+        let set: std::collections::BTreeSet<IpFamily> = self.windows.keys().map(|(_, _, f)| *f).collect();
+        set.into_iter().collect()
+    }
+
     /// Drops windows before `minute` (the web app keeps 30 minutes).
     pub fn forget_before(&mut self, minute: u64) {
-        self.windows = self.windows.split_off(&(minute, NodeId(0)));
+        self.windows = self.windows.split_off(&(minute, NodeId(0), IpFamily::Ipv4));
     }
 }
 
@@ -320,9 +363,10 @@ fn pct(ok: u32, n: u32) -> f64 {
     100.0 * f64::from(ok) / f64::from(n.max(1))
 }
 
-/// The frontend address of a Service port on the LB.
-pub fn frontend(svc: &Service, port_idx: usize) -> Option<SockAddr> {
-    Some(SockAddr::new(*svc.load_balancer_ingress.first()?, svc.ports.get(port_idx)?.port))
+/// The frontend address of a Service port on the LB, of `family`.
+pub fn frontend(svc: &Service, port_idx: usize, family: IpFamily) -> Option<SockAddr> {
+    let ip = svc.load_balancer_ingress.iter().find(|ip| IpFamily::of(**ip) == family)?;
+    Some(SockAddr::new(*ip, svc.ports.get(port_idx)?.port))
 }
 
 #[cfg(test)]
@@ -361,14 +405,15 @@ mod tests {
         // for that pair; with one node always up and one always down, a steady 50 %.
         let mut m = ProbeMetric::default();
         for i in 0..12 {
-            m.record(Instant::from_secs(5 * i), NodeId(0), true);
-            m.record(Instant::from_secs(5 * i + 1), NodeId(1), i < 2);
+            m.record(Instant::from_secs(5 * i), NodeId(0), IpFamily::Ipv4, true);
+            m.record(Instant::from_secs(5 * i + 1), NodeId(1), IpFamily::Ipv4, i < 2);
         }
-        let s = m.status(0..1).unwrap();
+        let s = m.status(0..1, None).unwrap();
         assert!((s.percent - 100.0 * 14.0 / 24.0).abs() < 1e-9, "{}", s.percent);
         assert_eq!(s.per_node[&NodeId(1)], 100.0 * 2.0 / 12.0);
-        assert_eq!(m.status(1..2), None);
-        assert_eq!(m.status(0..2).unwrap().percent, s.percent, "an empty minute adds nothing");
+        assert_eq!(m.status(1..2, None), None);
+        assert_eq!(m.status(0..2, None).unwrap().percent, s.percent, "an empty minute adds nothing");
+        assert_eq!(m.status(0..1, Some(IpFamily::Ipv6)), None, "no IPv6 probes");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use crate::cluster::{Cluster, DeploymentId, NodeId, ServiceId, TrafficPolicy};
 use crate::id::{IdVec, define_id};
-use crate::net::{Protocol, SockAddr};
+use crate::net::{IpFamily, Protocol, SockAddr};
 use crate::time::{Duration, Instant};
 
 define_id!(
@@ -50,12 +50,12 @@ pub enum ClientKind {
 /// What a client connects to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    /// The Service's LB frontend (ingress IP) and port.
-    LoadBalancer { svc: ServiceId, port: usize },
-    /// The Service's ClusterIP and port.
-    ClusterIp { svc: ServiceId, port: usize },
-    /// A node's IP and the Service port's nodePort.
-    NodePort { node: NodeId, svc: ServiceId, port: usize },
+    /// The Service's LB frontend (ingress IP) of `family` and port.
+    LoadBalancer { svc: ServiceId, port: usize, family: IpFamily },
+    /// The Service's ClusterIP of `family` and port.
+    ClusterIp { svc: ServiceId, port: usize, family: IpFamily },
+    /// A node's IP of `family` and the Service port's nodePort.
+    NodePort { node: NodeId, svc: ServiceId, port: usize, family: IpFamily },
     /// Any address.
     Addr(SockAddr),
 }

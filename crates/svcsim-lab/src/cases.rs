@@ -145,7 +145,7 @@ impl Builder<'_> {
         steer: Option<Steer>,
         affinity: bool,
     ) {
-        let net = self.sim.node_net(self.node_id(ingress));
+        let net = self.sim.node_net(self.node_id(ingress), svcsim_core::net::IpFamily::of(dst.ip()));
         let (src, origin) = match source {
             Source::Client(ip) => (ip, Origin::Routed),
             Source::Pod(p) => (self.plan.pods[p].ip, Origin::Routed),

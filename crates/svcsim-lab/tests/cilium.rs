@@ -60,7 +60,7 @@ fn cilium_answer(sim: &Sim, node: NodeId, origin: Origin, header: Header, from_p
     if connects.is_empty() {
         return answer(&sim.dataplane().every_decision(node, origin, header), header.src.ip);
     }
-    let net = sim.node_net(node);
+    let net = sim.node_net(node, header.family());
     let source = |b: &SockAddr| if from_pod { header.src.ip } else { net.source_for(b.ip) };
     let backends: BTreeMap<SockAddr, bool> =
         connects.iter().filter_map(|c| c.to.as_ref().ok().map(|b| (*b, source(b) == header.src.ip))).collect();

@@ -29,7 +29,7 @@ fn a_dump_of_a_random_clusters_rules_walks_as_svcsim_does() {
             for c in probes {
                 let node = NodeId(c.ingress as u32);
                 let dump = dumps.entry(node).or_insert_with(|| {
-                    let net = sim.node_net(node);
+                    let net = sim.node_net(node, svcsim_core::net::IpFamily::Ipv4);
                     let listing = sim.dataplane().render(node, RulesText::Save);
                     let node_ips = Some([Some(net.node_ip), net.bridge_ip].into_iter().flatten().collect());
                     DumpedRuleset::parse_as(format, &listing, Facts { node_ips, ..Facts::default() })

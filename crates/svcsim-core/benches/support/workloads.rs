@@ -42,7 +42,7 @@ pub fn scenario(nodes: u32, pods: u32, services: u32, rate: u64, seconds: u64, s
         clients.push(Client {
             name: format!("client-{s}"),
             kind: ClientKind::External(Ipv4Addr::new(198, 51, 100, 10 + s as u8).into()),
-            target: Target::LoadBalancer { svc: ServiceId(s), port: 0 },
+            target: Target::LoadBalancer { svc: ServiceId(s), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
             schedule: Schedule::Every(Duration::from_micros(1_000_000 * u64::from(services) / rate)),
             protocol: svcsim_core::net::Protocol::Tcp,
         });

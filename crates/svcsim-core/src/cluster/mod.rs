@@ -9,6 +9,7 @@ mod allocate;
 pub mod families;
 mod config;
 mod objects;
+mod view;
 
 use std::net::IpAddr;
 
@@ -63,17 +64,17 @@ impl Cluster {
     pub fn deployment_by_name(&self, namespace: &str, name: &str) -> Option<DeploymentId> {
         self.deployments.position(|d| d.namespace == namespace && d.name == name)
     }
-    /// The node whose eth0 holds `ip`.
+    /// The node whose eth0 holds `ip` (of either family).
     pub fn node_by_ip(&self, ip: IpAddr) -> Option<NodeId> {
-        self.nodes.position(|n| n.ip == ip)
+        self.nodes.position(|n| n.ip == ip || n.secondary.is_some_and(|s| s.ip == ip))
     }
-    /// The live pod holding `ip`.
+    /// The live pod holding `ip` (of either family).
     pub fn pod_by_ip(&self, ip: IpAddr) -> Option<PodId> {
-        self.pods.position(|p| p.ip == Some(ip) && !p.deleted)
+        self.pods.position(|p| (p.ip == Some(ip) || p.secondary_ip == Some(ip)) && !p.deleted)
     }
-    /// The node whose podCIDR holds `ip`.
+    /// The node whose podCIDR (of either family) holds `ip`.
     pub fn node_for_pod_ip(&self, ip: IpAddr) -> Option<NodeId> {
-        self.nodes.position(|n| n.pod_cidr.contains(ip))
+        self.nodes.position(|n| n.pod_cidr.contains(ip) || n.secondary.is_some_and(|s| s.pod_cidr.contains(ip)))
     }
     /// Live (not deleted) pods owned by a Deployment, oldest first.
     pub fn pods_of(&self, id: DeploymentId) -> impl Iterator<Item = PodId> + '_ {

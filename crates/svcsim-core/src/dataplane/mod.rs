@@ -14,6 +14,7 @@
 //! - optionally **translate a socket's `connect()`** before any packet exists
 //!   ([`Dataplane::connect`]: Cilium's socket-LB).
 
+mod dual_stack;
 mod report;
 mod rule;
 
@@ -22,6 +23,7 @@ use std::net::IpAddr;
 use std::rc::Rc;
 
 pub(crate) use report::jump_loop_message;
+pub use dual_stack::DualStack;
 pub use report::{FirstPacket, FirstPacketVerdict};
 pub use rule::{Rule, RulePath, RuleRef};
 
@@ -63,8 +65,16 @@ pub trait Dataplane {
     /// A connection to `dst`, one of `node`'s own addresses: the answer of the server the
     /// dataplane runs there, if one listens.
     fn serve(&self, cluster: &Cluster, node: NodeId, dst: SockAddr) -> Option<HealthResponse>;
-    /// The node's state in one of its native text forms (see [`RulesText`]).
+    /// The node's state in one of its native text forms (see [`RulesText`]); on a dual-stack
+    /// cluster, its first family's side.
     fn render(&self, node: NodeId, form: RulesText) -> String;
+    /// The side of `family` (`ip6tables-save` beside `iptables-save`), or `None` if the dataplane
+    /// has no side of that family. A single-family dataplane has one side, and renders it
+    /// whatever `family` says: callers ask it only for the cluster's family.
+    fn render_family(&self, node: NodeId, form: RulesText, family: crate::net::IpFamily) -> Option<String> {
+        let _ = family;
+        Some(self.render(node, form))
+    }
     /// Forgets runtime state that has expired by `now` (old session-affinity entries).
     fn sweep(&mut self, now: Instant);
     /// A process on `node` (in one of its pods when `from_pod`, else in its host network
@@ -126,6 +136,14 @@ pub struct PacketCx<'a> {
 
 /// The dataplane the cluster's configuration names.
 pub fn for_cluster(cluster: &Cluster) -> Box<dyn Dataplane> {
+    if cluster.config.is_dual_stack() {
+        return Box::new(DualStack::new(cluster, for_one_family));
+    }
+    for_one_family(cluster)
+}
+
+/// The dataplane of a single-stack cluster, or of one family's view of a dual-stack one.
+fn for_one_family(cluster: &Cluster) -> Box<dyn Dataplane> {
     use crate::cluster::{DataplaneKind, ProxyMode};
     match cluster.config.dataplane() {
         DataplaneKind::KubeProxy(ProxyMode::Iptables) => {
@@ -273,6 +291,14 @@ impl NodeNet {
         let n = cluster.node(node);
         let bridge_ip = (cluster.config.network_plugin == NetworkPlugin::Kubenet).then(|| n.bridge_ip());
         NodeNet { node_ip: n.ip, bridge_ip, pod_cidr: n.pod_cidr }
+    }
+    /// The node's addresses of `family`, if it has that family: its IP, and cbr0's first address
+    /// of its podCIDR of that family with kubenet.
+    pub fn of_family(cluster: &Cluster, node: NodeId, family: crate::net::IpFamily) -> Option<NodeNet> {
+        let a = cluster.node(node).addresses(family)?;
+        let kubenet = cluster.config.network_plugin == NetworkPlugin::Kubenet;
+        let bridge_ip = if kubenet { a.pod_cidr.nth(1) } else { None };
+        Some(NodeNet { node_ip: a.ip, bridge_ip, pod_cidr: a.pod_cidr })
     }
     /// `-m addrtype --*-type LOCAL`: an address configured on this node.
     pub fn is_local(&self, ip: IpAddr) -> bool {

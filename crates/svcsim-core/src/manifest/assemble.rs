@@ -11,7 +11,7 @@ use super::load::*;
 use super::read::{Diagnostic, Severity};
 use super::tree::Pos;
 use crate::cluster::*;
-use crate::net::{IpCidr, IpFamily, Protocol};
+use crate::net::{IpCidr, IpFamily, Protocol, SockAddr};
 use crate::scenario::{Change, Client, ClientKind, Scenario, Schedule, Target, TimedChange};
 use crate::time::{Duration, Instant};
 use crate::validate;
@@ -551,10 +551,15 @@ fn clients(
         for (i, svc) in lbs.iter().enumerate() {
             let cname =
                 if lbs.len() == 1 { "laptop".to_string() } else { format!("laptop-{}", cluster.service(*svc).name) };
+            let family = overrides
+                .family
+                .filter(|f| cluster.service(*svc).cluster_ip_of(*f).is_some())
+                .unwrap_or(cluster.service(*svc).families(&cluster.config)[0]);
+            let ip = if family == IpFamily::Ipv4 { DEFAULT_CLIENT_IP } else { DEFAULT_CLIENT_IP_V6 };
             clients.push(Client {
                 name: cname,
-                kind: ClientKind::External(DEFAULT_CLIENT_IP),
-                target: Target::LoadBalancer { svc: *svc, port: 0 },
+                kind: ClientKind::External(ip),
+                target: Target::LoadBalancer { svc: *svc, port: 0, family },
                 schedule: Schedule::Every(Duration::from_secs(1)),
                 protocol: cluster.service(*svc).ports[0].protocol,
             });
@@ -565,7 +570,7 @@ fn clients(
         }
     }
     for c in &sim.clients {
-        if let Some(client) = resolve_client(sink.diags, sink.sim, cluster, c) {
+        if let Some(client) = resolve_client(sink.diags, sink.sim, cluster, c, overrides.family) {
             if clients.iter().any(|x: &Client| x.name == client.name) {
                 sink.push(
                     Severity::Error,
@@ -949,6 +954,7 @@ fn resolve_client(
     o: Option<&Origin>,
     cluster: &Cluster,
     c: &ClientSpec,
+    family: Option<IpFamily>,
 ) -> Option<Client> {
     let mut fail = |path: String, pos: Pos, message: String| {
         diags.push(Diagnostic {
@@ -960,18 +966,48 @@ fn resolve_client(
             message,
         });
     };
+    let (target_text, tpos) = c.target.clone()?;
+    let target = match parse_target(cluster, &target_text, c.protocol, family) {
+        Ok(t) => t,
+        Err(m) => {
+            fail(format!("{}.target", c.path), tpos, m);
+            return None;
+        }
+    };
+    // A connection never changes family: the client speaks the target's.
+    let wanted = target_family(&target);
     let kind = match &c.kind {
+        None if wanted == IpFamily::Ipv6 => ClientKind::External(DEFAULT_CLIENT_IP_V6),
         None => ClientKind::External(DEFAULT_CLIENT_IP),
-        Some((k, v)) if k == "ip" => match v.parse() {
-            Ok(ip) => ClientKind::External(ip),
-            Err(_) => {
-                fail(format!("{}.ip", c.path), c.pos, format!("{v:?} is not an IPv4 address"));
-                return None;
+        Some((k, v)) if k == "ip" => {
+            let mut ips = Vec::new();
+            for part in v.split(',').map(str::trim) {
+                match part.parse::<IpAddr>() {
+                    Ok(ip) => ips.push(ip),
+                    Err(_) => {
+                        fail(format!("{}.ip", c.path), c.pos, format!("{part:?} is not an IP address"));
+                        return None;
+                    }
+                }
             }
-        },
+            match ips.iter().find(|ip| IpFamily::of(**ip) == wanted) {
+                Some(ip) => ClientKind::External(*ip),
+                None => {
+                    let example = if wanted == IpFamily::Ipv6 { format!("{v},2001:db8::79") } else { format!("198.51.100.79,{v}") };
+                    let message =
+                        format!("{v} has no {wanted} address, and its target {target_text} is {wanted}: write ip: {example}");
+                    fail(format!("{}.ip", c.path), c.pos, message);
+                    return None;
+                }
+            }
+        }
         Some((k, v)) if k == "pod" => {
-            if cluster.pod_by_name(v).is_none() {
+            let Some(pod) = cluster.pod_by_name(v) else {
                 fail(format!("{}.pod", c.path), c.pos, format!("no Pod named {v:?} (name a Pod document)"));
+                return None;
+            };
+            if cluster.pod(pod).ip.is_some() && cluster.pod(pod).ip_of(wanted).is_none() {
+                fail(format!("{}.pod", c.path), c.pos, format!("pod {v} has no {wanted} address for its {wanted} target"));
                 return None;
             }
             ClientKind::Pod(v.clone())
@@ -984,20 +1020,22 @@ fn resolve_client(
             }
         },
     };
-    let (target_text, tpos) = c.target.clone()?;
-    let target = match parse_target(cluster, &target_text, c.protocol) {
-        Ok(t) => t,
-        Err(m) => {
-            fail(format!("{}.target", c.path), tpos, m);
-            return None;
-        }
-    };
     let schedule = match (c.rate, c.at.is_empty()) {
         (Some((r, _)), _) => Schedule::Every(Duration::from_micros(((1e6 / r).round() as u64).max(1))),
         (None, false) => Schedule::At(c.at.clone()),
         (None, true) => return None,
     };
     Some(Client { name: c.name.clone(), kind, target, schedule, protocol: c.protocol })
+}
+
+/// The family a target's connection uses.
+fn target_family(target: &Target) -> IpFamily {
+    match *target {
+        Target::LoadBalancer { family, .. } | Target::ClusterIp { family, .. } | Target::NodePort { family, .. } => {
+            family
+        }
+        Target::Addr(a) => a.family(),
+    }
 }
 
 /// `service/<name>` (LB frontend, first port), `service/<name>:clusterIP`,
@@ -1010,15 +1048,41 @@ fn port_of(s: &Service, protocol: Protocol) -> Result<usize, String> {
     })
 }
 
-fn parse_target(cluster: &Cluster, text: &str, protocol: Protocol) -> Result<Target, String> {
+/// A target's trailing `:ipv4` or `:ipv6`, if it has one: (the rest, the family).
+fn family_suffix(text: &str) -> (&str, Option<IpFamily>) {
+    match text.rsplit_once(':') {
+        Some((rest, "ipv4")) => (rest, Some(IpFamily::Ipv4)),
+        Some((rest, "ipv6")) => (rest, Some(IpFamily::Ipv6)),
+        _ => (text, None),
+    }
+}
+
+/// `service/<name>[:clusterIP][:ipv4|:ipv6]`, `node/<name>:nodePort[:ipv4|:ipv6]`, `a.b.c.d:port`
+/// or `[2001:db8::10]:port`. A Service target without a family uses `chosen` (the page's or the
+/// CLI's family choice) if the Service has it, else the Service's first family.
+fn parse_target(cluster: &Cluster, text: &str, protocol: Protocol, chosen: Option<IpFamily>) -> Result<Target, String> {
+    const FORMS: &str = "service/<name>, service/<name>:clusterIP, node/<name>:nodePort (each optionally followed by :ipv6), a.b.c.d:port or [2001:db8::10]:port";
     if let Some(rest) = text.strip_prefix("service/") {
+        let (rest, named) = family_suffix(rest);
         let (name, via) = rest.split_once(':').map_or((rest, None), |(n, v)| (n, Some(v)));
         let svc = find_service(cluster, name)?;
         let s = cluster.service(svc);
         let port = port_of(s, protocol)?;
+        let families = s.families(&cluster.config);
+        let family = match (named, chosen) {
+            (Some(f), _) if families.contains(&f) => f,
+            (Some(f), _) => {
+                let has: Vec<String> = families.iter().map(ToString::to_string).collect();
+                return Err(format!("service {name} has no {f} address (its ipFamilies: {})", has.join(", ")));
+            }
+            (None, Some(f)) if families.contains(&f) => f,
+            _ => families[0],
+        };
         return match via {
-            None if s.type_ == ServiceType::LoadBalancer && !s.load_balancer_ingress.is_empty() => {
-                Ok(Target::LoadBalancer { svc, port })
+            None if s.type_ == ServiceType::LoadBalancer
+                && s.load_balancer_ingress.iter().any(|ip| IpFamily::of(*ip) == family) =>
+            {
+                Ok(Target::LoadBalancer { svc, port, family })
             }
             None if s.type_ == ServiceType::LoadBalancer => Err(format!(
                 "service {name} has no load balancer address (provider none): use service/{name}:clusterIP"
@@ -1027,27 +1091,31 @@ fn parse_target(cluster: &Cluster, text: &str, protocol: Protocol) -> Result<Tar
                 "service {name} is {}, not LoadBalancer: use service/{name}:clusterIP or node/<node>:nodePort",
                 s.type_
             )),
-            Some("clusterIP") => Ok(Target::ClusterIp { svc, port }),
-            Some(other) => {
-                Err(format!("{other:?}: after service/{name} write nothing (the LB frontend) or :clusterIP"))
-            }
+            Some("clusterIP") => Ok(Target::ClusterIp { svc, port, family }),
+            Some(other) => Err(format!(
+                "{other:?}: after service/{name} write nothing (the LB frontend) or :clusterIP, then optionally :ipv4 or :ipv6"
+            )),
         };
     }
     if let Some(rest) = text.strip_prefix("node/") {
+        let (rest, named) = family_suffix(rest);
         let Some((node_name, "nodePort")) = rest.split_once(':') else {
-            return Err(format!("{text:?}: write node/<name>:nodePort"));
+            return Err(format!("{text:?}: write node/<name>:nodePort (or node/<name>:nodePort:ipv6)"));
         };
         let node = cluster.node_by_name(node_name).ok_or_else(|| no_such_node(cluster, node_name))?;
+        let families = cluster.config.families();
+        let family = named.or(chosen).filter(|f| families.contains(f)).unwrap_or(families[0]);
+        if let Some(f) = named.filter(|f| !families.contains(f)) {
+            return Err(format!("node {node_name} has no {f} address: the cluster is single-stack {}", families[0]));
+        }
         let svc = (0..cluster.services.len() as u32)
             .map(ServiceId)
-            .find(|s| cluster.service(*s).has_node_ports())
-            .ok_or_else(|| "no NodePort or LoadBalancer Service has a nodePort".to_string())?;
+            .find(|s| cluster.service(*s).has_node_ports() && cluster.service(*s).families(&cluster.config).contains(&family))
+            .ok_or_else(|| format!("no NodePort or LoadBalancer Service of {family} has a nodePort"))?;
         let port = port_of(cluster.service(svc), protocol)?;
-        return Ok(Target::NodePort { node, svc, port });
+        return Ok(Target::NodePort { node, svc, port, family });
     }
-    text.parse::<std::net::SocketAddrV4>().map(|a| Target::Addr(a.into())).map_err(|_| {
-        format!(
-            "{text:?} is not a target: service/<name>, service/<name>:clusterIP, node/<name>:nodePort or a.b.c.d:port"
-        )
-    })
+    text.parse::<std::net::SocketAddr>()
+        .map(|a| Target::Addr(SockAddr::new(a.ip(), a.port())))
+        .map_err(|_| format!("{text:?} is not a target: {FORMS}"))
 }

@@ -25,6 +25,9 @@ pub mod limits {
 
 /// The laptop of the seed story, the default external client.
 pub(super) const DEFAULT_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 79));
+/// The default client's IPv6 address, a documentation address (`2001:db8::/32`).
+pub(super) const DEFAULT_CLIENT_IP_V6: IpAddr =
+    IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x79));
 
 fn ip_family(ip: &IpAddr) -> IpFamily {
     IpFamily::of(*ip)
@@ -51,6 +54,9 @@ pub struct Overrides {
     pub provider: Option<Provider>,
     /// Replaces the dataplane the scenario names (the page's and the CLI's dataplane choice).
     pub dataplane: Option<DataplaneOverride>,
+    /// The family the clients use where their target does not name one (`service/web` rather
+    /// than `service/web:ipv6`): the page's and the CLI's family choice on a dual-stack cluster.
+    pub family: Option<IpFamily>,
 }
 
 /// The dataplane chosen outside the file.
@@ -1073,10 +1079,16 @@ fn read_node(cx: &mut Cx<'_>, m: &mut Map<'_>, name: &str) -> NodeDoc {
     if let Some(spec) = m.get(cx, "spec")
         && let Some(mut sm) = Map::new(cx, spec, "spec")
     {
-        let single = sm.get(cx, "podCIDR").and_then(|n| read::cidr(cx, n, "spec.podCIDR"));
+        let single_node = sm.get(cx, "podCIDR");
+        let single = single_node.and_then(|n| read::cidr(cx, n, "spec.podCIDR"));
         if let Some(list) = sm.get(cx, "podCIDRs") {
             for (i, n) in read::seq(cx, list, "spec.podCIDRs").iter().enumerate() {
-                if let Some(c) = read::cidr(cx, n, &format!("spec.podCIDRs[{i}]")) {
+                // `podCIDRs[0]` is `podCIDR`: one cause, one message.
+                let c = match (i, single_node) {
+                    (0, Some(_)) => single,
+                    _ => read::cidr(cx, n, &format!("spec.podCIDRs[{i}]")),
+                };
+                if let Some(c) = c {
                     push_first_of_family(&mut doc.pod_cidrs, c, cidr_family);
                 }
             }
@@ -1275,8 +1287,8 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
             .get(cx, "networkPlugin")
             .and_then(|n| read::one_of(cx, n, "spec.cluster.networkPlugin", &["kubenet", "azure-cni"]))
             .map(|p| if p == "kubenet" { NetworkPlugin::Kubenet } else { NetworkPlugin::AzureCni });
-        s.cluster_cidr = cm.get(cx, "clusterCIDR").and_then(|n| read::dual(cx, n, "spec.cluster.clusterCIDR", cidr_family));
-        s.service_cidr = cm.get(cx, "serviceCIDR").and_then(|n| read::dual(cx, n, "spec.cluster.serviceCIDR", cidr_family));
+        s.cluster_cidr = cm.get(cx, "clusterCIDR").and_then(|n| read::dual(cx, n, "spec.cluster.clusterCIDR", read::parse_cidr, cidr_family));
+        s.service_cidr = cm.get(cx, "serviceCIDR").and_then(|n| read::dual(cx, n, "spec.cluster.serviceCIDR", read::parse_cidr, cidr_family));
         if let Some(nodes) = cm.get(cx, "nodes") {
             match &nodes.value {
                 tree::Value::Seq(items) => {
@@ -1285,10 +1297,10 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
                         let path = format!("spec.cluster.nodes[{i}]");
                         let Some(mut nm) = Map::new(cx, item, &path) else { continue };
                         let name = nm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{path}.name")));
-                        let ip = nm.get(cx, "ip").and_then(|n| read::dual(cx, n, &format!("{path}.ip"), ip_family));
+                        let ip = nm.get(cx, "ip").and_then(|n| read::dual(cx, n, &format!("{path}.ip"), read::parse_ip, ip_family));
                         let pod_cidr = nm
                             .get(cx, "podCIDR")
-                            .and_then(|n| read::dual(cx, n, &format!("{path}.podCIDR"), cidr_family));
+                            .and_then(|n| read::dual(cx, n, &format!("{path}.podCIDR"), read::parse_cidr, cidr_family));
                         nm.finish(cx);
                         match name {
                             Some(name) if !is_dns_subdomain(&name) => {

@@ -280,22 +280,21 @@ pub fn cidr(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<IpCidr> {
 
 /// One value or two of different families, comma-separated as Kubernetes' flags write them
 /// (`10.244.0.0/16,fd12:3456:789a::/64`; `10.240.0.4,2001:db8::4`): the first family's first.
-pub fn dual<T: std::str::FromStr>(
+/// Each part is read with `parse`, whose error names the part.
+pub fn dual<T>(
     cx: &mut Cx<'_>,
     node: &Node,
     path: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
     family: impl Fn(&T) -> crate::net::IpFamily,
-) -> Option<(T, Option<T>)>
-where
-    T::Err: std::fmt::Display,
-{
+) -> Option<(T, Option<T>)> {
     let s = string(cx, node, path)?;
     let mut parts = Vec::new();
     for part in s.split(',').map(str::trim) {
-        match part.parse::<T>() {
+        match parse(part) {
             Ok(v) => parts.push(v),
             Err(e) => {
-                cx.error(path, node.pos, format!("{part:?}: {e}"));
+                cx.error(path, node.pos, e);
                 return None;
             }
         }
@@ -307,7 +306,10 @@ where
             parts.pop().map(|first| (first, second))
         }
         2 => {
-            cx.error(path, node.pos, format!("{s:?}: two values of one family; a dual-stack value is one of each, e.g. 10.244.0.0/16,fd12:3456:789a::/64"));
+            let message = format!(
+                "{s:?}: two values of one family; a dual-stack value is one of each, e.g. 10.244.0.0/16,fd12:3456:789a::/64"
+            );
+            cx.error(path, node.pos, message);
             None
         }
         _ => {
@@ -315,6 +317,16 @@ where
             None
         }
     }
+}
+
+/// Reads an address for [`dual`].
+pub fn parse_ip(s: &str) -> Result<IpAddr, String> {
+    s.parse().map_err(|_| format!("{s:?} is not an IP address"))
+}
+
+/// Reads a prefix for [`dual`].
+pub fn parse_cidr(s: &str) -> Result<IpCidr, String> {
+    s.parse::<IpCidr>().map_err(|e| e.to_string())
 }
 
 /// `120s`, `2m`, `1m30s`, `500ms`, `1h` (Go's duration syntax, without fractions).

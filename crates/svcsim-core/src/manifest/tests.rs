@@ -174,6 +174,7 @@ fn overrides_apply_from_the_start() {
         duration: Some(crate::time::Duration::from_secs(30)),
         external_traffic_policy: Some(TrafficPolicy::Local),
         dataplane: None,
+        family: None,
     };
     let s = load(SERVICE, &o).unwrap().scenario;
     assert_eq!((s.seed, s.cluster.nodes.len(), s.duration.to_string()), (9, 5, "30s".to_string()));
@@ -441,7 +442,7 @@ fn kube_proxy_settings_change_what_it_does() {
     sim.run_until(crate::time::Instant::from_secs(1));
     let np = sim.cluster().services[0].ports[0].node_port.unwrap();
     let node = NodeId(0);
-    let net = sim.node_net(node);
+    let net = sim.node_net(node, crate::net::IpFamily::Ipv4);
     let probe = |sim: &Sim, dst: std::net::IpAddr| {
         let header =
             crate::net::Header::tcp(crate::net::SockAddr::new(net.node_ip, 40000), crate::net::SockAddr::new(dst, np));

@@ -177,6 +177,9 @@ pub enum Reason {
     Reset(Box<(SockAddr, SockAddr)>),
     /// A health probe's result (a failed probe's flow ends with it).
     Probe(ProbeResult),
+    /// The kernel refuses to forward a packet from this link-local source off its link
+    /// (`ip6_forward`: ICMPv6 destination unreachable, beyond scope of source address).
+    BeyondScope(IpAddr),
 }
 
 impl fmt::Display for Reason {
@@ -211,6 +214,10 @@ impl fmt::Display for Reason {
                 write!(f, "reply from {} but the client connected to {}: connection reset", pair.0, pair.1)
             }
             Reason::Probe(result) => write!(f, "{result}"),
+            Reason::BeyondScope(src) => write!(
+                f,
+                "{src} is link-local: the node does not forward it off its link (ICMPv6 unreachable, beyond scope of source address)"
+            ),
         }
     }
 }

@@ -15,7 +15,7 @@ pub use trace::{ClusterLine, HopProse, NodeLine, PodLine, ProbeLine, SyncLine, T
 
 use crate::cluster::{NodeId, PodId, ServiceId};
 use crate::lb::{ProbeMetric, ProbeResult, ProbeStatus};
-use crate::net::{Header, SockAddr};
+use crate::net::{Header, IpFamily, SockAddr};
 use crate::scenario::ClientId;
 use crate::time::Instant;
 use crate::topology::Place;
@@ -25,8 +25,8 @@ use crate::topology::Place;
 pub enum Initiator {
     /// A scenario client.
     Client(ClientId),
-    /// The cloud LB probing `node` for Service `svc`.
-    Probe { svc: ServiceId, node: NodeId },
+    /// The cloud LB probing `node` for Service `svc`, over `family`.
+    Probe { svc: ServiceId, node: NodeId, family: IpFamily },
 }
 
 /// One request or probe, end to end.
@@ -60,6 +60,8 @@ pub struct FlowRecord {
 pub struct RotationEvent {
     pub time: Instant,
     pub svc: ServiceId,
+    /// The family of the load balancer's frontend (one per family on a dual-stack Azure Service).
+    pub family: IpFamily,
     pub node: NodeId,
     pub in_rotation: bool,
     /// Why it left, e.g. "probe HTTP 503 ×2".
@@ -101,7 +103,7 @@ pub struct Run {
     /// Every time a node left or rejoined an LB's rotation.
     pub rotation: Vec<RotationEvent>,
     /// Each LB's backends and whether they were in rotation at t = 0.
-    pub initial_rotation: BTreeMap<ServiceId, Vec<(NodeId, bool)>>,
+    pub initial_rotation: BTreeMap<crate::lb::Frontend, Vec<(NodeId, bool)>>,
     /// Pods and nodes changing, in time order (initial pods are created at t = 0).
     pub states: Vec<(Instant, StateEvent)>,
     /// How many events the loop processed.
@@ -215,7 +217,12 @@ impl Run {
 
     /// The Health Probe Status over minutes `from..to`, all load balancers (`docs/fidelity.md#health-probe-status`).
     pub fn probe_status(&self, minutes: std::ops::Range<u64>) -> Option<ProbeStatus> {
-        self.probe_metric.status(minutes)
+        self.probe_metric.status(minutes, None)
+    }
+
+    /// The same over the probes of one family only: a dual-stack Service's IPv6 frontend apart.
+    pub fn probe_status_of(&self, minutes: std::ops::Range<u64>, family: IpFamily) -> Option<ProbeStatus> {
+        self.probe_metric.status(minutes, Some(family))
     }
 
     /// The minutes that have probes.

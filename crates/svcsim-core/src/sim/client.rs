@@ -34,13 +34,14 @@ impl Sim {
         let from = match &self.scenario.clients[client].kind {
             ClientKind::External(ip) => Ok((*ip, Place::Client(client), None)),
             ClientKind::Pod(name) => {
-                match self.cluster.pod_by_name(name).and_then(|p| Some((p, self.cluster.pod(p).ip?))) {
+                let family = dst.family();
+                match self.cluster.pod_by_name(name).and_then(|p| Some((p, self.cluster.pod(p).ip_of(family)?))) {
                     Some((pod, ip)) => Ok((ip, Place::Pod(pod), None)),
                     None => Err(name.as_str().into()),
                 }
             }
             ClientKind::HostNetwork(node) => {
-                Ok((self.node_net(*node).source_for(dst.ip), Place::Node(*node), Some(*node)))
+                Ok((self.node_net(*node, dst.family()).source_for(dst.ip), Place::Node(*node), Some(*node)))
             }
         };
         let (mut src_ip, place, host) = match from {
@@ -59,7 +60,7 @@ impl Sim {
             }
         };
         if let Some(node) = host {
-            src_ip = self.node_net(node).source_for(dst.ip);
+            src_ip = self.node_net(node, dst.family()).source_for(dst.ip);
         }
         let header = Header::new(protocol, SockAddr::new(src_ip, port), dst);
         let (_, packet) = self.new_flow(Initiator::Client(client), header, PacketKind::Request);
@@ -95,14 +96,14 @@ impl Sim {
 
     fn resolve_target(&self, target: &Target) -> Option<SockAddr> {
         match *target {
-            Target::LoadBalancer { svc, port } => lb::frontend(self.cluster.service(svc), port),
-            Target::ClusterIp { svc, port } => {
+            Target::LoadBalancer { svc, port, family } => lb::frontend(self.cluster.service(svc), port, family),
+            Target::ClusterIp { svc, port, family } => {
                 let s = self.cluster.service(svc);
-                Some(SockAddr::new(s.cluster_ip?, s.ports.get(port)?.port))
+                Some(SockAddr::new(s.cluster_ip_of(family)?, s.ports.get(port)?.port))
             }
-            Target::NodePort { node, svc, port } => {
+            Target::NodePort { node, svc, port, family } => {
                 let s = self.cluster.service(svc);
-                Some(SockAddr::new(self.cluster.node(node).ip, s.ports.get(port)?.node_port?))
+                Some(SockAddr::new(self.cluster.node(node).addresses(family)?.ip, s.ports.get(port)?.node_port?))
             }
             Target::Addr(a) => Some(a),
         }

@@ -7,13 +7,15 @@ use std::rc::Rc;
 use super::Sim;
 use super::client::EPHEMERAL;
 use super::queue::Event;
-use crate::cluster::{NodeId, ServiceId, ServiceType};
+use std::net::IpAddr;
+
+use crate::cluster::{NodeId, Provider, ServiceId, ServiceType};
 use crate::conntrack::Entry;
 use crate::dataplane::RulePath;
 use crate::endpoints::service_port_endpoints;
 use crate::id::IdVec;
-use crate::lb::{self, BackendHealth, LbProfile, ProbePort, ProbeResult, RotationChange};
-use crate::net::{Header, Protocol, SockAddr};
+use crate::lb::{self, BackendHealth, Frontend, LbProfile, ProbePort, ProbeResult, RotationChange};
+use crate::net::{Header, IpFamily, Protocol, SockAddr};
 use crate::record::{
     Action, FlowId, Hop, Initiator, Outcome, PacketId, PacketKind, ProbeLine, Reason, RotationEvent, TraceEntry,
 };
@@ -21,16 +23,39 @@ use crate::rng::SimRng;
 use crate::time::{Duration, Instant};
 use crate::topology::Place;
 
-/// One Service's load balancer.
+/// One load balancer of a Service (one per family on Azure and GCP, one per Service on AWS).
 #[derive(Debug, Clone)]
 pub(super) struct LbState {
     pub profile: LbProfile,
     pub backends: BTreeMap<NodeId, BackendHealth>,
+    /// The ingress addresses it answers on.
+    pub frontends: Vec<IpAddr>,
 }
 
 impl Sim {
-    /// Sets up every LoadBalancer Service's load balancer with its backends in the state their
-    /// probe would report, and starts the probes at random phases.
+    /// The load balancers of LoadBalancer Service `svc` and the frontend addresses of each: one
+    /// per family of its ingress (Azure's `-IPv6` frontend, rule and probe; GCP alike), or on AWS
+    /// one NLB whose IPv6 frontend shares the IPv4 instance target group
+    /// (`docs/fidelity.md#dual-stack-load-balancers`).
+    fn frontends_of(&self, svc: ServiceId) -> Vec<(Frontend, Vec<IpAddr>)> {
+        let service = self.cluster.service(svc);
+        let ingress = &service.load_balancer_ingress;
+        let families = service.families(&self.cluster.config);
+        if self.cluster.config.provider == Provider::Aws {
+            return vec![(Frontend { svc, family: families[0] }, ingress.clone())];
+        }
+        families
+            .into_iter()
+            .map(|family| {
+                let ips: Vec<IpAddr> = ingress.iter().copied().filter(|ip| IpFamily::of(*ip) == family).collect();
+                (Frontend { svc, family }, ips)
+            })
+            .filter(|(_, ips)| !ips.is_empty())
+            .collect()
+    }
+
+    /// Sets up every LoadBalancer Service's load balancers with their backends in the state
+    /// their probe would report, and starts the probes at random phases.
     pub(super) fn start_load_balancers(&mut self, root: &SimRng) {
         let mut phase_rng = root.stream("lb/phase");
         for svc in self.cluster.services.ids() {
@@ -39,15 +64,17 @@ impl Sim {
                 continue;
             }
             let Some(profile) = LbProfile::for_service(self.cluster.config.provider, service) else { continue };
-            let steady = self.steady_probe_ok(svc, &profile);
-            let mut backends = BTreeMap::new();
-            for node in self.cluster.nodes.ids() {
-                backends.insert(node, BackendHealth::new(steady[node]));
-                let phase = Duration::from_micros(phase_rng.below(profile.probe.interval.as_micros()));
-                self.schedule(Instant::ZERO + phase, Event::Probe { svc, node });
+            for (lb, frontends) in self.frontends_of(svc) {
+                let steady = self.steady_probe_ok(lb, &profile);
+                let mut backends = BTreeMap::new();
+                for node in self.cluster.nodes.ids() {
+                    backends.insert(node, BackendHealth::new(steady[node]));
+                    let phase = Duration::from_micros(phase_rng.below(profile.probe.interval.as_micros()));
+                    self.schedule(Instant::ZERO + phase, Event::Probe { lb, node });
+                }
+                self.run.initial_rotation.insert(lb, backends.iter().map(|(n, b)| (*n, b.in_rotation)).collect());
+                self.lbs.insert(lb, LbState { profile, backends, frontends });
             }
-            self.run.initial_rotation.insert(svc, backends.iter().map(|(n, b)| (*n, b.in_rotation)).collect());
-            self.lbs.insert(svc, LbState { profile, backends });
         }
     }
 
@@ -84,17 +111,18 @@ impl Sim {
 
     /// A new flow at the LB: pick a node in rotation and deliver to it.
     fn balance(&mut self, packet: PacketId, header: Header) {
-        let found = self.lbs.keys().copied().find_map(|svc| {
-            let s = self.cluster.service(svc);
-            let ip_ok = s.load_balancer_ingress.contains(&header.dst.ip);
+        let found = self.lbs.iter().find_map(|(lb, state)| {
+            let s = self.cluster.service(lb.svc);
+            let ip_ok = state.frontends.contains(&header.dst.ip);
             // One load-balancing rule per port and protocol.
             let rule = s.ports.iter().position(|p| p.port == header.dst.port && p.protocol == header.proto);
-            rule.filter(|_| ip_ok).map(|port| (svc, port))
+            rule.filter(|_| ip_ok).map(|port| (*lb, port))
         });
-        let Some((svc, port)) = found else {
+        let Some((frontend, port)) = found else {
             return self.drop_packet(packet, Place::Lb, header, Reason::NoLbRule(header.dst), RulePath::default());
         };
-        let lb = &self.lbs[&svc];
+        let svc = frontend.svc;
+        let lb = &self.lbs[&frontend];
         let in_rotation: Vec<NodeId> = lb.backends.iter().filter(|(_, b)| b.in_rotation).map(|(n, _)| *n).collect();
         let affinity = self.cluster.service(svc).session_affinity.is_some();
         let Some(node) = lb::pick_backend(&in_rotation, header, affinity, self.lb_salt) else {
@@ -108,7 +136,17 @@ impl Sim {
                     let reason = Reason::NoInstanceTargetPort;
                     return self.drop_packet(packet, Place::Lb, header, reason, RulePath::default());
                 };
-                let out = Header { dst: SockAddr::new(self.cluster.node(node).ip, node_port), ..header };
+                let Some(target) = self.cluster.node(node).addresses(frontend.family) else {
+                    let reason = Reason::NoInstanceTargetPort;
+                    return self.drop_packet(packet, Place::Lb, header, reason, RulePath::default());
+                };
+                let mut out = Header { dst: SockAddr::new(target.ip, node_port), ..header };
+                // An IPv6 client through a dual-stack NLB to IPv4 instance targets: the NLB
+                // speaks IPv4 to the node from its own private address; the client's address
+                // is not preserved across families.
+                if header.family() != frontend.family {
+                    out.src = SockAddr::new(nlb_private_address(target.ip), header.src.port);
+                }
                 let entry = Rc::new(Entry::new(header, out, self.now));
                 self.lb_flows.insert(Rc::clone(&entry));
                 (out, Some(entry))
@@ -128,22 +166,26 @@ impl Sim {
         self.forward(packet, Place::Lb, Place::Node(node), out);
     }
 
-    /// The load balancer probes `node` for `svc`, and schedules the next probe.
-    pub(super) fn probe(&mut self, svc: ServiceId, node: NodeId) {
-        let Some(profile) = LbProfile::for_service(self.cluster.config.provider, self.cluster.service(svc)) else {
+    /// The load balancer `lb` probes `node`, and schedules the next probe.
+    pub(super) fn probe(&mut self, lb: Frontend, node: NodeId) {
+        let Frontend { svc, family } = lb;
+        let provider = self.cluster.config.provider;
+        let Some(profile) = LbProfile::for_service(provider, self.cluster.service(svc)) else {
             return;
         };
-        let lb = self.lbs.get_mut(&svc).expect("probes are scheduled for LB services");
+        let state = self.lbs.get_mut(&lb).expect("probes are scheduled for LB services");
         // A patch of externalTrafficPolicy changes the probe (the cloud controller reprograms it).
-        lb.profile = profile;
-        self.schedule(self.now + profile.probe.interval, Event::Probe { svc, node });
-        let Some(port) = profile.probe.port.of(self.cluster.service(svc)) else {
-            return self.unprobed(svc, node);
+        state.profile = profile;
+        self.schedule(self.now + profile.probe.interval, Event::Probe { lb, node });
+        let port = profile.probe.port.of(self.cluster.service(svc));
+        let target = self.cluster.node(node).addresses(family);
+        let (Some(port), Some(target)) = (port, target) else {
+            return self.unprobed(lb, node);
         };
         let src_port = EPHEMERAL.0 + self.probe_rng.below(u64::from(EPHEMERAL.1 - EPHEMERAL.0)) as u16;
-        let header =
-            Header::tcp(SockAddr::new(lb::PROBE_SOURCE, src_port), SockAddr::new(self.cluster.node(node).ip, port));
-        let (flow, packet) = self.new_flow(Initiator::Probe { svc, node }, header, PacketKind::Probe);
+        let src = SockAddr::new(lb::probe_source(provider, family), src_port);
+        let header = Header::tcp(src, SockAddr::new(target.ip, port));
+        let (flow, packet) = self.new_flow(Initiator::Probe { svc, node, family }, header, PacketKind::Probe);
         self.hop(packet, Place::Lb, header, Action::Sent);
         self.schedule(self.now + profile.probe.timeout, Event::ProbeTimeout { flow });
         self.forward(packet, Place::Lb, Place::Node(node), header);
@@ -156,7 +198,8 @@ impl Sim {
         if f.probe_result.is_some() {
             return;
         }
-        let Initiator::Probe { svc, node } = f.initiator else { return };
+        let Initiator::Probe { svc, node, family } = f.initiator else { return };
+        let frontend = Frontend { svc, family };
         let port = f.header.dst.port;
         let ok = result.success();
         let now = self.now;
@@ -166,10 +209,10 @@ impl Sim {
         if f.outcome == Outcome::InFlight {
             f.outcome = if ok { Outcome::Answered } else { Outcome::Dropped(Rc::new(Reason::Probe(result))) };
         }
-        let lb = self.lbs.get_mut(&svc).expect("probe of an LB service");
+        let lb = self.lbs.get_mut(&frontend).expect("probe of an LB service");
         let spec = lb.profile.probe;
         let change = lb.backends.get_mut(&node).expect("every node is a backend").observe(result, &spec);
-        self.run.probe_metric.record(now, node, ok);
+        self.run.probe_metric.record(now, node, family, ok);
         self.trace(TraceEntry::Probe(Box::new(ProbeLine { flow, node, svc, kind: spec.kind, port, result })));
         let (in_rotation, reason) = match change {
             Some(RotationChange::Left { reason }) => (false, Some(reason)),
@@ -177,27 +220,31 @@ impl Sim {
             None => return,
         };
         let index = self.run.rotation.len() as u32;
-        self.run.rotation.push(RotationEvent { time: now, svc, node, in_rotation, reason });
+        self.run.rotation.push(RotationEvent { time: now, svc, family, node, in_rotation, reason });
         self.trace(TraceEntry::Rotation(index));
     }
 
     /// A Service the load balancer does not probe (an Azure Cluster Service with no TCP port)
     /// keeps every node in rotation: after a patch from Local, the nodes that were out return.
-    fn unprobed(&mut self, svc: ServiceId, node: NodeId) {
+    fn unprobed(&mut self, lb: Frontend, node: NodeId) {
+        let Frontend { svc, family } = lb;
         let backend =
-            self.lbs.get_mut(&svc).and_then(|lb| lb.backends.get_mut(&node)).expect("every node is a backend");
+            self.lbs.get_mut(&lb).and_then(|lb| lb.backends.get_mut(&node)).expect("every node is a backend");
         if backend.in_rotation {
             return;
         }
         *backend = BackendHealth::new(true);
         let index = self.run.rotation.len() as u32;
-        self.run.rotation.push(RotationEvent { time: self.now, svc, node, in_rotation: true, reason: None });
+        self.run.rotation.push(RotationEvent { time: self.now, svc, family, node, in_rotation: true, reason: None });
         self.trace(TraceEntry::Rotation(index));
     }
 
-    /// What a probe of each node for `svc` would report in the cluster's current steady state.
-    fn steady_probe_ok(&self, svc: ServiceId, profile: &LbProfile) -> IdVec<NodeId, bool> {
+    /// What a probe of each node by `lb` would report in the cluster's current steady state.
+    fn steady_probe_ok(&self, lb: Frontend, profile: &LbProfile) -> IdVec<NodeId, bool> {
+        let svc = lb.svc;
         let service = self.cluster.service(svc);
+        // A link-local probe of a NodePort is DNATed to a pod, and the node never forwards it.
+        let link_local = crate::net::is_link_local(lb::probe_source(self.cluster.config.provider, lb.family));
         if profile.probe.port.of(service).is_none() {
             return self.cluster.nodes.iter().map(|_| true).collect();
         }
@@ -221,9 +268,25 @@ impl Sim {
         let probe_ok = |(node, n): (NodeId, &crate::cluster::Node)| match profile.probe.port {
             ProbePort::HealthCheckNodePort => n.kube_proxy_healthy && local.contains(&node),
             ProbePort::ProxyHealthz => n.kube_proxy_healthy,
-            ProbePort::NodePort => serving && tcp,
-            ProbePort::TcpNodePort => serving,
+            ProbePort::NodePort => serving && tcp && !link_local,
+            ProbePort::TcpNodePort => serving && !link_local,
         };
         self.cluster.nodes.iter_enumerated().map(probe_ok).collect()
+    }
+}
+
+/// The private address an NLB speaks from to a target at `target`: the target's subnet, host
+/// part 250 (an illustration: AWS picks one of the subnet's free addresses).
+fn nlb_private_address(target: IpAddr) -> IpAddr {
+    match target {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            std::net::Ipv4Addr::new(a, b, c, 250).into()
+        }
+        IpAddr::V6(v6) => {
+            let mut seg = v6.segments();
+            seg[7] = 0x250;
+            std::net::Ipv6Addr::from(seg).into()
+        }
     }
 }

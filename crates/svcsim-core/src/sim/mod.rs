@@ -24,6 +24,7 @@ use self::lb::LbState;
 use self::node::{NodeRuntime, Routes};
 use self::queue::{Event, EventQueue};
 use crate::cluster::{Cluster, NodeId, PodId, ServiceId};
+use crate::net::IpFamily;
 use crate::conntrack::Conntrack;
 use crate::dataplane::{self, Dataplane, NodeNet};
 use crate::id::IdVec;
@@ -56,7 +57,7 @@ pub struct Sim {
     queue: EventQueue,
     dataplane: Box<dyn Dataplane>,
     nodes: IdVec<NodeId, NodeRuntime>,
-    lbs: BTreeMap<ServiceId, LbState>,
+    lbs: BTreeMap<crate::lb::Frontend, LbState>,
     lb_salt: u64,
     /// AWS instance targets: the NLB's flows, keyed by the node-side reply.
     lb_flows: Conntrack,
@@ -130,7 +131,8 @@ impl Sim {
         for node in sim.cluster.nodes.ids() {
             // The first sync programs the node; like kube-proxy's start, it is not traced.
             sim.dataplane.sync(&sim.cluster, sim.epoch, node);
-            sim.nodes.push(NodeRuntime::new(NodeNet::of(&sim.cluster, node)));
+            let nets = sim.cluster.config.families().into_iter().filter_map(|f| NodeNet::of_family(&sim.cluster, node, f));
+            sim.nodes.push(NodeRuntime::new(nets.collect()));
         }
         sim.backends = pod::plain_backends(&sim.cluster);
         sim.run.names.backends = sim.backends.iter().map(|(ip, _)| *ip).collect();
@@ -210,17 +212,22 @@ impl Sim {
     pub fn dataplane(&self) -> &dyn Dataplane {
         self.dataplane.as_ref()
     }
-    /// The addresses of `node` that routing and its dataplane use.
-    pub fn node_net(&self, node: NodeId) -> NodeNet {
-        self.nodes[node].net
+    /// The addresses of `node` of `family` that routing and its dataplane use.
+    pub fn node_net(&self, node: NodeId, family: IpFamily) -> NodeNet {
+        *self.nodes[node].net(family)
     }
-    /// Whether the LB of `svc` has `node` in rotation now.
+    /// Whether the LB of `svc`'s first family has `node` in rotation now.
     pub fn in_rotation(&self, svc: ServiceId, node: NodeId) -> Option<bool> {
-        Some(self.lbs.get(&svc)?.backends.get(&node)?.in_rotation)
+        Some(self.backends(svc)?.get(&node)?.in_rotation)
     }
-    /// The LB's view of every backend of `svc` now.
+    /// The view of every backend of `svc` now, by the LB of its first family.
     pub fn backends(&self, svc: ServiceId) -> Option<&BTreeMap<NodeId, BackendHealth>> {
-        Some(&self.lbs.get(&svc)?.backends)
+        self.lbs.range(crate::lb::Frontend { svc, family: IpFamily::Ipv4 }..).next().filter(|(lb, _)| lb.svc == svc).map(|(_, s)| &s.backends)
+    }
+    /// The Service's load balancers (one per family on a dual-stack Azure Service) and each one's
+    /// view of every backend now.
+    pub fn load_balancers(&self, svc: ServiceId) -> impl Iterator<Item = (crate::lb::Frontend, &BTreeMap<NodeId, BackendHealth>)> {
+        self.lbs.iter().filter(move |(lb, _)| lb.svc == svc).map(|(lb, s)| (*lb, &s.backends))
     }
 
     fn schedule(&mut self, time: Instant, event: Event) {
@@ -231,7 +238,7 @@ impl Sim {
         match event {
             Event::Send { client } => self.send(client),
             Event::Arrive { packet, at, header } => self.arrive(packet, at, header),
-            Event::Probe { svc, node } => self.probe(svc, node),
+            Event::Probe { lb, node } => self.probe(lb, node),
             Event::ProbeTimeout { flow } => self.finalize_probe(flow, ProbeResult::Timeout),
             Event::ProbeAnswered { flow } => {
                 let result = self.pending_probe.remove(&flow).unwrap_or(ProbeResult::Timeout);

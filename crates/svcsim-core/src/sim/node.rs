@@ -11,25 +11,34 @@ use crate::cluster::{Cluster, NodeId, ServiceType};
 use crate::conntrack::{Conntrack, Entry};
 use crate::dataplane::{Cause, Delivery, Dsr, NodeNet, Origin, PacketCx, RulePath, Verdict};
 use crate::lb;
-use crate::net::{Header, IpCidr, Protocol};
+use crate::net::{Header, IpCidr, IpFamily, Protocol};
 use crate::record::{Action, Hop, Initiator, PacketId, Reason};
 use crate::scenario::{ClientId, ClientKind, Scenario};
 use crate::time::Instant;
 use crate::topology::Place;
 
-/// The loop's view of one node: its addresses, its conntrack table, and when its dataplane last
-/// synced.
+/// The loop's view of one node: its addresses of each family, its conntrack table, and when its
+/// dataplane last synced.
 #[derive(Debug, Clone)]
 pub(super) struct NodeRuntime {
-    pub net: NodeNet,
+    /// Its addresses of the cluster's first family, then of the second (dual-stack).
+    pub nets: Vec<NodeNet>,
     pub conntrack: Conntrack,
     pub last_sync: Instant,
     pub sync_scheduled: bool,
 }
 
 impl NodeRuntime {
-    pub fn new(net: NodeNet) -> NodeRuntime {
-        NodeRuntime { net, conntrack: Conntrack::default(), last_sync: Instant::ZERO, sync_scheduled: false }
+    pub fn new(nets: Vec<NodeNet>) -> NodeRuntime {
+        NodeRuntime { nets, conntrack: Conntrack::default(), last_sync: Instant::ZERO, sync_scheduled: false }
+    }
+    /// Its addresses of `family` (of its first family if it has none of `family`).
+    pub fn net(&self, family: IpFamily) -> &NodeNet {
+        self.nets.iter().find(|n| IpFamily::of(n.node_ip) == family).unwrap_or(&self.nets[0])
+    }
+    /// `-m addrtype --type LOCAL` in any family.
+    pub fn is_local(&self, ip: IpAddr) -> bool {
+        self.nets.iter().any(|n| n.is_local(ip))
     }
 }
 
@@ -48,8 +57,12 @@ impl Routes {
     pub fn new(cluster: &Cluster, scenario: &Scenario) -> Routes {
         let mut r = Routes::default();
         for (id, n) in cluster.nodes.iter_enumerated() {
-            r.node_ips.entry(n.ip).or_insert(id);
-            r.pod_cidrs.insert(n.pod_cidr.network(), (n.pod_cidr, id));
+            for family in cluster.config.families() {
+                if let Some(a) = n.addresses(family) {
+                    r.node_ips.entry(a.ip).or_insert(id);
+                    r.pod_cidrs.insert(a.pod_cidr.network(), (a.pod_cidr, id));
+                }
+            }
         }
         for s in cluster.services.iter().filter(|s| s.type_ == ServiceType::LoadBalancer) {
             r.frontends.extend(s.load_balancer_ingress.iter().copied());
@@ -124,6 +137,12 @@ impl Sim {
         match &d.verdict {
             Verdict::Drop(cause) => self.drop_packet(packet, place, header, reason(cause, &d.path), d.path),
             Verdict::Reject(cause) => self.reject_packet(packet, place, header, reason(cause, &d.path), d.path),
+            // The kernel forwards no packet whose source is link-local (`ip6_forward`): an IPv6
+            // probe DNATed to a pod never gets there (`docs/fidelity.md#dual-stack-probes`).
+            Verdict::Accept if d.delivery == Delivery::Forward && crate::net::is_link_local(header.src.ip) => {
+                let reason = Reason::BeyondScope(header.src.ip);
+                self.reject_packet(packet, place, header, reason, d.path)
+            }
             Verdict::Accept => {
                 let action = if d.nat().is_none() { Action::Forwarded } else { Action::Translated };
                 let hop = Hop { at: place, time: now, before: header, action, rules: d.path, conntrack: Some(entry) };
@@ -175,7 +194,7 @@ impl Sim {
         let here = Place::Node(node);
         let drop = |reason| (reason, RulePath::default());
         // A reply to a client in this node's own host network namespace.
-        if self.nodes[node].net.is_local(dst) && self.flow_place(packet) == here {
+        if self.nodes[node].is_local(dst) && self.flow_place(packet) == here {
             return self.at_initiator(packet, here, header);
         }
         let next = if let Some(owner) = self.routes.pod_cidr_owner(dst) {
@@ -189,7 +208,7 @@ impl Sim {
             }
         } else if let Some(other) = self.node_with_ip(dst) {
             Ok(Place::Node(other))
-        } else if dst == lb::PROBE_SOURCE
+        } else if lb::is_probe_source(dst)
             || self.routes.frontends.contains(&dst)
             || self.lb_flows.lookup_reply(header).is_some()
         {

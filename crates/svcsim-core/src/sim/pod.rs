@@ -32,7 +32,11 @@ impl Sim {
     /// Re-indexes pods by IP and names new pods for the trace; call whenever pods come or go.
     pub(super) fn index_pods(&mut self) {
         self.pod_ips = crate::order::map(
-            self.cluster.pods.iter_enumerated().filter(|(_, p)| !p.deleted).filter_map(|(id, p)| Some((p.ip?, id))),
+            self.cluster
+                .pods
+                .iter_enumerated()
+                .filter(|(_, p)| !p.deleted)
+                .flat_map(|(id, p)| p.ip.into_iter().chain(p.secondary_ip).map(move |ip| (ip, id))),
         );
         let known = self.run.names.pods.len();
         self.run.names.pods.extend(self.cluster.pods.iter().skip(known).map(|p| p.name.clone()));

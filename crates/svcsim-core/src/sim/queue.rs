@@ -4,7 +4,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use crate::cluster::{NodeId, PodId, ServiceId};
+use crate::cluster::{NodeId, PodId};
 use crate::net::Header;
 use crate::record::{FlowId, PacketId};
 use crate::scenario::ClientId;
@@ -19,7 +19,7 @@ pub(super) enum Event {
     /// A packet reaches a place.
     Arrive { packet: PacketId, at: Place, header: Header },
     /// The load balancer probes a node for a Service.
-    Probe { svc: ServiceId, node: NodeId },
+    Probe { lb: crate::lb::Frontend, node: NodeId },
     /// A probe's answer did not come in time.
     ProbeTimeout { flow: FlowId },
     /// A refusal reached the load balancer.

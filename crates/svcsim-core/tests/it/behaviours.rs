@@ -174,7 +174,7 @@ fn run(cluster: Cluster, clients: Vec<Client>, seconds: u64, changes: Vec<TimedC
 }
 
 fn laptop() -> Client {
-    external("laptop", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0 }, every_second())
+    external("laptop", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 }, every_second())
 }
 
 fn answered_pods(sim: &Sim) -> BTreeSet<String> {
@@ -260,7 +260,7 @@ fn a_host_network_client_reaches_a_local_service_from_a_pod_less_node() {
     let host = client(
         "host",
         ClientKind::HostNetwork(NodeId(1)),
-        Target::LoadBalancer { svc: ServiceId(0), port: 0 },
+        Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
         at(&[1]),
     );
     let sim = run(c, vec![host], 3, vec![]);

@@ -69,7 +69,7 @@ pub fn seed(duration_s: u64, patch_at: Option<u64>) -> Scenario {
         clients: vec![external(
             "laptop",
             CLIENT_IP,
-            Target::LoadBalancer { svc: ServiceId(0), port: 0 },
+            Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
             every_second(),
         )]
         .into(),

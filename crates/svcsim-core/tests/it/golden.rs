@@ -28,7 +28,7 @@ fn curl_each_node() -> Vec<Client> {
             external(
                 &format!("curl-node-{n}"),
                 CLIENT_IP,
-                Target::NodePort { node: NodeId(n), svc: ServiceId(0), port: 0 },
+                Target::NodePort { node: NodeId(n), svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
                 at(&[u64::from(n) + 1]),
             )
         })
@@ -53,7 +53,7 @@ fn tutorial_node_port_local() {
 fn tutorial_cluster_ip_from_a_pod() {
     let mut cluster = tutorial(ServiceType::ClusterIP, TrafficPolicy::Cluster);
     standalone_pod(&mut cluster, "busybox", 2, App::Echo);
-    let to = Target::ClusterIp { svc: ServiceId(0), port: 0 };
+    let to = Target::ClusterIp { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 };
     let clients = vec![client("busybox", ClientKind::Pod("busybox".into()), to, at(&[1]))];
     check(scenario(cluster, clients, 2), expect_file!["golden/tutorial-clusterip.trace"]);
 }
@@ -62,7 +62,7 @@ fn tutorial_cluster_ip_from_a_pod() {
 fn tutorial_load_balancer_cluster() {
     let cluster = tutorial(ServiceType::LoadBalancer, TrafficPolicy::Cluster);
     let clients =
-        vec![external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0 }, at(&[1, 2, 3, 4]))];
+        vec![external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 }, at(&[1, 2, 3, 4]))];
     check(scenario(cluster, clients, 5), expect_file!["golden/tutorial-lb-cluster.trace"]);
 }
 
@@ -70,6 +70,6 @@ fn tutorial_load_balancer_cluster() {
 fn tutorial_load_balancer_local() {
     let cluster = tutorial(ServiceType::LoadBalancer, TrafficPolicy::Local);
     let clients =
-        vec![external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0 }, at(&[1, 2, 3, 4]))];
+        vec![external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 }, at(&[1, 2, 3, 4]))];
     check(scenario(cluster, clients, 12), expect_file!["golden/tutorial-lb-local.trace"]);
 }

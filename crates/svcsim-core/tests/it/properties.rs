@@ -61,11 +61,11 @@ fn build(c: &Case) -> Scenario {
     cluster.services.push(service("web", "web", ServiceType::LoadBalancer, policy));
     let every = Schedule::Every(Duration::from_millis(c.rate_ms));
     let mut clients = vec![
-        external("a", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0 }, every.clone()),
+        external("a", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 }, every.clone()),
         external(
             "b",
             std::net::Ipv4Addr::new(203, 0, 113, 200).into(),
-            Target::NodePort { node: NodeId(c.nodes - 1), svc: ServiceId(0), port: 0 },
+            Target::NodePort { node: NodeId(c.nodes - 1), svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
             every.clone(),
         ),
     ];
@@ -74,7 +74,7 @@ fn build(c: &Case) -> Scenario {
         clients.push(client(
             "pod",
             ClientKind::Pod("client".into()),
-            Target::ClusterIp { svc: ServiceId(0), port: 0 },
+            Target::ClusterIp { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
             every,
         ));
     }
