@@ -479,7 +479,10 @@ pub fn probe_panel(run: &Run, nodes: usize, t: f64) -> Option<ProbePanel> {
         order::map(run.initial_rotation.iter().map(|(s, v)| (*s, order::map(v.iter().copied()))));
     let mut reasons = vec![None; nodes];
     for r in run.rotation.iter().take_while(|r| r.time.as_secs_f64() <= t) {
-        per_lb.entry(svcsim_core::lb::Frontend { svc: r.svc, family: r.family }).or_default().insert(r.node, r.in_rotation);
+        per_lb
+            .entry(svcsim_core::lb::Frontend { svc: r.svc, family: r.family })
+            .or_default()
+            .insert(r.node, r.in_rotation);
         reasons[r.node.0 as usize] = r.reason.clone();
     }
     for lb in per_lb.values() {

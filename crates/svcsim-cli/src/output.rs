@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 use svcsim_core::cluster::{NodeId, ServiceId};
 use svcsim_core::dataplane::{Connect, FirstPacket};
-use svcsim_core::net::{Header, Protocol};
+use svcsim_core::net::{Header, IpCidr, IpFamily, Protocol};
 use svcsim_core::record::{Initiator, Outcome};
 use svcsim_core::sim::Sim;
 
@@ -27,9 +27,17 @@ fn node_name(sim: &Sim, n: NodeId) -> String {
     sim.cluster().node(n).name.clone()
 }
 
-/// Nodes in rotation at the end, over every LoadBalancer Service (a node counts if any LB keeps it).
-fn in_rotation(sim: &Sim) -> (Vec<String>, usize) {
-    let lbs: Vec<_> = sim.cluster().services.ids().filter_map(|s: ServiceId| sim.backends(s)).collect();
+/// Nodes in rotation at the end, over every load balancer of `family` (every family's when
+/// `None`): a node counts if any of them keeps it.
+fn in_rotation(sim: &Sim, family: Option<IpFamily>) -> (Vec<String>, usize) {
+    let lbs: Vec<_> = sim
+        .cluster()
+        .services
+        .ids()
+        .flat_map(|s: ServiceId| sim.load_balancers(s))
+        .filter(|(lb, _)| family.is_none_or(|f| lb.family == f))
+        .map(|(_, b)| b)
+        .collect();
     let mut names = Vec::new();
     for (id, n) in sim.cluster().nodes.iter_enumerated() {
         if lbs.iter().any(|b| b.get(&id).is_some_and(|h| h.in_rotation)) {
@@ -56,6 +64,16 @@ pub fn summary(sim: &Sim) -> String {
         c.config.network_plugin,
         c.nodes.len()
     );
+    if c.config.is_dual_stack() {
+        let pair = |a: IpCidr, b: Option<IpCidr>| b.map_or(a.to_string(), |b| format!("{a},{b}"));
+        let second = c.config.secondary;
+        let _ = writeln!(
+            out,
+            "dual-stack: clusterCIDR {}, serviceCIDR {}",
+            pair(c.config.cluster_cidr, second.map(|s| s.cluster_cidr)),
+            pair(c.config.service_cidr, second.map(|s| s.service_cidr)),
+        );
+    }
     // The dataplane, when it is not kube-proxy (whose mode the nftables presets name).
     if let Some(cilium) = &c.config.cilium {
         let socket_lb = if cilium.socket_lb { "on" } else { "off" };
@@ -131,8 +149,23 @@ pub fn summary(sim: &Sim) -> String {
                 .filter_map(|m| run.probe_status(*m..*m + 1).map(|s| format!("{}%", round2(s.percent))))
                 .collect();
             let _ = writeln!(out, "  per minute: {}", series.join(" → "));
-            let (rot, total) = in_rotation(sim);
+            let families = run.probe_metric.families();
+            if families.len() > 1 {
+                for f in &families {
+                    let Some(status) = run.probe_status_of(minutes.clone(), *f) else { continue };
+                    let nodes: Vec<String> =
+                        status.per_node.iter().map(|(n, p)| format!("{} {}%", node_name(sim, *n), round2(*p))).collect();
+                    let _ = writeln!(out, "  {f} probes: {}%   {}", round2(status.percent), nodes.join(", "));
+                }
+            }
+            let (rot, total) = in_rotation(sim, None);
             let _ = writeln!(out, "nodes in rotation at the end: {}/{total} ({})", rot.len(), rot.join(", "));
+            if families.len() > 1 {
+                for f in &families {
+                    let (rot, total) = in_rotation(sim, Some(*f));
+                    let _ = writeln!(out, "  {f} frontend: {}/{total} ({})", rot.len(), rot.join(", "));
+                }
+            }
         }
         None => {
             let _ = writeln!(out, "health probes: none (no LoadBalancer Service, or provider none)");
@@ -202,7 +235,7 @@ pub fn json(sim: &Sim) -> Value {
         "seed": s.seed,
         "duration": s.duration.as_secs_f64(),
         "requests": requests,
-        "probes": {"percent": percent, "perNode": nodes, "inRotation": in_rotation(sim).0, "series": series},
+        "probes": {"percent": percent, "perNode": nodes, "inRotation": in_rotation(sim, None).0, "series": series},
         "pods": pods,
     })
 }

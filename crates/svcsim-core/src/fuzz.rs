@@ -194,7 +194,7 @@ fn ruleset(b: &mut Bytes<'_>) -> Ruleset {
             1 => Target::Return,
             2 => Target::Accept,
             3 => Target::Drop,
-            4 => Target::Reject,
+            4 => Target::Reject(crate::net::IpFamily::Ipv4),
             5 => Target::Dnat(SockAddr::new(b.pick(&ADDRS), b.pick(&PORTS))),
             6 => Target::MarkMasq,
             7 => Target::ClearMasq,
@@ -218,8 +218,8 @@ fn a_match(b: &mut Bytes<'_>) -> Match {
         6 => Match::Mark { negated: b.bool() },
         7 => Match::ctstate(*b.pick_ref(&[CtStates::New, CtStates::Invalid, CtStates::RelatedEstablished])),
         8 => Match::Statistic { one_in: u32::from(b.u8() % 4) + 1 },
-        9 => Match::RecentCheck { name: name(), seconds: 10_800 },
-        _ => Match::RecentSet { name: name() },
+        9 => Match::RecentCheck { name: name(), seconds: 10_800, family: crate::net::IpFamily::Ipv4 },
+        _ => Match::RecentSet { name: name(), family: crate::net::IpFamily::Ipv4 },
     }
 }
 

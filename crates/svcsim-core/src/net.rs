@@ -14,8 +14,9 @@ pub fn is_link_local(ip: IpAddr) -> bool {
 }
 
 /// An IP family, as Kubernetes names them in `ipFamilies`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum IpFamily {
+    #[default]
     Ipv4,
     Ipv6,
 }

@@ -73,7 +73,11 @@ pub fn scenario(seed: u64) -> Scenario {
     let client = Client {
         name: "laptop".into(),
         kind: ClientKind::External(Ipv4Addr::new(198, 51, 100, 79).into()),
-        target: Target::ClusterIp { svc: svcsim_core::cluster::ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
+        target: Target::ClusterIp {
+            svc: svcsim_core::cluster::ServiceId(0),
+            port: 0,
+            family: svcsim_core::net::IpFamily::Ipv4,
+        },
         schedule: Schedule::At(vec![]),
         protocol: Protocol::Tcp,
     };

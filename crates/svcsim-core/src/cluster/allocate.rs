@@ -156,8 +156,9 @@ impl Cluster {
                 .iter()
                 .flat_map(|s| s.ports.iter().filter_map(|p| p.node_port).chain(s.health_check_node_port)),
         );
-        let mut used_ips: BTreeSet<IpAddr> =
-            crate::order::set(self.services.iter().flat_map(|s| s.cluster_ip.into_iter().chain(s.secondary_cluster_ip)));
+        let mut used_ips: BTreeSet<IpAddr> = crate::order::set(
+            self.services.iter().flat_map(|s| s.cluster_ip.into_iter().chain(s.secondary_cluster_ip)),
+        );
         // Pods given without status.podIP get the next free address of their node's podCIDR,
         // after every given address is known.
         let mut ipam = Ipam::of(self);
@@ -173,7 +174,9 @@ impl Cluster {
                 match ipam.next(self, self.pods[id].node, family) {
                     Some(ip) if self.pods[id].ip.is_none() => self.pods[id].ip = Some(ip),
                     Some(ip) => self.pods[id].secondary_ip = Some(ip),
-                    None => failures.push(format!("pod {}: the {family} podCIDR of its node is full", self.pods[id].name)),
+                    None => {
+                        failures.push(format!("pod {}: the {family} podCIDR of its node is full", self.pods[id].name))
+                    }
                 }
             }
         }
@@ -254,7 +257,6 @@ impl Cluster {
         }
         failures
     }
-
 }
 
 /// A free address of `cidr` for the Service hashed as `key`.

@@ -69,7 +69,10 @@ pub fn default_families(request: &FamilyRequest, cluster: &[IpFamily]) -> Result
     }
     for (i, (ip, f)) in request.cluster_ips.iter().zip(&request.families).enumerate() {
         if IpFamily::of(*ip) != *f {
-            errors.push(error(format!("spec.clusterIPs[{i}]"), format!("Invalid value: \"{ip}\": expected an {f} value as indicated by `ipFamilies[{i}]`")));
+            errors.push(error(
+                format!("spec.clusterIPs[{i}]"),
+                format!("Invalid value: \"{ip}\": expected an {f} value as indicated by `ipFamilies[{i}]`"),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -95,7 +98,10 @@ pub fn default_families(request: &FamilyRequest, cluster: &[IpFamily]) -> Result
         if configured(&f) {
             families.push(f);
         } else {
-            errors.push(error(format!("spec.clusterIPs[{i}]"), format!("Invalid value: \"{ip}\": {f} is not configured on this cluster")));
+            errors.push(error(
+                format!("spec.clusterIPs[{i}]"),
+                format!("Invalid value: \"{ip}\": {f} is not configured on this cluster"),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -109,7 +115,10 @@ pub fn default_families(request: &FamilyRequest, cluster: &[IpFamily]) -> Result
     }
     for (i, f) in families.iter().enumerate() {
         if !configured(f) {
-            errors.push(error(format!("spec.ipFamilies[{i}]"), format!("Invalid value: \"{f}\": not configured on this cluster")));
+            errors.push(error(
+                format!("spec.ipFamilies[{i}]"),
+                format!("Invalid value: \"{f}\": not configured on this cluster"),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -143,7 +152,12 @@ mod tests {
         };
         let names = |fs: &[IpFamily]| fs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
         let policy = policy.map_or("unset".to_string(), |p| p.to_string());
-        let asked = format!("{:<9} {policy:<16} ipFamilies=[{}] clusterIPs=[{}]", names(cluster), names(families), ips.join(","));
+        let asked = format!(
+            "{:<9} {policy:<16} ipFamilies=[{}] clusterIPs=[{}]",
+            names(cluster),
+            names(families),
+            ips.join(",")
+        );
         match default_families(&request, cluster) {
             Ok(f) => format!("{asked}: {} [{}]", f.policy, names(&f.families)),
             Err(e) => format!("{asked}: error {}: {}", e[0].field, e[0].message),

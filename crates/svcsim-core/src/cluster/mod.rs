@@ -6,8 +6,8 @@
 //! [`Cluster::allocate`].
 
 mod allocate;
-pub mod families;
 mod config;
+pub mod families;
 mod objects;
 mod view;
 

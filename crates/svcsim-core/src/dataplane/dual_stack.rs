@@ -6,9 +6,7 @@
 
 use std::net::IpAddr;
 
-use super::{
-    Connect, ConnectCx, Dataplane, Decision, HealthResponse, Origin, PacketCx, RulesText, SyncReport,
-};
+use super::{Connect, ConnectCx, Dataplane, Decision, HealthResponse, Origin, PacketCx, RulesText, SyncReport};
 use crate::cluster::{Cluster, NodeId};
 use crate::id::IdVec;
 use crate::net::{Header, IpFamily, Protocol, SockAddr};
@@ -147,7 +145,14 @@ impl Dataplane for DualStack {
         self.side_mut(Self::family_of(dst.ip)).dataplane.connect(node, from_pod, src, dst, cx)
     }
 
-    fn every_connect(&self, node: NodeId, from_pod: bool, src: SockAddr, dst: SockAddr, proto: Protocol) -> Vec<Connect> {
+    fn every_connect(
+        &self,
+        node: NodeId,
+        from_pod: bool,
+        src: SockAddr,
+        dst: SockAddr,
+        proto: Protocol,
+    ) -> Vec<Connect> {
         self.side(Self::family_of(dst.ip)).dataplane.every_connect(node, from_pod, src, dst, proto)
     }
 }

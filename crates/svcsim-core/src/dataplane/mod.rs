@@ -22,8 +22,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-pub(crate) use report::jump_loop_message;
 pub use dual_stack::DualStack;
+pub(crate) use report::jump_loop_message;
 pub use report::{FirstPacket, FirstPacketVerdict};
 pub use rule::{Rule, RulePath, RuleRef};
 

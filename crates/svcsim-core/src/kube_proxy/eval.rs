@@ -161,7 +161,7 @@ fn walk_rules(
         let hit_at = st.hits.len();
         st.hits.push(Rc::clone(rule));
         for m in &rule.matches {
-            if let Match::RecentSet { name } = m {
+            if let Match::RecentSet { name, .. } = m {
                 chooser.recent_set(name, st.original_src);
             }
         }
@@ -179,7 +179,7 @@ fn walk_rules(
             Target::Return => return Flow::Continue,
             Target::Accept => return Flow::Accept,
             Target::Drop => return Flow::Drop(Cause::Rule),
-            Target::Reject => return Flow::Reject(Cause::Rule),
+            Target::Reject(_) => return Flow::Reject(Cause::Rule),
             Target::Dnat(to) => {
                 st.header.dst = *to;
                 st.dnat = Some(*to);
@@ -208,7 +208,7 @@ fn matches(m: &Match, st: &State<'_>, chooser: &mut dyn Chooser) -> bool {
         Match::Mark { negated } => st.mark != *negated,
         Match::CtState { states, negated } => ct_state(*states, st) != *negated,
         Match::Statistic { one_in } => chooser.statistic(*one_in),
-        Match::RecentCheck { name, seconds } => chooser.recent_check(name, st.original_src, *seconds),
+        Match::RecentCheck { name, seconds, .. } => chooser.recent_check(name, st.original_src, *seconds),
         Match::RecentSet { .. } | Match::Nfacct(_) => true,
     }
 }

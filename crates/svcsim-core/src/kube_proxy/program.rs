@@ -10,7 +10,7 @@ use super::rules::{Chain, ChainName, CtStates, Match, Rule, Ruleset, Table, Targ
 use crate::cluster::{Cluster, DetectLocalMode, NodeId, NodePortAddresses, ServiceId, TrafficPolicy};
 use crate::endpoints::{Endpoint, categorize, service_port_endpoints};
 use crate::id::{Id, IdVec};
-use crate::net::{IpCidr, Protocol, SockAddr};
+use crate::net::{IpCidr, IpFamily, Protocol, SockAddr};
 
 /// The chain names of one Service port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +114,10 @@ pub fn node_port_ips(cluster: &Cluster, node: NodeId) -> Option<Vec<IpAddr>> {
             if cluster.config.network_plugin == crate::cluster::NetworkPlugin::Kubenet {
                 local.push(n.bridge_ip());
             }
-            local.push(Ipv4Addr::LOCALHOST.into());
+            // Loopback NodePorts exist only for IPv4 (`NewNodePortAddresses` skips ::1).
+            if n.ip.is_ipv4() {
+                local.push(Ipv4Addr::LOCALHOST.into());
+            }
             Some(local.into_iter().filter(|ip| cidrs.iter().any(|c| c.contains(*ip))).collect())
         }
     }
@@ -206,7 +209,7 @@ impl ProgramCache {
                 let sep = endpoint_chain(spec.name, spec.proto, ep);
                 let mut m = Vec::new();
                 if spec.affinity.is_some() {
-                    m.push(Match::RecentSet { name: sep.clone() });
+                    m.push(Match::RecentSet { name: sep.clone(), family: ep.addr.family() });
                 }
                 m.push(Match::Proto(spec.proto));
                 let hairpin = vec![Match::Src { cidr: IpCidr::host(ep.ip()), negated: false }];
@@ -269,6 +272,17 @@ pub fn program_cached(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache)
     // (`docs/fidelity.md#nodeports`).
     let comment = "kubernetes service nodeports; NOTE: this must be the last rule in this chain".to_string();
     match node_port_ips(cluster, node) {
+        // IPv6 never accepts NodePorts on ::1 (no `route_localnet`).
+        None if cluster.config.primary_family() == IpFamily::Ipv6 => {
+            let not_loopback = Match::Dst { cidr: IpCidr::host(std::net::Ipv6Addr::LOCALHOST), negated: true };
+            rs.append(rule(
+                Table::Nat,
+                &k.services,
+                comment,
+                vec![Match::DstTypeLocal, not_loopback],
+                jump(&k.nodeports),
+            ))
+        }
         None => rs.append(rule(Table::Nat, &k.services, comment, vec![Match::DstTypeLocal], jump(&k.nodeports))),
         Some(ips) => {
             for ip in ips {
@@ -397,7 +411,7 @@ fn program_service_port(
     // REJECT when there are no endpoints at all, DROP when there are none local
     // (`docs/fidelity.md#no-endpoints`).
     let (filter_comment, filter_target) = if !cat.has_any {
-        (format!("{name} has no endpoints"), Target::Reject)
+        (format!("{name} has no endpoints"), Target::Reject(cluster.config.primary_family()))
     } else {
         (format!("{name} has no local endpoints"), Target::Drop)
     };
@@ -570,7 +584,7 @@ fn write_service_to_endpoint_rules(
     let mut rules = Vec::new();
     if let Some(seconds) = spec.affinity {
         for (ep, sep) in endpoints.iter().zip(seps) {
-            let m = vec![Match::RecentCheck { name: (*sep).clone(), seconds }];
+            let m = vec![Match::RecentCheck { name: (*sep).clone(), seconds, family: ep.addr.family() }];
             rules.push(rule(Table::Nat, chain, format!("{name} -> {ep}"), m, jump(sep)));
         }
     }

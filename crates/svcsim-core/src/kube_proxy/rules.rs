@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
 use crate::dataplane;
-use crate::net::{IpCidr, Protocol, SockAddr};
+use crate::net::{IpCidr, IpFamily, Protocol, SockAddr};
 
 /// The masquerade mark: `masqueradeBit` 14.
 pub const MASQ_MARK: u32 = 0x4000;
@@ -212,10 +212,11 @@ pub enum Match {
     CtState { states: CtStates, negated: bool },
     /// `-m statistic --mode random --probability 1/n`, printed `%0.10f`.
     Statistic { one_in: u32 },
-    /// `-m recent --name <chain> --rcheck --seconds <s> --reap`.
-    RecentCheck { name: ChainName, seconds: u32 },
-    /// `-m recent --name <chain> --set`.
-    RecentSet { name: ChainName },
+    /// `-m recent --name <chain> --rcheck --seconds <s> --reap`, over addresses of `family`
+    /// (iptables-save prints its all-ones mask).
+    RecentCheck { name: ChainName, seconds: u32, family: IpFamily },
+    /// `-m recent --name <chain> --set`, likewise.
+    RecentSet { name: ChainName, family: IpFamily },
     /// `-m nfacct --nfacct-name <counter>`: counts the packet, always matches.
     Nfacct(&'static str),
 }
@@ -238,7 +239,8 @@ pub enum Target {
     Return,
     Accept,
     Drop,
-    Reject,
+    /// `-j REJECT`: ICMP port unreachable, ICMPv6 on the IPv6 side.
+    Reject(IpFamily),
     /// `-j DNAT --to-destination ip:port`.
     Dnat(SockAddr),
     /// `-j MARK --or-mark 0x4000`.
@@ -381,10 +383,10 @@ impl fmt::Display for Match {
             Match::Statistic { one_in } => {
                 write!(f, "-m statistic --mode random --probability {:.10}", 1.0 / f64::from(*one_in))
             }
-            Match::RecentCheck { name, seconds } => {
+            Match::RecentCheck { name, seconds, .. } => {
                 write!(f, "-m recent --name {name} --rcheck --seconds {seconds} --reap")
             }
-            Match::RecentSet { name } => write!(f, "-m recent --name {name} --set"),
+            Match::RecentSet { name, .. } => write!(f, "-m recent --name {name} --set"),
             Match::Nfacct(counter) => write!(f, "-m nfacct --nfacct-name {counter}"),
         }
     }
@@ -397,7 +399,7 @@ impl fmt::Display for Target {
             Target::Return => f.write_str("-j RETURN"),
             Target::Accept => f.write_str("-j ACCEPT"),
             Target::Drop => f.write_str("-j DROP"),
-            Target::Reject => f.write_str("-j REJECT"),
+            Target::Reject(_) => f.write_str("-j REJECT"),
             Target::Dnat(to) => write!(f, "-j DNAT --to-destination {to}"),
             Target::MarkMasq => write!(f, "-j MARK --or-mark {MASQ_MARK:#x}"),
             Target::ClearMasq => write!(f, "-j MARK --xor-mark {MASQ_MARK:#x}"),

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::rules::{ChainName, Match, Rule, Ruleset, Table, TableRules, Target, chains};
+use crate::net::IpFamily;
 
 /// 2^31: the kernel's scale for `-m statistic` probabilities.
 const TWO_31: f64 = 2_147_483_648.0;
@@ -155,6 +156,14 @@ pub(super) fn saved(rule: &Rule) -> String {
     head.into_iter().chain(modules).chain(target).collect::<Vec<_>>().join(" ")
 }
 
+/// `-m recent`'s default mask as iptables-save prints it: every bit of the family's address.
+fn all_ones(family: IpFamily) -> &'static str {
+    match family {
+        IpFamily::Ipv4 => "255.255.255.255",
+        IpFamily::Ipv6 => "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    }
+}
+
 fn not(negated: bool) -> &'static str {
     if negated { "! " } else { "" }
 }
@@ -174,10 +183,13 @@ fn saved_match(m: &Match, port: Option<u16>) -> Option<String> {
             let stored = (written * TWO_31).round();
             format!("-m statistic --mode random --probability {:.11}", stored / TWO_31)
         }
-        Match::RecentCheck { name, seconds } => {
-            format!("-m recent --rcheck --seconds {seconds} --reap --name {name} --mask 255.255.255.255 --rsource")
+        Match::RecentCheck { name, seconds, family } => {
+            let mask = all_ones(*family);
+            format!("-m recent --rcheck --seconds {seconds} --reap --name {name} --mask {mask} --rsource")
         }
-        Match::RecentSet { name } => format!("-m recent --set --name {name} --mask 255.255.255.255 --rsource"),
+        Match::RecentSet { name, family } => {
+            format!("-m recent --set --name {name} --mask {} --rsource", all_ones(*family))
+        }
         // libxt_nfacct prints its option with a doubled space.
         Match::Nfacct(counter) => format!("-m nfacct --nfacct-name  {counter}"),
         other => other.to_string(),
@@ -188,7 +200,8 @@ fn saved_target(target: &Target) -> Option<String> {
     use super::rules::MASQ_MARK;
     Some(match target {
         Target::None => return None,
-        Target::Reject => "-j REJECT --reject-with icmp-port-unreachable".to_string(),
+        Target::Reject(IpFamily::Ipv4) => "-j REJECT --reject-with icmp-port-unreachable".to_string(),
+        Target::Reject(IpFamily::Ipv6) => "-j REJECT --reject-with icmp6-port-unreachable".to_string(),
         Target::MarkMasq => format!("-j MARK --set-xmark {MASQ_MARK:#x}/{MASQ_MARK:#x}"),
         Target::ClearMasq => format!("-j MARK --set-xmark {MASQ_MARK:#x}/0x0"),
         other => other.to_string(),

@@ -220,7 +220,8 @@ fn nodes(
                 let cidrs: Vec<IpCidr> = n.pod_cidr.iter().flat_map(|(a, b)| std::iter::once(*a).chain(*b)).collect();
                 let path = format!("spec.cluster.nodes[{i}]");
                 let o = sink.sim;
-                let node = node_with(sink, (o, &path, Some(n.pos), Severity::Error), &cluster.config, i as u32, &ips, &cidrs);
+                let node =
+                    node_with(sink, (o, &path, Some(n.pos), Severity::Error), &cluster.config, i as u32, &ips, &cidrs);
                 cluster.nodes.push(Node { name: n.name.clone(), ..node });
             }
         }
@@ -264,7 +265,8 @@ fn nodes(
         let Some(cidr) = cluster.config.cluster_cidr_of(family) else { continue };
         let mask = node_cidr_mask(family);
         let count = cluster.nodes.len();
-        let defaulted = cluster.nodes.iter().filter(|n| n.addresses(family).is_none_or(|a| !cidr.covers(a.pod_cidr))).count();
+        let defaulted =
+            cluster.nodes.iter().filter(|n| n.addresses(family).is_none_or(|a| !cidr.covers(a.pod_cidr))).count();
         if defaulted > 0 && nth_pod_cidr(cidr, count.saturating_sub(1) as u32).is_none() {
             let path = "spec.cluster.clusterCIDR";
             let message = format!(
@@ -844,9 +846,9 @@ fn secondary_cidrs(
         .chain(node_docs.iter().flat_map(|n| n.pod_cidrs.iter().filter(|c| c.family() == other).map(|c| c.network())))
         .collect();
     let node_v6 = node_docs.iter().any(|n| n.ips.iter().any(|ip| ip.is_ipv6()));
-    let why = asks.map(|label| format!("{label} asks for IPv6")).or_else(|| {
-        (!pod_v6.is_empty() || node_v6).then(|| "the pods or Nodes have IPv6 addresses".to_string())
-    })?;
+    let why = asks
+        .map(|label| format!("{label} asks for IPv6"))
+        .or_else(|| (!pod_v6.is_empty() || node_v6).then(|| "the pods or Nodes have IPv6 addresses".to_string()))?;
     let svc_v6: Vec<IpAddr> = services
         .iter()
         .filter_map(|(s, _)| s.as_ref())
@@ -993,9 +995,14 @@ fn resolve_client(
             match ips.iter().find(|ip| IpFamily::of(**ip) == wanted) {
                 Some(ip) => ClientKind::External(*ip),
                 None => {
-                    let example = if wanted == IpFamily::Ipv6 { format!("{v},2001:db8::79") } else { format!("198.51.100.79,{v}") };
-                    let message =
-                        format!("{v} has no {wanted} address, and its target {target_text} is {wanted}: write ip: {example}");
+                    let example = if wanted == IpFamily::Ipv6 {
+                        format!("{v},2001:db8::79")
+                    } else {
+                        format!("198.51.100.79,{v}")
+                    };
+                    let message = format!(
+                        "{v} has no {wanted} address, and its target {target_text} is {wanted}: write ip: {example}"
+                    );
                     fail(format!("{}.ip", c.path), c.pos, message);
                     return None;
                 }
@@ -1007,7 +1014,11 @@ fn resolve_client(
                 return None;
             };
             if cluster.pod(pod).ip.is_some() && cluster.pod(pod).ip_of(wanted).is_none() {
-                fail(format!("{}.pod", c.path), c.pos, format!("pod {v} has no {wanted} address for its {wanted} target"));
+                fail(
+                    format!("{}.pod", c.path),
+                    c.pos,
+                    format!("pod {v} has no {wanted} address for its {wanted} target"),
+                );
                 return None;
             }
             ClientKind::Pod(v.clone())
@@ -1110,7 +1121,9 @@ fn parse_target(cluster: &Cluster, text: &str, protocol: Protocol, chosen: Optio
         }
         let svc = (0..cluster.services.len() as u32)
             .map(ServiceId)
-            .find(|s| cluster.service(*s).has_node_ports() && cluster.service(*s).families(&cluster.config).contains(&family))
+            .find(|s| {
+                cluster.service(*s).has_node_ports() && cluster.service(*s).families(&cluster.config).contains(&family)
+            })
             .ok_or_else(|| format!("no NodePort or LoadBalancer Service of {family} has a nodePort"))?;
         let port = port_of(cluster.service(svc), protocol)?;
         return Ok(Target::NodePort { node, svc, port, family });

@@ -26,8 +26,7 @@ pub mod limits {
 /// The laptop of the seed story, the default external client.
 pub(super) const DEFAULT_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 79));
 /// The default client's IPv6 address, a documentation address (`2001:db8::/32`).
-pub(super) const DEFAULT_CLIENT_IP_V6: IpAddr =
-    IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x79));
+pub(super) const DEFAULT_CLIENT_IP_V6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x79));
 
 fn ip_family(ip: &IpAddr) -> IpFamily {
     IpFamily::of(*ip)
@@ -900,7 +899,11 @@ fn read_pod(cx: &mut Cx<'_>, m: &mut Map<'_>, name: String, namespace: String) -
                         cx.error(&format!("{path}.ip"), n.pos, format!("{ip} is not status.podIP: podIPs[0] must be"));
                     }
                     Some(ip) if ips.iter().any(|x| IpFamily::of(*x) == IpFamily::of(ip)) => {
-                        cx.error(&format!("{path}.ip"), n.pos, format!("{ip}: a second {} address; a pod has at most one per family", IpFamily::of(ip)));
+                        cx.error(
+                            &format!("{path}.ip"),
+                            n.pos,
+                            format!("{ip}: a second {} address; a pod has at most one per family", IpFamily::of(ip)),
+                        );
                     }
                     Some(ip) => ips.push(ip),
                     None => {}
@@ -1006,7 +1009,11 @@ fn read_slice(cx: &mut Cx<'_>, m: &mut Map<'_>, _name: String, namespace: String
                 && IpFamily::of(a) != address_type
             {
                 let pos = cx.pos_of(&format!("{path}.addresses[0]")).unwrap_or(e.pos);
-                cx.error(&format!("{path}.addresses[0]"), pos, format!("{a} is not an {address_type} address, as the slice's addressType says"));
+                cx.error(
+                    &format!("{path}.addresses[0]"),
+                    pos,
+                    format!("{a} is not an {address_type} address, as the slice's addressType says"),
+                );
                 ip = None;
             }
             // nil means ready; serving defaults to ready; terminating to false (discovery/v1).
@@ -1287,8 +1294,12 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
             .get(cx, "networkPlugin")
             .and_then(|n| read::one_of(cx, n, "spec.cluster.networkPlugin", &["kubenet", "azure-cni"]))
             .map(|p| if p == "kubenet" { NetworkPlugin::Kubenet } else { NetworkPlugin::AzureCni });
-        s.cluster_cidr = cm.get(cx, "clusterCIDR").and_then(|n| read::dual(cx, n, "spec.cluster.clusterCIDR", read::parse_cidr, cidr_family));
-        s.service_cidr = cm.get(cx, "serviceCIDR").and_then(|n| read::dual(cx, n, "spec.cluster.serviceCIDR", read::parse_cidr, cidr_family));
+        s.cluster_cidr = cm
+            .get(cx, "clusterCIDR")
+            .and_then(|n| read::dual(cx, n, "spec.cluster.clusterCIDR", read::parse_cidr, cidr_family));
+        s.service_cidr = cm
+            .get(cx, "serviceCIDR")
+            .and_then(|n| read::dual(cx, n, "spec.cluster.serviceCIDR", read::parse_cidr, cidr_family));
         if let Some(nodes) = cm.get(cx, "nodes") {
             match &nodes.value {
                 tree::Value::Seq(items) => {
@@ -1297,7 +1308,9 @@ fn read_simulation(cx: &mut Cx<'_>, m: &mut Map<'_>) -> SimSpec {
                         let path = format!("spec.cluster.nodes[{i}]");
                         let Some(mut nm) = Map::new(cx, item, &path) else { continue };
                         let name = nm.get(cx, "name").and_then(|n| read::string(cx, n, &format!("{path}.name")));
-                        let ip = nm.get(cx, "ip").and_then(|n| read::dual(cx, n, &format!("{path}.ip"), read::parse_ip, ip_family));
+                        let ip = nm
+                            .get(cx, "ip")
+                            .and_then(|n| read::dual(cx, n, &format!("{path}.ip"), read::parse_ip, ip_family));
                         let pod_cidr = nm
                             .get(cx, "podCIDR")
                             .and_then(|n| read::dual(cx, n, &format!("{path}.podCIDR"), read::parse_cidr, cidr_family));

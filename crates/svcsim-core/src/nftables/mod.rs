@@ -231,7 +231,7 @@ impl dataplane::Rule for Rule {
         told.then(|| format!("in {}: {}", self.chain, rule_text(self, Form::Listing)))
     }
     fn listed(&self) -> Option<(&'static str, String)> {
-        Some((text::TABLE, format!("{} {}", self.chain, rule_text(self, Form::Listing))))
+        Some((text::table_name(self.family), format!("{} {}", self.chain, rule_text(self, Form::Listing))))
     }
 }
 

@@ -14,7 +14,7 @@ use super::table::{
 };
 use crate::cluster::{Cluster, NodeId, NodePortAddresses, ServiceId, TrafficPolicy};
 use crate::endpoints::{Endpoint, categorize, service_port_endpoints};
-use crate::net::{IpCidr, SockAddr};
+use crate::net::{IpCidr, IpFamily, SockAddr};
 
 /// The fixed chains, sets and maps, by the names kube-proxy gives them.
 pub mod names {
@@ -89,7 +89,8 @@ impl Tx {
         }
     }
     fn rule(&mut self, chain: &Name, matches: Vec<Match>, statement: Statement, comment: Option<&str>) {
-        self.push(Rc::new(Rule { chain: chain.clone(), matches, statement, comment: comment.map(Rc::from) }));
+        let family = self.table.family;
+        self.push(Rc::new(Rule { family, chain: chain.clone(), matches, statement, comment: comment.map(Rc::from) }));
     }
     fn push(&mut self, rule: Rc<Rule>) {
         self.chain(&rule.chain);
@@ -146,6 +147,7 @@ pub fn program(cluster: &Cluster, node: NodeId) -> Table {
 /// [`program`], sharing work between nodes through `cache`.
 pub fn program_cached(cluster: &Cluster, node: NodeId, cache: &mut NftCache) -> Table {
     let mut tx = Tx::default();
+    tx.table.family = cluster.config.primary_family();
     let match_all = node_port_ips(cluster, node).is_none();
     setup(cluster, node, match_all, &mut tx);
     for svc in cluster.services.ids() {
@@ -171,6 +173,7 @@ pub fn node_port_ips(cluster: &Cluster, node: NodeId) -> Option<Vec<IpAddr>> {
 
 /// `setupNFTables`: the table's fixed objects.
 fn setup(cluster: &Cluster, node: NodeId, match_all: bool, tx: &mut Tx) {
+    let family = tx.table.family;
     for (chain, type_, hook, priority) in BASE_CHAINS {
         let base = Some(BaseChain { type_, hook, priority });
         tx.table.add_chain(Rc::new(Chain { name: name(chain), base, comment: None, rules: vec![] }));
@@ -216,7 +219,7 @@ fn setup(cluster: &Cluster, node: NodeId, match_all: bool, tx: &mut Tx) {
     tx.rule(&name(SERVICE_ENDPOINTS_CHECK), vec![], vmap(KeyKind::AddrProtoPort, NO_ENDPOINT_SERVICES), None);
     tx.rule(
         &name(NODEPORT_ENDPOINTS_CHECK),
-        node_port_dst(match_all, false),
+        node_port_dst(match_all, false, family),
         vmap(KeyKind::ProtoPort, NO_ENDPOINT_NODEPORTS),
         None,
     );
@@ -227,16 +230,20 @@ fn setup(cluster: &Cluster, node: NodeId, match_all: bool, tx: &mut Tx) {
     tx.map(SERVICE_IPS, KeyKind::AddrProtoPort, "ClusterIP, ExternalIP and LoadBalancer IP traffic");
     tx.map(SERVICE_NODEPORTS, KeyKind::ProtoPort, "NodePort traffic");
     tx.rule(&name(SERVICES), vec![], vmap(KeyKind::AddrProtoPort, SERVICE_IPS), None);
-    tx.rule(&name(SERVICES), node_port_dst(match_all, true), vmap(KeyKind::ProtoPort, SERVICE_NODEPORTS), None);
+    tx.rule(&name(SERVICES), node_port_dst(match_all, true, family), vmap(KeyKind::ProtoPort, SERVICE_NODEPORTS), None);
 }
 
 /// The destination test before a NodePort lookup: `ip daddr @nodeport-ips`, or with match-all
 /// `[fib daddr type local] ip daddr != 127.0.0.0/8` (the `fib` only in `services`).
-fn node_port_dst(match_all: bool, in_services: bool) -> Vec<Match> {
+fn node_port_dst(match_all: bool, in_services: bool, family: IpFamily) -> Vec<Match> {
     if !match_all {
         return vec![Match::DaddrInSet(name(NODEPORT_IPS))];
     }
-    let not_localhost = Match::Daddr { cidr: IpCidr::V4_LOOPBACK, negated: true };
+    let loopback = match family {
+        IpFamily::Ipv4 => IpCidr::V4_LOOPBACK,
+        IpFamily::Ipv6 => IpCidr::host(std::net::Ipv6Addr::LOCALHOST),
+    };
+    let not_localhost = Match::Daddr { cidr: loopback, negated: true };
     if in_services { vec![Match::FibDaddrLocal, not_localhost] } else { vec![not_localhost] }
 }
 
@@ -471,7 +478,8 @@ fn endpoint_chain(
     let proto = svc.ports[port].protocol;
     let made = cache.port(key).endpoint_chains.entry(ep.addr).or_insert_with(|| {
         let (chain, set) = endpoint_names(svc, port, ep.addr);
-        let rule = |matches, statement| Rc::new(Rule { chain: chain.clone(), matches, statement, comment: None });
+        let family = ep.addr.family();
+        let rule = |matches, statement| Rc::new(Rule { family, chain: chain.clone(), matches, statement, comment: None });
         let hairpin = vec![Match::Saddr { cidr: IpCidr::host(ep.ip()), negated: false }];
         let mut rules = vec![rule(hairpin, Statement::Jump(name(MARK_FOR_MASQUERADE)))];
         if affinity.is_some() {
@@ -492,7 +500,8 @@ fn balancing_rules(
     endpoints: &[Endpoint],
     affinity: bool,
 ) -> Rc<[Rc<Rule>]> {
-    let rule = |matches, statement| Rc::new(Rule { chain: chain.clone(), matches, statement, comment: None });
+    let family = endpoints.first().map_or(IpFamily::Ipv4, |e| e.addr.family());
+    let rule = |matches, statement| Rc::new(Rule { family, chain: chain.clone(), matches, statement, comment: None });
     let names: Vec<(Name, Name)> = endpoints.iter().map(|ep| endpoint_names(svc, port, ep.addr)).collect();
     let mut rules = Vec::new();
     if affinity {

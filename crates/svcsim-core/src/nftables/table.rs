@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-use crate::net::{IpCidr, Protocol, SockAddr};
+use crate::net::{IpCidr, IpFamily, Protocol, SockAddr};
 
 /// The masquerade mark: `masqueradeBit` 14, which kube-proxy writes as `0x4000`.
 pub const MASQ_MARK: u32 = 0x4000;
@@ -75,6 +75,8 @@ pub struct Chain {
 /// One rule: every match must hold, then the statement runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
+    /// The family of its table: `ip` or `ip6` in the text of its address matches.
+    pub family: IpFamily,
     /// The chain that holds the rule.
     pub chain: Name,
     pub matches: Vec<Match>,
@@ -207,9 +209,12 @@ pub struct Element {
     pub verdict: ElementVerdict,
 }
 
-/// The table `ip kube-proxy` on one node, in the order kube-proxy created its objects.
+/// The table `ip kube-proxy` (or `ip6 kube-proxy`) on one node, in the order kube-proxy created
+/// its objects.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Table {
+    /// `ip` or `ip6`: the family of every address in it.
+    pub family: IpFamily,
     /// Sets and maps, in creation order.
     pub sets: Vec<SetOrMap>,
     pub chains: Vec<Rc<Chain>>,

@@ -9,10 +9,31 @@ use super::table::{
     BaseChain, Chain, ChainType, Element, ElementVerdict, Hook, KeyKind, MASQ_MARK, Map, MapKey, Match, Name, Rule,
     Set, SetKind, SetOrMap, Statement, Table,
 };
-use crate::net::IpCidr;
+use crate::net::{IpCidr, IpFamily};
 
-/// The family and name every line names.
-pub const TABLE: &str = "ip kube-proxy";
+/// The family and name every line names: `ip kube-proxy` or `ip6 kube-proxy`.
+pub fn table_name(family: IpFamily) -> &'static str {
+    match family {
+        IpFamily::Ipv4 => "ip kube-proxy",
+        IpFamily::Ipv6 => "ip6 kube-proxy",
+    }
+}
+
+/// `ip` or `ip6`: the payload expression of a family's addresses.
+fn ip_expr(family: IpFamily) -> &'static str {
+    match family {
+        IpFamily::Ipv4 => "ip",
+        IpFamily::Ipv6 => "ip6",
+    }
+}
+
+/// A family's address type in a set or map declaration.
+fn addr_type(family: IpFamily) -> &'static str {
+    match family {
+        IpFamily::Ipv4 => "ipv4_addr",
+        IpFamily::Ipv6 => "ipv6_addr",
+    }
+}
 
 /// How a rule is spelt: as knftables writes it into a transaction, or as `nft list` prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +47,8 @@ fn addr(cidr: &IpCidr) -> String {
     if cidr.is_host() { cidr.network().to_string() } else { cidr.to_string() }
 }
 
-fn family(cidr: &IpCidr) -> &'static str {
-    if cidr.network().is_ipv4() { "ip" } else { "ip6" }
+fn cidr_expr(cidr: &IpCidr) -> &'static str {
+    ip_expr(cidr.family())
 }
 
 /// An anonymous set: `{ a , b }` in a transaction; listed, one element stands alone and more
@@ -48,16 +69,17 @@ fn not(negated: bool) -> &'static str {
     if negated { "!= " } else { "" }
 }
 
-/// One match, in `form`.
-pub fn write_match(out: &mut String, m: &Match, form: Form) {
+/// One match of a rule of `family`'s table, in `form`.
+pub fn write_match(out: &mut String, m: &Match, form: Form, family: IpFamily) {
+    let ip = ip_expr(family);
     let _ = match m {
         Match::CtStateNew => write!(out, "ct state new"),
-        Match::Daddr { cidr, negated } => write!(out, "{} daddr {}{}", family(cidr), not(*negated), addr(cidr)),
-        Match::Saddr { cidr, negated } => write!(out, "{} saddr {}{}", family(cidr), not(*negated), addr(cidr)),
-        Match::DaddrIn { cidrs, negated } => write!(out, "ip daddr {}{}", not(*negated), anonymous(cidrs, form)),
-        Match::SaddrIn { cidrs, negated } => write!(out, "ip saddr {}{}", not(*negated), anonymous(cidrs, form)),
-        Match::DaddrInSet(set) => write!(out, "ip daddr @{set}"),
-        Match::SaddrInSet(set) => write!(out, "ip saddr @{set}"),
+        Match::Daddr { cidr, negated } => write!(out, "{} daddr {}{}", cidr_expr(cidr), not(*negated), addr(cidr)),
+        Match::Saddr { cidr, negated } => write!(out, "{} saddr {}{}", cidr_expr(cidr), not(*negated), addr(cidr)),
+        Match::DaddrIn { cidrs, negated } => write!(out, "{ip} daddr {}{}", not(*negated), anonymous(cidrs, form)),
+        Match::SaddrIn { cidrs, negated } => write!(out, "{ip} saddr {}{}", not(*negated), anonymous(cidrs, form)),
+        Match::DaddrInSet(set) => write!(out, "{ip} daddr @{set}"),
+        Match::SaddrInSet(set) => write!(out, "{ip} saddr @{set}"),
         Match::FibSaddrLocal => write!(out, "fib saddr type local"),
         Match::FibDaddrLocal => write!(out, "fib daddr type local"),
         Match::MarkUnset => match form {
@@ -68,22 +90,30 @@ pub fn write_match(out: &mut String, m: &Match, form: Form) {
     };
 }
 
-fn key_expr(key: KeyKind) -> &'static str {
+fn key_expr(key: KeyKind, family: IpFamily) -> String {
     match key {
-        KeyKind::AddrProtoPort => "ip daddr . meta l4proto . th dport",
-        KeyKind::ProtoPort => "meta l4proto . th dport",
+        KeyKind::AddrProtoPort => format!("{} daddr . meta l4proto . th dport", ip_expr(family)),
+        KeyKind::ProtoPort => "meta l4proto . th dport".to_string(),
     }
 }
 
-/// One statement, in `form`.
-pub fn write_statement(out: &mut String, s: &Statement, form: Form) {
+/// A map's key type: `ipv4_addr . inet_proto . inet_service`.
+fn key_type(key: KeyKind, family: IpFamily) -> String {
+    match key {
+        KeyKind::AddrProtoPort => format!("{} . inet_proto . inet_service", addr_type(family)),
+        KeyKind::ProtoPort => "inet_proto . inet_service".to_string(),
+    }
+}
+
+/// One statement of a rule of `family`'s table, in `form`.
+pub fn write_statement(out: &mut String, s: &Statement, form: Form, family: IpFamily) {
     let _ = match s {
         Statement::Jump(c) => write!(out, "jump {c}"),
         Statement::Goto(c) => write!(out, "goto {c}"),
         Statement::Return => write!(out, "return"),
         Statement::Drop => write!(out, "drop"),
         Statement::Reject => write!(out, "reject"),
-        Statement::Vmap { key, map } => write!(out, "{} vmap @{map}", key_expr(*key)),
+        Statement::Vmap { key, map } => write!(out, "{} vmap @{map}", key_expr(*key, family)),
         Statement::Numgen { targets } => {
             let sep = if form == Form::Transaction { " , " } else { ", " };
             let entries: Vec<String> = targets.iter().enumerate().map(|(i, t)| format!("{i} : goto {t}")).collect();
@@ -98,7 +128,7 @@ pub fn write_statement(out: &mut String, s: &Statement, form: Form) {
             Form::Listing => write!(out, "meta mark set meta mark ^ {MASQ_MARK:#010x}"),
         },
         Statement::Masquerade => write!(out, "masquerade fully-random"),
-        Statement::UpdateSaddr(set) => write!(out, "update @{set} {{ ip saddr }}"),
+        Statement::UpdateSaddr(set) => write!(out, "update @{set} {{ {} saddr }}", ip_expr(family)),
         Statement::Dnat(to) => write!(out, "dnat to {to}"),
     };
 }
@@ -107,10 +137,10 @@ pub fn write_statement(out: &mut String, s: &Statement, form: Form) {
 pub fn rule_text(rule: &Rule, form: Form) -> String {
     let mut out = String::with_capacity(64);
     for m in &rule.matches {
-        write_match(&mut out, m, form);
+        write_match(&mut out, m, form, rule.family);
         out.push(' ');
     }
-    write_statement(&mut out, &rule.statement, form);
+    write_statement(&mut out, &rule.statement, form, rule.family);
     if let Some(c) = &rule.comment {
         let _ = write!(out, " comment \"{c}\"");
     }
@@ -218,18 +248,18 @@ pub fn listing(table: &Table) -> String {
     let mut blocks: Vec<String> = Vec::new();
     for s in &table.sets {
         blocks.push(match s {
-            SetOrMap::Set(set) => list_set(set),
-            SetOrMap::Map(map) => list_map(map),
+            SetOrMap::Set(set) => list_set(set, table.family),
+            SetOrMap::Map(map) => list_map(map, table.family),
         });
     }
     for c in &table.chains {
         blocks.push(list_chain(c));
     }
-    format!("table {TABLE} {{\n\tcomment \"rules for kube-proxy\"\n{}}}\n", blocks.join("\n"))
+    format!("table {} {{\n\tcomment \"rules for kube-proxy\"\n{}}}\n", table_name(table.family), blocks.join("\n"))
 }
 
-fn list_set(set: &Set) -> String {
-    let mut out = format!("\tset {} {{\n\t\ttype ipv4_addr\n", set.name);
+fn list_set(set: &Set, family: IpFamily) -> String {
+    let mut out = format!("\tset {} {{\n\t\ttype {}\n", set.name, addr_type(family));
     match &set.kind {
         SetKind::Plain { comment } => {
             let _ = writeln!(out, "\t\tcomment \"{comment}\"");
@@ -251,11 +281,8 @@ fn list_set(set: &Set) -> String {
     out
 }
 
-fn list_map(map: &Map) -> String {
-    let key = match map.key {
-        KeyKind::AddrProtoPort => "ipv4_addr . inet_proto . inet_service",
-        KeyKind::ProtoPort => "inet_proto . inet_service",
-    };
+fn list_map(map: &Map, family: IpFamily) -> String {
+    let key = key_type(map.key, family);
     let mut out = format!("\tmap {} {{\n\t\ttype {key} : verdict\n\t\tcomment \"{}\"\n", map.name, map.comment);
     if !map.elements.is_empty() {
         let mut sorted: Vec<&Element> = map.elements.values().map(|e| &**e).collect();
@@ -286,6 +313,9 @@ fn list_chain(chain: &Chain) -> String {
 /// elements; `gone` are the Service chains and affinity sets the previous sync had and this one
 /// does not, flushed and deleted at the end.
 pub fn transaction(table: &Table, gone_chains: &[Name], gone_sets: &[Name]) -> String {
+    #[allow(non_snake_case)]
+    let TABLE = table_name(table.family);
+    let addr = addr_type(table.family);
     let mut out = String::new();
     let _ = writeln!(out, "add table {TABLE} {{ comment \"rules for kube-proxy\" ; }}");
     for c in &table.chains {
@@ -305,22 +335,19 @@ pub fn transaction(table: &Table, gone_chains: &[Name], gone_sets: &[Name]) -> S
             SetOrMap::Set(set) => match &set.kind {
                 SetKind::Plain { comment } => {
                     let _ =
-                        writeln!(out, "add set {TABLE} {} {{ type ipv4_addr ; comment \"{comment}\" ; }}", set.name);
+                        writeln!(out, "add set {TABLE} {} {{ type {addr} ; comment \"{comment}\" ; }}", set.name);
                     let _ = writeln!(out, "flush set {TABLE} {}", set.name);
                 }
                 SetKind::Affinity { timeout_seconds } => {
                     let _ = writeln!(
                         out,
-                        "add set {TABLE} {} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {timeout_seconds}s ; }}",
+                        "add set {TABLE} {} {{ type {addr} ; flags dynamic,timeout ; timeout {timeout_seconds}s ; }}",
                         set.name
                     );
                 }
             },
             SetOrMap::Map(map) => {
-                let key = match map.key {
-                    KeyKind::AddrProtoPort => "ipv4_addr . inet_proto . inet_service",
-                    KeyKind::ProtoPort => "inet_proto . inet_service",
-                };
+                let key = key_type(map.key, table.family);
                 let _ = writeln!(
                     out,
                     "add map {TABLE} {} {{ type {key} : verdict ; comment \"{}\" ; }}",

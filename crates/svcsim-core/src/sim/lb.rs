@@ -228,8 +228,7 @@ impl Sim {
     /// keeps every node in rotation: after a patch from Local, the nodes that were out return.
     fn unprobed(&mut self, lb: Frontend, node: NodeId) {
         let Frontend { svc, family } = lb;
-        let backend =
-            self.lbs.get_mut(&lb).and_then(|lb| lb.backends.get_mut(&node)).expect("every node is a backend");
+        let backend = self.lbs.get_mut(&lb).and_then(|lb| lb.backends.get_mut(&node)).expect("every node is a backend");
         if backend.in_rotation {
             return;
         }

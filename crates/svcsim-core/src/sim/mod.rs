@@ -24,11 +24,11 @@ use self::lb::LbState;
 use self::node::{NodeRuntime, Routes};
 use self::queue::{Event, EventQueue};
 use crate::cluster::{Cluster, NodeId, PodId, ServiceId};
-use crate::net::IpFamily;
 use crate::conntrack::Conntrack;
 use crate::dataplane::{self, Dataplane, NodeNet};
 use crate::id::IdVec;
 use crate::lb::{BackendHealth, ProbeResult};
+use crate::net::IpFamily;
 use crate::record::{FlowId, Names, PacketId, Run};
 use crate::rng::SimRng;
 use crate::scenario::{ClientId, Scenario, Schedule};
@@ -131,7 +131,8 @@ impl Sim {
         for node in sim.cluster.nodes.ids() {
             // The first sync programs the node; like kube-proxy's start, it is not traced.
             sim.dataplane.sync(&sim.cluster, sim.epoch, node);
-            let nets = sim.cluster.config.families().into_iter().filter_map(|f| NodeNet::of_family(&sim.cluster, node, f));
+            let nets =
+                sim.cluster.config.families().into_iter().filter_map(|f| NodeNet::of_family(&sim.cluster, node, f));
             sim.nodes.push(NodeRuntime::new(nets.collect()));
         }
         sim.backends = pod::plain_backends(&sim.cluster);
@@ -222,11 +223,18 @@ impl Sim {
     }
     /// The view of every backend of `svc` now, by the LB of its first family.
     pub fn backends(&self, svc: ServiceId) -> Option<&BTreeMap<NodeId, BackendHealth>> {
-        self.lbs.range(crate::lb::Frontend { svc, family: IpFamily::Ipv4 }..).next().filter(|(lb, _)| lb.svc == svc).map(|(_, s)| &s.backends)
+        self.lbs
+            .range(crate::lb::Frontend { svc, family: IpFamily::Ipv4 }..)
+            .next()
+            .filter(|(lb, _)| lb.svc == svc)
+            .map(|(_, s)| &s.backends)
     }
     /// The Service's load balancers (one per family on a dual-stack Azure Service) and each one's
     /// view of every backend now.
-    pub fn load_balancers(&self, svc: ServiceId) -> impl Iterator<Item = (crate::lb::Frontend, &BTreeMap<NodeId, BackendHealth>)> {
+    pub fn load_balancers(
+        &self,
+        svc: ServiceId,
+    ) -> impl Iterator<Item = (crate::lb::Frontend, &BTreeMap<NodeId, BackendHealth>)> {
         self.lbs.iter().filter(move |(lb, _)| lb.svc == svc).map(|(lb, s)| (*lb, &s.backends))
     }
 

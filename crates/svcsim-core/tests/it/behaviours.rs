@@ -174,7 +174,12 @@ fn run(cluster: Cluster, clients: Vec<Client>, seconds: u64, changes: Vec<TimedC
 }
 
 fn laptop() -> Client {
-    external("laptop", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 }, every_second())
+    external(
+        "laptop",
+        CLIENT_IP,
+        Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
+        every_second(),
+    )
 }
 
 fn answered_pods(sim: &Sim) -> BTreeSet<String> {

@@ -28,7 +28,12 @@ fn curl_each_node() -> Vec<Client> {
             external(
                 &format!("curl-node-{n}"),
                 CLIENT_IP,
-                Target::NodePort { node: NodeId(n), svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
+                Target::NodePort {
+                    node: NodeId(n),
+                    svc: ServiceId(0),
+                    port: 0,
+                    family: svcsim_core::net::IpFamily::Ipv4,
+                },
                 at(&[u64::from(n) + 1]),
             )
         })
@@ -61,15 +66,23 @@ fn tutorial_cluster_ip_from_a_pod() {
 #[test]
 fn tutorial_load_balancer_cluster() {
     let cluster = tutorial(ServiceType::LoadBalancer, TrafficPolicy::Cluster);
-    let clients =
-        vec![external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 }, at(&[1, 2, 3, 4]))];
+    let clients = vec![external(
+        "curl",
+        CLIENT_IP,
+        Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
+        at(&[1, 2, 3, 4]),
+    )];
     check(scenario(cluster, clients, 5), expect_file!["golden/tutorial-lb-cluster.trace"]);
 }
 
 #[test]
 fn tutorial_load_balancer_local() {
     let cluster = tutorial(ServiceType::LoadBalancer, TrafficPolicy::Local);
-    let clients =
-        vec![external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 }, at(&[1, 2, 3, 4]))];
+    let clients = vec![external(
+        "curl",
+        CLIENT_IP,
+        Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
+        at(&[1, 2, 3, 4]),
+    )];
     check(scenario(cluster, clients, 12), expect_file!["golden/tutorial-lb-local.trace"]);
 }

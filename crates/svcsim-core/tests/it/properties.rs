@@ -61,11 +61,21 @@ fn build(c: &Case) -> Scenario {
     cluster.services.push(service("web", "web", ServiceType::LoadBalancer, policy));
     let every = Schedule::Every(Duration::from_millis(c.rate_ms));
     let mut clients = vec![
-        external("a", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 }, every.clone()),
+        external(
+            "a",
+            CLIENT_IP,
+            Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
+            every.clone(),
+        ),
         external(
             "b",
             std::net::Ipv4Addr::new(203, 0, 113, 200).into(),
-            Target::NodePort { node: NodeId(c.nodes - 1), svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
+            Target::NodePort {
+                node: NodeId(c.nodes - 1),
+                svc: ServiceId(0),
+                port: 0,
+                family: svcsim_core::net::IpFamily::Ipv4,
+            },
             every.clone(),
         ),
     ];

@@ -71,7 +71,12 @@ fn a_cluster_ip_from_a_pod_shows_the_client_pods_ip() {
 fn to_each_node(cluster: &Cluster) -> Vec<Client> {
     (0..3)
         .map(|n| {
-            let target = Target::NodePort { node: NodeId(n), svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 };
+            let target = Target::NodePort {
+                node: NodeId(n),
+                svc: ServiceId(0),
+                port: 0,
+                family: svcsim_core::net::IpFamily::Ipv4,
+            };
             external(&format!("curl-node-{n}"), CLIENT_IP, target, at(&[u64::from(n) + 1]))
         })
         .filter(|_| cluster.services[0].ports[0].node_port.is_some())
@@ -113,8 +118,12 @@ fn c_node_port_local_only_the_pods_node_answers_with_the_client_ip() {
 #[test]
 fn d_load_balancer_cluster_shows_a_node_address() {
     let cluster = tutorial(ServiceType::LoadBalancer, TrafficPolicy::Cluster);
-    let clients =
-        vec![external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 }, every_second())];
+    let clients = vec![external(
+        "curl",
+        CLIENT_IP,
+        Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
+        every_second(),
+    )];
     let sim = run(scenario(cluster, clients, 30));
     let seen: std::collections::BTreeSet<String> = results(&sim).into_iter().map(|(_, w)| w).collect();
     let node_side = ["client_address=10.244.0.1", "client_address=10.240.0.5", "client_address=10.240.0.6"];
@@ -132,7 +141,12 @@ fn e_load_balancer_local_health_checks_and_the_real_client_ip() {
             client(&format!("healthz-node-{n}"), ClientKind::HostNetwork(NodeId(n)), target, at(&[1]))
         })
         .collect();
-    clients.push(external("curl", CLIENT_IP, Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 }, every_second()));
+    clients.push(external(
+        "curl",
+        CLIENT_IP,
+        Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
+        every_second(),
+    ));
     let sim = run(scenario(cluster, clients, 120));
     let got = results(&sim);
     let health: Vec<String> = got.iter().filter(|(w, _)| w.starts_with("healthz")).map(|(_, o)| o.clone()).collect();
