@@ -202,6 +202,7 @@ fn matches(m: &Match, st: &State<'_>, chooser: &mut dyn Chooser) -> bool {
         Match::Proto(p) => st.header.proto == *p,
         Match::Src { cidr, negated } => cidr.contains(st.header.src.ip) != *negated,
         Match::Dst { cidr, negated } => cidr.contains(st.header.dst.ip) != *negated,
+        Match::NotLoopback(family) => !super::rules::loopback(*family).contains(st.header.dst.ip),
         Match::DstPort(p) => st.header.dst.port == *p,
         Match::SrcTypeLocal => st.net.is_local(st.header.src.ip),
         Match::DstTypeLocal => st.net.is_local(st.header.dst.ip),

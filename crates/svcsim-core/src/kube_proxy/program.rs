@@ -274,7 +274,7 @@ pub fn program_cached(cluster: &Cluster, node: NodeId, cache: &mut ProgramCache)
     match node_port_ips(cluster, node) {
         // IPv6 never accepts NodePorts on ::1 (no `route_localnet`).
         None if cluster.config.primary_family() == IpFamily::Ipv6 => {
-            let not_loopback = Match::Dst { cidr: IpCidr::host(std::net::Ipv6Addr::LOCALHOST), negated: true };
+            let not_loopback = Match::NotLoopback(IpFamily::Ipv6);
             rs.append(rule(
                 Table::Nat,
                 &k.services,

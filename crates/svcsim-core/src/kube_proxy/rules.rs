@@ -202,6 +202,9 @@ pub enum Match {
     Dst { cidr: IpCidr, negated: bool },
     /// `--dport <port>`.
     DstPort(u16),
+    /// `! -d ::1/128` (or `! -d 127.0.0.0/8`): not to loopback, written with its prefix length
+    /// as kube-proxy writes it on the NodePorts jump.
+    NotLoopback(IpFamily),
     /// `-m addrtype --src-type LOCAL`: the source is an address of this node.
     SrcTypeLocal,
     /// `-m addrtype --dst-type LOCAL`: the destination is an address of this node.
@@ -358,6 +361,14 @@ fn quote(s: &str) -> String {
     if s.contains(' ') { format!("\"{s}\"") } else { s.to_string() }
 }
 
+/// The loopback range of `family`: 127.0.0.0/8 or ::1/128.
+pub fn loopback(family: IpFamily) -> IpCidr {
+    match family {
+        IpFamily::Ipv4 => IpCidr::V4_LOOPBACK,
+        IpFamily::Ipv6 => IpCidr::host(std::net::Ipv6Addr::LOCALHOST),
+    }
+}
+
 fn cidr_arg(cidr: &IpCidr) -> String {
     if cidr.is_host() { cidr.network().to_string() } else { cidr.to_string() }
 }
@@ -373,6 +384,7 @@ impl fmt::Display for Match {
                 write!(f, "{}-d {}", if *negated { "! " } else { "" }, cidr_arg(cidr))
             }
             Match::DstPort(p) => write!(f, "--dport {p}"),
+            Match::NotLoopback(family) => write!(f, "! -d {}", loopback(*family)),
             Match::SrcTypeLocal => f.write_str("-m addrtype --src-type LOCAL"),
             Match::DstTypeLocal => f.write_str("-m addrtype --dst-type LOCAL"),
             Match::Mark { negated: false } => write!(f, "-m mark --mark {MASQ_MARK:#x}/{MASQ_MARK:#x}"),

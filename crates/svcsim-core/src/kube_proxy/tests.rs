@@ -204,3 +204,89 @@ fn a_jump_loop_drops_the_packet_and_names_the_loop() {
     let report = crate::dataplane::FirstPacket::of(&[d]);
     assert_eq!(report.reason.as_deref(), Some("jump loop through INPUT: the kernel would refuse this table (ELOOP)"));
 }
+
+/// kube-proxy's IPv6 fake (`NewFakeProxier` over `NewIPv6Fake`): test-node at 2001:db8::1, pod
+/// CIDR fd00:10::/64, and `TestNodePorts`' Service ns1/svc1 (NodePort 3001, clusterIP
+/// fd00:172:30::41) with one remote endpoint and one on this node.
+fn node_ports_v6(node_port_addresses: Option<&[&str]>) -> Cluster {
+    let mut kube_proxy = KubeProxyConfig::default();
+    if let Some(cidrs) = node_port_addresses {
+        kube_proxy.node_port_addresses = NodePortAddresses::Cidrs(cidrs.iter().map(|c| c.parse().unwrap()).collect());
+    }
+    let config = ClusterConfig {
+        cluster_cidr: "fd00:10::/64".parse().unwrap(),
+        service_cidr: "fd00:172:30::/112".parse().unwrap(),
+        network_plugin: NetworkPlugin::AzureCni,
+        kube_proxy,
+        ..ClusterConfig::default()
+    };
+    let mut cluster = Cluster::with_nodes(config, 1);
+    cluster.nodes[0].ip = ip("2001:db8::1");
+    let mut svc = Service::new("svc1", ServiceType::NodePort, BTreeMap::new(), 80, 80);
+    svc.namespace = "ns1".into();
+    svc.ports[0].name = "p80".into();
+    svc.ports[0].node_port = Some(3001);
+    svc.cluster_ip = Some(ip("fd00:172:30::41"));
+    cluster.services.push(svc);
+    let ep = |addr: &str, node| SliceEndpoint { ip: ip(addr), node, ready: true, serving: true, terminating: false };
+    cluster.endpoint_slices.push(EndpointSlice {
+        address_type: crate::net::IpFamily::Ipv6,
+        service: ServiceId(0),
+        endpoints: vec![ep("fd00:10:180::1", None), ep("fd00:10:180::2:1", Some(NodeId(0)))],
+        ports: vec![("p80".into(), 80)],
+    });
+    cluster
+}
+
+/// What kube-proxy's tracer reports: the endpoints joined by `, ` (empty when no service rule
+/// matched), and whether the packet was masqueraded.
+fn trace(cluster: &Cluster, src: &str, dst: &str) -> (String, bool) {
+    let rules = program(cluster, NodeId(0));
+    let net = NodeNet::of(cluster, NodeId(0));
+    let src = SockAddr::new(ip(src), 40000);
+    let decisions = every_outcome(&rules, &net, Origin::of(&net, src.ip), Header::tcp(src, sock(dst)));
+    let endpoints: Vec<String> = decisions.iter().filter_map(|d| d.dnat).map(|a| a.to_string()).collect();
+    (endpoints.join(", "), decisions.iter().any(|d| d.marked))
+}
+
+/// `TestNodePorts`' three IPv6 subtests, verbatim (`pkg/proxy/iptables/proxier_test.go`): name,
+/// source, destination, endpoints, masquerade. The cases sent to the fake node's second IPv6
+/// address, 2001:db8:1::2, are left out: an svcsim node has one address per family.
+#[test]
+fn test_node_ports_ipv6() {
+    let both = "[fd00:10:180::1]:80, [fd00:10:180::2:1]:80";
+    let cases = [
+        ("pod to cluster IP", "fd00:10::2", "[fd00:172:30::41]:80", both, false),
+        ("external to nodePort", "2600:5200::1", "[2001:db8::1]:3001", both, true),
+        ("node to nodePort", "2001:db8::1", "[2001:db8::1]:3001", both, true),
+        ("localhost to nodePort is ignored", "::1", "[::1]:3001", "", false),
+    ];
+    let multiple = ["192.168.0.0/24", "192.168.1.0/24", "2001:db8::/64"];
+    let mut wrong = Vec::new();
+    for (test, addresses) in [
+        ("ipv6, localhost-nodeports enabled", None),
+        ("ipv6, localhost-nodeports disabled", None),
+        ("ipv6, localhost-nodeports disabled, multiple nodeport-addresses", Some(&multiple[..])),
+    ] {
+        let cluster = node_ports_v6(addresses);
+        for (name, src, dst, output, masq) in cases {
+            let got = trace(&cluster, src, dst);
+            if got != (output.to_string(), masq) {
+                wrong.push(format!("{test} / {name}: expected {output:?} masq {masq}, got {got:?}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The IPv6 side's rules differ from IPv4's only where kube-proxy's do: no NodePorts on ::1, and
+/// no localnet-blocking rule (it exists for `route_localnet`, an IPv4 setting).
+#[test]
+fn the_ipv6_nodeports_jump_leaves_out_loopback() {
+    let rules = program(&node_ports_v6(None), NodeId(0)).restore(&[]);
+    let tail: Vec<&str> = rules.lines().filter(|l| l.contains("kubernetes service nodeports")).collect();
+    expect![[r#"-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL ! -d ::1/128 -j KUBE-NODEPORTS"#]]
+    .assert_eq(&tail.join("\n"));
+    assert!(!rules.contains("block incoming localnet connections"), "{rules}");
+    assert!(rules.contains("-j DNAT --to-destination [fd00:10:180::2:1]:80"), "{rules}");
+}

@@ -136,8 +136,10 @@ pub(super) fn saved(rule: &Rule) -> String {
         }
     }
     for m in &rule.matches {
-        if let Match::Dst { cidr, negated } = m {
-            head.push(format!("{}-d {cidr}", not(*negated)));
+        match m {
+            Match::Dst { cidr, negated } => head.push(format!("{}-d {cidr}", not(*negated))),
+            Match::NotLoopback(family) => head.push(format!("! -d {}", super::rules::loopback(*family))),
+            _ => {}
         }
     }
     for m in &rule.matches {
@@ -171,7 +173,7 @@ fn not(negated: bool) -> &'static str {
 /// A match module as iptables-save prints it, or `None` for what the rule's header holds.
 fn saved_match(m: &Match, port: Option<u16>) -> Option<String> {
     Some(match m {
-        Match::Src { .. } | Match::Dst { .. } | Match::DstPort(_) => return None,
+        Match::Src { .. } | Match::Dst { .. } | Match::NotLoopback(_) | Match::DstPort(_) => return None,
         Match::Proto(p) => match port {
             Some(port) => format!("-m {} --dport {port}", p.as_lower()),
             None => format!("-m {}", p.as_lower()),

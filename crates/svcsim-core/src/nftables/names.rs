@@ -78,3 +78,32 @@ pub fn endpoint_names(svc: &Service, port_idx: usize, endpoint: SockAddr) -> (Na
     let base = endpoint_base(svc, port_idx, svc.ports[port_idx].protocol, endpoint);
     (Name::new(&format!("endpoint-{base}")), Name::new(&format!("affinity-{base}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::ServiceType;
+
+    /// The endpoint chains of `TestNodePorts`' IPv6 Service: the colons become dots before the
+    /// hash. (`Test_servicePortEndpointChainNameBase`'s IPv6 case feeds a literal that is not in
+    /// canonical form, `fd80:abcd:12::a1b2:…`, which kube-proxy hashes as written; svcsim's
+    /// addresses are typed, and always written canonically, as the API server writes pod IPs:
+    /// `docs/fidelity.md#dual-stack`.)
+    #[test]
+    fn ipv6_endpoint_names_replace_colons_before_hashing() {
+        let mut svc1 = Service::new("svc1", ServiceType::NodePort, Default::default(), 80, 80);
+        svc1.namespace = "ns1".into();
+        svc1.ports[0].name = "p80".into();
+        let names: Vec<String> = ["[fd00:10:180::1]:80", "[fd00:10:180::2:1]:80"]
+            .iter()
+            .map(|e| endpoint_names(&svc1, 0, e.parse().unwrap()).0.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "endpoint-ZVRFLKHO-ns1/svc1/tcp/p80__fd00.10.180..1/80",
+                "endpoint-2CRNCTTE-ns1/svc1/tcp/p80__fd00.10.180..2.1/80"
+            ]
+        );
+    }
+}

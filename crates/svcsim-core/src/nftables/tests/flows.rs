@@ -4,10 +4,9 @@
 //! it — the endpoints (in numgen order), `DROP`, `REJECT` or nothing, and whether the packet was
 //! marked for masquerade. The expected values are upstream's, verbatim.
 //!
-//! Left out, and why (`docs/fidelity.md#nftables-packet-flows`): the IPv6 subtests of
-//! `TestNodePorts` (svcsim's clusters are IPv4 until dual-stack lands), and the cases addressed
-//! to the fake node's secondary IPs (192.168.1.2, 192.168.99.11 as a node address): an svcsim
-//! node has one address.
+//! Left out, and why (`docs/fidelity.md#nftables-packet-flows`): the cases addressed to the fake
+//! node's secondary IPs of one family (192.168.1.2, 192.168.99.11 as a node address,
+//! 2001:db8:1::2): an svcsim node has one address per family.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -84,9 +83,10 @@ fn ready(addr: &'static str, local: bool) -> Ep {
 /// The EndpointSlice of the last Service added, with the given endpoints and ports.
 fn slice(cluster: &mut Cluster, endpoints: &[Ep], ports: &[(&str, u16)]) {
     let service = ServiceId(cluster.services.len() as u32 - 1);
+    let address_type = endpoints.first().map_or(crate::net::IpFamily::Ipv4, |e| crate::net::IpFamily::of(ip(e.0)));
     cluster.endpoint_slices.push(EndpointSlice {
         service,
-        address_type: crate::net::IpFamily::Ipv4,
+        address_type,
         endpoints: endpoints
             .iter()
             .map(|&(a, local, ready, serving, terminating)| SliceEndpoint {
@@ -262,6 +262,54 @@ fn test_node_ports_ipv4() {
             Case("node to nodePort", "192.168.0.2", TCP, "192.168.0.2:3001", both, true),
         ],
     );
+}
+
+/// `NewFakeProxier(IPv6)`'s node: test-node, 2001:db8::1, pod CIDR fd00:10::/64, service CIDR
+/// fd00:10:96::/112, `nodePortAddresses` 192.168.0.2/32 and 2001:db8::1/128, on an IPv6-only
+/// cluster (the IPv6 side of a dual-stack one programs the same table).
+fn fake_v6(node_port_addresses: &[&str]) -> Cluster {
+    let cidrs = node_port_addresses.iter().map(|c| c.parse().unwrap()).collect();
+    let config = ClusterConfig {
+        cluster_cidr: "fd00:10::/64".parse().unwrap(),
+        service_cidr: "fd00:10:96::/112".parse().unwrap(),
+        network_plugin: NetworkPlugin::AzureCni,
+        kube_proxy: KubeProxyConfig {
+            node_port_addresses: NodePortAddresses::Cidrs(cidrs),
+            ..KubeProxyConfig::for_mode(ProxyMode::Nftables)
+        },
+        ..ClusterConfig::default()
+    };
+    let mut cluster = Cluster::with_nodes(config, 1);
+    cluster.nodes[0].name = "test-node".into();
+    cluster.nodes[0].ip = ip("2001:db8::1");
+    cluster
+}
+
+/// `TestNodePorts`' IPv6 subtests: its Service and endpoints, each node-port address setting,
+/// and the cases that do not address the fake node's second IPv6 address.
+#[test]
+fn test_node_ports_ipv6() {
+    let both = "[fd00:10:180::1]:80, [fd00:10:180::2:1]:80";
+    for (test, addresses) in [
+        ("TestNodePorts/ipv6", &["192.168.0.2/32", "2001:db8::1/128"][..]),
+        (
+            "TestNodePorts/ipv6, multiple nodeport-addresses",
+            &["192.168.0.0/24", "192.168.1.0/24", "2001:db8::/64", "2001:db8:1::2/128"][..],
+        ),
+    ] {
+        let mut c = fake_v6(addresses);
+        c.services.push(service("ns1", "svc1", ServiceType::NodePort, "fd00:172:30::41", &[("p80", TCP, 80, Some(3001))]));
+        slice(&mut c, &[ready("fd00:10:180::1", false), ready("fd00:10:180::2:1", true)], &[("p80", 80)]);
+        run(
+            test,
+            &c,
+            &[
+                Case("pod to cluster IP", "fd00:10::2", TCP, "[fd00:172:30::41]:80", both, false),
+                Case("external to nodePort", "2600:5200::1", TCP, "[2001:db8::1]:3001", both, true),
+                Case("node to nodePort", "2001:db8::1", TCP, "[2001:db8::1]:3001", both, true),
+            ],
+        );
+    }
 }
 
 #[test]
