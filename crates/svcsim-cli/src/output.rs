@@ -153,8 +153,11 @@ pub fn summary(sim: &Sim) -> String {
             if families.len() > 1 {
                 for f in &families {
                     let Some(status) = run.probe_status_of(minutes.clone(), *f) else { continue };
-                    let nodes: Vec<String> =
-                        status.per_node.iter().map(|(n, p)| format!("{} {}%", node_name(sim, *n), round2(*p))).collect();
+                    let nodes: Vec<String> = status
+                        .per_node
+                        .iter()
+                        .map(|(n, p)| format!("{} {}%", node_name(sim, *n), round2(*p)))
+                        .collect();
                     let _ = writeln!(out, "  {f} probes: {}%   {}", round2(status.percent), nodes.join(", "));
                 }
             }

@@ -15,6 +15,7 @@ use svcsim_core::cluster::{NodeId, ProxyMode};
 use svcsim_core::dataplane::{FirstPacket, NodeNet, Origin, RulesText};
 use svcsim_core::dump::{DumpedRuleset, Facts, Format};
 use svcsim_core::manifest::{self, Overrides};
+use svcsim_core::net::IpFamily;
 use svcsim_core::net::{Header, SockAddr};
 use svcsim_core::sim::Sim;
 use svcsim_core::time::{Duration, Instant};
@@ -195,11 +196,17 @@ fn presets() -> Vec<(String, String)> {
 
 /// Each Service port's frontends a packet on `node` can be sent to.
 fn frontends(sim: &Sim, net: &NodeNet) -> Vec<(svcsim_core::net::Protocol, SockAddr)> {
+    let family = IpFamily::of(net.node_ip);
     let mut out = Vec::new();
     for s in sim.cluster().services.iter() {
         for p in &s.ports {
-            for ip in s.cluster_ip.iter().chain(&s.load_balancer_ingress).chain(&s.external_ips) {
-                out.push((p.protocol, SockAddr::new(*ip, p.port)));
+            let ips = s
+                .cluster_ip_of(family)
+                .into_iter()
+                .chain(s.load_balancer_ingress.iter().copied())
+                .chain(s.external_ips.iter().copied());
+            for ip in ips.filter(|ip| IpFamily::of(*ip) == family) {
+                out.push((p.protocol, SockAddr::new(ip, p.port)));
             }
             if let Some(np) = p.node_port {
                 out.push((p.protocol, SockAddr::new(net.node_ip, np)));
@@ -209,22 +216,24 @@ fn frontends(sim: &Sim, net: &NodeNet) -> Vec<(svcsim_core::net::Protocol, SockA
     out
 }
 
-/// A client outside, a pod on the node (or in its pod CIDR) and the node itself.
+/// A client outside, a pod on the node (or in its pod CIDR) and the node itself, in `net`'s family.
 fn sources(sim: &Sim, node: NodeId, net: &NodeNet) -> Vec<IpAddr> {
+    let family = IpFamily::of(net.node_ip);
     let pod = sim
         .cluster()
         .pods
         .iter()
         .filter(|p| p.node == node)
-        .find_map(|p| p.ip)
+        .find_map(|p| p.ip_of(family))
         .or_else(|| net.pod_cidr.nth(5))
         .unwrap();
-    vec!["198.51.100.79".parse().unwrap(), pod, net.node_ip]
+    let client = if family == IpFamily::Ipv4 { "198.51.100.79" } else { "2001:db8::79" };
+    vec![client.parse().unwrap(), pod, net.node_ip]
 }
 
 /// `ip kube-proxy services: …` → `services: …`, as svcsim's single-table listing names it.
 fn unprefixed(rule: &str) -> &str {
-    rule.strip_prefix("ip kube-proxy ").unwrap_or(rule)
+    rule.strip_prefix("ip kube-proxy ").or_else(|| rule.strip_prefix("ip6 kube-proxy ")).unwrap_or(rule)
 }
 
 const NFT: &str = "crates/svcsim-cli/tests/dumps/nft";
@@ -374,9 +383,14 @@ fn a_dump_of_svcsims_rules_walks_as_svcsim_does() {
             // At the start, and after the presets' changes (a policy switch, a node failing).
             for at in [1, 100] {
                 sim.run_until(Instant::ZERO + Duration::from_secs(at));
-                for (node, _) in sim.cluster().nodes.iter_enumerated() {
-                    let net = sim.node_net(node, svcsim_core::net::IpFamily::Ipv4);
-                    let listing = sim.dataplane().render(node, RulesText::Save);
+                for (node, family) in sim
+                    .cluster()
+                    .nodes
+                    .ids()
+                    .flat_map(|n| sim.cluster().config.families().into_iter().map(move |f| (n, f)))
+                {
+                    let net = sim.node_net(node, family);
+                    let listing = sim.dataplane().render_family(node, RulesText::Save, family).unwrap();
                     let node_ips = Some([Some(net.node_ip), net.bridge_ip].into_iter().flatten().collect());
                     let dump = DumpedRuleset::parse_as(format, &listing, Facts { node_ips, ..Facts::default() })
                         .unwrap_or_else(|e| panic!("{name} {mode:?}: {e:?}\n{listing}"));

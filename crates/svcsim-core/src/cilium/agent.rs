@@ -107,7 +107,7 @@ pub fn program(cluster: &Cluster, node: NodeId, catalog: &Catalog, config: &Cili
             );
             let mut external: Vec<(FrontendKind, SockAddr)> = Vec::new();
             if let (ServiceType::NodePort | ServiceType::LoadBalancer, Some(np)) = (s.type_, p.node_port) {
-                external.push((FrontendKind::NodePort, SockAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), np)));
+                external.push((FrontendKind::NodePort, SockAddr::new(unspecified(node_ip), np)));
                 external.push((FrontendKind::NodePort, SockAddr::new(node_ip, np)));
             }
             if s.type_ == ServiceType::LoadBalancer {
@@ -198,4 +198,12 @@ pub fn health_ports(cluster: &Cluster, node: NodeId, maps: &NodeMaps) -> Vec<(Se
         out.push((svc, port, local.len() as u32));
     }
     out
+}
+
+/// The wildcard address of `ip`'s family: `0.0.0.0` or `::`.
+pub fn unspecified(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
 }

@@ -10,11 +10,22 @@ use super::maps::{Backend, BackendId, Frontend, FrontendKind, NodeMaps};
 use super::step::Step;
 use crate::cluster::{CiliumConfig, NodeId, RoutingMode};
 use crate::dataplane::{Cause, Connect, Decision, Delivery, Dsr, NodeNet, Origin, RulePath, RuleRef, Verdict};
-use crate::net::{Header, Protocol, SockAddr};
+use crate::net::{Header, IpFamily, Protocol, SockAddr};
 
 /// `ipv4-service-loopback-address`: the source a pod's packet gets when a Service sends it
 /// back to the pod itself.
 pub const SERVICE_LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 42, 1));
+
+/// The same for IPv6: `fe80::1` (`docs/fidelity.md#dual-stack`).
+pub const SERVICE_LOOPBACK_V6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1));
+
+/// The hairpin source of `ip`'s family, and what Cilium calls it.
+fn service_loopback(ip: IpAddr) -> (IpAddr, &'static str) {
+    match ip {
+        IpAddr::V4(_) => (SERVICE_LOOPBACK, "ipv4-service-loopback-address"),
+        IpAddr::V6(_) => (SERVICE_LOOPBACK_V6, "the IPv6 service loopback address"),
+    }
+}
 
 /// What one node's datapath reads.
 pub struct Datapath<'a> {
@@ -53,14 +64,51 @@ impl Picker for ForcedSlot {
     fn remember(&mut self, _: u16, _: IpAddr, _: BackendId) {}
 }
 
-/// A first packet's walk: the steps so far.
+/// A first packet's walk: the steps so far, of a packet of `family`.
 struct Walk {
+    family: IpFamily,
     steps: Vec<RuleRef>,
 }
 
 impl Walk {
-    fn push(&mut self, step: Step) {
+    fn new(family: IpFamily, first: Option<Step>) -> Walk {
+        let mut w = Walk { family, steps: Vec::new() };
+        w.extend(first);
+        w
+    }
+    fn extend(&mut self, step: Option<Step>) {
+        if let Some(step) = step {
+            self.push(step);
+        }
+    }
+    /// Adds `step`, named for the family: an IPv6 packet meets the `lb6` programs and maps
+    /// that mirror the `lb4` ones (`nodeport_lb6`, `cilium_lb6_services_v2`).
+    fn push(&mut self, mut step: Step) {
+        if self.family == IpFamily::Ipv6 {
+            step.program = ipv6_program(step.program);
+            step.detail =
+                step.detail.replace("cilium_lb4_", "cilium_lb6_").replace("cilium_snat_v4_", "cilium_snat_v6_");
+        }
         self.steps.push(step.into_ref());
+    }
+}
+
+/// The IPv6 twin of an IPv4 program of `bpf/lib/lb.h` and `nodeport.h`.
+fn ipv6_program(program: &'static str) -> &'static str {
+    match program {
+        "nodeport_lb4" => "nodeport_lb6",
+        "lb4_src_range_ok" => "lb6_src_range_ok",
+        "lb4_svc_is_routable" => "lb6_svc_is_routable",
+        "nodeport_svc_lb4" => "nodeport_svc_lb6",
+        "tail_nodeport_nat_egress_ipv4" => "tail_nodeport_nat_egress_ipv6",
+        "nodeport_extract_dsr_v4" => "nodeport_extract_dsr_v6",
+        "nodeport_dsr_ingress_ipv4" => "nodeport_dsr_ingress_ipv6",
+        "__per_packet_lb_svc_xlate_4" => "__per_packet_lb_svc_xlate_6",
+        "lb4_local" => "lb6_local",
+        "tail_no_service_ipv4" => "tail_no_service_ipv6",
+        "cil_sock4_connect" => "cil_sock6_connect",
+        "cil_sock4_sendmsg" => "cil_sock6_sendmsg",
+        other => other,
     }
 }
 
@@ -112,7 +160,7 @@ impl Datapath<'_> {
 
     /// `cil_from_netdev` → `nodeport_lb4`: traffic that arrived on the node's device.
     fn north_south(&self, header: Header, dsr: Option<SockAddr>, picker: &mut dyn Picker) -> Decision {
-        let mut w = Walk { steps: vec![Step::plumbing("cil_from_netdev", "from-network").into_ref()] };
+        let mut w = Walk::new(header.family(), Some(Step::plumbing("cil_from_netdev", "from-network")));
         let Some(fe) = self.maps.lookup(header.dst, header.proto, super::maps::Scope::External) else {
             if let Some(service) = dsr {
                 return self.dsr_ingress(header, service, w);
@@ -213,11 +261,8 @@ impl Datapath<'_> {
         }
         let Some(fe) = self.maps.lookup_east_west(header.dst, header.proto) else { return self.pass(header) };
         let entry = if origin == Origin::Host { "cil_from_host" } else { "cil_from_container" };
-        let mut w = Walk {
-            steps: vec![
-                Step::plumbing(entry, if origin == Origin::Host { "from-host" } else { "from-endpoint" }).into_ref(),
-            ],
-        };
+        let from = if origin == Origin::Host { "from-host" } else { "from-endpoint" };
+        let mut w = Walk::new(header.family(), Some(Step::plumbing(entry, from)));
         w.push(Step::new(
             "__per_packet_lb_svc_xlate_4",
             format!("cilium_lb4_services_v2 {} (0) [{}]: {}", fe.key(), fe.flags(), count(fe)),
@@ -229,12 +274,10 @@ impl Datapath<'_> {
         let mut snat = None;
         if backend.addr.ip == header.src.ip {
             // The pod reaches itself through the Service: hairpin SNAT.
-            after.src.ip = SERVICE_LOOPBACK;
-            snat = Some(SERVICE_LOOPBACK);
-            w.push(Step::new(
-                "lb4_local",
-                format!("the backend is the client itself: SNAT to {SERVICE_LOOPBACK} (ipv4-service-loopback-address)"),
-            ));
+            let (loopback, what) = service_loopback(header.src.ip);
+            after.src.ip = loopback;
+            snat = Some(loopback);
+            w.push(Step::new("lb4_local", format!("the backend is the client itself: SNAT to {loopback} ({what})")));
         }
         accept(header, after, Some(backend.addr), snat, w, None)
     }
@@ -253,7 +296,7 @@ impl Datapath<'_> {
         }
         let fe = self.sock_frontend(dst, proto)?;
         let hook = if proto == Protocol::Tcp { "cil_sock4_connect" } else { "cil_sock4_sendmsg" };
-        let mut w = Walk { steps: Vec::new() };
+        let mut w = Walk::new(dst.family(), None);
         w.push(Step::new(
             hook,
             format!(
@@ -285,7 +328,7 @@ impl Datapath<'_> {
             let (lo, hi) = self.node_port_range;
             let node_address = dst.ip.is_loopback() || self.node_ips.contains(&dst.ip);
             (node_address && (lo..=hi).contains(&dst.port))
-                .then(|| self.maps.lookup_wildcard(dst.port, proto))
+                .then(|| self.maps.lookup_wildcard(dst.port, proto, dst.family()))
                 .flatten()
         })?;
         (fe.kind != FrontendKind::ExternalIPs || self.net.is_local(dst.ip)).then_some(fe)

@@ -143,8 +143,12 @@ impl NodeMaps {
     }
     /// `sock4_wildcard_lookup`: a NodePort reached on one of the node's own (or loopback)
     /// addresses, through the `0.0.0.0:<nodePort>` entry.
-    pub fn lookup_wildcard(&self, port: u16, proto: Protocol) -> Option<&Frontend> {
-        let any = SockAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), port);
+    pub fn lookup_wildcard(&self, port: u16, proto: Protocol, family: crate::net::IpFamily) -> Option<&Frontend> {
+        let unspecified = match family {
+            crate::net::IpFamily::Ipv4 => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            crate::net::IpFamily::Ipv6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        let any = SockAddr::new(unspecified, port);
         let ext = self.lookup(any, proto, Scope::External)?;
         if ext.two_scopes { self.lookup(any, proto, Scope::Internal) } else { Some(ext) }
     }

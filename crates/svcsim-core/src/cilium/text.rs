@@ -4,6 +4,7 @@
 //! and slot.
 
 use super::maps::{FrontendKind, NodeMaps, Scope};
+use crate::net::SockAddr;
 
 /// `cilium-dbg service list`: a row per frontend (1.18 shows the NodePort wildcard, not the
 /// per-address copies that only the BPF maps hold), its backends listed under it.
@@ -35,7 +36,8 @@ pub fn service_list(maps: &NodeMaps) -> String {
 pub fn bpf_lb_list(maps: &NodeMaps) -> String {
     let mut rows: Vec<Vec<String>> = vec![vec!["SERVICE ADDRESS".into(), "BACKEND ADDRESS (REVNAT_ID) (SLOT)".into()]];
     for f in &maps.frontends {
-        rows.push(vec![format!("{} (0)", f.key()), format!("0.0.0.0:0 ({}) (0) [{}]", f.id, f.flags())]);
+        let none = SockAddr::new(super::agent::unspecified(f.addr.ip), 0);
+        rows.push(vec![format!("{} (0)", f.key()), format!("{none} ({}) (0) [{}]", f.id, f.flags())]);
         for (slot, id) in f.backends.iter().enumerate() {
             let b = maps.backend(*id);
             rows.push(vec![format!("{} ({})", f.key(), slot + 1), format!("{b} ({}) ({})", f.id, slot + 1)]);

@@ -479,7 +479,8 @@ fn endpoint_chain(
     let made = cache.port(key).endpoint_chains.entry(ep.addr).or_insert_with(|| {
         let (chain, set) = endpoint_names(svc, port, ep.addr);
         let family = ep.addr.family();
-        let rule = |matches, statement| Rc::new(Rule { family, chain: chain.clone(), matches, statement, comment: None });
+        let rule =
+            |matches, statement| Rc::new(Rule { family, chain: chain.clone(), matches, statement, comment: None });
         let hairpin = vec![Match::Saddr { cidr: IpCidr::host(ep.ip()), negated: false }];
         let mut rules = vec![rule(hairpin, Statement::Jump(name(MARK_FOR_MASQUERADE)))];
         if affinity.is_some() {

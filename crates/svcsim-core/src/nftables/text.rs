@@ -334,8 +334,7 @@ pub fn transaction(table: &Table, gone_chains: &[Name], gone_sets: &[Name]) -> S
         match s {
             SetOrMap::Set(set) => match &set.kind {
                 SetKind::Plain { comment } => {
-                    let _ =
-                        writeln!(out, "add set {TABLE} {} {{ type {addr} ; comment \"{comment}\" ; }}", set.name);
+                    let _ = writeln!(out, "add set {TABLE} {} {{ type {addr} ; comment \"{comment}\" ; }}", set.name);
                     let _ = writeln!(out, "flush set {TABLE} {}", set.name);
                 }
                 SetKind::Affinity { timeout_seconds } => {

@@ -57,6 +57,8 @@ pub struct ClusterLine {
     pub provider: Provider,
     pub network_plugin: NetworkPlugin,
     pub cluster_cidr: IpCidr,
+    /// The second family's pod range, on a dual-stack cluster.
+    pub secondary_cluster_cidr: Option<IpCidr>,
 }
 
 /// `node node-0: ip 10.240.0.4, podCIDR 10.244.0.0/24`.
@@ -65,6 +67,8 @@ pub struct NodeLine {
     pub node: NodeId,
     pub ip: IpAddr,
     pub pod_cidr: IpCidr,
+    /// Its address and podCIDR of the second family (dual-stack).
+    pub secondary: Option<crate::cluster::FamilyAddresses>,
 }
 
 /// `pod web-…: ip 10.244.0.2 on node-0 (nodejs)`.
@@ -72,6 +76,8 @@ pub struct NodeLine {
 pub struct PodLine {
     pub pod: PodId,
     pub ip: Option<IpAddr>,
+    /// `status.podIPs[1]` (dual-stack).
+    pub secondary_ip: Option<IpAddr>,
     pub node: NodeId,
     pub app: App,
 }
@@ -91,6 +97,8 @@ pub struct ProbeLine {
     pub flow: FlowId,
     pub node: NodeId,
     pub svc: ServiceId,
+    /// The probe's family: an IPv6 probe says so.
+    pub family: crate::net::IpFamily,
     pub kind: ProbeKind,
     pub port: u16,
     pub result: ProbeResult,
@@ -142,11 +150,19 @@ impl Run {
             }
             TraceEntry::Cluster(c) => format!(
                 "cluster: {} nodes, provider {}, network plugin {}, clusterCIDR {}",
-                c.nodes, c.provider, c.network_plugin, c.cluster_cidr
+                c.nodes,
+                c.provider,
+                c.network_plugin,
+                both(c.cluster_cidr, c.secondary_cluster_cidr)
             ),
-            TraceEntry::Node(n) => format!("node {}: ip {}, podCIDR {}", names.nodes[n.node], n.ip, n.pod_cidr),
+            TraceEntry::Node(n) => format!(
+                "node {}: ip {}, podCIDR {}",
+                names.nodes[n.node],
+                both(n.ip, n.secondary.map(|s| s.ip)),
+                both(n.pod_cidr, n.secondary.map(|s| s.pod_cidr))
+            ),
             TraceEntry::PodRunning(p) => {
-                let ip = p.ip.map_or("none".to_string(), |ip| ip.to_string());
+                let ip = p.ip.map_or("none".to_string(), |ip| both(ip, p.secondary_ip));
                 format!("pod {}: ip {ip} on {} ({})", names.pods[p.pod], names.nodes[p.node], p.app)
             }
             TraceEntry::Service(s) => service_line(&s.1),
@@ -167,7 +183,8 @@ impl Run {
                     ProbeKind::Http => format!("HTTP :{}/healthz", p.port),
                     ProbeKind::Tcp => format!("TCP :{}", p.port),
                 };
-                format!("lb probe {} {what} for {}: {}", names.nodes[p.node], names.services[p.svc], p.result)
+                let over = if p.family == crate::net::IpFamily::Ipv6 { " over IPv6" } else { "" };
+                format!("lb probe {} {what}{over} for {}: {}", names.nodes[p.node], names.services[p.svc], p.result)
             }
             TraceEntry::Rotation(i) => {
                 let r = &self.rotation[*i as usize];
@@ -276,13 +293,18 @@ impl Run {
 
 /// `service default/web: LoadBalancer clusterIP 10.0.0.9, port 80 -> 8080 nodePort 31000, LB
 /// 203.0.113.10, externalTrafficPolicy Cluster`.
+/// `a`, or `a,b` with the second family's value, as Kubernetes' flags write a dual-stack pair.
+fn both<T: std::fmt::Display>(a: T, b: Option<T>) -> String {
+    match b {
+        Some(b) => format!("{a},{b}"),
+        None => a.to_string(),
+    }
+}
+
 fn service_line(s: &Service) -> String {
-    let mut l = format!(
-        "service {}: {} clusterIP {}",
-        s.namespaced_name(),
-        s.type_,
-        s.cluster_ip.map_or("None".into(), |ip| ip.to_string())
-    );
+    let ips = s.cluster_ip.map_or("None".into(), |ip| both(ip, s.secondary_cluster_ip));
+    let field = if s.secondary_cluster_ip.is_some() { "clusterIPs" } else { "clusterIP" };
+    let mut l = format!("service {}: {} {field} {ips}", s.namespaced_name(), s.type_);
     for p in &s.ports {
         // `port 53/UDP -> 5353`; TCP, the default, goes unsaid.
         let proto = if p.protocol == Protocol::Tcp { String::new() } else { format!("/{}", p.protocol) };
@@ -291,8 +313,9 @@ fn service_line(s: &Service) -> String {
             let _ = write!(l, " nodePort {np}");
         }
     }
-    if let Some(ip) = s.load_balancer_ingress.first() {
-        let _ = write!(l, ", LB {ip}");
+    if !s.load_balancer_ingress.is_empty() {
+        let ips: Vec<String> = s.load_balancer_ingress.iter().map(ToString::to_string).collect();
+        let _ = write!(l, ", LB {}", ips.join(","));
     }
     let _ = write!(l, ", externalTrafficPolicy {}", s.external_traffic_policy);
     if let Some(hc) = s.health_check_node_port {

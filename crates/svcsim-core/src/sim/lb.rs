@@ -213,7 +213,7 @@ impl Sim {
         let spec = lb.profile.probe;
         let change = lb.backends.get_mut(&node).expect("every node is a backend").observe(result, &spec);
         self.run.probe_metric.record(now, node, family, ok);
-        self.trace(TraceEntry::Probe(Box::new(ProbeLine { flow, node, svc, kind: spec.kind, port, result })));
+        self.trace(TraceEntry::Probe(Box::new(ProbeLine { flow, node, svc, family, kind: spec.kind, port, result })));
         let (in_rotation, reason) = match change {
             Some(RotationChange::Left { reason }) => (false, Some(reason)),
             Some(RotationChange::Joined) => (true, None),

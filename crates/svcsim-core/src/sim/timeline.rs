@@ -26,12 +26,15 @@ impl Sim {
             provider: c.config.provider,
             network_plugin: c.config.network_plugin,
             cluster_cidr: c.config.cluster_cidr,
+            secondary_cluster_cidr: c.config.secondary.map(|s| s.cluster_cidr),
         }))];
         for (node, n) in c.nodes.iter_enumerated() {
-            lines.push(TraceEntry::Node(Box::new(NodeLine { node, ip: n.ip, pod_cidr: n.pod_cidr })));
+            let line = NodeLine { node, ip: n.ip, pod_cidr: n.pod_cidr, secondary: n.secondary };
+            lines.push(TraceEntry::Node(Box::new(line)));
         }
         for (pod, p) in c.pods.iter_enumerated().filter(|(_, p)| !p.deleted) {
-            lines.push(TraceEntry::PodRunning(Box::new(PodLine { pod, ip: p.ip, node: p.node, app: p.app })));
+            let line = PodLine { pod, ip: p.ip, secondary_ip: p.secondary_ip, node: p.node, app: p.app };
+            lines.push(TraceEntry::PodRunning(Box::new(line)));
         }
         for (svc, s) in c.services.iter_enumerated() {
             lines.push(TraceEntry::Service(Box::new((svc, s.clone()))));
@@ -162,7 +165,7 @@ impl Sim {
                 self.schedule(self.now + super::TERMINATION, Event::PodGone { pod });
                 self.trace(TraceEntry::PodTerminating(pod));
             } else {
-                let line = PodLine { pod, ip: p.ip, node: p.node, app: p.app };
+                let line = PodLine { pod, ip: p.ip, secondary_ip: p.secondary_ip, node: p.node, app: p.app };
                 self.trace(TraceEntry::PodRunning(Box::new(line)));
             }
         }

@@ -3,7 +3,7 @@
 //! or target svcsim does not evaluate is kept, by name, for the walk to report; only text that
 //! is no iptables-save output at all is an error, with its line.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 use crate::net::{IpCidr, Protocol, SockAddr};
 
@@ -381,18 +381,28 @@ impl<'a> Reader<'a> {
             }
             "DNAT" => {
                 let to = self.option("--to-destination")?;
-                if let Ok(a) = to.parse::<SocketAddrV4>() {
-                    Target::Dnat(a.into())
-                } else if let Ok(ip) = to.parse::<Ipv4Addr>() {
-                    Target::DnatAddr(ip.into())
+                // `10.0.0.1:80`, `[fd00::1]:80` (ip6tables), or an address alone.
+                if let Ok(a) = to.parse::<SocketAddr>() {
+                    Target::Dnat(SockAddr::new(a.ip(), a.port()))
+                } else if let Ok(ip) = to.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+                    Target::DnatAddr(ip)
                 } else {
                     Target::Unknown(format!("-j DNAT --to-destination {to}"))
                 }
             }
             "SNAT" => {
                 let to = self.option("--to-source")?;
-                match to.split(':').next().and_then(|ip| ip.parse::<Ipv4Addr>().ok()) {
-                    Some(ip) => Target::Snat(ip.into()),
+                let ip =
+                    to.parse::<IpAddr>().ok().or_else(|| to.parse::<SocketAddr>().map(|a| a.ip()).ok()).or_else(|| {
+                        let host = if to.starts_with('[') {
+                            to.split(']').next().map(|h| &h[1..])
+                        } else {
+                            to.split(':').next()
+                        };
+                        host.and_then(|h| h.parse::<IpAddr>().ok())
+                    });
+                match ip {
+                    Some(ip) => Target::Snat(ip),
                     None => Target::Unknown(format!("-j SNAT --to-source {to}")),
                 }
             }
@@ -447,9 +457,7 @@ fn cidr(s: &str) -> Result<IpCidr, String> {
     if let Ok(c) = s.parse::<IpCidr>() {
         return Ok(c);
     }
-    s.parse::<Ipv4Addr>()
-        .map(|ip| IpCidr::host(IpAddr::V4(ip)))
-        .map_err(|_| format!("{s:?} is not an IPv4 address or CIDR"))
+    s.parse::<IpAddr>().map(IpCidr::host).map_err(|_| format!("{s:?} is not an IP address or CIDR"))
 }
 
 fn protocol(s: &str) -> Option<Protocol> {

@@ -298,7 +298,13 @@ fn test_node_ports_ipv6() {
         ),
     ] {
         let mut c = fake_v6(addresses);
-        c.services.push(service("ns1", "svc1", ServiceType::NodePort, "fd00:172:30::41", &[("p80", TCP, 80, Some(3001))]));
+        c.services.push(service(
+            "ns1",
+            "svc1",
+            ServiceType::NodePort,
+            "fd00:172:30::41",
+            &[("p80", TCP, 80, Some(3001))],
+        ));
         slice(&mut c, &[ready("fd00:10:180::1", false), ready("fd00:10:180::2:1", true)], &[("p80", 80)]);
         run(
             test,
