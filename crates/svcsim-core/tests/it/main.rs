@@ -3,6 +3,7 @@
 mod behaviours;
 mod cilium;
 mod determinism;
+mod dual_stack;
 mod fixtures;
 mod fuzz_regressions;
 mod golden;

@@ -1,9 +1,12 @@
-//! Properties over random clusters: runs are deterministic, every request ends somewhere with a
-//! reason, replies undo the NAT exactly, Local never SNATs external clients, and in steady state
-//! the probe metric is the share of nodes the provider's probe finds healthy (always 0–100 %).
+//! Properties over random clusters, single- or dual-stack and sending over either family: runs
+//! are deterministic, every request ends somewhere with a reason, replies undo the NAT exactly,
+//! no packet changes family inside the cluster, Local never SNATs external clients (over either
+//! family), and in steady state the probe metric is the share of nodes the provider's probe
+//! finds healthy (always 0–100 %).
 
 use proptest::prelude::*;
 use svcsim_core::cluster::*;
+use svcsim_core::net::IpFamily;
 use svcsim_core::record::{Action, Initiator, Outcome};
 use svcsim_core::scenario::{ClientKind, Scenario, Schedule, Target};
 use svcsim_core::sim::Sim;
@@ -22,6 +25,8 @@ struct Case {
     seconds: u64,
     rate_ms: u64,
     pod_client: bool,
+    /// A dual-stack cluster and Service, the clients sending over this family.
+    dual_stack: Option<IpFamily>,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -35,8 +40,9 @@ fn case() -> impl Strategy<Value = Case> {
         65u64..=130,
         300u64..=1500,
         any::<bool>(),
+        0usize..3,
     )
-        .prop_map(|(nodes, replicas, local, kubenet, p, seed, seconds, rate_ms, pod_client)| Case {
+        .prop_map(|(nodes, replicas, local, kubenet, p, seed, seconds, rate_ms, pod_client, d)| Case {
             nodes,
             replicas,
             local,
@@ -46,6 +52,7 @@ fn case() -> impl Strategy<Value = Case> {
             seconds,
             rate_ms,
             pod_client,
+            dual_stack: [None, Some(IpFamily::Ipv4), Some(IpFamily::Ipv6)][d],
         })
 }
 
@@ -53,29 +60,33 @@ fn build(c: &Case) -> Scenario {
     let config = ClusterConfig {
         provider: c.provider,
         network_plugin: if c.kubenet { NetworkPlugin::Kubenet } else { NetworkPlugin::AzureCni },
+        secondary: c.dual_stack.map(|_| SecondaryCidrs {
+            cluster_cidr: "fd12:3456:789a::/64".parse().unwrap(),
+            service_cidr: "fd12:3456:789a:1::/108".parse().unwrap(),
+        }),
         ..ClusterConfig::default()
     };
     let mut cluster = Cluster::with_nodes(config, c.nodes);
     cluster.deployments.push(deployment("web", c.replicas, App::Echo, 8080));
     let policy = if c.local { TrafficPolicy::Local } else { TrafficPolicy::Cluster };
-    cluster.services.push(service("web", "web", ServiceType::LoadBalancer, policy));
+    let mut svc = service("web", "web", ServiceType::LoadBalancer, policy);
+    let family = c.dual_stack.unwrap_or(IpFamily::Ipv4);
+    if c.dual_stack.is_some() {
+        svc.ip_family_policy = IpFamilyPolicy::PreferDualStack;
+        svc.ip_families = vec![IpFamily::Ipv4, IpFamily::Ipv6];
+    }
+    cluster.services.push(svc);
     let every = Schedule::Every(Duration::from_millis(c.rate_ms));
+    let (a, b): (std::net::IpAddr, std::net::IpAddr) = match family {
+        IpFamily::Ipv4 => (CLIENT_IP, std::net::Ipv4Addr::new(203, 0, 113, 200).into()),
+        IpFamily::Ipv6 => ("2001:db8::79".parse().unwrap(), "2001:db8:5::200".parse().unwrap()),
+    };
     let mut clients = vec![
-        external(
-            "a",
-            CLIENT_IP,
-            Target::LoadBalancer { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
-            every.clone(),
-        ),
+        external("a", a, Target::LoadBalancer { svc: ServiceId(0), port: 0, family }, every.clone()),
         external(
             "b",
-            std::net::Ipv4Addr::new(203, 0, 113, 200).into(),
-            Target::NodePort {
-                node: NodeId(c.nodes - 1),
-                svc: ServiceId(0),
-                port: 0,
-                family: svcsim_core::net::IpFamily::Ipv4,
-            },
+            b,
+            Target::NodePort { node: NodeId(c.nodes - 1), svc: ServiceId(0), port: 0, family },
             every.clone(),
         ),
     ];
@@ -84,7 +95,7 @@ fn build(c: &Case) -> Scenario {
         clients.push(client(
             "pod",
             ClientKind::Pod("client".into()),
-            Target::ClusterIp { svc: ServiceId(0), port: 0, family: svcsim_core::net::IpFamily::Ipv4 },
+            Target::ClusterIp { svc: ServiceId(0), port: 0, family },
             every,
         ));
     }
@@ -112,6 +123,15 @@ proptest! {
 
         for f in &run.flows {
             let request = run.packet(f.request);
+            // A connection never changes family: every hop of the request and of its reply
+            // carries the family the initiator used, except an AWS NLB's IPv6 frontend, which
+            // speaks IPv4 to its instance targets (docs/fidelity.md#dual-stack-load-balancers).
+            let nlb_converts = c.provider == Provider::Aws && f.header.family() == IpFamily::Ipv6;
+            let packets = std::iter::once(request).chain(f.reply.map(|r| run.packet(r)));
+            for hop in packets.flat_map(|p| &p.hops) {
+                let inside = hop.before.family() == f.header.family() && hop.after().family() == f.header.family();
+                prop_assert!(inside || nlb_converts, "{} changed family at {:?}", f.header, hop.at);
+            }
             // Time never goes backwards along a packet's hops.
             prop_assert!(request.hops.windows(2).all(|w| w[0].time <= w[1].time));
             match &f.outcome {
@@ -131,9 +151,11 @@ proptest! {
                 Outcome::InFlight => prop_assert!(f.start + Duration::from_secs(1) >= end || matches!(f.initiator, Initiator::Probe { .. }), "{:?}", f),
             }
             // externalTrafficPolicy: Local never SNATs external clients (docs/fidelity.md#external-traffic-policy).
-            let in_cluster = "10.0.0.0/8".parse::<svcsim_core::net::IpCidr>().unwrap().contains(f.header.src.ip);
+            let in_cluster = ["10.0.0.0/8", "fd12:3456:789a::/48"]
+                .iter()
+                .any(|c| c.parse::<svcsim_core::net::IpCidr>().unwrap().contains(f.header.src.ip));
             let external_client = matches!(f.initiator, Initiator::Client(_)) && !in_cluster;
-            if c.local && external_client && f.outcome == Outcome::Answered {
+            if c.local && external_client && f.outcome == Outcome::Answered && !nlb_converts {
                 prop_assert_eq!(f.source_seen, Some(f.header.src.ip));
             }
         }
@@ -141,6 +163,9 @@ proptest! {
         // Steady state (nothing changes during these runs): every node's probe result is constant,
         // so each complete minute shows the share of healthy nodes (docs/fidelity.md#health-probe-status).
         let pods_on = |n: u32| sim.cluster().pods.iter().filter(|p| p.node == NodeId(n) && !p.deleted && p.owner.is_some()).count();
+        // Azure probes a dual-stack Service's IPv6 frontend from a link-local address, which a
+        // node never forwards to a pod: under Cluster that probe fails everywhere.
+        let azure_v6_cluster = c.dual_stack.is_some() && c.provider == Provider::Azure && !c.local;
         let healthy = |n: u32| match (c.local, c.provider) {
             (true, _) => pods_on(n) > 0,
             (false, Provider::Gcp) => true,
@@ -148,7 +173,11 @@ proptest! {
         };
         let complete_minutes = c.seconds / 60;
         for minute in 0..complete_minutes {
-            let status = run.probe_status(minute..minute + 1).unwrap();
+            let status = run.probe_status_of(minute..minute + 1, IpFamily::Ipv4).unwrap();
+            if azure_v6_cluster {
+                let v6 = run.probe_status_of(minute..minute + 1, IpFamily::Ipv6).unwrap();
+                prop_assert_eq!(v6.percent, 0.0, "minute {}: the IPv6 frontend's link-local probes fail", minute);
+            }
             let per_node = &status.per_node;
             for n in 0..c.nodes {
                 let expected = if healthy(n) { 100.0 } else { 0.0 };

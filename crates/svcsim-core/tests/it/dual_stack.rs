@@ -1,0 +1,127 @@
+//! Dual-stack behaviours, each asserted through what a user sees: what the app prints over each
+//! family, the IPv6 probes of each cloud, and what each family's proxy programs
+//! (`docs/fidelity.md#dual-stack`).
+
+use std::collections::BTreeMap;
+
+use svcsim_core::cluster::{Provider, TrafficPolicy};
+use svcsim_core::dataplane::RulesText;
+use svcsim_core::manifest::{Overrides, load};
+use svcsim_core::net::IpFamily;
+use svcsim_core::record::{Action, Initiator, Outcome, Reason, Run};
+use svcsim_core::sim::Sim;
+
+/// The AKS story on a dual-stack kubenet cluster: one Node.js pod (on node-0) behind a
+/// PreferDualStack LoadBalancer Service, a laptop with an address of each family.
+const DUAL_STACK: &str = include_str!("../../../../scenarios/aks-dual-stack.yaml");
+
+fn run(provider: Provider, policy: TrafficPolicy, family: IpFamily) -> Sim {
+    let overrides = Overrides {
+        provider: Some(provider),
+        external_traffic_policy: Some(policy),
+        family: Some(family),
+        ..Overrides::default()
+    };
+    let loaded = load(DUAL_STACK, &overrides).unwrap_or_else(|d| panic!("{d:?}"));
+    let mut sim = Sim::new(loaded.scenario);
+    sim.run();
+    sim
+}
+
+/// What the app printed, with how often, in text order.
+fn printed(run: &Run) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for f in run.requests().filter(|f| f.outcome == Outcome::Answered) {
+        *out.entry(f.app_output.clone().unwrap_or_default()).or_default() += 1;
+    }
+    out
+}
+
+fn texts(run: &Run) -> Vec<String> {
+    printed(run).into_keys().collect()
+}
+
+#[test]
+fn over_each_family_the_app_prints_what_node_js_prints_for_that_peer() {
+    // GCP probes IPv6 from a routable range and checks kube-proxy's :10256 under Cluster, so
+    // both families carry traffic and the story shows.
+    let v4 = run(Provider::Gcp, TrafficPolicy::Cluster, IpFamily::Ipv4);
+    assert_eq!(texts(v4.record()), ["::ffff:10.240.0.5", "::ffff:10.244.0.1"], "IPv4: ::ffff: and a node's address");
+    let v6 = run(Provider::Gcp, TrafficPolicy::Cluster, IpFamily::Ipv6);
+    // Masquerade picks the egress device's IPv6 address: cbr0's toward the local pod, eth0's
+    // (node-1's) toward the other node's pod.
+    assert_eq!(texts(v6.record()), ["2001:1234:5678:9abc::5", "fd12:3456:789a::1"], "IPv6: plain, compressed");
+    for family in [IpFamily::Ipv4, IpFamily::Ipv6] {
+        let local = run(Provider::Gcp, TrafficPolicy::Local, family);
+        let client = if family == IpFamily::Ipv4 { "::ffff:198.51.100.79" } else { "2001:db8::79" };
+        assert_eq!(texts(local.record()), [client], "{family} under Local: the client's own address");
+    }
+}
+
+#[test]
+fn azure_probes_ipv6_from_a_link_local_address_that_no_node_forwards() {
+    let sim = run(Provider::Azure, TrafficPolicy::Cluster, IpFamily::Ipv6);
+    let run_ = sim.record();
+    // The IPv4 frontend's probes pass on both nodes; the IPv6 frontend's fail on both.
+    assert_eq!(run_.probe_status_of(1..2, IpFamily::Ipv4).unwrap().percent, 100.0);
+    assert_eq!(run_.probe_status_of(1..2, IpFamily::Ipv6).unwrap().percent, 0.0);
+    // Why: the probe of the NodePort is DNATed to the pod, and the node refuses to forward it.
+    let probe = run_
+        .flows
+        .iter()
+        .find(|f| matches!(f.initiator, Initiator::Probe { family: IpFamily::Ipv6, .. }))
+        .expect("an IPv6 probe");
+    assert_eq!(probe.header.src.ip.to_string(), "fe80::1234:5678:9abc");
+    let refused = run_.packet(probe.request).hops.iter().find_map(|h| match &h.action {
+        Action::Rejected(r) => Some((**r).clone()),
+        _ => None,
+    });
+    assert!(matches!(refused, Some(Reason::BeyondScope(_))), "{refused:?}");
+    // So every IPv6 request is dropped by the LB, and the IPv4 story is unchanged.
+    assert!(run_.requests().all(|f| f.outcome.label() == "dropped"), "{:?}", printed(run_));
+    let v4 = run(Provider::Azure, TrafficPolicy::Cluster, IpFamily::Ipv4);
+    assert!(v4.record().requests().all(|f| f.outcome == Outcome::Answered));
+    // Under Local the probe goes to healthCheckNodePort, which kube-proxy serves on the node.
+    let local = run(Provider::Azure, TrafficPolicy::Local, IpFamily::Ipv6);
+    assert_eq!(local.record().probe_status_of(1..2, IpFamily::Ipv6).unwrap().percent, 50.0);
+    assert_eq!(texts(local.record()), ["2001:db8::79"]);
+}
+
+#[test]
+fn an_aws_nlb_speaks_ipv4_to_its_targets_so_an_ipv6_client_s_address_is_lost() {
+    let sim = run(Provider::Aws, TrafficPolicy::Local, IpFamily::Ipv6);
+    let run_ = sim.record();
+    let answered: Vec<_> = run_.requests().filter(|f| f.outcome == Outcome::Answered).collect();
+    assert!(!answered.is_empty());
+    for f in answered {
+        assert_eq!(f.header.family(), IpFamily::Ipv6, "the client connected over IPv6");
+        let seen = f.source_seen.expect("the pod saw a source");
+        assert_eq!(seen.to_string(), "10.240.0.250", "the NLB's private IPv4 address, even under Local");
+    }
+}
+
+#[test]
+fn each_family_s_proxy_programs_only_the_services_of_its_family() {
+    let yaml = DUAL_STACK.replace("  ipFamilyPolicy: PreferDualStack\n", "");
+    let loaded = load(&yaml, &Overrides::default()).unwrap_or_else(|d| panic!("{d:?}"));
+    let sim = Sim::new(loaded.scenario);
+    let svc = &sim.cluster().services[0];
+    assert_eq!(svc.families(&sim.cluster().config), [IpFamily::Ipv4], "SingleStack: the cluster's first family");
+    let node = svcsim_core::cluster::NodeId(0);
+    let v4 = sim.dataplane().render_family(node, RulesText::Save, IpFamily::Ipv4).unwrap();
+    let v6 = sim.dataplane().render_family(node, RulesText::Save, IpFamily::Ipv6).unwrap();
+    assert!(v4.contains("default/node-service"), "{v4}");
+    // No rules at all for it on the IPv6 side: not even its NodePort.
+    assert!(!v6.contains("default/node-service"), "{v6}");
+    assert!(v6.contains("! -d ::1/128"), "{v6}");
+}
+
+#[test]
+fn a_target_of_a_family_the_service_lacks_is_an_error_at_the_client() {
+    let yaml = DUAL_STACK
+        .replace("  ipFamilyPolicy: PreferDualStack\n", "")
+        .replace("target: service/node-service,", "target: service/node-service:ipv6,");
+    let errors = load(&yaml, &Overrides::default()).unwrap_err();
+    let messages: Vec<String> = errors.iter().map(|d| format!("{}: {}", d.path, d.message)).collect();
+    assert_eq!(messages, ["spec.clients[0].target: service node-service has no IPv6 address (its ipFamilies: IPv4)"]);
+}
