@@ -1,6 +1,6 @@
 //! A Service's IP families as the API server defaults and validates them when the Service is
 //! created: `ipFamilyPolicy`, `ipFamilies` and `clusterIPs` (`initIPFamilyFields` in
-//! kubernetes' `pkg/registry/core/service/storage/alloc.go`; `docs/fidelity.md#dual-stack`).
+//! kubernetes' `pkg/registry/core/service/storage/alloc.go`; `docs/fidelity.md#dual-stack-defaulting`).
 
 use std::net::IpAddr;
 
@@ -165,7 +165,7 @@ mod tests {
     }
 
     /// Every policy on every cluster stack with every combination of given clusterIPs
-    /// (`docs/fidelity.md#dual-stack`, the notes' §9.2 table).
+    /// (`docs/fidelity.md#dual-stack-defaulting`).
     #[test]
     fn every_policy_on_every_cluster_with_every_cluster_ips() {
         let clusters: [&[IpFamily]; 4] = [&[Ipv4], &[Ipv6], &[Ipv4, Ipv6], &[Ipv6, Ipv4]];
