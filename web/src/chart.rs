@@ -205,7 +205,7 @@ mod tests {
         let m = crate::model::Model::from_fragment("preset=aks-blog-switch&t=300s", false).settled();
         let e = m.engine.borrow();
         let names: Vec<String> = e.sim.cluster().nodes.iter().map(|n| n.name.clone()).collect();
-        let p = crate::view::probe_panel(e.sim.record(), names.len(), m.t).unwrap();
+        let p = crate::view::probe_panel(e.sim.record(), names.len(), m.t, None).unwrap();
         let c = probe_chart(&p, &names, e.sim.record(), m.t, FULL);
         assert_eq!(c.transitions.len(), 1, "{:?}", c.transitions);
         assert!(c.transitions[0].1.starts_with("minute 1: "), "{:?}", c.transitions);

@@ -317,7 +317,7 @@ mod tests {
         let yaml = include_str!("../../scenarios/aks-blog-switch.yaml");
         let mut sim = Sim::new(manifest::load(yaml, &Overrides::default()).unwrap().scenario);
         sim.run_until(Instant::from_secs(240));
-        let p = crate::view::probe_panel(sim.record(), 2, 240.0).unwrap();
+        let p = crate::view::probe_panel(sim.record(), 2, 240.0, None).unwrap();
         let svg = probe_chart_svg(&p, &["node-0".into(), "<b>node-1</b>".into()], 240.0);
         let dots: Vec<&str> = svg
             .match_indices("<title>minute ")

@@ -5,6 +5,7 @@
 
 use svcsim_core::cluster::{CiliumLbAlgorithm, CiliumLbMode, NetworkPlugin, Provider, ProxyMode, TrafficPolicy};
 use svcsim_core::manifest::{DataplaneOverride, parse_duration};
+use svcsim_core::net::IpFamily;
 
 /// What a fragment asks for. Times are whole microseconds, the simulation's unit, so a link
 /// reproduces a frame exactly.
@@ -23,6 +24,9 @@ pub struct Fragment {
     /// with `lbmode=snat|dsr|hybrid` and `lbalg=random|maglev`).
     pub dataplane: Option<DataplaneOverride>,
     pub client_inside: bool,
+    /// Dual-stack (`stack=dual`), and the family the clients use (`family=ipv4|ipv6`).
+    pub dual_stack: bool,
+    pub family: Option<IpFamily>,
     pub seed: Option<u64>,
     /// The user's `kubectl patch`-like changes, in the order given.
     pub changes: Vec<LinkChange>,
@@ -141,6 +145,16 @@ pub fn parse(fragment: &str, presets: &[&str]) -> Fragment {
                 "maglev" => lb_algorithm = Some(CiliumLbAlgorithm::Maglev),
                 _ => f.problems.push(bad("random or maglev")),
             },
+            "stack" => match value {
+                "dual" => f.dual_stack = true,
+                "single" => f.dual_stack = false,
+                _ => f.problems.push(bad("dual or single")),
+            },
+            "family" => match value {
+                "ipv4" => f.family = Some(IpFamily::Ipv4),
+                "ipv6" => f.family = Some(IpFamily::Ipv6),
+                _ => f.problems.push(bad("ipv4 or ipv6")),
+            },
             "client" => match value {
                 "inside" => f.client_inside = true,
                 "outside" => f.client_inside = false,
@@ -247,6 +261,12 @@ pub fn encode(f: &Fragment) -> String {
             }
         }
         None => {}
+    }
+    if f.dual_stack {
+        out.push("stack=dual".into());
+    }
+    if let Some(family) = f.family {
+        out.push(format!("family={}", family.to_string().to_lowercase()));
     }
     if f.client_inside {
         out.push("client=inside".into());
@@ -538,6 +558,8 @@ mod tests {
             plugin: Some(NetworkPlugin::AzureCni),
             dataplane: Some(DataplaneOverride::KubeProxy(ProxyMode::Nftables)),
             client_inside: true,
+            dual_stack: true,
+            family: Some(IpFamily::Ipv6),
             seed: Some(7),
             changes: vec![
                 LinkChange { at: 30_250_000, what: LinkChangeKind::Policy(TrafficPolicy::Cluster) },
@@ -554,7 +576,7 @@ mod tests {
             problems: vec![],
         };
         let text = encode(&f);
-        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&mode=nftables&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open&compare=1&embed=1&lesson=aks&step=3"].assert_eq(&text);
+        expect_test::expect!["preset=gke&etp=Local&nodes=3&provider=aws&plugin=azure-cni&mode=nftables&stack=dual&family=ipv6&client=inside&seed=7&ch=30.25s:etp:Cluster,31.000001s:affinity:off,31.000001s:replicas:0&t=99.999999s&speed=0.25&sel=12&editor=open&compare=1&embed=1&lesson=aks&step=3"].assert_eq(&text);
         assert_eq!(parse(&text, PRESETS), f);
         assert_eq!(encode(&Fragment::default()), "");
     }

@@ -98,7 +98,7 @@ impl Frame {
             let at = run.get_flow(flow).map_or(0.0, |f| view::display_end(run, f));
             Answer { client, output, flow, at }
         });
-        let probes = view::probe_panel(run, cluster.nodes.len(), t);
+        let probes = view::probe_panel(run, cluster.nodes.len(), t, view::shown_family(e.sim.scenario(), cluster));
         let changes = e.markers.iter().filter(|m| m.kind == MarkerKind::Change && m.t <= t).count();
         let layout = e.layout(orientation);
         let sprites = view::sprites(run, layout, e.sim.scenario(), cluster, t, reduced_motion);

@@ -92,6 +92,7 @@ impl NodeBox {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
     pub orientation: Orientation,
+    pub geometry: Geometry,
     pub width: f64,
     pub height: f64,
     /// Where the labels of packets outside the nodes are written (reserved: no other text).
@@ -108,24 +109,62 @@ pub struct Layout {
     pub bus_top: f64,
 }
 
-/// A node box's width (both orientations).
-pub const NODE_W: f64 = 356.0;
 /// The title line's baseline, from the node box's top.
 pub const TITLE_BASELINE: f64 = 18.0;
 const STAGE_Y: f64 = 26.0;
-const STAGE_H: f64 = 36.0;
-const STAGE_W: f64 = 100.0;
-const BAND_Y: f64 = 66.0;
 /// A label band's height: two lines of packet label.
 pub const BAND_H: f64 = 34.0;
-const PODS_Y: f64 = 104.0;
-pub const POD_H: f64 = 48.0;
 const POD_GAP: f64 = 8.0;
+
+/// The sizes that depend on the cluster's stack: a dual-stack cluster's boxes hold an address of
+/// each family, so its stages and pods are a line taller and its nodes and LB wider.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Geometry {
+    /// A node box's width (both orientations).
+    pub node_w: f64,
+    stage_w: f64,
+    stage_h: f64,
+    band_y: f64,
+    pods_y: f64,
+    pub pod_h: f64,
+    lb_x: f64,
+    lb_w: f64,
+    /// How many address lines a stage and a pod hold.
+    pub families: usize,
+}
+
+impl Geometry {
+    pub const SINGLE_STACK: Geometry = Geometry {
+        node_w: 356.0,
+        stage_w: 100.0,
+        stage_h: 36.0,
+        band_y: 66.0,
+        pods_y: 104.0,
+        pod_h: 48.0,
+        lb_x: 268.0,
+        lb_w: 168.0,
+        families: 1,
+    };
+    /// Room for `2001:1234:5678:9abc::4` in a stage and `[2001:db8:113::10]:80` in the LB.
+    pub const DUAL_STACK: Geometry = Geometry {
+        node_w: 464.0,
+        stage_w: 140.0,
+        stage_h: 50.0,
+        band_y: 80.0,
+        pods_y: 118.0,
+        pod_h: 62.0,
+        lb_x: 236.0,
+        lb_w: 204.0,
+        families: 2,
+    };
+    pub fn of(cluster: &Cluster) -> Geometry {
+        if cluster.config.is_dual_stack() { Geometry::DUAL_STACK } else { Geometry::SINGLE_STACK }
+    }
+}
 const PAD: f64 = 12.0;
 const NODE_GAP: f64 = 14.0;
 const CLIENT_W: f64 = 140.0;
 const CLIENT_H: f64 = 48.0;
-const LB_W: f64 = 168.0;
 /// The band above the left (wide) or top (tall) part of the drawing.
 const TOP_BAND: Rect = Rect { x: 8.0, y: 6.0, w: 0.0, h: BAND_H };
 
@@ -138,19 +177,20 @@ impl Layout {
             .filter(|(_, c)| matches!(c.kind, ClientKind::External(_)))
             .map(|(i, _)| i)
             .collect();
-        let frontends = cluster.services.iter().filter(|s| !s.load_balancer_ingress.is_empty()).count();
+        let frontends: usize = cluster.services.iter().map(|s| s.load_balancer_ingress.len()).sum();
         let lb_h = 40.0 + 18.0 * frontends.clamp(1, 3) as f64;
         let mut pods_per_node: Vec<Vec<PodId>> = vec![Vec::new(); cluster.nodes.len()];
         for (i, p) in cluster.pods.iter().enumerate() {
             pods_per_node[p.node.0 as usize].push(PodId(i as u32));
         }
+        let g = Geometry::of(cluster);
         match orientation {
-            Orientation::Wide => Self::wide(&external, lb_h, &pods_per_node),
-            Orientation::Tall => Self::tall(&external, lb_h, &pods_per_node),
+            Orientation::Wide => Self::wide(&g, &external, lb_h, &pods_per_node),
+            Orientation::Tall => Self::tall(&g, &external, lb_h, &pods_per_node),
         }
     }
 
-    fn wide(external: &[ClientId], lb_h: f64, pods_per_node: &[Vec<PodId>]) -> Layout {
+    fn wide(g: &Geometry, external: &[ClientId], lb_h: f64, pods_per_node: &[Vec<PodId>]) -> Layout {
         let columns = if pods_per_node.len() > 4 { 2 } else { 1 };
         let per_column = pods_per_node.len().div_ceil(columns).max(1);
         let x0 = 480.0;
@@ -159,8 +199,8 @@ impl Layout {
         let mut nodes = Vec::new();
         for (i, pod_ids) in pods_per_node.iter().enumerate() {
             let column = i / per_column;
-            let x = x0 + column as f64 * (NODE_W + 30.0);
-            let node = node_box(x, bottoms[column], column, pod_ids, &mut pods);
+            let x = x0 + column as f64 * (g.node_w + 30.0);
+            let node = node_box(g, x, bottoms[column], column, pod_ids, &mut pods);
             bottoms[column] = node.rect.bottom() + NODE_GAP;
             nodes.push(node);
         }
@@ -174,11 +214,12 @@ impl Layout {
             .enumerate()
             .map(|(k, c)| (*c, client_rect(12.0, top + k as f64 * (CLIENT_H + 10.0))))
             .collect();
-        let lb = Rect { x: 268.0, y: mid - lb_h / 2.0, w: LB_W, h: lb_h };
-        let width = x0 + columns as f64 * (NODE_W + 30.0) - 30.0 + PAD;
+        let lb = Rect { x: g.lb_x, y: mid - lb_h / 2.0, w: g.lb_w, h: lb_h };
+        let width = x0 + columns as f64 * (g.node_w + 30.0) - 30.0 + PAD;
         let buses = bus_columns(&nodes, columns);
         Layout {
             orientation: Orientation::Wide,
+            geometry: *g,
             width,
             height,
             band: Rect { w: x0 - 30.0 - TOP_BAND.x, ..TOP_BAND },
@@ -193,8 +234,8 @@ impl Layout {
         }
     }
 
-    fn tall(external: &[ClientId], lb_h: f64, pods_per_node: &[Vec<PodId>]) -> Layout {
-        let width = 24.0 + NODE_W + PAD;
+    fn tall(g: &Geometry, external: &[ClientId], lb_h: f64, pods_per_node: &[Vec<PodId>]) -> Layout {
+        let width = 24.0 + g.node_w + PAD;
         let rows = external.len().div_ceil(2).max(1);
         let clients = external
             .iter()
@@ -205,18 +246,19 @@ impl Layout {
             })
             .collect();
         let internet = Point { x: width / 2.0 + 40.0, y: 46.0 + rows as f64 * (CLIENT_H + 10.0) + 30.0 };
-        let lb = Rect { x: width / 2.0 + 40.0 - LB_W / 2.0, y: internet.y + 40.0, w: LB_W, h: lb_h };
+        let lb = Rect { x: width / 2.0 + 40.0 - g.lb_w / 2.0, y: internet.y + 40.0, w: g.lb_w, h: lb_h };
         let mut y = lb.bottom() + 24.0;
         let mut pods = BTreeMap::new();
         let mut nodes = Vec::new();
         for pod_ids in pods_per_node {
-            let node = node_box(24.0, y, 0, pod_ids, &mut pods);
+            let node = node_box(g, 24.0, y, 0, pod_ids, &mut pods);
             y = node.rect.bottom() + NODE_GAP;
             nodes.push(node);
         }
         let buses = bus_columns(&nodes, 1);
         Layout {
             orientation: Orientation::Tall,
+            geometry: *g,
             width,
             height: y.max(lb.bottom() + 40.0),
             band: Rect { w: width - 2.0 * TOP_BAND.x, ..TOP_BAND },
@@ -413,8 +455,15 @@ fn bus_columns(nodes: &[NodeBox], columns: usize) -> Vec<(f64, f64)> {
 
 /// A node's box at (`x`, `y`): title line, the stage row (NIC, proxy, bridge), the label band and
 /// its pods in two columns; each pod's box is added to `pods`.
-fn node_box(x: f64, y: f64, column: usize, pod_ids: &[PodId], pods: &mut BTreeMap<PodId, Rect>) -> NodeBox {
-    let inner = NODE_W - 2.0 * PAD;
+fn node_box(
+    g: &Geometry,
+    x: f64,
+    y: f64,
+    column: usize,
+    pod_ids: &[PodId],
+    pods: &mut BTreeMap<PodId, Rect>,
+) -> NodeBox {
+    let inner = g.node_w - 2.0 * PAD;
     let pod_w = (inner - POD_GAP) / 2.0;
     for (slot, pod) in pod_ids.iter().enumerate() {
         let (row, col) = (slot / 2, slot % 2);
@@ -422,25 +471,25 @@ fn node_box(x: f64, y: f64, column: usize, pod_ids: &[PodId], pods: &mut BTreeMa
             *pod,
             Rect {
                 x: x + PAD + col as f64 * (pod_w + POD_GAP),
-                y: y + PODS_Y + row as f64 * (POD_H + POD_GAP),
+                y: y + g.pods_y + row as f64 * (g.pod_h + POD_GAP),
                 w: pod_w,
-                h: POD_H,
+                h: g.pod_h,
             },
         );
     }
     let rows = pod_ids.len().div_ceil(2).max(1) as f64;
     let stage = |k: f64| Rect {
-        x: x + PAD + k * (STAGE_W + (inner - 3.0 * STAGE_W) / 2.0),
+        x: x + PAD + k * (g.stage_w + (inner - 3.0 * g.stage_w) / 2.0),
         y: y + STAGE_Y,
-        w: STAGE_W,
-        h: STAGE_H,
+        w: g.stage_w,
+        h: g.stage_h,
     };
     NodeBox {
-        rect: Rect { x, y, w: NODE_W, h: PODS_Y + rows * (POD_H + POD_GAP) - POD_GAP + 10.0 },
+        rect: Rect { x, y, w: g.node_w, h: g.pods_y + rows * (g.pod_h + POD_GAP) - POD_GAP + 10.0 },
         nic: stage(0.0),
         proxy: stage(1.0),
         bridge: stage(2.0),
-        band: Rect { x: x + PAD, y: y + BAND_Y, w: inner, h: BAND_H },
+        band: Rect { x: x + PAD, y: y + g.band_y, w: inner, h: BAND_H },
         column,
     }
 }

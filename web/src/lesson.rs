@@ -131,6 +131,36 @@ const AKS: Lesson = Lesson {
             quiz: None,
         },
         Step {
+            title: "Predict: the same story over IPv6",
+            text: "AKS also runs dual-stack clusters. This one has an IPv4 and an IPv6 range; the Service asks for both families (ipFamilyPolicy: PreferDualStack), so it has a clusterIP and an Azure frontend of each, and every node and pod an address of each (the boxes show both). The laptop now connects over IPv6, to [2001:db8:113::10]:80, under the default externalTrafficPolicy: Cluster. The IP family control under Change the cluster does this for any scenario.",
+            state: "preset=aks-dual-stack&family=ipv6&t=0.4s",
+            quiz: Some(Quiz {
+                question: "What happens to the laptop's IPv6 requests?",
+                choices: &[
+                    "the app prints a node's IPv6 address, as the IPv4 story printed a node's",
+                    "the app prints the laptop's IPv6 address",
+                    "they fail: the load balancer has no healthy node for IPv6",
+                ],
+                answer: 2,
+                why: "Azure probes IPv6 frontends from a link-local address, fe80::1234:5678:9abc. Under Cluster the probe goes to the NodePort, kube-proxy's ip6tables rules DNAT it to the pod, and the kernel never forwards a packet with a link-local source off its link (ICMPv6 \"beyond scope of source address\"). Every node fails the IPv6 probe, Health Probe Status for the IPv6 frontend is 0 %, and the load balancer drops the requests, while the same Service's IPv4 frontend is healthy. AKS documents it: IPv6 Services need externalTrafficPolicy: Local (docs/fidelity.md#dual-stack-probes).",
+                reveal: "preset=aks-dual-stack&family=ipv6&t=125s",
+                check: Check::ProbePercent("0%"),
+            }),
+        },
+        Step {
+            title: "Over IPv6, with Local",
+            text: "The same cluster with externalTrafficPolicy: Local, as AKS asks of IPv6 Services. The IPv6 probe now goes to the healthCheckNodePort, which kube-proxy answers on the node itself: the pod's node passes, the other fails, 50 % as over IPv4.",
+            state: "preset=aks-dual-stack&family=ipv6&etp=Local&t=0.4s",
+            quiz: Some(Quiz {
+                question: "What does the app print now?",
+                choices: &["::ffff:2001:db8::79", "2001:db8::79", "a node's IPv6 address"],
+                answer: 1,
+                why: "Under Local nothing is masqueraded, over either family (docs/fidelity.md#external-traffic-policy). Node.js listens on ::, so an IPv4 peer prints IPv4-mapped (::ffff:198.51.100.79), but an IPv6 peer prints as itself, compressed: 2001:db8::79 (docs/fidelity.md#dual-stack-proxies). On a dual-stack cluster, what the app prints tells you which family the client came over.",
+                reveal: "preset=aks-dual-stack&family=ipv6&etp=Local&t=30s",
+                check: Check::AppPrints(&["2001:db8::79"]),
+            }),
+        },
+        Step {
             title: "Recap",
             text: "Cluster: every node can serve, load spreads evenly over pods, but the pod sees a node-side address. Local: the pod sees the client, nodes without a pod leave the load balancer's rotation (Health Probe Status falls to the share of nodes with a pod), and load is spread per node.\n\nThis is the whole story in one run: the Service is patched to Local at 90 s. Use the controls to try more replicas or nodes, or pick another scenario.",
             state: "preset=aks-blog-switch&t=0s",

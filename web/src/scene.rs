@@ -4,6 +4,7 @@
 //! two texts overlap, for any cluster, before a browser checks the real glyphs.
 
 use svcsim_core::cluster::{Cluster, NetworkPlugin, NodeId, Provider};
+use svcsim_core::net::SockAddr;
 use svcsim_core::record::Run;
 use svcsim_core::scenario::{ClientKind, Scenario};
 
@@ -142,7 +143,7 @@ impl Status {
     /// The state at `t`, with the probe panel computed for it.
     #[cfg(test)]
     pub fn at(run: &Run, cluster: &Cluster, t: f64) -> Status {
-        Status::new(run, cluster, t, view::probe_panel(run, cluster.nodes.len(), t).as_ref())
+        Status::new(run, cluster, t, view::probe_panel(run, cluster.nodes.len(), t, None).as_ref())
     }
 }
 
@@ -201,9 +202,17 @@ impl Scene {
             item.shapes.push(Shape::Rect { rect: *r, rx: 4.0, class: "" });
             let w = r.w - 16.0;
             item.texts.push(Text::new(r.x + 8.0, r.y + 14.0, 11.0, "strong", pod.name.clone()).fit(w));
-            let ip = pod.ip.map_or("no IP".to_string(), |ip| ip.to_string());
-            item.texts.push(Text::new(r.x + 8.0, r.y + 28.0, 11.0, "", ip).fit(w));
-            item.texts.push(Text::new(r.x + 8.0, r.y + 42.0, 10.0, "muted state", word));
+            // status.podIPs: one line per family.
+            let ips: Vec<String> = match pod.ip {
+                None => vec!["no IP".to_string()],
+                Some(ip) => std::iter::once(ip).chain(pod.secondary_ip).map(|ip| ip.to_string()).collect(),
+            };
+            let mut y = r.y + 28.0;
+            for ip in ips.into_iter().take(l.geometry.families) {
+                item.texts.push(Text::new(r.x + 8.0, y, 11.0, "", ip).fit(w));
+                y += 14.0;
+            }
+            item.texts.push(Text::new(r.x + 8.0, r.y + r.h - 6.0, 10.0, "muted state", word));
             scene.items.push(item);
         }
         scene
@@ -221,10 +230,12 @@ fn lb(l: &Layout, cluster: &Cluster) -> Item {
     let mut item = Item::new("lb");
     item.shapes.push(Shape::Rect { rect: r, rx: 8.0, class: "" });
     item.texts.push(Text::new(r.x + 10.0, r.y + 22.0, 13.0, "strong", lb_name(cluster.config.provider)));
+    // Each Service's frontend of each family (Azure's `-IPv6` frontend beside the IPv4 one).
     let frontends: Vec<String> = cluster
         .services
         .iter()
-        .filter_map(|s| Some(format!("{}:{}", s.load_balancer_ingress.first()?, s.ports.first()?.port)))
+        .filter_map(|s| Some((s.ports.first()?.port, &s.load_balancer_ingress)))
+        .flat_map(|(port, ips)| ips.iter().map(move |ip| SockAddr::new(*ip, port).to_string()))
         .collect();
     let shown = if frontends.len() > 3 { 2 } else { frontends.len() };
     for (i, f) in frontends.iter().take(shown).enumerate() {
@@ -292,24 +303,31 @@ fn node(l: &Layout, cluster: &Cluster, status: &Status, id: NodeId) -> Item {
         None => ("kube-proxy", cluster.config.kube_proxy.mode.to_string()),
     };
     let proxy = if status.proxy.get(i).copied().unwrap_or(true) { mode } else { "UNHEALTHY".to_string() };
-    // The pods' side of the node: Cilium's cilium_host router address, kubenet's cbr0, or the
-    // Azure CNI's pod range.
-    let (bridge, bridge_addr) = match (cluster.config.cilium.is_some(), cluster.config.network_plugin) {
-        (true, _) => ("cilium_host", format!("{}/{}", n.bridge_ip(), n.pod_cidr.prefix())),
-        (false, NetworkPlugin::Kubenet) => ("cbr0", format!("{}/{}", n.bridge_ip(), n.pod_cidr.prefix())),
-        (false, NetworkPlugin::AzureCni) => ("azure-cni", n.pod_cidr.to_string()),
-    };
+    // The pods' side: the bridge's (or cilium_host's) first address of each pod range, or the
+    // Azure CNI's pod range. Each family's addresses, one line each (a dual-stack node has two).
+    let families = std::iter::once((n.ip, n.pod_cidr)).chain(n.secondary.map(|s| (s.ip, s.pod_cidr)));
+    let (bridge, mut nic_lines, mut bridge_lines) = (bridge_name(cluster), Vec::new(), Vec::new());
+    for (ip, cidr) in families.take(l.geometry.families) {
+        nic_lines.push(ip.to_string());
+        bridge_lines.push(match (cluster.config.cilium.is_some(), cluster.config.network_plugin) {
+            (false, NetworkPlugin::AzureCni) => cidr.to_string(),
+            _ => cidr.nth(1).map_or_else(|| cidr.to_string(), |first| format!("{first}/{}", cidr.prefix())),
+        });
+    }
     for (stage, class) in [(b.nic, "stage-box nic"), (b.proxy, "stage-box proxy"), (b.bridge, "stage-box bridge")] {
         item.shapes.push(Shape::Rect { rect: stage, rx: 5.0, class });
     }
-    for (stage, (name, value), class) in [
-        (b.nic, ("eth0".to_string(), n.ip.to_string()), "stage nic"),
-        (b.proxy, (agent.to_string(), proxy), "stage proxy"),
-        (b.bridge, (bridge.to_string(), bridge_addr), "stage bridge"),
+    for (stage, (name, values), class) in [
+        (b.nic, ("eth0", nic_lines), "stage nic"),
+        (b.proxy, (agent, vec![proxy]), "stage proxy"),
+        (b.bridge, (bridge, bridge_lines), "stage bridge"),
     ] {
         let c = stage.center().x;
         item.texts.push(Text::new(c, stage.y + 14.0, 10.5, class, name).anchored(Anchor::Middle).fit(stage.w - 8.0));
-        item.texts.push(Text::new(c, stage.y + 29.0, 10.5, "", value).anchored(Anchor::Middle).fit(stage.w - 8.0));
+        for (k, value) in values.into_iter().enumerate() {
+            let y = stage.y + 29.0 + 14.0 * k as f64;
+            item.texts.push(Text::new(c, y, 10.5, "", value).anchored(Anchor::Middle).fit(stage.w - 8.0));
+        }
     }
     let live = (0..cluster.pods.len())
         .any(|p| cluster.pods[p].node == id && status.pods.get(p).is_some_and(|s| *s != PodState::Absent));
@@ -317,6 +335,15 @@ fn node(l: &Layout, cluster: &Cluster, status: &Status, id: NodeId) -> Item {
         item.texts.push(Text::new(r.x + 12.0, b.band.bottom() + 24.0, 11.0, "muted", "no pod"));
     }
     item
+}
+
+/// The pods' side of a node: Cilium's cilium_host router, kubenet's cbr0, or the Azure CNI.
+fn bridge_name(cluster: &Cluster) -> &'static str {
+    match (cluster.config.cilium.is_some(), cluster.config.network_plugin) {
+        (true, _) => "cilium_host",
+        (false, NetworkPlugin::Kubenet) => "cbr0",
+        (false, NetworkPlugin::AzureCni) => "azure-cni",
+    }
 }
 
 /// The wires: clients to the internet to the load balancer, the load balancer to the VNet bus,

@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use svcsim_core::Place;
 use svcsim_core::cluster::{Cluster, NodeId, PodId};
 use svcsim_core::lb::ProbeResult;
-use svcsim_core::net::Header;
+use svcsim_core::net::{Header, IpFamily};
 use svcsim_core::order;
 use svcsim_core::record::{
     Action, FlowId, FlowRecord, Initiator, Outcome, PacketKind, PacketRecord, Run, StateEvent, TraceEntry, TraceLine,
 };
-use svcsim_core::scenario::Scenario;
+use svcsim_core::scenario::{Scenario, Target};
 
 use crate::layout::{Layout, Point, along};
 
@@ -461,6 +461,23 @@ pub struct ProbePanel {
     pub last_probe: Vec<Option<ProbeResult>>,
     /// (minute, aggregate %, per-node %) for the 30 minutes before `t`.
     pub series: Vec<(u64, f64, Vec<Option<f64>>)>,
+    /// On a dual-stack cluster, the family whose frontend the panel shows.
+    pub family: Option<IpFamily>,
+}
+
+/// The family whose load balancers the page shows on a dual-stack cluster: the one its first
+/// client's target uses. `None` on a single-stack cluster, where there is one.
+pub fn shown_family(scenario: &Scenario, cluster: &Cluster) -> Option<IpFamily> {
+    if !cluster.config.is_dual_stack() {
+        return None;
+    }
+    let family = scenario.clients.iter().next().map(|c| match c.target {
+        Target::LoadBalancer { family, .. } | Target::ClusterIp { family, .. } | Target::NodePort { family, .. } => {
+            family
+        }
+        Target::Addr(a) => a.family(),
+    });
+    Some(family.unwrap_or(cluster.config.primary_family()))
 }
 
 /// `50%`, `46.15%`.
@@ -469,16 +486,19 @@ pub fn pct(p: f64) -> String {
     if r.fract() == 0.0 { format!("{r:.0}%") } else { format!("{}%", format!("{r:.2}").trim_end_matches('0')) }
 }
 
-/// `None` when no Service has a cloud load balancer.
-pub fn probe_panel(run: &Run, nodes: usize, t: f64) -> Option<ProbePanel> {
-    if run.initial_rotation.is_empty() {
+/// `None` when no Service has a cloud load balancer. With `family`, only that family's load
+/// balancers and probes count (a dual-stack Service's IPv6 frontend apart from its IPv4 one).
+pub fn probe_panel(run: &Run, nodes: usize, t: f64, family: Option<IpFamily>) -> Option<ProbePanel> {
+    let ours = |f: IpFamily| family.is_none_or(|family| family == f);
+    if !run.initial_rotation.keys().any(|lb| ours(lb.family)) {
         return None;
     }
     let mut in_rotation = vec![false; nodes];
-    let mut per_lb: BTreeMap<_, BTreeMap<NodeId, bool>> =
-        order::map(run.initial_rotation.iter().map(|(s, v)| (*s, order::map(v.iter().copied()))));
+    let mut per_lb: BTreeMap<_, BTreeMap<NodeId, bool>> = order::map(
+        run.initial_rotation.iter().filter(|(lb, _)| ours(lb.family)).map(|(s, v)| (*s, order::map(v.iter().copied()))),
+    );
     let mut reasons = vec![None; nodes];
-    for r in run.rotation.iter().take_while(|r| r.time.as_secs_f64() <= t) {
+    for r in run.rotation.iter().take_while(|r| r.time.as_secs_f64() <= t).filter(|r| ours(r.family)) {
         per_lb
             .entry(svcsim_core::lb::Frontend { svc: r.svc, family: r.family })
             .or_default()
@@ -501,7 +521,10 @@ pub fn probe_panel(run: &Run, nodes: usize, t: f64) -> Option<ProbePanel> {
         if missing == 0 {
             break;
         }
-        if let (Initiator::Probe { node, .. }, Some(r), Some(end)) = (f.initiator, &f.probe_result, f.end) {
+        if let (Initiator::Probe { node, family: f_family, .. }, Some(r), Some(end)) =
+            (f.initiator, &f.probe_result, f.end)
+            && ours(f_family)
+        {
             let slot = &mut last_probe[node.0 as usize];
             if slot.is_none() && end.as_secs_f64() <= t {
                 *slot = Some(*r);
@@ -510,14 +533,18 @@ pub fn probe_panel(run: &Run, nodes: usize, t: f64) -> Option<ProbePanel> {
         }
     }
     let complete = (t / 60.0).floor() as u64;
-    let last_minute = complete.checked_sub(1).and_then(|m| run.probe_status(m..m + 1).map(|s| (m, s.percent)));
+    let status = |m: u64| match family {
+        Some(f) => run.probe_status_of(m..m + 1, f),
+        None => run.probe_status(m..m + 1),
+    };
+    let last_minute = complete.checked_sub(1).and_then(|m| status(m).map(|s| (m, s.percent)));
     let series = (complete.saturating_sub(30)..complete)
         .filter_map(|m| {
-            let s = run.probe_status(m..m + 1)?;
+            let s = status(m)?;
             Some((m, s.percent, (0..nodes).map(|n| s.per_node.get(&NodeId(n as u32)).copied()).collect()))
         })
         .collect();
-    Some(ProbePanel { last_minute, in_rotation, reasons, last_probe, series })
+    Some(ProbePanel { last_minute, in_rotation, reasons, last_probe, series, family })
 }
 
 /// A pod as drawn at `t`.
@@ -649,7 +676,7 @@ mod tests {
         };
         let (c, l) =
             (run(svcsim_core::cluster::TrafficPolicy::Cluster), run(svcsim_core::cluster::TrafficPolicy::Local));
-        let (pc, pl) = (probe_panel(c.record(), 2, 190.0), probe_panel(l.record(), 2, 190.0));
+        let (pc, pl) = (probe_panel(c.record(), 2, 190.0, None), probe_panel(l.record(), 2, 190.0, None));
         let rows = compare_rows((c.record(), c.cluster(), pc.as_ref()), (l.record(), l.cluster(), pl.as_ref()), 190.0);
         let text: Vec<String> = rows
             .iter()
@@ -696,10 +723,10 @@ mod tests {
     fn the_probe_panel_follows_the_local_switch() {
         let sim = seed_sim(include_str!("../../scenarios/aks-blog-switch.yaml"), 240);
         let run = sim.record();
-        let before = probe_panel(run, 2, 89.0).unwrap();
+        let before = probe_panel(run, 2, 89.0, None).unwrap();
         assert_eq!(before.in_rotation, [true, true]);
         assert_eq!(before.last_minute, Some((0, 100.0)));
-        let after = probe_panel(run, 2, 200.0).unwrap();
+        let after = probe_panel(run, 2, 200.0, None).unwrap();
         assert_eq!(after.in_rotation, [true, false]);
         assert_eq!(after.reasons[1].as_deref(), Some("probe HTTP 503 ×2"));
         assert_eq!(after.last_probe[1], Some(ProbeResult::Http(503)));

@@ -209,11 +209,15 @@ struct OverrideArgs {
     /// With Cilium: loadBalancer.algorithm.
     #[arg(long, value_enum)]
     cilium_algorithm: Option<CiliumAlgorithmArg>,
-    /// On a dual-stack cluster: the family clients use where their target names none (`run`),
+    /// On a dual-stack cluster: the family every client uses where its Service has it (`run`),
     /// and the side of the rules to print (`rules`: iptables or ip6tables, table ip or ip6).
-    /// Default: the cluster's first family.
+    /// Default: each target's own, and the cluster's first family.
     #[arg(long, value_enum)]
     family: Option<FamilyArg>,
+    /// Make a single-stack cluster dual-stack (AKS's ranges for the other family), every Service
+    /// that sets no ipFamilyPolicy PreferDualStack: the scenario as if patched so.
+    #[arg(long)]
+    dual_stack: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -319,6 +323,7 @@ impl OverrideArgs {
             }),
             dataplane: self.dataplane(),
             family: self.family.map(IpFamily::from),
+            dual_stack: self.dual_stack,
         }
     }
 

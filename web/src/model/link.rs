@@ -55,6 +55,8 @@ impl Model {
             plugin: f.plugin,
             dataplane: f.dataplane,
             client_inside: f.client_inside,
+            dual_stack: f.dual_stack,
+            family: f.family,
             etp: f.etp,
             seed: f.seed,
         };
@@ -161,6 +163,8 @@ impl Model {
             plugin: self.shape.plugin,
             dataplane: self.shape.dataplane,
             client_inside: self.shape.client_inside,
+            dual_stack: self.shape.dual_stack,
+            family: self.shape.family,
             seed: self.shape.seed,
             changes,
             t: with_time.then(|| self.cursor().as_micros()),

@@ -14,7 +14,7 @@ use svcsim_core::cluster::{
 };
 use svcsim_core::dump::{DumpedRuleset, Facts, looks_like_dump};
 use svcsim_core::manifest::{self, DataplaneOverride, Overrides};
-use svcsim_core::net::Protocol;
+use svcsim_core::net::{IpFamily, Protocol};
 use svcsim_core::order;
 use svcsim_core::record::FlowId;
 use svcsim_core::scenario::{Change, ClientKind, Scenario, TimedChange};
@@ -48,6 +48,10 @@ pub struct Shape {
     pub dataplane: Option<DataplaneOverride>,
     /// Move the external clients into a pod on the last node.
     pub client_inside: bool,
+    /// Make the cluster dual-stack, its Services PreferDualStack (a link's `stack=dual`).
+    pub dual_stack: bool,
+    /// The family the clients use on a dual-stack cluster (a link's `family=`).
+    pub family: Option<IpFamily>,
     /// externalTrafficPolicy from the start (a link's `etp=`): the scenario as if written so.
     pub etp: Option<TrafficPolicy>,
     /// The scenario's seed, replaced (a link's `seed=`).
@@ -127,6 +131,11 @@ pub enum Action {
     Provider(Provider),
     Plugin(NetworkPlugin),
     Dataplane(DataplaneOverride),
+    /// The IP family control: dual-stack or not, and the clients' family.
+    Family {
+        dual_stack: bool,
+        family: Option<IpFamily>,
+    },
     ClientInside(bool),
     Select(Option<FlowId>),
     LoadPreset(String),
@@ -253,6 +262,8 @@ impl Model {
             external_traffic_policy: forced.or(self.shape.etp),
             seed: self.shape.seed,
             dataplane: dataplane.or(self.shape.dataplane),
+            dual_stack: self.shape.dual_stack,
+            family: self.shape.family,
             ..Overrides::default()
         };
         let mut s = match manifest::load(&self.yaml, &overrides) {

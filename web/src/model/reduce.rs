@@ -133,6 +133,11 @@ impl Reducible for Model {
                 m.shape.dataplane = Some(dataplane);
                 m.rebuild();
             }
+            Action::Family { dual_stack, family } => {
+                m.shape.dual_stack = dual_stack;
+                m.shape.family = family;
+                m.rebuild();
+            }
             Action::ClientInside(inside) => {
                 m.shape.client_inside = inside;
                 m.rebuild();

@@ -262,7 +262,9 @@ fn check_holds(m: &Model, check: &lesson::Check) -> Result<(), String> {
             prefixes.iter().any(|p| out.starts_with(p)).then_some(()).ok_or(format!("the app printed {out:?}"))
         }
         lesson::Check::ProbePercent(want) => {
-            let got = view::probe_panel(run, nodes, m.t).and_then(|p| p.last_minute).map(|(_, v)| view::pct(v));
+            // The panel as the page shows it: a dual-stack run's traffic family.
+            let family = view::shown_family(e.sim.scenario(), e.sim.cluster());
+            let got = view::probe_panel(run, nodes, m.t, family).and_then(|p| p.last_minute).map(|(_, v)| view::pct(v));
             (got.as_deref() == Some(*want)).then_some(()).ok_or(format!("probe status {got:?}"))
         }
         lesson::Check::ReplyPath(want) => {
@@ -401,7 +403,7 @@ fn switching_to_local_is_a_timeline_event_at_the_cursor() {
         m = reduce(m, Action::Frame(100.0));
     }
     let e = m.engine.borrow();
-    let panel = view::probe_panel(e.sim.record(), 2, m.t).unwrap();
+    let panel = view::probe_panel(e.sim.record(), 2, m.t, None).unwrap();
     assert_eq!(panel.in_rotation, [true, false]);
     assert!(e.markers.iter().any(|mk| mk.kind == MarkerKind::Change));
 }
@@ -415,7 +417,7 @@ fn a_link_opens_paused_at_its_time_with_its_policy() {
     assert!(e.computed() >= 120.0);
     let (_, output, _) = view::app_output(e.sim.record(), m.t).unwrap();
     assert_eq!(output, "::ffff:198.51.100.79");
-    let panel = view::probe_panel(e.sim.record(), 2, m.t).unwrap();
+    let panel = view::probe_panel(e.sim.record(), 2, m.t, None).unwrap();
     assert_eq!(panel.last_minute, Some((1, 50.0)));
 }
 
@@ -440,7 +442,7 @@ fn an_open_ended_run_forgets_history_beyond_the_chart_window() {
     assert_eq!(e.log.len(), run.trace.len());
     // What remains still draws: the chart's last 30 minutes and the app's answer.
     let t = e.computed() - 10.0;
-    let panel = view::probe_panel(run, 2, t).unwrap();
+    let panel = view::probe_panel(run, 2, t, None).unwrap();
     assert_eq!(panel.series.len(), 30);
     assert!(view::app_output(run, t).is_some());
     // The run is the same as one that never forgot.

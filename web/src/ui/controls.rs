@@ -1,9 +1,10 @@
-//! The cluster controls: externalTrafficPolicy, affinity, replicas and the shape (nodes, provider, CNI, dataplane, client).
+//! The cluster controls: externalTrafficPolicy, affinity, replicas and the shape (nodes, provider, CNI, dataplane, IP family, client).
 
 use svcsim_core::cluster::{
     CiliumLbAlgorithm, CiliumLbMode, DataplaneKind, NetworkPlugin, Provider, ProxyMode, TrafficPolicy,
 };
 use svcsim_core::manifest::DataplaneOverride;
+use svcsim_core::net::IpFamily;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
@@ -86,6 +87,23 @@ pub(super) fn controls(p: &ControlsProps) -> Html {
             Action::Dataplane(DataplaneOverride::Cilium { mode: Some(mode), algorithm: Some(algorithm) })
         })
     };
+    // The IP family: the file's own stack, or dual-stack as if patched so; and over which
+    // family the clients connect.
+    let file_dual = cluster.config.is_dual_stack() && !p.shape.dual_stack;
+    let stack = match crate::view::shown_family(e.sim.scenario(), cluster) {
+        None => "single",
+        Some(IpFamily::Ipv4) => "ipv4",
+        Some(IpFamily::Ipv6) => "ipv6",
+    };
+    let on_family = dispatch.reform(move |ev: Event| {
+        let sel: HtmlSelectElement = ev.target_unchecked_into();
+        match sel.value().as_str() {
+            "ipv4" => Action::Family { dual_stack: !file_dual, family: Some(IpFamily::Ipv4) },
+            "ipv6" => Action::Family { dual_stack: !file_dual, family: Some(IpFamily::Ipv6) },
+            _ => Action::Family { dual_stack: false, family: None },
+        }
+    });
+    let single = cluster.config.primary_family();
     let inside = p.shape.client_inside;
     let affinity = p.affinity;
     html! {
@@ -151,6 +169,15 @@ pub(super) fn controls(p: &ControlsProps) -> Html {
                     </select>
                 </label>
             }
+            <label class="row">{ "IP family " }
+                <select aria-label="IP family" data-testid="family" onchange={on_family}>
+                    if !file_dual {
+                        <option value="single" selected={stack == "single"}>{ format!("{single} only") }</option>
+                    }
+                    <option value="ipv4" selected={stack == "ipv4"}>{ "dual-stack, clients over IPv4" }</option>
+                    <option value="ipv6" selected={stack == "ipv6"}>{ "dual-stack, clients over IPv6" }</option>
+                </select>
+            </label>
             <fieldset role="radiogroup" aria-label="Client">
                 <legend>{ "client" }</legend>
                 <label class="radio"><input type="radio" name="client" checked={!inside} onchange={dispatch.reform(|_| Action::ClientInside(false))} />{ "outside the cluster" }</label>

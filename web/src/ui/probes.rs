@@ -39,9 +39,12 @@ pub(super) fn probes(props: &ProbesProps) -> Html {
         Some((m, v)) => (pct(v), format!("minute {m}")),
         None => ("—".to_string(), "no complete minute yet".to_string()),
     };
+    // A dual-stack Service has a frontend (and probes) per family: the panel shows the one the
+    // traffic uses.
+    let frontend = p.family.map(|f| format!(" · {f} frontend")).unwrap_or_default();
     html! {
         <section class="panel probes" aria-label="Load balancer health probes">
-            <h2>{ "Health Probe Status" }</h2>
+            <h2>{ "Health Probe Status" }<span class="muted small" data-testid="probe-family">{ frontend }</span></h2>
             <p class="big">
                 <span data-testid="probe-percent">{ percent }</span>
                 <span class="muted small">{ format!(" last complete minute ({minute})") }</span>
@@ -93,7 +96,7 @@ pub(super) fn embed_probes(props: &ProbesProps) -> Html {
     let chart = crate::chart::probe_chart(p, &names, e.sim.record(), props.t, crate::chart::COMPACT);
     html! {
         <div class="embed-probe">
-            <span class="muted small">{ "Health Probe Status" }</span>
+            <span class="muted small">{ format!("Health Probe Status{}", p.family.map(|f| format!(" ({f})")).unwrap_or_default()) }</span>
             <span><strong data-testid="probe-percent">{ percent }</strong>{ " · in rotation " }<strong data-testid="in-rotation">{ format!("{up}/{}", p.in_rotation.len()) }</strong></span>
             <ProbeChartView chart={Rc::new(chart)} />
         </div>

@@ -139,6 +139,15 @@ fn cluster_config(
         sink.push(Severity::Note, None, "", None, message);
     }
     config.secondary = secondary_cidrs(sink, sim, &config, services, pods, node_docs);
+    if overrides.dual_stack && config.secondary.is_none() {
+        config.secondary = Some(second_family_defaults(config.cluster_cidr.family()));
+        let s = config.secondary.expect("just set");
+        let message = format!(
+            "dual-stack, as chosen outside the file: the cluster adds clusterCIDR {} and serviceCIDR {}, and Services that set no ipFamilyPolicy are PreferDualStack",
+            s.cluster_cidr, s.service_cidr
+        );
+        sink.push(Severity::Note, None, "", None, message);
+    }
     if config.kube_proxy.cluster_cidr == Some(config.cluster_cidr) {
         config.kube_proxy.cluster_cidr = None;
     }
@@ -381,7 +390,11 @@ fn add_services<'o>(
         }
         let mut svc = s.service.clone();
         // The API server's defaulting of ipFamilyPolicy and ipFamilies (`docs/fidelity.md#dual-stack`).
-        match crate::cluster::families::default_families(&s.families, &cluster.config.families()) {
+        let mut request = s.families.clone();
+        if overrides.dual_stack && request.policy.is_none() {
+            request.policy = Some(IpFamilyPolicy::PreferDualStack);
+        }
+        match crate::cluster::families::default_families(&request, &cluster.config.families()) {
             Ok(f) => {
                 svc.ip_family_policy = f.policy;
                 svc.ip_families = f.families;
@@ -866,6 +879,16 @@ fn secondary_cidrs(
     Some(SecondaryCidrs { cluster_cidr, service_cidr })
 }
 
+/// The ranges of the family a `primary`-family cluster lacks: AKS's IPv6 defaults, or AKS's
+/// IPv4 defaults for an IPv6-first cluster.
+fn second_family_defaults(primary: IpFamily) -> SecondaryCidrs {
+    let (pods, services) = match primary {
+        IpFamily::Ipv4 => (AKS_V6_PODS, AKS_V6_SERVICES),
+        IpFamily::Ipv6 => ("10.244.0.0/16", "10.0.0.0/16"),
+    };
+    SecondaryCidrs { cluster_cidr: pods.parse().expect("a CIDR"), service_cidr: services.parse().expect("a CIDR") }
+}
+
 /// AKS's IPv6 defaults for a dual-stack cluster (`--pod-cidrs`, `--service-cidrs`).
 const AKS_V6_PODS: &str = "fd12:3456:789a::/64";
 const AKS_V6_SERVICES: &str = "fd12:3456:789a:1::/108";
@@ -994,6 +1017,8 @@ fn resolve_client(
             }
             match ips.iter().find(|ip| IpFamily::of(**ip) == wanted) {
                 Some(ip) => ClientKind::External(*ip),
+                // The family was chosen outside the file: the client speaks it from its twin.
+                None if family == Some(wanted) => ClientKind::External(twin(ips[0])),
                 None => {
                     let example = if wanted == IpFamily::Ipv6 {
                         format!("{v},2001:db8::79")
@@ -1039,6 +1064,23 @@ fn resolve_client(
     Some(Client { name: c.name.clone(), kind, target, schedule, protocol: c.protocol })
 }
 
+/// A client address's twin in the other family, for a family chosen outside the file: the
+/// documentation prefix and the last part's digits (198.51.100.79 → 2001:db8::79, and back).
+fn twin(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let n = u16::from(v4.octets()[3]);
+            let digits = n / 100 << 8 | n / 10 % 10 << 4 | n % 10;
+            IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, digits))
+        }
+        IpAddr::V6(v6) => {
+            let last = v6.segments()[7];
+            let n = (last >> 8) * 100 + (last >> 4 & 0xf) * 10 + (last & 0xf);
+            IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, u8::try_from(n).unwrap_or(79)))
+        }
+    }
+}
+
 /// The family a target's connection uses.
 fn target_family(target: &Target) -> IpFamily {
     match *target {
@@ -1069,8 +1111,8 @@ fn family_suffix(text: &str) -> (&str, Option<IpFamily>) {
 }
 
 /// `service/<name>[:clusterIP][:ipv4|:ipv6]`, `node/<name>:nodePort[:ipv4|:ipv6]`, `a.b.c.d:port`
-/// or `[2001:db8::10]:port`. A Service target without a family uses `chosen` (the page's or the
-/// CLI's family choice) if the Service has it, else the Service's first family.
+/// or `[2001:db8::10]:port`. A Service target uses `chosen` (the page's or the CLI's family
+/// choice) if the Service has it, else the family it names, else the Service's first family.
 fn parse_target(cluster: &Cluster, text: &str, protocol: Protocol, chosen: Option<IpFamily>) -> Result<Target, String> {
     const FORMS: &str = "service/<name>, service/<name>:clusterIP, node/<name>:nodePort (each optionally followed by :ipv6), a.b.c.d:port or [2001:db8::10]:port";
     if let Some(rest) = text.strip_prefix("service/") {
@@ -1080,13 +1122,15 @@ fn parse_target(cluster: &Cluster, text: &str, protocol: Protocol, chosen: Optio
         let s = cluster.service(svc);
         let port = port_of(s, protocol)?;
         let families = s.families(&cluster.config);
+        // A family chosen outside the file wins, as the other overrides do, where the Service
+        // has it.
         let family = match (named, chosen) {
+            (_, Some(f)) if families.contains(&f) => f,
             (Some(f), _) if families.contains(&f) => f,
             (Some(f), _) => {
                 let has: Vec<String> = families.iter().map(ToString::to_string).collect();
                 return Err(format!("service {name} has no {f} address (its ipFamilies: {})", has.join(", ")));
             }
-            (None, Some(f)) if families.contains(&f) => f,
             _ => families[0],
         };
         return match via {
@@ -1115,7 +1159,8 @@ fn parse_target(cluster: &Cluster, text: &str, protocol: Protocol, chosen: Optio
         };
         let node = cluster.node_by_name(node_name).ok_or_else(|| no_such_node(cluster, node_name))?;
         let families = cluster.config.families();
-        let family = named.or(chosen).filter(|f| families.contains(f)).unwrap_or(families[0]);
+        let family =
+            chosen.filter(|f| families.contains(f)).or(named).filter(|f| families.contains(f)).unwrap_or(families[0]);
         if let Some(f) = named.filter(|f| !families.contains(f)) {
             return Err(format!("node {node_name} has no {f} address: the cluster is single-stack {}", families[0]));
         }

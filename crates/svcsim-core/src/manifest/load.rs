@@ -53,9 +53,14 @@ pub struct Overrides {
     pub provider: Option<Provider>,
     /// Replaces the dataplane the scenario names (the page's and the CLI's dataplane choice).
     pub dataplane: Option<DataplaneOverride>,
-    /// The family the clients use where their target does not name one (`service/web` rather
-    /// than `service/web:ipv6`): the page's and the CLI's family choice on a dual-stack cluster.
+    /// The family the clients use, where the Service has it (over a target's own `:ipv6`): the
+    /// page's and the CLI's family choice on a dual-stack cluster.
+    /// A client whose `ip:` has no address of that family speaks it from its twin address
+    /// (198.51.100.79 → 2001:db8::79).
     pub family: Option<IpFamily>,
+    /// Make a single-stack cluster dual-stack (AKS's ranges for the missing family), and every
+    /// Service that does not set `ipFamilyPolicy` PreferDualStack, as `kubectl patch` would.
+    pub dual_stack: bool,
 }
 
 /// The dataplane chosen outside the file.
