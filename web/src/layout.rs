@@ -122,7 +122,9 @@ const POD_GAP: f64 = 8.0;
 pub struct Geometry {
     /// A node box's width (both orientations).
     pub node_w: f64,
+    /// The NIC's and the bridge's width; the proxy stage's is `proxy_w`.
     stage_w: f64,
+    proxy_w: f64,
     stage_h: f64,
     band_y: f64,
     pods_y: f64,
@@ -137,6 +139,7 @@ impl Geometry {
     pub const SINGLE_STACK: Geometry = Geometry {
         node_w: 356.0,
         stage_w: 100.0,
+        proxy_w: 100.0,
         stage_h: 36.0,
         band_y: 66.0,
         pods_y: 104.0,
@@ -145,10 +148,12 @@ impl Geometry {
         lb_w: 168.0,
         families: 1,
     };
-    /// Room for `2001:1234:5678:9abc::4` in a stage and `[2001:db8:113::10]:80` in the LB.
+    /// Room for `fd12:3456:789a:0:1::1/80` in a stage (at 9.5 px) and `[2001:db8:113::10]:80`
+    /// in the LB.
     pub const DUAL_STACK: Geometry = Geometry {
-        node_w: 464.0,
-        stage_w: 140.0,
+        node_w: 420.0,
+        stage_w: 152.0,
+        proxy_w: 84.0,
         stage_h: 50.0,
         band_y: 80.0,
         pods_y: 118.0,
@@ -478,10 +483,12 @@ fn node_box(
         );
     }
     let rows = pod_ids.len().div_ceil(2).max(1) as f64;
+    // NIC, proxy, bridge: spread over the inner width.
+    let gap = (inner - 2.0 * g.stage_w - g.proxy_w) / 2.0;
     let stage = |k: f64| Rect {
-        x: x + PAD + k * (g.stage_w + (inner - 3.0 * g.stage_w) / 2.0),
+        x: x + PAD + k * (g.stage_w + gap) + if k > 1.0 { g.proxy_w - g.stage_w } else { 0.0 },
         y: y + STAGE_Y,
-        w: g.stage_w,
+        w: if k == 1.0 { g.proxy_w } else { g.stage_w },
         h: g.stage_h,
     };
     NodeBox {

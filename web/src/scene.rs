@@ -324,9 +324,11 @@ fn node(l: &Layout, cluster: &Cluster, status: &Status, id: NodeId) -> Item {
     ] {
         let c = stage.center().x;
         item.texts.push(Text::new(c, stage.y + 14.0, 10.5, class, name).anchored(Anchor::Middle).fit(stage.w - 8.0));
+        // Two families' addresses take a smaller size, so an IPv6 one fits whole.
+        let size = if l.geometry.families > 1 { 9.5 } else { 10.5 };
         for (k, value) in values.into_iter().enumerate() {
             let y = stage.y + 29.0 + 14.0 * k as f64;
-            item.texts.push(Text::new(c, y, 10.5, "", value).anchored(Anchor::Middle).fit(stage.w - 8.0));
+            item.texts.push(Text::new(c, y, size, "", value).anchored(Anchor::Middle).fit(stage.w - 8.0));
         }
     }
     let live = (0..cluster.pods.len())

@@ -480,6 +480,15 @@ pub fn shown_family(scenario: &Scenario, cluster: &Cluster) -> Option<IpFamily> 
     Some(family.unwrap_or(cluster.config.primary_family()))
 }
 
+/// How a browser's address bar writes `addr`: `http://203.0.113.10/`, `http://[2001:db8::10]:8080/`.
+pub fn url(addr: svcsim_core::net::SockAddr) -> String {
+    let host = match addr.ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    if addr.port == 80 { format!("http://{host}/") } else { format!("http://{host}:{}/", addr.port) }
+}
+
 /// `50%`, `46.15%`.
 pub fn pct(p: f64) -> String {
     let r = (p * 100.0).round() / 100.0;

@@ -622,3 +622,37 @@ test('20. the dataplane control: Cilium replaces kube-proxy, each proxy stage sa
   }
 });
 
+
+test('21. the IP family control: the AKS story over IPv6 on a dual-stack cluster, both addresses in every box, the IPv6 frontend\'s probes', async () => {
+  const { context, page, problems } = await openPage(browser, { path: '#preset=aks-blog&t=4.2s' });
+  try {
+    const family = page.getByTestId('family');
+    assert.equal(await family.inputValue(), 'single', 'aks-blog is single-stack');
+    await family.selectOption('ipv6');
+    // Every node and pod box now shows an address of each family.
+    await waitForText(page.getByTestId('node-0'), (t) => t.includes('2001:1234:5678:9abc::4'));
+    const node0 = await page.getByTestId('node-0').textContent();
+    assert.ok(node0.includes('10.240.0.4') && node0.includes('fd12:3456:789a::1/80'), node0);
+    assert.match(await page.getByTestId('pod-0').textContent(), /10\.244\.0\.\d+fd12:3456:789a::\d+/);
+    // Under Cluster the IPv6 frontend's link-local probes fail everywhere: 0 %, and nothing answers.
+    await page.getByTestId('scrubber').fill('130');
+    await waitForText(page.getByTestId('probe-percent'), (t) => t === '0%');
+    assert.match(await page.getByTestId('probe-family').textContent(), /IPv6 frontend/);
+    // Local, as AKS asks: the app prints the laptop's IPv6 address, no ::ffff:.
+    await page.getByRole('radio', { name: 'Local' }).check();
+    await page.getByTestId('scrubber').fill('200');
+    await waitForText(output(page), (t) => t === '2001:db8::79');
+    await waitForText(page.getByTestId('probe-percent'), (t) => t === '50%');
+    await screenshot(page, 'sim-21-ipv6-local');
+    // The link keeps the family.
+    await page.getByTestId('share').click();
+    assert.match(page.url(), /&stack=dual&family=ipv6&/);
+    // Back to IPv4 over the same dual-stack cluster: ::ffff: again.
+    await family.selectOption('ipv4');
+    await page.getByTestId('scrubber').fill('200');
+    await waitForText(output(page), (t) => t === '::ffff:198.51.100.79');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -26,14 +26,10 @@ pub(super) fn app_seen(p: &SeenProps) -> Html {
     let out = view::app_output(run, p.at);
     let seen = view::seen_by_pod(run, p.at);
     let dispatch = &p.dispatch;
-    let url = e
-        .sim
-        .scenario()
-        .cluster
-        .services
-        .iter()
-        .find_map(|s| s.load_balancer_ingress.first().map(|ip| format!("http://{ip}/")))
-        .unwrap_or_else(|| "http://service/".into());
+    // The address the client asked for: the latest answer's request, else the first request
+    // (an IPv6 frontend is `http://[2001:db8:113::10]/`).
+    let asked = out.as_ref().and_then(|(_, _, f)| run.get_flow(*f)).or_else(|| run.requests().next());
+    let url = asked.map_or_else(|| "http://service/".into(), |f| view::url(run.asked(f)));
     let (client, text, flow) = match &out {
         Some((c, o, f)) => (c.clone(), o.lines().next().unwrap_or("").to_string(), Some(*f)),
         None => (String::new(), "…".to_string(), None),
