@@ -129,6 +129,7 @@ fn core_section(native: &Cases, wasm: &Cases) -> String {
         ("large", "large (100 nodes, 1,000 pods, 5 Services, 1,000 requests/s for 60 s)"),
         ("large-nftables", "the same, kube-proxy in nftables mode"),
         ("large-cilium", "the same, Cilium replacing kube-proxy (SNAT, random, socket-LB)"),
+        ("large-dual-stack", "the same, dual-stack (every Service of both families), clients over IPv4"),
     ] {
         let Some(n) = native.get(name) else { continue };
         let w = wasm.get(name).map_or("–".into(), |w| format!("{:.2} M", mevents(w)));

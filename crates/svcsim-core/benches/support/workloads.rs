@@ -85,6 +85,26 @@ pub fn large_cilium() -> Scenario {
     s
 }
 
+/// The large cluster made dual-stack (AKS's IPv6 ranges, every Service PreferDualStack), its
+/// clients still over IPv4: the same traffic, each node programmed for both families.
+pub fn large_dual_stack() -> Scenario {
+    let mut s = large();
+    s.cluster.config.secondary = Some(svcsim_core::cluster::SecondaryCidrs {
+        cluster_cidr: "fd12:3456:789a::/64".parse().expect("a CIDR"),
+        service_cidr: "fd12:3456:789a:1::/108".parse().expect("a CIDR"),
+    });
+    let secondary = s.cluster.config.secondary;
+    for (i, node) in s.cluster.nodes.iter_mut().enumerate() {
+        let default = ClusterConfig { secondary, ..ClusterConfig::default() }.default_node(i as u32);
+        node.secondary = default.secondary;
+    }
+    for svc in s.cluster.services.iter_mut() {
+        svc.ip_family_policy = svcsim_core::cluster::IpFamilyPolicy::PreferDualStack;
+        svc.ip_families = vec![svcsim_core::net::IpFamily::Ipv4, svcsim_core::net::IpFamily::Ipv6];
+    }
+    s
+}
+
 /// A named workload: its scenario builder and the argument it is built with.
 pub type Case = (String, fn(u64) -> Scenario, u64);
 
@@ -97,6 +117,7 @@ pub fn cases() -> Vec<Case> {
         ("large".into(), |_| large(), 0),
         ("large-nftables".into(), |_| large_nftables(), 0),
         ("large-cilium".into(), |_| large_cilium(), 0),
+        ("large-dual-stack".into(), |_| large_dual_stack(), 0),
     ];
     for n in [2, 4, 8, 16, 32, 64, 128, 256] {
         out.push((format!("nodes-{n}"), |n| scenario(n as u32, 100, 1, 100, 20, false), n));
