@@ -507,3 +507,57 @@ fn a_reader_that_stops_early_gets_no_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// The Kubernetes documentation's dual-stack Services run, on the dual-stack cluster their
+/// IPv6 asks for, and each family's proxy programs exactly the families the API server gave
+/// them; the LoadBalancer example answers over both families.
+#[test]
+fn the_kubernetes_docs_dual_stack_examples_run_over_both_families() {
+    let out = |args: &[&str]| {
+        let o = svcsim().args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // Asking for nothing, the default example gets a single-stack cluster: no IPv6 side at all.
+    let o = svcsim()
+        .args(["rules", "crates/svcsim-cli/tests/corpus/k8s-website-dual-stack-default-svc.yaml", "--node", "node-0"])
+        .args(["--family", "ipv6"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--family ipv6: the cluster is single-stack IPv4"));
+    // (file, programmed on the IPv4 side, on the IPv6 side)
+    for (file, v4, v6) in [
+        ("dual-stack-ipfamilies-ipv6", false, true),
+        ("dual-stack-preferred-svc", true, true),
+        ("dual-stack-preferred-ipfamilies-svc", true, true),
+        ("dual-stack-prefer-ipv6-lb-svc", true, true),
+    ] {
+        let path = format!("crates/svcsim-cli/tests/corpus/k8s-website-{file}.yaml");
+        for (family, wanted) in [("ipv4", v4), ("ipv6", v6)] {
+            let rules = out(&["rules", &path, "--node", "node-0", "--family", family]);
+            assert_eq!(rules.contains("default/my-service"), wanted, "{file} --family {family}:\n{rules}");
+        }
+    }
+    // The LoadBalancer example has no pods: behind GCP (whose probe of kube-proxy's :10256
+    // passes), over each family its frontend's node refuses at once ("has no endpoints").
+    let path = "crates/svcsim-cli/tests/corpus/k8s-website-dual-stack-prefer-ipv6-lb-svc.yaml";
+    for (family, to) in [("ipv6", "[2001:db8:113::10]:80"), ("ipv4", "203.0.113.10:80")] {
+        let v: serde_json::Value = serde_json::from_str(&out(&[
+            "run",
+            path,
+            "--provider",
+            "gcp",
+            "--family",
+            family,
+            "--duration",
+            "5s",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        let first = &v["requests"][0];
+        assert_eq!(first["to"], to, "{family}");
+        assert_eq!(first["outcome"], "rejected", "{family}: {first:#}");
+    }
+}
