@@ -168,7 +168,11 @@ fn dataplane_step(cluster: &Cluster, node: &str, h: &Hop) -> String {
     let mut text = if parts.is_empty() {
         format!("On {node} no service rule matches the packet, so kube-proxy leaves it alone")
     } else {
-        let mode = cluster.config.kube_proxy.mode;
+        // An IPv6 packet meets the IPv6 side: ip6tables, or nftables' `ip6` table.
+        let mode = match (cluster.config.kube_proxy.mode, h.before.family()) {
+            (crate::cluster::ProxyMode::Iptables, crate::net::IpFamily::Ipv6) => "ip6tables".to_string(),
+            (mode, _) => mode.to_string(),
+        };
         format!("On {node}, kube-proxy's {mode} rules catch the packet: {}", parts.join("; "))
     };
     let nat = h.nat().unwrap_or_default();
