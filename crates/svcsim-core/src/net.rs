@@ -8,6 +8,17 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
+/// `n`'s decimal digits read as hex: 79 → 0x79, so an IPv6 address ending in it reads like the
+/// IPv4 one (`203.0.113.10` ↔ `2001:db8:113::10`). `n` is at most 999.
+pub fn decimal_as_hex(n: u16) -> u16 {
+    ((n / 100) << 8) | ((n / 10 % 10) << 4) | (n % 10)
+}
+
+/// The inverse of [`decimal_as_hex`]: 0x79 → 79.
+pub fn hex_as_decimal(h: u16) -> u16 {
+    (h >> 8) * 100 + ((h >> 4) & 0xf) * 10 + (h & 0xf)
+}
+
 /// True for an IPv6 link-local address (`fe80::/10`), which the kernel never forwards from.
 pub fn is_link_local(ip: IpAddr) -> bool {
     matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)

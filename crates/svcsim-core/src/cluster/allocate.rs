@@ -283,8 +283,7 @@ fn default_ingress(family: IpFamily, n: u8) -> IpAddr {
     match family {
         IpFamily::Ipv4 => Ipv4Addr::new(203, 0, 113, n).into(),
         IpFamily::Ipv6 => {
-            let n = u16::from(n / 100) << 8 | u16::from(n / 10 % 10) << 4 | u16::from(n % 10);
-            std::net::Ipv6Addr::new(0x2001, 0xdb8, 0x113, 0, 0, 0, 0, n).into()
+            std::net::Ipv6Addr::new(0x2001, 0xdb8, 0x113, 0, 0, 0, 0, crate::net::decimal_as_hex(u16::from(n))).into()
         }
     }
 }

@@ -1069,13 +1069,11 @@ fn resolve_client(
 fn twin(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
-            let n = u16::from(v4.octets()[3]);
-            let digits = n / 100 << 8 | n / 10 % 10 << 4 | n % 10;
+            let digits = crate::net::decimal_as_hex(u16::from(v4.octets()[3]));
             IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, digits))
         }
         IpAddr::V6(v6) => {
-            let last = v6.segments()[7];
-            let n = (last >> 8) * 100 + (last >> 4 & 0xf) * 10 + (last & 0xf);
+            let n = crate::net::hex_as_decimal(v6.segments()[7]);
             IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, u8::try_from(n).unwrap_or(79)))
         }
     }

@@ -175,6 +175,7 @@ fn overrides_apply_from_the_start() {
         external_traffic_policy: Some(TrafficPolicy::Local),
         dataplane: None,
         family: None,
+        dual_stack: false,
     };
     let s = load(SERVICE, &o).unwrap().scenario;
     assert_eq!((s.seed, s.cluster.nodes.len(), s.duration.to_string()), (9, 5, "30s".to_string()));
