@@ -119,6 +119,8 @@ pub struct KubeProxyConfig {
     /// kube-proxy's own `clusterCIDR`, when it differs from the cluster's (a misconfiguration
     /// svcsim can show); `None` means the cluster's.
     pub cluster_cidr: Option<IpCidr>,
+    /// Its `clusterCIDR`'s second prefix, of the other family (`clusterCIDR: a,b`).
+    pub secondary_cluster_cidr: Option<IpCidr>,
     /// `iptables.minSyncPeriod`, default 1 s.
     pub min_sync_period: Duration,
     pub node_port_addresses: NodePortAddresses,
@@ -147,6 +149,7 @@ impl Default for KubeProxyConfig {
             masquerade_all: false,
             detect_local_mode: DetectLocalMode::ClusterCidr,
             cluster_cidr: None,
+            secondary_cluster_cidr: None,
             min_sync_period: Duration::from_secs(1),
             node_port_addresses: NodePortAddresses::All,
             random_fully: true,

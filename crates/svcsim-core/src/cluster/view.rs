@@ -2,7 +2,7 @@
 //! it. kube-proxy runs one proxier per family and Cilium one set of maps (`lb4`, `lb6`); each
 //! programs only the addresses of its own family (`docs/fidelity.md#dual-stack`).
 
-use super::{Cluster, FamilyAddresses, NodePortAddresses};
+use super::{Cluster, DetectLocalMode, FamilyAddresses, NodePortAddresses};
 use crate::net::IpFamily;
 
 impl Cluster {
@@ -31,7 +31,16 @@ impl Cluster {
                 config.service_cidr = s.service_cidr;
             }
         }
-        config.kube_proxy.cluster_cidr = config.kube_proxy.cluster_cidr.filter(|c| c.family() == family);
+        // kube-proxy's own clusterCIDR of this family; given, but none of this family, the
+        // family's ClusterCIDR detector is a no-op (`getLocalDetectors`).
+        let kp = &mut config.kube_proxy;
+        let given = [kp.cluster_cidr, kp.secondary_cluster_cidr];
+        let own = given.iter().flatten().copied().find(|c| c.family() == family);
+        if given.iter().any(Option::is_some) && own.is_none() && kp.detect_local_mode == DetectLocalMode::ClusterCidr {
+            kp.detect_local_mode = DetectLocalMode::None;
+        }
+        kp.cluster_cidr = own;
+        kp.secondary_cluster_cidr = None;
         if let NodePortAddresses::Cidrs(cidrs) = &mut config.kube_proxy.node_port_addresses {
             cidrs.retain(|c| c.family() == family);
             if cidrs.is_empty() {

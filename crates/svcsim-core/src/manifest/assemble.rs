@@ -117,7 +117,7 @@ fn cluster_config(
         }
         spec.apply(&mut config.kube_proxy, overrides.proxy_mode());
         // kube-proxy's clusterCIDR is the cluster's unless the Simulation gives another.
-        match (sim.cluster_cidr.map(|c| c.0), spec.cluster_cidr) {
+        match (sim.cluster_cidr.map(|c| c.0), spec.cluster_cidr.map(|((c, _), pos)| (c, pos))) {
             (None, Some((c, _))) => config.cluster_cidr = c,
             (Some(cluster), Some((kp, pos))) if cluster != kp => sink.push(Severity::Warning,
                 Some(o),
@@ -148,8 +148,28 @@ fn cluster_config(
         );
         sink.push(Severity::Note, None, "", None, message);
     }
-    if config.kube_proxy.cluster_cidr == Some(config.cluster_cidr) {
+    // kube-proxy's own clusterCIDR, when it is the cluster's in every family, is the cluster's
+    // (`None`); one family short on a dual-stack cluster leaves that family without a
+    // local-traffic detector (`docs/fidelity.md#dual-stack-proxies`).
+    let kp = &config.kube_proxy;
+    if kp.cluster_cidr == Some(config.cluster_cidr)
+        && kp.secondary_cluster_cidr == config.secondary.map(|s| s.cluster_cidr)
+    {
         config.kube_proxy.cluster_cidr = None;
+        config.kube_proxy.secondary_cluster_cidr = None;
+    }
+    let kp = &config.kube_proxy;
+    if let (Some(own), Some(second)) = (kp.cluster_cidr, config.secondary)
+        && kp.secondary_cluster_cidr.is_none()
+        && kp.detect_local_mode == DetectLocalMode::ClusterCidr
+    {
+        let missing = second.cluster_cidr.family();
+        let message = format!(
+            "kube-proxy's clusterCIDR {own} has no {missing} prefix: its {missing} side has no local-traffic detector, so it masquerades no off-cluster traffic to a {missing} ClusterIP (give clusterCIDR: {own},{} to detect it)",
+            second.cluster_cidr
+        );
+        let o = kpc.as_ref().map(|(_, o)| o).or(sink.sim);
+        sink.push(Severity::Warning, o, "clusterCIDR", None, message);
     }
     // nftables mode defaults nodePortAddresses to `primary` (`docs/fidelity.md#nftables-nodeports`).
     let addresses_given = sim.kube_proxy.node_port_addresses.is_some()

@@ -21,7 +21,8 @@ pub(super) struct KubeProxySpec {
     pub mode: Option<(ProxyMode, Pos)>,
     pub masquerade_all: Option<(bool, Pos)>,
     pub detect_local: Option<(DetectLocalMode, Pos)>,
-    pub cluster_cidr: Option<(IpCidr, Pos)>,
+    /// `clusterCIDR`, one prefix per family (`10.244.0.0/16,fd12:3456:789a::/64`).
+    pub cluster_cidr: Option<((IpCidr, Option<IpCidr>), Pos)>,
     pub min_sync_period: Option<(Duration, Pos)>,
     pub node_port_addresses: Option<(NodePortAddresses, Pos)>,
     /// `nftables.masqueradeAll` and `nftables.minSyncPeriod` of a KubeProxyConfiguration, which
@@ -55,8 +56,9 @@ impl KubeProxySpec {
         if let Some((d, _)) = self.detect_local {
             config.detect_local_mode = d;
         }
-        if let Some((c, _)) = self.cluster_cidr {
+        if let Some(((c, second), _)) = self.cluster_cidr {
             config.cluster_cidr = Some(c);
+            config.secondary_cluster_cidr = second;
         }
         if let Some((a, _)) = &self.node_port_addresses {
             config.node_port_addresses = a.clone();
@@ -102,7 +104,9 @@ pub(super) fn read_configuration(cx: &mut Cx<'_>, m: &mut Map<'_>) -> KubeProxyS
     // A KubeProxyConfiguration has no name; metadata, if any, is ignored.
     let _ = m.get(cx, "metadata");
     read_common(cx, m, "", &mut s);
-    s.cluster_cidr = m.get(cx, "clusterCIDR").and_then(|n| Some((read::cidr(cx, n, "clusterCIDR")?, n.pos)));
+    s.cluster_cidr = m
+        .get(cx, "clusterCIDR")
+        .and_then(|n| Some((read::dual(cx, n, "clusterCIDR", read::parse_cidr, |c: &IpCidr| c.family())?, n.pos)));
     if let Some(ipt) = m.get(cx, "iptables")
         && let Some(mut im) = Map::new(cx, ipt, "iptables")
     {

@@ -125,3 +125,26 @@ fn a_target_of_a_family_the_service_lacks_is_an_error_at_the_client() {
     let messages: Vec<String> = errors.iter().map(|d| format!("{}: {}", d.path, d.message)).collect();
     assert_eq!(messages, ["spec.clients[0].target: service node-service has no IPv6 address (its ipFamilies: IPv4)"]);
 }
+
+#[test]
+fn a_kube_proxy_cluster_cidr_of_one_family_leaves_the_other_without_a_local_detector() {
+    let config =
+        "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.244.0.0/16\n---\n";
+    let loaded = load(&format!("{config}{DUAL_STACK}"), &Overrides::default()).unwrap_or_else(|d| panic!("{d:?}"));
+    let warned = loaded
+        .warnings
+        .iter()
+        .any(|d| d.message.contains("has no IPv6 prefix: its IPv6 side has no local-traffic detector"));
+    assert!(warned, "{:?}", loaded.warnings);
+    let sim = Sim::new(loaded.scenario);
+    let node = svcsim_core::cluster::NodeId(0);
+    let v4 = sim.dataplane().render_family(node, RulesText::Save, IpFamily::Ipv4).unwrap();
+    let v6 = sim.dataplane().render_family(node, RulesText::Save, IpFamily::Ipv6).unwrap();
+    assert!(v4.contains("! -s 10.244.0.0/16"), "{v4}");
+    assert!(!v6.contains("! -s fd12"), "no IPv6 detector: {v6}");
+    // Both families given: both detect.
+    let both = config.replace("10.244.0.0/16", "10.244.0.0/16,fd12:3456:789a::/64");
+    let sim = Sim::new(load(&format!("{both}{DUAL_STACK}"), &Overrides::default()).unwrap().scenario);
+    let v6 = sim.dataplane().render_family(node, RulesText::Save, IpFamily::Ipv6).unwrap();
+    assert!(v6.contains("! -s fd12:3456:789a::/64"), "{v6}");
+}
