@@ -1,5 +1,6 @@
 //! The differential test on one moment of one scenario: build its lab, confirm the kernel lists
-//! the loaded rules back exactly as svcsim prints them, try every case — traced connections
+//! the loaded rules back exactly as svcsim prints them (each family's, on a dual-stack
+//! cluster), try every case — traced connections
 //! spaced so the monitor keeps up, then untraced ones for the endpoint set — and judge each
 //! against svcsim.
 
@@ -8,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use svcsim_core::net::Protocol;
+use svcsim_core::net::{IpFamily, Protocol};
 use svcsim_core::sim::Sim;
 
 use crate::cases::{self, Case, Source, Steer};
@@ -70,9 +71,10 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
     out.extend(rules_listed_back(&lab.plan)?);
     steer(&lab.plan, &cases)?;
     for n in 0..lab.plan.nodes.len() {
-        host::run(
-            &Cmd::exec(&lab.plan.node_ns(n), "iptables-restore", &["--noflush"]).with_stdin(trace::trace_rules()),
-        )?;
+        for family in lab.plan.families() {
+            let restore = crate::tool::restore(family);
+            host::run(&Cmd::exec(&lab.plan.node_ns(n), restore, &["--noflush"]).with_stdin(trace::trace_rules()))?;
+        }
     }
     let servers = Servers::start(&lab.plan)?;
     let monitors: Vec<Monitor> = (0..lab.plan.nodes.len())
@@ -110,12 +112,14 @@ fn no_sctp() -> String {
     }
 }
 
-/// One node's rules after a change, reached the way kube-proxy reaches them: the earlier rules
-/// loaded, then the sync's input applied over them (`iptables-restore --noflush`, or the nft
-/// transaction). The kernel's listing must be the later rules exactly — stale chains deleted
-/// (`-X`, `delete chain`), or they would be left behind.
-pub fn restore_after_change(tool: Tool, prefix: &str, node: &str, before: &str, restore: &str, after: &str) -> Checked {
-    let name = format!("{node}: the sync's {}, applied to the earlier rules, gives the new rules", tool.loader());
+/// One node's rules of one family after a change, reached the way kube-proxy reaches them: the
+/// earlier rules loaded, then the sync's input applied over them (`iptables-restore --noflush`
+/// or `ip6tables-restore --noflush`, or the nft transaction). The kernel's listing must be the
+/// later rules exactly — stale chains deleted (`-X`, `delete chain`), or they would be left
+/// behind.
+pub fn restore_after_change(tool: Tool, family: IpFamily, prefix: &str, node: &str, texts: [&str; 3]) -> Checked {
+    let [before, restore, after] = texts;
+    let name = format!("{node}: the sync's {}, applied to the earlier rules, gives the new rules", tool.loader(family));
     let ns = format!("{prefix}-restore");
     let result = (|| -> Result<String> {
         host::remove(&ns)?;
@@ -126,9 +130,9 @@ pub fn restore_after_change(tool: Tool, prefix: &str, node: &str, before: &str, 
                 host::run(&Cmd::exec(&node_ns, "nfacct", &["add", counter]))?;
             }
         }
-        host::run(&tool.load(&node_ns, before.to_string()))?;
-        host::run(&tool.apply(&node_ns, restore.to_string()))?;
-        host::run(&tool.list(&node_ns))
+        host::run(&tool.load(family, &node_ns, before.to_string()))?;
+        host::run(&tool.apply(family, &node_ns, restore.to_string()))?;
+        host::run(&tool.list(family, &node_ns))
     })();
     let _ = host::remove(&ns);
     let judgement = match result {
@@ -158,18 +162,24 @@ fn same_listing(kernel: String, svcsim: String, kernel_says: &str, svcsim_says: 
     )])
 }
 
-/// The kernel's listing of each node, against svcsim's text it was loaded from.
+/// The kernel's listing of each node's rules of each family, against svcsim's text it was
+/// loaded from.
 fn rules_listed_back(plan: &Plan) -> Result<Vec<Checked>> {
     let mut out = Vec::new();
     let tool = plan.tool;
     for (n, node) in plan.nodes.iter().enumerate() {
-        let listed = host::run(&tool.list(&plan.node_ns(n)))?;
-        let says = format!("{} lists", tool.lister());
-        let judgement = same_listing(tool.normalized(&listed), tool.normalized(&node.rules), &says, "svcsim prints");
-        out.push(Checked {
-            name: format!("{}: {} lists the loaded rules back unchanged", node.name, tool.lister()),
-            judgement,
-        });
+        for family in plan.families() {
+            let Some(side) = plan.node_side(n, family) else { continue };
+            let listed = host::run(&tool.list(family, &plan.node_ns(n)))?;
+            let lister = tool.lister(family);
+            let says = format!("{lister} lists");
+            let judgement =
+                same_listing(tool.normalized(&listed), tool.normalized(&side.rules), &says, "svcsim prints");
+            out.push(Checked {
+                name: format!("{}: {lister} lists the loaded rules back unchanged", node.name),
+                judgement,
+            });
+        }
     }
     Ok(out)
 }
