@@ -7,8 +7,9 @@
 //! externalIPs (kube-proxy short-circuits it); a pod to its own Service (hairpin); the host to its
 //! own NodePort and to `127.0.0.1:<nodePort>`; and kube-proxy's health servers.
 //!
-//! The cases are enumerated on IPv4's side of the cluster ([`Cluster::family_view`]): a
-//! dual-stack lab is tried over IPv4.
+//! A dual-stack lab tries every kind in each family the Service has, on that family's side of
+//! the cluster ([`Cluster::family_view`]): IPv6 clients, node, pod and Service addresses for
+//! the IPv6 cases (`[::1]:<nodePort>` for the host's loopback).
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -16,6 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use svcsim_core::cluster::{Cluster, NodeId, ServiceId};
 use svcsim_core::dataplane::{Origin, PROXY_HEALTHZ_PORT};
 use svcsim_core::endpoints::service_port_endpoints;
+use svcsim_core::lb::LbProfile;
 use svcsim_core::net::{Header, IpCidr, IpFamily, Protocol, SockAddr};
 use svcsim_core::sim::Sim;
 
@@ -25,7 +27,7 @@ use crate::plan::{LbDelivery, Plan};
 /// Where a case's connection starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// The client namespace, from this address (a link-local one is on the nodes' link).
+    /// The client namespace, from this address.
     Client(IpAddr),
     /// A pod's namespace (index into [`Plan::pods`]).
     Pod(usize),
@@ -65,9 +67,11 @@ pub struct Case {
     pub path: &'static str,
     /// A health server's expected answer: status and body.
     pub health: Option<(u16, String)>,
+    /// Why the lab cannot try this case, if it cannot.
+    pub skip: Option<String>,
 }
 
-/// The cases of `sim` in `plan`'s lab, over IPv4. Client addresses the cases need (inside
+/// The cases of `sim` in `plan`'s lab, IPv4's first. Client addresses the cases need (inside
 /// and outside `loadBalancerSourceRanges`, one per affinity case) are added to the plan.
 pub fn of(sim: &Sim, plan: &mut Plan) -> Vec<Case> {
     let mut b = Builder {
@@ -80,7 +84,7 @@ pub fn of(sim: &Sim, plan: &mut Plan) -> Vec<Case> {
         family: IpFamily::Ipv4,
         view: sim.cluster().family_view(IpFamily::Ipv4),
     };
-    for family in [IpFamily::Ipv4] {
+    for family in b.plan.families() {
         b.family = family;
         b.view = sim.cluster().family_view(family);
         for svc in sim.cluster().services.ids() {
@@ -206,6 +210,7 @@ impl Builder<'_> {
             affinity,
             path: "/",
             health: None,
+            skip: None,
         });
     }
 
@@ -262,6 +267,7 @@ impl Builder<'_> {
                 }
             }
         }
+        self.untranslated_frontends(&s, &sp, &frontends);
         // NodePorts and externalIPs from the internet.
         for node in 0..nodes {
             let Some(node_ip) = self.node_ip(node) else { continue };
@@ -342,6 +348,31 @@ impl Builder<'_> {
             let name =
                 format!("{label}: clusterIP {to_cluster_ip} from its endpoint {} (hairpin)", self.plan.pods[pod].name);
             self.push(name, Source::Pod(pod), to_cluster_ip, node, None, affinity);
+        }
+    }
+
+    /// A load-balancer frontend of the Service port the plan has none for: an AWS NLB's IPv6
+    /// frontend, which speaks IPv4 to its instance targets. One skipped case says so.
+    fn untranslated_frontends(
+        &mut self,
+        s: &svcsim_core::cluster::Service,
+        sp: &svcsim_core::cluster::ServicePort,
+        planned: &[crate::plan::Frontend],
+    ) {
+        if LbProfile::for_service(self.view.config.provider, s).is_none() {
+            return;
+        }
+        for ip in &s.load_balancer_ingress {
+            let addr = SockAddr::new(*ip, sp.port);
+            if planned.iter().any(|f| f.addr == addr && f.proto == sp.protocol) {
+                continue;
+            }
+            let client = self.scenario_client();
+            let name = format!("{}: load balancer {addr} from the internet", self.service);
+            self.push(name, Source::Client(client), SocketAddr::from(addr), 0, None, false);
+            let why = "the load balancer speaks IPv4 to its instance targets from this IPv6 frontend, \
+                       and the lab's load balancer does not translate between families";
+            self.cases.last_mut().expect("just pushed").skip = Some(why.into());
         }
     }
 

@@ -1,11 +1,10 @@
 //! The differential test on one moment of one scenario: build its lab, confirm the kernel lists
 //! the loaded rules back exactly as svcsim prints them (each family's, on a dual-stack
-//! cluster), try every case — traced connections
-//! spaced so the monitor keeps up, then untraced ones for the endpoint set — and judge each
-//! against svcsim.
+//! cluster), try every case — traced connections spaced so the monitor keeps up, then untraced
+//! ones for the endpoint set — and judge each against svcsim.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -55,6 +54,11 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
     for c in sctp {
         out.push(Checked { name: c.name, judgement: Judgement::Skipped(no_sctp()) });
     }
+    let (skipped, rest): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.skip.is_some());
+    cases = rest;
+    for c in skipped {
+        out.push(Checked { name: c.name, judgement: Judgement::Skipped(c.skip.unwrap_or_default()) });
+    }
     if cases.len() > MAX_CASES {
         for c in cases.drain(MAX_CASES..) {
             out.push(Checked {
@@ -77,9 +81,8 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
         }
     }
     let servers = Servers::start(&lab.plan)?;
-    let monitors: Vec<Monitor> = (0..lab.plan.nodes.len())
-        .map(|n| Monitor::start(lab.plan.tool, &lab.plan.node_ns(n)))
-        .collect::<Result<_>>()?;
+    let monitors: Vec<Vec<Monitor>> =
+        (0..lab.plan.nodes.len()).map(|n| start_monitors(&lab.plan, n)).collect::<Result<_>>()?;
     std::thread::sleep(trace::SUBSCRIBE);
     let runs = run_cases(&lab.plan, &cases)?;
     // Let the monitors print the last events.
@@ -91,7 +94,7 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
             .map(|(outcome, local)| {
                 let ns = lab.plan.node_ns(case.ingress);
                 let conntrack = conntrack::lookup(&ns, case.header.proto, local).ok().flatten();
-                let hits = monitors[case.ingress].hits(local.ip(), local.port());
+                let hits = monitors[case.ingress].iter().find_map(|m| m.hits(local.ip(), local.port()));
                 Observed { outcome, local, conntrack, hits }
             })
             .collect();
@@ -102,6 +105,17 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
     drop(servers);
     drop(lab);
     Ok(out)
+}
+
+/// The trace monitors of node `n`: one for every family, but in iptables mode on a dual-stack
+/// cluster one per family (see [`crate::trace`]).
+fn start_monitors(plan: &Plan, n: usize) -> Result<Vec<Monitor>> {
+    let ns = plan.node_ns(n);
+    if plan.tool.0 == svcsim_core::cluster::ProxyMode::Iptables && plan.ipv6.is_some() {
+        plan.families().into_iter().map(|f| Monitor::start(plan.tool, &ns, Some(f))).collect()
+    } else {
+        Ok(vec![Monitor::start(plan.tool, &ns, None)?])
+    }
 }
 
 /// Why SCTP cases are not run here.
@@ -193,7 +207,7 @@ fn ports(k: usize) -> (u16, u16) {
 /// by source address and port, and for instance-target frontends a DNAT to the node's NodePort.
 fn steer(plan: &Plan, cases: &[Case]) -> Result<()> {
     let client = plan.client_ns();
-    let mut dnat = String::new();
+    let mut dnat = [String::new(), String::new()];
     for (k, case) in cases.iter().enumerate() {
         let (Source::Client(ip), Some(steer)) = (case.source, case.steer) else { continue };
         let (traced, bulk) = ports(k);
@@ -206,19 +220,20 @@ fn steer(plan: &Plan, cases: &[Case]) -> Result<()> {
         };
         let table = 1000 + k;
         let dst = case.dst.ip();
-        host::run(&Cmd::ip(&client, &format!("route add {dst}/32 via {node} src {ip} table {table}")))?;
+        let family = IpFamily::of(dst);
+        let (v6, len) = (if family == IpFamily::Ipv6 { "-6 " } else { "" }, family.bits());
+        host::run(&Cmd::ip(&client, &format!("{v6}route add {dst}/{len} via {node} src {ip} table {table}")))?;
         for (lo, hi) in ranges {
             let proto = case.header.proto.as_lower();
-            let rule = format!("rule add from {ip} ipproto {proto} sport {lo}-{hi} lookup {table} pref {table}");
+            let rule = format!("{v6}rule add from {ip} ipproto {proto} sport {lo}-{hi} lookup {table} pref {table}");
             host::run(&Cmd::ip(&client, &rule))?;
         }
         match steer {
             Steer::Via(_) => {}
             Steer::Dnat(to) => {
                 for (lo, hi) in ranges {
-                    dnat.push_str(&format!(
-                        "-A OUTPUT -s {ip}/32 -d {}/32 -p {proto} -m {proto} --sport {lo}:{hi} --dport {} -j DNAT --to-destination {to}\n",
-                        case.dst.ip(),
+                    dnat[usize::from(family == IpFamily::Ipv6)].push_str(&format!(
+                        "-A OUTPUT -s {ip}/{len} -d {dst}/{len} -p {proto} -m {proto} --sport {lo}:{hi} --dport {} -j DNAT --to-destination {to}\n",
                         case.dst.port(),
                         proto = case.header.proto.as_lower()
                     ));
@@ -226,9 +241,11 @@ fn steer(plan: &Plan, cases: &[Case]) -> Result<()> {
             }
         }
     }
-    if !dnat.is_empty() {
-        let rules = format!("*nat\n:OUTPUT ACCEPT [0:0]\n{dnat}COMMIT\n");
-        host::run(&Cmd::exec(&client, "iptables-restore", &["--noflush"]).with_stdin(rules))?;
+    for (family, rules) in [IpFamily::Ipv4, IpFamily::Ipv6].into_iter().zip(dnat) {
+        if !rules.is_empty() {
+            let rules = format!("*nat\n:OUTPUT ACCEPT [0:0]\n{rules}COMMIT\n");
+            host::run(&Cmd::exec(&client, crate::tool::restore(family), &["--noflush"]).with_stdin(rules))?;
+        }
     }
     Ok(())
 }
@@ -306,12 +323,20 @@ fn run_case(plan: &Plan, k: usize, case: &Case, affinity_sources: &mut BTreeSet<
     Ok(run)
 }
 
-/// The namespace and source address a case's connection on `port` starts from.
+/// The namespace and source address a case's connection on `port` starts from, in the family
+/// of its destination.
 fn source(plan: &Plan, case: &Case, port: u16) -> (String, SocketAddr) {
+    let family = IpFamily::of(case.dst.ip());
     match case.source {
         Source::Client(ip) => (plan.client_ns(), SocketAddr::new(ip, port)),
-        Source::Pod(p) => (plan.pod_ns(p), SocketAddr::new(plan.pods[p].ip, port)),
+        Source::Pod(p) => (plan.pod_ns(p), SocketAddr::new(plan.pod_ip(p, family).unwrap_or(plan.pods[p].ip), port)),
         // The host's stack picks the address, as it would for any program.
-        Source::Host(n) => (plan.node_ns(n), SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port)),
+        Source::Host(n) => {
+            let any: IpAddr = match family {
+                IpFamily::Ipv4 => Ipv4Addr::UNSPECIFIED.into(),
+                IpFamily::Ipv6 => Ipv6Addr::UNSPECIFIED.into(),
+            };
+            (plan.node_ns(n), SocketAddr::new(any, port))
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use svcsim_core::cluster::NodeId;
 use svcsim_core::dataplane::{Decision, FirstPacketVerdict, Origin, Verdict};
-use svcsim_core::net::{Header, SockAddr};
+use svcsim_core::net::{Header, IpFamily, SockAddr};
 use svcsim_core::sim::Sim;
 
 /// One outcome svcsim allows for a connection.
@@ -32,7 +32,8 @@ pub fn outcomes(sim: &Sim, node: NodeId, origin: Origin, header: Header) -> Vec<
 
 fn expected(sim: &Sim, d: &Decision) -> Expected {
     let cluster = sim.cluster();
-    let pod = d.dnat.and_then(|to| cluster.pods.iter().find(|p| !p.deleted && p.ip == Some(to.ip)));
+    let pod =
+        d.dnat.and_then(|to| cluster.pods.iter().find(|p| !p.deleted && p.ip_of(IpFamily::of(to.ip)) == Some(to.ip)));
     let rules = d
         .path
         .rules()

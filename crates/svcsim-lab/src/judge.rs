@@ -238,11 +238,11 @@ fn describe(o: &Outcome) -> String {
 }
 
 /// The kernel's hits as svcsim records a path: (table, `-A CHAIN rule`) for iptables, (`ip
-/// kube-proxy`, `CHAIN rule`) for nftables, leaving out a jump into a chain in which nothing
+/// kube-proxy` or `ip6 kube-proxy`, `CHAIN rule`) for nftables, leaving out a jump into a chain in which nothing
 /// matched (svcsim leaves those out of its paths too: in iptables' filter table, and anywhere in
 /// nftables).
 pub fn normalized(hits: &[Hit]) -> Vec<(String, String)> {
-    let nft = |h: &Hit| h.table.starts_with("ip ");
+    let nft = |h: &Hit| h.table.starts_with("ip ") || h.table.starts_with("ip6 ");
     let mut kept: Vec<&Hit> = hits.iter().collect();
     loop {
         let empty_jump = (0..kept.len()).find(|&i| {

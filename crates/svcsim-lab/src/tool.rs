@@ -67,12 +67,21 @@ impl Tool {
         }
         out
     }
-    /// The trace monitor: `xtables-monitor --trace` for iptables rules, `nft monitor trace` for
-    /// nftables ones (both follow the raw table's `-j TRACE`, which sets `meta nftrace`).
-    pub fn monitor(self, ns: &str) -> Cmd {
-        match self.0 {
-            ProxyMode::Iptables => Cmd::exec(ns, "stdbuf", &["-oL", "xtables-monitor", "--trace"]),
-            ProxyMode::Nftables => Cmd::exec(ns, "stdbuf", &["-oL", "nft", "monitor", "trace"]),
+    /// The trace monitor of `family`'s packets (every family's when `None`): `xtables-monitor
+    /// --trace` for iptables rules (`-4` for IPv4's alone), `nft monitor trace` for nftables ones
+    /// (both follow the raw table's `-j TRACE`, which sets `meta nftrace`). IPv6's in iptables
+    /// mode is `nft -a monitor trace`: xtables-monitor 1.8.9 exits on an ip6tables `-m tcp`
+    /// match, and the rule handles let [`crate::trace`] find each rule in ip6tables-save's text.
+    pub fn monitor(self, ns: &str, family: Option<IpFamily>) -> Cmd {
+        match (self.0, family) {
+            (ProxyMode::Iptables, None) => Cmd::exec(ns, "stdbuf", &["-oL", "xtables-monitor", "--trace"]),
+            (ProxyMode::Iptables, Some(IpFamily::Ipv4)) => {
+                Cmd::exec(ns, "stdbuf", &["-oL", "xtables-monitor", "--trace", "-4"])
+            }
+            (ProxyMode::Iptables, Some(IpFamily::Ipv6)) => {
+                Cmd::exec(ns, "stdbuf", &["-oL", "nft", "-a", "monitor", "trace"])
+            }
+            (ProxyMode::Nftables, _) => Cmd::exec(ns, "stdbuf", &["-oL", "nft", "monitor", "trace"]),
         }
     }
 }

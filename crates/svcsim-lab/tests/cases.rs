@@ -103,6 +103,48 @@ fn a_dual_stack_lab_has_both_families_on_every_node_and_pod() {
 }
 
 #[test]
+fn the_dual_stack_story_is_tried_in_both_families() {
+    let sim = dual_stack();
+    let mut plan = Plan::of(&sim, "t").unwrap();
+    plan.add_probe_pods();
+    let listed: Vec<String> = cases::of(&sim, &mut plan)
+        .iter()
+        .filter(|c| c.header.family() == svcsim_core::net::IpFamily::Ipv6)
+        .map(|c| {
+            let outcomes: Vec<String> = c
+                .expected
+                .iter()
+                .map(|e| match (&e.prints, &e.reason) {
+                    (Some(p), _) => format!("{} {p}", e.verdict),
+                    (None, Some(r)) => format!("{} ({r})", e.verdict),
+                    (None, None) => e.verdict.to_string(),
+                })
+                .collect();
+            format!("{} [{}]: {}", c.name, c.header.src.ip, outcomes.join(" | "))
+        })
+        .collect();
+    expect![[r#"
+        default/node-service: load balancer [2001:db8:113::10]:80 from the internet → node-0 [2001:2::1]: DNAT fd12:3456:789a::1
+        default/node-service: load balancer [2001:db8:113::10]:80 from the internet → node-1 [2001:2::1]: DNAT 2001:1234:5678:9abc::5
+        default/node-service: NodePort [2001:1234:5678:9abc::4]:32547 from the internet [2001:2::2]: DNAT fd12:3456:789a::1
+        default/node-service: NodePort [2001:1234:5678:9abc::5]:32547 from the internet [2001:2::3]: DNAT 2001:1234:5678:9abc::5
+        default/node-service: clusterIP [fd12:3456:789a:1::4:520e]:80 from pod node-deployment-p9sfq9jkfn-6wnqr [fd12:3456:789a::2]: DNAT fd12:3456:789a::1
+        default/node-service: load balancer IP [2001:db8:113::10]:80 from pod node-deployment-p9sfq9jkfn-6wnqr [fd12:3456:789a::2]: DNAT fd12:3456:789a::1
+        default/node-service: clusterIP [fd12:3456:789a:1::4:520e]:80 from node-0's host [2001:1234:5678:9abc::4]: DNAT fd12:3456:789a::1
+        default/node-service: node-0's host to its own NodePort [2001:1234:5678:9abc::4]:32547 [2001:1234:5678:9abc::4]: DNAT fd12:3456:789a::1
+        default/node-service: node-0's host to [::1]:32547 [::1]: NONE
+        default/node-service: clusterIP [fd12:3456:789a:1::4:520e]:80 from pod probe-node-1 [fd12:3456:789a:0:1:ffff:ffff:fffe]: DNAT fd12:3456:789a:0:1:ffff:ffff:fffe
+        default/node-service: load balancer IP [2001:db8:113::10]:80 from pod probe-node-1 [fd12:3456:789a:0:1:ffff:ffff:fffe]: DNAT 2001:1234:5678:9abc::5
+        default/node-service: clusterIP [fd12:3456:789a:1::4:520e]:80 from node-1's host [2001:1234:5678:9abc::5]: DNAT 2001:1234:5678:9abc::5
+        default/node-service: node-1's host to its own NodePort [2001:1234:5678:9abc::5]:32547 [2001:1234:5678:9abc::5]: DNAT 2001:1234:5678:9abc::5
+        default/node-service: node-1's host to [::1]:32547 [::1]: NONE
+        kube-proxy's /healthz [2001:1234:5678:9abc::4]:10256 on node-0 [2001:2::4]: NONE
+        kube-proxy's /healthz [2001:1234:5678:9abc::5]:10256 on node-1 [2001:2::4]: NONE
+    "#]]
+    .assert_eq(&(listed.join("\n") + "\n"));
+}
+
+#[test]
 fn a_dual_stack_lab_routes_each_family_by_its_own_addresses() {
     let sim = dual_stack();
     let plan = Plan::of(&sim, "t").unwrap();
