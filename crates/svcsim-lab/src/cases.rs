@@ -9,7 +9,9 @@
 //!
 //! A dual-stack lab tries every kind in each family the Service has, on that family's side of
 //! the cluster ([`Cluster::family_view`]): IPv6 clients, node, pod and Service addresses for
-//! the IPv6 cases (`[::1]:<nodePort>` for the host's loopback).
+//! the IPv6 cases (`[::1]:<nodePort>` for the host's loopback). It adds, per node, connections
+//! from a link-local source on the nodes' link (Azure's IPv6 probe source) to each IPv6 TCP
+//! NodePort and healthCheckNodePort: svcsim says a node forwards none of them to a pod.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -22,12 +24,12 @@ use svcsim_core::net::{Header, IpCidr, IpFamily, Protocol, SockAddr};
 use svcsim_core::sim::Sim;
 
 use crate::expect::{Expected, outcomes};
-use crate::plan::{LbDelivery, Plan};
+use crate::plan::{LINK_LOCAL_CLIENT, LbDelivery, Plan};
 
 /// Where a case's connection starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// The client namespace, from this address.
+    /// The client namespace, from this address (a link-local one is on the nodes' link).
     Client(IpAddr),
     /// A pod's namespace (index into [`Plan::pods`]).
     Pod(usize),
@@ -71,6 +73,13 @@ pub struct Case {
     pub skip: Option<String>,
 }
 
+impl Case {
+    /// Whether the case's client sends from a link-local address.
+    pub fn link_local(&self) -> bool {
+        svcsim_core::net::is_link_local(self.header.src.ip)
+    }
+}
+
 /// The cases of `sim` in `plan`'s lab, IPv4's first. Client addresses the cases need (inside
 /// and outside `loadBalancerSourceRanges`, one per affinity case) are added to the plan.
 pub fn of(sim: &Sim, plan: &mut Plan) -> Vec<Case> {
@@ -99,6 +108,9 @@ pub fn of(sim: &Sim, plan: &mut Plan) -> Vec<Case> {
         }
         b.proto = Protocol::Tcp;
         b.health();
+    }
+    if b.plan.ipv6.is_some() {
+        b.link_local();
     }
     let mut seen = BTreeSet::new();
     b.cases.retain(|c| seen.insert((format!("{:?}", c.source), c.header.proto, c.dst, c.ingress)));
@@ -395,6 +407,52 @@ impl Builder<'_> {
                     Some(Steer::Via(node_ip)),
                     false,
                 );
+                let case = self.cases.last_mut().expect("just pushed");
+                case.path = "/healthz";
+                case.health = Some((h.status, h.body.clone()));
+            }
+        }
+    }
+
+    /// From a link-local source on the nodes' link (Azure's IPv6 probe source) to each node's
+    /// IPv6 TCP NodePorts and healthCheckNodePorts: a NodePort DNATed to a pod must not be
+    /// forwarded; a healthCheckNodePort answers on the node itself.
+    fn link_local(&mut self) {
+        self.family = IpFamily::Ipv6;
+        self.view = self.sim.cluster().family_view(IpFamily::Ipv6);
+        self.proto = Protocol::Tcp;
+        let why = format!("from link-local {LINK_LOCAL_CLIENT} (Azure's IPv6 probe source)");
+        for node in 0..self.plan.nodes.len() {
+            let (Some(side), Some(node_ip)) = (self.plan.node_side(node, IpFamily::Ipv6), self.node_ip(node)) else {
+                continue;
+            };
+            let node_ports: Vec<(String, u16)> = self
+                .view
+                .services
+                .iter()
+                .filter(|s| s.cluster_ip.is_some() && s.has_node_ports())
+                .flat_map(|s| {
+                    let ports = s.ports.iter().enumerate().filter(|(_, p)| p.protocol == Protocol::Tcp);
+                    ports.filter_map(|(i, p)| Some((s.port_name(i), p.node_port?))).collect::<Vec<_>>()
+                })
+                .collect();
+            for (label, np) in node_ports {
+                self.service = label.clone();
+                let dst = SocketAddr::new(node_ip, np);
+                self.push(
+                    format!("{label}: NodePort {dst} {why}"),
+                    Source::Client(LINK_LOCAL_CLIENT),
+                    dst,
+                    node,
+                    None,
+                    false,
+                );
+            }
+            self.service.clear();
+            for h in side.health.iter().filter(|h| h.port != PROXY_HEALTHZ_PORT) {
+                let dst = SocketAddr::new(node_ip, h.port);
+                let name = format!("healthCheckNodePort {dst} on {} {why}", self.plan.nodes[node].name);
+                self.push(name, Source::Client(LINK_LOCAL_CLIENT), dst, node, None, false);
                 let case = self.cases.last_mut().expect("just pushed");
                 case.path = "/healthz";
                 case.health = Some((h.status, h.body.clone()));

@@ -17,7 +17,7 @@ use crate::host::{self, Lab};
 use crate::judge::{self, Judgement, Observed};
 use crate::netns;
 use crate::plan::Plan;
-use crate::probe::{self, Outcome};
+use crate::probe::{self, Icmp6Error, Outcome};
 use crate::server::Servers;
 use crate::setup::Cmd;
 use crate::tool::Tool;
@@ -91,11 +91,11 @@ pub fn check(sim: &Sim, prefix: &str) -> Result<Vec<Checked>> {
         let traced: Vec<Observed> = run
             .traced
             .into_iter()
-            .map(|(outcome, local)| {
+            .map(|(outcome, local, icmp6)| {
                 let ns = lab.plan.node_ns(case.ingress);
                 let conntrack = conntrack::lookup(&ns, case.header.proto, local).ok().flatten();
                 let hits = monitors[case.ingress].iter().find_map(|m| m.hits(local.ip(), local.port()));
-                Observed { outcome, local, conntrack, hits }
+                Observed { outcome, local, conntrack, hits, icmp6 }
             })
             .collect();
         let judgement = judge::case(case, &traced, &run.paths, &run.bulk);
@@ -252,7 +252,8 @@ fn steer(plan: &Plan, cases: &[Case]) -> Result<()> {
 
 /// What one case's connections did.
 struct Run {
-    traced: Vec<(Outcome, SocketAddr)>,
+    /// Each traced connection: what happened, its source, and the ICMPv6 errors about it.
+    traced: Vec<(Outcome, SocketAddr, Vec<Icmp6Error>)>,
     /// Whether each traced connection's rule path can be compared.
     paths: Vec<bool>,
     bulk: Vec<Outcome>,
@@ -297,22 +298,28 @@ fn connections_for(m: usize) -> usize {
 fn run_case(plan: &Plan, k: usize, case: &Case, affinity_sources: &mut BTreeSet<(IpAddr, String)>) -> Result<Run> {
     let (traced_base, bulk_base) = ports(k);
     let endpoints = case.expected.iter().filter(|e| e.dnat.is_some()).count();
-    let traced_count = if endpoints > 1 { endpoints.min(4) } else { 1 };
+    // A link-local source's connection waits for the kernel's SYN retransmission: one is enough.
+    let traced_count = if endpoints > 1 && !case.link_local() { endpoints.min(4) } else { 1 };
     let mut run = Run { traced: Vec::new(), paths: Vec::new(), bulk: Vec::new() };
     for i in 0..traced_count {
         let port = traced_base + i as u16;
         let (ns, src) = source(plan, case, port);
         let (proto, dst, path) = (case.header.proto, case.dst, case.path);
-        let (outcome, local) = netns::run_in(&ns, move || Ok(probe::request(proto, src, dst, path)))?;
+        let (outcome, local, icmp6) = if case.link_local() {
+            netns::run_in(&ns, move || Ok(probe::request_watching_icmp6(proto, src, dst, path)))?
+        } else {
+            let (outcome, local) = netns::run_in(&ns, move || Ok(probe::request(proto, src, dst, path)))?;
+            (outcome, local, Vec::new())
+        };
         // A session-affinity entry from an earlier connection changes the path's first rules.
         let key = (local.ip(), case.service.clone());
         run.paths.push(!case.affinity || affinity_sources.insert(key));
-        run.traced.push((outcome, local));
+        run.traced.push((outcome, local, icmp6));
         std::thread::sleep(TRACE_SPACING);
     }
     let wanted = if case.affinity { 10 } else { connections_for(endpoints) };
     let bulk = wanted.saturating_sub(traced_count).min(BULK as usize);
-    if bulk > 0 && run.traced.iter().all(|(o, _)| matches!(o, Outcome::Answered { .. })) {
+    if bulk > 0 && run.traced.iter().all(|(o, _, _)| matches!(o, Outcome::Answered { .. })) {
         let sources: Vec<(String, SocketAddr)> = (0..bulk).map(|i| source(plan, case, bulk_base + i as u16)).collect();
         let ns = sources[0].0.clone();
         let (proto, dst, path) = (case.header.proto, case.dst, case.path);

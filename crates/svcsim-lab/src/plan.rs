@@ -21,6 +21,11 @@ pub const AZURE_CNI_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
 /// has no proxy ARP to borrow; a link-local gateway is what such CNIs configure instead).
 pub const AZURE_CNI_GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
 
+/// The link-local address the client namespace of a dual-stack lab holds on the nodes' link:
+/// Azure's IPv6 probe source, from which the lab checks that a node forwards no packet with a
+/// link-local source.
+pub const LINK_LOCAL_CLIENT: IpAddr = svcsim_core::lb::AZURE_PROBE_SOURCE_V6;
+
 /// One moment of a cluster, as namespaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use svcsim_core::net::IpFamily;
 
-use crate::plan::{AZURE_CNI_GATEWAY, AZURE_CNI_GATEWAY_V6, LbDelivery, NodeSide, Plan, Plugin};
+use crate::plan::{AZURE_CNI_GATEWAY, AZURE_CNI_GATEWAY_V6, LINK_LOCAL_CLIENT, LbDelivery, NodeSide, Plan, Plugin};
 
 /// One command, run inside a lab namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +117,8 @@ impl Plan {
         out.push(Cmd::ip(&client, &format!("addr add {}/{} dev eth0", self.gateway, self.vnet.prefix())));
         if let Some(v6) = &self.ipv6 {
             out.push(Cmd::ip(&client, &format!("addr add {}/{} dev eth0 nodad", v6.gateway, v6.vnet.prefix())));
+            // Azure's IPv6 probe source, on the nodes' link: the lab's link-local check sends from it.
+            out.push(Cmd::ip(&client, &format!("addr add {LINK_LOCAL_CLIENT}/64 dev eth0 nodad")));
         }
         out.push(Cmd::ip(&client, "link set eth0 up"));
         for ip in &self.client_ips {

@@ -140,6 +140,8 @@ fn the_dual_stack_story_is_tried_in_both_families() {
         default/node-service: node-1's host to [::1]:32547 [::1]: NONE
         kube-proxy's /healthz [2001:1234:5678:9abc::4]:10256 on node-0 [2001:2::4]: NONE
         kube-proxy's /healthz [2001:1234:5678:9abc::5]:10256 on node-1 [2001:2::4]: NONE
+        default/node-service: NodePort [2001:1234:5678:9abc::4]:32547 from link-local fe80::1234:5678:9abc (Azure's IPv6 probe source) [fe80::1234:5678:9abc]: DNAT fd12:3456:789a::1
+        default/node-service: NodePort [2001:1234:5678:9abc::5]:32547 from link-local fe80::1234:5678:9abc (Azure's IPv6 probe source) [fe80::1234:5678:9abc]: DNAT 2001:1234:5678:9abc::5
     "#]]
     .assert_eq(&(listed.join("\n") + "\n"));
 }

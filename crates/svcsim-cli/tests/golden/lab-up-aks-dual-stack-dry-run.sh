@@ -21,6 +21,7 @@ ip -n svcsim-client link add eth0 type veth peer name client netns svcsim-vnet
 ip -n svcsim-vnet link set client master br0 up
 ip -n svcsim-client addr add 10.240.0.1/24 dev eth0
 ip -n svcsim-client addr add 2001:1234:5678:9abc::1/64 dev eth0 nodad
+ip -n svcsim-client addr add fe80::1234:5678:9abc/64 dev eth0 nodad
 ip -n svcsim-client link set eth0 up
 ip -n svcsim-client addr add 198.51.100.79/32 dev lo
 ip -n svcsim-client route replace 10.240.0.0/24 dev eth0 src 198.51.100.79
