@@ -75,7 +75,8 @@ fn planned(scenario: &Scenario) -> usize {
     let mut total = 0;
     for (i, t) in moments.iter().enumerate() {
         sim.run_until(*t);
-        total += cases::count(&sim) + if i > 0 { sim.cluster().nodes.len() } else { 0 };
+        let restores = sim.cluster().nodes.len() * sim.cluster().config.families().len();
+        total += cases::count(&sim) + if i > 0 { restores } else { 0 };
     }
     total
 }
@@ -142,7 +143,7 @@ fn check_scenario(label: &str, scenario: Scenario, prefix: &str) -> Vec<Moment> 
     }
     let moments = cases::moments(&scenario);
     let mut sim = Sim::new(scenario);
-    let mut before: Option<Vec<String>> = None;
+    let mut before: Option<Vec<Vec<Option<String>>>> = None;
     let mut out = Vec::new();
     for t in moments {
         sim.run_until(t);
@@ -153,14 +154,26 @@ fn check_scenario(label: &str, scenario: Scenario, prefix: &str) -> Vec<Moment> 
                 judgement: Judgement::Disagree(vec![format!("{e:#}")]),
             }],
         };
-        let saves: Vec<String> =
-            sim.cluster().nodes.ids().map(|n| sim.dataplane().render(n, RulesText::Save)).collect();
+        // Each node's rules of each family: (family, node's listing), first family first.
+        let families = sim.cluster().config.families();
+        let saves: Vec<Vec<Option<String>>> = sim
+            .cluster()
+            .nodes
+            .ids()
+            .map(|n| families.iter().map(|f| sim.dataplane().render_family(n, RulesText::Save, *f)).collect())
+            .collect();
         if let Some(before) = &before {
+            let tool = svcsim_lab::tool::Tool(sim.cluster().config.kube_proxy.mode);
             for (n, id) in sim.cluster().nodes.ids().enumerate() {
-                let restore = sim.dataplane().render(id, RulesText::Restore);
                 let name = &sim.cluster().node(id).name;
-                let tool = svcsim_lab::tool::Tool(sim.cluster().config.kube_proxy.mode);
-                checked.push(check::restore_after_change(tool, prefix, name, &before[n], &restore, &saves[n]));
+                for (f, family) in families.iter().enumerate() {
+                    let restore = sim.dataplane().render_family(id, RulesText::Restore, *family);
+                    let (Some(earlier), Some(restore), Some(later)) = (&before[n][f], restore, &saves[n][f]) else {
+                        continue;
+                    };
+                    let texts = [earlier.as_str(), restore.as_str(), later.as_str()];
+                    checked.push(check::restore_after_change(tool, *family, prefix, name, texts));
+                }
             }
         }
         before = Some(saves);

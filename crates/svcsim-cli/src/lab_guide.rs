@@ -1,12 +1,13 @@
 //! What `svcsim lab up` prints once the lab runs: its namespaces, the commands worth trying
-//! there, what svcsim says a `curl` prints, and what the lab leaves out.
+//! there, what svcsim says a `curl` prints, and what the lab leaves out. A dual-stack lab's
+//! rows name both addresses, and its IPv6 side gets its own NodePort and listing commands.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use svcsim_core::cluster::NodeId;
 use svcsim_core::dataplane::Origin;
-use svcsim_core::net::{Header, SockAddr};
+use svcsim_core::net::{Header, IpFamily, SockAddr};
 use svcsim_core::sim::Sim;
 use svcsim_lab::expect::outcomes;
 use svcsim_lab::plan::{LbDelivery, Plan};
@@ -25,8 +26,13 @@ pub fn guide(sim: &Sim, plan: &Plan) -> String {
     let clients: Vec<String> = plan.client_ips.iter().map(|ip| ip.to_string()).collect();
     let mut rows = vec![(plan.client_ns(), format!("the internet and the load balancer ({})", clients.join(", ")))];
     for (i, n) in plan.nodes.iter().enumerate() {
-        let cbr0 = n.bridge.map(|b| format!(", cbr0 {b}/{}", n.pod_cidr.prefix())).unwrap_or_default();
-        rows.push((plan.node_ns(i), format!("{} {}{cbr0}, kube-proxy's rules loaded", n.name, n.ip)));
+        let v6 = n.ipv6.as_ref();
+        let mut cbr0 = n.bridge.map(|b| format!(", cbr0 {b}/{}", n.pod_cidr.prefix())).unwrap_or_default();
+        if let Some((b, cidr)) = v6.and_then(|s| Some((s.bridge?, s.pod_cidr))).filter(|_| !cbr0.is_empty()) {
+            cbr0.push_str(&format!(" {b}/{}", cidr.prefix()));
+        }
+        let ip6 = v6.map(|s| format!(" {}", s.ip)).unwrap_or_default();
+        rows.push((plan.node_ns(i), format!("{} {}{ip6}{cbr0}, kube-proxy's rules loaded", n.name, n.ip)));
     }
     for (i, pod) in plan.pods.iter().enumerate() {
         // `8080`, and `5353/UDP` for a port that is not TCP.
@@ -36,7 +42,8 @@ pub fn guide(sim: &Sim, plan: &Plan) -> String {
             .map(|(proto, p)| if proto.as_lower() == "tcp" { p.to_string() } else { format!("{p}/{proto}") })
             .collect();
         let on = &plan.nodes[pod.node].name;
-        let what = format!("{} on {on}, {} app on port {}", pod.ip, pod.app.app(), ports.join(", "));
+        let ip6 = pod.ip6.map(|ip| format!(" {ip}")).unwrap_or_default();
+        let what = format!("{}{ip6} on {on}, {} app on port {}", pod.ip, pod.app.app(), ports.join(", "));
         rows.push((plan.pod_ns(i), what));
     }
     // Pod namespaces are long: each row's description goes on its own line when it would not fit.
@@ -62,6 +69,10 @@ pub fn guide(sim: &Sim, plan: &Plan) -> String {
             "  ip netns exec {client} curl -s http://{}:{np}/      # a NodePort on {}",
             node.ip, node.name
         );
+        if let Some(side) = &node.ipv6 {
+            let _ =
+                writeln!(out, "  ip netns exec {client} curl -s http://[{}]:{np}/      # the same over IPv6", side.ip);
+        }
     }
     let node0 = plan.node_ns(0);
     let _ = writeln!(
@@ -86,6 +97,18 @@ pub fn guide(sim: &Sim, plan: &Plan) -> String {
         plan.nodes[0].name,
         sim.now().as_micros() / 1000
     );
+    if plan.ipv6.is_some() {
+        let listing = match plan.tool.0 {
+            svcsim_core::cluster::ProxyMode::Iptables => "ip6tables-save                 ",
+            svcsim_core::cluster::ProxyMode::Nftables => "nft list table ip6 kube-proxy  ",
+        };
+        let _ = writeln!(
+            out,
+            "  ip netns exec {node0} {listing} # = svcsim rules FILE --node {} --at {}ms --family ipv6",
+            plan.nodes[0].name,
+            sim.now().as_micros() / 1000
+        );
+    }
     let _ = writeln!(
         out,
         "\nWhen done: svcsim lab down{}",
@@ -101,16 +124,21 @@ pub fn guide(sim: &Sim, plan: &Plan) -> String {
     out
 }
 
-/// What the app may print for the first client's request through `fe`, over the nodes it goes to.
+/// What the app may print for a `curl` through `fe` from the client namespace, over the nodes it
+/// goes to: from the first client's address of `fe`'s family, or else, over IPv6, from the
+/// namespace's own address on the nodes' network, as the kernel would pick.
 fn lb_prints(sim: &Sim, plan: &Plan, fe: &svcsim_lab::plan::Frontend) -> String {
-    let Some(client) = plan.client_ips.first() else { return "nothing (no client)".into() };
+    let family = IpFamily::of(fe.addr.ip);
+    let first = plan.client_ips.iter().find(|ip| IpFamily::of(**ip) == family).copied();
+    let own = plan.ipv6.as_ref().map(|v6| v6.gateway).filter(|_| family == IpFamily::Ipv6);
+    let Some(client) = first.or(own) else { return "nothing (no client)".into() };
     let mut prints = BTreeSet::new();
     for (node, to) in &fe.targets {
         let dst = match fe.delivery {
             LbDelivery::FloatingIp => fe.addr,
             LbDelivery::InstanceTarget => *to,
         };
-        let header = Header::tcp(SockAddr::new(*client, 40000), dst);
+        let header = Header::tcp(SockAddr::new(client, 40000), dst);
         for e in outcomes(sim, NodeId(*node as u32), Origin::Routed, header) {
             prints.insert(e.prints.map(|p| format!("{p:?}")).unwrap_or_else(|| e.verdict.to_string()));
         }

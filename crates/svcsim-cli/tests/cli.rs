@@ -320,6 +320,13 @@ fn the_lab_recipe_for_the_seed_story_is_pinned() {
 }
 
 #[test]
+fn the_lab_recipe_for_a_dual_stack_story_has_both_families() {
+    let out = svcsim().args(["lab", "up", "scenarios/aks-dual-stack.yaml", "--dry-run"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    expect_file!["golden/lab-up-aks-dual-stack-dry-run.sh"].assert_eq(&String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
 fn check_reports_ok_and_warnings() {
     let out = svcsim().args(["check", "scenarios/aks-blog.yaml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));

@@ -6,23 +6,30 @@
 //! clusterIP from a pod and from the host of each node; a pod's traffic to the LB IP and
 //! externalIPs (kube-proxy short-circuits it); a pod to its own Service (hairpin); the host to its
 //! own NodePort and to `127.0.0.1:<nodePort>`; and kube-proxy's health servers.
+//!
+//! A dual-stack lab tries every kind in each family the Service has, on that family's side of
+//! the cluster ([`Cluster::family_view`]): IPv6 clients, node, pod and Service addresses for
+//! the IPv6 cases (`[::1]:<nodePort>` for the host's loopback). It adds, per node, connections
+//! from a link-local source on the nodes' link (Azure's IPv6 probe source) to each IPv6 TCP
+//! NodePort and healthCheckNodePort: svcsim says a node forwards none of them to a pod.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use svcsim_core::cluster::{NodeId, ServiceId};
+use svcsim_core::cluster::{Cluster, NodeId, ServiceId};
 use svcsim_core::dataplane::{Origin, PROXY_HEALTHZ_PORT};
 use svcsim_core::endpoints::service_port_endpoints;
-use svcsim_core::net::{Header, Protocol, SockAddr};
+use svcsim_core::lb::LbProfile;
+use svcsim_core::net::{Header, IpCidr, IpFamily, Protocol, SockAddr};
 use svcsim_core::sim::Sim;
 
 use crate::expect::{Expected, outcomes};
-use crate::plan::{LbDelivery, Plan};
+use crate::plan::{LINK_LOCAL_CLIENT, LbDelivery, Plan};
 
 /// Where a case's connection starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// The client namespace, from this address.
+    /// The client namespace, from this address (a link-local one is on the nodes' link).
     Client(IpAddr),
     /// A pod's namespace (index into [`Plan::pods`]).
     Pod(usize),
@@ -62,30 +69,60 @@ pub struct Case {
     pub path: &'static str,
     /// A health server's expected answer: status and body.
     pub health: Option<(u16, String)>,
+    /// Why the lab cannot try this case, if it cannot.
+    pub skip: Option<String>,
 }
 
-/// The cases of `sim` in `plan`'s lab. Client addresses the cases need (inside and outside
-/// `loadBalancerSourceRanges`, one per affinity case) are added to the plan.
-pub fn of(sim: &Sim, plan: &mut Plan) -> Vec<Case> {
-    let mut b = Builder { sim, plan, cases: Vec::new(), pool: 0, service: String::new(), proto: Protocol::Tcp };
-    for svc in sim.cluster().services.ids() {
-        for port in 0..sim.cluster().service(svc).ports.len() {
-            b.proto = sim.cluster().service(svc).ports[port].protocol;
-            b.service_port(svc, port);
-        }
+impl Case {
+    /// Whether the case's client sends from a link-local address.
+    pub fn link_local(&self) -> bool {
+        svcsim_core::net::is_link_local(self.header.src.ip)
     }
-    b.proto = Protocol::Tcp;
-    b.health();
+}
+
+/// The cases of `sim` in `plan`'s lab, IPv4's first. Client addresses the cases need (inside
+/// and outside `loadBalancerSourceRanges`, one per affinity case) are added to the plan.
+pub fn of(sim: &Sim, plan: &mut Plan) -> Vec<Case> {
+    let mut b = Builder {
+        sim,
+        plan,
+        cases: Vec::new(),
+        pool: [0, 0],
+        service: String::new(),
+        proto: Protocol::Tcp,
+        family: IpFamily::Ipv4,
+        view: sim.cluster().family_view(IpFamily::Ipv4),
+    };
+    for family in b.plan.families() {
+        b.family = family;
+        b.view = sim.cluster().family_view(family);
+        for svc in sim.cluster().services.ids() {
+            // A Service gets rules only in its own families.
+            if !sim.cluster().service(svc).families(&sim.cluster().config).contains(&family) {
+                continue;
+            }
+            for port in 0..b.view.service(svc).ports.len() {
+                b.proto = b.view.service(svc).ports[port].protocol;
+                b.service_port(svc, port);
+            }
+        }
+        b.proto = Protocol::Tcp;
+        b.health();
+    }
+    if b.plan.ipv6.is_some() {
+        b.link_local();
+    }
     let mut seen = BTreeSet::new();
     b.cases.retain(|c| seen.insert((format!("{:?}", c.source), c.header.proto, c.dst, c.ingress)));
     b.cases
 }
 
-/// How many checks a lab of `sim` as it is now makes: its cases and one rules listing per node.
+/// How many checks a lab of `sim` as it is now makes: its cases and one rules listing per node
+/// and family.
 pub fn count(sim: &Sim) -> usize {
     let Ok(mut plan) = Plan::of(sim, "count") else { return 1 };
     plan.add_probe_pods();
-    of(sim, &mut plan).len() + plan.nodes.len()
+    of(sim, &mut plan).len() + plan.nodes.len() * plan.families().len()
 }
 
 /// The moments of a scenario worth a lab: its start, and shortly after each change once
@@ -110,30 +147,42 @@ struct Builder<'a> {
     sim: &'a Sim,
     plan: &'a mut Plan,
     cases: Vec<Case>,
-    /// How many addresses of 198.18.0.0/15 (for benchmarks, never routed) were handed out.
-    pool: u32,
+    /// How many fresh client addresses were handed out, per family: of 198.18.0.0/15 and
+    /// 2001:2::/48 (both for benchmarks, never routed).
+    pool: [u32; 2],
     /// The Service port being enumerated, and its protocol.
     service: String,
     proto: Protocol,
+    /// The family being enumerated, and the cluster as that family's kube-proxy sees it.
+    family: IpFamily,
+    view: Cluster,
 }
 
 impl Builder<'_> {
-    /// A fresh client address outside every range the scenario uses.
+    /// A fresh client address of the family being enumerated, outside every range the scenario
+    /// uses.
     fn fresh_client(&mut self) -> IpAddr {
-        self.pool += 1;
-        let ip: IpAddr = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 0)) + self.pool).into();
+        let slot = usize::from(self.family == IpFamily::Ipv6);
+        self.pool[slot] += 1;
+        let pool = pools()[slot];
+        let ip = pool.nth(u128::from(self.pool[slot])).unwrap_or(pool.network());
         self.plan.client_ips.push(ip);
         ip
     }
-    /// The scenario's first internet client's address, else a fresh one.
+    /// The scenario's first internet client's address of the family, else a fresh one.
     fn scenario_client(&mut self) -> IpAddr {
-        match self.plan.client_ips.first() {
+        let family = self.family;
+        match self.plan.client_ips.iter().find(|ip| IpFamily::of(**ip) == family) {
             Some(ip) if !in_pool(*ip) => *ip,
             _ => self.fresh_client(),
         }
     }
     fn node_id(&self, node: usize) -> NodeId {
         NodeId(node as u32)
+    }
+    /// Node `node`'s address of the family being enumerated.
+    fn node_ip(&self, node: usize) -> Option<IpAddr> {
+        self.plan.node_ip(node, self.family)
     }
 
     fn push(
@@ -145,10 +194,11 @@ impl Builder<'_> {
         steer: Option<Steer>,
         affinity: bool,
     ) {
-        let net = self.sim.node_net(self.node_id(ingress), svcsim_core::net::IpFamily::of(dst.ip()));
+        let family = IpFamily::of(dst.ip());
+        let net = self.sim.node_net(self.node_id(ingress), family);
         let (src, origin) = match source {
             Source::Client(ip) => (ip, Origin::Routed),
-            Source::Pod(p) => (self.plan.pods[p].ip, Origin::Routed),
+            Source::Pod(p) => (self.plan.pod_ip(p, family).unwrap_or(self.plan.pods[p].ip), Origin::Routed),
             Source::Host(_) => (net.source_for(dst.ip()), Origin::Host),
         };
         let delivered = match steer {
@@ -172,12 +222,12 @@ impl Builder<'_> {
             affinity,
             path: "/",
             health: None,
+            skip: None,
         });
     }
 
     fn service_port(&mut self, svc: ServiceId, port: usize) {
-        let cluster = self.sim.cluster();
-        let s = cluster.service(svc).clone();
+        let s = self.view.service(svc).clone();
         let sp = s.ports[port].clone();
         // `default/dns:dns (UDP)`: TCP, the default, goes unsaid.
         let label = match sp.protocol {
@@ -187,14 +237,22 @@ impl Builder<'_> {
         self.service = label.clone();
         let affinity = s.session_affinity.is_some();
         let nodes = self.plan.nodes.len();
+        let family = self.family;
         // From the internet through the load balancer.
-        for frontend in self.plan.frontends.clone().iter().filter(|f| f.service == s.namespaced_name()) {
+        let frontends: Vec<_> = self
+            .plan
+            .frontends
+            .iter()
+            .filter(|f| f.service == s.namespaced_name() && IpFamily::of(f.addr.ip) == family)
+            .cloned()
+            .collect();
+        for frontend in &frontends {
             if frontend.addr.port != sp.port || frontend.proto != sp.protocol {
                 continue;
             }
             let mut sources = vec![];
             if let Some(range) = s.load_balancer_source_ranges.first() {
-                if let Some(inside) = range.nth(range.size().min(2) - 1).filter(|ip| ip.is_ipv4()) {
+                if let Some(inside) = range.nth(range.size().min(2) - 1).filter(|ip| IpFamily::of(*ip) == family) {
                     self.plan.client_ips.push(inside);
                     sources.push((inside, "allowed by loadBalancerSourceRanges"));
                 }
@@ -205,12 +263,13 @@ impl Builder<'_> {
                 sources.push((ip, "from the internet"));
             }
             for node in 0..nodes {
+                let Some(node_ip) = self.node_ip(node) else { continue };
                 for (ip, why) in &sources {
                     let ip = if affinity && node > 0 { self.fresh_client() } else { *ip };
                     let steer = match frontend.delivery {
-                        LbDelivery::FloatingIp => Steer::Via(self.plan.nodes[node].ip),
+                        LbDelivery::FloatingIp => Steer::Via(node_ip),
                         LbDelivery::InstanceTarget => match sp.node_port {
-                            Some(np) => Steer::Dnat(SocketAddr::new(self.plan.nodes[node].ip, np)),
+                            Some(np) => Steer::Dnat(SocketAddr::new(node_ip, np)),
                             None => continue,
                         },
                     };
@@ -220,40 +279,32 @@ impl Builder<'_> {
                 }
             }
         }
+        self.untranslated_frontends(&s, &sp, &frontends);
         // NodePorts and externalIPs from the internet.
         for node in 0..nodes {
-            let node_ip = self.plan.nodes[node].ip;
+            let Some(node_ip) = self.node_ip(node) else { continue };
             if let Some(np) = sp.node_port.filter(|_| s.has_node_ports()) {
                 let ip = if affinity { self.fresh_client() } else { self.scenario_client() };
-                let name = format!("{label}: NodePort {node_ip}:{np} from the internet");
-                self.push(
-                    name,
-                    Source::Client(ip),
-                    SocketAddr::new(node_ip, np),
-                    node,
-                    Some(Steer::Via(node_ip)),
-                    affinity,
-                );
+                let to = SocketAddr::new(node_ip, np);
+                let name = format!("{label}: NodePort {to} from the internet");
+                self.push(name, Source::Client(ip), to, node, Some(Steer::Via(node_ip)), affinity);
             }
             for ext in &s.external_ips {
                 let ip = if affinity { self.fresh_client() } else { self.scenario_client() };
-                let name = format!("{label}: externalIP {ext}:{} → {}", sp.port, self.plan.nodes[node].name);
-                self.push(
-                    name,
-                    Source::Client(ip),
-                    SocketAddr::new(*ext, sp.port),
-                    node,
-                    Some(Steer::Via(node_ip)),
-                    affinity,
-                );
+                let to = SocketAddr::new(*ext, sp.port);
+                let name = format!("{label}: externalIP {to} → {}", self.plan.nodes[node].name);
+                self.push(name, Source::Client(ip), to, node, Some(Steer::Via(node_ip)), affinity);
             }
         }
         let Some(cluster_ip) = s.cluster_ip else { return };
         let to_cluster_ip = SocketAddr::new(cluster_ip, sp.port);
         for node in 0..nodes {
+            let Some(node_ip) = self.node_ip(node) else { continue };
             let node_name = self.plan.nodes[node].name.clone();
             // From a pod and from the host.
-            if let Some(pod) = self.plan.pods.iter().position(|p| p.node == node) {
+            let on_node = (0..self.plan.pods.len())
+                .find(|&p| self.plan.pods[p].node == node && self.plan.pod_ip(p, family).is_some());
+            if let Some(pod) = on_node {
                 let name = format!("{label}: clusterIP {to_cluster_ip} from pod {}", self.plan.pods[pod].name);
                 self.push(name, Source::Pod(pod), to_cluster_ip, node, None, affinity);
                 // In-cluster traffic to the LB IP and externalIPs never leaves the node.
@@ -277,7 +328,7 @@ impl Builder<'_> {
                 affinity,
             );
             if let Some(np) = sp.node_port.filter(|_| s.has_node_ports()) {
-                let own = SocketAddr::new(self.plan.nodes[node].ip, np);
+                let own = SocketAddr::new(node_ip, np);
                 self.push(
                     format!("{label}: {node_name}'s host to its own NodePort {own}"),
                     Source::Host(node),
@@ -286,7 +337,11 @@ impl Builder<'_> {
                     None,
                     affinity,
                 );
-                let local = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), np);
+                let loopback: IpAddr = match family {
+                    IpFamily::Ipv4 => Ipv4Addr::LOCALHOST.into(),
+                    IpFamily::Ipv6 => Ipv6Addr::LOCALHOST.into(),
+                };
+                let local = SocketAddr::new(loopback, np);
                 self.push(
                     format!("{label}: {node_name}'s host to {local}"),
                     Source::Host(node),
@@ -298,8 +353,9 @@ impl Builder<'_> {
             }
         }
         // Each endpoint pod to its own Service: it may pick itself (hairpin).
-        for ep in service_port_endpoints(cluster, svc, port) {
-            let Some(pod) = self.plan.pods.iter().position(|p| !p.probe && p.ip == ep.addr.ip) else { continue };
+        for ep in service_port_endpoints(&self.view, svc, port) {
+            let mine = |p: usize| !self.plan.pods[p].probe && self.plan.pod_ip(p, family) == Some(ep.addr.ip);
+            let Some(pod) = (0..self.plan.pods.len()).find(|&p| mine(p)) else { continue };
             let node = self.plan.pods[pod].node;
             let name =
                 format!("{label}: clusterIP {to_cluster_ip} from its endpoint {} (hairpin)", self.plan.pods[pod].name);
@@ -307,20 +363,48 @@ impl Builder<'_> {
         }
     }
 
-    /// kube-proxy's health servers, asked from the internet.
+    /// A load-balancer frontend of the Service port the plan has none for: an AWS NLB's IPv6
+    /// frontend, which speaks IPv4 to its instance targets. One skipped case says so.
+    fn untranslated_frontends(
+        &mut self,
+        s: &svcsim_core::cluster::Service,
+        sp: &svcsim_core::cluster::ServicePort,
+        planned: &[crate::plan::Frontend],
+    ) {
+        if LbProfile::for_service(self.view.config.provider, s).is_none() {
+            return;
+        }
+        for ip in &s.load_balancer_ingress {
+            let addr = SockAddr::new(*ip, sp.port);
+            if planned.iter().any(|f| f.addr == addr && f.proto == sp.protocol) {
+                continue;
+            }
+            let client = self.scenario_client();
+            let name = format!("{}: load balancer {addr} from the internet", self.service);
+            self.push(name, Source::Client(client), SocketAddr::from(addr), 0, None, false);
+            let why = "the load balancer speaks IPv4 to its instance targets from this IPv6 frontend, \
+                       and the lab's load balancer does not translate between families";
+            self.cases.last_mut().expect("just pushed").skip = Some(why.into());
+        }
+    }
+
+    /// kube-proxy's health servers of the family being enumerated, asked from the internet.
     fn health(&mut self) {
         self.service.clear();
         let client = self.scenario_client();
         for node in 0..self.plan.nodes.len() {
-            for h in self.plan.nodes[node].health.clone() {
-                let dst = SocketAddr::new(self.plan.nodes[node].ip, h.port);
+            let (Some(side), Some(node_ip)) = (self.plan.node_side(node, self.family), self.node_ip(node)) else {
+                continue;
+            };
+            for h in side.health {
+                let dst = SocketAddr::new(node_ip, h.port);
                 let what = if h.port == PROXY_HEALTHZ_PORT { "kube-proxy's /healthz" } else { "healthCheckNodePort" };
                 self.push(
                     format!("{what} {dst} on {}", self.plan.nodes[node].name),
                     Source::Client(client),
                     dst,
                     node,
-                    Some(Steer::Via(self.plan.nodes[node].ip)),
+                    Some(Steer::Via(node_ip)),
                     false,
                 );
                 let case = self.cases.last_mut().expect("just pushed");
@@ -329,9 +413,61 @@ impl Builder<'_> {
             }
         }
     }
+
+    /// From a link-local source on the nodes' link (Azure's IPv6 probe source) to each node's
+    /// IPv6 TCP NodePorts and healthCheckNodePorts: a NodePort DNATed to a pod must not be
+    /// forwarded; a healthCheckNodePort answers on the node itself.
+    fn link_local(&mut self) {
+        self.family = IpFamily::Ipv6;
+        self.view = self.sim.cluster().family_view(IpFamily::Ipv6);
+        self.proto = Protocol::Tcp;
+        let why = format!("from link-local {LINK_LOCAL_CLIENT} (Azure's IPv6 probe source)");
+        for node in 0..self.plan.nodes.len() {
+            let (Some(side), Some(node_ip)) = (self.plan.node_side(node, IpFamily::Ipv6), self.node_ip(node)) else {
+                continue;
+            };
+            let node_ports: Vec<(String, u16)> = self
+                .view
+                .services
+                .iter()
+                .filter(|s| s.cluster_ip.is_some() && s.has_node_ports())
+                .flat_map(|s| {
+                    let ports = s.ports.iter().enumerate().filter(|(_, p)| p.protocol == Protocol::Tcp);
+                    ports.filter_map(|(i, p)| Some((s.port_name(i), p.node_port?))).collect::<Vec<_>>()
+                })
+                .collect();
+            for (label, np) in node_ports {
+                self.service = label.clone();
+                let dst = SocketAddr::new(node_ip, np);
+                self.push(
+                    format!("{label}: NodePort {dst} {why}"),
+                    Source::Client(LINK_LOCAL_CLIENT),
+                    dst,
+                    node,
+                    None,
+                    false,
+                );
+            }
+            self.service.clear();
+            for h in side.health.iter().filter(|h| h.port != PROXY_HEALTHZ_PORT) {
+                let dst = SocketAddr::new(node_ip, h.port);
+                let name = format!("healthCheckNodePort {dst} on {} {why}", self.plan.nodes[node].name);
+                self.push(name, Source::Client(LINK_LOCAL_CLIENT), dst, node, None, false);
+                let case = self.cases.last_mut().expect("just pushed");
+                case.path = "/healthz";
+                case.health = Some((h.status, h.body.clone()));
+            }
+        }
+    }
 }
 
-/// The block fresh client addresses come from: 198.18.0.0/15, set aside for benchmarks.
+/// The blocks fresh client addresses come from, IPv4's and IPv6's: 198.18.0.0/15 and
+/// 2001:2::/48, set aside for benchmarks.
+fn pools() -> [IpCidr; 2] {
+    [IpCidr::new(Ipv4Addr::new(198, 18, 0, 0), 15), IpCidr::new(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0), 48)]
+}
+
+/// Whether `ip` is a fresh client address.
 fn in_pool(ip: IpAddr) -> bool {
-    svcsim_core::net::IpCidr::new(Ipv4Addr::new(198, 18, 0, 0), 15).contains(ip)
+    pools().iter().any(|pool| pool.contains(ip))
 }

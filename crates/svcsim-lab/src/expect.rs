@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 
 use svcsim_core::cluster::NodeId;
-use svcsim_core::dataplane::{Decision, FirstPacketVerdict, Origin, Verdict};
-use svcsim_core::net::{Header, SockAddr};
+use svcsim_core::dataplane::{Decision, Delivery, FirstPacketVerdict, Origin, Verdict};
+use svcsim_core::net::{Header, IpFamily, SockAddr};
 use svcsim_core::sim::Sim;
 
 /// One outcome svcsim allows for a connection.
@@ -23,6 +23,9 @@ pub struct Expected {
     pub rules: Vec<(String, String)>,
     /// The comment of the rule that dropped or refused the packet.
     pub reason: Option<String>,
+    /// The rules accept the packet and the node routes it on (to a pod or another node), rather
+    /// than to a socket of its own.
+    pub forwarded: bool,
 }
 
 /// Every outcome svcsim allows for `header` entering `node`'s rules from `origin`.
@@ -32,7 +35,8 @@ pub fn outcomes(sim: &Sim, node: NodeId, origin: Origin, header: Header) -> Vec<
 
 fn expected(sim: &Sim, d: &Decision) -> Expected {
     let cluster = sim.cluster();
-    let pod = d.dnat.and_then(|to| cluster.pods.iter().find(|p| !p.deleted && p.ip == Some(to.ip)));
+    let pod =
+        d.dnat.and_then(|to| cluster.pods.iter().find(|p| !p.deleted && p.ip_of(IpFamily::of(to.ip)) == Some(to.ip)));
     let rules = d
         .path
         .rules()
@@ -57,5 +61,6 @@ fn expected(sim: &Sim, d: &Decision) -> Expected {
         prints: pod.map(|p| p.app.respond(d.after.src.ip)),
         rules,
         reason,
+        forwarded: matches!(d.verdict, Verdict::Accept) && d.delivery == Delivery::Forward,
     }
 }

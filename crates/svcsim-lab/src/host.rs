@@ -18,6 +18,8 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("ip", "iproute2"),
     ("iptables-restore", "iptables"),
     ("iptables-save", "iptables"),
+    ("ip6tables-restore", "iptables"),
+    ("ip6tables-save", "iptables"),
     ("xtables-monitor", "iptables"),
     ("conntrack", "conntrack"),
     ("nfacct", "nfacct"),

@@ -1,6 +1,11 @@
 //! Comparing what the kernel did with what svcsim says: for each traced connection the verdict,
 //! the endpoint, the NAT from conntrack, what the app printed and the rules the kernel's trace
 //! names; for each case the set of endpoints reached. Pure, given the observations.
+//!
+//! A connection from a link-local source that svcsim's rules send on to a pod is judged by
+//! svcsim's other claim: the node does not forward it (`ip6_forward` answers with an ICMPv6
+//! destination unreachable, code 2, "beyond scope of source address"), so the kernel's trace
+//! ends with the prerouting rules, conntrack keeps nothing and the client's connect() fails.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -10,7 +15,7 @@ use svcsim_core::dataplane::FirstPacketVerdict;
 use crate::cases::{Case, Source};
 use crate::conntrack::Entry;
 use crate::expect::Expected;
-use crate::probe::Outcome;
+use crate::probe::{Icmp6Error, Outcome};
 use crate::trace::Hit;
 
 /// What the lab saw of one connection.
@@ -22,7 +27,13 @@ pub struct Observed {
     pub conntrack: Option<Entry>,
     /// The rules the kernel's trace names, for a traced connection it saw.
     pub hits: Option<Vec<Hit>>,
+    /// The ICMPv6 errors that came back about it (watched for link-local sources only).
+    pub icmp6: Vec<Icmp6Error>,
 }
+
+/// ICMPv6 destination unreachable (type 1), beyond scope of source address (code 2): what
+/// `ip6_forward` sends for a packet with a link-local source it will not forward.
+pub const BEYOND_SCOPE: (u8, u8) = (1, 2);
 
 /// A case's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +67,11 @@ pub fn case(case: &Case, traced: &[Observed], paths: &[bool], bulk: &[Outcome]) 
             Err(p) => problems.push(p),
         }
     }
-    let allowed: BTreeSet<String> = case.expected.iter().filter_map(|e| e.pod.clone()).collect();
+    // svcsim says a link-local source's connection reaches no pod.
+    let allowed: BTreeSet<String> = match beyond_scope(case) {
+        true => BTreeSet::new(),
+        false => case.expected.iter().filter_map(|e| e.pod.clone()).collect(),
+    };
     let all_pods = case.expected.iter().all(|e| e.verdict != FirstPacketVerdict::Dnat || e.pod.is_some());
     if case.affinity && reached.len() > 1 {
         problems.push(format!("ClientIP affinity, yet the kernel sent one client to {}", list(&reached)));
@@ -122,6 +137,9 @@ fn comment(rule: &str) -> Option<String> {
 
 /// One traced connection: `Ok(Some(pod))` when it reached a pod as svcsim allows.
 fn connection(case: &Case, seen: &Observed, compare_path: bool) -> Result<Option<String>, Vec<String>> {
+    if beyond_scope(case) {
+        return not_forwarded(case, seen, compare_path).map(|()| None);
+    }
     let mut problems = Vec::new();
     if matches!(case.source, Source::Host(_)) && seen.local.ip() != case.header.src.ip {
         let (kernel, svcsim) = (seen.local.ip(), case.header.src.ip);
@@ -187,6 +205,60 @@ fn connection(case: &Case, seen: &Observed, compare_path: bool) -> Result<Option
     if problems.is_empty() { Ok(reached) } else { Err(problems) }
 }
 
+/// Whether svcsim says the node does not forward the case's connection because its source is
+/// link-local: its rules send it on (to a pod), and the simulation then stops it at the node with
+/// ICMPv6 "beyond scope" (svcsim-core's `sim/node.rs`, `Reason::BeyondScope`), whatever the
+/// interface it would leave by.
+fn beyond_scope(case: &Case) -> bool {
+    case.link_local() && case.expected.iter().any(|e| e.forwarded)
+}
+
+/// A link-local source's connection that svcsim's rules DNAT to a pod: the kernel must refuse to
+/// forward it — an ICMPv6 "beyond scope" error back, the client's connect() failing as
+/// unreachable, no conntrack entry (it is confirmed only as a packet leaves), and a trace that
+/// is svcsim's path up to its DNAT rule (prerouting) and no further.
+fn not_forwarded(case: &Case, seen: &Observed, compare_path: bool) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let src = case.header.src.ip;
+    if let Outcome::Answered { pod, .. } = &seen.outcome {
+        let by = pod.as_deref().unwrap_or("a server");
+        problems.push(format!(
+            "{by} answered: the node forwarded a packet from link-local {src}; svcsim says it never does"
+        ));
+    } else if seen.outcome != Outcome::Unreachable {
+        problems.push(format!(
+            "the client's connection was {}; after ICMPv6 beyond scope it fails as unreachable",
+            describe(&seen.outcome)
+        ));
+    }
+    let (kind, code) = BEYOND_SCOPE;
+    if !seen.icmp6.iter().any(|e| (e.kind, e.code) == BEYOND_SCOPE) {
+        let got: Vec<String> =
+            seen.icmp6.iter().map(|e| format!("type {} code {} from {}", e.kind, e.code, e.from)).collect();
+        problems.push(format!(
+            "the kernel sent {}; svcsim says ICMPv6 type {kind} code {code} (beyond scope of source address)",
+            if got.is_empty() { "no ICMPv6 error".to_string() } else { got.join(", ") }
+        ));
+    }
+    if let Some(entry) = seen.conntrack {
+        problems.push(format!("conntrack kept {entry:?}: the connection left the node"));
+    }
+    if seen.hits.is_none() {
+        problems.push("the kernel's trace of the first packet was lost".into());
+    }
+    let expected = case.expected.iter().find(|e| e.forwarded).map(|e| prerouting(&e.rules)).unwrap_or_default();
+    if let Some(kernel) = seen.hits.as_deref().map(normalized).filter(|k| compare_path && *k != expected) {
+        problems.push(path_difference(&kernel, &expected));
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+/// The rules of a path up to its DNAT rule: what the prerouting hook runs before routing.
+fn prerouting(rules: &[(String, String)]) -> Vec<(String, String)> {
+    let dnat = rules.iter().rposition(|(_, r)| r.contains("-j DNAT") || r.contains(" dnat to "));
+    dnat.map_or_else(Vec::new, |at| rules[..=at].to_vec())
+}
+
 fn show(ip: Option<std::net::IpAddr>) -> String {
     ip.map_or("none".into(), |ip| ip.to_string())
 }
@@ -238,11 +310,11 @@ fn describe(o: &Outcome) -> String {
 }
 
 /// The kernel's hits as svcsim records a path: (table, `-A CHAIN rule`) for iptables, (`ip
-/// kube-proxy`, `CHAIN rule`) for nftables, leaving out a jump into a chain in which nothing
+/// kube-proxy` or `ip6 kube-proxy`, `CHAIN rule`) for nftables, leaving out a jump into a chain in which nothing
 /// matched (svcsim leaves those out of its paths too: in iptables' filter table, and anywhere in
 /// nftables).
 pub fn normalized(hits: &[Hit]) -> Vec<(String, String)> {
-    let nft = |h: &Hit| h.table.starts_with("ip ");
+    let nft = |h: &Hit| h.table.starts_with("ip ") || h.table.starts_with("ip6 ");
     let mut kept: Vec<&Hit> = hits.iter().collect();
     loop {
         let empty_jump = (0..kept.len()).find(|&i| {
@@ -308,6 +380,20 @@ mod tests {
                 "filter -A KUBE-FORWARD -j ACCEPT"
             ]
         );
+    }
+
+    #[test]
+    fn a_path_before_routing_ends_with_its_dnat_rule() {
+        let rule = |t: &str, r: &str| (t.to_string(), r.to_string());
+        let path = [
+            rule("nat", "-A PREROUTING -j KUBE-SERVICES"),
+            rule("nat", "-A KUBE-SEP-X -p tcp -m tcp -j DNAT --to-destination [fd00::2]:8080"),
+            rule("filter", "-A FORWARD -j KUBE-FORWARD"),
+        ];
+        assert_eq!(prerouting(&path), path[..2]);
+        let nft = [rule("ip6 kube-proxy", "endpoint-X meta l4proto tcp dnat to [fd00::2]:8080"), path[2].clone()];
+        assert_eq!(prerouting(&nft), nft[..1]);
+        assert!(prerouting(&path[2..]).is_empty());
     }
 
     #[test]

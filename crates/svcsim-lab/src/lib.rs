@@ -12,9 +12,14 @@
 //! - `netns`: threads that work inside a namespace;
 //! - `server`: the pods' apps and kube-proxy's health servers;
 //! - `probe`: one client connection;
-//! - `trace`, `conntrack`: the kernel's account of a connection;
+//! - `trace`, `conntrack`: the kernel's account of a connection (`probe` also watches the ICMPv6
+//!   errors that come back about it);
 //! - `judge`: the kernel's account against svcsim's; `check`: the differential test of one
 //!   moment of one scenario.
+//!
+//! A dual-stack cluster's lab has both families: each node's IPv6 side ([`plan::NodeSide`]) is
+//! built and loaded beside its IPv4 one, and the cases are tried in each family a Service has,
+//! plus a check that a node does not forward a link-local source to a pod.
 //!
 //! Everything that touches the host is Linux-only; the pure modules build anywhere.
 

@@ -3,19 +3,28 @@
 //! [`Sim`], [`Plan::setup`] turns the plan into commands, and `host` runs them.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use svcsim_core::cluster::{App, NetworkPlugin, NodeId};
+use svcsim_core::cluster::{App, NetworkPlugin, NodeId, ServiceId};
 use svcsim_core::dataplane::{HealthResponse, PROXY_HEALTHZ_PORT, RulesText};
 use svcsim_core::endpoints::service_port_endpoints;
 use svcsim_core::lb::{Delivery, LbProfile};
-use svcsim_core::net::{IpCidr, Protocol, SockAddr};
+use svcsim_core::net::{IpCidr, IpFamily, Protocol, SockAddr};
 use svcsim_core::scenario::ClientKind;
 use svcsim_core::sim::Sim;
 
 /// The address an Azure CNI pod uses as its gateway: the host side of its veth answers for it
 /// (proxy ARP), as Azure CNI's transparent mode does.
 pub const AZURE_CNI_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
+
+/// An Azure CNI pod's IPv6 gateway: a link-local address on the host side of its veth (IPv6
+/// has no proxy ARP to borrow; a link-local gateway is what such CNIs configure instead).
+pub const AZURE_CNI_GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+
+/// The link-local address the client namespace of a dual-stack lab holds on the nodes' link:
+/// Azure's IPv6 probe source, from which the lab checks that a node forwards no packet with a
+/// link-local source.
+pub const LINK_LOCAL_CLIENT: IpAddr = svcsim_core::lb::AZURE_PROBE_SOURCE_V6;
 
 /// One moment of a cluster, as namespaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +44,17 @@ pub struct Plan {
     pub frontends: Vec<Frontend>,
     /// The tools of kube-proxy's mode in the scenario: how node rules load and list.
     pub tool: crate::tool::Tool,
+    /// The VNet's IPv6 side, on a dual-stack cluster.
+    pub ipv6: Option<Vnet6>,
+}
+
+/// The IPv6 side of a dual-stack lab's VNet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vnet6 {
+    /// The prefix holding every node's IPv6 address.
+    pub vnet: IpCidr,
+    /// The client namespace's IPv6 address on it: the nodes' IPv6 default gateway.
+    pub gateway: IpAddr,
 }
 
 /// The pod network layout.
@@ -47,6 +67,7 @@ pub enum Plugin {
     AzureCni,
 }
 
+/// A node: its IPv4 side in the fields, its IPv6 side (dual-stack) in [`NodePlan::ipv6`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodePlan {
     pub name: String,
@@ -59,6 +80,24 @@ pub struct NodePlan {
     /// The node's rules as `svcsim rules` prints them: iptables-save's or nft's listing.
     pub rules: String,
     /// kube-proxy's health servers: healthCheckNodePorts and `:10256/healthz`.
+    pub health: Vec<HealthServer>,
+    /// The node's IPv6 side, on a dual-stack cluster.
+    pub ipv6: Option<NodeSide>,
+}
+
+/// A node's addresses, routes, rules and health servers in one IP family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSide {
+    pub ip: IpAddr,
+    pub pod_cidr: IpCidr,
+    /// cbr0's address of this family: its podCIDR's first (kubenet).
+    pub bridge: Option<IpAddr>,
+    /// Routes to the other nodes' podCIDRs of this family: (podCIDR, via node IP).
+    pub routes: Vec<(IpCidr, IpAddr)>,
+    /// This family's rules as `svcsim rules --family` prints them (`ip6tables-save`'s listing,
+    /// or `table ip6 kube-proxy`).
+    pub rules: String,
+    /// The health servers of this family's kube-proxy, answering on this family's address.
     pub health: Vec<HealthServer>,
 }
 
@@ -76,6 +115,8 @@ pub struct PodPlan {
     /// Index into [`Plan::nodes`].
     pub node: usize,
     pub ip: IpAddr,
+    /// Its IPv6 address, on a dual-stack cluster.
+    pub ip6: Option<IpAddr>,
     /// The ports its app listens on, each with its protocol: its container ports and every port
     /// a Service targets.
     pub ports: Vec<(Protocol, u16)>,
@@ -133,24 +174,30 @@ impl fmt::Display for Unsupported {
 
 impl Plan {
     /// The lab for `sim` as it is now (run it to the moment first), with namespace names starting
-    /// with `prefix`.
+    /// with `prefix`. Every node needs an IPv4 address; on a dual-stack cluster every node needs
+    /// an IPv6 one too, and the lab gets both sides.
     pub fn of(sim: &Sim, prefix: &str) -> Result<Plan, Unsupported> {
         let cluster = sim.cluster();
-        if cluster.nodes.iter().any(|n| !n.ip.is_ipv4()) {
-            return Err(Unsupported("the lab builds IPv4 clusters only".into()));
+        if let Some(n) = cluster.nodes.iter().find(|n| n.addresses(IpFamily::Ipv4).is_none()) {
+            return Err(Unsupported(format!(
+                "the lab builds IPv4 and dual-stack clusters only: {} has no IPv4 address",
+                n.name
+            )));
         }
         let network_plugin = match cluster.config.network_plugin {
             NetworkPlugin::Kubenet => Plugin::Kubenet,
             NetworkPlugin::AzureCni => Plugin::AzureCni,
         };
-        let node_ips: Vec<IpAddr> = cluster.nodes.iter().map(|n| n.ip).collect();
-        let vnet = covering(&node_ips);
-        let gateway = (1..vnet.size())
-            .filter_map(|k| vnet.nth(k))
-            .find(|ip| !node_ips.contains(ip))
-            .ok_or_else(|| Unsupported(format!("the node network {vnet} has no address left for a gateway")))?;
-        let nodes = cluster.nodes.ids().map(|id| node_plan(sim, id, network_plugin)).collect();
-        let pods = pod_plans(sim);
+        let (vnet, gateway) = vnet_of(sim, IpFamily::Ipv4)?;
+        let ipv6 = match cluster.config.families().contains(&IpFamily::Ipv6) {
+            true => vnet_of(sim, IpFamily::Ipv6).map(|(vnet, gateway)| Some(Vnet6 { vnet, gateway }))?,
+            false => None,
+        };
+        let mut nodes = Vec::new();
+        for id in cluster.nodes.ids() {
+            nodes.push(node_plan(sim, id, network_plugin, ipv6.is_some())?);
+        }
+        let pods = pod_plans(sim, ipv6.is_some());
         let mut client_ips: Vec<IpAddr> = sim
             .scenario()
             .clients
@@ -172,7 +219,53 @@ impl Plan {
             client_ips,
             frontends: frontends(sim),
             tool: crate::tool::Tool(sim.cluster().config.kube_proxy.mode),
+            ipv6,
         })
+    }
+
+    /// The IP families the lab is built in: IPv4, and IPv6 on a dual-stack cluster.
+    pub fn families(&self) -> Vec<IpFamily> {
+        let mut out = vec![IpFamily::Ipv4];
+        out.extend(self.ipv6.as_ref().map(|_| IpFamily::Ipv6));
+        out
+    }
+    /// Node `node`'s side of `family`, if it has one.
+    pub fn node_side(&self, node: usize, family: IpFamily) -> Option<NodeSide> {
+        let n = self.nodes.get(node)?;
+        match family {
+            IpFamily::Ipv4 => Some(NodeSide {
+                ip: n.ip,
+                pod_cidr: n.pod_cidr,
+                bridge: n.bridge,
+                routes: n.routes.clone(),
+                rules: n.rules.clone(),
+                health: n.health.clone(),
+            }),
+            IpFamily::Ipv6 => n.ipv6.clone(),
+        }
+    }
+    /// Node `node`'s address of `family`, if it has one.
+    pub fn node_ip(&self, node: usize, family: IpFamily) -> Option<IpAddr> {
+        let n = self.nodes.get(node)?;
+        match family {
+            IpFamily::Ipv4 => Some(n.ip),
+            IpFamily::Ipv6 => n.ipv6.as_ref().map(|s| s.ip),
+        }
+    }
+    /// Pod `pod`'s address of `family`, if it has one.
+    pub fn pod_ip(&self, pod: usize, family: IpFamily) -> Option<IpAddr> {
+        let p = self.pods.get(pod)?;
+        match family {
+            IpFamily::Ipv4 => Some(p.ip),
+            IpFamily::Ipv6 => p.ip6,
+        }
+    }
+    /// The client namespace's VNet prefix and address (the nodes' gateway) of `family`.
+    pub fn vnet_of(&self, family: IpFamily) -> Option<(IpCidr, IpAddr)> {
+        match family {
+            IpFamily::Ipv4 => Some((self.vnet, self.gateway)),
+            IpFamily::Ipv6 => self.ipv6.as_ref().map(|v| (v.vnet, v.gateway)),
+        }
     }
 
     /// The namespace standing for the internet and the load balancer.
@@ -197,20 +290,19 @@ impl Plan {
         all
     }
     /// Adds a client pod (`probe-<node>`, no app) on every node without a pod, at the highest
-    /// free address of its podCIDR, so traffic from a pod can be tried on every node.
+    /// free address of its podCIDR (and of its IPv6 podCIDR on a dual-stack cluster), so traffic
+    /// from a pod can be tried on every node.
     pub fn add_probe_pods(&mut self) {
         for node in 0..self.nodes.len() {
             if self.pods.iter().any(|p| p.node == node) {
                 continue;
             }
-            let cidr = self.nodes[node].pod_cidr;
-            let used: Vec<IpAddr> = self.pods.iter().map(|p| p.ip).collect();
-            let free =
-                (2..cidr.size().saturating_sub(1)).rev().filter_map(|k| cidr.nth(k)).find(|ip| !used.contains(ip));
-            let Some(ip) = free else { continue };
+            let used: Vec<IpAddr> = self.pods.iter().flat_map(|p| [Some(p.ip), p.ip6]).flatten().collect();
+            let Some(ip) = highest_free(self.nodes[node].pod_cidr, &used) else { continue };
+            let ip6 = self.nodes[node].ipv6.as_ref().and_then(|s| highest_free(s.pod_cidr, &used));
             let host_if = format!("vp{}", self.pods.len());
             let name = format!("probe-{}", self.nodes[node].name);
-            self.pods.push(PodPlan { name, node, ip, ports: vec![], app: AppKind::NodeJs, host_if, probe: true });
+            self.pods.push(PodPlan { name, node, ip, ip6, ports: vec![], app: AppKind::NodeJs, host_if, probe: true });
         }
     }
     /// The index of the node named `name`.
@@ -219,20 +311,67 @@ impl Plan {
     }
 }
 
-/// The smallest prefix (of /24 or wider) holding every node IP.
-fn covering(ips: &[IpAddr]) -> IpCidr {
-    let first = ips.first().copied().unwrap_or(Ipv4Addr::new(10, 240, 0, 4).into());
-    (8..=24)
+/// The highest address of `cidr` below its last that is not in `used` and not its first two.
+fn highest_free(cidr: IpCidr, used: &[IpAddr]) -> Option<IpAddr> {
+    (2..cidr.size().saturating_sub(1)).rev().filter_map(|k| cidr.nth(k)).find(|ip| !used.contains(ip))
+}
+
+/// The VNet of `family`: the smallest prefix holding every node's address of that family, and
+/// its first address no node has, for the client namespace.
+fn vnet_of(sim: &Sim, family: IpFamily) -> Result<(IpCidr, IpAddr), Unsupported> {
+    let mut ips = Vec::new();
+    for n in sim.cluster().nodes.iter() {
+        match n.addresses(family) {
+            Some(a) => ips.push(a.ip),
+            None => return Err(Unsupported(format!("{} has no {family} address on a dual-stack cluster", n.name))),
+        }
+    }
+    let vnet = covering(&ips, family);
+    let gateway = (1..vnet.size())
+        .filter_map(|k| vnet.nth(k))
+        .find(|ip| !ips.contains(ip))
+        .ok_or_else(|| Unsupported(format!("the node network {vnet} has no address left for a gateway")))?;
+    Ok((vnet, gateway))
+}
+
+/// The smallest prefix (of /24 or wider for IPv4, /64 or wider for IPv6) holding every node IP.
+fn covering(ips: &[IpAddr], family: IpFamily) -> IpCidr {
+    let (widest, narrowest, fallback): (u8, u8, IpAddr) = match family {
+        IpFamily::Ipv4 => (8, 24, Ipv4Addr::new(10, 240, 0, 4).into()),
+        IpFamily::Ipv6 => (16, 64, Ipv6Addr::new(0x2001, 0x1234, 0x5678, 0x9abc, 0, 0, 0, 4).into()),
+    };
+    let first = ips.first().copied().unwrap_or(fallback);
+    (widest..=narrowest)
         .rev()
         .map(|p| IpCidr::new(first, p))
         .find(|c| ips.iter().all(|ip| c.contains(*ip)))
-        .unwrap_or(IpCidr::new(first, 8))
+        .unwrap_or(IpCidr::new(first, widest))
 }
 
-fn node_plan(sim: &Sim, id: NodeId, plugin: Plugin) -> NodePlan {
+/// A node's plan: its IPv4 side, and its IPv6 side when `dual` (the cluster is dual-stack).
+fn node_plan(sim: &Sim, id: NodeId, plugin: Plugin, dual: bool) -> Result<NodePlan, Unsupported> {
+    let name = sim.cluster().node(id).name.clone();
+    let missing = |family| Unsupported(format!("{name} has no {family} side"));
+    let v4 = node_side(sim, id, plugin, IpFamily::Ipv4).ok_or_else(|| missing(IpFamily::Ipv4))?;
+    let ipv6 = match dual {
+        true => Some(node_side(sim, id, plugin, IpFamily::Ipv6).ok_or_else(|| missing(IpFamily::Ipv6))?),
+        false => None,
+    };
+    let NodeSide { ip, pod_cidr, bridge, routes, rules, health } = v4;
+    Ok(NodePlan { name, ip, pod_cidr, bridge, routes, rules, health, ipv6 })
+}
+
+/// Node `id`'s side of `family`: `None` if it has no address of that family, or its dataplane
+/// no rules of it.
+fn node_side(sim: &Sim, id: NodeId, plugin: Plugin, family: IpFamily) -> Option<NodeSide> {
     let cluster = sim.cluster();
-    let node = cluster.node(id);
-    let routes = cluster.nodes.iter().filter(|n| n.name != node.name).map(|n| (n.pod_cidr, n.ip)).collect();
+    let own = cluster.node(id).addresses(family)?;
+    let routes = cluster
+        .nodes
+        .iter_enumerated()
+        .filter(|(n, _)| *n != id)
+        .filter_map(|(_, n)| n.addresses(family).map(|a| (a.pod_cidr, a.ip)))
+        .collect();
     let mut health: Vec<HealthServer> = cluster
         .services
         .iter()
@@ -240,28 +379,29 @@ fn node_plan(sim: &Sim, id: NodeId, plugin: Plugin) -> NodePlan {
         .filter_map(|s| s.health_check_node_port)
         .chain([PROXY_HEALTHZ_PORT])
         .filter_map(|port| {
-            let HealthResponse { status, body } = sim.dataplane().serve(cluster, id, SockAddr::new(node.ip, port))?;
+            let HealthResponse { status, body } = sim.dataplane().serve(cluster, id, SockAddr::new(own.ip, port))?;
             Some(HealthServer { port, status, body })
         })
         .collect();
     health.sort_by_key(|h| h.port);
     health.dedup_by_key(|h| h.port);
-    NodePlan {
-        name: node.name.clone(),
-        ip: node.ip,
-        pod_cidr: node.pod_cidr,
-        bridge: (plugin == Plugin::Kubenet).then(|| node.bridge_ip()),
+    Some(NodeSide {
+        ip: own.ip,
+        pod_cidr: own.pod_cidr,
+        bridge: (plugin == Plugin::Kubenet).then(|| own.pod_cidr.nth(1)).flatten(),
         routes,
-        rules: sim.dataplane().render(id, RulesText::Save),
+        rules: sim.dataplane().render_family(id, RulesText::Save, family)?,
         health,
-    }
+    })
 }
 
-fn pod_plans(sim: &Sim) -> Vec<PodPlan> {
+/// The pods that have an IPv4 address (and their IPv6 one when `dual`).
+fn pod_plans(sim: &Sim, dual: bool) -> Vec<PodPlan> {
     let cluster = sim.cluster();
     let mut pods = Vec::new();
     for (id, pod) in cluster.pods.iter_enumerated().filter(|(_, p)| !p.deleted) {
-        let Some(ip) = pod.ip else { continue };
+        let Some(ip) = pod.ip_of(IpFamily::Ipv4) else { continue };
+        let ip6 = if dual { pod.ip_of(IpFamily::Ipv6) } else { None };
         let mut ports: Vec<(Protocol, u16)> = pod.ports.iter().map(|p| (p.protocol, p.port)).collect();
         for svc in cluster.services.ids() {
             for (port, sp) in cluster.service(svc).ports.iter().enumerate() {
@@ -276,11 +416,33 @@ fn pod_plans(sim: &Sim) -> Vec<PodPlan> {
             App::Echo => AppKind::Echo,
         };
         let host_if = format!("vp{}", pods.len());
-        pods.push(PodPlan { name: pod.name.clone(), node: pod.node.0 as usize, ip, ports, app, host_if, probe: false });
+        let node = pod.node.0 as usize;
+        pods.push(PodPlan { name: pod.name.clone(), node, ip, ip6, ports, app, host_if, probe: false });
     }
     pods
 }
 
+/// The family of the load balancer of `svc` that holds frontend `ip`: `ip`'s own, or, for an
+/// AWS NLB whose IPv6 frontend feeds its IPv4 targets, its one load balancer's.
+fn lb_family(sim: &Sim, svc: ServiceId, ip: IpAddr) -> IpFamily {
+    let mut lbs = sim.load_balancers(svc).map(|(lb, _)| lb.family);
+    let first = lbs.next();
+    let family = IpFamily::of(ip);
+    if first == Some(family) || lbs.any(|f| f == family) { family } else { first.unwrap_or(family) }
+}
+
+/// Whether the load balancer of `family` of `svc` has `node` in rotation now (unknown: yes).
+fn in_rotation(sim: &Sim, svc: ServiceId, family: IpFamily, node: NodeId) -> bool {
+    let by_family = sim.load_balancers(svc).find(|(lb, _)| lb.family == family).map(|(_, b)| b);
+    match by_family {
+        Some(backends) => backends.get(&node).is_none_or(|b| b.in_rotation),
+        None => sim.in_rotation(svc, node).unwrap_or(true),
+    }
+}
+
+/// Every load-balancer frontend the lab's client namespace can stand for. An instance-target
+/// frontend whose load balancer speaks the other family to its targets (an AWS NLB's IPv6
+/// frontend) is left out: the lab's load balancer does not translate between families.
 fn frontends(sim: &Sim) -> Vec<Frontend> {
     let cluster = sim.cluster();
     let mut out = Vec::new();
@@ -289,18 +451,22 @@ fn frontends(sim: &Sim) -> Vec<Frontend> {
         for (port_idx, port) in svc.ports.iter().enumerate() {
             for ip in &svc.load_balancer_ingress {
                 let addr = SockAddr::new(*ip, port.port);
+                let family = lb_family(sim, id, *ip);
                 let delivery = match profile.delivery {
                     Delivery::FloatingIp => LbDelivery::FloatingIp,
+                    Delivery::InstanceTarget if family != IpFamily::of(*ip) => continue,
                     Delivery::InstanceTarget => LbDelivery::InstanceTarget,
                 };
                 let targets = cluster
                     .nodes
                     .iter_enumerated()
-                    .filter(|(n, _)| sim.in_rotation(id, *n).unwrap_or(true))
+                    .filter(|(n, _)| in_rotation(sim, id, family, *n))
                     .filter_map(|(n, node)| {
                         let to = match delivery {
                             LbDelivery::FloatingIp => addr,
-                            LbDelivery::InstanceTarget => SockAddr::new(node.ip, svc.ports[port_idx].node_port?),
+                            LbDelivery::InstanceTarget => {
+                                SockAddr::new(node.addresses(family)?.ip, svc.ports[port_idx].node_port?)
+                            }
                         };
                         Some((n.0 as usize, to))
                     })

@@ -1,10 +1,11 @@
 //! A client's view of one connection in the lab: opened from a chosen source address and port,
 //! so the kernel's trace and conntrack entry can be found again, with a short fixed timeout, and
 //! read to the end of the answer. Over UDP, one datagram asks and one answers; an ICMP port
-//! unreachable comes back to the connected socket as a refusal.
+//! unreachable comes back to the connected socket as a refusal. A connection can also be
+//! watched for the ICMPv6 errors the network sends back about it.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr as RawAddr, Socket, Type};
@@ -35,13 +36,15 @@ pub enum Outcome {
 
 /// Connects from `src` to `dst` over `proto` and asks for `path`; must run inside the source's
 /// namespace. Returns what happened and the source address the connection had (the kernel picks
-/// it when `src` has the unspecified address).
+/// it when `src` has the unspecified address). A link-local `src` without a scope is taken on
+/// the interface that holds it.
 pub fn request(
     proto: svcsim_core::net::Protocol,
     src: SocketAddr,
     dst: SocketAddr,
     path: &str,
 ) -> (Outcome, SocketAddr) {
+    let src = scoped(src);
     match proto {
         svcsim_core::net::Protocol::Udp => datagram(src, dst, path),
         _ => stream(src, dst, path),
@@ -146,6 +149,81 @@ fn open(src: SocketAddr) -> std::io::Result<Socket> {
     Ok(socket)
 }
 
+/// An ICMPv6 error that came back about one of a connection's packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Icmp6Error {
+    /// Who sent it.
+    pub from: IpAddr,
+    /// Its type (1: destination unreachable) and code (2: beyond scope of source address).
+    pub kind: u8,
+    pub code: u8,
+}
+
+/// [`request`], and every ICMPv6 error about the connection's packets (those from its source
+/// address and port) that reached the namespace meanwhile: a raw ICMPv6 socket sees a copy of
+/// each, whether or not the connection's own socket was told.
+pub fn request_watching_icmp6(
+    proto: svcsim_core::net::Protocol,
+    src: SocketAddr,
+    dst: SocketAddr,
+    path: &str,
+) -> (Outcome, SocketAddr, Vec<Icmp6Error>) {
+    let watcher = Socket::new(Domain::IPV6, Type::from(SOCK_RAW), Some(Protocol::ICMPV6)).ok();
+    let (outcome, local) = request(proto, src, dst, path);
+    let errors = watcher.map(|w| icmp6_errors(w, local)).unwrap_or_default();
+    (outcome, local, errors)
+}
+
+/// `SOCK_RAW` (Linux's `<linux/net.h>`; socket2 names it only with its `all` feature).
+const SOCK_RAW: i32 = 3;
+
+/// The ICMPv6 errors queued on `watcher` whose quoted packet came from `local`.
+fn icmp6_errors(watcher: Socket, local: SocketAddr) -> Vec<Icmp6Error> {
+    // Read through std's datagram type: recvfrom on a raw socket returns the sender's address.
+    let socket = std::net::UdpSocket::from(watcher);
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1500];
+    while let Ok((n, from)) = socket.recv_from(&mut buf) {
+        if let Some((kind, code)) = quoted_error(&buf[..n], local) {
+            out.push(Icmp6Error { from: from.ip(), kind, code });
+        }
+    }
+    out
+}
+
+/// An ICMPv6 error message's type and code, if it is an error (types 1–4) quoting a TCP or UDP
+/// packet from `local`.
+fn quoted_error(msg: &[u8], local: SocketAddr) -> Option<(u8, u8)> {
+    let (&kind, &code) = (msg.first()?, msg.get(1)?);
+    if !(1..=4).contains(&kind) {
+        return None;
+    }
+    // 8 bytes of ICMPv6 header, then the quoted IPv6 header (40 bytes) and transport header.
+    let quoted = msg.get(8..)?;
+    let src: [u8; 16] = quoted.get(8..24)?.try_into().ok()?;
+    let next = *quoted.get(6)?;
+    let sport = u16::from_be_bytes(quoted.get(40..42)?.try_into().ok()?);
+    let from_local = IpAddr::V6(Ipv6Addr::from(src)) == local.ip() && sport == local.port();
+    (matches!(next, 6 | 17) && from_local).then_some((kind, code))
+}
+
+/// `src` with its scope when it is a link-local IPv6 address given without one: the index of
+/// the interface holding it in this thread's namespace (`/proc/thread-self/net/if_inet6`).
+fn scoped(src: SocketAddr) -> SocketAddr {
+    let SocketAddr::V6(v6) = src else { return src };
+    if v6.scope_id() != 0 || !svcsim_core::net::is_link_local(IpAddr::V6(*v6.ip())) {
+        return src;
+    }
+    let want: String = v6.ip().octets().iter().map(|b| format!("{b:02x}")).collect();
+    let listing = std::fs::read_to_string("/proc/thread-self/net/if_inet6").unwrap_or_default();
+    let index = listing.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        (words.next()? == want).then(|| u32::from_str_radix(words.next()?, 16).ok()).flatten()
+    });
+    index.map_or(src, |i| SocketAddrV6::new(*v6.ip(), v6.port(), 0, i).into())
+}
+
 /// An HTTP/1.1 answer's status, pod header and body.
 fn parse(text: &str) -> Outcome {
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
@@ -173,5 +251,21 @@ mod tests {
             Outcome::Answered { status: 200, pod: Some("web-1".into()), body: "::ffff:10.240.0.5".into() }
         );
         assert!(matches!(parse("garbage"), Outcome::Failed(_)));
+    }
+
+    #[test]
+    fn an_icmp6_error_is_matched_to_the_packet_it_quotes() {
+        let local: SocketAddr = "[fe80::1234:5678:9abc]:40000".parse().unwrap();
+        // Destination unreachable, beyond scope, quoting fe80::1234:5678:9abc:40000 > …:32547.
+        let mut msg = vec![1, 2, 0, 0, 0, 0, 0, 0];
+        let mut ip6 = vec![0x60, 0, 0, 0, 0, 20, 6, 64];
+        ip6.extend("fe80::1234:5678:9abc".parse::<Ipv6Addr>().unwrap().octets());
+        ip6.extend("2001:1234:5678:9abc::4".parse::<Ipv6Addr>().unwrap().octets());
+        msg.extend(ip6);
+        msg.extend([0x9c, 0x40, 0x7f, 0x23]);
+        assert_eq!(quoted_error(&msg, local), Some((1, 2)));
+        assert_eq!(quoted_error(&msg, "[fe80::1234:5678:9abc]:40001".parse().unwrap()), None);
+        msg[0] = 135;
+        assert_eq!(quoted_error(&msg, local), None, "neighbour solicitations are not errors");
     }
 }

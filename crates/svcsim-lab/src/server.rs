@@ -1,10 +1,12 @@
 //! The lab's stand-ins for what listens in a cluster: each pod's app, which answers with the
 //! address it sees in the scenario app's format, and kube-proxy's health servers, which answer
 //! as svcsim says they would at this moment. A pod's UDP port answers each datagram with one
-//! datagram holding the same HTTP-shaped answer, so both protocols are read alike.
+//! datagram holding the same HTTP-shaped answer, so both protocols are read alike. In a
+//! dual-stack lab a pod listens on both its addresses, and each family's health servers answer
+//! on their own family's wildcard address, as that family's kube-proxy says.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -42,14 +44,16 @@ impl Servers {
         let mut servers =
             Servers { stop: Arc::new(AtomicBool::new(false)), listeners: Vec::new(), threads: Vec::new() };
         for (i, pod) in plan.pods.iter().enumerate().filter(|(_, p)| !p.probe) {
-            for (proto, port) in &pod.ports {
-                let answer = Answer::App { pod: pod.name.clone(), app: pod.app.app() };
-                let addr = SocketAddr::new(pod.ip, *port);
-                match proto {
-                    Protocol::Tcp => servers.listen(&plan.pod_ns(i), addr, answer)?,
-                    Protocol::Udp => servers.listen_udp(&plan.pod_ns(i), addr, answer)?,
-                    // The lab sends no SCTP (its cases are skipped where the kernel has none).
-                    Protocol::Sctp => {}
+            for ip in [Some(pod.ip), pod.ip6].into_iter().flatten() {
+                for (proto, port) in &pod.ports {
+                    let answer = Answer::App { pod: pod.name.clone(), app: pod.app.app() };
+                    let addr = SocketAddr::new(ip, *port);
+                    match proto {
+                        Protocol::Tcp => servers.listen(&plan.pod_ns(i), addr, answer)?,
+                        Protocol::Udp => servers.listen_udp(&plan.pod_ns(i), addr, answer)?,
+                        // The lab sends no SCTP (its cases are skipped where the kernel has none).
+                        Protocol::Sctp => {}
+                    }
                 }
             }
         }
@@ -58,13 +62,16 @@ impl Servers {
                 let answer = Answer::Health { status: h.status, body: h.body.clone() };
                 servers.listen(&plan.node_ns(i), SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), h.port), answer)?;
             }
+            for h in node.ipv6.iter().flat_map(|side| &side.health) {
+                let answer = Answer::Health { status: h.status, body: h.body.clone() };
+                servers.listen(&plan.node_ns(i), SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), h.port), answer)?;
+            }
         }
         Ok(servers)
     }
 
     fn listen(&mut self, ns: &str, addr: SocketAddr, answer: Answer) -> Result<()> {
-        let listener =
-            netns::run_in(ns, move || TcpListener::bind(addr).with_context(|| format!("listening on {addr}")))?;
+        let listener = netns::run_in(ns, move || bind(addr).with_context(|| format!("listening on {addr}")))?;
         self.listeners.push(socket2::Socket::from(listener.try_clone()?));
         let stop = Arc::clone(&self.stop);
         self.threads.push(std::thread::spawn(move || accept_loop(&listener, &answer, &stop)));
@@ -102,6 +109,20 @@ impl Drop for Servers {
             let _ = t.join();
         }
     }
+}
+
+/// A TCP listener on `addr`; on `[::]`, IPv6 only, so that IPv4's `0.0.0.0` on the same port
+/// stays IPv4's (each family's health server answers as its own kube-proxy says).
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    if addr.ip() != IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+        return TcpListener::bind(addr);
+    }
+    let socket = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_only_v6(true)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
 }
 
 fn accept_loop(listener: &TcpListener, answer: &Answer, stop: &AtomicBool) -> Result<()> {
