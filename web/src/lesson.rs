@@ -132,24 +132,24 @@ const AKS: Lesson = Lesson {
         },
         Step {
             title: "Predict: the same story over IPv6",
-            text: "AKS also runs dual-stack clusters. This one has an IPv4 and an IPv6 range; the Service asks for both families (ipFamilyPolicy: PreferDualStack), so it has a clusterIP and an Azure frontend of each, and every node and pod an address of each (the boxes show both). The laptop now connects over IPv6, to [2001:db8:113::10]:80, under the default externalTrafficPolicy: Cluster. The IP family control under Change the cluster does this for any scenario.",
+            text: "AKS also runs dual-stack clusters. This one has an IPv4 and an IPv6 range; the Service asks for both families (ipFamilyPolicy: PreferDualStack), so it has a clusterIP and an Azure frontend of each, and every node and pod an address of each (the boxes show both). The laptop now connects over IPv6, to [2001:db8:113::10]:80, under the default externalTrafficPolicy: Cluster, and Health Probe Status shows the IPv6 frontend. The IP family control under Change the cluster does this for any scenario.",
             state: "preset=aks-dual-stack&family=ipv6&t=0.4s",
             quiz: Some(Quiz {
-                question: "What happens to the laptop's IPv6 requests?",
+                question: "What will the app print for the laptop's IPv6 requests?",
                 choices: &[
-                    "the app prints a node's IPv6 address, as the IPv4 story printed a node's",
-                    "the app prints the laptop's IPv6 address",
-                    "they fail: the load balancer has no healthy node for IPv6",
+                    "2001:db8::79, the laptop's address",
+                    "a node's IPv6 address, as over IPv4",
+                    "nothing: IPv6 requests fail",
                 ],
-                answer: 2,
-                why: "Azure probes IPv6 frontends from a link-local address, fe80::1234:5678:9abc. Under Cluster the probe goes to the NodePort, kube-proxy's ip6tables rules DNAT it to the pod, and the kernel never forwards a packet with a link-local source off its link (ICMPv6 \"beyond scope of source address\"). Every node fails the IPv6 probe, Health Probe Status for the IPv6 frontend is 0 %, and the load balancer drops the requests, while the same Service's IPv4 frontend is healthy. AKS documents it: IPv6 Services need externalTrafficPolicy: Local (docs/fidelity.md#dual-stack-probes).",
+                answer: 1,
+                why: "Under Cluster kube-proxy's ip6tables rules masquerade external traffic as its iptables rules do, to the egress device's IPv6 address (docs/fidelity.md#dual-stack-proxies). Which node? Look at the rotation: Azure probes IPv6 frontends from a link-local address, fe80::1234:5678:9abc, and the kernel will not forward a packet with a link-local source out of another interface than it came in by (ICMPv6 \"beyond scope of source address\"). node-0's probe is DNATed to its own pod behind cbr0 and refused, so node-0 is out of the IPv6 rotation; node-1 sends its probe back out of eth0 to node-0's pod and passes. The reverse of Local: every request goes through node-1, and the pod sees node-1's address. With pods only behind the probed node (one node, say) every probe fails and so does the traffic, which is why AKS asks IPv6 Services to use Local (docs/fidelity.md#dual-stack-probes).",
                 reveal: "preset=aks-dual-stack&family=ipv6&t=125s",
-                check: Check::ProbePercent("0%"),
+                check: Check::AppPrints(&["2001:1234:5678:9abc::5"]),
             }),
         },
         Step {
             title: "Over IPv6, with Local",
-            text: "The same cluster with externalTrafficPolicy: Local, as AKS asks of IPv6 Services. The IPv6 probe now goes to the healthCheckNodePort, which kube-proxy answers on the node itself: the pod's node passes, the other fails, 50 % as over IPv4.",
+            text: "The same cluster with externalTrafficPolicy: Local, as AKS asks of IPv6 Services. The IPv6 probe now goes to the healthCheckNodePort, which kube-proxy answers on the node itself: the pod's node passes, the other fails, as over IPv4.",
             state: "preset=aks-dual-stack&family=ipv6&etp=Local&t=0.4s",
             quiz: Some(Quiz {
                 question: "What does the app print now?",

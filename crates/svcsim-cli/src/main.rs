@@ -456,7 +456,7 @@ fn run(command: Command) -> Result<(), ExitCode> {
             let net = sim.node_net(node, asked.family());
             let origin = Origin::of(&net, asked.src.ip);
             // A socket in a pod or the host may be connected elsewhere before any packet exists.
-            let from_pod = net.pod_cidr.contains(asked.src.ip) && Some(asked.src.ip) != net.bridge_ip;
+            let from_pod = net.is_pod_side(asked.src.ip);
             let connects = if from_pod || origin == Origin::Host {
                 sim.dataplane().every_connect(node, from_pod, asked.src, asked.dst, asked.proto)
             } else {

@@ -26,11 +26,23 @@ pub struct Expected {
     /// The rules accept the packet and the node routes it on (to a pod or another node), rather
     /// than to a socket of its own.
     pub forwarded: bool,
+    /// The node then refuses to forward it: its source is link-local and it would leave by
+    /// another interface (`NodeNet::refuses_link_local`, ICMPv6 beyond scope).
+    pub beyond_scope: bool,
 }
 
 /// Every outcome svcsim allows for `header` entering `node`'s rules from `origin`.
 pub fn outcomes(sim: &Sim, node: NodeId, origin: Origin, header: Header) -> Vec<Expected> {
-    sim.dataplane().every_decision(node, origin, header).iter().map(|d| expected(sim, d)).collect()
+    let net = sim.node_net(node, header.family());
+    sim.dataplane()
+        .every_decision(node, origin, header)
+        .iter()
+        .map(|d| {
+            let mut e = expected(sim, d);
+            e.beyond_scope = e.forwarded && net.refuses_link_local(d.before, d.after);
+            e
+        })
+        .collect()
 }
 
 fn expected(sim: &Sim, d: &Decision) -> Expected {
@@ -62,5 +74,6 @@ fn expected(sim: &Sim, d: &Decision) -> Expected {
         rules,
         reason,
         forwarded: matches!(d.verdict, Verdict::Accept) && d.delivery == Delivery::Forward,
+        beyond_scope: false,
     }
 }

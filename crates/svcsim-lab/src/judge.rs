@@ -2,10 +2,12 @@
 //! the endpoint, the NAT from conntrack, what the app printed and the rules the kernel's trace
 //! names; for each case the set of endpoints reached. Pure, given the observations.
 //!
-//! A connection from a link-local source that svcsim's rules send on to a pod is judged by
-//! svcsim's other claim: the node does not forward it (`ip6_forward` answers with an ICMPv6
-//! destination unreachable, code 2, "beyond scope of source address"), so the kernel's trace
-//! ends with the prerouting rules, conntrack keeps nothing and the client's connect() fails.
+//! A connection from a link-local source that svcsim's rules send on to a pod of the node (out
+//! of another interface than it came in by) is judged by svcsim's other claim: the node does not
+//! forward it (`ip6_forward` answers with an ICMPv6 destination unreachable, code 2, "beyond
+//! scope of source address"), so the kernel's trace ends with the prerouting rules, conntrack
+//! keeps nothing and the client's connect() fails. Sent on to another node, it is forwarded and
+//! judged like any connection.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -67,11 +69,9 @@ pub fn case(case: &Case, traced: &[Observed], paths: &[bool], bulk: &[Outcome]) 
             Err(p) => problems.push(p),
         }
     }
-    // svcsim says a link-local source's connection reaches no pod.
-    let allowed: BTreeSet<String> = match beyond_scope(case) {
-        true => BTreeSet::new(),
-        false => case.expected.iter().filter_map(|e| e.pod.clone()).collect(),
-    };
+    // svcsim says a link-local source's connection refused on the way reaches no pod.
+    let allowed: BTreeSet<String> =
+        case.expected.iter().filter(|e| !e.beyond_scope).filter_map(|e| e.pod.clone()).collect();
     let all_pods = case.expected.iter().all(|e| e.verdict != FirstPacketVerdict::Dnat || e.pod.is_some());
     if case.affinity && reached.len() > 1 {
         problems.push(format!("ClientIP affinity, yet the kernel sent one client to {}", list(&reached)));
@@ -101,6 +101,8 @@ fn bulk_pod(case: &Case, outcome: &Outcome) -> Result<Option<String>, String> {
                 Err(format!("a connection reached pod {pod}, which svcsim's rules never pick"))
             }
         }
+        // A pick the node refuses to forward (a link-local source toward its own pod).
+        Outcome::Unreachable if case.expected.iter().any(|e| e.beyond_scope) => Ok(None),
         other => {
             let kind = kind_of_outcome(other);
             if case.expected.iter().any(|e| allows(e.verdict, kind)) {
@@ -137,7 +139,10 @@ fn comment(rule: &str) -> Option<String> {
 
 /// One traced connection: `Ok(Some(pod))` when it reached a pod as svcsim allows.
 fn connection(case: &Case, seen: &Observed, compare_path: bool) -> Result<Option<String>, Vec<String>> {
-    if beyond_scope(case) {
+    // Refused as svcsim says when every pick is (or this connection's was, as its outcome shows).
+    let refused = case.expected.iter().any(|e| e.beyond_scope)
+        && (case.expected.iter().all(|e| e.beyond_scope) || seen.outcome == Outcome::Unreachable);
+    if refused {
         return not_forwarded(case, seen, compare_path).map(|()| None);
     }
     let mut problems = Vec::new();
@@ -205,14 +210,6 @@ fn connection(case: &Case, seen: &Observed, compare_path: bool) -> Result<Option
     if problems.is_empty() { Ok(reached) } else { Err(problems) }
 }
 
-/// Whether svcsim says the node does not forward the case's connection because its source is
-/// link-local: its rules send it on (to a pod), and the simulation then stops it at the node with
-/// ICMPv6 "beyond scope" (svcsim-core's `sim/node.rs`, `Reason::BeyondScope`), whatever the
-/// interface it would leave by.
-fn beyond_scope(case: &Case) -> bool {
-    case.link_local() && case.expected.iter().any(|e| e.forwarded)
-}
-
 /// A link-local source's connection that svcsim's rules DNAT to a pod: the kernel must refuse to
 /// forward it — an ICMPv6 "beyond scope" error back, the client's connect() failing as
 /// unreachable, no conntrack entry (it is confirmed only as a packet leaves), and a trace that
@@ -246,7 +243,7 @@ fn not_forwarded(case: &Case, seen: &Observed, compare_path: bool) -> Result<(),
     if seen.hits.is_none() {
         problems.push("the kernel's trace of the first packet was lost".into());
     }
-    let expected = case.expected.iter().find(|e| e.forwarded).map(|e| prerouting(&e.rules)).unwrap_or_default();
+    let expected = case.expected.iter().find(|e| e.beyond_scope).map(|e| prerouting(&e.rules)).unwrap_or_default();
     if let Some(kernel) = seen.hits.as_deref().map(normalized).filter(|k| compare_path && *k != expected) {
         problems.push(path_difference(&kernel, &expected));
     }

@@ -45,10 +45,12 @@ test('the AKS lesson: ten steps, a wrong and a right prediction, the story over 
     await page.getByTestId('lesson-next').click();
     await page.getByTestId('lesson-next').click();
     assert.match(await progress(page), /step 8 of 10$/);
-    // Over IPv6 under Cluster, Azure's link-local probes fail on every node.
-    await page.getByTestId('choice-2').click();
+    // Over IPv6 under Cluster: Azure's link-local probe fails on the pod's own node, so the
+    // requests all go through node-1 and the pod sees node-1's IPv6 address.
+    await page.getByTestId('choice-1').click();
     assert.match(await page.getByTestId('verdict').textContent(), /Right/);
-    assert.equal(await page.getByTestId('probe-percent').textContent(), '0%');
+    assert.equal(await page.getByTestId('app-output').textContent(), '2001:1234:5678:9abc::5');
+    assert.equal(await page.getByTestId('in-rotation').textContent(), '1/2');
     assert.match(await page.getByTestId('why').textContent(), /fe80::1234:5678:9abc/);
     await page.getByTestId('lesson-next').click();
     await page.getByTestId('choice-1').click(); // Local over IPv6: the laptop's own IPv6 address

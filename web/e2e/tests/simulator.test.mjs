@@ -634,10 +634,13 @@ test('21. the IP family control: the AKS story over IPv6 on a dual-stack cluster
     const node0 = await page.getByTestId('node-0').textContent();
     assert.ok(node0.includes('10.240.0.4') && node0.includes('fd12:3456:789a::1/80'), node0);
     assert.match(await page.getByTestId('pod-0').textContent(), /10\.244\.0\.\d+fd12:3456:789a::\d+/);
-    // Under Cluster the IPv6 frontend's link-local probes fail everywhere: 0 %, and nothing answers.
+    // Under Cluster the IPv6 frontend's link-local probe fails on the pod's own node (the kernel
+    // will not forward it to cbr0) and passes on node-1: 50 %, and node-1 carries the traffic.
     await page.getByTestId('scrubber').fill('130');
-    await waitForText(page.getByTestId('probe-percent'), (t) => t === '0%');
+    await waitForText(page.getByTestId('probe-percent'), (t) => t === '50%');
     assert.match(await page.getByTestId('probe-family').textContent(), /IPv6 frontend/);
+    assert.match(await page.getByTestId('node-0').textContent(), /out of rotation/);
+    await waitForText(output(page), (t) => t === '2001:1234:5678:9abc::5');
     // Local, as AKS asks: the app prints the laptop's IPv6 address, no ::ffff:.
     await page.getByRole('radio', { name: 'Local' }).check();
     await page.getByTestId('scrubber').fill('200');

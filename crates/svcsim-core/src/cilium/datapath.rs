@@ -145,7 +145,7 @@ impl Datapath<'_> {
     }
 
     fn is_local_pod(&self, ip: IpAddr) -> bool {
-        self.net.pod_cidr.contains(ip) && Some(ip) != self.net.bridge_ip
+        self.net.is_pod_side(ip)
     }
 
     /// Whether a packet from a pod (or the host) is balanced as it leaves: socket-LB did not

@@ -304,6 +304,19 @@ impl NodeNet {
     pub fn is_local(&self, ip: IpAddr) -> bool {
         ip == self.node_ip || Some(ip) == self.bridge_ip || ip.is_loopback()
     }
+    /// True if `ip` is one of this node's pods, reached through the pod side of the node (cbr0,
+    /// or the pod's veth with the Azure CNI) rather than eth0.
+    pub fn is_pod_side(&self, ip: IpAddr) -> bool {
+        self.pod_cidr.contains(ip) && Some(ip) != self.bridge_ip
+    }
+    /// `ip6_forward`'s scope check: a packet whose source is link-local, translated from `before`
+    /// to `after`, is refused (ICMPv6 destination unreachable, beyond scope of source address)
+    /// when it would leave by another interface than it came in by — toward a pod of this node
+    /// after arriving on eth0. Out of eth0 again (to another node) it is forwarded
+    /// (`docs/fidelity.md#dual-stack-probes`).
+    pub fn refuses_link_local(&self, before: Header, after: Header) -> bool {
+        crate::net::is_link_local(before.src.ip) && self.is_pod_side(before.src.ip) != self.is_pod_side(after.dst.ip)
+    }
     /// The address MASQUERADE picks for a packet to `dst`: the egress interface's address —
     /// cbr0's toward a pod on this node (kubenet), the node IP otherwise
     /// (`docs/fidelity.md#snat-source-address`).

@@ -242,7 +242,10 @@ impl Sim {
     fn steady_probe_ok(&self, lb: Frontend, profile: &LbProfile) -> IdVec<NodeId, bool> {
         let svc = lb.svc;
         let service = self.cluster.service(svc);
-        // A link-local probe of a NodePort is DNATed to a pod, and the node never forwards it.
+        // A link-local probe of a NodePort DNATed to a pod of the probed node is refused there
+        // (another interface); one DNATed to another node's pod is forwarded. A node with
+        // endpoints of both kinds passes or fails as each probe's pick goes: start it in
+        // rotation if some pick passes.
         let link_local = crate::net::is_link_local(lb::probe_source(self.cluster.config.provider, lb.family));
         if profile.probe.port.of(service).is_none() {
             return self.cluster.nodes.iter().map(|_| true).collect();
@@ -264,11 +267,12 @@ impl Sim {
             _ => Default::default(),
         };
         let serving = eps.iter().any(|e| e.ready) || eps.iter().any(|e| e.serving && e.terminating);
+        let forwarded = |node: NodeId| !link_local || eps.iter().any(|e| e.ready && e.node != Some(node));
         let probe_ok = |(node, n): (NodeId, &crate::cluster::Node)| match profile.probe.port {
             ProbePort::HealthCheckNodePort => n.kube_proxy_healthy && local.contains(&node),
             ProbePort::ProxyHealthz => n.kube_proxy_healthy,
-            ProbePort::NodePort => serving && tcp && !link_local,
-            ProbePort::TcpNodePort => serving && !link_local,
+            ProbePort::NodePort => serving && tcp && forwarded(node),
+            ProbePort::TcpNodePort => serving && forwarded(node),
         };
         self.cluster.nodes.iter_enumerated().map(probe_ok).collect()
     }

@@ -137,9 +137,14 @@ impl Sim {
         match &d.verdict {
             Verdict::Drop(cause) => self.drop_packet(packet, place, header, reason(cause, &d.path), d.path),
             Verdict::Reject(cause) => self.reject_packet(packet, place, header, reason(cause, &d.path), d.path),
-            // The kernel forwards no packet whose source is link-local (`ip6_forward`): an IPv6
-            // probe DNATed to a pod never gets there (`docs/fidelity.md#dual-stack-probes`).
-            Verdict::Accept if d.delivery == Delivery::Forward && crate::net::is_link_local(header.src.ip) => {
+            // The kernel forwards no packet from a link-local source to another interface
+            // (`ip6_forward`): an IPv6 probe DNATed to a pod of this node never gets there,
+            // while one DNATed to another node's pod leaves by eth0 again and does
+            // (`docs/fidelity.md#dual-stack-probes`).
+            Verdict::Accept
+                if d.delivery == Delivery::Forward
+                    && self.nodes[node].net(header.family()).refuses_link_local(header, d.after) =>
+            {
                 let reason = Reason::BeyondScope(header.src.ip);
                 self.reject_packet(packet, place, header, reason, d.path)
             }

@@ -59,28 +59,42 @@ fn over_each_family_the_app_prints_what_node_js_prints_for_that_peer() {
 }
 
 #[test]
-fn azure_probes_ipv6_from_a_link_local_address_that_no_node_forwards() {
+fn azure_probes_ipv6_from_a_link_local_address_that_no_node_forwards_to_its_own_pod() {
     let sim = run(Provider::Azure, TrafficPolicy::Cluster, IpFamily::Ipv6);
     let run_ = sim.record();
-    // The IPv4 frontend's probes pass on both nodes; the IPv6 frontend's fail on both.
+    // The IPv4 frontend's probes pass on both nodes. Over IPv6 the pod's node (node-0) fails:
+    // its probe is DNATed to its own pod behind cbr0. node-1 sends its probe back out of eth0
+    // to node-0's pod, which the kernel allows, and passes: the reverse of Local.
     assert_eq!(run_.probe_status_of(1..2, IpFamily::Ipv4).unwrap().percent, 100.0);
-    assert_eq!(run_.probe_status_of(1..2, IpFamily::Ipv6).unwrap().percent, 0.0);
-    // Why: the probe of the NodePort is DNATed to the pod, and the node refuses to forward it.
-    let probe = run_
-        .flows
-        .iter()
-        .find(|f| matches!(f.initiator, Initiator::Probe { family: IpFamily::Ipv6, .. }))
-        .expect("an IPv6 probe");
-    assert_eq!(probe.header.src.ip.to_string(), "fe80::1234:5678:9abc");
-    let refused = run_.packet(probe.request).hops.iter().find_map(|h| match &h.action {
-        Action::Rejected(r) => Some((**r).clone()),
-        _ => None,
-    });
-    assert!(matches!(refused, Some(Reason::BeyondScope(_))), "{refused:?}");
-    // So every IPv6 request is dropped by the LB, and the IPv4 story is unchanged.
-    assert!(run_.requests().all(|f| f.outcome.label() == "dropped"), "{:?}", printed(run_));
-    let v4 = run(Provider::Azure, TrafficPolicy::Cluster, IpFamily::Ipv4);
-    assert!(v4.record().requests().all(|f| f.outcome == Outcome::Answered));
+    let v6 = run_.probe_status_of(1..2, IpFamily::Ipv6).unwrap();
+    assert_eq!(v6.per_node.values().copied().collect::<Vec<_>>(), [0.0, 100.0], "node-0 fails, node-1 passes");
+    let refused = |node: u32| {
+        let probe = run_
+            .flows
+            .iter()
+            .find(|f| matches!(f.initiator, Initiator::Probe { node: n, family: IpFamily::Ipv6, .. } if n.0 == node))
+            .expect("an IPv6 probe of the node");
+        assert_eq!(probe.header.src.ip.to_string(), "fe80::1234:5678:9abc");
+        run_.packet(probe.request).hops.iter().find_map(|h| match &h.action {
+            Action::Rejected(r) => Some((**r).clone()),
+            _ => None,
+        })
+    };
+    assert!(matches!(refused(0), Some(Reason::BeyondScope(_))), "{:?}", refused(0));
+    assert_eq!(refused(1), None, "forwarded out of eth0 again");
+    // So every IPv6 request goes through node-1, and the pod sees node-1's IPv6 address.
+    assert_eq!(texts(run_), ["2001:1234:5678:9abc::5"]);
+    // On one node every probe is refused: the LB drops everything, as AKS documents.
+    let one = Overrides {
+        provider: Some(Provider::Azure),
+        nodes: Some(1),
+        family: Some(IpFamily::Ipv6),
+        ..Overrides::default()
+    };
+    let mut single = Sim::new(load(DUAL_STACK, &one).unwrap().scenario);
+    single.run();
+    assert_eq!(single.record().probe_status_of(1..2, IpFamily::Ipv6).unwrap().percent, 0.0);
+    assert!(single.record().requests().all(|f| f.outcome.label() == "dropped"));
     // Under Local the probe goes to healthCheckNodePort, which kube-proxy serves on the node.
     let local = run(Provider::Azure, TrafficPolicy::Local, IpFamily::Ipv6);
     assert_eq!(local.record().probe_status_of(1..2, IpFamily::Ipv6).unwrap().percent, 50.0);
