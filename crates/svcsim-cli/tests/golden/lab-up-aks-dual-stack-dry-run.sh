@@ -28,7 +28,7 @@ ip -n svcsim-client route replace 10.240.0.0/24 dev eth0 src 198.51.100.79
 ip netns exec svcsim-client sysctl -q -w net.ipv4.conf.all.rp_filter=0 net.ipv4.fib_multipath_hash_policy=1
 ip netns exec svcsim-client sysctl -q -w net.ipv6.fib_multipath_hash_policy=1
 ip -n svcsim-client route add 203.0.113.10/32 src 198.51.100.79 nexthop via 10.240.0.4 nexthop via 10.240.0.5
-ip -n svcsim-client -6 route add unreachable 2001:db8:113::10/128
+ip -n svcsim-client -6 route add 2001:db8:113::10/128 via 2001:1234:5678:9abc::5
 ip -n svcsim-vnet link add n0 type veth peer name eth0 netns svcsim-node-0
 ip -n svcsim-vnet link set n0 master br0 up
 ip -n svcsim-node-0 addr add 10.240.0.4/24 dev eth0
