@@ -27,12 +27,12 @@ pub fn guide(sim: &Sim, plan: &Plan) -> String {
     let mut rows = vec![(plan.client_ns(), format!("the internet and the load balancer ({})", clients.join(", ")))];
     for (i, n) in plan.nodes.iter().enumerate() {
         let v6 = n.ipv6.as_ref();
-        let mut cbr0 = n.bridge.map(|b| format!(", cbr0 {b}/{}", n.pod_cidr.prefix())).unwrap_or_default();
+        let mut cbr0 = n.v4.bridge.map(|b| format!(", cbr0 {b}/{}", n.v4.pod_cidr.prefix())).unwrap_or_default();
         if let Some((b, cidr)) = v6.and_then(|s| Some((s.bridge?, s.pod_cidr))).filter(|_| !cbr0.is_empty()) {
             cbr0.push_str(&format!(" {b}/{}", cidr.prefix()));
         }
         let ip6 = v6.map(|s| format!(" {}", s.ip)).unwrap_or_default();
-        rows.push((plan.node_ns(i), format!("{} {}{ip6}{cbr0}, kube-proxy's rules loaded", n.name, n.ip)));
+        rows.push((plan.node_ns(i), format!("{} {}{ip6}{cbr0}, kube-proxy's rules loaded", n.name, n.v4.ip)));
     }
     for (i, pod) in plan.pods.iter().enumerate() {
         // `8080`, and `5353/UDP` for a port that is not TCP.
@@ -67,7 +67,7 @@ pub fn guide(sim: &Sim, plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "  ip netns exec {client} curl -s http://{}:{np}/      # a NodePort on {}",
-            node.ip, node.name
+            node.v4.ip, node.name
         );
         if let Some(side) = &node.ipv6 {
             let _ =

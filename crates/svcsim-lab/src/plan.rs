@@ -67,21 +67,13 @@ pub enum Plugin {
     AzureCni,
 }
 
-/// A node: its IPv4 side in the fields, its IPv6 side (dual-stack) in [`NodePlan::ipv6`].
+/// A node: its IPv4 side, and its IPv6 side on a dual-stack cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodePlan {
     pub name: String,
-    pub ip: IpAddr,
-    pub pod_cidr: IpCidr,
-    /// cbr0's address (kubenet).
-    pub bridge: Option<IpAddr>,
-    /// Routes to the other nodes' podCIDRs (the cloud's route table): (podCIDR, via node IP).
-    pub routes: Vec<(IpCidr, IpAddr)>,
-    /// The node's rules as `svcsim rules` prints them: iptables-save's or nft's listing.
-    pub rules: String,
-    /// kube-proxy's health servers: healthCheckNodePorts and `:10256/healthz`.
-    pub health: Vec<HealthServer>,
-    /// The node's IPv6 side, on a dual-stack cluster.
+    /// Its IPv4 side.
+    pub v4: NodeSide,
+    /// Its IPv6 side, on a dual-stack cluster.
     pub ipv6: Option<NodeSide>,
 }
 
@@ -233,14 +225,7 @@ impl Plan {
     pub fn node_side(&self, node: usize, family: IpFamily) -> Option<NodeSide> {
         let n = self.nodes.get(node)?;
         match family {
-            IpFamily::Ipv4 => Some(NodeSide {
-                ip: n.ip,
-                pod_cidr: n.pod_cidr,
-                bridge: n.bridge,
-                routes: n.routes.clone(),
-                rules: n.rules.clone(),
-                health: n.health.clone(),
-            }),
+            IpFamily::Ipv4 => Some(n.v4.clone()),
             IpFamily::Ipv6 => n.ipv6.clone(),
         }
     }
@@ -248,7 +233,7 @@ impl Plan {
     pub fn node_ip(&self, node: usize, family: IpFamily) -> Option<IpAddr> {
         let n = self.nodes.get(node)?;
         match family {
-            IpFamily::Ipv4 => Some(n.ip),
+            IpFamily::Ipv4 => Some(n.v4.ip),
             IpFamily::Ipv6 => n.ipv6.as_ref().map(|s| s.ip),
         }
     }
@@ -298,7 +283,7 @@ impl Plan {
                 continue;
             }
             let used: Vec<IpAddr> = self.pods.iter().flat_map(|p| [Some(p.ip), p.ip6]).flatten().collect();
-            let Some(ip) = highest_free(self.nodes[node].pod_cidr, &used) else { continue };
+            let Some(ip) = highest_free(self.nodes[node].v4.pod_cidr, &used) else { continue };
             let ip6 = self.nodes[node].ipv6.as_ref().and_then(|s| highest_free(s.pod_cidr, &used));
             let host_if = format!("vp{}", self.pods.len());
             let name = format!("probe-{}", self.nodes[node].name);
@@ -357,8 +342,7 @@ fn node_plan(sim: &Sim, id: NodeId, plugin: Plugin, dual: bool) -> Result<NodePl
         true => Some(node_side(sim, id, plugin, IpFamily::Ipv6).ok_or_else(|| missing(IpFamily::Ipv6))?),
         false => None,
     };
-    let NodeSide { ip, pod_cidr, bridge, routes, rules, health } = v4;
-    Ok(NodePlan { name, ip, pod_cidr, bridge, routes, rules, health, ipv6 })
+    Ok(NodePlan { name, v4, ipv6 })
 }
 
 /// Node `id`'s side of `family`: `None` if it has no address of that family, or its dataplane

@@ -58,7 +58,7 @@ impl Servers {
             }
         }
         for (i, node) in plan.nodes.iter().enumerate() {
-            for h in &node.health {
+            for h in &node.v4.health {
                 let answer = Answer::Health { status: h.status, body: h.body.clone() };
                 servers.listen(&plan.node_ns(i), SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), h.port), answer)?;
             }

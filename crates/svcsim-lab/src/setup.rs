@@ -187,7 +187,7 @@ impl Plan {
         let n = &self.nodes[node];
         out.push(Cmd::ip(&vnet, &format!("link add n{node} type veth peer name eth0 netns {ns}")));
         out.push(Cmd::ip(&vnet, &format!("link set n{node} master br0 up")));
-        out.push(Cmd::ip(&ns, &format!("addr add {}/{} dev eth0", n.ip, self.vnet.prefix())));
+        out.push(Cmd::ip(&ns, &format!("addr add {}/{} dev eth0", n.v4.ip, self.vnet.prefix())));
         if let (Some(side), Some(v6)) = (&n.ipv6, &self.ipv6) {
             out.push(Cmd::ip(&ns, &format!("addr add {}/{} dev eth0 nodad", side.ip, v6.vnet.prefix())));
         }
@@ -196,15 +196,15 @@ impl Plan {
         if let Some(v6) = &self.ipv6 {
             out.push(Cmd::ip(&ns, &format!("-6 route add default via {}", v6.gateway)));
         }
-        if let Some(bridge) = n.bridge {
+        if let Some(bridge) = n.v4.bridge {
             out.push(Cmd::ip(&ns, "link add cbr0 type bridge"));
-            out.push(Cmd::ip(&ns, &format!("addr add {bridge}/{} dev cbr0", n.pod_cidr.prefix())));
+            out.push(Cmd::ip(&ns, &format!("addr add {bridge}/{} dev cbr0", n.v4.pod_cidr.prefix())));
             if let Some(NodeSide { bridge: Some(bridge6), pod_cidr, .. }) = &n.ipv6 {
                 out.push(Cmd::ip(&ns, &format!("addr add {bridge6}/{} dev cbr0 nodad", pod_cidr.prefix())));
             }
             out.push(Cmd::ip(&ns, "link set cbr0 up"));
         }
-        for (cidr, via) in n.routes.iter().chain(n.ipv6.iter().flat_map(|s| &s.routes)) {
+        for (cidr, via) in n.v4.routes.iter().chain(n.ipv6.iter().flat_map(|s| &s.routes)) {
             out.push(Cmd::ip(&ns, &format!("{}route add {cidr} via {via}", six(cidr.family()))));
         }
         let mut sysctl = vec!["-q", "-w"];
@@ -216,11 +216,11 @@ impl Plan {
             out.push(Cmd::exec(&ns, "sysctl", &sysctl));
         }
         // nfacct's counters count packets of both families: each is made once.
-        let all_rules = format!("{}{}", n.rules, n.ipv6.as_ref().map_or("", |s| s.rules.as_str()));
+        let all_rules = format!("{}{}", n.v4.rules, n.ipv6.as_ref().map_or("", |s| s.rules.as_str()));
         for counter in nfacct_counters(&all_rules) {
             out.push(Cmd::exec(&ns, "nfacct", &["add", counter]));
         }
-        out.push(self.tool.load(IpFamily::Ipv4, &ns, n.rules.clone()));
+        out.push(self.tool.load(IpFamily::Ipv4, &ns, n.v4.rules.clone()));
         if let Some(side) = &n.ipv6 {
             out.push(self.tool.load(IpFamily::Ipv6, &ns, side.rules.clone()));
         }
@@ -233,12 +233,12 @@ impl Plan {
         let side6 = node.ipv6.as_ref().zip(p.ip6);
         let veth = &p.host_if;
         out.push(Cmd::ip(&node_ns, &format!("link add {veth} type veth peer name eth0 netns {ns}")));
-        match (self.network_plugin, node.bridge) {
+        match (self.network_plugin, node.v4.bridge) {
             (Plugin::Kubenet, Some(bridge)) => {
                 out.push(Cmd::ip(&node_ns, &format!("link set {veth} master cbr0")));
                 out.push(Cmd::ip(&node_ns, &format!("link set {veth} type bridge_slave hairpin on")));
                 out.push(Cmd::ip(&node_ns, &format!("link set {veth} up")));
-                out.push(Cmd::ip(&ns, &format!("addr add {}/{} dev eth0", p.ip, node.pod_cidr.prefix())));
+                out.push(Cmd::ip(&ns, &format!("addr add {}/{} dev eth0", p.ip, node.v4.pod_cidr.prefix())));
                 if let Some((side, ip6)) = side6 {
                     out.push(Cmd::ip(&ns, &format!("addr add {ip6}/{} dev eth0 nodad", side.pod_cidr.prefix())));
                 }
