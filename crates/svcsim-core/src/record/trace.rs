@@ -214,37 +214,16 @@ impl Run {
         let flow = self.flow(p.flow);
         let at = names.place(h.at);
         let (subject, predicate) = match &h.action {
-            Action::Sent => {
-                let who = match flow.initiator {
-                    Initiator::Client(c) => names.clients[c].clone(),
-                    Initiator::Probe { .. } => names.place(Place::Lb),
-                };
-                // TCP goes unsaid, as in tcpdump's lines; other protocols are named.
-                let proto = match h.before.proto {
-                    Protocol::Tcp => "",
-                    Protocol::Udp => "udp ",
-                    Protocol::Sctp => "sctp ",
-                };
-                (who, format!("sends {proto}{}", h.before))
-            }
-            Action::Connected { service } => {
-                let who = match flow.initiator {
-                    Initiator::Client(c) => names.clients[c].clone(),
-                    Initiator::Probe { .. } => names.place(Place::Lb),
-                };
-                let proto = match h.before.proto {
-                    Protocol::Tcp => "",
-                    Protocol::Udp => "udp ",
-                    Protocol::Sctp => "sctp ",
-                };
-                (
-                    who,
-                    format!(
-                        "connect()s to {service}, socket-LB connects it to {}: sends {proto}{}",
-                        h.before.dst, h.before
-                    ),
-                )
-            }
+            Action::Sent => (sender(names, flow), format!("sends {}{}", proto_word(h.before.proto), h.before)),
+            Action::Connected { service } => (
+                sender(names, flow),
+                format!(
+                    "connect()s to {service}, socket-LB connects it to {}: sends {}{}",
+                    h.before.dst,
+                    proto_word(h.before.proto),
+                    h.before
+                ),
+            ),
             Action::Balanced { node, in_rotation, total, by_source_ip } => {
                 let how = if *by_source_ip { "source-IP hash" } else { "5-tuple hash" };
                 let rewrite = match h.nat().and_then(|n| n.dnat) {
@@ -293,6 +272,23 @@ impl Run {
 
 /// `service default/web: LoadBalancer clusterIP 10.0.0.9, port 80 -> 8080 nodePort 31000, LB
 /// 203.0.113.10, externalTrafficPolicy Cluster`.
+/// Who sent a flow's first packet: its client, or the load balancer for a probe.
+fn sender(names: &super::Names, flow: &super::FlowRecord) -> String {
+    match flow.initiator {
+        Initiator::Client(c) => names.clients[c].clone(),
+        Initiator::Probe { .. } => names.place(Place::Lb),
+    }
+}
+
+/// TCP goes unsaid, as in tcpdump's lines; other protocols are named (`udp `).
+fn proto_word(proto: Protocol) -> &'static str {
+    match proto {
+        Protocol::Tcp => "",
+        Protocol::Udp => "udp ",
+        Protocol::Sctp => "sctp ",
+    }
+}
+
 /// `a`, or `a,b` with the second family's value, as Kubernetes' flags write a dual-stack pair.
 fn both<T: std::fmt::Display>(a: T, b: Option<T>) -> String {
     match b {
