@@ -488,9 +488,14 @@ mod tests {
                 "editor must be open or closed, not \"1\"",
             ]
         );
-        let f =
-            parse(&format!("provider=moon&seed=x&compare=yes&embed=true&step=0&lesson={}", "l".repeat(41)), PRESETS);
-        assert_eq!((f.compare, f.embed, f.lesson), (None, false, None));
+        let f = parse(
+            &format!(
+                "provider=moon&seed=x&compare=yes&embed=true&step=0&stack=triple&family=ipv5&lesson={}",
+                "l".repeat(41)
+            ),
+            PRESETS,
+        );
+        assert_eq!((f.compare, f.embed, f.lesson, f.dual_stack, f.family), (None, false, None, false, None));
         assert_eq!(
             f.problems,
             [
@@ -499,6 +504,8 @@ mod tests {
                 "compare must be 1, dsr or 0, not \"yes\"",
                 "embed must be 1 or 0, not \"true\"",
                 "step must be a step number from 1, not \"0\"",
+                "stack must be dual or single, not \"triple\"",
+                "family must be ipv4 or ipv6, not \"ipv5\"",
                 format!("lesson must be a lesson name, not {:?}", "l".repeat(40)).as_str(),
             ]
         );

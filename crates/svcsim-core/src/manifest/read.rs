@@ -307,7 +307,7 @@ pub fn dual<T>(
         }
         2 => {
             let message = format!(
-                "{s:?}: two values of one family; a dual-stack value is one of each, e.g. 10.244.0.0/16,fd12:3456:789a::/64"
+                "{s:?}: two values of one family; a dual-stack value is one of each, e.g. 10.240.0.4,2001:db8::4"
             );
             cx.error(path, node.pos, message);
             None
