@@ -546,6 +546,14 @@ fn the_kubernetes_docs_dual_stack_examples_run_over_both_families() {
             assert_eq!(rules.contains("default/my-service"), wanted, "{file} --family {family}:\n{rules}");
         }
     }
+    // An IPv6 destination needs its brackets and a port; the error says how to write it.
+    let o = svcsim()
+        .args(["packet", "scenarios/aks-dual-stack.yaml", "--node", "node-0", "--src", "2001:db8::79"])
+        .args(["--dst", "2001:db8:113::10"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("write an IPv6 destination as [2001:db8:113::10]:PORT"));
     // The LoadBalancer example has no pods: behind GCP (whose probe of kube-proxy's :10256
     // passes), over each family its frontend's node refuses at once ("has no endpoints").
     let path = "crates/svcsim-cli/tests/corpus/k8s-website-dual-stack-prefer-ipv6-lb-svc.yaml";

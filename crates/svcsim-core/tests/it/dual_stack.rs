@@ -162,3 +162,19 @@ fn a_kube_proxy_cluster_cidr_of_one_family_leaves_the_other_without_a_local_dete
     let v6 = sim.dataplane().render_family(node, RulesText::Save, IpFamily::Ipv6).unwrap();
     assert!(v6.contains("! -s fd12:3456:789a::/64"), "{v6}");
 }
+
+#[test]
+fn an_ipv6_only_cluster_runs_the_story_over_ipv6() {
+    let loaded = load(include_str!("v6only.yaml"), &Overrides::default()).unwrap_or_else(|d| panic!("{d:?}"));
+    assert!(!loaded.scenario.cluster.config.is_dual_stack());
+    let mut sim = Sim::new(loaded.scenario);
+    sim.run();
+    let node = &sim.cluster().nodes[svcsim_core::cluster::NodeId(1)];
+    assert_eq!(
+        (node.ip.to_string(), node.pod_cidr.to_string()),
+        ("2001:1234:5678:9abc::5".into(), "fd12:3456:789a:0:1::/80".into())
+    );
+    // Local over IPv6 on an IPv6-only cluster: the client's own address, 50 % as over IPv4.
+    assert_eq!(texts(sim.record()), ["2001:db8::79"]);
+    assert_eq!(sim.record().probe_status(0..1).unwrap().percent, 50.0);
+}
