@@ -41,7 +41,8 @@ pub(super) fn app_seen(p: &SeenProps) -> Html {
             <div class="browser">
                 <div class="browser-bar mono">{ url }</div>
                 <div class="browser-page">
-                    <span class="app-output" data-testid="app-output">{ text }</span>
+                    // An IPv6 address fits one line at a smaller size rather than breaking.
+                    <span class={classes!("app-output", (text.chars().count() > 21).then_some("long"))} data-testid="app-output">{ text }</span>
                 </div>
             </div>
             <p class="muted small">
