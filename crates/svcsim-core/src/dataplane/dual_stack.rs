@@ -4,8 +4,6 @@
 //! `ip6tables` beside `iptables`, `table ip6` beside `table ip`), and so does Cilium (`lb6` beside
 //! `lb4`). No packet changes family on its way through (`docs/fidelity.md#dual-stack`).
 
-use std::net::IpAddr;
-
 use super::{Connect, ConnectCx, Dataplane, Decision, HealthResponse, Origin, PacketCx, RulesText, SyncReport};
 use crate::cluster::{Cluster, NodeId};
 use crate::id::IdVec;
@@ -50,10 +48,6 @@ impl DualStack {
     fn side_mut(&mut self, family: IpFamily) -> &mut Side {
         let i = self.sides.iter().position(|s| s.family == family).unwrap_or(0);
         &mut self.sides[i]
-    }
-
-    fn family_of(ip: IpAddr) -> IpFamily {
-        IpFamily::of(ip)
     }
 }
 
@@ -142,7 +136,7 @@ impl Dataplane for DualStack {
         dst: SockAddr,
         cx: ConnectCx<'_>,
     ) -> Option<Connect> {
-        self.side_mut(Self::family_of(dst.ip)).dataplane.connect(node, from_pod, src, dst, cx)
+        self.side_mut(dst.family()).dataplane.connect(node, from_pod, src, dst, cx)
     }
 
     fn every_connect(
@@ -153,6 +147,6 @@ impl Dataplane for DualStack {
         dst: SockAddr,
         proto: Protocol,
     ) -> Vec<Connect> {
-        self.side(Self::family_of(dst.ip)).dataplane.every_connect(node, from_pod, src, dst, proto)
+        self.side(dst.family()).dataplane.every_connect(node, from_pod, src, dst, proto)
     }
 }
