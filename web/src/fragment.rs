@@ -3,6 +3,8 @@
 //! reported, never fatal: the page falls back to the default for it. Nothing in a fragment is
 //! ever fetched.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use svcsim_core::cluster::{CiliumLbAlgorithm, CiliumLbMode, NetworkPlugin, Provider, ProxyMode, TrafficPolicy};
 use svcsim_core::manifest::{DataplaneOverride, parse_duration};
 use svcsim_core::net::IpFamily;
@@ -333,13 +335,11 @@ pub fn fuzz(data: &[u8]) {
 /// YAML as it travels in a link: raw DEFLATE at the best level, then base64url without padding
 /// (both safe in a fragment without further escaping).
 pub fn encode_yaml(yaml: &str) -> String {
-    data_encoding::BASE64URL_NOPAD.encode(&miniz_oxide::deflate::compress_to_vec(yaml.as_bytes(), 10))
+    URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(yaml.as_bytes(), 10))
 }
 
 fn decode_yaml(value: &str) -> Result<String, String> {
-    let bytes = data_encoding::BASE64URL_NOPAD
-        .decode(value.as_bytes())
-        .map_err(|e| format!("not base64url ({e}); was the link cut short?"))?;
+    let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|e| format!("not base64url ({e}); was the link cut short?"))?;
     let inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(&bytes, MAX_LINK_YAML).map_err(|e| {
         if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput {
             format!("it inflates to more than {} KiB", MAX_LINK_YAML / 1024)
@@ -611,7 +611,7 @@ mod tests {
             ["yaml: it inflates to more than 256 KiB; the preset is shown instead"]
         );
         assert!(parse("yaml=!!", PRESETS).problems[0].starts_with("yaml: not base64url"));
-        let binary = data_encoding::BASE64URL_NOPAD.encode(&miniz_oxide::deflate::compress_to_vec(&[0xff, 0xfe], 6));
+        let binary = URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(&[0xff, 0xfe], 6));
         assert_eq!(
             parse(&format!("yaml={binary}"), PRESETS).problems,
             ["yaml: not UTF-8 text; the preset is shown instead"]

@@ -37,6 +37,7 @@ pub mod cilium;
 pub mod cluster;
 pub mod conntrack;
 pub mod dataplane;
+mod digest;
 pub mod dump;
 pub mod endpoints;
 pub mod explain;

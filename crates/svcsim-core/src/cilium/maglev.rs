@@ -9,6 +9,8 @@
 
 use std::net::IpAddr;
 
+use base64::Engine as _;
+
 use crate::net::{Protocol, SockAddr};
 
 /// The three seeds Cilium derives from `maglev.hashSeed` (base64 of 12 bytes, read as three
@@ -24,7 +26,7 @@ impl Seeds {
     /// The seeds of `hash_seed`, or `None` when it is not base64 of exactly 12 bytes (the
     /// agent refuses such a seed).
     pub fn from_hash_seed(hash_seed: &str) -> Option<Seeds> {
-        let bytes = data_encoding::BASE64.decode(hash_seed.as_bytes()).ok()?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(hash_seed).ok()?;
         let word = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().expect("four bytes"));
         (bytes.len() == 12).then(|| Seeds { murmur: word(0), jhash4: word(4), jhash6: word(8) })
     }

@@ -5,9 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-use data_encoding::BASE32;
 use indexmap::IndexMap;
-use sha2::{Digest, Sha256};
 
 use crate::dataplane;
 use crate::net::{IpCidr, IpFamily, Protocol, SockAddr};
@@ -74,14 +72,8 @@ impl ChainName {
     /// [+ `endpoint`])), as kube-proxy names its per-service chains
     /// (`servicePortChainNameBase` in `pkg/proxy/iptables/proxier.go`).
     pub fn hashed(prefix: &str, service_port_name: &str, protocol: &str, endpoint: Option<&str>) -> ChainName {
-        let mut hasher = Sha256::new();
-        hasher.update(service_port_name.as_bytes());
-        hasher.update(protocol.as_bytes());
-        if let Some(ep) = endpoint {
-            hasher.update(ep.as_bytes());
-        }
-        let encoded = BASE32.encode(&hasher.finalize());
-        ChainName::new(&format!("{prefix}{}", &encoded[..16]))
+        let parts = [service_port_name.as_bytes(), protocol.as_bytes(), endpoint.unwrap_or_default().as_bytes()];
+        ChainName::new(&format!("{prefix}{}", crate::digest::sha256_base32(&parts, 16)))
     }
 }
 

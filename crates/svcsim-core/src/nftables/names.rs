@@ -4,9 +4,6 @@
 
 use std::net::IpAddr;
 
-use data_encoding::BASE32;
-use sha2::{Digest, Sha256};
-
 use super::table::Name;
 use crate::cluster::Service;
 use crate::net::{Protocol, SockAddr};
@@ -17,8 +14,7 @@ const BASE_LENGTH_MAX: usize = 256 - 16;
 /// `hashAndTruncate`: the first 8 characters of base32(sha256(`name`)), a dash, then `name`,
 /// cut to 240 characters with a trailing `...` if longer.
 pub fn hash_and_truncate(name: &str) -> String {
-    let encoded = BASE32.encode(&Sha256::digest(name.as_bytes()));
-    let mut out = format!("{}-{name}", &encoded[..8]);
+    let mut out = format!("{}-{name}", crate::digest::sha256_base32(&[name.as_bytes()], 8));
     if out.len() > BASE_LENGTH_MAX {
         let mut cut = BASE_LENGTH_MAX - 3;
         while !out.is_char_boundary(cut) {
