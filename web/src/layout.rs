@@ -129,6 +129,9 @@ pub struct Geometry {
     band_y: f64,
     pods_y: f64,
     pub pod_h: f64,
+    /// The internet's centre; its ellipse is 80 wide, between the clients (right edge 152) and
+    /// the LB.
+    internet_x: f64,
     lb_x: f64,
     lb_w: f64,
     /// How many address lines a stage and a pod hold.
@@ -144,12 +147,13 @@ impl Geometry {
         band_y: 66.0,
         pods_y: 104.0,
         pod_h: 48.0,
+        internet_x: 212.0,
         lb_x: 268.0,
         lb_w: 168.0,
         families: 1,
     };
     /// Room for `fd12:3456:789a:0:1::1/80` in a stage (at 9.5 px) and `[2001:db8:113::10]:80`
-    /// in the LB.
+    /// in the LB, which leaves 8 px on each side of the internet and 14 before the bus.
     pub const DUAL_STACK: Geometry = Geometry {
         node_w: 420.0,
         stage_w: 152.0,
@@ -158,7 +162,8 @@ impl Geometry {
         band_y: 80.0,
         pods_y: 118.0,
         pod_h: 62.0,
-        lb_x: 236.0,
+        internet_x: 200.0,
+        lb_x: 248.0,
         lb_w: 204.0,
         families: 2,
     };
@@ -167,6 +172,8 @@ impl Geometry {
     }
 }
 const PAD: f64 = 12.0;
+/// Half the internet ellipse's width.
+pub const INTERNET_RX: f64 = 40.0;
 const NODE_GAP: f64 = 14.0;
 const CLIENT_W: f64 = 140.0;
 const CLIENT_H: f64 = 48.0;
@@ -228,12 +235,12 @@ impl Layout {
             width,
             height,
             band: Rect { w: x0 - 30.0 - TOP_BAND.x, ..TOP_BAND },
-            internet: Point { x: 212.0, y: mid },
+            internet: Point { x: g.internet_x, y: mid },
             lb,
             clients,
             nodes,
             pods,
-            backends: (0..4).map(|k| Point { x: 212.0, y: height - 16.0 - k as f64 * 22.0 }).collect(),
+            backends: (0..4).map(|k| Point { x: g.internet_x, y: height - 16.0 - k as f64 * 22.0 }).collect(),
             buses,
             bus_top: 10.0,
         }
@@ -535,6 +542,20 @@ mod tests {
             assert_eq!(layout.pods.len(), 4);
             assert!(layout.width >= layout.nodes[0].rect.right());
             assert!(!layout.band.overlaps(&layout.lb));
+        }
+    }
+
+    /// The wide row reads client, internet, LB, bus with a gap between each, single- or
+    /// dual-stack (whose LB is wider).
+    #[test]
+    fn the_left_row_has_a_gap_between_each_part() {
+        for yaml in [include_str!("../../scenarios/aks-blog.yaml"), include_str!("../../scenarios/aks-dual-stack.yaml")] {
+            let sim = sim(yaml);
+            let l = Layout::new(sim.scenario(), sim.cluster(), Orientation::Wide);
+            let client = l.clients.iter().map(|(_, r)| r.right()).fold(0.0, f64::max);
+            let internet = (l.internet.x - INTERNET_RX, l.internet.x + INTERNET_RX);
+            assert!(client < internet.0 && internet.1 < l.lb.x, "{client} < {internet:?} < {}", l.lb.x);
+            assert!(l.lb.right() < l.buses[0].0, "the LB ends before the bus");
         }
     }
 

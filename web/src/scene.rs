@@ -168,7 +168,7 @@ impl Scene {
     pub fn new(l: &Layout, scenario: &Scenario, cluster: &Cluster, status: &Status) -> Scene {
         let mut scene = Scene { links: links(l, cluster), items: Vec::new() };
         let mut internet = Item::new("internet");
-        internet.shapes.push(Shape::Ellipse { center: l.internet, rx: 40.0, ry: 24.0 });
+        internet.shapes.push(Shape::Ellipse { center: l.internet, rx: crate::layout::INTERNET_RX, ry: 24.0 });
         internet.texts.push(Text::new(l.internet.x, l.internet.y - 3.0, 12.0, "", "internet").anchored(Anchor::Middle));
         scene.items.push(internet);
         for (c, r) in &l.clients {

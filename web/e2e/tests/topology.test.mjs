@@ -1,5 +1,5 @@
 // The topology as a class sees it from the back row: packets carry their addresses and show the
-// rewrite at the proxy stage; no text ever covers other text, for every preset, a 10-node
+// rewrite at the proxy stage; no text ever covers other text, nor a box a text, for every preset, a 10-node
 // cluster, the embed and the compare view, wide and narrow, light and dark; reduced motion gives
 // the same facts without movement. Screenshots of every preset land in target/e2e/presets/.
 import { test, before, after } from 'node:test';
@@ -35,8 +35,32 @@ function overlaps(boxes) {
   return out;
 }
 
+/** Texts of the still picture that a filled box or ellipse painted after them cuts into (the
+ * LB's box over the word "internet"), each named with the shape's item. */
+async function coveredTexts(page) {
+  return page.evaluate(() => [...document.querySelectorAll('svg.still')].flatMap((svg) => {
+    const painted = [...svg.querySelectorAll('text, rect, ellipse')];
+    const out = [];
+    painted.forEach((t, i) => {
+      if (t.localName !== 'text') return;
+      const a = t.getBoundingClientRect();
+      if (a.width === 0) return;
+      for (const s of painted.slice(i + 1)) {
+        if (s.localName === 'text' || getComputedStyle(s).fill === 'none') continue;
+        const b = s.getBoundingClientRect();
+        const dx = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const dy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        const item = s.closest('g[data-testid]')?.dataset.testid ?? s.closest('g')?.getAttribute('class');
+        if (dx > 0.5 && dy > 0.5) out.push(`${JSON.stringify(t.textContent)} is under ${item}'s ${s.localName}`);
+      }
+    });
+    return out;
+  }));
+}
+
 /** Checks the frame on screen now, and after each of `steps` steps to the next event. */
 async function assertNoOverlap(page, where, steps = 4) {
+  assert.deepEqual(await coveredTexts(page), [], `${where}: no box is drawn over a text`);
   for (let k = 0; k <= steps; k++) {
     const panes = await textBoxes(page);
     assert.ok(panes.length > 0 && panes.every((p) => p.length > 5), `${where}: the topology has its text`);
