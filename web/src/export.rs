@@ -164,8 +164,9 @@ impl Sequence {
     }
 }
 
-/// Colours of the per-node lines in exports (the page uses its theme's).
-const NODE_COLOURS: [&str; 6] = ["#0a58ca", "#b35900", "#7a3ea8", "#116329", "#b42318", "#3f4e5e"];
+/// Colours of the per-node lines in exports: the light theme's `--node0`… (`style.css`),
+/// identities rather than verdicts, so no green or red.
+const NODE_COLOURS: [&str; 6] = ["#7a3ea8", "#0b7285", "#a61e4d", "#5c6f00", "#b35900", "#3f4e5e"];
 
 /// The Health Probe Status chart as a standalone SVG: the aggregate per minute (thick, with its
 /// values) and each node's share (thin, dashed), last 30 minutes up to `t`, with a legend.
