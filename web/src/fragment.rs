@@ -268,7 +268,7 @@ pub fn encode(f: &Fragment) -> String {
         out.push("stack=dual".into());
     }
     if let Some(family) = f.family {
-        out.push(format!("family={}", family.to_string().to_lowercase()));
+        out.push(format!("family={}", family.to_string().to_ascii_lowercase()));
     }
     if f.client_inside {
         out.push("client=inside".into());

@@ -153,7 +153,7 @@ pub(super) fn inspector(p: &InspectorProps) -> Html {
                             <>
                                 <tr>
                                     <td class="mono">{ h.time.to_string() }</td>
-                                    <td>{ format!("{:?}", p.kind).to_lowercase() }</td>
+                                    <td>{ format!("{:?}", p.kind).to_ascii_lowercase() }</td>
                                     <td>{ short(&names.place(h.at), 28) }</td>
                                     { header_cells(h.before, h.after()) }
                                     <td>{ prose.predicate }</td>
