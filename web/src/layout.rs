@@ -549,7 +549,8 @@ mod tests {
     /// dual-stack (whose LB is wider).
     #[test]
     fn the_left_row_has_a_gap_between_each_part() {
-        for yaml in [include_str!("../../scenarios/aks-blog.yaml"), include_str!("../../scenarios/aks-dual-stack.yaml")] {
+        for yaml in [include_str!("../../scenarios/aks-blog.yaml"), include_str!("../../scenarios/aks-dual-stack.yaml")]
+        {
             let sim = sim(yaml);
             let l = Layout::new(sim.scenario(), sim.cluster(), Orientation::Wide);
             let client = l.clients.iter().map(|(_, r)| r.right()).fold(0.0, f64::max);

@@ -166,7 +166,12 @@ pub fn summary(sim: &Sim) -> String {
             if families.len() > 1 {
                 for f in &families {
                     let (rot, total) = in_rotation(sim, Some(*f));
-                    let _ = writeln!(out, "  {f} frontend: {}/{total} ({})", rot.len(), rot.join(", "));
+                    if total == 0 {
+                        // Its Service was patched to the other family alone.
+                        let _ = writeln!(out, "  {f} frontend: none at the end");
+                    } else {
+                        let _ = writeln!(out, "  {f} frontend: {}/{total} ({})", rot.len(), rot.join(", "));
+                    }
                 }
             }
         }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use crate::cluster::families::{Families, FamilyPatch};
 use crate::cluster::{Cluster, DeploymentId, NodeId, ServiceId, TrafficPolicy};
 use crate::id::{IdVec, define_id};
 use crate::net::{IpFamily, Protocol, SockAddr};
@@ -86,6 +87,10 @@ pub enum Change {
     InternalTrafficPolicy { svc: ServiceId, policy: TrafficPolicy },
     /// `kubectl patch svc … sessionAffinity` (ClientIP with its timeout, or None).
     SessionAffinity { svc: ServiceId, timeout: Option<Duration> },
+    /// `kubectl patch svc … ipFamilyPolicy/ipFamilies`: the patch as written and the families
+    /// the API server gave the Service (`crate::cluster::families::update_families`). An upgrade
+    /// allocates the new family's clusterIP and load balancer frontend, a downgrade releases them.
+    IpFamilies { svc: ServiceId, patch: FamilyPatch, result: Families },
     /// `kubectl scale deployment … --replicas`.
     Scale { deployment: DeploymentId, replicas: u32 },
     /// A pod's readiness probe starts passing or failing.

@@ -1,6 +1,7 @@
 //! A Service's IP families as the API server defaults and validates them when the Service is
-//! created: `ipFamilyPolicy`, `ipFamilies` and `clusterIPs` (`initIPFamilyFields` in
-//! kubernetes' `pkg/registry/core/service/storage/alloc.go`; `docs/fidelity.md#dual-stack-defaulting`).
+//! created or patched: `ipFamilyPolicy`, `ipFamilies` and `clusterIPs` (`initIPFamilyFields` in
+//! kubernetes' `pkg/registry/core/service/storage/alloc.go`, `validateUpgradeDowngradeIPFamilies`
+//! in `pkg/apis/core/validation/validation.go`; `docs/fidelity.md#dual-stack-defaulting`).
 
 use std::net::IpAddr;
 
@@ -131,6 +132,52 @@ pub fn default_families(request: &FamilyRequest, cluster: &[IpFamily]) -> Result
         families.push(if families[0] == IpFamily::Ipv4 { IpFamily::Ipv6 } else { IpFamily::Ipv4 });
     }
     Ok(Families { policy, families })
+}
+
+/// A patch of a Service's families: each field as the patch writes it, `None` when it leaves the
+/// field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FamilyPatch {
+    pub policy: Option<IpFamilyPolicy>,
+    pub families: Option<Vec<IpFamily>>,
+}
+
+/// A Service's families after `patch`, as the API server updates them (`docs/fidelity.md#dual-stack-updates`):
+/// 1. an unset policy keeps the old one, unset families keep the old ones;
+/// 2. the primary family may not change (`spec.ipFamilies[0]`: "may not change once set");
+/// 3. SingleStack with the families untouched is a downgrade: they are cut to the primary;
+/// 4. fewer families under any other policy is refused ("must be 'SingleStack' to release the
+///    secondary IP family");
+/// 5. then the result is defaulted as on create: an upgrade to Prefer- or RequireDualStack on a
+///    dual-stack cluster gets the other family, RequireDualStack on a single-stack one is refused.
+///
+/// The clusterIPs follow: the primary is kept, a new secondary is allocated, a dropped one released.
+pub fn update_families(
+    old: &Families,
+    patch: &FamilyPatch,
+    cluster: &[IpFamily],
+) -> Result<Families, Vec<FamilyError>> {
+    let policy = patch.policy.unwrap_or(old.policy);
+    let mut families = patch.families.clone().unwrap_or_else(|| old.families.clone());
+    if let (Some(new), Some(first)) = (families.first(), old.families.first())
+        && new != first
+    {
+        let list = families.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(", ");
+        return Err(vec![error(
+            "spec.ipFamilies[0]",
+            format!("Invalid value: []core.IPFamily{{{list}}}: may not change once set"),
+        )]);
+    }
+    let untouched = patch.families.as_ref().is_none_or(|f| *f == old.families);
+    if policy == IpFamilyPolicy::SingleStack && untouched {
+        families.truncate(1);
+    } else if policy != IpFamilyPolicy::SingleStack && families.len() < old.families.len() {
+        return Err(vec![error(
+            "spec.ipFamilyPolicy",
+            format!("Invalid value: \"{policy}\": must be 'SingleStack' to release the secondary IP family"),
+        )]);
+    }
+    default_families(&FamilyRequest { policy: Some(policy), families, cluster_ips: Vec::new() }, cluster)
 }
 
 #[cfg(test)]
@@ -291,6 +338,59 @@ mod tests {
             IPv4,IPv6 RequireDualStack ipFamilies=[IPv4,IPv4] clusterIPs=[]: error spec.ipFamilies[1]: Duplicate value: "IPv4"
             IPv4,IPv6 RequireDualStack ipFamilies=[] clusterIPs=[10.0.0.10,10.0.0.11]: error spec.clusterIPs: may specify no more than one IP for each IP family
             IPv4,IPv6 unset            ipFamilies=[IPv4,IPv6,IPv4] clusterIPs=[]: error spec.ipFamilies: must have at most 2 entries
+        "#]]
+        .assert_eq(&(rows.join("\n") + "\n"));
+    }
+
+    /// A patch of a running Service: upgrades, downgrades and what the API server refuses.
+    #[test]
+    fn a_patch_upgrades_downgrades_and_keeps_the_primary() {
+        let dual = [Ipv4, Ipv6];
+        let old = |policy, families: &[IpFamily]| Families { policy, families: families.to_vec() };
+        let row =
+            |cluster: &[IpFamily], old: Families, policy: Option<IpFamilyPolicy>, families: Option<&[IpFamily]>| {
+                let patch = FamilyPatch { policy, families: families.map(<[IpFamily]>::to_vec) };
+                let names = |fs: &[IpFamily]| fs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+                let asked = format!(
+                    "{} {} [{}] + policy {} families {}",
+                    names(cluster),
+                    old.policy,
+                    names(&old.families),
+                    policy.map_or("-".to_string(), |p| p.to_string()),
+                    families.map_or("-".to_string(), |f| format!("[{}]", names(f)))
+                );
+                match update_families(&old, &patch, cluster) {
+                    Ok(f) => format!("{asked}: {} [{}]", f.policy, names(&f.families)),
+                    Err(e) => format!("{asked}: error {}: {}", e[0].field, e[0].message),
+                }
+            };
+        let rows = [
+            row(&dual, old(SingleStack, &[Ipv4]), Some(PreferDualStack), None),
+            row(&dual, old(SingleStack, &[Ipv6]), Some(RequireDualStack), None),
+            row(&dual, old(SingleStack, &[Ipv4]), Some(PreferDualStack), Some(&[Ipv4, Ipv6])),
+            row(&[Ipv4], old(SingleStack, &[Ipv4]), Some(PreferDualStack), None),
+            row(&[Ipv4], old(SingleStack, &[Ipv4]), Some(RequireDualStack), None),
+            row(&dual, old(PreferDualStack, &[Ipv4, Ipv6]), Some(SingleStack), None),
+            row(&dual, old(RequireDualStack, &[Ipv6, Ipv4]), Some(SingleStack), Some(&[Ipv6])),
+            row(&dual, old(PreferDualStack, &[Ipv4, Ipv6]), None, Some(&[Ipv4])),
+            row(&dual, old(PreferDualStack, &[Ipv4, Ipv6]), None, Some(&[Ipv6, Ipv4])),
+            row(&dual, old(SingleStack, &[Ipv4]), Some(SingleStack), Some(&[Ipv6])),
+            row(&dual, old(SingleStack, &[Ipv4]), Some(SingleStack), Some(&[Ipv4, Ipv6])),
+            row(&dual, old(PreferDualStack, &[Ipv4, Ipv6]), Some(RequireDualStack), None),
+        ];
+        expect_test::expect![[r#"
+            IPv4,IPv6 SingleStack [IPv4] + policy PreferDualStack families -: PreferDualStack [IPv4,IPv6]
+            IPv4,IPv6 SingleStack [IPv6] + policy RequireDualStack families -: RequireDualStack [IPv6,IPv4]
+            IPv4,IPv6 SingleStack [IPv4] + policy PreferDualStack families [IPv4,IPv6]: PreferDualStack [IPv4,IPv6]
+            IPv4 SingleStack [IPv4] + policy PreferDualStack families -: PreferDualStack [IPv4]
+            IPv4 SingleStack [IPv4] + policy RequireDualStack families -: error spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services
+            IPv4,IPv6 PreferDualStack [IPv4,IPv6] + policy SingleStack families -: SingleStack [IPv4]
+            IPv4,IPv6 RequireDualStack [IPv6,IPv4] + policy SingleStack families [IPv6]: SingleStack [IPv6]
+            IPv4,IPv6 PreferDualStack [IPv4,IPv6] + policy - families [IPv4]: error spec.ipFamilyPolicy: Invalid value: "PreferDualStack": must be 'SingleStack' to release the secondary IP family
+            IPv4,IPv6 PreferDualStack [IPv4,IPv6] + policy - families [IPv6,IPv4]: error spec.ipFamilies[0]: Invalid value: []core.IPFamily{"IPv6", "IPv4"}: may not change once set
+            IPv4,IPv6 SingleStack [IPv4] + policy SingleStack families [IPv6]: error spec.ipFamilies[0]: Invalid value: []core.IPFamily{"IPv6"}: may not change once set
+            IPv4,IPv6 SingleStack [IPv4] + policy SingleStack families [IPv4,IPv6]: error spec.ipFamilyPolicy: Invalid value: "SingleStack": must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified
+            IPv4,IPv6 PreferDualStack [IPv4,IPv6] + policy RequireDualStack families -: RequireDualStack [IPv4,IPv6]
         "#]]
         .assert_eq(&(rows.join("\n") + "\n"));
     }

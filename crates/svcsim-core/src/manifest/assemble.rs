@@ -10,6 +10,7 @@ use super::kube_proxy::KubeProxySpec;
 use super::load::*;
 use super::read::{Diagnostic, Severity};
 use super::tree::Pos;
+use crate::cluster::families::{Families, update_families};
 use crate::cluster::*;
 use crate::net::{IpCidr, IpFamily, Protocol, SockAddr};
 use crate::scenario::{Change, Client, ClientKind, Scenario, Schedule, Target, TimedChange};
@@ -642,13 +643,18 @@ fn clients(
 /// The Simulation's events, as timed changes.
 fn events(sink: &mut Sink<'_>, sim: &SimSpec, cluster: &Cluster, duration: Duration) -> Vec<TimedChange> {
     let mut changes = Vec::new();
-    for e in &sim.events {
+    // In time order (stable: events at one time keep the file's order), so that a patch of a
+    // Service's families is checked against what the patches before it made of them.
+    let mut in_order: Vec<_> = sim.events.iter().collect();
+    crate::order::sort_by_key(&mut in_order, |e| e.at);
+    let mut families_now: Vec<Option<Families>> = vec![None; cluster.services.len()];
+    for e in in_order {
         let err = |sink: &mut Sink<'_>, msg: String| {
             let origin = sink.sim;
             sink.push(Severity::Error, origin, &e.path, Some(e.pos), msg)
         };
         let change = match &e.action {
-            EventAction::Patch { service, etp, itp, affinity } => match find_service(cluster, service) {
+            EventAction::Patch { service, etp, itp, affinity, families } => match find_service(cluster, service) {
                 Ok(svc) => {
                     let mut out = Vec::new();
                     if let Some(p) = etp {
@@ -667,6 +673,24 @@ fn events(sink: &mut Sink<'_>, sim: &SimSpec, cluster: &Cluster, duration: Durat
                     }
                     if let Some(a) = affinity {
                         out.push(Change::SessionAffinity { svc, timeout: *a });
+                    }
+                    if let Some(patch) = families {
+                        let s = cluster.service(svc);
+                        let old = families_now[svc.0 as usize].clone().unwrap_or_else(|| Families {
+                            policy: s.ip_family_policy,
+                            families: s.families(&cluster.config),
+                        });
+                        match update_families(&old, patch, &cluster.config.families()) {
+                            Ok(result) => {
+                                families_now[svc.0 as usize] = Some(result.clone());
+                                out.push(Change::IpFamilies { svc, patch: patch.clone(), result });
+                            }
+                            Err(errors) => {
+                                for e in errors {
+                                    err(sink, format!("the API server refuses the patch: {}: {}", e.field, e.message));
+                                }
+                            }
+                        }
                     }
                     out
                 }

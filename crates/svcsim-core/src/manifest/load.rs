@@ -8,7 +8,7 @@ use super::cilium;
 use super::kube_proxy::{self, KubeProxySpec};
 use super::read::{self, Cx, Diagnostic, Map, Severity};
 use super::tree::{self, Node as YNode, Pos};
-use crate::cluster::families::FamilyRequest;
+use crate::cluster::families::{FamilyPatch, FamilyRequest};
 use crate::cluster::*;
 use crate::net::{IpCidr, IpFamily, Protocol};
 use crate::scenario::Scenario;
@@ -833,24 +833,34 @@ fn family_request(cx: &mut Cx<'_>, spec: &mut Map<'_>) -> FamilyRequest {
         request.cluster_ips.extend(cluster_ip);
     }
     if let Some(list) = spec.get(cx, "ipFamilies") {
-        for (i, n) in read::seq(cx, list, "spec.ipFamilies").iter().enumerate() {
-            match read::one_of(cx, n, &format!("spec.ipFamilies[{i}]"), &["IPv4", "IPv6"]).as_deref() {
-                Some("IPv4") => request.families.push(IpFamily::Ipv4),
-                Some(_) => request.families.push(IpFamily::Ipv6),
-                None => {}
-            }
+        request.families = ip_families(cx, list, "spec.ipFamilies");
+    }
+    request.policy = spec.get(cx, "ipFamilyPolicy").and_then(|n| ip_family_policy(cx, n, "spec.ipFamilyPolicy"));
+    request
+}
+
+/// `ipFamilies` at `path`: the families read, each bad entry reported at its index.
+fn ip_families(cx: &mut Cx<'_>, list: &YNode, path: &str) -> Vec<IpFamily> {
+    let mut families = Vec::new();
+    for (i, n) in read::seq(cx, list, path).iter().enumerate() {
+        match read::one_of(cx, n, &format!("{path}[{i}]"), &["IPv4", "IPv6"]).as_deref() {
+            Some("IPv4") => families.push(IpFamily::Ipv4),
+            Some(_) => families.push(IpFamily::Ipv6),
+            None => {}
         }
     }
-    if let Some(n) = spec.get(cx, "ipFamilyPolicy") {
-        let allowed = ["SingleStack", "PreferDualStack", "RequireDualStack"];
-        request.policy = match read::one_of(cx, n, "spec.ipFamilyPolicy", &allowed).as_deref() {
-            Some("SingleStack") => Some(IpFamilyPolicy::SingleStack),
-            Some("PreferDualStack") => Some(IpFamilyPolicy::PreferDualStack),
-            Some(_) => Some(IpFamilyPolicy::RequireDualStack),
-            None => None,
-        };
+    families
+}
+
+/// `ipFamilyPolicy` at `path`.
+fn ip_family_policy(cx: &mut Cx<'_>, n: &YNode, path: &str) -> Option<IpFamilyPolicy> {
+    let allowed = ["SingleStack", "PreferDualStack", "RequireDualStack"];
+    match read::one_of(cx, n, path, &allowed).as_deref() {
+        Some("SingleStack") => Some(IpFamilyPolicy::SingleStack),
+        Some("PreferDualStack") => Some(IpFamilyPolicy::PreferDualStack),
+        Some(_) => Some(IpFamilyPolicy::RequireDualStack),
+        None => None,
     }
-    request
 }
 
 pub(super) struct PodDoc {
@@ -1265,6 +1275,8 @@ pub(super) enum EventAction {
         etp: Option<TrafficPolicy>,
         itp: Option<TrafficPolicy>,
         affinity: Option<Option<Duration>>,
+        /// `ipFamilyPolicy` and `ipFamilies`, when the patch sets either.
+        families: Option<FamilyPatch>,
     },
     Scale {
         deployment: String,
@@ -1498,16 +1510,25 @@ fn read_event_action(cx: &mut Cx<'_>, em: &mut Map<'_>, path: &str, pos: Pos) ->
             .get(cx, "sessionAffinity")
             .and_then(|n| read::one_of(cx, n, &format!("{bpath}.spec.sessionAffinity"), &["None", "ClientIP"]))
             .map(|a| (a == "ClientIP").then_some(DEFAULT_AFFINITY_TIMEOUT));
+        let families = FamilyPatch {
+            policy: sm
+                .get(cx, "ipFamilyPolicy")
+                .and_then(|n| ip_family_policy(cx, n, &format!("{bpath}.spec.ipFamilyPolicy"))),
+            families: sm.get(cx, "ipFamilies").map(|n| ip_families(cx, n, &format!("{bpath}.spec.ipFamilies"))),
+        };
         for (key, k, _) in sm.entries() {
-            if !matches!(key.as_str(), "externalTrafficPolicy" | "internalTrafficPolicy" | "sessionAffinity") {
+            let known =
+                ["externalTrafficPolicy", "internalTrafficPolicy", "sessionAffinity", "ipFamilyPolicy", "ipFamilies"];
+            if !known.contains(&key.as_str()) {
                 cx.error(
                     &format!("{bpath}.spec.{key}"),
                     k.pos,
-                    "svcsim can patch externalTrafficPolicy, internalTrafficPolicy and sessionAffinity",
+                    "svcsim can patch externalTrafficPolicy, internalTrafficPolicy, sessionAffinity, ipFamilyPolicy and ipFamilies",
                 );
             }
         }
-        return Some(EventAction::Patch { service: service.to_string(), etp, itp, affinity });
+        let families = (families != FamilyPatch::default()).then_some(families);
+        return Some(EventAction::Patch { service: service.to_string(), etp, itp, affinity, families });
     }
     if let Some(s) = em.get(cx, "scale") {
         let (target, deployment, n) = one_target(

@@ -66,6 +66,23 @@ impl Names {
             Change::SessionAffinity { svc: s, timeout: None } => {
                 format!("kubectl patch service {} sessionAffinity=None", svc(s))
             }
+            Change::IpFamilies { svc: s, patch, result } => {
+                let mut fields = Vec::new();
+                if let Some(p) = patch.policy {
+                    fields.push(format!("\"ipFamilyPolicy\":\"{p}\""));
+                }
+                if let Some(f) = &patch.families {
+                    let list = f.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(",");
+                    fields.push(format!("\"ipFamilies\":[{list}]"));
+                }
+                let now = result.families.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+                format!(
+                    "kubectl patch service {} -p '{{\"spec\":{{{}}}}}' (now {} {now})",
+                    svc(s),
+                    fields.join(","),
+                    result.policy
+                )
+            }
             Change::Scale { deployment, replicas } => {
                 format!("kubectl scale deployment {} --replicas={replicas}", self.deployments[*deployment])
             }

@@ -20,7 +20,7 @@ use crate::record::{
     Action, FlowId, Hop, Initiator, Outcome, PacketId, PacketKind, ProbeLine, Reason, RotationEvent, TraceEntry,
 };
 use crate::rng::SimRng;
-use crate::time::{Duration, Instant};
+use crate::time::Duration;
 use crate::topology::Place;
 
 /// One load balancer of a Service (one per family on Azure and GCP, one per Service on AWS).
@@ -58,24 +58,59 @@ impl Sim {
     /// their probe would report, and starts the probes at random phases.
     pub(super) fn start_load_balancers(&mut self, root: &SimRng) {
         let mut phase_rng = root.stream("lb/phase");
+        for (lb, profile, frontends) in self.wanted_load_balancers() {
+            self.open_load_balancer(lb, profile, frontends, &mut phase_rng);
+        }
+    }
+
+    /// After a change, the load balancers follow the Services' families, as the cloud
+    /// controller does: a family patched in gets its frontend (probed from now on, at random
+    /// phases), a family patched out loses it (its pending probes end, its address answers no
+    /// more). `docs/fidelity.md#dual-stack-updates`.
+    pub(super) fn reconcile_load_balancers(&mut self) {
+        let wanted = self.wanted_load_balancers();
+        // Rebuilt rather than `retain`ed: the bundle already carries this map's insert.
+        for (lb, state) in std::mem::take(&mut self.lbs) {
+            if wanted.iter().any(|(w, _, _)| *w == lb) {
+                self.lbs.insert(lb, state);
+            }
+        }
+        let mut phase_rng = self.probe_rng.stream("lb/phase");
+        for (lb, profile, frontends) in wanted {
+            match self.lbs.get_mut(&lb) {
+                Some(state) => state.frontends = frontends,
+                None => self.open_load_balancer(lb, profile, frontends, &mut phase_rng),
+            }
+        }
+    }
+
+    /// Every load balancer the cluster's LoadBalancer Services have now, with its profile and
+    /// frontend addresses.
+    fn wanted_load_balancers(&self) -> Vec<(Frontend, LbProfile, Vec<IpAddr>)> {
+        let mut out = Vec::new();
         for svc in self.cluster.services.ids() {
             let service = self.cluster.service(svc);
             if service.type_ != ServiceType::LoadBalancer {
                 continue;
             }
             let Some(profile) = LbProfile::for_service(self.cluster.config.provider, service) else { continue };
-            for (lb, frontends) in self.frontends_of(svc) {
-                let steady = self.steady_probe_ok(lb, &profile);
-                let mut backends = BTreeMap::new();
-                for node in self.cluster.nodes.ids() {
-                    backends.insert(node, BackendHealth::new(steady[node]));
-                    let phase = Duration::from_micros(phase_rng.below(profile.probe.interval.as_micros()));
-                    self.schedule(Instant::ZERO + phase, Event::Probe { lb, node });
-                }
-                self.run.initial_rotation.insert(lb, backends.iter().map(|(n, b)| (*n, b.in_rotation)).collect());
-                self.lbs.insert(lb, LbState { profile, backends, frontends });
-            }
+            out.extend(self.frontends_of(svc).into_iter().map(|(lb, frontends)| (lb, profile, frontends)));
         }
+        out
+    }
+
+    /// A new load balancer: its backends as their probe would report them, its rotation recorded,
+    /// each node's first probe within one interval from now.
+    fn open_load_balancer(&mut self, lb: Frontend, profile: LbProfile, frontends: Vec<IpAddr>, phase_rng: &mut SimRng) {
+        let steady = self.steady_probe_ok(lb, &profile);
+        let mut backends = BTreeMap::new();
+        for node in self.cluster.nodes.ids() {
+            backends.insert(node, BackendHealth::new(steady[node]));
+            let phase = Duration::from_micros(phase_rng.below(profile.probe.interval.as_micros()));
+            self.schedule(self.now + phase, Event::Probe { lb, node });
+        }
+        self.run.initial_rotation.insert(lb, backends.iter().map(|(n, b)| (*n, b.in_rotation)).collect());
+        self.lbs.insert(lb, LbState { profile, backends, frontends });
     }
 
     pub(super) fn at_lb(&mut self, packet: PacketId, header: Header) {
@@ -173,7 +208,8 @@ impl Sim {
         let Some(profile) = LbProfile::for_service(provider, self.cluster.service(svc)) else {
             return;
         };
-        let state = self.lbs.get_mut(&lb).expect("probes are scheduled for LB services");
+        // A frontend patched out of the Service probes no more.
+        let Some(state) = self.lbs.get_mut(&lb) else { return };
         // A patch of externalTrafficPolicy changes the probe (the cloud controller reprograms it).
         state.profile = profile;
         self.schedule(self.now + profile.probe.interval, Event::Probe { lb, node });
@@ -209,7 +245,8 @@ impl Sim {
         if f.outcome == Outcome::InFlight {
             f.outcome = if ok { Outcome::Answered } else { Outcome::Dropped(Rc::new(Reason::Probe(result))) };
         }
-        let lb = self.lbs.get_mut(&frontend).expect("probe of an LB service");
+        // A probe in flight when its frontend was patched out counts for nothing.
+        let Some(lb) = self.lbs.get_mut(&frontend) else { return };
         let spec = lb.profile.probe;
         let change = lb.backends.get_mut(&node).expect("every node is a backend").observe(result, &spec);
         self.run.probe_metric.record(now, node, family, ok);
@@ -228,7 +265,7 @@ impl Sim {
     /// keeps every node in rotation: after a patch from Local, the nodes that were out return.
     fn unprobed(&mut self, lb: Frontend, node: NodeId) {
         let Frontend { svc, family } = lb;
-        let backend = self.lbs.get_mut(&lb).and_then(|lb| lb.backends.get_mut(&node)).expect("every node is a backend");
+        let Some(backend) = self.lbs.get_mut(&lb).and_then(|lb| lb.backends.get_mut(&node)) else { return };
         if backend.in_rotation {
             return;
         }

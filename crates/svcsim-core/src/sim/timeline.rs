@@ -6,6 +6,7 @@ use super::Sim;
 use super::queue::Event;
 use crate::cluster::{NodeId, PodId, ServiceId};
 use crate::id::IdVec;
+use crate::net::IpFamily;
 use crate::record::{ClusterLine, NodeLine, PodLine, StateEvent, SyncLine, TraceEntry};
 use crate::scenario::Change;
 use crate::time::Instant;
@@ -120,6 +121,19 @@ impl Sim {
             Change::ExternalTrafficPolicy { svc, policy } => c.services[svc].external_traffic_policy = policy,
             Change::InternalTrafficPolicy { svc, policy } => c.services[svc].internal_traffic_policy = policy,
             Change::SessionAffinity { svc, timeout } => c.services[svc].session_affinity = timeout,
+            Change::IpFamilies { svc, result, .. } => {
+                // A downgrade releases the secondary clusterIP and the cloud deletes that family's
+                // frontend; an upgrade's are allocated below (`docs/fidelity.md#dual-stack-updates`).
+                let s = &mut c.services[svc];
+                for dropped in s.families(&c.config).into_iter().filter(|f| !result.families.contains(f)) {
+                    if s.secondary_cluster_ip.is_some_and(|ip| IpFamily::of(ip) == dropped) {
+                        s.secondary_cluster_ip = None;
+                    }
+                    s.load_balancer_ingress.retain(|ip| IpFamily::of(*ip) != dropped);
+                }
+                s.ip_family_policy = result.policy;
+                s.ip_families = result.families;
+            }
             Change::Scale { deployment, replicas } => c.deployments[deployment].replicas = replicas,
             Change::PodReady { pod, ready } => {
                 if let Some(p) = c.pod_by_name(&pod) {
@@ -157,6 +171,7 @@ impl Sim {
         for entry in allocated {
             self.trace(entry);
         }
+        self.reconcile_load_balancers();
         let changed = self.cluster.reconcile_deployments(&mut self.names_rng);
         self.index_pods();
         for pod in changed {

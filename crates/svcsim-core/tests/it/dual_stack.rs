@@ -178,3 +178,91 @@ fn an_ipv6_only_cluster_runs_the_story_over_ipv6() {
     assert_eq!(texts(sim.record()), ["2001:db8::79"]);
     assert_eq!(sim.record().probe_status(0..1).unwrap().percent, 50.0);
 }
+
+/// A SingleStack Service patched to PreferDualStack at 30 s and back at 90 s, as the Kubernetes
+/// docs' "switching Services between single-stack and dual-stack" does it.
+#[test]
+fn a_patch_upgrades_a_service_to_dual_stack_and_back() {
+    let yaml = DUAL_STACK.replace("  ipFamilyPolicy: PreferDualStack\n", "").replace(
+        "  clients:",
+        "  events:\n    - {at: 30s, patch: {service/node-service: {spec: {ipFamilyPolicy: PreferDualStack}}}}\n    - {at: 90s, patch: {service/node-service: {spec: {ipFamilyPolicy: SingleStack}}}}\n  clients:",
+    );
+    let loaded = load(&yaml, &Overrides::default()).unwrap_or_else(|d| panic!("{d:?}"));
+    let mut sim = Sim::new(loaded.scenario);
+    let node = svcsim_core::cluster::NodeId(0);
+    let ipv6_rules = |sim: &Sim| sim.dataplane().render_family(node, RulesText::Save, IpFamily::Ipv6).unwrap();
+    let addresses = |sim: &Sim| {
+        let s = &sim.cluster().services[0];
+        (
+            s.families(&sim.cluster().config),
+            s.secondary_cluster_ip.map(|ip| ip.to_string()),
+            s.load_balancer_ingress.clone(),
+        )
+    };
+
+    sim.run_until(svcsim_core::time::Instant::from_secs(20));
+    assert!(!ipv6_rules(&sim).contains("default/node-service"));
+    assert_eq!(addresses(&sim).0, [IpFamily::Ipv4]);
+
+    // The upgrade: an IPv6 clusterIP from the second service CIDR, an IPv6 frontend, and
+    // ip6tables rules for the Service once each node has synced.
+    sim.run_until(svcsim_core::time::Instant::from_secs(40));
+    let (families, secondary, ingress) = addresses(&sim);
+    assert_eq!(families, [IpFamily::Ipv4, IpFamily::Ipv6]);
+    let secondary = secondary.expect("an IPv6 clusterIP");
+    assert!(secondary.starts_with("fd12:3456:789a:1::"), "{secondary}");
+    assert_eq!(ingress.iter().map(ToString::to_string).collect::<Vec<_>>(), ["203.0.113.10", "2001:db8:113::10"]);
+    let rules = ipv6_rules(&sim);
+    assert!(rules.contains(&format!("-d {secondary}/128")), "{rules}");
+
+    // The downgrade releases both; the IPv6 frontend's probes stop.
+    sim.run_until(svcsim_core::time::Instant::from_secs(100));
+    assert_eq!(addresses(&sim), (vec![IpFamily::Ipv4], None, vec!["203.0.113.10".parse().unwrap()]));
+    assert!(!ipv6_rules(&sim).contains("default/node-service"));
+    sim.run();
+    let run_ = sim.record();
+    let v6_probes: Vec<f64> = run_
+        .flows
+        .iter()
+        .filter(|f| matches!(f.initiator, Initiator::Probe { family: IpFamily::Ipv6, .. }))
+        .map(|f| f.start.as_secs_f64())
+        .collect();
+    assert!(!v6_probes.is_empty(), "the IPv6 frontend was probed");
+    assert!(v6_probes.iter().all(|t| (30.0..90.0).contains(t)), "IPv6 probes only while dual-stack: {v6_probes:?}");
+    let trace = run_.trace_text();
+    assert!(
+        trace.contains(r#"kubectl patch service default/node-service -p '{"spec":{"ipFamilyPolicy":"PreferDualStack"}}' (now PreferDualStack IPv4,IPv6)"#),
+        "the trace names the patch and its result"
+    );
+    assert!(trace.contains(r#"-p '{"spec":{"ipFamilyPolicy":"SingleStack"}}' (now SingleStack IPv4)"#));
+}
+
+#[test]
+fn the_api_server_refuses_a_patch_of_the_primary_family_or_a_silent_release() {
+    let patch = |spec: &str| {
+        let yaml = DUAL_STACK.replace(
+            "  clients:",
+            &format!("  events:\n    - {{at: 30s, patch: {{service/node-service: {{spec: {spec}}}}}}}\n  clients:"),
+        );
+        let errors = load(&yaml, &Overrides::default()).unwrap_err();
+        errors.iter().map(|d| format!("{}: {}", d.path, d.message)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        patch("{ipFamilies: [IPv6, IPv4]}"),
+        [
+            r#"spec.events[0]: the API server refuses the patch: spec.ipFamilies[0]: Invalid value: []core.IPFamily{"IPv6", "IPv4"}: may not change once set"#
+        ]
+    );
+    assert_eq!(
+        patch("{ipFamilies: [IPv4]}"),
+        [
+            r#"spec.events[0]: the API server refuses the patch: spec.ipFamilyPolicy: Invalid value: "PreferDualStack": must be 'SingleStack' to release the secondary IP family"#
+        ]
+    );
+    assert_eq!(
+        patch("{ipFamilyPolicy: Dual}"),
+        [
+            r#"spec.events[0].patch.service/node-service.spec.ipFamilyPolicy: "Dual" is not one of SingleStack, PreferDualStack, RequireDualStack"#
+        ]
+    );
+}
