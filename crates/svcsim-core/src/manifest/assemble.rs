@@ -12,6 +12,7 @@ use super::read::{Diagnostic, Severity};
 use super::tree::Pos;
 use crate::cluster::families::{Families, update_families};
 use crate::cluster::*;
+use crate::id::IdVec;
 use crate::net::{IpCidr, IpFamily, Protocol, SockAddr};
 use crate::scenario::{Change, Client, ClientKind, Scenario, Schedule, Target, TimedChange};
 use crate::time::{Duration, Instant};
@@ -647,7 +648,7 @@ fn events(sink: &mut Sink<'_>, sim: &SimSpec, cluster: &Cluster, duration: Durat
     // Service's families is checked against what the patches before it made of them.
     let mut in_order: Vec<_> = sim.events.iter().collect();
     crate::order::sort_by_key(&mut in_order, |e| e.at);
-    let mut families_now: Vec<Option<Families>> = vec![None; cluster.services.len()];
+    let mut families_now: IdVec<ServiceId, Option<Families>> = cluster.services.iter().map(|_| None).collect();
     for e in in_order {
         let err = |sink: &mut Sink<'_>, msg: String| {
             let origin = sink.sim;
@@ -676,13 +677,13 @@ fn events(sink: &mut Sink<'_>, sim: &SimSpec, cluster: &Cluster, duration: Durat
                     }
                     if let Some(patch) = families {
                         let s = cluster.service(svc);
-                        let old = families_now[svc.0 as usize].clone().unwrap_or_else(|| Families {
+                        let old = families_now[svc].clone().unwrap_or_else(|| Families {
                             policy: s.ip_family_policy,
                             families: s.families(&cluster.config),
                         });
                         match update_families(&old, patch, &cluster.config.families()) {
                             Ok(result) => {
-                                families_now[svc.0 as usize] = Some(result.clone());
+                                families_now[svc] = Some(result.clone());
                                 out.push(Change::IpFamilies { svc, patch: patch.clone(), result });
                             }
                             Err(errors) => {
