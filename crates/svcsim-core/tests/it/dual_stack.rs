@@ -265,4 +265,10 @@ fn the_api_server_refuses_a_patch_of_the_primary_family_or_a_silent_release() {
             r#"spec.events[0].patch.service/node-service.spec.ipFamilyPolicy: "Dual" is not one of SingleStack, PreferDualStack, RequireDualStack"#
         ]
     );
+    assert_eq!(
+        patch("{clusterIPs: [fd12:3456:789a:1::10]}"),
+        [
+            "spec.events[0].patch.service/node-service.spec.clusterIPs: svcsim can patch externalTrafficPolicy, internalTrafficPolicy, sessionAffinity, ipFamilyPolicy and ipFamilies"
+        ]
+    );
 }
